@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+// TokenGate: a per-shop LLM budget gate served over a Unix socket. The modules depend one way:
+// Core (pure domain) <- Wire (protobuf-c framing and conversion) and Store (shards, log,
+// snapshots) <- Server <- tokengated; Wire <- Client <- tokengate.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
+
+let package = Package(
+    name: "TokenGate",
+    products: [
+        .library(name: "TokenGateClient", targets: ["TokenGateClient"]),
+        .executable(name: "tokengated", targets: ["tokengated"]),
+        .executable(name: "tokengate", targets: ["tokengate"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CProtobufC",
+            pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]
+        ),
+        .target(name: "TokenGateProtoC", dependencies: ["CProtobufC"]),
+        .target(name: "CTokenGateSys"),
+        .target(name: "TokenGateCore", swiftSettings: strict),
+        .target(name: "TokenGateWire", dependencies: ["TokenGateProtoC", "TokenGateCore"], swiftSettings: strict),
+        .target(name: "TokenGateStore", dependencies: ["TokenGateCore"], swiftSettings: strict),
+        .target(
+            name: "TokenGateServer",
+            dependencies: ["TokenGateCore", "TokenGateWire", "TokenGateStore", "CTokenGateSys"],
+            swiftSettings: strict
+        ),
+        .target(name: "TokenGateClient", dependencies: ["TokenGateCore", "TokenGateWire"], swiftSettings: strict),
+        .executableTarget(name: "tokengated", dependencies: ["TokenGateServer"], swiftSettings: strict),
+        .executableTarget(
+            name: "tokengate",
+            dependencies: ["TokenGateClient", "TokenGateStore"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "TokenGateCoreTests", dependencies: ["TokenGateCore"]),
+        .testTarget(name: "TokenGateWireTests", dependencies: ["TokenGateWire"]),
+        .testTarget(name: "TokenGateStoreTests", dependencies: ["TokenGateStore", "TokenGateWire"]),
+        .testTarget(name: "TokenGateServerTests", dependencies: ["TokenGateServer", "TokenGateClient"]),
+    ]
+)

@@ -1,0 +1,1 @@
+print("tokengate: not built yet")

@@ -1,0 +1,1 @@
+print("tokengated: not built yet")
