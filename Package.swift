@@ -39,6 +39,6 @@ let package = Package(
         .testTarget(name: "TokenGateCoreTests", dependencies: ["TokenGateCore"]),
         .testTarget(name: "TokenGateWireTests", dependencies: ["TokenGateWire"]),
         .testTarget(name: "TokenGateStoreTests", dependencies: ["TokenGateStore", "TokenGateWire"]),
-        .testTarget(name: "TokenGateServerTests", dependencies: ["TokenGateServer", "TokenGateClient"]),
+        .testTarget(name: "TokenGateServerTests", dependencies: ["TokenGateServer", "TokenGateClient", "TokenGateWire"]),
     ]
 )

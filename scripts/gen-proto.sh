@@ -10,7 +10,8 @@ if ! command -v protoc-c >/dev/null 2>&1; then
   echo "gen-proto: protoc-c is missing; install it with: apt-get install -y protobuf-c-compiler" >&2
   exit 2
 fi
-have_version=$(protoc-c --version | head -n 1 | awk '{print $2}')
+version_text=$(protoc-c --version 2>&1 || true)
+have_version=$(printf "%s\n" "$version_text" | awk "NR==1 {print \$2}")
 case "$have_version" in
   "$want_version".*) ;;
   *) echo "gen-proto: protoc-c $have_version found, $want_version.x expected (the committed code was made with it)" >&2; exit 2 ;;

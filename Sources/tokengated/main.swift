@@ -1,1 +1,58 @@
-print("tokengated: not built yet")
+// tokengated: the TokenGate daemon. Parses its arguments and hands over to Daemon.run.
+import Foundation
+import TokenGateServer
+import TokenGateStore
+
+let usage = """
+    Usage: tokengated [--socket PATH] [--data-dir DIR] [--fsync always|everysec|never] [--repair]
+
+    Serves TokenGate's BudgetService on a Unix socket, with embedded defaults (prices, limits,
+    tiers); no config file is needed.
+
+    Options:
+      --socket PATH      Unix socket to listen on (default: $TOKENGATE_SOCKET or /tmp/tokengate.sock)
+      --data-dir DIR     where the write-ahead log and snapshots live (default: ./tokengate-data)
+      --fsync POLICY     always (default: every acknowledged write is on disk, group commit),
+                         everysec (up to ~1 s of acknowledged writes may be lost on power failure),
+                         never (the OS decides; a power failure may lose recent writes)
+      --shards N         number of store shards (default: 64)
+      --repair           cut the log at the first corrupt record instead of refusing to start
+      --version          print the version
+      -h, --help         print this help
+
+    """
+
+func die(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("tokengated: \(message)\n".utf8))
+    exit(2)
+}
+
+var options = DaemonOptions()
+var arguments = CommandLine.arguments.dropFirst()
+func value(for flag: String) -> String {
+    guard let next = arguments.popFirst() else { die("\(flag) needs a value (see --help)") }
+    return next
+}
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--socket": options.socketPath = value(for: argument)
+    case "--data-dir": options.dataDirectory = value(for: argument)
+    case "--fsync":
+        let text = value(for: argument)
+        guard let policy = FsyncPolicy(rawValue: text) else { die("--fsync must be always, everysec or never, not '\(text)'") }
+        options.fsync = policy
+    case "--shards":
+        let text = value(for: argument)
+        guard let count = Int(text), (1...4_096).contains(count) else { die("--shards must be 1...4096, not '\(text)'") }
+        options.shardCount = count
+    case "--repair": options.repair = true
+    case "--version":
+        print("tokengated \(TokenGateVersion.current)")
+        exit(0)
+    case "-h", "--help":
+        print(usage, terminator: "")
+        exit(0)
+    default: die("unknown argument '\(argument)' (see --help)")
+    }
+}
+Daemon.run(options)

@@ -7,51 +7,6 @@
 #endif
 
 #include "tokengate/v1/storage.pb-c.h"
-void   tokengate__v1__usage_event_record__init
-                     (Tokengate__V1__UsageEventRecord         *message)
-{
-  static const Tokengate__V1__UsageEventRecord init_value = TOKENGATE__V1__USAGE_EVENT_RECORD__INIT;
-  *message = init_value;
-}
-size_t tokengate__v1__usage_event_record__get_packed_size
-                     (const Tokengate__V1__UsageEventRecord *message)
-{
-  assert(message->base.descriptor == &tokengate__v1__usage_event_record__descriptor);
-  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
-}
-size_t tokengate__v1__usage_event_record__pack
-                     (const Tokengate__V1__UsageEventRecord *message,
-                      uint8_t       *out)
-{
-  assert(message->base.descriptor == &tokengate__v1__usage_event_record__descriptor);
-  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
-}
-size_t tokengate__v1__usage_event_record__pack_to_buffer
-                     (const Tokengate__V1__UsageEventRecord *message,
-                      ProtobufCBuffer *buffer)
-{
-  assert(message->base.descriptor == &tokengate__v1__usage_event_record__descriptor);
-  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
-}
-Tokengate__V1__UsageEventRecord *
-       tokengate__v1__usage_event_record__unpack
-                     (ProtobufCAllocator  *allocator,
-                      size_t               len,
-                      const uint8_t       *data)
-{
-  return (Tokengate__V1__UsageEventRecord *)
-     protobuf_c_message_unpack (&tokengate__v1__usage_event_record__descriptor,
-                                allocator, len, data);
-}
-void   tokengate__v1__usage_event_record__free_unpacked
-                     (Tokengate__V1__UsageEventRecord *message,
-                      ProtobufCAllocator *allocator)
-{
-  if(!message)
-    return;
-  assert(message->base.descriptor == &tokengate__v1__usage_event_record__descriptor);
-  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
-}
 void   tokengate__v1__tier_assignment_record__init
                      (Tokengate__V1__TierAssignmentRecord         *message)
 {
@@ -95,6 +50,141 @@ void   tokengate__v1__tier_assignment_record__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &tokengate__v1__tier_assignment_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__config_change_record__init
+                     (Tokengate__V1__ConfigChangeRecord         *message)
+{
+  static const Tokengate__V1__ConfigChangeRecord init_value = TOKENGATE__V1__CONFIG_CHANGE_RECORD__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__config_change_record__get_packed_size
+                     (const Tokengate__V1__ConfigChangeRecord *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__config_change_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__config_change_record__pack
+                     (const Tokengate__V1__ConfigChangeRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__config_change_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__config_change_record__pack_to_buffer
+                     (const Tokengate__V1__ConfigChangeRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__config_change_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__ConfigChangeRecord *
+       tokengate__v1__config_change_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__ConfigChangeRecord *)
+     protobuf_c_message_unpack (&tokengate__v1__config_change_record__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__config_change_record__free_unpacked
+                     (Tokengate__V1__ConfigChangeRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__config_change_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__paid_mark_record__init
+                     (Tokengate__V1__PaidMarkRecord         *message)
+{
+  static const Tokengate__V1__PaidMarkRecord init_value = TOKENGATE__V1__PAID_MARK_RECORD__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__paid_mark_record__get_packed_size
+                     (const Tokengate__V1__PaidMarkRecord *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__paid_mark_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__paid_mark_record__pack
+                     (const Tokengate__V1__PaidMarkRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__paid_mark_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__paid_mark_record__pack_to_buffer
+                     (const Tokengate__V1__PaidMarkRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__paid_mark_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__PaidMarkRecord *
+       tokengate__v1__paid_mark_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__PaidMarkRecord *)
+     protobuf_c_message_unpack (&tokengate__v1__paid_mark_record__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__paid_mark_record__free_unpacked
+                     (Tokengate__V1__PaidMarkRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__paid_mark_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__month_aggregate_record__init
+                     (Tokengate__V1__MonthAggregateRecord         *message)
+{
+  static const Tokengate__V1__MonthAggregateRecord init_value = TOKENGATE__V1__MONTH_AGGREGATE_RECORD__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__month_aggregate_record__get_packed_size
+                     (const Tokengate__V1__MonthAggregateRecord *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__month_aggregate_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__month_aggregate_record__pack
+                     (const Tokengate__V1__MonthAggregateRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__month_aggregate_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__month_aggregate_record__pack_to_buffer
+                     (const Tokengate__V1__MonthAggregateRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__month_aggregate_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__MonthAggregateRecord *
+       tokengate__v1__month_aggregate_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__MonthAggregateRecord *)
+     protobuf_c_message_unpack (&tokengate__v1__month_aggregate_record__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__month_aggregate_record__free_unpacked
+                     (Tokengate__V1__MonthAggregateRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__month_aggregate_record__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   tokengate__v1__fact_record__init
@@ -142,200 +232,6 @@ void   tokengate__v1__fact_record__free_unpacked
   assert(message->base.descriptor == &tokengate__v1__fact_record__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor tokengate__v1__usage_event_record__field_descriptors[13] =
-{
-  {
-    "event_id",
-    1,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Tokengate__V1__UsageEventRecord, event_id),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "shop_id",
-    2,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Tokengate__V1__UsageEventRecord, shop_id),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "user_id",
-    3,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Tokengate__V1__UsageEventRecord, user_id),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "conversation_id",
-    4,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Tokengate__V1__UsageEventRecord, conversation_id),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "operation_type",
-    5,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Tokengate__V1__UsageEventRecord, operation_type),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "model",
-    6,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Tokengate__V1__UsageEventRecord, model),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "input_tokens",
-    7,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT64,
-    0,   /* quantifier_offset */
-    offsetof(Tokengate__V1__UsageEventRecord, input_tokens),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "output_tokens",
-    8,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT64,
-    0,   /* quantifier_offset */
-    offsetof(Tokengate__V1__UsageEventRecord, output_tokens),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "cached_input_tokens",
-    9,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT64,
-    0,   /* quantifier_offset */
-    offsetof(Tokengate__V1__UsageEventRecord, cached_input_tokens),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "occurred_at_unix_ms",
-    10,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_INT64,
-    0,   /* quantifier_offset */
-    offsetof(Tokengate__V1__UsageEventRecord, occurred_at_unix_ms),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "cost_nano_usd",
-    11,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_INT64,
-    0,   /* quantifier_offset */
-    offsetof(Tokengate__V1__UsageEventRecord, cost_nano_usd),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "metadata",
-    12,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_MESSAGE,
-    0,   /* quantifier_offset */
-    offsetof(Tokengate__V1__UsageEventRecord, metadata),
-    &tokengate__v1__usage_metadata__descriptor,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "recorded_at_unix_ms",
-    13,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_INT64,
-    0,   /* quantifier_offset */
-    offsetof(Tokengate__V1__UsageEventRecord, recorded_at_unix_ms),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-};
-static const unsigned tokengate__v1__usage_event_record__field_indices_by_name[] = {
-  8,   /* field[8] = cached_input_tokens */
-  3,   /* field[3] = conversation_id */
-  10,   /* field[10] = cost_nano_usd */
-  0,   /* field[0] = event_id */
-  6,   /* field[6] = input_tokens */
-  11,   /* field[11] = metadata */
-  5,   /* field[5] = model */
-  9,   /* field[9] = occurred_at_unix_ms */
-  4,   /* field[4] = operation_type */
-  7,   /* field[7] = output_tokens */
-  12,   /* field[12] = recorded_at_unix_ms */
-  1,   /* field[1] = shop_id */
-  2,   /* field[2] = user_id */
-};
-static const ProtobufCIntRange tokengate__v1__usage_event_record__number_ranges[1 + 1] =
-{
-  { 1, 0 },
-  { 0, 13 }
-};
-const ProtobufCMessageDescriptor tokengate__v1__usage_event_record__descriptor =
-{
-  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
-  "tokengate.v1.UsageEventRecord",
-  "UsageEventRecord",
-  "Tokengate__V1__UsageEventRecord",
-  "tokengate.v1",
-  sizeof(Tokengate__V1__UsageEventRecord),
-  13,
-  tokengate__v1__usage_event_record__field_descriptors,
-  tokengate__v1__usage_event_record__field_indices_by_name,
-  1,  tokengate__v1__usage_event_record__number_ranges,
-  (ProtobufCMessageInit) tokengate__v1__usage_event_record__init,
-  NULL,NULL,NULL    /* reserved[123] */
-};
 static const ProtobufCFieldDescriptor tokengate__v1__tier_assignment_record__field_descriptors[2] =
 {
   {
@@ -387,7 +283,303 @@ const ProtobufCMessageDescriptor tokengate__v1__tier_assignment_record__descript
   (ProtobufCMessageInit) tokengate__v1__tier_assignment_record__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tokengate__v1__fact_record__field_descriptors[3] =
+static const ProtobufCFieldDescriptor tokengate__v1__config_change_record__field_descriptors[7] =
+{
+  {
+    "set_price",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__ConfigChangeRecord, change_case),
+    offsetof(Tokengate__V1__ConfigChangeRecord, set_price),
+    &tokengate__v1__set_price_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "upsert_tier",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__ConfigChangeRecord, change_case),
+    offsetof(Tokengate__V1__ConfigChangeRecord, upsert_tier),
+    &tokengate__v1__upsert_tier_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "set_limits",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__ConfigChangeRecord, change_case),
+    offsetof(Tokengate__V1__ConfigChangeRecord, set_limits),
+    &tokengate__v1__set_limits_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "set_rate_limit",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__ConfigChangeRecord, change_case),
+    offsetof(Tokengate__V1__ConfigChangeRecord, set_rate_limit),
+    &tokengate__v1__set_rate_limit_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "set_optimization_rules",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__ConfigChangeRecord, change_case),
+    offsetof(Tokengate__V1__ConfigChangeRecord, set_optimization_rules),
+    &tokengate__v1__set_optimization_rules_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "set_shadow_mode",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__ConfigChangeRecord, change_case),
+    offsetof(Tokengate__V1__ConfigChangeRecord, set_shadow_mode),
+    &tokengate__v1__set_shadow_mode_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "set_unknown_shop_policy",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__ConfigChangeRecord, change_case),
+    offsetof(Tokengate__V1__ConfigChangeRecord, set_unknown_shop_policy),
+    &tokengate__v1__set_unknown_shop_policy_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__config_change_record__field_indices_by_name[] = {
+  2,   /* field[2] = set_limits */
+  4,   /* field[4] = set_optimization_rules */
+  0,   /* field[0] = set_price */
+  3,   /* field[3] = set_rate_limit */
+  5,   /* field[5] = set_shadow_mode */
+  6,   /* field[6] = set_unknown_shop_policy */
+  1,   /* field[1] = upsert_tier */
+};
+static const ProtobufCIntRange tokengate__v1__config_change_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__config_change_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.ConfigChangeRecord",
+  "ConfigChangeRecord",
+  "Tokengate__V1__ConfigChangeRecord",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__ConfigChangeRecord),
+  7,
+  tokengate__v1__config_change_record__field_descriptors,
+  tokengate__v1__config_change_record__field_indices_by_name,
+  1,  tokengate__v1__config_change_record__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__config_change_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__paid_mark_record__field_descriptors[3] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__PaidMarkRecord, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__PaidMarkRecord, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "paid_at_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__PaidMarkRecord, paid_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__paid_mark_record__field_indices_by_name[] = {
+  2,   /* field[2] = paid_at_unix_ms */
+  1,   /* field[1] = period */
+  0,   /* field[0] = shop_id */
+};
+static const ProtobufCIntRange tokengate__v1__paid_mark_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__paid_mark_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.PaidMarkRecord",
+  "PaidMarkRecord",
+  "Tokengate__V1__PaidMarkRecord",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__PaidMarkRecord),
+  3,
+  tokengate__v1__paid_mark_record__field_descriptors,
+  tokengate__v1__paid_mark_record__field_indices_by_name,
+  1,  tokengate__v1__paid_mark_record__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__paid_mark_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__month_aggregate_record__field_descriptors[7] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__MonthAggregateRecord, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__MonthAggregateRecord, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "messages",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__MonthAggregateRecord, messages),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "input_tokens",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__MonthAggregateRecord, input_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "output_tokens",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__MonthAggregateRecord, output_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cached_input_tokens",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__MonthAggregateRecord, cached_input_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cost_nano_usd",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__MonthAggregateRecord, cost_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__month_aggregate_record__field_indices_by_name[] = {
+  5,   /* field[5] = cached_input_tokens */
+  6,   /* field[6] = cost_nano_usd */
+  3,   /* field[3] = input_tokens */
+  2,   /* field[2] = messages */
+  4,   /* field[4] = output_tokens */
+  1,   /* field[1] = period */
+  0,   /* field[0] = shop_id */
+};
+static const ProtobufCIntRange tokengate__v1__month_aggregate_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__month_aggregate_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.MonthAggregateRecord",
+  "MonthAggregateRecord",
+  "Tokengate__V1__MonthAggregateRecord",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__MonthAggregateRecord),
+  7,
+  tokengate__v1__month_aggregate_record__field_descriptors,
+  tokengate__v1__month_aggregate_record__field_indices_by_name,
+  1,  tokengate__v1__month_aggregate_record__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__month_aggregate_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__fact_record__field_descriptors[7] =
 {
   {
     "usage",
@@ -425,16 +617,68 @@ static const ProtobufCFieldDescriptor tokengate__v1__fact_record__field_descript
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "config_change",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__FactRecord, fact_case),
+    offsetof(Tokengate__V1__FactRecord, config_change),
+    &tokengate__v1__config_change_record__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alert",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__FactRecord, fact_case),
+    offsetof(Tokengate__V1__FactRecord, alert),
+    &tokengate__v1__alert__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "paid_mark",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__FactRecord, fact_case),
+    offsetof(Tokengate__V1__FactRecord, paid_mark),
+    &tokengate__v1__paid_mark_record__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "month_aggregate",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__FactRecord, fact_case),
+    offsetof(Tokengate__V1__FactRecord, month_aggregate),
+    &tokengate__v1__month_aggregate_record__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__fact_record__field_indices_by_name[] = {
+  4,   /* field[4] = alert */
   1,   /* field[1] = billing */
+  3,   /* field[3] = config_change */
+  6,   /* field[6] = month_aggregate */
+  5,   /* field[5] = paid_mark */
   2,   /* field[2] = tier_assignment */
   0,   /* field[0] = usage */
 };
 static const ProtobufCIntRange tokengate__v1__fact_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__fact_record__descriptor =
 {
@@ -444,7 +688,7 @@ const ProtobufCMessageDescriptor tokengate__v1__fact_record__descriptor =
   "Tokengate__V1__FactRecord",
   "tokengate.v1",
   sizeof(Tokengate__V1__FactRecord),
-  3,
+  7,
   tokengate__v1__fact_record__field_descriptors,
   tokengate__v1__fact_record__field_indices_by_name,
   1,  tokengate__v1__fact_record__number_ranges,

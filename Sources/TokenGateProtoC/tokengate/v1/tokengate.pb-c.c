@@ -862,6 +862,2841 @@ void   tokengate__v1__health_check_response__free_unpacked
   assert(message->base.descriptor == &tokengate__v1__health_check_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tokengate__v1__usage_event_record__init
+                     (Tokengate__V1__UsageEventRecord         *message)
+{
+  static const Tokengate__V1__UsageEventRecord init_value = TOKENGATE__V1__USAGE_EVENT_RECORD__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__usage_event_record__get_packed_size
+                     (const Tokengate__V1__UsageEventRecord *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__usage_event_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__usage_event_record__pack
+                     (const Tokengate__V1__UsageEventRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__usage_event_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__usage_event_record__pack_to_buffer
+                     (const Tokengate__V1__UsageEventRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__usage_event_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__UsageEventRecord *
+       tokengate__v1__usage_event_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__UsageEventRecord *)
+     protobuf_c_message_unpack (&tokengate__v1__usage_event_record__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__usage_event_record__free_unpacked
+                     (Tokengate__V1__UsageEventRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__usage_event_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__price_rates__init
+                     (Tokengate__V1__PriceRates         *message)
+{
+  static const Tokengate__V1__PriceRates init_value = TOKENGATE__V1__PRICE_RATES__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__price_rates__get_packed_size
+                     (const Tokengate__V1__PriceRates *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__price_rates__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__price_rates__pack
+                     (const Tokengate__V1__PriceRates *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__price_rates__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__price_rates__pack_to_buffer
+                     (const Tokengate__V1__PriceRates *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__price_rates__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__PriceRates *
+       tokengate__v1__price_rates__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__PriceRates *)
+     protobuf_c_message_unpack (&tokengate__v1__price_rates__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__price_rates__free_unpacked
+                     (Tokengate__V1__PriceRates *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__price_rates__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__prompt_tier__init
+                     (Tokengate__V1__PromptTier         *message)
+{
+  static const Tokengate__V1__PromptTier init_value = TOKENGATE__V1__PROMPT_TIER__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__prompt_tier__get_packed_size
+                     (const Tokengate__V1__PromptTier *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__prompt_tier__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__prompt_tier__pack
+                     (const Tokengate__V1__PromptTier *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__prompt_tier__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__prompt_tier__pack_to_buffer
+                     (const Tokengate__V1__PromptTier *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__prompt_tier__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__PromptTier *
+       tokengate__v1__prompt_tier__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__PromptTier *)
+     protobuf_c_message_unpack (&tokengate__v1__prompt_tier__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__prompt_tier__free_unpacked
+                     (Tokengate__V1__PromptTier *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__prompt_tier__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__price_version__init
+                     (Tokengate__V1__PriceVersion         *message)
+{
+  static const Tokengate__V1__PriceVersion init_value = TOKENGATE__V1__PRICE_VERSION__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__price_version__get_packed_size
+                     (const Tokengate__V1__PriceVersion *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__price_version__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__price_version__pack
+                     (const Tokengate__V1__PriceVersion *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__price_version__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__price_version__pack_to_buffer
+                     (const Tokengate__V1__PriceVersion *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__price_version__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__PriceVersion *
+       tokengate__v1__price_version__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__PriceVersion *)
+     protobuf_c_message_unpack (&tokengate__v1__price_version__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__price_version__free_unpacked
+                     (Tokengate__V1__PriceVersion *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__price_version__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__rate_limit__init
+                     (Tokengate__V1__RateLimit         *message)
+{
+  static const Tokengate__V1__RateLimit init_value = TOKENGATE__V1__RATE_LIMIT__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__rate_limit__get_packed_size
+                     (const Tokengate__V1__RateLimit *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__rate_limit__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__rate_limit__pack
+                     (const Tokengate__V1__RateLimit *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__rate_limit__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__rate_limit__pack_to_buffer
+                     (const Tokengate__V1__RateLimit *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__rate_limit__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__RateLimit *
+       tokengate__v1__rate_limit__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__RateLimit *)
+     protobuf_c_message_unpack (&tokengate__v1__rate_limit__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__rate_limit__free_unpacked
+                     (Tokengate__V1__RateLimit *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__rate_limit__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__tier_config__init
+                     (Tokengate__V1__TierConfig         *message)
+{
+  static const Tokengate__V1__TierConfig init_value = TOKENGATE__V1__TIER_CONFIG__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__tier_config__get_packed_size
+                     (const Tokengate__V1__TierConfig *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__tier_config__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__tier_config__pack
+                     (const Tokengate__V1__TierConfig *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__tier_config__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__tier_config__pack_to_buffer
+                     (const Tokengate__V1__TierConfig *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__tier_config__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__TierConfig *
+       tokengate__v1__tier_config__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__TierConfig *)
+     protobuf_c_message_unpack (&tokengate__v1__tier_config__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__tier_config__free_unpacked
+                     (Tokengate__V1__TierConfig *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__tier_config__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__operation_limits_config__init
+                     (Tokengate__V1__OperationLimitsConfig         *message)
+{
+  static const Tokengate__V1__OperationLimitsConfig init_value = TOKENGATE__V1__OPERATION_LIMITS_CONFIG__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__operation_limits_config__get_packed_size
+                     (const Tokengate__V1__OperationLimitsConfig *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__operation_limits_config__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__operation_limits_config__pack
+                     (const Tokengate__V1__OperationLimitsConfig *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__operation_limits_config__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__operation_limits_config__pack_to_buffer
+                     (const Tokengate__V1__OperationLimitsConfig *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__operation_limits_config__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__OperationLimitsConfig *
+       tokengate__v1__operation_limits_config__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__OperationLimitsConfig *)
+     protobuf_c_message_unpack (&tokengate__v1__operation_limits_config__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__operation_limits_config__free_unpacked
+                     (Tokengate__V1__OperationLimitsConfig *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__operation_limits_config__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__model_downgrade__init
+                     (Tokengate__V1__ModelDowngrade         *message)
+{
+  static const Tokengate__V1__ModelDowngrade init_value = TOKENGATE__V1__MODEL_DOWNGRADE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__model_downgrade__get_packed_size
+                     (const Tokengate__V1__ModelDowngrade *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__model_downgrade__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__model_downgrade__pack
+                     (const Tokengate__V1__ModelDowngrade *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__model_downgrade__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__model_downgrade__pack_to_buffer
+                     (const Tokengate__V1__ModelDowngrade *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__model_downgrade__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__ModelDowngrade *
+       tokengate__v1__model_downgrade__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__ModelDowngrade *)
+     protobuf_c_message_unpack (&tokengate__v1__model_downgrade__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__model_downgrade__free_unpacked
+                     (Tokengate__V1__ModelDowngrade *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__model_downgrade__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__optimization_rules_config__init
+                     (Tokengate__V1__OptimizationRulesConfig         *message)
+{
+  static const Tokengate__V1__OptimizationRulesConfig init_value = TOKENGATE__V1__OPTIMIZATION_RULES_CONFIG__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__optimization_rules_config__get_packed_size
+                     (const Tokengate__V1__OptimizationRulesConfig *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__optimization_rules_config__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__optimization_rules_config__pack
+                     (const Tokengate__V1__OptimizationRulesConfig *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__optimization_rules_config__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__optimization_rules_config__pack_to_buffer
+                     (const Tokengate__V1__OptimizationRulesConfig *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__optimization_rules_config__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__OptimizationRulesConfig *
+       tokengate__v1__optimization_rules_config__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__OptimizationRulesConfig *)
+     protobuf_c_message_unpack (&tokengate__v1__optimization_rules_config__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__optimization_rules_config__free_unpacked
+                     (Tokengate__V1__OptimizationRulesConfig *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__optimization_rules_config__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__shop_tier_assignment__init
+                     (Tokengate__V1__ShopTierAssignment         *message)
+{
+  static const Tokengate__V1__ShopTierAssignment init_value = TOKENGATE__V1__SHOP_TIER_ASSIGNMENT__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__shop_tier_assignment__get_packed_size
+                     (const Tokengate__V1__ShopTierAssignment *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__shop_tier_assignment__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__shop_tier_assignment__pack
+                     (const Tokengate__V1__ShopTierAssignment *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__shop_tier_assignment__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__shop_tier_assignment__pack_to_buffer
+                     (const Tokengate__V1__ShopTierAssignment *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__shop_tier_assignment__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__ShopTierAssignment *
+       tokengate__v1__shop_tier_assignment__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__ShopTierAssignment *)
+     protobuf_c_message_unpack (&tokengate__v1__shop_tier_assignment__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__shop_tier_assignment__free_unpacked
+                     (Tokengate__V1__ShopTierAssignment *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__shop_tier_assignment__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__shop_rate_limit__init
+                     (Tokengate__V1__ShopRateLimit         *message)
+{
+  static const Tokengate__V1__ShopRateLimit init_value = TOKENGATE__V1__SHOP_RATE_LIMIT__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__shop_rate_limit__get_packed_size
+                     (const Tokengate__V1__ShopRateLimit *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__shop_rate_limit__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__shop_rate_limit__pack
+                     (const Tokengate__V1__ShopRateLimit *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__shop_rate_limit__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__shop_rate_limit__pack_to_buffer
+                     (const Tokengate__V1__ShopRateLimit *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__shop_rate_limit__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__ShopRateLimit *
+       tokengate__v1__shop_rate_limit__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__ShopRateLimit *)
+     protobuf_c_message_unpack (&tokengate__v1__shop_rate_limit__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__shop_rate_limit__free_unpacked
+                     (Tokengate__V1__ShopRateLimit *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__shop_rate_limit__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__get_configuration_request__init
+                     (Tokengate__V1__GetConfigurationRequest         *message)
+{
+  static const Tokengate__V1__GetConfigurationRequest init_value = TOKENGATE__V1__GET_CONFIGURATION_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__get_configuration_request__get_packed_size
+                     (const Tokengate__V1__GetConfigurationRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_configuration_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__get_configuration_request__pack
+                     (const Tokengate__V1__GetConfigurationRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_configuration_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__get_configuration_request__pack_to_buffer
+                     (const Tokengate__V1__GetConfigurationRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_configuration_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GetConfigurationRequest *
+       tokengate__v1__get_configuration_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GetConfigurationRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__get_configuration_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__get_configuration_request__free_unpacked
+                     (Tokengate__V1__GetConfigurationRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__get_configuration_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__get_configuration_response__init
+                     (Tokengate__V1__GetConfigurationResponse         *message)
+{
+  static const Tokengate__V1__GetConfigurationResponse init_value = TOKENGATE__V1__GET_CONFIGURATION_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__get_configuration_response__get_packed_size
+                     (const Tokengate__V1__GetConfigurationResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_configuration_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__get_configuration_response__pack
+                     (const Tokengate__V1__GetConfigurationResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_configuration_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__get_configuration_response__pack_to_buffer
+                     (const Tokengate__V1__GetConfigurationResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_configuration_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GetConfigurationResponse *
+       tokengate__v1__get_configuration_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GetConfigurationResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__get_configuration_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__get_configuration_response__free_unpacked
+                     (Tokengate__V1__GetConfigurationResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__get_configuration_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__set_price_request__init
+                     (Tokengate__V1__SetPriceRequest         *message)
+{
+  static const Tokengate__V1__SetPriceRequest init_value = TOKENGATE__V1__SET_PRICE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__set_price_request__get_packed_size
+                     (const Tokengate__V1__SetPriceRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_price_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__set_price_request__pack
+                     (const Tokengate__V1__SetPriceRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_price_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__set_price_request__pack_to_buffer
+                     (const Tokengate__V1__SetPriceRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_price_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__SetPriceRequest *
+       tokengate__v1__set_price_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__SetPriceRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__set_price_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__set_price_request__free_unpacked
+                     (Tokengate__V1__SetPriceRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__set_price_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__set_price_response__init
+                     (Tokengate__V1__SetPriceResponse         *message)
+{
+  static const Tokengate__V1__SetPriceResponse init_value = TOKENGATE__V1__SET_PRICE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__set_price_response__get_packed_size
+                     (const Tokengate__V1__SetPriceResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_price_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__set_price_response__pack
+                     (const Tokengate__V1__SetPriceResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_price_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__set_price_response__pack_to_buffer
+                     (const Tokengate__V1__SetPriceResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_price_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__SetPriceResponse *
+       tokengate__v1__set_price_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__SetPriceResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__set_price_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__set_price_response__free_unpacked
+                     (Tokengate__V1__SetPriceResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__set_price_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__upsert_tier_request__init
+                     (Tokengate__V1__UpsertTierRequest         *message)
+{
+  static const Tokengate__V1__UpsertTierRequest init_value = TOKENGATE__V1__UPSERT_TIER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__upsert_tier_request__get_packed_size
+                     (const Tokengate__V1__UpsertTierRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__upsert_tier_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__upsert_tier_request__pack
+                     (const Tokengate__V1__UpsertTierRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__upsert_tier_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__upsert_tier_request__pack_to_buffer
+                     (const Tokengate__V1__UpsertTierRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__upsert_tier_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__UpsertTierRequest *
+       tokengate__v1__upsert_tier_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__UpsertTierRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__upsert_tier_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__upsert_tier_request__free_unpacked
+                     (Tokengate__V1__UpsertTierRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__upsert_tier_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__upsert_tier_response__init
+                     (Tokengate__V1__UpsertTierResponse         *message)
+{
+  static const Tokengate__V1__UpsertTierResponse init_value = TOKENGATE__V1__UPSERT_TIER_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__upsert_tier_response__get_packed_size
+                     (const Tokengate__V1__UpsertTierResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__upsert_tier_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__upsert_tier_response__pack
+                     (const Tokengate__V1__UpsertTierResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__upsert_tier_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__upsert_tier_response__pack_to_buffer
+                     (const Tokengate__V1__UpsertTierResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__upsert_tier_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__UpsertTierResponse *
+       tokengate__v1__upsert_tier_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__UpsertTierResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__upsert_tier_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__upsert_tier_response__free_unpacked
+                     (Tokengate__V1__UpsertTierResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__upsert_tier_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__assign_shop_tier_request__init
+                     (Tokengate__V1__AssignShopTierRequest         *message)
+{
+  static const Tokengate__V1__AssignShopTierRequest init_value = TOKENGATE__V1__ASSIGN_SHOP_TIER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__assign_shop_tier_request__get_packed_size
+                     (const Tokengate__V1__AssignShopTierRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__assign_shop_tier_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__assign_shop_tier_request__pack
+                     (const Tokengate__V1__AssignShopTierRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__assign_shop_tier_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__assign_shop_tier_request__pack_to_buffer
+                     (const Tokengate__V1__AssignShopTierRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__assign_shop_tier_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__AssignShopTierRequest *
+       tokengate__v1__assign_shop_tier_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__AssignShopTierRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__assign_shop_tier_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__assign_shop_tier_request__free_unpacked
+                     (Tokengate__V1__AssignShopTierRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__assign_shop_tier_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__assign_shop_tier_response__init
+                     (Tokengate__V1__AssignShopTierResponse         *message)
+{
+  static const Tokengate__V1__AssignShopTierResponse init_value = TOKENGATE__V1__ASSIGN_SHOP_TIER_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__assign_shop_tier_response__get_packed_size
+                     (const Tokengate__V1__AssignShopTierResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__assign_shop_tier_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__assign_shop_tier_response__pack
+                     (const Tokengate__V1__AssignShopTierResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__assign_shop_tier_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__assign_shop_tier_response__pack_to_buffer
+                     (const Tokengate__V1__AssignShopTierResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__assign_shop_tier_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__AssignShopTierResponse *
+       tokengate__v1__assign_shop_tier_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__AssignShopTierResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__assign_shop_tier_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__assign_shop_tier_response__free_unpacked
+                     (Tokengate__V1__AssignShopTierResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__assign_shop_tier_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__set_limits_request__init
+                     (Tokengate__V1__SetLimitsRequest         *message)
+{
+  static const Tokengate__V1__SetLimitsRequest init_value = TOKENGATE__V1__SET_LIMITS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__set_limits_request__get_packed_size
+                     (const Tokengate__V1__SetLimitsRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_limits_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__set_limits_request__pack
+                     (const Tokengate__V1__SetLimitsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_limits_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__set_limits_request__pack_to_buffer
+                     (const Tokengate__V1__SetLimitsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_limits_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__SetLimitsRequest *
+       tokengate__v1__set_limits_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__SetLimitsRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__set_limits_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__set_limits_request__free_unpacked
+                     (Tokengate__V1__SetLimitsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__set_limits_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__set_limits_response__init
+                     (Tokengate__V1__SetLimitsResponse         *message)
+{
+  static const Tokengate__V1__SetLimitsResponse init_value = TOKENGATE__V1__SET_LIMITS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__set_limits_response__get_packed_size
+                     (const Tokengate__V1__SetLimitsResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_limits_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__set_limits_response__pack
+                     (const Tokengate__V1__SetLimitsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_limits_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__set_limits_response__pack_to_buffer
+                     (const Tokengate__V1__SetLimitsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_limits_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__SetLimitsResponse *
+       tokengate__v1__set_limits_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__SetLimitsResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__set_limits_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__set_limits_response__free_unpacked
+                     (Tokengate__V1__SetLimitsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__set_limits_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__set_rate_limit_request__init
+                     (Tokengate__V1__SetRateLimitRequest         *message)
+{
+  static const Tokengate__V1__SetRateLimitRequest init_value = TOKENGATE__V1__SET_RATE_LIMIT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__set_rate_limit_request__get_packed_size
+                     (const Tokengate__V1__SetRateLimitRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_rate_limit_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__set_rate_limit_request__pack
+                     (const Tokengate__V1__SetRateLimitRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_rate_limit_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__set_rate_limit_request__pack_to_buffer
+                     (const Tokengate__V1__SetRateLimitRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_rate_limit_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__SetRateLimitRequest *
+       tokengate__v1__set_rate_limit_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__SetRateLimitRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__set_rate_limit_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__set_rate_limit_request__free_unpacked
+                     (Tokengate__V1__SetRateLimitRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__set_rate_limit_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__set_rate_limit_response__init
+                     (Tokengate__V1__SetRateLimitResponse         *message)
+{
+  static const Tokengate__V1__SetRateLimitResponse init_value = TOKENGATE__V1__SET_RATE_LIMIT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__set_rate_limit_response__get_packed_size
+                     (const Tokengate__V1__SetRateLimitResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_rate_limit_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__set_rate_limit_response__pack
+                     (const Tokengate__V1__SetRateLimitResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_rate_limit_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__set_rate_limit_response__pack_to_buffer
+                     (const Tokengate__V1__SetRateLimitResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_rate_limit_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__SetRateLimitResponse *
+       tokengate__v1__set_rate_limit_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__SetRateLimitResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__set_rate_limit_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__set_rate_limit_response__free_unpacked
+                     (Tokengate__V1__SetRateLimitResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__set_rate_limit_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__set_optimization_rules_request__init
+                     (Tokengate__V1__SetOptimizationRulesRequest         *message)
+{
+  static const Tokengate__V1__SetOptimizationRulesRequest init_value = TOKENGATE__V1__SET_OPTIMIZATION_RULES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__set_optimization_rules_request__get_packed_size
+                     (const Tokengate__V1__SetOptimizationRulesRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_optimization_rules_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__set_optimization_rules_request__pack
+                     (const Tokengate__V1__SetOptimizationRulesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_optimization_rules_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__set_optimization_rules_request__pack_to_buffer
+                     (const Tokengate__V1__SetOptimizationRulesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_optimization_rules_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__SetOptimizationRulesRequest *
+       tokengate__v1__set_optimization_rules_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__SetOptimizationRulesRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__set_optimization_rules_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__set_optimization_rules_request__free_unpacked
+                     (Tokengate__V1__SetOptimizationRulesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__set_optimization_rules_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__set_optimization_rules_response__init
+                     (Tokengate__V1__SetOptimizationRulesResponse         *message)
+{
+  static const Tokengate__V1__SetOptimizationRulesResponse init_value = TOKENGATE__V1__SET_OPTIMIZATION_RULES_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__set_optimization_rules_response__get_packed_size
+                     (const Tokengate__V1__SetOptimizationRulesResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_optimization_rules_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__set_optimization_rules_response__pack
+                     (const Tokengate__V1__SetOptimizationRulesResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_optimization_rules_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__set_optimization_rules_response__pack_to_buffer
+                     (const Tokengate__V1__SetOptimizationRulesResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_optimization_rules_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__SetOptimizationRulesResponse *
+       tokengate__v1__set_optimization_rules_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__SetOptimizationRulesResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__set_optimization_rules_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__set_optimization_rules_response__free_unpacked
+                     (Tokengate__V1__SetOptimizationRulesResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__set_optimization_rules_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__set_shadow_mode_request__init
+                     (Tokengate__V1__SetShadowModeRequest         *message)
+{
+  static const Tokengate__V1__SetShadowModeRequest init_value = TOKENGATE__V1__SET_SHADOW_MODE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__set_shadow_mode_request__get_packed_size
+                     (const Tokengate__V1__SetShadowModeRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_shadow_mode_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__set_shadow_mode_request__pack
+                     (const Tokengate__V1__SetShadowModeRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_shadow_mode_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__set_shadow_mode_request__pack_to_buffer
+                     (const Tokengate__V1__SetShadowModeRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_shadow_mode_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__SetShadowModeRequest *
+       tokengate__v1__set_shadow_mode_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__SetShadowModeRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__set_shadow_mode_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__set_shadow_mode_request__free_unpacked
+                     (Tokengate__V1__SetShadowModeRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__set_shadow_mode_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__set_shadow_mode_response__init
+                     (Tokengate__V1__SetShadowModeResponse         *message)
+{
+  static const Tokengate__V1__SetShadowModeResponse init_value = TOKENGATE__V1__SET_SHADOW_MODE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__set_shadow_mode_response__get_packed_size
+                     (const Tokengate__V1__SetShadowModeResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_shadow_mode_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__set_shadow_mode_response__pack
+                     (const Tokengate__V1__SetShadowModeResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_shadow_mode_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__set_shadow_mode_response__pack_to_buffer
+                     (const Tokengate__V1__SetShadowModeResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_shadow_mode_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__SetShadowModeResponse *
+       tokengate__v1__set_shadow_mode_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__SetShadowModeResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__set_shadow_mode_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__set_shadow_mode_response__free_unpacked
+                     (Tokengate__V1__SetShadowModeResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__set_shadow_mode_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__set_unknown_shop_policy_request__init
+                     (Tokengate__V1__SetUnknownShopPolicyRequest         *message)
+{
+  static const Tokengate__V1__SetUnknownShopPolicyRequest init_value = TOKENGATE__V1__SET_UNKNOWN_SHOP_POLICY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__set_unknown_shop_policy_request__get_packed_size
+                     (const Tokengate__V1__SetUnknownShopPolicyRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_unknown_shop_policy_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__set_unknown_shop_policy_request__pack
+                     (const Tokengate__V1__SetUnknownShopPolicyRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_unknown_shop_policy_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__set_unknown_shop_policy_request__pack_to_buffer
+                     (const Tokengate__V1__SetUnknownShopPolicyRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_unknown_shop_policy_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__SetUnknownShopPolicyRequest *
+       tokengate__v1__set_unknown_shop_policy_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__SetUnknownShopPolicyRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__set_unknown_shop_policy_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__set_unknown_shop_policy_request__free_unpacked
+                     (Tokengate__V1__SetUnknownShopPolicyRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__set_unknown_shop_policy_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__set_unknown_shop_policy_response__init
+                     (Tokengate__V1__SetUnknownShopPolicyResponse         *message)
+{
+  static const Tokengate__V1__SetUnknownShopPolicyResponse init_value = TOKENGATE__V1__SET_UNKNOWN_SHOP_POLICY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__set_unknown_shop_policy_response__get_packed_size
+                     (const Tokengate__V1__SetUnknownShopPolicyResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_unknown_shop_policy_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__set_unknown_shop_policy_response__pack
+                     (const Tokengate__V1__SetUnknownShopPolicyResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_unknown_shop_policy_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__set_unknown_shop_policy_response__pack_to_buffer
+                     (const Tokengate__V1__SetUnknownShopPolicyResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__set_unknown_shop_policy_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__SetUnknownShopPolicyResponse *
+       tokengate__v1__set_unknown_shop_policy_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__SetUnknownShopPolicyResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__set_unknown_shop_policy_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__set_unknown_shop_policy_response__free_unpacked
+                     (Tokengate__V1__SetUnknownShopPolicyResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__set_unknown_shop_policy_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__list_billing_records_request__init
+                     (Tokengate__V1__ListBillingRecordsRequest         *message)
+{
+  static const Tokengate__V1__ListBillingRecordsRequest init_value = TOKENGATE__V1__LIST_BILLING_RECORDS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__list_billing_records_request__get_packed_size
+                     (const Tokengate__V1__ListBillingRecordsRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__list_billing_records_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__list_billing_records_request__pack
+                     (const Tokengate__V1__ListBillingRecordsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__list_billing_records_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__list_billing_records_request__pack_to_buffer
+                     (const Tokengate__V1__ListBillingRecordsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__list_billing_records_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__ListBillingRecordsRequest *
+       tokengate__v1__list_billing_records_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__ListBillingRecordsRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__list_billing_records_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__list_billing_records_request__free_unpacked
+                     (Tokengate__V1__ListBillingRecordsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__list_billing_records_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__list_billing_records_response__init
+                     (Tokengate__V1__ListBillingRecordsResponse         *message)
+{
+  static const Tokengate__V1__ListBillingRecordsResponse init_value = TOKENGATE__V1__LIST_BILLING_RECORDS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__list_billing_records_response__get_packed_size
+                     (const Tokengate__V1__ListBillingRecordsResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__list_billing_records_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__list_billing_records_response__pack
+                     (const Tokengate__V1__ListBillingRecordsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__list_billing_records_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__list_billing_records_response__pack_to_buffer
+                     (const Tokengate__V1__ListBillingRecordsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__list_billing_records_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__ListBillingRecordsResponse *
+       tokengate__v1__list_billing_records_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__ListBillingRecordsResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__list_billing_records_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__list_billing_records_response__free_unpacked
+                     (Tokengate__V1__ListBillingRecordsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__list_billing_records_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__generate_billing_batch_request__init
+                     (Tokengate__V1__GenerateBillingBatchRequest         *message)
+{
+  static const Tokengate__V1__GenerateBillingBatchRequest init_value = TOKENGATE__V1__GENERATE_BILLING_BATCH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__generate_billing_batch_request__get_packed_size
+                     (const Tokengate__V1__GenerateBillingBatchRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__generate_billing_batch_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__generate_billing_batch_request__pack
+                     (const Tokengate__V1__GenerateBillingBatchRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__generate_billing_batch_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__generate_billing_batch_request__pack_to_buffer
+                     (const Tokengate__V1__GenerateBillingBatchRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__generate_billing_batch_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GenerateBillingBatchRequest *
+       tokengate__v1__generate_billing_batch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GenerateBillingBatchRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__generate_billing_batch_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__generate_billing_batch_request__free_unpacked
+                     (Tokengate__V1__GenerateBillingBatchRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__generate_billing_batch_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__generate_billing_batch_response__init
+                     (Tokengate__V1__GenerateBillingBatchResponse         *message)
+{
+  static const Tokengate__V1__GenerateBillingBatchResponse init_value = TOKENGATE__V1__GENERATE_BILLING_BATCH_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__generate_billing_batch_response__get_packed_size
+                     (const Tokengate__V1__GenerateBillingBatchResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__generate_billing_batch_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__generate_billing_batch_response__pack
+                     (const Tokengate__V1__GenerateBillingBatchResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__generate_billing_batch_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__generate_billing_batch_response__pack_to_buffer
+                     (const Tokengate__V1__GenerateBillingBatchResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__generate_billing_batch_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GenerateBillingBatchResponse *
+       tokengate__v1__generate_billing_batch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GenerateBillingBatchResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__generate_billing_batch_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__generate_billing_batch_response__free_unpacked
+                     (Tokengate__V1__GenerateBillingBatchResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__generate_billing_batch_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__mark_paid_request__init
+                     (Tokengate__V1__MarkPaidRequest         *message)
+{
+  static const Tokengate__V1__MarkPaidRequest init_value = TOKENGATE__V1__MARK_PAID_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__mark_paid_request__get_packed_size
+                     (const Tokengate__V1__MarkPaidRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__mark_paid_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__mark_paid_request__pack
+                     (const Tokengate__V1__MarkPaidRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__mark_paid_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__mark_paid_request__pack_to_buffer
+                     (const Tokengate__V1__MarkPaidRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__mark_paid_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__MarkPaidRequest *
+       tokengate__v1__mark_paid_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__MarkPaidRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__mark_paid_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__mark_paid_request__free_unpacked
+                     (Tokengate__V1__MarkPaidRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__mark_paid_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__mark_paid_response__init
+                     (Tokengate__V1__MarkPaidResponse         *message)
+{
+  static const Tokengate__V1__MarkPaidResponse init_value = TOKENGATE__V1__MARK_PAID_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__mark_paid_response__get_packed_size
+                     (const Tokengate__V1__MarkPaidResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__mark_paid_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__mark_paid_response__pack
+                     (const Tokengate__V1__MarkPaidResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__mark_paid_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__mark_paid_response__pack_to_buffer
+                     (const Tokengate__V1__MarkPaidResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__mark_paid_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__MarkPaidResponse *
+       tokengate__v1__mark_paid_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__MarkPaidResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__mark_paid_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__mark_paid_response__free_unpacked
+                     (Tokengate__V1__MarkPaidResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__mark_paid_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__get_shop_view_request__init
+                     (Tokengate__V1__GetShopViewRequest         *message)
+{
+  static const Tokengate__V1__GetShopViewRequest init_value = TOKENGATE__V1__GET_SHOP_VIEW_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__get_shop_view_request__get_packed_size
+                     (const Tokengate__V1__GetShopViewRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_shop_view_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__get_shop_view_request__pack
+                     (const Tokengate__V1__GetShopViewRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_shop_view_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__get_shop_view_request__pack_to_buffer
+                     (const Tokengate__V1__GetShopViewRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_shop_view_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GetShopViewRequest *
+       tokengate__v1__get_shop_view_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GetShopViewRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__get_shop_view_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__get_shop_view_request__free_unpacked
+                     (Tokengate__V1__GetShopViewRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__get_shop_view_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__shop_view__init
+                     (Tokengate__V1__ShopView         *message)
+{
+  static const Tokengate__V1__ShopView init_value = TOKENGATE__V1__SHOP_VIEW__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__shop_view__get_packed_size
+                     (const Tokengate__V1__ShopView *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__shop_view__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__shop_view__pack
+                     (const Tokengate__V1__ShopView *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__shop_view__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__shop_view__pack_to_buffer
+                     (const Tokengate__V1__ShopView *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__shop_view__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__ShopView *
+       tokengate__v1__shop_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__ShopView *)
+     protobuf_c_message_unpack (&tokengate__v1__shop_view__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__shop_view__free_unpacked
+                     (Tokengate__V1__ShopView *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__shop_view__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__usage_filter__init
+                     (Tokengate__V1__UsageFilter         *message)
+{
+  static const Tokengate__V1__UsageFilter init_value = TOKENGATE__V1__USAGE_FILTER__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__usage_filter__get_packed_size
+                     (const Tokengate__V1__UsageFilter *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__usage_filter__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__usage_filter__pack
+                     (const Tokengate__V1__UsageFilter *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__usage_filter__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__usage_filter__pack_to_buffer
+                     (const Tokengate__V1__UsageFilter *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__usage_filter__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__UsageFilter *
+       tokengate__v1__usage_filter__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__UsageFilter *)
+     protobuf_c_message_unpack (&tokengate__v1__usage_filter__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__usage_filter__free_unpacked
+                     (Tokengate__V1__UsageFilter *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__usage_filter__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__group_totals__init
+                     (Tokengate__V1__GroupTotals         *message)
+{
+  static const Tokengate__V1__GroupTotals init_value = TOKENGATE__V1__GROUP_TOTALS__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__group_totals__get_packed_size
+                     (const Tokengate__V1__GroupTotals *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__group_totals__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__group_totals__pack
+                     (const Tokengate__V1__GroupTotals *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__group_totals__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__group_totals__pack_to_buffer
+                     (const Tokengate__V1__GroupTotals *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__group_totals__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GroupTotals *
+       tokengate__v1__group_totals__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GroupTotals *)
+     protobuf_c_message_unpack (&tokengate__v1__group_totals__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__group_totals__free_unpacked
+                     (Tokengate__V1__GroupTotals *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__group_totals__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__get_statistics_request__init
+                     (Tokengate__V1__GetStatisticsRequest         *message)
+{
+  static const Tokengate__V1__GetStatisticsRequest init_value = TOKENGATE__V1__GET_STATISTICS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__get_statistics_request__get_packed_size
+                     (const Tokengate__V1__GetStatisticsRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_statistics_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__get_statistics_request__pack
+                     (const Tokengate__V1__GetStatisticsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_statistics_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__get_statistics_request__pack_to_buffer
+                     (const Tokengate__V1__GetStatisticsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_statistics_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GetStatisticsRequest *
+       tokengate__v1__get_statistics_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GetStatisticsRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__get_statistics_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__get_statistics_request__free_unpacked
+                     (Tokengate__V1__GetStatisticsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__get_statistics_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__get_statistics_response__init
+                     (Tokengate__V1__GetStatisticsResponse         *message)
+{
+  static const Tokengate__V1__GetStatisticsResponse init_value = TOKENGATE__V1__GET_STATISTICS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__get_statistics_response__get_packed_size
+                     (const Tokengate__V1__GetStatisticsResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_statistics_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__get_statistics_response__pack
+                     (const Tokengate__V1__GetStatisticsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_statistics_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__get_statistics_response__pack_to_buffer
+                     (const Tokengate__V1__GetStatisticsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_statistics_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GetStatisticsResponse *
+       tokengate__v1__get_statistics_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GetStatisticsResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__get_statistics_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__get_statistics_response__free_unpacked
+                     (Tokengate__V1__GetStatisticsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__get_statistics_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__shop_month_summary__init
+                     (Tokengate__V1__ShopMonthSummary         *message)
+{
+  static const Tokengate__V1__ShopMonthSummary init_value = TOKENGATE__V1__SHOP_MONTH_SUMMARY__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__shop_month_summary__get_packed_size
+                     (const Tokengate__V1__ShopMonthSummary *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__shop_month_summary__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__shop_month_summary__pack
+                     (const Tokengate__V1__ShopMonthSummary *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__shop_month_summary__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__shop_month_summary__pack_to_buffer
+                     (const Tokengate__V1__ShopMonthSummary *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__shop_month_summary__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__ShopMonthSummary *
+       tokengate__v1__shop_month_summary__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__ShopMonthSummary *)
+     protobuf_c_message_unpack (&tokengate__v1__shop_month_summary__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__shop_month_summary__free_unpacked
+                     (Tokengate__V1__ShopMonthSummary *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__shop_month_summary__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__get_monthly_summary_request__init
+                     (Tokengate__V1__GetMonthlySummaryRequest         *message)
+{
+  static const Tokengate__V1__GetMonthlySummaryRequest init_value = TOKENGATE__V1__GET_MONTHLY_SUMMARY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__get_monthly_summary_request__get_packed_size
+                     (const Tokengate__V1__GetMonthlySummaryRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_monthly_summary_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__get_monthly_summary_request__pack
+                     (const Tokengate__V1__GetMonthlySummaryRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_monthly_summary_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__get_monthly_summary_request__pack_to_buffer
+                     (const Tokengate__V1__GetMonthlySummaryRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_monthly_summary_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GetMonthlySummaryRequest *
+       tokengate__v1__get_monthly_summary_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GetMonthlySummaryRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__get_monthly_summary_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__get_monthly_summary_request__free_unpacked
+                     (Tokengate__V1__GetMonthlySummaryRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__get_monthly_summary_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__get_monthly_summary_response__init
+                     (Tokengate__V1__GetMonthlySummaryResponse         *message)
+{
+  static const Tokengate__V1__GetMonthlySummaryResponse init_value = TOKENGATE__V1__GET_MONTHLY_SUMMARY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__get_monthly_summary_response__get_packed_size
+                     (const Tokengate__V1__GetMonthlySummaryResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_monthly_summary_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__get_monthly_summary_response__pack
+                     (const Tokengate__V1__GetMonthlySummaryResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_monthly_summary_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__get_monthly_summary_response__pack_to_buffer
+                     (const Tokengate__V1__GetMonthlySummaryResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_monthly_summary_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GetMonthlySummaryResponse *
+       tokengate__v1__get_monthly_summary_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GetMonthlySummaryResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__get_monthly_summary_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__get_monthly_summary_response__free_unpacked
+                     (Tokengate__V1__GetMonthlySummaryResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__get_monthly_summary_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__get_monthly_report_request__init
+                     (Tokengate__V1__GetMonthlyReportRequest         *message)
+{
+  static const Tokengate__V1__GetMonthlyReportRequest init_value = TOKENGATE__V1__GET_MONTHLY_REPORT_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__get_monthly_report_request__get_packed_size
+                     (const Tokengate__V1__GetMonthlyReportRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_monthly_report_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__get_monthly_report_request__pack
+                     (const Tokengate__V1__GetMonthlyReportRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_monthly_report_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__get_monthly_report_request__pack_to_buffer
+                     (const Tokengate__V1__GetMonthlyReportRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_monthly_report_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GetMonthlyReportRequest *
+       tokengate__v1__get_monthly_report_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GetMonthlyReportRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__get_monthly_report_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__get_monthly_report_request__free_unpacked
+                     (Tokengate__V1__GetMonthlyReportRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__get_monthly_report_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__get_monthly_report_response__init
+                     (Tokengate__V1__GetMonthlyReportResponse         *message)
+{
+  static const Tokengate__V1__GetMonthlyReportResponse init_value = TOKENGATE__V1__GET_MONTHLY_REPORT_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__get_monthly_report_response__get_packed_size
+                     (const Tokengate__V1__GetMonthlyReportResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_monthly_report_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__get_monthly_report_response__pack
+                     (const Tokengate__V1__GetMonthlyReportResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_monthly_report_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__get_monthly_report_response__pack_to_buffer
+                     (const Tokengate__V1__GetMonthlyReportResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_monthly_report_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GetMonthlyReportResponse *
+       tokengate__v1__get_monthly_report_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GetMonthlyReportResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__get_monthly_report_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__get_monthly_report_response__free_unpacked
+                     (Tokengate__V1__GetMonthlyReportResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__get_monthly_report_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__get_high_cost_shops_request__init
+                     (Tokengate__V1__GetHighCostShopsRequest         *message)
+{
+  static const Tokengate__V1__GetHighCostShopsRequest init_value = TOKENGATE__V1__GET_HIGH_COST_SHOPS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__get_high_cost_shops_request__get_packed_size
+                     (const Tokengate__V1__GetHighCostShopsRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_high_cost_shops_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__get_high_cost_shops_request__pack
+                     (const Tokengate__V1__GetHighCostShopsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_high_cost_shops_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__get_high_cost_shops_request__pack_to_buffer
+                     (const Tokengate__V1__GetHighCostShopsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_high_cost_shops_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GetHighCostShopsRequest *
+       tokengate__v1__get_high_cost_shops_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GetHighCostShopsRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__get_high_cost_shops_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__get_high_cost_shops_request__free_unpacked
+                     (Tokengate__V1__GetHighCostShopsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__get_high_cost_shops_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__high_cost_shop__init
+                     (Tokengate__V1__HighCostShop         *message)
+{
+  static const Tokengate__V1__HighCostShop init_value = TOKENGATE__V1__HIGH_COST_SHOP__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__high_cost_shop__get_packed_size
+                     (const Tokengate__V1__HighCostShop *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__high_cost_shop__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__high_cost_shop__pack
+                     (const Tokengate__V1__HighCostShop *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__high_cost_shop__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__high_cost_shop__pack_to_buffer
+                     (const Tokengate__V1__HighCostShop *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__high_cost_shop__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__HighCostShop *
+       tokengate__v1__high_cost_shop__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__HighCostShop *)
+     protobuf_c_message_unpack (&tokengate__v1__high_cost_shop__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__high_cost_shop__free_unpacked
+                     (Tokengate__V1__HighCostShop *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__high_cost_shop__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__get_high_cost_shops_response__init
+                     (Tokengate__V1__GetHighCostShopsResponse         *message)
+{
+  static const Tokengate__V1__GetHighCostShopsResponse init_value = TOKENGATE__V1__GET_HIGH_COST_SHOPS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__get_high_cost_shops_response__get_packed_size
+                     (const Tokengate__V1__GetHighCostShopsResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_high_cost_shops_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__get_high_cost_shops_response__pack
+                     (const Tokengate__V1__GetHighCostShopsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_high_cost_shops_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__get_high_cost_shops_response__pack_to_buffer
+                     (const Tokengate__V1__GetHighCostShopsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_high_cost_shops_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GetHighCostShopsResponse *
+       tokengate__v1__get_high_cost_shops_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GetHighCostShopsResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__get_high_cost_shops_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__get_high_cost_shops_response__free_unpacked
+                     (Tokengate__V1__GetHighCostShopsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__get_high_cost_shops_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__get_projections_request__init
+                     (Tokengate__V1__GetProjectionsRequest         *message)
+{
+  static const Tokengate__V1__GetProjectionsRequest init_value = TOKENGATE__V1__GET_PROJECTIONS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__get_projections_request__get_packed_size
+                     (const Tokengate__V1__GetProjectionsRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_projections_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__get_projections_request__pack
+                     (const Tokengate__V1__GetProjectionsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_projections_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__get_projections_request__pack_to_buffer
+                     (const Tokengate__V1__GetProjectionsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_projections_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GetProjectionsRequest *
+       tokengate__v1__get_projections_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GetProjectionsRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__get_projections_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__get_projections_request__free_unpacked
+                     (Tokengate__V1__GetProjectionsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__get_projections_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__projection__init
+                     (Tokengate__V1__Projection         *message)
+{
+  static const Tokengate__V1__Projection init_value = TOKENGATE__V1__PROJECTION__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__projection__get_packed_size
+                     (const Tokengate__V1__Projection *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__projection__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__projection__pack
+                     (const Tokengate__V1__Projection *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__projection__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__projection__pack_to_buffer
+                     (const Tokengate__V1__Projection *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__projection__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__Projection *
+       tokengate__v1__projection__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__Projection *)
+     protobuf_c_message_unpack (&tokengate__v1__projection__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__projection__free_unpacked
+                     (Tokengate__V1__Projection *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__projection__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__get_projections_response__init
+                     (Tokengate__V1__GetProjectionsResponse         *message)
+{
+  static const Tokengate__V1__GetProjectionsResponse init_value = TOKENGATE__V1__GET_PROJECTIONS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__get_projections_response__get_packed_size
+                     (const Tokengate__V1__GetProjectionsResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_projections_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__get_projections_response__pack
+                     (const Tokengate__V1__GetProjectionsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_projections_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__get_projections_response__pack_to_buffer
+                     (const Tokengate__V1__GetProjectionsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_projections_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GetProjectionsResponse *
+       tokengate__v1__get_projections_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GetProjectionsResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__get_projections_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__get_projections_response__free_unpacked
+                     (Tokengate__V1__GetProjectionsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__get_projections_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__query_usage_logs_request__init
+                     (Tokengate__V1__QueryUsageLogsRequest         *message)
+{
+  static const Tokengate__V1__QueryUsageLogsRequest init_value = TOKENGATE__V1__QUERY_USAGE_LOGS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__query_usage_logs_request__get_packed_size
+                     (const Tokengate__V1__QueryUsageLogsRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__query_usage_logs_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__query_usage_logs_request__pack
+                     (const Tokengate__V1__QueryUsageLogsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__query_usage_logs_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__query_usage_logs_request__pack_to_buffer
+                     (const Tokengate__V1__QueryUsageLogsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__query_usage_logs_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__QueryUsageLogsRequest *
+       tokengate__v1__query_usage_logs_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__QueryUsageLogsRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__query_usage_logs_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__query_usage_logs_request__free_unpacked
+                     (Tokengate__V1__QueryUsageLogsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__query_usage_logs_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__query_usage_logs_response__init
+                     (Tokengate__V1__QueryUsageLogsResponse         *message)
+{
+  static const Tokengate__V1__QueryUsageLogsResponse init_value = TOKENGATE__V1__QUERY_USAGE_LOGS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__query_usage_logs_response__get_packed_size
+                     (const Tokengate__V1__QueryUsageLogsResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__query_usage_logs_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__query_usage_logs_response__pack
+                     (const Tokengate__V1__QueryUsageLogsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__query_usage_logs_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__query_usage_logs_response__pack_to_buffer
+                     (const Tokengate__V1__QueryUsageLogsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__query_usage_logs_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__QueryUsageLogsResponse *
+       tokengate__v1__query_usage_logs_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__QueryUsageLogsResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__query_usage_logs_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__query_usage_logs_response__free_unpacked
+                     (Tokengate__V1__QueryUsageLogsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__query_usage_logs_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__export_usage_csv_request__init
+                     (Tokengate__V1__ExportUsageCsvRequest         *message)
+{
+  static const Tokengate__V1__ExportUsageCsvRequest init_value = TOKENGATE__V1__EXPORT_USAGE_CSV_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__export_usage_csv_request__get_packed_size
+                     (const Tokengate__V1__ExportUsageCsvRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__export_usage_csv_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__export_usage_csv_request__pack
+                     (const Tokengate__V1__ExportUsageCsvRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__export_usage_csv_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__export_usage_csv_request__pack_to_buffer
+                     (const Tokengate__V1__ExportUsageCsvRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__export_usage_csv_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__ExportUsageCsvRequest *
+       tokengate__v1__export_usage_csv_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__ExportUsageCsvRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__export_usage_csv_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__export_usage_csv_request__free_unpacked
+                     (Tokengate__V1__ExportUsageCsvRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__export_usage_csv_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__export_usage_csv_chunk__init
+                     (Tokengate__V1__ExportUsageCsvChunk         *message)
+{
+  static const Tokengate__V1__ExportUsageCsvChunk init_value = TOKENGATE__V1__EXPORT_USAGE_CSV_CHUNK__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__export_usage_csv_chunk__get_packed_size
+                     (const Tokengate__V1__ExportUsageCsvChunk *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__export_usage_csv_chunk__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__export_usage_csv_chunk__pack
+                     (const Tokengate__V1__ExportUsageCsvChunk *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__export_usage_csv_chunk__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__export_usage_csv_chunk__pack_to_buffer
+                     (const Tokengate__V1__ExportUsageCsvChunk *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__export_usage_csv_chunk__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__ExportUsageCsvChunk *
+       tokengate__v1__export_usage_csv_chunk__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__ExportUsageCsvChunk *)
+     protobuf_c_message_unpack (&tokengate__v1__export_usage_csv_chunk__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__export_usage_csv_chunk__free_unpacked
+                     (Tokengate__V1__ExportUsageCsvChunk *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__export_usage_csv_chunk__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__list_alerts_request__init
+                     (Tokengate__V1__ListAlertsRequest         *message)
+{
+  static const Tokengate__V1__ListAlertsRequest init_value = TOKENGATE__V1__LIST_ALERTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__list_alerts_request__get_packed_size
+                     (const Tokengate__V1__ListAlertsRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__list_alerts_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__list_alerts_request__pack
+                     (const Tokengate__V1__ListAlertsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__list_alerts_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__list_alerts_request__pack_to_buffer
+                     (const Tokengate__V1__ListAlertsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__list_alerts_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__ListAlertsRequest *
+       tokengate__v1__list_alerts_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__ListAlertsRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__list_alerts_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__list_alerts_request__free_unpacked
+                     (Tokengate__V1__ListAlertsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__list_alerts_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__list_alerts_response__init
+                     (Tokengate__V1__ListAlertsResponse         *message)
+{
+  static const Tokengate__V1__ListAlertsResponse init_value = TOKENGATE__V1__LIST_ALERTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__list_alerts_response__get_packed_size
+                     (const Tokengate__V1__ListAlertsResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__list_alerts_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__list_alerts_response__pack
+                     (const Tokengate__V1__ListAlertsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__list_alerts_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__list_alerts_response__pack_to_buffer
+                     (const Tokengate__V1__ListAlertsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__list_alerts_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__ListAlertsResponse *
+       tokengate__v1__list_alerts_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__ListAlertsResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__list_alerts_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__list_alerts_response__free_unpacked
+                     (Tokengate__V1__ListAlertsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__list_alerts_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__watch_alerts_request__init
+                     (Tokengate__V1__WatchAlertsRequest         *message)
+{
+  static const Tokengate__V1__WatchAlertsRequest init_value = TOKENGATE__V1__WATCH_ALERTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__watch_alerts_request__get_packed_size
+                     (const Tokengate__V1__WatchAlertsRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__watch_alerts_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__watch_alerts_request__pack
+                     (const Tokengate__V1__WatchAlertsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__watch_alerts_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__watch_alerts_request__pack_to_buffer
+                     (const Tokengate__V1__WatchAlertsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__watch_alerts_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__WatchAlertsRequest *
+       tokengate__v1__watch_alerts_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__WatchAlertsRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__watch_alerts_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__watch_alerts_request__free_unpacked
+                     (Tokengate__V1__WatchAlertsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__watch_alerts_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__get_metrics_request__init
+                     (Tokengate__V1__GetMetricsRequest         *message)
+{
+  static const Tokengate__V1__GetMetricsRequest init_value = TOKENGATE__V1__GET_METRICS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__get_metrics_request__get_packed_size
+                     (const Tokengate__V1__GetMetricsRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_metrics_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__get_metrics_request__pack
+                     (const Tokengate__V1__GetMetricsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_metrics_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__get_metrics_request__pack_to_buffer
+                     (const Tokengate__V1__GetMetricsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_metrics_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GetMetricsRequest *
+       tokengate__v1__get_metrics_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GetMetricsRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__get_metrics_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__get_metrics_request__free_unpacked
+                     (Tokengate__V1__GetMetricsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__get_metrics_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__get_metrics_response__init
+                     (Tokengate__V1__GetMetricsResponse         *message)
+{
+  static const Tokengate__V1__GetMetricsResponse init_value = TOKENGATE__V1__GET_METRICS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__get_metrics_response__get_packed_size
+                     (const Tokengate__V1__GetMetricsResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_metrics_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__get_metrics_response__pack
+                     (const Tokengate__V1__GetMetricsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_metrics_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__get_metrics_response__pack_to_buffer
+                     (const Tokengate__V1__GetMetricsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__get_metrics_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__GetMetricsResponse *
+       tokengate__v1__get_metrics_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__GetMetricsResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__get_metrics_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__get_metrics_response__free_unpacked
+                     (Tokengate__V1__GetMetricsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__get_metrics_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__report_client_metrics_request__init
+                     (Tokengate__V1__ReportClientMetricsRequest         *message)
+{
+  static const Tokengate__V1__ReportClientMetricsRequest init_value = TOKENGATE__V1__REPORT_CLIENT_METRICS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__report_client_metrics_request__get_packed_size
+                     (const Tokengate__V1__ReportClientMetricsRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__report_client_metrics_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__report_client_metrics_request__pack
+                     (const Tokengate__V1__ReportClientMetricsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__report_client_metrics_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__report_client_metrics_request__pack_to_buffer
+                     (const Tokengate__V1__ReportClientMetricsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__report_client_metrics_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__ReportClientMetricsRequest *
+       tokengate__v1__report_client_metrics_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__ReportClientMetricsRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__report_client_metrics_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__report_client_metrics_request__free_unpacked
+                     (Tokengate__V1__ReportClientMetricsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__report_client_metrics_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__report_client_metrics_response__init
+                     (Tokengate__V1__ReportClientMetricsResponse         *message)
+{
+  static const Tokengate__V1__ReportClientMetricsResponse init_value = TOKENGATE__V1__REPORT_CLIENT_METRICS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__report_client_metrics_response__get_packed_size
+                     (const Tokengate__V1__ReportClientMetricsResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__report_client_metrics_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__report_client_metrics_response__pack
+                     (const Tokengate__V1__ReportClientMetricsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__report_client_metrics_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__report_client_metrics_response__pack_to_buffer
+                     (const Tokengate__V1__ReportClientMetricsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__report_client_metrics_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__ReportClientMetricsResponse *
+       tokengate__v1__report_client_metrics_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__ReportClientMetricsResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__report_client_metrics_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__report_client_metrics_response__free_unpacked
+                     (Tokengate__V1__ReportClientMetricsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__report_client_metrics_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor tokengate__v1__request_frame__field_descriptors[4] =
 {
   {
@@ -2689,6 +5524,3900 @@ const ProtobufCMessageDescriptor tokengate__v1__health_check_response__descripto
   (ProtobufCMessageInit) tokengate__v1__health_check_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor tokengate__v1__usage_event_record__field_descriptors[13] =
+{
+  {
+    "event_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageEventRecord, event_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shop_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageEventRecord, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageEventRecord, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "conversation_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageEventRecord, conversation_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "operation_type",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageEventRecord, operation_type),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "model",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageEventRecord, model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "input_tokens",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageEventRecord, input_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "output_tokens",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageEventRecord, output_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cached_input_tokens",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageEventRecord, cached_input_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "occurred_at_unix_ms",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageEventRecord, occurred_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cost_nano_usd",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageEventRecord, cost_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "metadata",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageEventRecord, metadata),
+    &tokengate__v1__usage_metadata__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "recorded_at_unix_ms",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageEventRecord, recorded_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__usage_event_record__field_indices_by_name[] = {
+  8,   /* field[8] = cached_input_tokens */
+  3,   /* field[3] = conversation_id */
+  10,   /* field[10] = cost_nano_usd */
+  0,   /* field[0] = event_id */
+  6,   /* field[6] = input_tokens */
+  11,   /* field[11] = metadata */
+  5,   /* field[5] = model */
+  9,   /* field[9] = occurred_at_unix_ms */
+  4,   /* field[4] = operation_type */
+  7,   /* field[7] = output_tokens */
+  12,   /* field[12] = recorded_at_unix_ms */
+  1,   /* field[1] = shop_id */
+  2,   /* field[2] = user_id */
+};
+static const ProtobufCIntRange tokengate__v1__usage_event_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 13 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__usage_event_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.UsageEventRecord",
+  "UsageEventRecord",
+  "Tokengate__V1__UsageEventRecord",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__UsageEventRecord),
+  13,
+  tokengate__v1__usage_event_record__field_descriptors,
+  tokengate__v1__usage_event_record__field_indices_by_name,
+  1,  tokengate__v1__usage_event_record__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__usage_event_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__price_rates__field_descriptors[3] =
+{
+  {
+    "input_per_million_nano_usd",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__PriceRates, input_per_million_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "output_per_million_nano_usd",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__PriceRates, output_per_million_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cached_input_per_million_nano_usd",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__PriceRates, cached_input_per_million_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__price_rates__field_indices_by_name[] = {
+  2,   /* field[2] = cached_input_per_million_nano_usd */
+  0,   /* field[0] = input_per_million_nano_usd */
+  1,   /* field[1] = output_per_million_nano_usd */
+};
+static const ProtobufCIntRange tokengate__v1__price_rates__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__price_rates__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.PriceRates",
+  "PriceRates",
+  "Tokengate__V1__PriceRates",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__PriceRates),
+  3,
+  tokengate__v1__price_rates__field_descriptors,
+  tokengate__v1__price_rates__field_indices_by_name,
+  1,  tokengate__v1__price_rates__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__price_rates__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__prompt_tier__field_descriptors[2] =
+{
+  {
+    "prompt_tokens_above",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__PromptTier, prompt_tokens_above),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rates",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__PromptTier, rates),
+    &tokengate__v1__price_rates__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__prompt_tier__field_indices_by_name[] = {
+  0,   /* field[0] = prompt_tokens_above */
+  1,   /* field[1] = rates */
+};
+static const ProtobufCIntRange tokengate__v1__prompt_tier__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__prompt_tier__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.PromptTier",
+  "PromptTier",
+  "Tokengate__V1__PromptTier",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__PromptTier),
+  2,
+  tokengate__v1__prompt_tier__field_descriptors,
+  tokengate__v1__prompt_tier__field_indices_by_name,
+  1,  tokengate__v1__prompt_tier__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__prompt_tier__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__price_version__field_descriptors[5] =
+{
+  {
+    "model",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__PriceVersion, model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "effective_from_unix_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__PriceVersion, effective_from_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rates",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__PriceVersion, rates),
+    &tokengate__v1__price_rates__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prompt_tiers",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__PriceVersion, n_prompt_tiers),
+    offsetof(Tokengate__V1__PriceVersion, prompt_tiers),
+    &tokengate__v1__prompt_tier__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "source",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__PriceVersion, source),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__price_version__field_indices_by_name[] = {
+  1,   /* field[1] = effective_from_unix_ms */
+  0,   /* field[0] = model */
+  3,   /* field[3] = prompt_tiers */
+  2,   /* field[2] = rates */
+  4,   /* field[4] = source */
+};
+static const ProtobufCIntRange tokengate__v1__price_version__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__price_version__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.PriceVersion",
+  "PriceVersion",
+  "Tokengate__V1__PriceVersion",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__PriceVersion),
+  5,
+  tokengate__v1__price_version__field_descriptors,
+  tokengate__v1__price_version__field_indices_by_name,
+  1,  tokengate__v1__price_version__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__price_version__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__rate_limit__field_descriptors[2] =
+{
+  {
+    "requests_per_minute",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__RateLimit, requests_per_minute),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tokens_per_minute",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__RateLimit, tokens_per_minute),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__rate_limit__field_indices_by_name[] = {
+  0,   /* field[0] = requests_per_minute */
+  1,   /* field[1] = tokens_per_minute */
+};
+static const ProtobufCIntRange tokengate__v1__rate_limit__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__rate_limit__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.RateLimit",
+  "RateLimit",
+  "Tokengate__V1__RateLimit",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__RateLimit),
+  2,
+  tokengate__v1__rate_limit__field_descriptors,
+  tokengate__v1__rate_limit__field_indices_by_name,
+  1,  tokengate__v1__rate_limit__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__rate_limit__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__tier_config__field_descriptors[9] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__TierConfig, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "monthly_fee_nano_usd",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__TierConfig, monthly_fee_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "included_messages",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__TierConfig, included_messages),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unlimited_messages",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__TierConfig, unlimited_messages),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "overage_per_message_nano_usd",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__TierConfig, overage_per_message_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_monthly_spend_nano_usd",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__TierConfig, max_monthly_spend_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "no_spend_cap",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__TierConfig, no_spend_cap),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "self_serve",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__TierConfig, self_serve),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rate_limit",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__TierConfig, rate_limit),
+    &tokengate__v1__rate_limit__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__tier_config__field_indices_by_name[] = {
+  2,   /* field[2] = included_messages */
+  5,   /* field[5] = max_monthly_spend_nano_usd */
+  1,   /* field[1] = monthly_fee_nano_usd */
+  0,   /* field[0] = name */
+  6,   /* field[6] = no_spend_cap */
+  4,   /* field[4] = overage_per_message_nano_usd */
+  8,   /* field[8] = rate_limit */
+  7,   /* field[7] = self_serve */
+  3,   /* field[3] = unlimited_messages */
+};
+static const ProtobufCIntRange tokengate__v1__tier_config__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__tier_config__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.TierConfig",
+  "TierConfig",
+  "Tokengate__V1__TierConfig",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__TierConfig),
+  9,
+  tokengate__v1__tier_config__field_descriptors,
+  tokengate__v1__tier_config__field_indices_by_name,
+  1,  tokengate__v1__tier_config__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__tier_config__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__operation_limits_config__field_descriptors[8] =
+{
+  {
+    "operation_type",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__OperationLimitsConfig, operation_type),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shop_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__OperationLimitsConfig, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_input_tokens_per_message",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__OperationLimitsConfig, max_input_tokens_per_message),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_output_tokens_per_message",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__OperationLimitsConfig, max_output_tokens_per_message),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_total_tokens_per_message",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__OperationLimitsConfig, max_total_tokens_per_message),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "daily_cost_cap_nano_usd",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__OperationLimitsConfig, daily_cost_cap_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "monthly_cost_cap_nano_usd",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__OperationLimitsConfig, monthly_cost_cap_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alert_threshold_percent",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__OperationLimitsConfig, alert_threshold_percent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__operation_limits_config__field_indices_by_name[] = {
+  7,   /* field[7] = alert_threshold_percent */
+  5,   /* field[5] = daily_cost_cap_nano_usd */
+  2,   /* field[2] = max_input_tokens_per_message */
+  3,   /* field[3] = max_output_tokens_per_message */
+  4,   /* field[4] = max_total_tokens_per_message */
+  6,   /* field[6] = monthly_cost_cap_nano_usd */
+  0,   /* field[0] = operation_type */
+  1,   /* field[1] = shop_id */
+};
+static const ProtobufCIntRange tokengate__v1__operation_limits_config__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__operation_limits_config__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.OperationLimitsConfig",
+  "OperationLimitsConfig",
+  "Tokengate__V1__OperationLimitsConfig",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__OperationLimitsConfig),
+  8,
+  tokengate__v1__operation_limits_config__field_descriptors,
+  tokengate__v1__operation_limits_config__field_indices_by_name,
+  1,  tokengate__v1__operation_limits_config__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__operation_limits_config__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__model_downgrade__field_descriptors[2] =
+{
+  {
+    "from_model",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ModelDowngrade, from_model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to_model",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ModelDowngrade, to_model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__model_downgrade__field_indices_by_name[] = {
+  0,   /* field[0] = from_model */
+  1,   /* field[1] = to_model */
+};
+static const ProtobufCIntRange tokengate__v1__model_downgrade__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__model_downgrade__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.ModelDowngrade",
+  "ModelDowngrade",
+  "Tokengate__V1__ModelDowngrade",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__ModelDowngrade),
+  2,
+  tokengate__v1__model_downgrade__field_descriptors,
+  tokengate__v1__model_downgrade__field_indices_by_name,
+  1,  tokengate__v1__model_downgrade__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__model_downgrade__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__optimization_rules_config__field_descriptors[3] =
+{
+  {
+    "downgrades",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__OptimizationRulesConfig, n_downgrades),
+    offsetof(Tokengate__V1__OptimizationRulesConfig, downgrades),
+    &tokengate__v1__model_downgrade__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "threshold_percent",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__OptimizationRulesConfig, threshold_percent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "history_cap",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__OptimizationRulesConfig, history_cap),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__optimization_rules_config__field_indices_by_name[] = {
+  0,   /* field[0] = downgrades */
+  2,   /* field[2] = history_cap */
+  1,   /* field[1] = threshold_percent */
+};
+static const ProtobufCIntRange tokengate__v1__optimization_rules_config__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__optimization_rules_config__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.OptimizationRulesConfig",
+  "OptimizationRulesConfig",
+  "Tokengate__V1__OptimizationRulesConfig",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__OptimizationRulesConfig),
+  3,
+  tokengate__v1__optimization_rules_config__field_descriptors,
+  tokengate__v1__optimization_rules_config__field_indices_by_name,
+  1,  tokengate__v1__optimization_rules_config__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__optimization_rules_config__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__shop_tier_assignment__field_descriptors[2] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopTierAssignment, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tier",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopTierAssignment, tier),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__shop_tier_assignment__field_indices_by_name[] = {
+  0,   /* field[0] = shop_id */
+  1,   /* field[1] = tier */
+};
+static const ProtobufCIntRange tokengate__v1__shop_tier_assignment__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__shop_tier_assignment__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.ShopTierAssignment",
+  "ShopTierAssignment",
+  "Tokengate__V1__ShopTierAssignment",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__ShopTierAssignment),
+  2,
+  tokengate__v1__shop_tier_assignment__field_descriptors,
+  tokengate__v1__shop_tier_assignment__field_indices_by_name,
+  1,  tokengate__v1__shop_tier_assignment__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__shop_tier_assignment__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__shop_rate_limit__field_descriptors[2] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopRateLimit, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rate_limit",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopRateLimit, rate_limit),
+    &tokengate__v1__rate_limit__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__shop_rate_limit__field_indices_by_name[] = {
+  1,   /* field[1] = rate_limit */
+  0,   /* field[0] = shop_id */
+};
+static const ProtobufCIntRange tokengate__v1__shop_rate_limit__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__shop_rate_limit__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.ShopRateLimit",
+  "ShopRateLimit",
+  "Tokengate__V1__ShopRateLimit",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__ShopRateLimit),
+  2,
+  tokengate__v1__shop_rate_limit__field_descriptors,
+  tokengate__v1__shop_rate_limit__field_indices_by_name,
+  1,  tokengate__v1__shop_rate_limit__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__shop_rate_limit__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define tokengate__v1__get_configuration_request__field_descriptors NULL
+#define tokengate__v1__get_configuration_request__field_indices_by_name NULL
+#define tokengate__v1__get_configuration_request__number_ranges NULL
+const ProtobufCMessageDescriptor tokengate__v1__get_configuration_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GetConfigurationRequest",
+  "GetConfigurationRequest",
+  "Tokengate__V1__GetConfigurationRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GetConfigurationRequest),
+  0,
+  tokengate__v1__get_configuration_request__field_descriptors,
+  tokengate__v1__get_configuration_request__field_indices_by_name,
+  0,  tokengate__v1__get_configuration_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__get_configuration_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__get_configuration_response__field_descriptors[11] =
+{
+  {
+    "prices",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__GetConfigurationResponse, n_prices),
+    offsetof(Tokengate__V1__GetConfigurationResponse, prices),
+    &tokengate__v1__price_version__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fallback_price",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetConfigurationResponse, fallback_price),
+    &tokengate__v1__price_version__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tiers",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__GetConfigurationResponse, n_tiers),
+    offsetof(Tokengate__V1__GetConfigurationResponse, tiers),
+    &tokengate__v1__tier_config__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "default_tier",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetConfigurationResponse, default_tier),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limits",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__GetConfigurationResponse, n_limits),
+    offsetof(Tokengate__V1__GetConfigurationResponse, limits),
+    &tokengate__v1__operation_limits_config__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "optimization",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetConfigurationResponse, optimization),
+    &tokengate__v1__optimization_rules_config__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reservation_ttl_ms",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetConfigurationResponse, reservation_ttl_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unknown_shop_policy",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetConfigurationResponse, unknown_shop_policy),
+    &tokengate__v1__unknown_shop_policy__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shadow_mode",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetConfigurationResponse, shadow_mode),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shadow_shops",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Tokengate__V1__GetConfigurationResponse, n_shadow_shops),
+    offsetof(Tokengate__V1__GetConfigurationResponse, shadow_shops),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shop_rate_limits",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__GetConfigurationResponse, n_shop_rate_limits),
+    offsetof(Tokengate__V1__GetConfigurationResponse, shop_rate_limits),
+    &tokengate__v1__shop_rate_limit__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__get_configuration_response__field_indices_by_name[] = {
+  3,   /* field[3] = default_tier */
+  1,   /* field[1] = fallback_price */
+  4,   /* field[4] = limits */
+  5,   /* field[5] = optimization */
+  0,   /* field[0] = prices */
+  6,   /* field[6] = reservation_ttl_ms */
+  8,   /* field[8] = shadow_mode */
+  9,   /* field[9] = shadow_shops */
+  10,   /* field[10] = shop_rate_limits */
+  2,   /* field[2] = tiers */
+  7,   /* field[7] = unknown_shop_policy */
+};
+static const ProtobufCIntRange tokengate__v1__get_configuration_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__get_configuration_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GetConfigurationResponse",
+  "GetConfigurationResponse",
+  "Tokengate__V1__GetConfigurationResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GetConfigurationResponse),
+  11,
+  tokengate__v1__get_configuration_response__field_descriptors,
+  tokengate__v1__get_configuration_response__field_indices_by_name,
+  1,  tokengate__v1__get_configuration_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__get_configuration_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__set_price_request__field_descriptors[2] =
+{
+  {
+    "version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__SetPriceRequest, version),
+    &tokengate__v1__price_version__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "as_fallback",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__SetPriceRequest, as_fallback),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__set_price_request__field_indices_by_name[] = {
+  1,   /* field[1] = as_fallback */
+  0,   /* field[0] = version */
+};
+static const ProtobufCIntRange tokengate__v1__set_price_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__set_price_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.SetPriceRequest",
+  "SetPriceRequest",
+  "Tokengate__V1__SetPriceRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__SetPriceRequest),
+  2,
+  tokengate__v1__set_price_request__field_descriptors,
+  tokengate__v1__set_price_request__field_indices_by_name,
+  1,  tokengate__v1__set_price_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__set_price_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__set_price_response__field_descriptors[1] =
+{
+  {
+    "version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__SetPriceResponse, version),
+    &tokengate__v1__price_version__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__set_price_response__field_indices_by_name[] = {
+  0,   /* field[0] = version */
+};
+static const ProtobufCIntRange tokengate__v1__set_price_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__set_price_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.SetPriceResponse",
+  "SetPriceResponse",
+  "Tokengate__V1__SetPriceResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__SetPriceResponse),
+  1,
+  tokengate__v1__set_price_response__field_descriptors,
+  tokengate__v1__set_price_response__field_indices_by_name,
+  1,  tokengate__v1__set_price_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__set_price_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__upsert_tier_request__field_descriptors[1] =
+{
+  {
+    "tier",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UpsertTierRequest, tier),
+    &tokengate__v1__tier_config__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__upsert_tier_request__field_indices_by_name[] = {
+  0,   /* field[0] = tier */
+};
+static const ProtobufCIntRange tokengate__v1__upsert_tier_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__upsert_tier_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.UpsertTierRequest",
+  "UpsertTierRequest",
+  "Tokengate__V1__UpsertTierRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__UpsertTierRequest),
+  1,
+  tokengate__v1__upsert_tier_request__field_descriptors,
+  tokengate__v1__upsert_tier_request__field_indices_by_name,
+  1,  tokengate__v1__upsert_tier_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__upsert_tier_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__upsert_tier_response__field_descriptors[1] =
+{
+  {
+    "tier",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UpsertTierResponse, tier),
+    &tokengate__v1__tier_config__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__upsert_tier_response__field_indices_by_name[] = {
+  0,   /* field[0] = tier */
+};
+static const ProtobufCIntRange tokengate__v1__upsert_tier_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__upsert_tier_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.UpsertTierResponse",
+  "UpsertTierResponse",
+  "Tokengate__V1__UpsertTierResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__UpsertTierResponse),
+  1,
+  tokengate__v1__upsert_tier_response__field_descriptors,
+  tokengate__v1__upsert_tier_response__field_indices_by_name,
+  1,  tokengate__v1__upsert_tier_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__upsert_tier_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__assign_shop_tier_request__field_descriptors[2] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__AssignShopTierRequest, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tier",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__AssignShopTierRequest, tier),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__assign_shop_tier_request__field_indices_by_name[] = {
+  0,   /* field[0] = shop_id */
+  1,   /* field[1] = tier */
+};
+static const ProtobufCIntRange tokengate__v1__assign_shop_tier_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__assign_shop_tier_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.AssignShopTierRequest",
+  "AssignShopTierRequest",
+  "Tokengate__V1__AssignShopTierRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__AssignShopTierRequest),
+  2,
+  tokengate__v1__assign_shop_tier_request__field_descriptors,
+  tokengate__v1__assign_shop_tier_request__field_indices_by_name,
+  1,  tokengate__v1__assign_shop_tier_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__assign_shop_tier_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__assign_shop_tier_response__field_descriptors[3] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__AssignShopTierResponse, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tier",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__AssignShopTierResponse, tier),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "previous_tier",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__AssignShopTierResponse, previous_tier),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__assign_shop_tier_response__field_indices_by_name[] = {
+  2,   /* field[2] = previous_tier */
+  0,   /* field[0] = shop_id */
+  1,   /* field[1] = tier */
+};
+static const ProtobufCIntRange tokengate__v1__assign_shop_tier_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__assign_shop_tier_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.AssignShopTierResponse",
+  "AssignShopTierResponse",
+  "Tokengate__V1__AssignShopTierResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__AssignShopTierResponse),
+  3,
+  tokengate__v1__assign_shop_tier_response__field_descriptors,
+  tokengate__v1__assign_shop_tier_response__field_indices_by_name,
+  1,  tokengate__v1__assign_shop_tier_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__assign_shop_tier_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__set_limits_request__field_descriptors[1] =
+{
+  {
+    "limits",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__SetLimitsRequest, limits),
+    &tokengate__v1__operation_limits_config__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__set_limits_request__field_indices_by_name[] = {
+  0,   /* field[0] = limits */
+};
+static const ProtobufCIntRange tokengate__v1__set_limits_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__set_limits_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.SetLimitsRequest",
+  "SetLimitsRequest",
+  "Tokengate__V1__SetLimitsRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__SetLimitsRequest),
+  1,
+  tokengate__v1__set_limits_request__field_descriptors,
+  tokengate__v1__set_limits_request__field_indices_by_name,
+  1,  tokengate__v1__set_limits_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__set_limits_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__set_limits_response__field_descriptors[1] =
+{
+  {
+    "limits",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__SetLimitsResponse, limits),
+    &tokengate__v1__operation_limits_config__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__set_limits_response__field_indices_by_name[] = {
+  0,   /* field[0] = limits */
+};
+static const ProtobufCIntRange tokengate__v1__set_limits_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__set_limits_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.SetLimitsResponse",
+  "SetLimitsResponse",
+  "Tokengate__V1__SetLimitsResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__SetLimitsResponse),
+  1,
+  tokengate__v1__set_limits_response__field_descriptors,
+  tokengate__v1__set_limits_response__field_indices_by_name,
+  1,  tokengate__v1__set_limits_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__set_limits_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__set_rate_limit_request__field_descriptors[3] =
+{
+  {
+    "tier",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__SetRateLimitRequest, tier),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shop_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__SetRateLimitRequest, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rate_limit",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__SetRateLimitRequest, rate_limit),
+    &tokengate__v1__rate_limit__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__set_rate_limit_request__field_indices_by_name[] = {
+  2,   /* field[2] = rate_limit */
+  1,   /* field[1] = shop_id */
+  0,   /* field[0] = tier */
+};
+static const ProtobufCIntRange tokengate__v1__set_rate_limit_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__set_rate_limit_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.SetRateLimitRequest",
+  "SetRateLimitRequest",
+  "Tokengate__V1__SetRateLimitRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__SetRateLimitRequest),
+  3,
+  tokengate__v1__set_rate_limit_request__field_descriptors,
+  tokengate__v1__set_rate_limit_request__field_indices_by_name,
+  1,  tokengate__v1__set_rate_limit_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__set_rate_limit_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__set_rate_limit_response__field_descriptors[1] =
+{
+  {
+    "rate_limit",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__SetRateLimitResponse, rate_limit),
+    &tokengate__v1__rate_limit__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__set_rate_limit_response__field_indices_by_name[] = {
+  0,   /* field[0] = rate_limit */
+};
+static const ProtobufCIntRange tokengate__v1__set_rate_limit_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__set_rate_limit_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.SetRateLimitResponse",
+  "SetRateLimitResponse",
+  "Tokengate__V1__SetRateLimitResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__SetRateLimitResponse),
+  1,
+  tokengate__v1__set_rate_limit_response__field_descriptors,
+  tokengate__v1__set_rate_limit_response__field_indices_by_name,
+  1,  tokengate__v1__set_rate_limit_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__set_rate_limit_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__set_optimization_rules_request__field_descriptors[1] =
+{
+  {
+    "rules",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__SetOptimizationRulesRequest, rules),
+    &tokengate__v1__optimization_rules_config__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__set_optimization_rules_request__field_indices_by_name[] = {
+  0,   /* field[0] = rules */
+};
+static const ProtobufCIntRange tokengate__v1__set_optimization_rules_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__set_optimization_rules_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.SetOptimizationRulesRequest",
+  "SetOptimizationRulesRequest",
+  "Tokengate__V1__SetOptimizationRulesRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__SetOptimizationRulesRequest),
+  1,
+  tokengate__v1__set_optimization_rules_request__field_descriptors,
+  tokengate__v1__set_optimization_rules_request__field_indices_by_name,
+  1,  tokengate__v1__set_optimization_rules_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__set_optimization_rules_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__set_optimization_rules_response__field_descriptors[1] =
+{
+  {
+    "rules",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__SetOptimizationRulesResponse, rules),
+    &tokengate__v1__optimization_rules_config__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__set_optimization_rules_response__field_indices_by_name[] = {
+  0,   /* field[0] = rules */
+};
+static const ProtobufCIntRange tokengate__v1__set_optimization_rules_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__set_optimization_rules_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.SetOptimizationRulesResponse",
+  "SetOptimizationRulesResponse",
+  "Tokengate__V1__SetOptimizationRulesResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__SetOptimizationRulesResponse),
+  1,
+  tokengate__v1__set_optimization_rules_response__field_descriptors,
+  tokengate__v1__set_optimization_rules_response__field_indices_by_name,
+  1,  tokengate__v1__set_optimization_rules_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__set_optimization_rules_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__set_shadow_mode_request__field_descriptors[2] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__SetShadowModeRequest, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "enabled",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__SetShadowModeRequest, enabled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__set_shadow_mode_request__field_indices_by_name[] = {
+  1,   /* field[1] = enabled */
+  0,   /* field[0] = shop_id */
+};
+static const ProtobufCIntRange tokengate__v1__set_shadow_mode_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__set_shadow_mode_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.SetShadowModeRequest",
+  "SetShadowModeRequest",
+  "Tokengate__V1__SetShadowModeRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__SetShadowModeRequest),
+  2,
+  tokengate__v1__set_shadow_mode_request__field_descriptors,
+  tokengate__v1__set_shadow_mode_request__field_indices_by_name,
+  1,  tokengate__v1__set_shadow_mode_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__set_shadow_mode_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__set_shadow_mode_response__field_descriptors[2] =
+{
+  {
+    "global_enabled",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__SetShadowModeResponse, global_enabled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shadow_shops",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Tokengate__V1__SetShadowModeResponse, n_shadow_shops),
+    offsetof(Tokengate__V1__SetShadowModeResponse, shadow_shops),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__set_shadow_mode_response__field_indices_by_name[] = {
+  0,   /* field[0] = global_enabled */
+  1,   /* field[1] = shadow_shops */
+};
+static const ProtobufCIntRange tokengate__v1__set_shadow_mode_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__set_shadow_mode_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.SetShadowModeResponse",
+  "SetShadowModeResponse",
+  "Tokengate__V1__SetShadowModeResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__SetShadowModeResponse),
+  2,
+  tokengate__v1__set_shadow_mode_response__field_descriptors,
+  tokengate__v1__set_shadow_mode_response__field_indices_by_name,
+  1,  tokengate__v1__set_shadow_mode_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__set_shadow_mode_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__set_unknown_shop_policy_request__field_descriptors[1] =
+{
+  {
+    "policy",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__SetUnknownShopPolicyRequest, policy),
+    &tokengate__v1__unknown_shop_policy__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__set_unknown_shop_policy_request__field_indices_by_name[] = {
+  0,   /* field[0] = policy */
+};
+static const ProtobufCIntRange tokengate__v1__set_unknown_shop_policy_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__set_unknown_shop_policy_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.SetUnknownShopPolicyRequest",
+  "SetUnknownShopPolicyRequest",
+  "Tokengate__V1__SetUnknownShopPolicyRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__SetUnknownShopPolicyRequest),
+  1,
+  tokengate__v1__set_unknown_shop_policy_request__field_descriptors,
+  tokengate__v1__set_unknown_shop_policy_request__field_indices_by_name,
+  1,  tokengate__v1__set_unknown_shop_policy_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__set_unknown_shop_policy_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__set_unknown_shop_policy_response__field_descriptors[1] =
+{
+  {
+    "policy",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__SetUnknownShopPolicyResponse, policy),
+    &tokengate__v1__unknown_shop_policy__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__set_unknown_shop_policy_response__field_indices_by_name[] = {
+  0,   /* field[0] = policy */
+};
+static const ProtobufCIntRange tokengate__v1__set_unknown_shop_policy_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__set_unknown_shop_policy_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.SetUnknownShopPolicyResponse",
+  "SetUnknownShopPolicyResponse",
+  "Tokengate__V1__SetUnknownShopPolicyResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__SetUnknownShopPolicyResponse),
+  1,
+  tokengate__v1__set_unknown_shop_policy_response__field_descriptors,
+  tokengate__v1__set_unknown_shop_policy_response__field_indices_by_name,
+  1,  tokengate__v1__set_unknown_shop_policy_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__set_unknown_shop_policy_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__list_billing_records_request__field_descriptors[1] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ListBillingRecordsRequest, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__list_billing_records_request__field_indices_by_name[] = {
+  0,   /* field[0] = shop_id */
+};
+static const ProtobufCIntRange tokengate__v1__list_billing_records_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__list_billing_records_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.ListBillingRecordsRequest",
+  "ListBillingRecordsRequest",
+  "Tokengate__V1__ListBillingRecordsRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__ListBillingRecordsRequest),
+  1,
+  tokengate__v1__list_billing_records_request__field_descriptors,
+  tokengate__v1__list_billing_records_request__field_indices_by_name,
+  1,  tokengate__v1__list_billing_records_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__list_billing_records_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__list_billing_records_response__field_descriptors[1] =
+{
+  {
+    "records",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__ListBillingRecordsResponse, n_records),
+    offsetof(Tokengate__V1__ListBillingRecordsResponse, records),
+    &tokengate__v1__billing_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__list_billing_records_response__field_indices_by_name[] = {
+  0,   /* field[0] = records */
+};
+static const ProtobufCIntRange tokengate__v1__list_billing_records_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__list_billing_records_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.ListBillingRecordsResponse",
+  "ListBillingRecordsResponse",
+  "Tokengate__V1__ListBillingRecordsResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__ListBillingRecordsResponse),
+  1,
+  tokengate__v1__list_billing_records_response__field_descriptors,
+  tokengate__v1__list_billing_records_response__field_indices_by_name,
+  1,  tokengate__v1__list_billing_records_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__list_billing_records_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__generate_billing_batch_request__field_descriptors[1] =
+{
+  {
+    "period",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GenerateBillingBatchRequest, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__generate_billing_batch_request__field_indices_by_name[] = {
+  0,   /* field[0] = period */
+};
+static const ProtobufCIntRange tokengate__v1__generate_billing_batch_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__generate_billing_batch_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GenerateBillingBatchRequest",
+  "GenerateBillingBatchRequest",
+  "Tokengate__V1__GenerateBillingBatchRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GenerateBillingBatchRequest),
+  1,
+  tokengate__v1__generate_billing_batch_request__field_descriptors,
+  tokengate__v1__generate_billing_batch_request__field_indices_by_name,
+  1,  tokengate__v1__generate_billing_batch_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__generate_billing_batch_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__generate_billing_batch_response__field_descriptors[4] =
+{
+  {
+    "generated",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GenerateBillingBatchResponse, generated),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "already_stored",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GenerateBillingBatchResponse, already_stored),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "records",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__GenerateBillingBatchResponse, n_records),
+    offsetof(Tokengate__V1__GenerateBillingBatchResponse, records),
+    &tokengate__v1__billing_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_charge_nano_usd",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GenerateBillingBatchResponse, total_charge_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__generate_billing_batch_response__field_indices_by_name[] = {
+  1,   /* field[1] = already_stored */
+  0,   /* field[0] = generated */
+  2,   /* field[2] = records */
+  3,   /* field[3] = total_charge_nano_usd */
+};
+static const ProtobufCIntRange tokengate__v1__generate_billing_batch_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__generate_billing_batch_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GenerateBillingBatchResponse",
+  "GenerateBillingBatchResponse",
+  "Tokengate__V1__GenerateBillingBatchResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GenerateBillingBatchResponse),
+  4,
+  tokengate__v1__generate_billing_batch_response__field_descriptors,
+  tokengate__v1__generate_billing_batch_response__field_indices_by_name,
+  1,  tokengate__v1__generate_billing_batch_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__generate_billing_batch_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__mark_paid_request__field_descriptors[2] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__MarkPaidRequest, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__MarkPaidRequest, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__mark_paid_request__field_indices_by_name[] = {
+  1,   /* field[1] = period */
+  0,   /* field[0] = shop_id */
+};
+static const ProtobufCIntRange tokengate__v1__mark_paid_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__mark_paid_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.MarkPaidRequest",
+  "MarkPaidRequest",
+  "Tokengate__V1__MarkPaidRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__MarkPaidRequest),
+  2,
+  tokengate__v1__mark_paid_request__field_descriptors,
+  tokengate__v1__mark_paid_request__field_indices_by_name,
+  1,  tokengate__v1__mark_paid_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__mark_paid_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__mark_paid_response__field_descriptors[1] =
+{
+  {
+    "record",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__MarkPaidResponse, record),
+    &tokengate__v1__billing_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__mark_paid_response__field_indices_by_name[] = {
+  0,   /* field[0] = record */
+};
+static const ProtobufCIntRange tokengate__v1__mark_paid_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__mark_paid_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.MarkPaidResponse",
+  "MarkPaidResponse",
+  "Tokengate__V1__MarkPaidResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__MarkPaidResponse),
+  1,
+  tokengate__v1__mark_paid_response__field_descriptors,
+  tokengate__v1__mark_paid_response__field_indices_by_name,
+  1,  tokengate__v1__mark_paid_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__mark_paid_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__get_shop_view_request__field_descriptors[1] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetShopViewRequest, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__get_shop_view_request__field_indices_by_name[] = {
+  0,   /* field[0] = shop_id */
+};
+static const ProtobufCIntRange tokengate__v1__get_shop_view_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__get_shop_view_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GetShopViewRequest",
+  "GetShopViewRequest",
+  "Tokengate__V1__GetShopViewRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GetShopViewRequest),
+  1,
+  tokengate__v1__get_shop_view_request__field_descriptors,
+  tokengate__v1__get_shop_view_request__field_indices_by_name,
+  1,  tokengate__v1__get_shop_view_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__get_shop_view_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__shop_view__field_descriptors[16] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopView, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tier",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopView, tier),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopView, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "messages_this_month",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopView, messages_this_month),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "api_cost_this_month_nano_usd",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopView, api_cost_this_month_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "estimated_bill_nano_usd",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopView, estimated_bill_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "recommended_tier",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopView, recommended_tier),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "saving_nano_usd",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopView, saving_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "daily_spent_nano_usd",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopView, daily_spent_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "daily_cap_nano_usd",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopView, daily_cap_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "daily_used_basis_points",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopView, daily_used_basis_points),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "monthly_spent_nano_usd",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopView, monthly_spent_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "monthly_cap_nano_usd",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopView, monthly_cap_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "monthly_used_basis_points",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopView, monthly_used_basis_points),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "included_messages",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopView, included_messages),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unlimited_messages",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopView, unlimited_messages),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__shop_view__field_indices_by_name[] = {
+  4,   /* field[4] = api_cost_this_month_nano_usd */
+  9,   /* field[9] = daily_cap_nano_usd */
+  8,   /* field[8] = daily_spent_nano_usd */
+  10,   /* field[10] = daily_used_basis_points */
+  5,   /* field[5] = estimated_bill_nano_usd */
+  14,   /* field[14] = included_messages */
+  3,   /* field[3] = messages_this_month */
+  12,   /* field[12] = monthly_cap_nano_usd */
+  11,   /* field[11] = monthly_spent_nano_usd */
+  13,   /* field[13] = monthly_used_basis_points */
+  2,   /* field[2] = period */
+  6,   /* field[6] = recommended_tier */
+  7,   /* field[7] = saving_nano_usd */
+  0,   /* field[0] = shop_id */
+  1,   /* field[1] = tier */
+  15,   /* field[15] = unlimited_messages */
+};
+static const ProtobufCIntRange tokengate__v1__shop_view__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 16 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__shop_view__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.ShopView",
+  "ShopView",
+  "Tokengate__V1__ShopView",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__ShopView),
+  16,
+  tokengate__v1__shop_view__field_descriptors,
+  tokengate__v1__shop_view__field_indices_by_name,
+  1,  tokengate__v1__shop_view__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__shop_view__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__usage_filter__field_descriptors[3] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageFilter, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from_unix_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageFilter, from_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageFilter, to_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__usage_filter__field_indices_by_name[] = {
+  1,   /* field[1] = from_unix_ms */
+  0,   /* field[0] = shop_id */
+  2,   /* field[2] = to_unix_ms */
+};
+static const ProtobufCIntRange tokengate__v1__usage_filter__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__usage_filter__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.UsageFilter",
+  "UsageFilter",
+  "Tokengate__V1__UsageFilter",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__UsageFilter),
+  3,
+  tokengate__v1__usage_filter__field_descriptors,
+  tokengate__v1__usage_filter__field_indices_by_name,
+  1,  tokengate__v1__usage_filter__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__usage_filter__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__group_totals__field_descriptors[8] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GroupTotals, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "events",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GroupTotals, events),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "input_tokens",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GroupTotals, input_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "output_tokens",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GroupTotals, output_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cached_input_tokens",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GroupTotals, cached_input_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_tokens",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GroupTotals, total_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cost_nano_usd",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GroupTotals, cost_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "average_cost_nano_usd",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GroupTotals, average_cost_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__group_totals__field_indices_by_name[] = {
+  7,   /* field[7] = average_cost_nano_usd */
+  4,   /* field[4] = cached_input_tokens */
+  6,   /* field[6] = cost_nano_usd */
+  1,   /* field[1] = events */
+  2,   /* field[2] = input_tokens */
+  0,   /* field[0] = key */
+  3,   /* field[3] = output_tokens */
+  5,   /* field[5] = total_tokens */
+};
+static const ProtobufCIntRange tokengate__v1__group_totals__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__group_totals__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GroupTotals",
+  "GroupTotals",
+  "Tokengate__V1__GroupTotals",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GroupTotals),
+  8,
+  tokengate__v1__group_totals__field_descriptors,
+  tokengate__v1__group_totals__field_indices_by_name,
+  1,  tokengate__v1__group_totals__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__group_totals__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__get_statistics_request__field_descriptors[1] =
+{
+  {
+    "filter",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetStatisticsRequest, filter),
+    &tokengate__v1__usage_filter__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__get_statistics_request__field_indices_by_name[] = {
+  0,   /* field[0] = filter */
+};
+static const ProtobufCIntRange tokengate__v1__get_statistics_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__get_statistics_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GetStatisticsRequest",
+  "GetStatisticsRequest",
+  "Tokengate__V1__GetStatisticsRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GetStatisticsRequest),
+  1,
+  tokengate__v1__get_statistics_request__field_descriptors,
+  tokengate__v1__get_statistics_request__field_indices_by_name,
+  1,  tokengate__v1__get_statistics_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__get_statistics_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__get_statistics_response__field_descriptors[3] =
+{
+  {
+    "totals",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetStatisticsResponse, totals),
+    &tokengate__v1__group_totals__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by_operation",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__GetStatisticsResponse, n_by_operation),
+    offsetof(Tokengate__V1__GetStatisticsResponse, by_operation),
+    &tokengate__v1__group_totals__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by_shop",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__GetStatisticsResponse, n_by_shop),
+    offsetof(Tokengate__V1__GetStatisticsResponse, by_shop),
+    &tokengate__v1__group_totals__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__get_statistics_response__field_indices_by_name[] = {
+  1,   /* field[1] = by_operation */
+  2,   /* field[2] = by_shop */
+  0,   /* field[0] = totals */
+};
+static const ProtobufCIntRange tokengate__v1__get_statistics_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__get_statistics_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GetStatisticsResponse",
+  "GetStatisticsResponse",
+  "Tokengate__V1__GetStatisticsResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GetStatisticsResponse),
+  3,
+  tokengate__v1__get_statistics_response__field_descriptors,
+  tokengate__v1__get_statistics_response__field_indices_by_name,
+  1,  tokengate__v1__get_statistics_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__get_statistics_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__shop_month_summary__field_descriptors[9] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopMonthSummary, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopMonthSummary, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "messages",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopMonthSummary, messages),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "input_tokens",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopMonthSummary, input_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "output_tokens",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopMonthSummary, output_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_tokens",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopMonthSummary, total_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cost_nano_usd",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopMonthSummary, cost_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "average_tokens_per_message",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopMonthSummary, average_tokens_per_message),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "average_cost_per_message_nano_usd",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ShopMonthSummary, average_cost_per_message_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__shop_month_summary__field_indices_by_name[] = {
+  8,   /* field[8] = average_cost_per_message_nano_usd */
+  7,   /* field[7] = average_tokens_per_message */
+  6,   /* field[6] = cost_nano_usd */
+  3,   /* field[3] = input_tokens */
+  2,   /* field[2] = messages */
+  4,   /* field[4] = output_tokens */
+  1,   /* field[1] = period */
+  0,   /* field[0] = shop_id */
+  5,   /* field[5] = total_tokens */
+};
+static const ProtobufCIntRange tokengate__v1__shop_month_summary__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__shop_month_summary__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.ShopMonthSummary",
+  "ShopMonthSummary",
+  "Tokengate__V1__ShopMonthSummary",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__ShopMonthSummary),
+  9,
+  tokengate__v1__shop_month_summary__field_descriptors,
+  tokengate__v1__shop_month_summary__field_indices_by_name,
+  1,  tokengate__v1__shop_month_summary__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__shop_month_summary__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__get_monthly_summary_request__field_descriptors[2] =
+{
+  {
+    "period",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetMonthlySummaryRequest, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shop_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetMonthlySummaryRequest, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__get_monthly_summary_request__field_indices_by_name[] = {
+  0,   /* field[0] = period */
+  1,   /* field[1] = shop_id */
+};
+static const ProtobufCIntRange tokengate__v1__get_monthly_summary_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__get_monthly_summary_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GetMonthlySummaryRequest",
+  "GetMonthlySummaryRequest",
+  "Tokengate__V1__GetMonthlySummaryRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GetMonthlySummaryRequest),
+  2,
+  tokengate__v1__get_monthly_summary_request__field_descriptors,
+  tokengate__v1__get_monthly_summary_request__field_indices_by_name,
+  1,  tokengate__v1__get_monthly_summary_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__get_monthly_summary_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__get_monthly_summary_response__field_descriptors[1] =
+{
+  {
+    "shops",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__GetMonthlySummaryResponse, n_shops),
+    offsetof(Tokengate__V1__GetMonthlySummaryResponse, shops),
+    &tokengate__v1__shop_month_summary__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__get_monthly_summary_response__field_indices_by_name[] = {
+  0,   /* field[0] = shops */
+};
+static const ProtobufCIntRange tokengate__v1__get_monthly_summary_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__get_monthly_summary_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GetMonthlySummaryResponse",
+  "GetMonthlySummaryResponse",
+  "Tokengate__V1__GetMonthlySummaryResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GetMonthlySummaryResponse),
+  1,
+  tokengate__v1__get_monthly_summary_response__field_descriptors,
+  tokengate__v1__get_monthly_summary_response__field_indices_by_name,
+  1,  tokengate__v1__get_monthly_summary_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__get_monthly_summary_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__get_monthly_report_request__field_descriptors[1] =
+{
+  {
+    "period",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetMonthlyReportRequest, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__get_monthly_report_request__field_indices_by_name[] = {
+  0,   /* field[0] = period */
+};
+static const ProtobufCIntRange tokengate__v1__get_monthly_report_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__get_monthly_report_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GetMonthlyReportRequest",
+  "GetMonthlyReportRequest",
+  "Tokengate__V1__GetMonthlyReportRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GetMonthlyReportRequest),
+  1,
+  tokengate__v1__get_monthly_report_request__field_descriptors,
+  tokengate__v1__get_monthly_report_request__field_indices_by_name,
+  1,  tokengate__v1__get_monthly_report_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__get_monthly_report_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__get_monthly_report_response__field_descriptors[4] =
+{
+  {
+    "period",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetMonthlyReportResponse, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "totals",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetMonthlyReportResponse, totals),
+    &tokengate__v1__group_totals__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by_operation",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__GetMonthlyReportResponse, n_by_operation),
+    offsetof(Tokengate__V1__GetMonthlyReportResponse, by_operation),
+    &tokengate__v1__group_totals__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "by_shop",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__GetMonthlyReportResponse, n_by_shop),
+    offsetof(Tokengate__V1__GetMonthlyReportResponse, by_shop),
+    &tokengate__v1__group_totals__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__get_monthly_report_response__field_indices_by_name[] = {
+  2,   /* field[2] = by_operation */
+  3,   /* field[3] = by_shop */
+  0,   /* field[0] = period */
+  1,   /* field[1] = totals */
+};
+static const ProtobufCIntRange tokengate__v1__get_monthly_report_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__get_monthly_report_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GetMonthlyReportResponse",
+  "GetMonthlyReportResponse",
+  "Tokengate__V1__GetMonthlyReportResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GetMonthlyReportResponse),
+  4,
+  tokengate__v1__get_monthly_report_response__field_descriptors,
+  tokengate__v1__get_monthly_report_response__field_indices_by_name,
+  1,  tokengate__v1__get_monthly_report_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__get_monthly_report_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__get_high_cost_shops_request__field_descriptors[2] =
+{
+  {
+    "threshold_nano_usd",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetHighCostShopsRequest, threshold_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "top",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetHighCostShopsRequest, top),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__get_high_cost_shops_request__field_indices_by_name[] = {
+  0,   /* field[0] = threshold_nano_usd */
+  1,   /* field[1] = top */
+};
+static const ProtobufCIntRange tokengate__v1__get_high_cost_shops_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__get_high_cost_shops_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GetHighCostShopsRequest",
+  "GetHighCostShopsRequest",
+  "Tokengate__V1__GetHighCostShopsRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GetHighCostShopsRequest),
+  2,
+  tokengate__v1__get_high_cost_shops_request__field_descriptors,
+  tokengate__v1__get_high_cost_shops_request__field_indices_by_name,
+  1,  tokengate__v1__get_high_cost_shops_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__get_high_cost_shops_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__high_cost_shop__field_descriptors[5] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__HighCostShop, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "messages",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__HighCostShop, messages),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tokens",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__HighCostShop, tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cost_nano_usd",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__HighCostShop, cost_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "projected_monthly_cost_nano_usd",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__HighCostShop, projected_monthly_cost_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__high_cost_shop__field_indices_by_name[] = {
+  3,   /* field[3] = cost_nano_usd */
+  1,   /* field[1] = messages */
+  4,   /* field[4] = projected_monthly_cost_nano_usd */
+  0,   /* field[0] = shop_id */
+  2,   /* field[2] = tokens */
+};
+static const ProtobufCIntRange tokengate__v1__high_cost_shop__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__high_cost_shop__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.HighCostShop",
+  "HighCostShop",
+  "Tokengate__V1__HighCostShop",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__HighCostShop),
+  5,
+  tokengate__v1__high_cost_shop__field_descriptors,
+  tokengate__v1__high_cost_shop__field_indices_by_name,
+  1,  tokengate__v1__high_cost_shop__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__high_cost_shop__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__get_high_cost_shops_response__field_descriptors[1] =
+{
+  {
+    "shops",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__GetHighCostShopsResponse, n_shops),
+    offsetof(Tokengate__V1__GetHighCostShopsResponse, shops),
+    &tokengate__v1__high_cost_shop__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__get_high_cost_shops_response__field_indices_by_name[] = {
+  0,   /* field[0] = shops */
+};
+static const ProtobufCIntRange tokengate__v1__get_high_cost_shops_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__get_high_cost_shops_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GetHighCostShopsResponse",
+  "GetHighCostShopsResponse",
+  "Tokengate__V1__GetHighCostShopsResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GetHighCostShopsResponse),
+  1,
+  tokengate__v1__get_high_cost_shops_response__field_descriptors,
+  tokengate__v1__get_high_cost_shops_response__field_indices_by_name,
+  1,  tokengate__v1__get_high_cost_shops_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__get_high_cost_shops_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__get_projections_request__field_descriptors[1] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetProjectionsRequest, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__get_projections_request__field_indices_by_name[] = {
+  0,   /* field[0] = shop_id */
+};
+static const ProtobufCIntRange tokengate__v1__get_projections_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__get_projections_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GetProjectionsRequest",
+  "GetProjectionsRequest",
+  "Tokengate__V1__GetProjectionsRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GetProjectionsRequest),
+  1,
+  tokengate__v1__get_projections_request__field_descriptors,
+  tokengate__v1__get_projections_request__field_indices_by_name,
+  1,  tokengate__v1__get_projections_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__get_projections_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__projection__field_descriptors[7] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__Projection, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__Projection, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "messages_this_month",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__Projection, messages_this_month),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "spent_nano_usd",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__Projection, spent_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "daily_run_rate_nano_usd",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__Projection, daily_run_rate_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "days_left",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__Projection, days_left),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "projected_month_end_nano_usd",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__Projection, projected_month_end_nano_usd),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__projection__field_indices_by_name[] = {
+  4,   /* field[4] = daily_run_rate_nano_usd */
+  5,   /* field[5] = days_left */
+  2,   /* field[2] = messages_this_month */
+  1,   /* field[1] = period */
+  6,   /* field[6] = projected_month_end_nano_usd */
+  0,   /* field[0] = shop_id */
+  3,   /* field[3] = spent_nano_usd */
+};
+static const ProtobufCIntRange tokengate__v1__projection__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__projection__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.Projection",
+  "Projection",
+  "Tokengate__V1__Projection",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__Projection),
+  7,
+  tokengate__v1__projection__field_descriptors,
+  tokengate__v1__projection__field_indices_by_name,
+  1,  tokengate__v1__projection__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__projection__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__get_projections_response__field_descriptors[1] =
+{
+  {
+    "projections",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__GetProjectionsResponse, n_projections),
+    offsetof(Tokengate__V1__GetProjectionsResponse, projections),
+    &tokengate__v1__projection__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__get_projections_response__field_indices_by_name[] = {
+  0,   /* field[0] = projections */
+};
+static const ProtobufCIntRange tokengate__v1__get_projections_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__get_projections_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GetProjectionsResponse",
+  "GetProjectionsResponse",
+  "Tokengate__V1__GetProjectionsResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GetProjectionsResponse),
+  1,
+  tokengate__v1__get_projections_response__field_descriptors,
+  tokengate__v1__get_projections_response__field_indices_by_name,
+  1,  tokengate__v1__get_projections_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__get_projections_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__query_usage_logs_request__field_descriptors[3] =
+{
+  {
+    "filter",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__QueryUsageLogsRequest, filter),
+    &tokengate__v1__usage_filter__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page_size",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__QueryUsageLogsRequest, page_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cursor",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__QueryUsageLogsRequest, cursor),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__query_usage_logs_request__field_indices_by_name[] = {
+  2,   /* field[2] = cursor */
+  0,   /* field[0] = filter */
+  1,   /* field[1] = page_size */
+};
+static const ProtobufCIntRange tokengate__v1__query_usage_logs_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__query_usage_logs_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.QueryUsageLogsRequest",
+  "QueryUsageLogsRequest",
+  "Tokengate__V1__QueryUsageLogsRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__QueryUsageLogsRequest),
+  3,
+  tokengate__v1__query_usage_logs_request__field_descriptors,
+  tokengate__v1__query_usage_logs_request__field_indices_by_name,
+  1,  tokengate__v1__query_usage_logs_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__query_usage_logs_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__query_usage_logs_response__field_descriptors[2] =
+{
+  {
+    "events",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__QueryUsageLogsResponse, n_events),
+    offsetof(Tokengate__V1__QueryUsageLogsResponse, events),
+    &tokengate__v1__usage_event_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_cursor",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__QueryUsageLogsResponse, next_cursor),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__query_usage_logs_response__field_indices_by_name[] = {
+  0,   /* field[0] = events */
+  1,   /* field[1] = next_cursor */
+};
+static const ProtobufCIntRange tokengate__v1__query_usage_logs_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__query_usage_logs_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.QueryUsageLogsResponse",
+  "QueryUsageLogsResponse",
+  "Tokengate__V1__QueryUsageLogsResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__QueryUsageLogsResponse),
+  2,
+  tokengate__v1__query_usage_logs_response__field_descriptors,
+  tokengate__v1__query_usage_logs_response__field_indices_by_name,
+  1,  tokengate__v1__query_usage_logs_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__query_usage_logs_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__export_usage_csv_request__field_descriptors[1] =
+{
+  {
+    "filter",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ExportUsageCsvRequest, filter),
+    &tokengate__v1__usage_filter__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__export_usage_csv_request__field_indices_by_name[] = {
+  0,   /* field[0] = filter */
+};
+static const ProtobufCIntRange tokengate__v1__export_usage_csv_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__export_usage_csv_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.ExportUsageCsvRequest",
+  "ExportUsageCsvRequest",
+  "Tokengate__V1__ExportUsageCsvRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__ExportUsageCsvRequest),
+  1,
+  tokengate__v1__export_usage_csv_request__field_descriptors,
+  tokengate__v1__export_usage_csv_request__field_indices_by_name,
+  1,  tokengate__v1__export_usage_csv_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__export_usage_csv_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__export_usage_csv_chunk__field_descriptors[2] =
+{
+  {
+    "data",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ExportUsageCsvChunk, data),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rows",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ExportUsageCsvChunk, rows),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__export_usage_csv_chunk__field_indices_by_name[] = {
+  0,   /* field[0] = data */
+  1,   /* field[1] = rows */
+};
+static const ProtobufCIntRange tokengate__v1__export_usage_csv_chunk__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__export_usage_csv_chunk__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.ExportUsageCsvChunk",
+  "ExportUsageCsvChunk",
+  "Tokengate__V1__ExportUsageCsvChunk",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__ExportUsageCsvChunk),
+  2,
+  tokengate__v1__export_usage_csv_chunk__field_descriptors,
+  tokengate__v1__export_usage_csv_chunk__field_indices_by_name,
+  1,  tokengate__v1__export_usage_csv_chunk__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__export_usage_csv_chunk__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__list_alerts_request__field_descriptors[2] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ListAlertsRequest, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ListAlertsRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__list_alerts_request__field_indices_by_name[] = {
+  1,   /* field[1] = limit */
+  0,   /* field[0] = shop_id */
+};
+static const ProtobufCIntRange tokengate__v1__list_alerts_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__list_alerts_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.ListAlertsRequest",
+  "ListAlertsRequest",
+  "Tokengate__V1__ListAlertsRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__ListAlertsRequest),
+  2,
+  tokengate__v1__list_alerts_request__field_descriptors,
+  tokengate__v1__list_alerts_request__field_indices_by_name,
+  1,  tokengate__v1__list_alerts_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__list_alerts_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__list_alerts_response__field_descriptors[1] =
+{
+  {
+    "alerts",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__ListAlertsResponse, n_alerts),
+    offsetof(Tokengate__V1__ListAlertsResponse, alerts),
+    &tokengate__v1__alert__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__list_alerts_response__field_indices_by_name[] = {
+  0,   /* field[0] = alerts */
+};
+static const ProtobufCIntRange tokengate__v1__list_alerts_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__list_alerts_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.ListAlertsResponse",
+  "ListAlertsResponse",
+  "Tokengate__V1__ListAlertsResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__ListAlertsResponse),
+  1,
+  tokengate__v1__list_alerts_response__field_descriptors,
+  tokengate__v1__list_alerts_response__field_indices_by_name,
+  1,  tokengate__v1__list_alerts_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__list_alerts_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__watch_alerts_request__field_descriptors[1] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__WatchAlertsRequest, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__watch_alerts_request__field_indices_by_name[] = {
+  0,   /* field[0] = shop_id */
+};
+static const ProtobufCIntRange tokengate__v1__watch_alerts_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__watch_alerts_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.WatchAlertsRequest",
+  "WatchAlertsRequest",
+  "Tokengate__V1__WatchAlertsRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__WatchAlertsRequest),
+  1,
+  tokengate__v1__watch_alerts_request__field_descriptors,
+  tokengate__v1__watch_alerts_request__field_indices_by_name,
+  1,  tokengate__v1__watch_alerts_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__watch_alerts_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define tokengate__v1__get_metrics_request__field_descriptors NULL
+#define tokengate__v1__get_metrics_request__field_indices_by_name NULL
+#define tokengate__v1__get_metrics_request__number_ranges NULL
+const ProtobufCMessageDescriptor tokengate__v1__get_metrics_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GetMetricsRequest",
+  "GetMetricsRequest",
+  "Tokengate__V1__GetMetricsRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GetMetricsRequest),
+  0,
+  tokengate__v1__get_metrics_request__field_descriptors,
+  tokengate__v1__get_metrics_request__field_indices_by_name,
+  0,  tokengate__v1__get_metrics_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__get_metrics_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__get_metrics_response__field_descriptors[1] =
+{
+  {
+    "text",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetMetricsResponse, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__get_metrics_response__field_indices_by_name[] = {
+  0,   /* field[0] = text */
+};
+static const ProtobufCIntRange tokengate__v1__get_metrics_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__get_metrics_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.GetMetricsResponse",
+  "GetMetricsResponse",
+  "Tokengate__V1__GetMetricsResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__GetMetricsResponse),
+  1,
+  tokengate__v1__get_metrics_response__field_descriptors,
+  tokengate__v1__get_metrics_response__field_indices_by_name,
+  1,  tokengate__v1__get_metrics_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__get_metrics_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__report_client_metrics_request__field_descriptors[5] =
+{
+  {
+    "client_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ReportClientMetricsRequest, client_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fail_open_total",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ReportClientMetricsRequest, fail_open_total),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fail_closed_total",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ReportClientMetricsRequest, fail_closed_total),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "spooled_total",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ReportClientMetricsRequest, spooled_total),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "spool_depth",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__ReportClientMetricsRequest, spool_depth),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__report_client_metrics_request__field_indices_by_name[] = {
+  0,   /* field[0] = client_id */
+  2,   /* field[2] = fail_closed_total */
+  1,   /* field[1] = fail_open_total */
+  4,   /* field[4] = spool_depth */
+  3,   /* field[3] = spooled_total */
+};
+static const ProtobufCIntRange tokengate__v1__report_client_metrics_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__report_client_metrics_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.ReportClientMetricsRequest",
+  "ReportClientMetricsRequest",
+  "Tokengate__V1__ReportClientMetricsRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__ReportClientMetricsRequest),
+  5,
+  tokengate__v1__report_client_metrics_request__field_descriptors,
+  tokengate__v1__report_client_metrics_request__field_indices_by_name,
+  1,  tokengate__v1__report_client_metrics_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__report_client_metrics_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define tokengate__v1__report_client_metrics_response__field_descriptors NULL
+#define tokengate__v1__report_client_metrics_response__field_indices_by_name NULL
+#define tokengate__v1__report_client_metrics_response__number_ranges NULL
+const ProtobufCMessageDescriptor tokengate__v1__report_client_metrics_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.ReportClientMetricsResponse",
+  "ReportClientMetricsResponse",
+  "Tokengate__V1__ReportClientMetricsResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__ReportClientMetricsResponse),
+  0,
+  tokengate__v1__report_client_metrics_response__field_descriptors,
+  tokengate__v1__report_client_metrics_response__field_indices_by_name,
+  0,  tokengate__v1__report_client_metrics_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__report_client_metrics_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue tokengate__v1__decision__enum_values_by_number[3] =
 {
   { "DECISION_UNSPECIFIED", "TOKENGATE__V1__DECISION__DECISION_UNSPECIFIED", 0 },
@@ -2859,7 +9588,37 @@ const ProtobufCEnumDescriptor tokengate__v1__serving_status__descriptor =
   tokengate__v1__serving_status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor tokengate__v1__budget_service__method_descriptors[6] =
+static const ProtobufCEnumValue tokengate__v1__unknown_shop_policy__enum_values_by_number[3] =
+{
+  { "UNKNOWN_SHOP_POLICY_UNSPECIFIED", "TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_UNSPECIFIED", 0 },
+  { "UNKNOWN_SHOP_POLICY_DEFAULT_TIER", "TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_DEFAULT_TIER", 1 },
+  { "UNKNOWN_SHOP_POLICY_DENY", "TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_DENY", 2 },
+};
+static const ProtobufCIntRange tokengate__v1__unknown_shop_policy__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex tokengate__v1__unknown_shop_policy__enum_values_by_name[3] =
+{
+  { "UNKNOWN_SHOP_POLICY_DEFAULT_TIER", 1 },
+  { "UNKNOWN_SHOP_POLICY_DENY", 2 },
+  { "UNKNOWN_SHOP_POLICY_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor tokengate__v1__unknown_shop_policy__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "tokengate.v1.UnknownShopPolicy",
+  "UnknownShopPolicy",
+  "Tokengate__V1__UnknownShopPolicy",
+  "tokengate.v1",
+  3,
+  tokengate__v1__unknown_shop_policy__enum_values_by_number,
+  3,
+  tokengate__v1__unknown_shop_policy__enum_values_by_name,
+  1,
+  tokengate__v1__unknown_shop_policy__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor tokengate__v1__budget_service__method_descriptors[31] =
 {
   { "CanMakeRequest", &tokengate__v1__can_make_request_request__descriptor, &tokengate__v1__can_make_request_response__descriptor },
   { "ReleaseReservation", &tokengate__v1__release_reservation_request__descriptor, &tokengate__v1__release_reservation_response__descriptor },
@@ -2867,14 +9626,64 @@ static const ProtobufCMethodDescriptor tokengate__v1__budget_service__method_des
   { "LogUsage", &tokengate__v1__log_usage_request__descriptor, &tokengate__v1__log_usage_response__descriptor },
   { "GenerateBilling", &tokengate__v1__generate_billing_request__descriptor, &tokengate__v1__generate_billing_response__descriptor },
   { "Health", &tokengate__v1__health_check_request__descriptor, &tokengate__v1__health_check_response__descriptor },
+  { "WatchHealth", &tokengate__v1__health_check_request__descriptor, &tokengate__v1__health_check_response__descriptor },
+  { "GetConfiguration", &tokengate__v1__get_configuration_request__descriptor, &tokengate__v1__get_configuration_response__descriptor },
+  { "SetPrice", &tokengate__v1__set_price_request__descriptor, &tokengate__v1__set_price_response__descriptor },
+  { "UpsertTier", &tokengate__v1__upsert_tier_request__descriptor, &tokengate__v1__upsert_tier_response__descriptor },
+  { "AssignShopTier", &tokengate__v1__assign_shop_tier_request__descriptor, &tokengate__v1__assign_shop_tier_response__descriptor },
+  { "SetLimits", &tokengate__v1__set_limits_request__descriptor, &tokengate__v1__set_limits_response__descriptor },
+  { "SetRateLimit", &tokengate__v1__set_rate_limit_request__descriptor, &tokengate__v1__set_rate_limit_response__descriptor },
+  { "SetOptimizationRules", &tokengate__v1__set_optimization_rules_request__descriptor, &tokengate__v1__set_optimization_rules_response__descriptor },
+  { "SetShadowMode", &tokengate__v1__set_shadow_mode_request__descriptor, &tokengate__v1__set_shadow_mode_response__descriptor },
+  { "SetUnknownShopPolicy", &tokengate__v1__set_unknown_shop_policy_request__descriptor, &tokengate__v1__set_unknown_shop_policy_response__descriptor },
+  { "ListBillingRecords", &tokengate__v1__list_billing_records_request__descriptor, &tokengate__v1__list_billing_records_response__descriptor },
+  { "GenerateBillingBatch", &tokengate__v1__generate_billing_batch_request__descriptor, &tokengate__v1__generate_billing_batch_response__descriptor },
+  { "MarkPaid", &tokengate__v1__mark_paid_request__descriptor, &tokengate__v1__mark_paid_response__descriptor },
+  { "GetShopView", &tokengate__v1__get_shop_view_request__descriptor, &tokengate__v1__shop_view__descriptor },
+  { "GetStatistics", &tokengate__v1__get_statistics_request__descriptor, &tokengate__v1__get_statistics_response__descriptor },
+  { "GetMonthlySummary", &tokengate__v1__get_monthly_summary_request__descriptor, &tokengate__v1__get_monthly_summary_response__descriptor },
+  { "GetMonthlyReport", &tokengate__v1__get_monthly_report_request__descriptor, &tokengate__v1__get_monthly_report_response__descriptor },
+  { "GetHighCostShops", &tokengate__v1__get_high_cost_shops_request__descriptor, &tokengate__v1__get_high_cost_shops_response__descriptor },
+  { "GetProjections", &tokengate__v1__get_projections_request__descriptor, &tokengate__v1__get_projections_response__descriptor },
+  { "QueryUsageLogs", &tokengate__v1__query_usage_logs_request__descriptor, &tokengate__v1__query_usage_logs_response__descriptor },
+  { "ExportUsageCsv", &tokengate__v1__export_usage_csv_request__descriptor, &tokengate__v1__export_usage_csv_chunk__descriptor },
+  { "ListAlerts", &tokengate__v1__list_alerts_request__descriptor, &tokengate__v1__list_alerts_response__descriptor },
+  { "WatchAlerts", &tokengate__v1__watch_alerts_request__descriptor, &tokengate__v1__alert__descriptor },
+  { "GetMetrics", &tokengate__v1__get_metrics_request__descriptor, &tokengate__v1__get_metrics_response__descriptor },
+  { "ReportClientMetrics", &tokengate__v1__report_client_metrics_request__descriptor, &tokengate__v1__report_client_metrics_response__descriptor },
 };
 const unsigned tokengate__v1__budget_service__method_indices_by_name[] = {
   2,        /* ApplyOptimization */
+  10,        /* AssignShopTier */
   0,        /* CanMakeRequest */
+  26,        /* ExportUsageCsv */
   4,        /* GenerateBilling */
+  17,        /* GenerateBillingBatch */
+  7,        /* GetConfiguration */
+  23,        /* GetHighCostShops */
+  29,        /* GetMetrics */
+  22,        /* GetMonthlyReport */
+  21,        /* GetMonthlySummary */
+  24,        /* GetProjections */
+  19,        /* GetShopView */
+  20,        /* GetStatistics */
   5,        /* Health */
+  27,        /* ListAlerts */
+  16,        /* ListBillingRecords */
   3,        /* LogUsage */
-  1         /* ReleaseReservation */
+  18,        /* MarkPaid */
+  25,        /* QueryUsageLogs */
+  1,        /* ReleaseReservation */
+  30,        /* ReportClientMetrics */
+  11,        /* SetLimits */
+  13,        /* SetOptimizationRules */
+  8,        /* SetPrice */
+  12,        /* SetRateLimit */
+  14,        /* SetShadowMode */
+  15,        /* SetUnknownShopPolicy */
+  9,        /* UpsertTier */
+  28,        /* WatchAlerts */
+  6         /* WatchHealth */
 };
 const ProtobufCServiceDescriptor tokengate__v1__budget_service__descriptor =
 {
@@ -2883,7 +9692,7 @@ const ProtobufCServiceDescriptor tokengate__v1__budget_service__descriptor =
   "BudgetService",
   "Tokengate__V1__BudgetService",
   "tokengate.v1",
-  6,
+  31,
   tokengate__v1__budget_service__method_descriptors,
   tokengate__v1__budget_service__method_indices_by_name
 };
@@ -2934,6 +9743,206 @@ void tokengate__v1__budget_service__health(ProtobufCService *service,
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
   service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__watch_health(ProtobufCService *service,
+                                                 const Tokengate__V1__HealthCheckRequest *input,
+                                                 Tokengate__V1__HealthCheckResponse_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__get_configuration(ProtobufCService *service,
+                                                      const Tokengate__V1__GetConfigurationRequest *input,
+                                                      Tokengate__V1__GetConfigurationResponse_Closure closure,
+                                                      void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__set_price(ProtobufCService *service,
+                                              const Tokengate__V1__SetPriceRequest *input,
+                                              Tokengate__V1__SetPriceResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__upsert_tier(ProtobufCService *service,
+                                                const Tokengate__V1__UpsertTierRequest *input,
+                                                Tokengate__V1__UpsertTierResponse_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__assign_shop_tier(ProtobufCService *service,
+                                                     const Tokengate__V1__AssignShopTierRequest *input,
+                                                     Tokengate__V1__AssignShopTierResponse_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__set_limits(ProtobufCService *service,
+                                               const Tokengate__V1__SetLimitsRequest *input,
+                                               Tokengate__V1__SetLimitsResponse_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__set_rate_limit(ProtobufCService *service,
+                                                   const Tokengate__V1__SetRateLimitRequest *input,
+                                                   Tokengate__V1__SetRateLimitResponse_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__set_optimization_rules(ProtobufCService *service,
+                                                           const Tokengate__V1__SetOptimizationRulesRequest *input,
+                                                           Tokengate__V1__SetOptimizationRulesResponse_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__set_shadow_mode(ProtobufCService *service,
+                                                    const Tokengate__V1__SetShadowModeRequest *input,
+                                                    Tokengate__V1__SetShadowModeResponse_Closure closure,
+                                                    void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__set_unknown_shop_policy(ProtobufCService *service,
+                                                            const Tokengate__V1__SetUnknownShopPolicyRequest *input,
+                                                            Tokengate__V1__SetUnknownShopPolicyResponse_Closure closure,
+                                                            void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 15, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__list_billing_records(ProtobufCService *service,
+                                                         const Tokengate__V1__ListBillingRecordsRequest *input,
+                                                         Tokengate__V1__ListBillingRecordsResponse_Closure closure,
+                                                         void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 16, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__generate_billing_batch(ProtobufCService *service,
+                                                           const Tokengate__V1__GenerateBillingBatchRequest *input,
+                                                           Tokengate__V1__GenerateBillingBatchResponse_Closure closure,
+                                                           void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__mark_paid(ProtobufCService *service,
+                                              const Tokengate__V1__MarkPaidRequest *input,
+                                              Tokengate__V1__MarkPaidResponse_Closure closure,
+                                              void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__get_shop_view(ProtobufCService *service,
+                                                  const Tokengate__V1__GetShopViewRequest *input,
+                                                  Tokengate__V1__ShopView_Closure closure,
+                                                  void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__get_statistics(ProtobufCService *service,
+                                                   const Tokengate__V1__GetStatisticsRequest *input,
+                                                   Tokengate__V1__GetStatisticsResponse_Closure closure,
+                                                   void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__get_monthly_summary(ProtobufCService *service,
+                                                        const Tokengate__V1__GetMonthlySummaryRequest *input,
+                                                        Tokengate__V1__GetMonthlySummaryResponse_Closure closure,
+                                                        void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__get_monthly_report(ProtobufCService *service,
+                                                       const Tokengate__V1__GetMonthlyReportRequest *input,
+                                                       Tokengate__V1__GetMonthlyReportResponse_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__get_high_cost_shops(ProtobufCService *service,
+                                                        const Tokengate__V1__GetHighCostShopsRequest *input,
+                                                        Tokengate__V1__GetHighCostShopsResponse_Closure closure,
+                                                        void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 23, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__get_projections(ProtobufCService *service,
+                                                    const Tokengate__V1__GetProjectionsRequest *input,
+                                                    Tokengate__V1__GetProjectionsResponse_Closure closure,
+                                                    void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 24, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__query_usage_logs(ProtobufCService *service,
+                                                     const Tokengate__V1__QueryUsageLogsRequest *input,
+                                                     Tokengate__V1__QueryUsageLogsResponse_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 25, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__export_usage_csv(ProtobufCService *service,
+                                                     const Tokengate__V1__ExportUsageCsvRequest *input,
+                                                     Tokengate__V1__ExportUsageCsvChunk_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 26, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__list_alerts(ProtobufCService *service,
+                                                const Tokengate__V1__ListAlertsRequest *input,
+                                                Tokengate__V1__ListAlertsResponse_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 27, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__watch_alerts(ProtobufCService *service,
+                                                 const Tokengate__V1__WatchAlertsRequest *input,
+                                                 Tokengate__V1__Alert_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 28, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__get_metrics(ProtobufCService *service,
+                                                const Tokengate__V1__GetMetricsRequest *input,
+                                                Tokengate__V1__GetMetricsResponse_Closure closure,
+                                                void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 29, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void tokengate__v1__budget_service__report_client_metrics(ProtobufCService *service,
+                                                          const Tokengate__V1__ReportClientMetricsRequest *input,
+                                                          Tokengate__V1__ReportClientMetricsResponse_Closure closure,
+                                                          void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 30, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__init (Tokengate__V1__BudgetService_Service *service,
                                           Tokengate__V1__BudgetService_ServiceDestroy destroy)

@@ -16,8 +16,10 @@ PROTOBUF_C__BEGIN_DECLS
 
 #include "tokengate/v1/tokengate.pb-c.h"
 
-typedef struct Tokengate__V1__UsageEventRecord Tokengate__V1__UsageEventRecord;
 typedef struct Tokengate__V1__TierAssignmentRecord Tokengate__V1__TierAssignmentRecord;
+typedef struct Tokengate__V1__ConfigChangeRecord Tokengate__V1__ConfigChangeRecord;
+typedef struct Tokengate__V1__PaidMarkRecord Tokengate__V1__PaidMarkRecord;
+typedef struct Tokengate__V1__MonthAggregateRecord Tokengate__V1__MonthAggregateRecord;
 typedef struct Tokengate__V1__FactRecord Tokengate__V1__FactRecord;
 
 
@@ -25,28 +27,6 @@ typedef struct Tokengate__V1__FactRecord Tokengate__V1__FactRecord;
 
 
 /* --- messages --- */
-
-struct  Tokengate__V1__UsageEventRecord
-{
-  ProtobufCMessage base;
-  char *event_id;
-  char *shop_id;
-  char *user_id;
-  char *conversation_id;
-  char *operation_type;
-  char *model;
-  uint64_t input_tokens;
-  uint64_t output_tokens;
-  uint64_t cached_input_tokens;
-  int64_t occurred_at_unix_ms;
-  int64_t cost_nano_usd;
-  Tokengate__V1__UsageMetadata *metadata;
-  int64_t recorded_at_unix_ms;
-};
-#define TOKENGATE__V1__USAGE_EVENT_RECORD__INIT \
- { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__usage_event_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, NULL, 0 }
-
 
 struct  Tokengate__V1__TierAssignmentRecord
 {
@@ -60,10 +40,79 @@ struct  Tokengate__V1__TierAssignmentRecord
 
 
 typedef enum {
+  TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE__NOT_SET = 0,
+  TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_PRICE = 1,
+  TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_UPSERT_TIER = 2,
+  TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_LIMITS = 3,
+  TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_RATE_LIMIT = 4,
+  TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_OPTIMIZATION_RULES = 5,
+  TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_SHADOW_MODE = 6,
+  TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_UNKNOWN_SHOP_POLICY = 7
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE__CASE)
+} Tokengate__V1__ConfigChangeRecord__ChangeCase;
+
+/*
+ * A configuration change made at run time: the admin request itself, applied again on replay.
+ */
+struct  Tokengate__V1__ConfigChangeRecord
+{
+  ProtobufCMessage base;
+  Tokengate__V1__ConfigChangeRecord__ChangeCase change_case;
+  union {
+    Tokengate__V1__SetPriceRequest *set_price;
+    Tokengate__V1__UpsertTierRequest *upsert_tier;
+    Tokengate__V1__SetLimitsRequest *set_limits;
+    Tokengate__V1__SetRateLimitRequest *set_rate_limit;
+    Tokengate__V1__SetOptimizationRulesRequest *set_optimization_rules;
+    Tokengate__V1__SetShadowModeRequest *set_shadow_mode;
+    Tokengate__V1__SetUnknownShopPolicyRequest *set_unknown_shop_policy;
+  };
+};
+#define TOKENGATE__V1__CONFIG_CHANGE_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__config_change_record__descriptor) \
+    , TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE__NOT_SET, {0} }
+
+
+struct  Tokengate__V1__PaidMarkRecord
+{
+  ProtobufCMessage base;
+  char *shop_id;
+  char *period;
+  int64_t paid_at_unix_ms;
+};
+#define TOKENGATE__V1__PAID_MARK_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__paid_mark_record__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * Monthly aggregates that outlive the raw events dropped by retention.
+ */
+struct  Tokengate__V1__MonthAggregateRecord
+{
+  ProtobufCMessage base;
+  char *shop_id;
+  char *period;
+  uint64_t messages;
+  uint64_t input_tokens;
+  uint64_t output_tokens;
+  uint64_t cached_input_tokens;
+  int64_t cost_nano_usd;
+};
+#define TOKENGATE__V1__MONTH_AGGREGATE_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__month_aggregate_record__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0 }
+
+
+typedef enum {
   TOKENGATE__V1__FACT_RECORD__FACT__NOT_SET = 0,
   TOKENGATE__V1__FACT_RECORD__FACT_USAGE = 1,
   TOKENGATE__V1__FACT_RECORD__FACT_BILLING = 2,
-  TOKENGATE__V1__FACT_RECORD__FACT_TIER_ASSIGNMENT = 3
+  TOKENGATE__V1__FACT_RECORD__FACT_TIER_ASSIGNMENT = 3,
+  TOKENGATE__V1__FACT_RECORD__FACT_CONFIG_CHANGE = 4,
+  TOKENGATE__V1__FACT_RECORD__FACT_ALERT = 5,
+  TOKENGATE__V1__FACT_RECORD__FACT_PAID_MARK = 6,
+  TOKENGATE__V1__FACT_RECORD__FACT_MONTH_AGGREGATE = 7
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TOKENGATE__V1__FACT_RECORD__FACT__CASE)
 } Tokengate__V1__FactRecord__FactCase;
 
@@ -75,6 +124,10 @@ struct  Tokengate__V1__FactRecord
     Tokengate__V1__UsageEventRecord *usage;
     Tokengate__V1__BillingRecord *billing;
     Tokengate__V1__TierAssignmentRecord *tier_assignment;
+    Tokengate__V1__ConfigChangeRecord *config_change;
+    Tokengate__V1__Alert *alert;
+    Tokengate__V1__PaidMarkRecord *paid_mark;
+    Tokengate__V1__MonthAggregateRecord *month_aggregate;
   };
 };
 #define TOKENGATE__V1__FACT_RECORD__INIT \
@@ -82,25 +135,6 @@ struct  Tokengate__V1__FactRecord
     , TOKENGATE__V1__FACT_RECORD__FACT__NOT_SET, {0} }
 
 
-/* Tokengate__V1__UsageEventRecord methods */
-void   tokengate__v1__usage_event_record__init
-                     (Tokengate__V1__UsageEventRecord         *message);
-size_t tokengate__v1__usage_event_record__get_packed_size
-                     (const Tokengate__V1__UsageEventRecord   *message);
-size_t tokengate__v1__usage_event_record__pack
-                     (const Tokengate__V1__UsageEventRecord   *message,
-                      uint8_t             *out);
-size_t tokengate__v1__usage_event_record__pack_to_buffer
-                     (const Tokengate__V1__UsageEventRecord   *message,
-                      ProtobufCBuffer     *buffer);
-Tokengate__V1__UsageEventRecord *
-       tokengate__v1__usage_event_record__unpack
-                     (ProtobufCAllocator  *allocator,
-                      size_t               len,
-                      const uint8_t       *data);
-void   tokengate__v1__usage_event_record__free_unpacked
-                     (Tokengate__V1__UsageEventRecord *message,
-                      ProtobufCAllocator *allocator);
 /* Tokengate__V1__TierAssignmentRecord methods */
 void   tokengate__v1__tier_assignment_record__init
                      (Tokengate__V1__TierAssignmentRecord         *message);
@@ -119,6 +153,63 @@ Tokengate__V1__TierAssignmentRecord *
                       const uint8_t       *data);
 void   tokengate__v1__tier_assignment_record__free_unpacked
                      (Tokengate__V1__TierAssignmentRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__ConfigChangeRecord methods */
+void   tokengate__v1__config_change_record__init
+                     (Tokengate__V1__ConfigChangeRecord         *message);
+size_t tokengate__v1__config_change_record__get_packed_size
+                     (const Tokengate__V1__ConfigChangeRecord   *message);
+size_t tokengate__v1__config_change_record__pack
+                     (const Tokengate__V1__ConfigChangeRecord   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__config_change_record__pack_to_buffer
+                     (const Tokengate__V1__ConfigChangeRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__ConfigChangeRecord *
+       tokengate__v1__config_change_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__config_change_record__free_unpacked
+                     (Tokengate__V1__ConfigChangeRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__PaidMarkRecord methods */
+void   tokengate__v1__paid_mark_record__init
+                     (Tokengate__V1__PaidMarkRecord         *message);
+size_t tokengate__v1__paid_mark_record__get_packed_size
+                     (const Tokengate__V1__PaidMarkRecord   *message);
+size_t tokengate__v1__paid_mark_record__pack
+                     (const Tokengate__V1__PaidMarkRecord   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__paid_mark_record__pack_to_buffer
+                     (const Tokengate__V1__PaidMarkRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__PaidMarkRecord *
+       tokengate__v1__paid_mark_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__paid_mark_record__free_unpacked
+                     (Tokengate__V1__PaidMarkRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__MonthAggregateRecord methods */
+void   tokengate__v1__month_aggregate_record__init
+                     (Tokengate__V1__MonthAggregateRecord         *message);
+size_t tokengate__v1__month_aggregate_record__get_packed_size
+                     (const Tokengate__V1__MonthAggregateRecord   *message);
+size_t tokengate__v1__month_aggregate_record__pack
+                     (const Tokengate__V1__MonthAggregateRecord   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__month_aggregate_record__pack_to_buffer
+                     (const Tokengate__V1__MonthAggregateRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__MonthAggregateRecord *
+       tokengate__v1__month_aggregate_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__month_aggregate_record__free_unpacked
+                     (Tokengate__V1__MonthAggregateRecord *message,
                       ProtobufCAllocator *allocator);
 /* Tokengate__V1__FactRecord methods */
 void   tokengate__v1__fact_record__init
@@ -141,11 +232,17 @@ void   tokengate__v1__fact_record__free_unpacked
                       ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
-typedef void (*Tokengate__V1__UsageEventRecord_Closure)
-                 (const Tokengate__V1__UsageEventRecord *message,
-                  void *closure_data);
 typedef void (*Tokengate__V1__TierAssignmentRecord_Closure)
                  (const Tokengate__V1__TierAssignmentRecord *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__ConfigChangeRecord_Closure)
+                 (const Tokengate__V1__ConfigChangeRecord *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__PaidMarkRecord_Closure)
+                 (const Tokengate__V1__PaidMarkRecord *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__MonthAggregateRecord_Closure)
+                 (const Tokengate__V1__MonthAggregateRecord *message,
                   void *closure_data);
 typedef void (*Tokengate__V1__FactRecord_Closure)
                  (const Tokengate__V1__FactRecord *message,
@@ -156,8 +253,10 @@ typedef void (*Tokengate__V1__FactRecord_Closure)
 
 /* --- descriptors --- */
 
-extern const ProtobufCMessageDescriptor tokengate__v1__usage_event_record__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__tier_assignment_record__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__config_change_record__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__paid_mark_record__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__month_aggregate_record__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__fact_record__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -34,6 +34,69 @@ typedef struct Tokengate__V1__BillingRecord Tokengate__V1__BillingRecord;
 typedef struct Tokengate__V1__GenerateBillingResponse Tokengate__V1__GenerateBillingResponse;
 typedef struct Tokengate__V1__HealthCheckRequest Tokengate__V1__HealthCheckRequest;
 typedef struct Tokengate__V1__HealthCheckResponse Tokengate__V1__HealthCheckResponse;
+typedef struct Tokengate__V1__UsageEventRecord Tokengate__V1__UsageEventRecord;
+typedef struct Tokengate__V1__PriceRates Tokengate__V1__PriceRates;
+typedef struct Tokengate__V1__PromptTier Tokengate__V1__PromptTier;
+typedef struct Tokengate__V1__PriceVersion Tokengate__V1__PriceVersion;
+typedef struct Tokengate__V1__RateLimit Tokengate__V1__RateLimit;
+typedef struct Tokengate__V1__TierConfig Tokengate__V1__TierConfig;
+typedef struct Tokengate__V1__OperationLimitsConfig Tokengate__V1__OperationLimitsConfig;
+typedef struct Tokengate__V1__ModelDowngrade Tokengate__V1__ModelDowngrade;
+typedef struct Tokengate__V1__OptimizationRulesConfig Tokengate__V1__OptimizationRulesConfig;
+typedef struct Tokengate__V1__ShopTierAssignment Tokengate__V1__ShopTierAssignment;
+typedef struct Tokengate__V1__ShopRateLimit Tokengate__V1__ShopRateLimit;
+typedef struct Tokengate__V1__GetConfigurationRequest Tokengate__V1__GetConfigurationRequest;
+typedef struct Tokengate__V1__GetConfigurationResponse Tokengate__V1__GetConfigurationResponse;
+typedef struct Tokengate__V1__SetPriceRequest Tokengate__V1__SetPriceRequest;
+typedef struct Tokengate__V1__SetPriceResponse Tokengate__V1__SetPriceResponse;
+typedef struct Tokengate__V1__UpsertTierRequest Tokengate__V1__UpsertTierRequest;
+typedef struct Tokengate__V1__UpsertTierResponse Tokengate__V1__UpsertTierResponse;
+typedef struct Tokengate__V1__AssignShopTierRequest Tokengate__V1__AssignShopTierRequest;
+typedef struct Tokengate__V1__AssignShopTierResponse Tokengate__V1__AssignShopTierResponse;
+typedef struct Tokengate__V1__SetLimitsRequest Tokengate__V1__SetLimitsRequest;
+typedef struct Tokengate__V1__SetLimitsResponse Tokengate__V1__SetLimitsResponse;
+typedef struct Tokengate__V1__SetRateLimitRequest Tokengate__V1__SetRateLimitRequest;
+typedef struct Tokengate__V1__SetRateLimitResponse Tokengate__V1__SetRateLimitResponse;
+typedef struct Tokengate__V1__SetOptimizationRulesRequest Tokengate__V1__SetOptimizationRulesRequest;
+typedef struct Tokengate__V1__SetOptimizationRulesResponse Tokengate__V1__SetOptimizationRulesResponse;
+typedef struct Tokengate__V1__SetShadowModeRequest Tokengate__V1__SetShadowModeRequest;
+typedef struct Tokengate__V1__SetShadowModeResponse Tokengate__V1__SetShadowModeResponse;
+typedef struct Tokengate__V1__SetUnknownShopPolicyRequest Tokengate__V1__SetUnknownShopPolicyRequest;
+typedef struct Tokengate__V1__SetUnknownShopPolicyResponse Tokengate__V1__SetUnknownShopPolicyResponse;
+typedef struct Tokengate__V1__ListBillingRecordsRequest Tokengate__V1__ListBillingRecordsRequest;
+typedef struct Tokengate__V1__ListBillingRecordsResponse Tokengate__V1__ListBillingRecordsResponse;
+typedef struct Tokengate__V1__GenerateBillingBatchRequest Tokengate__V1__GenerateBillingBatchRequest;
+typedef struct Tokengate__V1__GenerateBillingBatchResponse Tokengate__V1__GenerateBillingBatchResponse;
+typedef struct Tokengate__V1__MarkPaidRequest Tokengate__V1__MarkPaidRequest;
+typedef struct Tokengate__V1__MarkPaidResponse Tokengate__V1__MarkPaidResponse;
+typedef struct Tokengate__V1__GetShopViewRequest Tokengate__V1__GetShopViewRequest;
+typedef struct Tokengate__V1__ShopView Tokengate__V1__ShopView;
+typedef struct Tokengate__V1__UsageFilter Tokengate__V1__UsageFilter;
+typedef struct Tokengate__V1__GroupTotals Tokengate__V1__GroupTotals;
+typedef struct Tokengate__V1__GetStatisticsRequest Tokengate__V1__GetStatisticsRequest;
+typedef struct Tokengate__V1__GetStatisticsResponse Tokengate__V1__GetStatisticsResponse;
+typedef struct Tokengate__V1__ShopMonthSummary Tokengate__V1__ShopMonthSummary;
+typedef struct Tokengate__V1__GetMonthlySummaryRequest Tokengate__V1__GetMonthlySummaryRequest;
+typedef struct Tokengate__V1__GetMonthlySummaryResponse Tokengate__V1__GetMonthlySummaryResponse;
+typedef struct Tokengate__V1__GetMonthlyReportRequest Tokengate__V1__GetMonthlyReportRequest;
+typedef struct Tokengate__V1__GetMonthlyReportResponse Tokengate__V1__GetMonthlyReportResponse;
+typedef struct Tokengate__V1__GetHighCostShopsRequest Tokengate__V1__GetHighCostShopsRequest;
+typedef struct Tokengate__V1__HighCostShop Tokengate__V1__HighCostShop;
+typedef struct Tokengate__V1__GetHighCostShopsResponse Tokengate__V1__GetHighCostShopsResponse;
+typedef struct Tokengate__V1__GetProjectionsRequest Tokengate__V1__GetProjectionsRequest;
+typedef struct Tokengate__V1__Projection Tokengate__V1__Projection;
+typedef struct Tokengate__V1__GetProjectionsResponse Tokengate__V1__GetProjectionsResponse;
+typedef struct Tokengate__V1__QueryUsageLogsRequest Tokengate__V1__QueryUsageLogsRequest;
+typedef struct Tokengate__V1__QueryUsageLogsResponse Tokengate__V1__QueryUsageLogsResponse;
+typedef struct Tokengate__V1__ExportUsageCsvRequest Tokengate__V1__ExportUsageCsvRequest;
+typedef struct Tokengate__V1__ExportUsageCsvChunk Tokengate__V1__ExportUsageCsvChunk;
+typedef struct Tokengate__V1__ListAlertsRequest Tokengate__V1__ListAlertsRequest;
+typedef struct Tokengate__V1__ListAlertsResponse Tokengate__V1__ListAlertsResponse;
+typedef struct Tokengate__V1__WatchAlertsRequest Tokengate__V1__WatchAlertsRequest;
+typedef struct Tokengate__V1__GetMetricsRequest Tokengate__V1__GetMetricsRequest;
+typedef struct Tokengate__V1__GetMetricsResponse Tokengate__V1__GetMetricsResponse;
+typedef struct Tokengate__V1__ReportClientMetricsRequest Tokengate__V1__ReportClientMetricsRequest;
+typedef struct Tokengate__V1__ReportClientMetricsResponse Tokengate__V1__ReportClientMetricsResponse;
 
 
 /* --- enums --- */
@@ -87,6 +150,12 @@ typedef enum _Tokengate__V1__ServingStatus {
   TOKENGATE__V1__SERVING_STATUS__SERVING_STATUS_NOT_SERVING = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TOKENGATE__V1__SERVING_STATUS)
 } Tokengate__V1__ServingStatus;
+typedef enum _Tokengate__V1__UnknownShopPolicy {
+  TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_UNSPECIFIED = 0,
+  TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_DEFAULT_TIER = 1,
+  TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_DENY = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TOKENGATE__V1__UNKNOWN_SHOP_POLICY)
+} Tokengate__V1__UnknownShopPolicy;
 
 /* --- messages --- */
 
@@ -462,6 +531,874 @@ struct  Tokengate__V1__HealthCheckResponse
     , TOKENGATE__V1__SERVING_STATUS__SERVING_STATUS_UNSPECIFIED }
 
 
+struct  Tokengate__V1__UsageEventRecord
+{
+  ProtobufCMessage base;
+  char *event_id;
+  char *shop_id;
+  char *user_id;
+  char *conversation_id;
+  char *operation_type;
+  char *model;
+  uint64_t input_tokens;
+  uint64_t output_tokens;
+  uint64_t cached_input_tokens;
+  int64_t occurred_at_unix_ms;
+  int64_t cost_nano_usd;
+  Tokengate__V1__UsageMetadata *metadata;
+  int64_t recorded_at_unix_ms;
+};
+#define TOKENGATE__V1__USAGE_EVENT_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__usage_event_record__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, NULL, 0 }
+
+
+struct  Tokengate__V1__PriceRates
+{
+  ProtobufCMessage base;
+  int64_t input_per_million_nano_usd;
+  int64_t output_per_million_nano_usd;
+  int64_t cached_input_per_million_nano_usd;
+};
+#define TOKENGATE__V1__PRICE_RATES__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__price_rates__descriptor) \
+    , 0, 0, 0 }
+
+
+struct  Tokengate__V1__PromptTier
+{
+  ProtobufCMessage base;
+  /*
+   * every token of a call is priced at `rates` when its prompt is larger
+   */
+  uint64_t prompt_tokens_above;
+  Tokengate__V1__PriceRates *rates;
+};
+#define TOKENGATE__V1__PROMPT_TIER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__prompt_tier__descriptor) \
+    , 0, NULL }
+
+
+struct  Tokengate__V1__PriceVersion
+{
+  ProtobufCMessage base;
+  char *model;
+  int64_t effective_from_unix_ms;
+  /*
+   * up to the first prompt tier
+   */
+  Tokengate__V1__PriceRates *rates;
+  size_t n_prompt_tiers;
+  Tokengate__V1__PromptTier **prompt_tiers;
+  /*
+   * where the price was taken, and when
+   */
+  char *source;
+};
+#define TOKENGATE__V1__PRICE_VERSION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__price_version__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, NULL, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__RateLimit
+{
+  ProtobufCMessage base;
+  /*
+   * 0 = unlimited
+   */
+  uint32_t requests_per_minute;
+  /*
+   * 0 = unlimited
+   */
+  uint64_t tokens_per_minute;
+};
+#define TOKENGATE__V1__RATE_LIMIT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__rate_limit__descriptor) \
+    , 0, 0 }
+
+
+struct  Tokengate__V1__TierConfig
+{
+  ProtobufCMessage base;
+  char *name;
+  int64_t monthly_fee_nano_usd;
+  uint64_t included_messages;
+  protobuf_c_boolean unlimited_messages;
+  int64_t overage_per_message_nano_usd;
+  int64_t max_monthly_spend_nano_usd;
+  protobuf_c_boolean no_spend_cap;
+  /*
+   * false: custom-priced, never auto-recommended
+   */
+  protobuf_c_boolean self_serve;
+  Tokengate__V1__RateLimit *rate_limit;
+};
+#define TOKENGATE__V1__TIER_CONFIG__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__tier_config__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, NULL }
+
+
+struct  Tokengate__V1__OperationLimitsConfig
+{
+  ProtobufCMessage base;
+  char *operation_type;
+  /*
+   * empty: the default for the operation type
+   */
+  char *shop_id;
+  uint64_t max_input_tokens_per_message;
+  uint64_t max_output_tokens_per_message;
+  uint64_t max_total_tokens_per_message;
+  int64_t daily_cost_cap_nano_usd;
+  int64_t monthly_cost_cap_nano_usd;
+  uint32_t alert_threshold_percent;
+};
+#define TOKENGATE__V1__OPERATION_LIMITS_CONFIG__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__operation_limits_config__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
+
+
+struct  Tokengate__V1__ModelDowngrade
+{
+  ProtobufCMessage base;
+  char *from_model;
+  char *to_model;
+};
+#define TOKENGATE__V1__MODEL_DOWNGRADE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__model_downgrade__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__OptimizationRulesConfig
+{
+  ProtobufCMessage base;
+  size_t n_downgrades;
+  Tokengate__V1__ModelDowngrade **downgrades;
+  /*
+   * 0 = the limits' alert threshold
+   */
+  uint32_t threshold_percent;
+  uint32_t history_cap;
+};
+#define TOKENGATE__V1__OPTIMIZATION_RULES_CONFIG__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__optimization_rules_config__descriptor) \
+    , 0,NULL, 0, 0 }
+
+
+struct  Tokengate__V1__ShopTierAssignment
+{
+  ProtobufCMessage base;
+  char *shop_id;
+  char *tier;
+};
+#define TOKENGATE__V1__SHOP_TIER_ASSIGNMENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__shop_tier_assignment__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__ShopRateLimit
+{
+  ProtobufCMessage base;
+  char *shop_id;
+  Tokengate__V1__RateLimit *rate_limit;
+};
+#define TOKENGATE__V1__SHOP_RATE_LIMIT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__shop_rate_limit__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL }
+
+
+struct  Tokengate__V1__GetConfigurationRequest
+{
+  ProtobufCMessage base;
+};
+#define TOKENGATE__V1__GET_CONFIGURATION_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__get_configuration_request__descriptor) \
+     }
+
+
+struct  Tokengate__V1__GetConfigurationResponse
+{
+  ProtobufCMessage base;
+  size_t n_prices;
+  Tokengate__V1__PriceVersion **prices;
+  /*
+   * unset when unknown models are refused
+   */
+  Tokengate__V1__PriceVersion *fallback_price;
+  size_t n_tiers;
+  Tokengate__V1__TierConfig **tiers;
+  char *default_tier;
+  /*
+   * defaults, then per-shop overrides
+   */
+  size_t n_limits;
+  Tokengate__V1__OperationLimitsConfig **limits;
+  Tokengate__V1__OptimizationRulesConfig *optimization;
+  int64_t reservation_ttl_ms;
+  Tokengate__V1__UnknownShopPolicy unknown_shop_policy;
+  protobuf_c_boolean shadow_mode;
+  size_t n_shadow_shops;
+  char **shadow_shops;
+  size_t n_shop_rate_limits;
+  Tokengate__V1__ShopRateLimit **shop_rate_limits;
+};
+#define TOKENGATE__V1__GET_CONFIGURATION_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__get_configuration_response__descriptor) \
+    , 0,NULL, NULL, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0, TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_UNSPECIFIED, 0, 0,NULL, 0,NULL }
+
+
+struct  Tokengate__V1__SetPriceRequest
+{
+  ProtobufCMessage base;
+  /*
+   * adds a version for its model
+   */
+  Tokengate__V1__PriceVersion *version;
+  /*
+   * sets the fallback price for unknown models instead
+   */
+  protobuf_c_boolean as_fallback;
+};
+#define TOKENGATE__V1__SET_PRICE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__set_price_request__descriptor) \
+    , NULL, 0 }
+
+
+struct  Tokengate__V1__SetPriceResponse
+{
+  ProtobufCMessage base;
+  Tokengate__V1__PriceVersion *version;
+};
+#define TOKENGATE__V1__SET_PRICE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__set_price_response__descriptor) \
+    , NULL }
+
+
+struct  Tokengate__V1__UpsertTierRequest
+{
+  ProtobufCMessage base;
+  Tokengate__V1__TierConfig *tier;
+};
+#define TOKENGATE__V1__UPSERT_TIER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__upsert_tier_request__descriptor) \
+    , NULL }
+
+
+struct  Tokengate__V1__UpsertTierResponse
+{
+  ProtobufCMessage base;
+  Tokengate__V1__TierConfig *tier;
+};
+#define TOKENGATE__V1__UPSERT_TIER_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__upsert_tier_response__descriptor) \
+    , NULL }
+
+
+struct  Tokengate__V1__AssignShopTierRequest
+{
+  ProtobufCMessage base;
+  char *shop_id;
+  char *tier;
+};
+#define TOKENGATE__V1__ASSIGN_SHOP_TIER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__assign_shop_tier_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__AssignShopTierResponse
+{
+  ProtobufCMessage base;
+  char *shop_id;
+  char *tier;
+  char *previous_tier;
+};
+#define TOKENGATE__V1__ASSIGN_SHOP_TIER_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__assign_shop_tier_response__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__SetLimitsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * the whole set for (operation type, shop)
+   */
+  Tokengate__V1__OperationLimitsConfig *limits;
+};
+#define TOKENGATE__V1__SET_LIMITS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__set_limits_request__descriptor) \
+    , NULL }
+
+
+struct  Tokengate__V1__SetLimitsResponse
+{
+  ProtobufCMessage base;
+  Tokengate__V1__OperationLimitsConfig *limits;
+};
+#define TOKENGATE__V1__SET_LIMITS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__set_limits_response__descriptor) \
+    , NULL }
+
+
+struct  Tokengate__V1__SetRateLimitRequest
+{
+  ProtobufCMessage base;
+  /*
+   * exactly one of tier and shop_id
+   */
+  char *tier;
+  char *shop_id;
+  Tokengate__V1__RateLimit *rate_limit;
+};
+#define TOKENGATE__V1__SET_RATE_LIMIT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__set_rate_limit_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
+
+
+struct  Tokengate__V1__SetRateLimitResponse
+{
+  ProtobufCMessage base;
+  Tokengate__V1__RateLimit *rate_limit;
+};
+#define TOKENGATE__V1__SET_RATE_LIMIT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__set_rate_limit_response__descriptor) \
+    , NULL }
+
+
+struct  Tokengate__V1__SetOptimizationRulesRequest
+{
+  ProtobufCMessage base;
+  Tokengate__V1__OptimizationRulesConfig *rules;
+};
+#define TOKENGATE__V1__SET_OPTIMIZATION_RULES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__set_optimization_rules_request__descriptor) \
+    , NULL }
+
+
+struct  Tokengate__V1__SetOptimizationRulesResponse
+{
+  ProtobufCMessage base;
+  Tokengate__V1__OptimizationRulesConfig *rules;
+};
+#define TOKENGATE__V1__SET_OPTIMIZATION_RULES_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__set_optimization_rules_response__descriptor) \
+    , NULL }
+
+
+struct  Tokengate__V1__SetShadowModeRequest
+{
+  ProtobufCMessage base;
+  /*
+   * empty: the global switch
+   */
+  char *shop_id;
+  protobuf_c_boolean enabled;
+};
+#define TOKENGATE__V1__SET_SHADOW_MODE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__set_shadow_mode_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Tokengate__V1__SetShadowModeResponse
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean global_enabled;
+  size_t n_shadow_shops;
+  char **shadow_shops;
+};
+#define TOKENGATE__V1__SET_SHADOW_MODE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__set_shadow_mode_response__descriptor) \
+    , 0, 0,NULL }
+
+
+struct  Tokengate__V1__SetUnknownShopPolicyRequest
+{
+  ProtobufCMessage base;
+  Tokengate__V1__UnknownShopPolicy policy;
+};
+#define TOKENGATE__V1__SET_UNKNOWN_SHOP_POLICY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__set_unknown_shop_policy_request__descriptor) \
+    , TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_UNSPECIFIED }
+
+
+struct  Tokengate__V1__SetUnknownShopPolicyResponse
+{
+  ProtobufCMessage base;
+  Tokengate__V1__UnknownShopPolicy policy;
+};
+#define TOKENGATE__V1__SET_UNKNOWN_SHOP_POLICY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__set_unknown_shop_policy_response__descriptor) \
+    , TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_UNSPECIFIED }
+
+
+struct  Tokengate__V1__ListBillingRecordsRequest
+{
+  ProtobufCMessage base;
+  char *shop_id;
+};
+#define TOKENGATE__V1__LIST_BILLING_RECORDS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__list_billing_records_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__ListBillingRecordsResponse
+{
+  ProtobufCMessage base;
+  size_t n_records;
+  Tokengate__V1__BillingRecord **records;
+};
+#define TOKENGATE__V1__LIST_BILLING_RECORDS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__list_billing_records_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Tokengate__V1__GenerateBillingBatchRequest
+{
+  ProtobufCMessage base;
+  char *period;
+};
+#define TOKENGATE__V1__GENERATE_BILLING_BATCH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__generate_billing_batch_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__GenerateBillingBatchResponse
+{
+  ProtobufCMessage base;
+  uint32_t generated;
+  uint32_t already_stored;
+  size_t n_records;
+  Tokengate__V1__BillingRecord **records;
+  int64_t total_charge_nano_usd;
+};
+#define TOKENGATE__V1__GENERATE_BILLING_BATCH_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__generate_billing_batch_response__descriptor) \
+    , 0, 0, 0,NULL, 0 }
+
+
+struct  Tokengate__V1__MarkPaidRequest
+{
+  ProtobufCMessage base;
+  char *shop_id;
+  char *period;
+};
+#define TOKENGATE__V1__MARK_PAID_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__mark_paid_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__MarkPaidResponse
+{
+  ProtobufCMessage base;
+  Tokengate__V1__BillingRecord *record;
+};
+#define TOKENGATE__V1__MARK_PAID_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__mark_paid_response__descriptor) \
+    , NULL }
+
+
+struct  Tokengate__V1__GetShopViewRequest
+{
+  ProtobufCMessage base;
+  char *shop_id;
+};
+#define TOKENGATE__V1__GET_SHOP_VIEW_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__get_shop_view_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__ShopView
+{
+  ProtobufCMessage base;
+  char *shop_id;
+  char *tier;
+  char *period;
+  uint64_t messages_this_month;
+  int64_t api_cost_this_month_nano_usd;
+  int64_t estimated_bill_nano_usd;
+  char *recommended_tier;
+  int64_t saving_nano_usd;
+  int64_t daily_spent_nano_usd;
+  int64_t daily_cap_nano_usd;
+  uint32_t daily_used_basis_points;
+  int64_t monthly_spent_nano_usd;
+  int64_t monthly_cap_nano_usd;
+  uint32_t monthly_used_basis_points;
+  uint64_t included_messages;
+  protobuf_c_boolean unlimited_messages;
+};
+#define TOKENGATE__V1__SHOP_VIEW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__shop_view__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+
+struct  Tokengate__V1__UsageFilter
+{
+  ProtobufCMessage base;
+  /*
+   * empty: every shop
+   */
+  char *shop_id;
+  /*
+   * inclusive; 0 = unbounded
+   */
+  int64_t from_unix_ms;
+  /*
+   * exclusive; 0 = unbounded
+   */
+  int64_t to_unix_ms;
+};
+#define TOKENGATE__V1__USAGE_FILTER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__usage_filter__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Tokengate__V1__GroupTotals
+{
+  ProtobufCMessage base;
+  char *key;
+  uint64_t events;
+  uint64_t input_tokens;
+  uint64_t output_tokens;
+  uint64_t cached_input_tokens;
+  uint64_t total_tokens;
+  int64_t cost_nano_usd;
+  int64_t average_cost_nano_usd;
+};
+#define TOKENGATE__V1__GROUP_TOTALS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__group_totals__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0 }
+
+
+struct  Tokengate__V1__GetStatisticsRequest
+{
+  ProtobufCMessage base;
+  Tokengate__V1__UsageFilter *filter;
+};
+#define TOKENGATE__V1__GET_STATISTICS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__get_statistics_request__descriptor) \
+    , NULL }
+
+
+struct  Tokengate__V1__GetStatisticsResponse
+{
+  ProtobufCMessage base;
+  Tokengate__V1__GroupTotals *totals;
+  size_t n_by_operation;
+  Tokengate__V1__GroupTotals **by_operation;
+  size_t n_by_shop;
+  Tokengate__V1__GroupTotals **by_shop;
+};
+#define TOKENGATE__V1__GET_STATISTICS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__get_statistics_response__descriptor) \
+    , NULL, 0,NULL, 0,NULL }
+
+
+struct  Tokengate__V1__ShopMonthSummary
+{
+  ProtobufCMessage base;
+  char *shop_id;
+  char *period;
+  uint64_t messages;
+  uint64_t input_tokens;
+  uint64_t output_tokens;
+  uint64_t total_tokens;
+  int64_t cost_nano_usd;
+  uint64_t average_tokens_per_message;
+  int64_t average_cost_per_message_nano_usd;
+};
+#define TOKENGATE__V1__SHOP_MONTH_SUMMARY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__shop_month_summary__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0 }
+
+
+struct  Tokengate__V1__GetMonthlySummaryRequest
+{
+  ProtobufCMessage base;
+  char *period;
+  /*
+   * empty: every shop
+   */
+  char *shop_id;
+};
+#define TOKENGATE__V1__GET_MONTHLY_SUMMARY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__get_monthly_summary_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__GetMonthlySummaryResponse
+{
+  ProtobufCMessage base;
+  /*
+   * by cost, highest first
+   */
+  size_t n_shops;
+  Tokengate__V1__ShopMonthSummary **shops;
+};
+#define TOKENGATE__V1__GET_MONTHLY_SUMMARY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__get_monthly_summary_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Tokengate__V1__GetMonthlyReportRequest
+{
+  ProtobufCMessage base;
+  char *period;
+};
+#define TOKENGATE__V1__GET_MONTHLY_REPORT_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__get_monthly_report_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__GetMonthlyReportResponse
+{
+  ProtobufCMessage base;
+  char *period;
+  Tokengate__V1__GroupTotals *totals;
+  size_t n_by_operation;
+  Tokengate__V1__GroupTotals **by_operation;
+  size_t n_by_shop;
+  Tokengate__V1__GroupTotals **by_shop;
+};
+#define TOKENGATE__V1__GET_MONTHLY_REPORT_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__get_monthly_report_response__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL, 0,NULL, 0,NULL }
+
+
+struct  Tokengate__V1__GetHighCostShopsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * 0 = the default, $1.00 in the last 24 hours
+   */
+  int64_t threshold_nano_usd;
+  /*
+   * 0 = 20
+   */
+  uint32_t top;
+};
+#define TOKENGATE__V1__GET_HIGH_COST_SHOPS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__get_high_cost_shops_request__descriptor) \
+    , 0, 0 }
+
+
+struct  Tokengate__V1__HighCostShop
+{
+  ProtobufCMessage base;
+  char *shop_id;
+  uint64_t messages;
+  uint64_t tokens;
+  /*
+   * over the last 24 hours
+   */
+  int64_t cost_nano_usd;
+  int64_t projected_monthly_cost_nano_usd;
+};
+#define TOKENGATE__V1__HIGH_COST_SHOP__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__high_cost_shop__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+
+
+struct  Tokengate__V1__GetHighCostShopsResponse
+{
+  ProtobufCMessage base;
+  size_t n_shops;
+  Tokengate__V1__HighCostShop **shops;
+};
+#define TOKENGATE__V1__GET_HIGH_COST_SHOPS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__get_high_cost_shops_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Tokengate__V1__GetProjectionsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * empty: every shop with spend this month
+   */
+  char *shop_id;
+};
+#define TOKENGATE__V1__GET_PROJECTIONS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__get_projections_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__Projection
+{
+  ProtobufCMessage base;
+  char *shop_id;
+  char *period;
+  uint64_t messages_this_month;
+  int64_t spent_nano_usd;
+  int64_t daily_run_rate_nano_usd;
+  uint32_t days_left;
+  /*
+   * spent + run rate x days left
+   */
+  int64_t projected_month_end_nano_usd;
+};
+#define TOKENGATE__V1__PROJECTION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__projection__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0 }
+
+
+struct  Tokengate__V1__GetProjectionsResponse
+{
+  ProtobufCMessage base;
+  size_t n_projections;
+  Tokengate__V1__Projection **projections;
+};
+#define TOKENGATE__V1__GET_PROJECTIONS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__get_projections_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Tokengate__V1__QueryUsageLogsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * shop_id required
+   */
+  Tokengate__V1__UsageFilter *filter;
+  /*
+   * 0 = 100
+   */
+  uint32_t page_size;
+  /*
+   * from the previous page; empty = first page
+   */
+  char *cursor;
+};
+#define TOKENGATE__V1__QUERY_USAGE_LOGS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__query_usage_logs_request__descriptor) \
+    , NULL, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__QueryUsageLogsResponse
+{
+  ProtobufCMessage base;
+  size_t n_events;
+  Tokengate__V1__UsageEventRecord **events;
+  /*
+   * empty when there are no more events now
+   */
+  char *next_cursor;
+};
+#define TOKENGATE__V1__QUERY_USAGE_LOGS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__query_usage_logs_response__descriptor) \
+    , 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__ExportUsageCsvRequest
+{
+  ProtobufCMessage base;
+  Tokengate__V1__UsageFilter *filter;
+};
+#define TOKENGATE__V1__EXPORT_USAGE_CSV_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__export_usage_csv_request__descriptor) \
+    , NULL }
+
+
+struct  Tokengate__V1__ExportUsageCsvChunk
+{
+  ProtobufCMessage base;
+  /*
+   * RFC 4180 CSV; the first chunk starts with the header row
+   */
+  ProtobufCBinaryData data;
+  uint64_t rows;
+};
+#define TOKENGATE__V1__EXPORT_USAGE_CSV_CHUNK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__export_usage_csv_chunk__descriptor) \
+    , {0,NULL}, 0 }
+
+
+struct  Tokengate__V1__ListAlertsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * empty: every shop
+   */
+  char *shop_id;
+  /*
+   * 0 = 100, newest first
+   */
+  uint32_t limit;
+};
+#define TOKENGATE__V1__LIST_ALERTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__list_alerts_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Tokengate__V1__ListAlertsResponse
+{
+  ProtobufCMessage base;
+  size_t n_alerts;
+  Tokengate__V1__Alert **alerts;
+};
+#define TOKENGATE__V1__LIST_ALERTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__list_alerts_response__descriptor) \
+    , 0,NULL }
+
+
+struct  Tokengate__V1__WatchAlertsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * empty: every shop
+   */
+  char *shop_id;
+};
+#define TOKENGATE__V1__WATCH_ALERTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__watch_alerts_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__GetMetricsRequest
+{
+  ProtobufCMessage base;
+};
+#define TOKENGATE__V1__GET_METRICS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__get_metrics_request__descriptor) \
+     }
+
+
+struct  Tokengate__V1__GetMetricsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Prometheus text exposition format 0.0.4
+   */
+  char *text;
+};
+#define TOKENGATE__V1__GET_METRICS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__get_metrics_response__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__ReportClientMetricsRequest
+{
+  ProtobufCMessage base;
+  char *client_id;
+  uint64_t fail_open_total;
+  uint64_t fail_closed_total;
+  uint64_t spooled_total;
+  uint64_t spool_depth;
+};
+#define TOKENGATE__V1__REPORT_CLIENT_METRICS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__report_client_metrics_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+
+
+struct  Tokengate__V1__ReportClientMetricsResponse
+{
+  ProtobufCMessage base;
+};
+#define TOKENGATE__V1__REPORT_CLIENT_METRICS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__report_client_metrics_response__descriptor) \
+     }
+
+
 /* Tokengate__V1__RequestFrame methods */
 void   tokengate__v1__request_frame__init
                      (Tokengate__V1__RequestFrame         *message);
@@ -823,6 +1760,1203 @@ Tokengate__V1__HealthCheckResponse *
 void   tokengate__v1__health_check_response__free_unpacked
                      (Tokengate__V1__HealthCheckResponse *message,
                       ProtobufCAllocator *allocator);
+/* Tokengate__V1__UsageEventRecord methods */
+void   tokengate__v1__usage_event_record__init
+                     (Tokengate__V1__UsageEventRecord         *message);
+size_t tokengate__v1__usage_event_record__get_packed_size
+                     (const Tokengate__V1__UsageEventRecord   *message);
+size_t tokengate__v1__usage_event_record__pack
+                     (const Tokengate__V1__UsageEventRecord   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__usage_event_record__pack_to_buffer
+                     (const Tokengate__V1__UsageEventRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__UsageEventRecord *
+       tokengate__v1__usage_event_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__usage_event_record__free_unpacked
+                     (Tokengate__V1__UsageEventRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__PriceRates methods */
+void   tokengate__v1__price_rates__init
+                     (Tokengate__V1__PriceRates         *message);
+size_t tokengate__v1__price_rates__get_packed_size
+                     (const Tokengate__V1__PriceRates   *message);
+size_t tokengate__v1__price_rates__pack
+                     (const Tokengate__V1__PriceRates   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__price_rates__pack_to_buffer
+                     (const Tokengate__V1__PriceRates   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__PriceRates *
+       tokengate__v1__price_rates__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__price_rates__free_unpacked
+                     (Tokengate__V1__PriceRates *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__PromptTier methods */
+void   tokengate__v1__prompt_tier__init
+                     (Tokengate__V1__PromptTier         *message);
+size_t tokengate__v1__prompt_tier__get_packed_size
+                     (const Tokengate__V1__PromptTier   *message);
+size_t tokengate__v1__prompt_tier__pack
+                     (const Tokengate__V1__PromptTier   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__prompt_tier__pack_to_buffer
+                     (const Tokengate__V1__PromptTier   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__PromptTier *
+       tokengate__v1__prompt_tier__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__prompt_tier__free_unpacked
+                     (Tokengate__V1__PromptTier *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__PriceVersion methods */
+void   tokengate__v1__price_version__init
+                     (Tokengate__V1__PriceVersion         *message);
+size_t tokengate__v1__price_version__get_packed_size
+                     (const Tokengate__V1__PriceVersion   *message);
+size_t tokengate__v1__price_version__pack
+                     (const Tokengate__V1__PriceVersion   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__price_version__pack_to_buffer
+                     (const Tokengate__V1__PriceVersion   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__PriceVersion *
+       tokengate__v1__price_version__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__price_version__free_unpacked
+                     (Tokengate__V1__PriceVersion *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__RateLimit methods */
+void   tokengate__v1__rate_limit__init
+                     (Tokengate__V1__RateLimit         *message);
+size_t tokengate__v1__rate_limit__get_packed_size
+                     (const Tokengate__V1__RateLimit   *message);
+size_t tokengate__v1__rate_limit__pack
+                     (const Tokengate__V1__RateLimit   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__rate_limit__pack_to_buffer
+                     (const Tokengate__V1__RateLimit   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__RateLimit *
+       tokengate__v1__rate_limit__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__rate_limit__free_unpacked
+                     (Tokengate__V1__RateLimit *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__TierConfig methods */
+void   tokengate__v1__tier_config__init
+                     (Tokengate__V1__TierConfig         *message);
+size_t tokengate__v1__tier_config__get_packed_size
+                     (const Tokengate__V1__TierConfig   *message);
+size_t tokengate__v1__tier_config__pack
+                     (const Tokengate__V1__TierConfig   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__tier_config__pack_to_buffer
+                     (const Tokengate__V1__TierConfig   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__TierConfig *
+       tokengate__v1__tier_config__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__tier_config__free_unpacked
+                     (Tokengate__V1__TierConfig *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__OperationLimitsConfig methods */
+void   tokengate__v1__operation_limits_config__init
+                     (Tokengate__V1__OperationLimitsConfig         *message);
+size_t tokengate__v1__operation_limits_config__get_packed_size
+                     (const Tokengate__V1__OperationLimitsConfig   *message);
+size_t tokengate__v1__operation_limits_config__pack
+                     (const Tokengate__V1__OperationLimitsConfig   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__operation_limits_config__pack_to_buffer
+                     (const Tokengate__V1__OperationLimitsConfig   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__OperationLimitsConfig *
+       tokengate__v1__operation_limits_config__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__operation_limits_config__free_unpacked
+                     (Tokengate__V1__OperationLimitsConfig *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__ModelDowngrade methods */
+void   tokengate__v1__model_downgrade__init
+                     (Tokengate__V1__ModelDowngrade         *message);
+size_t tokengate__v1__model_downgrade__get_packed_size
+                     (const Tokengate__V1__ModelDowngrade   *message);
+size_t tokengate__v1__model_downgrade__pack
+                     (const Tokengate__V1__ModelDowngrade   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__model_downgrade__pack_to_buffer
+                     (const Tokengate__V1__ModelDowngrade   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__ModelDowngrade *
+       tokengate__v1__model_downgrade__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__model_downgrade__free_unpacked
+                     (Tokengate__V1__ModelDowngrade *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__OptimizationRulesConfig methods */
+void   tokengate__v1__optimization_rules_config__init
+                     (Tokengate__V1__OptimizationRulesConfig         *message);
+size_t tokengate__v1__optimization_rules_config__get_packed_size
+                     (const Tokengate__V1__OptimizationRulesConfig   *message);
+size_t tokengate__v1__optimization_rules_config__pack
+                     (const Tokengate__V1__OptimizationRulesConfig   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__optimization_rules_config__pack_to_buffer
+                     (const Tokengate__V1__OptimizationRulesConfig   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__OptimizationRulesConfig *
+       tokengate__v1__optimization_rules_config__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__optimization_rules_config__free_unpacked
+                     (Tokengate__V1__OptimizationRulesConfig *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__ShopTierAssignment methods */
+void   tokengate__v1__shop_tier_assignment__init
+                     (Tokengate__V1__ShopTierAssignment         *message);
+size_t tokengate__v1__shop_tier_assignment__get_packed_size
+                     (const Tokengate__V1__ShopTierAssignment   *message);
+size_t tokengate__v1__shop_tier_assignment__pack
+                     (const Tokengate__V1__ShopTierAssignment   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__shop_tier_assignment__pack_to_buffer
+                     (const Tokengate__V1__ShopTierAssignment   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__ShopTierAssignment *
+       tokengate__v1__shop_tier_assignment__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__shop_tier_assignment__free_unpacked
+                     (Tokengate__V1__ShopTierAssignment *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__ShopRateLimit methods */
+void   tokengate__v1__shop_rate_limit__init
+                     (Tokengate__V1__ShopRateLimit         *message);
+size_t tokengate__v1__shop_rate_limit__get_packed_size
+                     (const Tokengate__V1__ShopRateLimit   *message);
+size_t tokengate__v1__shop_rate_limit__pack
+                     (const Tokengate__V1__ShopRateLimit   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__shop_rate_limit__pack_to_buffer
+                     (const Tokengate__V1__ShopRateLimit   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__ShopRateLimit *
+       tokengate__v1__shop_rate_limit__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__shop_rate_limit__free_unpacked
+                     (Tokengate__V1__ShopRateLimit *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GetConfigurationRequest methods */
+void   tokengate__v1__get_configuration_request__init
+                     (Tokengate__V1__GetConfigurationRequest         *message);
+size_t tokengate__v1__get_configuration_request__get_packed_size
+                     (const Tokengate__V1__GetConfigurationRequest   *message);
+size_t tokengate__v1__get_configuration_request__pack
+                     (const Tokengate__V1__GetConfigurationRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__get_configuration_request__pack_to_buffer
+                     (const Tokengate__V1__GetConfigurationRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GetConfigurationRequest *
+       tokengate__v1__get_configuration_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__get_configuration_request__free_unpacked
+                     (Tokengate__V1__GetConfigurationRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GetConfigurationResponse methods */
+void   tokengate__v1__get_configuration_response__init
+                     (Tokengate__V1__GetConfigurationResponse         *message);
+size_t tokengate__v1__get_configuration_response__get_packed_size
+                     (const Tokengate__V1__GetConfigurationResponse   *message);
+size_t tokengate__v1__get_configuration_response__pack
+                     (const Tokengate__V1__GetConfigurationResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__get_configuration_response__pack_to_buffer
+                     (const Tokengate__V1__GetConfigurationResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GetConfigurationResponse *
+       tokengate__v1__get_configuration_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__get_configuration_response__free_unpacked
+                     (Tokengate__V1__GetConfigurationResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__SetPriceRequest methods */
+void   tokengate__v1__set_price_request__init
+                     (Tokengate__V1__SetPriceRequest         *message);
+size_t tokengate__v1__set_price_request__get_packed_size
+                     (const Tokengate__V1__SetPriceRequest   *message);
+size_t tokengate__v1__set_price_request__pack
+                     (const Tokengate__V1__SetPriceRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__set_price_request__pack_to_buffer
+                     (const Tokengate__V1__SetPriceRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__SetPriceRequest *
+       tokengate__v1__set_price_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__set_price_request__free_unpacked
+                     (Tokengate__V1__SetPriceRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__SetPriceResponse methods */
+void   tokengate__v1__set_price_response__init
+                     (Tokengate__V1__SetPriceResponse         *message);
+size_t tokengate__v1__set_price_response__get_packed_size
+                     (const Tokengate__V1__SetPriceResponse   *message);
+size_t tokengate__v1__set_price_response__pack
+                     (const Tokengate__V1__SetPriceResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__set_price_response__pack_to_buffer
+                     (const Tokengate__V1__SetPriceResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__SetPriceResponse *
+       tokengate__v1__set_price_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__set_price_response__free_unpacked
+                     (Tokengate__V1__SetPriceResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__UpsertTierRequest methods */
+void   tokengate__v1__upsert_tier_request__init
+                     (Tokengate__V1__UpsertTierRequest         *message);
+size_t tokengate__v1__upsert_tier_request__get_packed_size
+                     (const Tokengate__V1__UpsertTierRequest   *message);
+size_t tokengate__v1__upsert_tier_request__pack
+                     (const Tokengate__V1__UpsertTierRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__upsert_tier_request__pack_to_buffer
+                     (const Tokengate__V1__UpsertTierRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__UpsertTierRequest *
+       tokengate__v1__upsert_tier_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__upsert_tier_request__free_unpacked
+                     (Tokengate__V1__UpsertTierRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__UpsertTierResponse methods */
+void   tokengate__v1__upsert_tier_response__init
+                     (Tokengate__V1__UpsertTierResponse         *message);
+size_t tokengate__v1__upsert_tier_response__get_packed_size
+                     (const Tokengate__V1__UpsertTierResponse   *message);
+size_t tokengate__v1__upsert_tier_response__pack
+                     (const Tokengate__V1__UpsertTierResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__upsert_tier_response__pack_to_buffer
+                     (const Tokengate__V1__UpsertTierResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__UpsertTierResponse *
+       tokengate__v1__upsert_tier_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__upsert_tier_response__free_unpacked
+                     (Tokengate__V1__UpsertTierResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__AssignShopTierRequest methods */
+void   tokengate__v1__assign_shop_tier_request__init
+                     (Tokengate__V1__AssignShopTierRequest         *message);
+size_t tokengate__v1__assign_shop_tier_request__get_packed_size
+                     (const Tokengate__V1__AssignShopTierRequest   *message);
+size_t tokengate__v1__assign_shop_tier_request__pack
+                     (const Tokengate__V1__AssignShopTierRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__assign_shop_tier_request__pack_to_buffer
+                     (const Tokengate__V1__AssignShopTierRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__AssignShopTierRequest *
+       tokengate__v1__assign_shop_tier_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__assign_shop_tier_request__free_unpacked
+                     (Tokengate__V1__AssignShopTierRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__AssignShopTierResponse methods */
+void   tokengate__v1__assign_shop_tier_response__init
+                     (Tokengate__V1__AssignShopTierResponse         *message);
+size_t tokengate__v1__assign_shop_tier_response__get_packed_size
+                     (const Tokengate__V1__AssignShopTierResponse   *message);
+size_t tokengate__v1__assign_shop_tier_response__pack
+                     (const Tokengate__V1__AssignShopTierResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__assign_shop_tier_response__pack_to_buffer
+                     (const Tokengate__V1__AssignShopTierResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__AssignShopTierResponse *
+       tokengate__v1__assign_shop_tier_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__assign_shop_tier_response__free_unpacked
+                     (Tokengate__V1__AssignShopTierResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__SetLimitsRequest methods */
+void   tokengate__v1__set_limits_request__init
+                     (Tokengate__V1__SetLimitsRequest         *message);
+size_t tokengate__v1__set_limits_request__get_packed_size
+                     (const Tokengate__V1__SetLimitsRequest   *message);
+size_t tokengate__v1__set_limits_request__pack
+                     (const Tokengate__V1__SetLimitsRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__set_limits_request__pack_to_buffer
+                     (const Tokengate__V1__SetLimitsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__SetLimitsRequest *
+       tokengate__v1__set_limits_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__set_limits_request__free_unpacked
+                     (Tokengate__V1__SetLimitsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__SetLimitsResponse methods */
+void   tokengate__v1__set_limits_response__init
+                     (Tokengate__V1__SetLimitsResponse         *message);
+size_t tokengate__v1__set_limits_response__get_packed_size
+                     (const Tokengate__V1__SetLimitsResponse   *message);
+size_t tokengate__v1__set_limits_response__pack
+                     (const Tokengate__V1__SetLimitsResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__set_limits_response__pack_to_buffer
+                     (const Tokengate__V1__SetLimitsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__SetLimitsResponse *
+       tokengate__v1__set_limits_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__set_limits_response__free_unpacked
+                     (Tokengate__V1__SetLimitsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__SetRateLimitRequest methods */
+void   tokengate__v1__set_rate_limit_request__init
+                     (Tokengate__V1__SetRateLimitRequest         *message);
+size_t tokengate__v1__set_rate_limit_request__get_packed_size
+                     (const Tokengate__V1__SetRateLimitRequest   *message);
+size_t tokengate__v1__set_rate_limit_request__pack
+                     (const Tokengate__V1__SetRateLimitRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__set_rate_limit_request__pack_to_buffer
+                     (const Tokengate__V1__SetRateLimitRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__SetRateLimitRequest *
+       tokengate__v1__set_rate_limit_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__set_rate_limit_request__free_unpacked
+                     (Tokengate__V1__SetRateLimitRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__SetRateLimitResponse methods */
+void   tokengate__v1__set_rate_limit_response__init
+                     (Tokengate__V1__SetRateLimitResponse         *message);
+size_t tokengate__v1__set_rate_limit_response__get_packed_size
+                     (const Tokengate__V1__SetRateLimitResponse   *message);
+size_t tokengate__v1__set_rate_limit_response__pack
+                     (const Tokengate__V1__SetRateLimitResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__set_rate_limit_response__pack_to_buffer
+                     (const Tokengate__V1__SetRateLimitResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__SetRateLimitResponse *
+       tokengate__v1__set_rate_limit_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__set_rate_limit_response__free_unpacked
+                     (Tokengate__V1__SetRateLimitResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__SetOptimizationRulesRequest methods */
+void   tokengate__v1__set_optimization_rules_request__init
+                     (Tokengate__V1__SetOptimizationRulesRequest         *message);
+size_t tokengate__v1__set_optimization_rules_request__get_packed_size
+                     (const Tokengate__V1__SetOptimizationRulesRequest   *message);
+size_t tokengate__v1__set_optimization_rules_request__pack
+                     (const Tokengate__V1__SetOptimizationRulesRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__set_optimization_rules_request__pack_to_buffer
+                     (const Tokengate__V1__SetOptimizationRulesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__SetOptimizationRulesRequest *
+       tokengate__v1__set_optimization_rules_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__set_optimization_rules_request__free_unpacked
+                     (Tokengate__V1__SetOptimizationRulesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__SetOptimizationRulesResponse methods */
+void   tokengate__v1__set_optimization_rules_response__init
+                     (Tokengate__V1__SetOptimizationRulesResponse         *message);
+size_t tokengate__v1__set_optimization_rules_response__get_packed_size
+                     (const Tokengate__V1__SetOptimizationRulesResponse   *message);
+size_t tokengate__v1__set_optimization_rules_response__pack
+                     (const Tokengate__V1__SetOptimizationRulesResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__set_optimization_rules_response__pack_to_buffer
+                     (const Tokengate__V1__SetOptimizationRulesResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__SetOptimizationRulesResponse *
+       tokengate__v1__set_optimization_rules_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__set_optimization_rules_response__free_unpacked
+                     (Tokengate__V1__SetOptimizationRulesResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__SetShadowModeRequest methods */
+void   tokengate__v1__set_shadow_mode_request__init
+                     (Tokengate__V1__SetShadowModeRequest         *message);
+size_t tokengate__v1__set_shadow_mode_request__get_packed_size
+                     (const Tokengate__V1__SetShadowModeRequest   *message);
+size_t tokengate__v1__set_shadow_mode_request__pack
+                     (const Tokengate__V1__SetShadowModeRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__set_shadow_mode_request__pack_to_buffer
+                     (const Tokengate__V1__SetShadowModeRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__SetShadowModeRequest *
+       tokengate__v1__set_shadow_mode_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__set_shadow_mode_request__free_unpacked
+                     (Tokengate__V1__SetShadowModeRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__SetShadowModeResponse methods */
+void   tokengate__v1__set_shadow_mode_response__init
+                     (Tokengate__V1__SetShadowModeResponse         *message);
+size_t tokengate__v1__set_shadow_mode_response__get_packed_size
+                     (const Tokengate__V1__SetShadowModeResponse   *message);
+size_t tokengate__v1__set_shadow_mode_response__pack
+                     (const Tokengate__V1__SetShadowModeResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__set_shadow_mode_response__pack_to_buffer
+                     (const Tokengate__V1__SetShadowModeResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__SetShadowModeResponse *
+       tokengate__v1__set_shadow_mode_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__set_shadow_mode_response__free_unpacked
+                     (Tokengate__V1__SetShadowModeResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__SetUnknownShopPolicyRequest methods */
+void   tokengate__v1__set_unknown_shop_policy_request__init
+                     (Tokengate__V1__SetUnknownShopPolicyRequest         *message);
+size_t tokengate__v1__set_unknown_shop_policy_request__get_packed_size
+                     (const Tokengate__V1__SetUnknownShopPolicyRequest   *message);
+size_t tokengate__v1__set_unknown_shop_policy_request__pack
+                     (const Tokengate__V1__SetUnknownShopPolicyRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__set_unknown_shop_policy_request__pack_to_buffer
+                     (const Tokengate__V1__SetUnknownShopPolicyRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__SetUnknownShopPolicyRequest *
+       tokengate__v1__set_unknown_shop_policy_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__set_unknown_shop_policy_request__free_unpacked
+                     (Tokengate__V1__SetUnknownShopPolicyRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__SetUnknownShopPolicyResponse methods */
+void   tokengate__v1__set_unknown_shop_policy_response__init
+                     (Tokengate__V1__SetUnknownShopPolicyResponse         *message);
+size_t tokengate__v1__set_unknown_shop_policy_response__get_packed_size
+                     (const Tokengate__V1__SetUnknownShopPolicyResponse   *message);
+size_t tokengate__v1__set_unknown_shop_policy_response__pack
+                     (const Tokengate__V1__SetUnknownShopPolicyResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__set_unknown_shop_policy_response__pack_to_buffer
+                     (const Tokengate__V1__SetUnknownShopPolicyResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__SetUnknownShopPolicyResponse *
+       tokengate__v1__set_unknown_shop_policy_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__set_unknown_shop_policy_response__free_unpacked
+                     (Tokengate__V1__SetUnknownShopPolicyResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__ListBillingRecordsRequest methods */
+void   tokengate__v1__list_billing_records_request__init
+                     (Tokengate__V1__ListBillingRecordsRequest         *message);
+size_t tokengate__v1__list_billing_records_request__get_packed_size
+                     (const Tokengate__V1__ListBillingRecordsRequest   *message);
+size_t tokengate__v1__list_billing_records_request__pack
+                     (const Tokengate__V1__ListBillingRecordsRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__list_billing_records_request__pack_to_buffer
+                     (const Tokengate__V1__ListBillingRecordsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__ListBillingRecordsRequest *
+       tokengate__v1__list_billing_records_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__list_billing_records_request__free_unpacked
+                     (Tokengate__V1__ListBillingRecordsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__ListBillingRecordsResponse methods */
+void   tokengate__v1__list_billing_records_response__init
+                     (Tokengate__V1__ListBillingRecordsResponse         *message);
+size_t tokengate__v1__list_billing_records_response__get_packed_size
+                     (const Tokengate__V1__ListBillingRecordsResponse   *message);
+size_t tokengate__v1__list_billing_records_response__pack
+                     (const Tokengate__V1__ListBillingRecordsResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__list_billing_records_response__pack_to_buffer
+                     (const Tokengate__V1__ListBillingRecordsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__ListBillingRecordsResponse *
+       tokengate__v1__list_billing_records_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__list_billing_records_response__free_unpacked
+                     (Tokengate__V1__ListBillingRecordsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GenerateBillingBatchRequest methods */
+void   tokengate__v1__generate_billing_batch_request__init
+                     (Tokengate__V1__GenerateBillingBatchRequest         *message);
+size_t tokengate__v1__generate_billing_batch_request__get_packed_size
+                     (const Tokengate__V1__GenerateBillingBatchRequest   *message);
+size_t tokengate__v1__generate_billing_batch_request__pack
+                     (const Tokengate__V1__GenerateBillingBatchRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__generate_billing_batch_request__pack_to_buffer
+                     (const Tokengate__V1__GenerateBillingBatchRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GenerateBillingBatchRequest *
+       tokengate__v1__generate_billing_batch_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__generate_billing_batch_request__free_unpacked
+                     (Tokengate__V1__GenerateBillingBatchRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GenerateBillingBatchResponse methods */
+void   tokengate__v1__generate_billing_batch_response__init
+                     (Tokengate__V1__GenerateBillingBatchResponse         *message);
+size_t tokengate__v1__generate_billing_batch_response__get_packed_size
+                     (const Tokengate__V1__GenerateBillingBatchResponse   *message);
+size_t tokengate__v1__generate_billing_batch_response__pack
+                     (const Tokengate__V1__GenerateBillingBatchResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__generate_billing_batch_response__pack_to_buffer
+                     (const Tokengate__V1__GenerateBillingBatchResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GenerateBillingBatchResponse *
+       tokengate__v1__generate_billing_batch_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__generate_billing_batch_response__free_unpacked
+                     (Tokengate__V1__GenerateBillingBatchResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__MarkPaidRequest methods */
+void   tokengate__v1__mark_paid_request__init
+                     (Tokengate__V1__MarkPaidRequest         *message);
+size_t tokengate__v1__mark_paid_request__get_packed_size
+                     (const Tokengate__V1__MarkPaidRequest   *message);
+size_t tokengate__v1__mark_paid_request__pack
+                     (const Tokengate__V1__MarkPaidRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__mark_paid_request__pack_to_buffer
+                     (const Tokengate__V1__MarkPaidRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__MarkPaidRequest *
+       tokengate__v1__mark_paid_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__mark_paid_request__free_unpacked
+                     (Tokengate__V1__MarkPaidRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__MarkPaidResponse methods */
+void   tokengate__v1__mark_paid_response__init
+                     (Tokengate__V1__MarkPaidResponse         *message);
+size_t tokengate__v1__mark_paid_response__get_packed_size
+                     (const Tokengate__V1__MarkPaidResponse   *message);
+size_t tokengate__v1__mark_paid_response__pack
+                     (const Tokengate__V1__MarkPaidResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__mark_paid_response__pack_to_buffer
+                     (const Tokengate__V1__MarkPaidResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__MarkPaidResponse *
+       tokengate__v1__mark_paid_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__mark_paid_response__free_unpacked
+                     (Tokengate__V1__MarkPaidResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GetShopViewRequest methods */
+void   tokengate__v1__get_shop_view_request__init
+                     (Tokengate__V1__GetShopViewRequest         *message);
+size_t tokengate__v1__get_shop_view_request__get_packed_size
+                     (const Tokengate__V1__GetShopViewRequest   *message);
+size_t tokengate__v1__get_shop_view_request__pack
+                     (const Tokengate__V1__GetShopViewRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__get_shop_view_request__pack_to_buffer
+                     (const Tokengate__V1__GetShopViewRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GetShopViewRequest *
+       tokengate__v1__get_shop_view_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__get_shop_view_request__free_unpacked
+                     (Tokengate__V1__GetShopViewRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__ShopView methods */
+void   tokengate__v1__shop_view__init
+                     (Tokengate__V1__ShopView         *message);
+size_t tokengate__v1__shop_view__get_packed_size
+                     (const Tokengate__V1__ShopView   *message);
+size_t tokengate__v1__shop_view__pack
+                     (const Tokengate__V1__ShopView   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__shop_view__pack_to_buffer
+                     (const Tokengate__V1__ShopView   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__ShopView *
+       tokengate__v1__shop_view__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__shop_view__free_unpacked
+                     (Tokengate__V1__ShopView *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__UsageFilter methods */
+void   tokengate__v1__usage_filter__init
+                     (Tokengate__V1__UsageFilter         *message);
+size_t tokengate__v1__usage_filter__get_packed_size
+                     (const Tokengate__V1__UsageFilter   *message);
+size_t tokengate__v1__usage_filter__pack
+                     (const Tokengate__V1__UsageFilter   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__usage_filter__pack_to_buffer
+                     (const Tokengate__V1__UsageFilter   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__UsageFilter *
+       tokengate__v1__usage_filter__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__usage_filter__free_unpacked
+                     (Tokengate__V1__UsageFilter *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GroupTotals methods */
+void   tokengate__v1__group_totals__init
+                     (Tokengate__V1__GroupTotals         *message);
+size_t tokengate__v1__group_totals__get_packed_size
+                     (const Tokengate__V1__GroupTotals   *message);
+size_t tokengate__v1__group_totals__pack
+                     (const Tokengate__V1__GroupTotals   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__group_totals__pack_to_buffer
+                     (const Tokengate__V1__GroupTotals   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GroupTotals *
+       tokengate__v1__group_totals__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__group_totals__free_unpacked
+                     (Tokengate__V1__GroupTotals *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GetStatisticsRequest methods */
+void   tokengate__v1__get_statistics_request__init
+                     (Tokengate__V1__GetStatisticsRequest         *message);
+size_t tokengate__v1__get_statistics_request__get_packed_size
+                     (const Tokengate__V1__GetStatisticsRequest   *message);
+size_t tokengate__v1__get_statistics_request__pack
+                     (const Tokengate__V1__GetStatisticsRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__get_statistics_request__pack_to_buffer
+                     (const Tokengate__V1__GetStatisticsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GetStatisticsRequest *
+       tokengate__v1__get_statistics_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__get_statistics_request__free_unpacked
+                     (Tokengate__V1__GetStatisticsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GetStatisticsResponse methods */
+void   tokengate__v1__get_statistics_response__init
+                     (Tokengate__V1__GetStatisticsResponse         *message);
+size_t tokengate__v1__get_statistics_response__get_packed_size
+                     (const Tokengate__V1__GetStatisticsResponse   *message);
+size_t tokengate__v1__get_statistics_response__pack
+                     (const Tokengate__V1__GetStatisticsResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__get_statistics_response__pack_to_buffer
+                     (const Tokengate__V1__GetStatisticsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GetStatisticsResponse *
+       tokengate__v1__get_statistics_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__get_statistics_response__free_unpacked
+                     (Tokengate__V1__GetStatisticsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__ShopMonthSummary methods */
+void   tokengate__v1__shop_month_summary__init
+                     (Tokengate__V1__ShopMonthSummary         *message);
+size_t tokengate__v1__shop_month_summary__get_packed_size
+                     (const Tokengate__V1__ShopMonthSummary   *message);
+size_t tokengate__v1__shop_month_summary__pack
+                     (const Tokengate__V1__ShopMonthSummary   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__shop_month_summary__pack_to_buffer
+                     (const Tokengate__V1__ShopMonthSummary   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__ShopMonthSummary *
+       tokengate__v1__shop_month_summary__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__shop_month_summary__free_unpacked
+                     (Tokengate__V1__ShopMonthSummary *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GetMonthlySummaryRequest methods */
+void   tokengate__v1__get_monthly_summary_request__init
+                     (Tokengate__V1__GetMonthlySummaryRequest         *message);
+size_t tokengate__v1__get_monthly_summary_request__get_packed_size
+                     (const Tokengate__V1__GetMonthlySummaryRequest   *message);
+size_t tokengate__v1__get_monthly_summary_request__pack
+                     (const Tokengate__V1__GetMonthlySummaryRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__get_monthly_summary_request__pack_to_buffer
+                     (const Tokengate__V1__GetMonthlySummaryRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GetMonthlySummaryRequest *
+       tokengate__v1__get_monthly_summary_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__get_monthly_summary_request__free_unpacked
+                     (Tokengate__V1__GetMonthlySummaryRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GetMonthlySummaryResponse methods */
+void   tokengate__v1__get_monthly_summary_response__init
+                     (Tokengate__V1__GetMonthlySummaryResponse         *message);
+size_t tokengate__v1__get_monthly_summary_response__get_packed_size
+                     (const Tokengate__V1__GetMonthlySummaryResponse   *message);
+size_t tokengate__v1__get_monthly_summary_response__pack
+                     (const Tokengate__V1__GetMonthlySummaryResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__get_monthly_summary_response__pack_to_buffer
+                     (const Tokengate__V1__GetMonthlySummaryResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GetMonthlySummaryResponse *
+       tokengate__v1__get_monthly_summary_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__get_monthly_summary_response__free_unpacked
+                     (Tokengate__V1__GetMonthlySummaryResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GetMonthlyReportRequest methods */
+void   tokengate__v1__get_monthly_report_request__init
+                     (Tokengate__V1__GetMonthlyReportRequest         *message);
+size_t tokengate__v1__get_monthly_report_request__get_packed_size
+                     (const Tokengate__V1__GetMonthlyReportRequest   *message);
+size_t tokengate__v1__get_monthly_report_request__pack
+                     (const Tokengate__V1__GetMonthlyReportRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__get_monthly_report_request__pack_to_buffer
+                     (const Tokengate__V1__GetMonthlyReportRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GetMonthlyReportRequest *
+       tokengate__v1__get_monthly_report_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__get_monthly_report_request__free_unpacked
+                     (Tokengate__V1__GetMonthlyReportRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GetMonthlyReportResponse methods */
+void   tokengate__v1__get_monthly_report_response__init
+                     (Tokengate__V1__GetMonthlyReportResponse         *message);
+size_t tokengate__v1__get_monthly_report_response__get_packed_size
+                     (const Tokengate__V1__GetMonthlyReportResponse   *message);
+size_t tokengate__v1__get_monthly_report_response__pack
+                     (const Tokengate__V1__GetMonthlyReportResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__get_monthly_report_response__pack_to_buffer
+                     (const Tokengate__V1__GetMonthlyReportResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GetMonthlyReportResponse *
+       tokengate__v1__get_monthly_report_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__get_monthly_report_response__free_unpacked
+                     (Tokengate__V1__GetMonthlyReportResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GetHighCostShopsRequest methods */
+void   tokengate__v1__get_high_cost_shops_request__init
+                     (Tokengate__V1__GetHighCostShopsRequest         *message);
+size_t tokengate__v1__get_high_cost_shops_request__get_packed_size
+                     (const Tokengate__V1__GetHighCostShopsRequest   *message);
+size_t tokengate__v1__get_high_cost_shops_request__pack
+                     (const Tokengate__V1__GetHighCostShopsRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__get_high_cost_shops_request__pack_to_buffer
+                     (const Tokengate__V1__GetHighCostShopsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GetHighCostShopsRequest *
+       tokengate__v1__get_high_cost_shops_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__get_high_cost_shops_request__free_unpacked
+                     (Tokengate__V1__GetHighCostShopsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__HighCostShop methods */
+void   tokengate__v1__high_cost_shop__init
+                     (Tokengate__V1__HighCostShop         *message);
+size_t tokengate__v1__high_cost_shop__get_packed_size
+                     (const Tokengate__V1__HighCostShop   *message);
+size_t tokengate__v1__high_cost_shop__pack
+                     (const Tokengate__V1__HighCostShop   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__high_cost_shop__pack_to_buffer
+                     (const Tokengate__V1__HighCostShop   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__HighCostShop *
+       tokengate__v1__high_cost_shop__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__high_cost_shop__free_unpacked
+                     (Tokengate__V1__HighCostShop *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GetHighCostShopsResponse methods */
+void   tokengate__v1__get_high_cost_shops_response__init
+                     (Tokengate__V1__GetHighCostShopsResponse         *message);
+size_t tokengate__v1__get_high_cost_shops_response__get_packed_size
+                     (const Tokengate__V1__GetHighCostShopsResponse   *message);
+size_t tokengate__v1__get_high_cost_shops_response__pack
+                     (const Tokengate__V1__GetHighCostShopsResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__get_high_cost_shops_response__pack_to_buffer
+                     (const Tokengate__V1__GetHighCostShopsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GetHighCostShopsResponse *
+       tokengate__v1__get_high_cost_shops_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__get_high_cost_shops_response__free_unpacked
+                     (Tokengate__V1__GetHighCostShopsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GetProjectionsRequest methods */
+void   tokengate__v1__get_projections_request__init
+                     (Tokengate__V1__GetProjectionsRequest         *message);
+size_t tokengate__v1__get_projections_request__get_packed_size
+                     (const Tokengate__V1__GetProjectionsRequest   *message);
+size_t tokengate__v1__get_projections_request__pack
+                     (const Tokengate__V1__GetProjectionsRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__get_projections_request__pack_to_buffer
+                     (const Tokengate__V1__GetProjectionsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GetProjectionsRequest *
+       tokengate__v1__get_projections_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__get_projections_request__free_unpacked
+                     (Tokengate__V1__GetProjectionsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__Projection methods */
+void   tokengate__v1__projection__init
+                     (Tokengate__V1__Projection         *message);
+size_t tokengate__v1__projection__get_packed_size
+                     (const Tokengate__V1__Projection   *message);
+size_t tokengate__v1__projection__pack
+                     (const Tokengate__V1__Projection   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__projection__pack_to_buffer
+                     (const Tokengate__V1__Projection   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__Projection *
+       tokengate__v1__projection__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__projection__free_unpacked
+                     (Tokengate__V1__Projection *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GetProjectionsResponse methods */
+void   tokengate__v1__get_projections_response__init
+                     (Tokengate__V1__GetProjectionsResponse         *message);
+size_t tokengate__v1__get_projections_response__get_packed_size
+                     (const Tokengate__V1__GetProjectionsResponse   *message);
+size_t tokengate__v1__get_projections_response__pack
+                     (const Tokengate__V1__GetProjectionsResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__get_projections_response__pack_to_buffer
+                     (const Tokengate__V1__GetProjectionsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GetProjectionsResponse *
+       tokengate__v1__get_projections_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__get_projections_response__free_unpacked
+                     (Tokengate__V1__GetProjectionsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__QueryUsageLogsRequest methods */
+void   tokengate__v1__query_usage_logs_request__init
+                     (Tokengate__V1__QueryUsageLogsRequest         *message);
+size_t tokengate__v1__query_usage_logs_request__get_packed_size
+                     (const Tokengate__V1__QueryUsageLogsRequest   *message);
+size_t tokengate__v1__query_usage_logs_request__pack
+                     (const Tokengate__V1__QueryUsageLogsRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__query_usage_logs_request__pack_to_buffer
+                     (const Tokengate__V1__QueryUsageLogsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__QueryUsageLogsRequest *
+       tokengate__v1__query_usage_logs_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__query_usage_logs_request__free_unpacked
+                     (Tokengate__V1__QueryUsageLogsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__QueryUsageLogsResponse methods */
+void   tokengate__v1__query_usage_logs_response__init
+                     (Tokengate__V1__QueryUsageLogsResponse         *message);
+size_t tokengate__v1__query_usage_logs_response__get_packed_size
+                     (const Tokengate__V1__QueryUsageLogsResponse   *message);
+size_t tokengate__v1__query_usage_logs_response__pack
+                     (const Tokengate__V1__QueryUsageLogsResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__query_usage_logs_response__pack_to_buffer
+                     (const Tokengate__V1__QueryUsageLogsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__QueryUsageLogsResponse *
+       tokengate__v1__query_usage_logs_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__query_usage_logs_response__free_unpacked
+                     (Tokengate__V1__QueryUsageLogsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__ExportUsageCsvRequest methods */
+void   tokengate__v1__export_usage_csv_request__init
+                     (Tokengate__V1__ExportUsageCsvRequest         *message);
+size_t tokengate__v1__export_usage_csv_request__get_packed_size
+                     (const Tokengate__V1__ExportUsageCsvRequest   *message);
+size_t tokengate__v1__export_usage_csv_request__pack
+                     (const Tokengate__V1__ExportUsageCsvRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__export_usage_csv_request__pack_to_buffer
+                     (const Tokengate__V1__ExportUsageCsvRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__ExportUsageCsvRequest *
+       tokengate__v1__export_usage_csv_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__export_usage_csv_request__free_unpacked
+                     (Tokengate__V1__ExportUsageCsvRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__ExportUsageCsvChunk methods */
+void   tokengate__v1__export_usage_csv_chunk__init
+                     (Tokengate__V1__ExportUsageCsvChunk         *message);
+size_t tokengate__v1__export_usage_csv_chunk__get_packed_size
+                     (const Tokengate__V1__ExportUsageCsvChunk   *message);
+size_t tokengate__v1__export_usage_csv_chunk__pack
+                     (const Tokengate__V1__ExportUsageCsvChunk   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__export_usage_csv_chunk__pack_to_buffer
+                     (const Tokengate__V1__ExportUsageCsvChunk   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__ExportUsageCsvChunk *
+       tokengate__v1__export_usage_csv_chunk__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__export_usage_csv_chunk__free_unpacked
+                     (Tokengate__V1__ExportUsageCsvChunk *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__ListAlertsRequest methods */
+void   tokengate__v1__list_alerts_request__init
+                     (Tokengate__V1__ListAlertsRequest         *message);
+size_t tokengate__v1__list_alerts_request__get_packed_size
+                     (const Tokengate__V1__ListAlertsRequest   *message);
+size_t tokengate__v1__list_alerts_request__pack
+                     (const Tokengate__V1__ListAlertsRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__list_alerts_request__pack_to_buffer
+                     (const Tokengate__V1__ListAlertsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__ListAlertsRequest *
+       tokengate__v1__list_alerts_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__list_alerts_request__free_unpacked
+                     (Tokengate__V1__ListAlertsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__ListAlertsResponse methods */
+void   tokengate__v1__list_alerts_response__init
+                     (Tokengate__V1__ListAlertsResponse         *message);
+size_t tokengate__v1__list_alerts_response__get_packed_size
+                     (const Tokengate__V1__ListAlertsResponse   *message);
+size_t tokengate__v1__list_alerts_response__pack
+                     (const Tokengate__V1__ListAlertsResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__list_alerts_response__pack_to_buffer
+                     (const Tokengate__V1__ListAlertsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__ListAlertsResponse *
+       tokengate__v1__list_alerts_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__list_alerts_response__free_unpacked
+                     (Tokengate__V1__ListAlertsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__WatchAlertsRequest methods */
+void   tokengate__v1__watch_alerts_request__init
+                     (Tokengate__V1__WatchAlertsRequest         *message);
+size_t tokengate__v1__watch_alerts_request__get_packed_size
+                     (const Tokengate__V1__WatchAlertsRequest   *message);
+size_t tokengate__v1__watch_alerts_request__pack
+                     (const Tokengate__V1__WatchAlertsRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__watch_alerts_request__pack_to_buffer
+                     (const Tokengate__V1__WatchAlertsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__WatchAlertsRequest *
+       tokengate__v1__watch_alerts_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__watch_alerts_request__free_unpacked
+                     (Tokengate__V1__WatchAlertsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GetMetricsRequest methods */
+void   tokengate__v1__get_metrics_request__init
+                     (Tokengate__V1__GetMetricsRequest         *message);
+size_t tokengate__v1__get_metrics_request__get_packed_size
+                     (const Tokengate__V1__GetMetricsRequest   *message);
+size_t tokengate__v1__get_metrics_request__pack
+                     (const Tokengate__V1__GetMetricsRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__get_metrics_request__pack_to_buffer
+                     (const Tokengate__V1__GetMetricsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GetMetricsRequest *
+       tokengate__v1__get_metrics_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__get_metrics_request__free_unpacked
+                     (Tokengate__V1__GetMetricsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__GetMetricsResponse methods */
+void   tokengate__v1__get_metrics_response__init
+                     (Tokengate__V1__GetMetricsResponse         *message);
+size_t tokengate__v1__get_metrics_response__get_packed_size
+                     (const Tokengate__V1__GetMetricsResponse   *message);
+size_t tokengate__v1__get_metrics_response__pack
+                     (const Tokengate__V1__GetMetricsResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__get_metrics_response__pack_to_buffer
+                     (const Tokengate__V1__GetMetricsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__GetMetricsResponse *
+       tokengate__v1__get_metrics_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__get_metrics_response__free_unpacked
+                     (Tokengate__V1__GetMetricsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__ReportClientMetricsRequest methods */
+void   tokengate__v1__report_client_metrics_request__init
+                     (Tokengate__V1__ReportClientMetricsRequest         *message);
+size_t tokengate__v1__report_client_metrics_request__get_packed_size
+                     (const Tokengate__V1__ReportClientMetricsRequest   *message);
+size_t tokengate__v1__report_client_metrics_request__pack
+                     (const Tokengate__V1__ReportClientMetricsRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__report_client_metrics_request__pack_to_buffer
+                     (const Tokengate__V1__ReportClientMetricsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__ReportClientMetricsRequest *
+       tokengate__v1__report_client_metrics_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__report_client_metrics_request__free_unpacked
+                     (Tokengate__V1__ReportClientMetricsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__ReportClientMetricsResponse methods */
+void   tokengate__v1__report_client_metrics_response__init
+                     (Tokengate__V1__ReportClientMetricsResponse         *message);
+size_t tokengate__v1__report_client_metrics_response__get_packed_size
+                     (const Tokengate__V1__ReportClientMetricsResponse   *message);
+size_t tokengate__v1__report_client_metrics_response__pack
+                     (const Tokengate__V1__ReportClientMetricsResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__report_client_metrics_response__pack_to_buffer
+                     (const Tokengate__V1__ReportClientMetricsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__ReportClientMetricsResponse *
+       tokengate__v1__report_client_metrics_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__report_client_metrics_response__free_unpacked
+                     (Tokengate__V1__ReportClientMetricsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Tokengate__V1__RequestFrame_Closure)
@@ -882,6 +3016,195 @@ typedef void (*Tokengate__V1__HealthCheckRequest_Closure)
 typedef void (*Tokengate__V1__HealthCheckResponse_Closure)
                  (const Tokengate__V1__HealthCheckResponse *message,
                   void *closure_data);
+typedef void (*Tokengate__V1__UsageEventRecord_Closure)
+                 (const Tokengate__V1__UsageEventRecord *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__PriceRates_Closure)
+                 (const Tokengate__V1__PriceRates *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__PromptTier_Closure)
+                 (const Tokengate__V1__PromptTier *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__PriceVersion_Closure)
+                 (const Tokengate__V1__PriceVersion *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__RateLimit_Closure)
+                 (const Tokengate__V1__RateLimit *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__TierConfig_Closure)
+                 (const Tokengate__V1__TierConfig *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__OperationLimitsConfig_Closure)
+                 (const Tokengate__V1__OperationLimitsConfig *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__ModelDowngrade_Closure)
+                 (const Tokengate__V1__ModelDowngrade *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__OptimizationRulesConfig_Closure)
+                 (const Tokengate__V1__OptimizationRulesConfig *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__ShopTierAssignment_Closure)
+                 (const Tokengate__V1__ShopTierAssignment *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__ShopRateLimit_Closure)
+                 (const Tokengate__V1__ShopRateLimit *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GetConfigurationRequest_Closure)
+                 (const Tokengate__V1__GetConfigurationRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GetConfigurationResponse_Closure)
+                 (const Tokengate__V1__GetConfigurationResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__SetPriceRequest_Closure)
+                 (const Tokengate__V1__SetPriceRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__SetPriceResponse_Closure)
+                 (const Tokengate__V1__SetPriceResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__UpsertTierRequest_Closure)
+                 (const Tokengate__V1__UpsertTierRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__UpsertTierResponse_Closure)
+                 (const Tokengate__V1__UpsertTierResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__AssignShopTierRequest_Closure)
+                 (const Tokengate__V1__AssignShopTierRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__AssignShopTierResponse_Closure)
+                 (const Tokengate__V1__AssignShopTierResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__SetLimitsRequest_Closure)
+                 (const Tokengate__V1__SetLimitsRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__SetLimitsResponse_Closure)
+                 (const Tokengate__V1__SetLimitsResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__SetRateLimitRequest_Closure)
+                 (const Tokengate__V1__SetRateLimitRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__SetRateLimitResponse_Closure)
+                 (const Tokengate__V1__SetRateLimitResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__SetOptimizationRulesRequest_Closure)
+                 (const Tokengate__V1__SetOptimizationRulesRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__SetOptimizationRulesResponse_Closure)
+                 (const Tokengate__V1__SetOptimizationRulesResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__SetShadowModeRequest_Closure)
+                 (const Tokengate__V1__SetShadowModeRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__SetShadowModeResponse_Closure)
+                 (const Tokengate__V1__SetShadowModeResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__SetUnknownShopPolicyRequest_Closure)
+                 (const Tokengate__V1__SetUnknownShopPolicyRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__SetUnknownShopPolicyResponse_Closure)
+                 (const Tokengate__V1__SetUnknownShopPolicyResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__ListBillingRecordsRequest_Closure)
+                 (const Tokengate__V1__ListBillingRecordsRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__ListBillingRecordsResponse_Closure)
+                 (const Tokengate__V1__ListBillingRecordsResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GenerateBillingBatchRequest_Closure)
+                 (const Tokengate__V1__GenerateBillingBatchRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GenerateBillingBatchResponse_Closure)
+                 (const Tokengate__V1__GenerateBillingBatchResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__MarkPaidRequest_Closure)
+                 (const Tokengate__V1__MarkPaidRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__MarkPaidResponse_Closure)
+                 (const Tokengate__V1__MarkPaidResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GetShopViewRequest_Closure)
+                 (const Tokengate__V1__GetShopViewRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__ShopView_Closure)
+                 (const Tokengate__V1__ShopView *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__UsageFilter_Closure)
+                 (const Tokengate__V1__UsageFilter *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GroupTotals_Closure)
+                 (const Tokengate__V1__GroupTotals *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GetStatisticsRequest_Closure)
+                 (const Tokengate__V1__GetStatisticsRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GetStatisticsResponse_Closure)
+                 (const Tokengate__V1__GetStatisticsResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__ShopMonthSummary_Closure)
+                 (const Tokengate__V1__ShopMonthSummary *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GetMonthlySummaryRequest_Closure)
+                 (const Tokengate__V1__GetMonthlySummaryRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GetMonthlySummaryResponse_Closure)
+                 (const Tokengate__V1__GetMonthlySummaryResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GetMonthlyReportRequest_Closure)
+                 (const Tokengate__V1__GetMonthlyReportRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GetMonthlyReportResponse_Closure)
+                 (const Tokengate__V1__GetMonthlyReportResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GetHighCostShopsRequest_Closure)
+                 (const Tokengate__V1__GetHighCostShopsRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__HighCostShop_Closure)
+                 (const Tokengate__V1__HighCostShop *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GetHighCostShopsResponse_Closure)
+                 (const Tokengate__V1__GetHighCostShopsResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GetProjectionsRequest_Closure)
+                 (const Tokengate__V1__GetProjectionsRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__Projection_Closure)
+                 (const Tokengate__V1__Projection *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GetProjectionsResponse_Closure)
+                 (const Tokengate__V1__GetProjectionsResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__QueryUsageLogsRequest_Closure)
+                 (const Tokengate__V1__QueryUsageLogsRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__QueryUsageLogsResponse_Closure)
+                 (const Tokengate__V1__QueryUsageLogsResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__ExportUsageCsvRequest_Closure)
+                 (const Tokengate__V1__ExportUsageCsvRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__ExportUsageCsvChunk_Closure)
+                 (const Tokengate__V1__ExportUsageCsvChunk *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__ListAlertsRequest_Closure)
+                 (const Tokengate__V1__ListAlertsRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__ListAlertsResponse_Closure)
+                 (const Tokengate__V1__ListAlertsResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__WatchAlertsRequest_Closure)
+                 (const Tokengate__V1__WatchAlertsRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GetMetricsRequest_Closure)
+                 (const Tokengate__V1__GetMetricsRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__GetMetricsResponse_Closure)
+                 (const Tokengate__V1__GetMetricsResponse *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__ReportClientMetricsRequest_Closure)
+                 (const Tokengate__V1__ReportClientMetricsRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__ReportClientMetricsResponse_Closure)
+                 (const Tokengate__V1__ReportClientMetricsResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -913,6 +3236,106 @@ struct Tokengate__V1__BudgetService_Service
                  const Tokengate__V1__HealthCheckRequest *input,
                  Tokengate__V1__HealthCheckResponse_Closure closure,
                  void *closure_data);
+  void (*watch_health)(Tokengate__V1__BudgetService_Service *service,
+                       const Tokengate__V1__HealthCheckRequest *input,
+                       Tokengate__V1__HealthCheckResponse_Closure closure,
+                       void *closure_data);
+  void (*get_configuration)(Tokengate__V1__BudgetService_Service *service,
+                            const Tokengate__V1__GetConfigurationRequest *input,
+                            Tokengate__V1__GetConfigurationResponse_Closure closure,
+                            void *closure_data);
+  void (*set_price)(Tokengate__V1__BudgetService_Service *service,
+                    const Tokengate__V1__SetPriceRequest *input,
+                    Tokengate__V1__SetPriceResponse_Closure closure,
+                    void *closure_data);
+  void (*upsert_tier)(Tokengate__V1__BudgetService_Service *service,
+                      const Tokengate__V1__UpsertTierRequest *input,
+                      Tokengate__V1__UpsertTierResponse_Closure closure,
+                      void *closure_data);
+  void (*assign_shop_tier)(Tokengate__V1__BudgetService_Service *service,
+                           const Tokengate__V1__AssignShopTierRequest *input,
+                           Tokengate__V1__AssignShopTierResponse_Closure closure,
+                           void *closure_data);
+  void (*set_limits)(Tokengate__V1__BudgetService_Service *service,
+                     const Tokengate__V1__SetLimitsRequest *input,
+                     Tokengate__V1__SetLimitsResponse_Closure closure,
+                     void *closure_data);
+  void (*set_rate_limit)(Tokengate__V1__BudgetService_Service *service,
+                         const Tokengate__V1__SetRateLimitRequest *input,
+                         Tokengate__V1__SetRateLimitResponse_Closure closure,
+                         void *closure_data);
+  void (*set_optimization_rules)(Tokengate__V1__BudgetService_Service *service,
+                                 const Tokengate__V1__SetOptimizationRulesRequest *input,
+                                 Tokengate__V1__SetOptimizationRulesResponse_Closure closure,
+                                 void *closure_data);
+  void (*set_shadow_mode)(Tokengate__V1__BudgetService_Service *service,
+                          const Tokengate__V1__SetShadowModeRequest *input,
+                          Tokengate__V1__SetShadowModeResponse_Closure closure,
+                          void *closure_data);
+  void (*set_unknown_shop_policy)(Tokengate__V1__BudgetService_Service *service,
+                                  const Tokengate__V1__SetUnknownShopPolicyRequest *input,
+                                  Tokengate__V1__SetUnknownShopPolicyResponse_Closure closure,
+                                  void *closure_data);
+  void (*list_billing_records)(Tokengate__V1__BudgetService_Service *service,
+                               const Tokengate__V1__ListBillingRecordsRequest *input,
+                               Tokengate__V1__ListBillingRecordsResponse_Closure closure,
+                               void *closure_data);
+  void (*generate_billing_batch)(Tokengate__V1__BudgetService_Service *service,
+                                 const Tokengate__V1__GenerateBillingBatchRequest *input,
+                                 Tokengate__V1__GenerateBillingBatchResponse_Closure closure,
+                                 void *closure_data);
+  void (*mark_paid)(Tokengate__V1__BudgetService_Service *service,
+                    const Tokengate__V1__MarkPaidRequest *input,
+                    Tokengate__V1__MarkPaidResponse_Closure closure,
+                    void *closure_data);
+  void (*get_shop_view)(Tokengate__V1__BudgetService_Service *service,
+                        const Tokengate__V1__GetShopViewRequest *input,
+                        Tokengate__V1__ShopView_Closure closure,
+                        void *closure_data);
+  void (*get_statistics)(Tokengate__V1__BudgetService_Service *service,
+                         const Tokengate__V1__GetStatisticsRequest *input,
+                         Tokengate__V1__GetStatisticsResponse_Closure closure,
+                         void *closure_data);
+  void (*get_monthly_summary)(Tokengate__V1__BudgetService_Service *service,
+                              const Tokengate__V1__GetMonthlySummaryRequest *input,
+                              Tokengate__V1__GetMonthlySummaryResponse_Closure closure,
+                              void *closure_data);
+  void (*get_monthly_report)(Tokengate__V1__BudgetService_Service *service,
+                             const Tokengate__V1__GetMonthlyReportRequest *input,
+                             Tokengate__V1__GetMonthlyReportResponse_Closure closure,
+                             void *closure_data);
+  void (*get_high_cost_shops)(Tokengate__V1__BudgetService_Service *service,
+                              const Tokengate__V1__GetHighCostShopsRequest *input,
+                              Tokengate__V1__GetHighCostShopsResponse_Closure closure,
+                              void *closure_data);
+  void (*get_projections)(Tokengate__V1__BudgetService_Service *service,
+                          const Tokengate__V1__GetProjectionsRequest *input,
+                          Tokengate__V1__GetProjectionsResponse_Closure closure,
+                          void *closure_data);
+  void (*query_usage_logs)(Tokengate__V1__BudgetService_Service *service,
+                           const Tokengate__V1__QueryUsageLogsRequest *input,
+                           Tokengate__V1__QueryUsageLogsResponse_Closure closure,
+                           void *closure_data);
+  void (*export_usage_csv)(Tokengate__V1__BudgetService_Service *service,
+                           const Tokengate__V1__ExportUsageCsvRequest *input,
+                           Tokengate__V1__ExportUsageCsvChunk_Closure closure,
+                           void *closure_data);
+  void (*list_alerts)(Tokengate__V1__BudgetService_Service *service,
+                      const Tokengate__V1__ListAlertsRequest *input,
+                      Tokengate__V1__ListAlertsResponse_Closure closure,
+                      void *closure_data);
+  void (*watch_alerts)(Tokengate__V1__BudgetService_Service *service,
+                       const Tokengate__V1__WatchAlertsRequest *input,
+                       Tokengate__V1__Alert_Closure closure,
+                       void *closure_data);
+  void (*get_metrics)(Tokengate__V1__BudgetService_Service *service,
+                      const Tokengate__V1__GetMetricsRequest *input,
+                      Tokengate__V1__GetMetricsResponse_Closure closure,
+                      void *closure_data);
+  void (*report_client_metrics)(Tokengate__V1__BudgetService_Service *service,
+                                const Tokengate__V1__ReportClientMetricsRequest *input,
+                                Tokengate__V1__ReportClientMetricsResponse_Closure closure,
+                                void *closure_data);
 };
 typedef void (*Tokengate__V1__BudgetService_ServiceDestroy)(Tokengate__V1__BudgetService_Service *);
 void tokengate__v1__budget_service__init (Tokengate__V1__BudgetService_Service *service,
@@ -926,7 +3349,32 @@ void tokengate__v1__budget_service__init (Tokengate__V1__BudgetService_Service *
       function_prefix__ ## apply_optimization,\
       function_prefix__ ## log_usage,\
       function_prefix__ ## generate_billing,\
-      function_prefix__ ## health  }
+      function_prefix__ ## health,\
+      function_prefix__ ## watch_health,\
+      function_prefix__ ## get_configuration,\
+      function_prefix__ ## set_price,\
+      function_prefix__ ## upsert_tier,\
+      function_prefix__ ## assign_shop_tier,\
+      function_prefix__ ## set_limits,\
+      function_prefix__ ## set_rate_limit,\
+      function_prefix__ ## set_optimization_rules,\
+      function_prefix__ ## set_shadow_mode,\
+      function_prefix__ ## set_unknown_shop_policy,\
+      function_prefix__ ## list_billing_records,\
+      function_prefix__ ## generate_billing_batch,\
+      function_prefix__ ## mark_paid,\
+      function_prefix__ ## get_shop_view,\
+      function_prefix__ ## get_statistics,\
+      function_prefix__ ## get_monthly_summary,\
+      function_prefix__ ## get_monthly_report,\
+      function_prefix__ ## get_high_cost_shops,\
+      function_prefix__ ## get_projections,\
+      function_prefix__ ## query_usage_logs,\
+      function_prefix__ ## export_usage_csv,\
+      function_prefix__ ## list_alerts,\
+      function_prefix__ ## watch_alerts,\
+      function_prefix__ ## get_metrics,\
+      function_prefix__ ## report_client_metrics  }
 void tokengate__v1__budget_service__can_make_request(ProtobufCService *service,
                                                      const Tokengate__V1__CanMakeRequestRequest *input,
                                                      Tokengate__V1__CanMakeRequestResponse_Closure closure,
@@ -951,6 +3399,106 @@ void tokengate__v1__budget_service__health(ProtobufCService *service,
                                            const Tokengate__V1__HealthCheckRequest *input,
                                            Tokengate__V1__HealthCheckResponse_Closure closure,
                                            void *closure_data);
+void tokengate__v1__budget_service__watch_health(ProtobufCService *service,
+                                                 const Tokengate__V1__HealthCheckRequest *input,
+                                                 Tokengate__V1__HealthCheckResponse_Closure closure,
+                                                 void *closure_data);
+void tokengate__v1__budget_service__get_configuration(ProtobufCService *service,
+                                                      const Tokengate__V1__GetConfigurationRequest *input,
+                                                      Tokengate__V1__GetConfigurationResponse_Closure closure,
+                                                      void *closure_data);
+void tokengate__v1__budget_service__set_price(ProtobufCService *service,
+                                              const Tokengate__V1__SetPriceRequest *input,
+                                              Tokengate__V1__SetPriceResponse_Closure closure,
+                                              void *closure_data);
+void tokengate__v1__budget_service__upsert_tier(ProtobufCService *service,
+                                                const Tokengate__V1__UpsertTierRequest *input,
+                                                Tokengate__V1__UpsertTierResponse_Closure closure,
+                                                void *closure_data);
+void tokengate__v1__budget_service__assign_shop_tier(ProtobufCService *service,
+                                                     const Tokengate__V1__AssignShopTierRequest *input,
+                                                     Tokengate__V1__AssignShopTierResponse_Closure closure,
+                                                     void *closure_data);
+void tokengate__v1__budget_service__set_limits(ProtobufCService *service,
+                                               const Tokengate__V1__SetLimitsRequest *input,
+                                               Tokengate__V1__SetLimitsResponse_Closure closure,
+                                               void *closure_data);
+void tokengate__v1__budget_service__set_rate_limit(ProtobufCService *service,
+                                                   const Tokengate__V1__SetRateLimitRequest *input,
+                                                   Tokengate__V1__SetRateLimitResponse_Closure closure,
+                                                   void *closure_data);
+void tokengate__v1__budget_service__set_optimization_rules(ProtobufCService *service,
+                                                           const Tokengate__V1__SetOptimizationRulesRequest *input,
+                                                           Tokengate__V1__SetOptimizationRulesResponse_Closure closure,
+                                                           void *closure_data);
+void tokengate__v1__budget_service__set_shadow_mode(ProtobufCService *service,
+                                                    const Tokengate__V1__SetShadowModeRequest *input,
+                                                    Tokengate__V1__SetShadowModeResponse_Closure closure,
+                                                    void *closure_data);
+void tokengate__v1__budget_service__set_unknown_shop_policy(ProtobufCService *service,
+                                                            const Tokengate__V1__SetUnknownShopPolicyRequest *input,
+                                                            Tokengate__V1__SetUnknownShopPolicyResponse_Closure closure,
+                                                            void *closure_data);
+void tokengate__v1__budget_service__list_billing_records(ProtobufCService *service,
+                                                         const Tokengate__V1__ListBillingRecordsRequest *input,
+                                                         Tokengate__V1__ListBillingRecordsResponse_Closure closure,
+                                                         void *closure_data);
+void tokengate__v1__budget_service__generate_billing_batch(ProtobufCService *service,
+                                                           const Tokengate__V1__GenerateBillingBatchRequest *input,
+                                                           Tokengate__V1__GenerateBillingBatchResponse_Closure closure,
+                                                           void *closure_data);
+void tokengate__v1__budget_service__mark_paid(ProtobufCService *service,
+                                              const Tokengate__V1__MarkPaidRequest *input,
+                                              Tokengate__V1__MarkPaidResponse_Closure closure,
+                                              void *closure_data);
+void tokengate__v1__budget_service__get_shop_view(ProtobufCService *service,
+                                                  const Tokengate__V1__GetShopViewRequest *input,
+                                                  Tokengate__V1__ShopView_Closure closure,
+                                                  void *closure_data);
+void tokengate__v1__budget_service__get_statistics(ProtobufCService *service,
+                                                   const Tokengate__V1__GetStatisticsRequest *input,
+                                                   Tokengate__V1__GetStatisticsResponse_Closure closure,
+                                                   void *closure_data);
+void tokengate__v1__budget_service__get_monthly_summary(ProtobufCService *service,
+                                                        const Tokengate__V1__GetMonthlySummaryRequest *input,
+                                                        Tokengate__V1__GetMonthlySummaryResponse_Closure closure,
+                                                        void *closure_data);
+void tokengate__v1__budget_service__get_monthly_report(ProtobufCService *service,
+                                                       const Tokengate__V1__GetMonthlyReportRequest *input,
+                                                       Tokengate__V1__GetMonthlyReportResponse_Closure closure,
+                                                       void *closure_data);
+void tokengate__v1__budget_service__get_high_cost_shops(ProtobufCService *service,
+                                                        const Tokengate__V1__GetHighCostShopsRequest *input,
+                                                        Tokengate__V1__GetHighCostShopsResponse_Closure closure,
+                                                        void *closure_data);
+void tokengate__v1__budget_service__get_projections(ProtobufCService *service,
+                                                    const Tokengate__V1__GetProjectionsRequest *input,
+                                                    Tokengate__V1__GetProjectionsResponse_Closure closure,
+                                                    void *closure_data);
+void tokengate__v1__budget_service__query_usage_logs(ProtobufCService *service,
+                                                     const Tokengate__V1__QueryUsageLogsRequest *input,
+                                                     Tokengate__V1__QueryUsageLogsResponse_Closure closure,
+                                                     void *closure_data);
+void tokengate__v1__budget_service__export_usage_csv(ProtobufCService *service,
+                                                     const Tokengate__V1__ExportUsageCsvRequest *input,
+                                                     Tokengate__V1__ExportUsageCsvChunk_Closure closure,
+                                                     void *closure_data);
+void tokengate__v1__budget_service__list_alerts(ProtobufCService *service,
+                                                const Tokengate__V1__ListAlertsRequest *input,
+                                                Tokengate__V1__ListAlertsResponse_Closure closure,
+                                                void *closure_data);
+void tokengate__v1__budget_service__watch_alerts(ProtobufCService *service,
+                                                 const Tokengate__V1__WatchAlertsRequest *input,
+                                                 Tokengate__V1__Alert_Closure closure,
+                                                 void *closure_data);
+void tokengate__v1__budget_service__get_metrics(ProtobufCService *service,
+                                                const Tokengate__V1__GetMetricsRequest *input,
+                                                Tokengate__V1__GetMetricsResponse_Closure closure,
+                                                void *closure_data);
+void tokengate__v1__budget_service__report_client_metrics(ProtobufCService *service,
+                                                          const Tokengate__V1__ReportClientMetricsRequest *input,
+                                                          Tokengate__V1__ReportClientMetricsResponse_Closure closure,
+                                                          void *closure_data);
 
 /* --- descriptors --- */
 
@@ -959,6 +3507,7 @@ extern const ProtobufCEnumDescriptor    tokengate__v1__decision_reason__descript
 extern const ProtobufCEnumDescriptor    tokengate__v1__limit_kind__descriptor;
 extern const ProtobufCEnumDescriptor    tokengate__v1__alert_kind__descriptor;
 extern const ProtobufCEnumDescriptor    tokengate__v1__serving_status__descriptor;
+extern const ProtobufCEnumDescriptor    tokengate__v1__unknown_shop_policy__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__request_frame__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__response_frame__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__can_make_request_request__descriptor;
@@ -978,6 +3527,69 @@ extern const ProtobufCMessageDescriptor tokengate__v1__billing_record__descripto
 extern const ProtobufCMessageDescriptor tokengate__v1__generate_billing_response__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__health_check_request__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__health_check_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__usage_event_record__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__price_rates__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__prompt_tier__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__price_version__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__rate_limit__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__tier_config__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__operation_limits_config__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__model_downgrade__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__optimization_rules_config__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__shop_tier_assignment__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__shop_rate_limit__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__get_configuration_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__get_configuration_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__set_price_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__set_price_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__upsert_tier_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__upsert_tier_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__assign_shop_tier_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__assign_shop_tier_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__set_limits_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__set_limits_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__set_rate_limit_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__set_rate_limit_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__set_optimization_rules_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__set_optimization_rules_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__set_shadow_mode_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__set_shadow_mode_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__set_unknown_shop_policy_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__set_unknown_shop_policy_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__list_billing_records_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__list_billing_records_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__generate_billing_batch_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__generate_billing_batch_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__mark_paid_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__mark_paid_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__get_shop_view_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__shop_view__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__usage_filter__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__group_totals__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__get_statistics_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__get_statistics_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__shop_month_summary__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__get_monthly_summary_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__get_monthly_summary_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__get_monthly_report_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__get_monthly_report_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__get_high_cost_shops_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__high_cost_shop__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__get_high_cost_shops_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__get_projections_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__projection__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__get_projections_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__query_usage_logs_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__query_usage_logs_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__export_usage_csv_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__export_usage_csv_chunk__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__list_alerts_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__list_alerts_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__watch_alerts_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__get_metrics_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__get_metrics_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__report_client_metrics_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__report_client_metrics_response__descriptor;
 extern const ProtobufCServiceDescriptor tokengate__v1__budget_service__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -1,0 +1,58 @@
+// The handlers of tokengate.v1.BudgetService: each decodes its request, asks the ledger and
+// encodes the answer. Status codes each RPC can return are listed on its entry.
+import Synchronization
+import TokenGateCore
+import TokenGateStore
+import TokenGateWire
+
+public final class BudgetService: Sendable {
+    private let ledger: Ledger
+    private let clock: any WallClock
+    private let ready = Atomic<Bool>(false)
+
+    public init(ledger: Ledger, clock: any WallClock) {
+        self.ledger = ledger
+        self.clock = clock
+    }
+
+    /// Set once recovery has finished; until then only health answers (NOT_SERVING).
+    public var isReady: Bool {
+        get { ready.load(ordering: .acquiring) }
+        set { ready.store(newValue, ordering: .releasing) }
+    }
+
+    public func now() -> UnixMillis { clock.nowUnixMs() }
+
+    public func methodTable() -> MethodTable {
+        let ledger = self.ledger
+        return MethodTable([
+            /// CanMakeRequest: OK (ALLOW or DENY), INVALID_ARGUMENT, NOT_FOUND (unknown model).
+            .unary(MethodPath.canMakeRequest) { (request: CanMakeRequestRequest, context) throws(TokenGateError) in
+                (try ledger.canMakeRequest(request, now: context.now), nil)
+            },
+            /// ReleaseReservation: OK, NOT_FOUND, FAILED_PRECONDITION (already settled or released).
+            .unary(MethodPath.releaseReservation) { (request: ReleaseReservationRequest, context) throws(TokenGateError) in
+                (try ledger.releaseReservation(request, now: context.now), nil)
+            },
+            /// ApplyOptimization: OK, INVALID_ARGUMENT, NOT_FOUND (unknown model).
+            .unary(MethodPath.applyOptimization) { (request: ApplyOptimizationRequest, context) throws(TokenGateError) in
+                (try ledger.optimize(request, now: context.now), nil)
+            },
+            /// LogUsage: OK, INVALID_ARGUMENT, NOT_FOUND (unknown model), FAILED_PRECONDITION
+            /// (billed month, reservation already ended), UNAVAILABLE (log write failed).
+            .unary(MethodPath.logUsage, .write) { (request: LogUsageRequest, context) throws(TokenGateError) in
+                let (response, sequence) = try ledger.logUsage(request, now: context.now)
+                return (response, sequence)
+            },
+            /// GenerateBilling: OK, INVALID_ARGUMENT (period), FAILED_PRECONDITION (open period
+            /// without preview), NOT_FOUND (unknown tier), UNAVAILABLE.
+            .unary(MethodPath.generateBilling, .write) { (request: GenerateBillingRequest, context) throws(TokenGateError) in
+                try ledger.generateBilling(request, now: context.now)
+            },
+            /// Health: always OK; SERVING once recovery has finished, NOT_SERVING before and while draining.
+            .unary(MethodPath.health, .alwaysAvailable) { [self] (_: HealthCheckRequest, _) throws(TokenGateError) in
+                (HealthCheckResponse(status: isReady ? .serving : .notServing), nil)
+            },
+        ])
+    }
+}

@@ -1,0 +1,38 @@
+// Every limit the daemon enforces on its peers, in one place with the reason for each
+// (DESIGN.md §5). Input over a limit gets a typed error, never a silent drop or an unbounded
+// allocation. Relations between the limits are checked once, at startup.
+
+/// The daemon's limits on peers. Units are in the names.
+public struct ServerLimits: Sendable, Equatable {
+    /// A request envelope is a few hundred bytes; 64 KiB leaves room for large metadata while
+    /// bounding what one peer can make the daemon buffer.
+    public var requestFrameBytesMax = 64 << 10
+    /// Responses are small except streamed exports, which are cut into frames below this size.
+    public var responseFrameBytesMax = 4 << 20
+    /// Each connection has a thread; 4,096 covers every worker of a host with room to spare.
+    public var connectionsMax = 4_096
+    /// Pipelined calls decoded from one read and answered together; more wait in the socket.
+    public var callsInFlightPerConnectionMax = 256
+    /// A peer that sends part of a frame and then stalls is dropped after this long.
+    public var frameReadTimeoutMs: Int32 = 10_000
+    /// A connection with nothing in flight and nothing sent for this long is closed (0 = never).
+    public var idleTimeoutMs: Int32 = 600_000
+    /// Bytes read from the socket per `read` call: one read carries many pipelined frames.
+    public var readChunkBytes = 64 << 10
+    /// Pending connections the kernel queues while every accept is busy.
+    public var listenBacklog: Int32 = 1_024
+
+    public init() {}
+
+    /// Checks the relations between limits; returns a message naming the first one broken.
+    public func problem() -> String? {
+        if requestFrameBytesMax < 1_024 { return "requestFrameBytesMax must be at least 1024" }
+        if responseFrameBytesMax < requestFrameBytesMax { return "responseFrameBytesMax must be >= requestFrameBytesMax" }
+        if connectionsMax < 1 { return "connectionsMax must be at least 1" }
+        if callsInFlightPerConnectionMax < 1 { return "callsInFlightPerConnectionMax must be at least 1" }
+        if frameReadTimeoutMs < 1 { return "frameReadTimeoutMs must be positive" }
+        if idleTimeoutMs < 0 { return "idleTimeoutMs must be >= 0" }
+        if readChunkBytes < 4_096 { return "readChunkBytes must be at least 4096" }
+        return nil
+    }
+}

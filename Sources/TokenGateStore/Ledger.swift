@@ -1,0 +1,256 @@
+// The ledger: every shop's state, split into shards by a hash of the shop id so that work on
+// different shops runs in parallel, with every durable change appended to the write-ahead log
+// before it is applied and acknowledged. The domain rules live in TokenGateCore's ShopState;
+// this type adds locking, the log, snapshots and recovery around them.
+import Synchronization
+import TokenGateCore
+
+/// How facts become log bodies and back. The server injects the protobuf codec, so this module
+/// stays free of wire formats.
+public struct FactEncoding: Sendable {
+    public var encode: @Sendable (Fact) -> [UInt8]
+    public var decode: @Sendable ([UInt8]) throws -> Fact
+
+    public init(encode: @escaping @Sendable (Fact) -> [UInt8], decode: @escaping @Sendable ([UInt8]) throws -> Fact) {
+        self.encode = encode
+        self.decode = decode
+    }
+}
+
+/// What recovery found, for the startup log line.
+public struct LedgerRecovery: Sendable {
+    public var snapshotFile: String?
+    public var snapshotFacts: Int
+    public var logRecords: Int
+    public var lastSequence: UInt64
+    public var warnings: [String]
+}
+
+public final class Ledger: Sendable {
+    /// Why 64: enough shards that 2 cores never wait on each other for different shops, few
+    /// enough that a cross-shop report visits them cheaply.
+    public static let shardCountDefault = 64
+
+    private final class Shard: Sendable {
+        let shops = Mutex<[String: ShopState]>([:])
+    }
+
+    private let shards: [Shard]
+    private let configuration: Mutex<Configuration>
+    private let log: WriteAheadLog
+    private let directory: String
+    private let encoding: FactEncoding
+    private let fileSystem: any FileSystem
+    /// Makes reservation and event ids unique across restarts of the daemon.
+    private let bootID: String
+    private let counter = Atomic<UInt64>(0)
+
+    public init(
+        directory: String, configuration: Configuration, log: WriteAheadLog, encoding: FactEncoding,
+        shardCount: Int = Ledger.shardCountDefault, fileSystem: any FileSystem = PosixFileSystem(),
+        bootID: String
+    ) {
+        precondition(shardCount > 0, "a ledger needs at least one shard")
+        self.shards = (0..<shardCount).map { _ in Shard() }
+        self.configuration = Mutex(configuration)
+        self.log = log
+        self.directory = directory
+        self.encoding = encoding
+        self.fileSystem = fileSystem
+        self.bootID = bootID
+    }
+
+    public var currentConfiguration: Configuration { configuration.withLock { $0 } }
+
+    // MARK: - The hot RPCs
+
+    /// The gate. Shops that are neither known nor reserving leave no state behind, so a stream of
+    /// made-up shop ids cannot grow memory.
+    public func canMakeRequest(_ request: CanMakeRequestRequest, now: UnixMillis) throws(TokenGateError) -> CanMakeRequestResponse {
+        let config = currentConfiguration
+        return try shard(for: request.shopID).shops.withLock { shops throws(TokenGateError) in
+            var shop = shops.removeValue(forKey: request.shopID) ?? ShopState(shopID: request.shopID)
+            defer { if shop.isWorthKeeping { shops[request.shopID] = shop } }
+            return try shop.canMakeRequest(request, config: config, now: now) { nextReservationID(shopID: request.shopID) }
+        }
+    }
+
+    public func releaseReservation(_ request: ReleaseReservationRequest, now: UnixMillis) throws(TokenGateError) -> ReleaseReservationResponse {
+        guard let shopID = Self.shopID(ofReservation: request.reservationID) else {
+            throw .notFound("reservation '\(request.reservationID)' is not one this daemon issued")
+        }
+        let released = try withExistingShop(shopID) { shop throws(TokenGateError) in
+            try shop.releaseReservation(id: request.reservationID, now: now)
+        }
+        guard let released else { throw .notFound("reservation '\(request.reservationID)' is unknown or expired") }
+        return ReleaseReservationResponse(releasedNanoUSD: released)
+    }
+
+    public func optimize(_ request: ApplyOptimizationRequest, now: UnixMillis) throws(TokenGateError) -> ApplyOptimizationResponse {
+        let config = currentConfiguration
+        return try shard(for: request.shopID).shops.withLock { shops throws(TokenGateError) in
+            let shop = shops[request.shopID] ?? ShopState(shopID: request.shopID)
+            return try shop.optimize(request, config: config, now: now)
+        }
+    }
+
+    /// Records a usage event. Returns the response and the log sequence the caller must wait for
+    /// (with `waitUntilDurable`) before acknowledging. An empty event id gets a generated one.
+    public func logUsage(_ request: LogUsageRequest, now: UnixMillis) throws(TokenGateError) -> (LogUsageResponse, UInt64) {
+        var request = request
+        if request.eventID.isEmpty { request.eventID = nextID(prefix: "evt") }
+        let config = currentConfiguration
+        return try withShop(request.shopID) { shop throws(TokenGateError) in
+            switch try shop.planUsage(request, config: config, now: now) {
+            case .duplicate(let response):
+                // The first call may still be waiting for its fsync: wait for everything logged so far.
+                return (response, log.lastSequence)
+            case .record(let event, let response):
+                let sequence = try append(.usage(event))
+                shop.apply(.usage(event))
+                if !request.reservationID.isEmpty {
+                    shop.settleReservation(id: request.reservationID, byEvent: event.eventID, now: now)
+                }
+                return (response, sequence)
+            }
+        }
+    }
+
+    public func generateBilling(_ request: GenerateBillingRequest, now: UnixMillis) throws(TokenGateError) -> (GenerateBillingResponse, UInt64?) {
+        let config = currentConfiguration
+        return try withShop(request.shopID) { shop throws(TokenGateError) in
+            switch try shop.planBilling(request, config: config, now: now) {
+            case .existing(let response):
+                return (response, log.lastSequence)
+            case .preview(let response):
+                return (response, nil)
+            case .store(let record, let response):
+                let sequence = try append(.billing(record))
+                shop.apply(.billing(record))
+                return (response, sequence)
+            }
+        }
+    }
+
+    /// Blocks until `sequence` is durable under the fsync policy. A failed fsync is fatal: the
+    /// error says so and the daemon must stop (`StoreError.failed`).
+    public func waitUntilDurable(_ sequence: UInt64) throws(StoreError) {
+        try log.waitUntilDurable(sequence)
+    }
+
+    // MARK: - Recovery and snapshots
+
+    /// Loads the newest valid snapshot, then replays the log after it.
+    public func recover(repair: Bool) throws -> LedgerRecovery {
+        var result = LedgerRecovery(snapshotFile: nil, snapshotFacts: 0, logRecords: 0, lastSequence: 0, warnings: [])
+        var afterSequence: UInt64 = 0
+        if let snapshot = try Snapshot.loadNewest(directory: directory, fileSystem: fileSystem) {
+            for entry in snapshot.entries { applyRecovered(try encoding.decode(entry)) }
+            afterSequence = snapshot.lastSequence
+            result.snapshotFile = snapshot.file
+            result.snapshotFacts = snapshot.entries.count
+            result.warnings += snapshot.warnings
+        }
+        let report = try log.recover(afterSequence: afterSequence, repair: repair) { record in
+            applyRecovered(try encoding.decode(record.body))
+        }
+        result.logRecords = report.recordsReplayed
+        result.lastSequence = max(afterSequence, report.lastSequence)
+        result.warnings += report.warnings
+        return result
+    }
+
+    /// Writes every shop's durable state as facts into a snapshot covering the log up to its
+    /// last appended record, then drops the log segments it covers. Each shard is locked only
+    /// while its facts are copied out.
+    @discardableResult
+    public func writeSnapshot() throws -> (sequence: UInt64, facts: Int) {
+        var facts: [Fact] = []
+        var sequence: UInt64 = 0
+        for shard in shards {
+            shard.shops.withLock { shops in
+                sequence = max(sequence, log.lastSequence)
+                for shop in shops.values { facts += shop.durableFacts }
+            }
+        }
+        try log.waitUntilDurable(sequence)
+        let entries = facts.map(encoding.encode)
+        try Snapshot.write(directory: directory, lastSequence: sequence, entries: entries, fileSystem: fileSystem)
+        try log.removeSegments(through: sequence)
+        return (sequence, entries.count)
+    }
+
+    public func close() throws {
+        try log.close()
+    }
+
+    // MARK: - Private
+
+    private func shard(for shopID: String) -> Shard {
+        var hasher = Hasher()
+        hasher.combine(shopID)
+        return shards[Int(UInt(bitPattern: hasher.finalize()) % UInt(shards.count))]
+    }
+
+    /// Runs `body` on the shop's state in place (created when missing), under its shard's lock.
+    private func withShop<Result>(
+        _ shopID: String, _ body: (inout ShopState) throws(TokenGateError) -> Result
+    ) throws(TokenGateError) -> Result {
+        try shard(for: shopID).shops.withLock { shops throws(TokenGateError) in
+            if shops[shopID] == nil { shops[shopID] = ShopState(shopID: shopID) }
+            return try body(&shops[shopID]!)
+        }
+    }
+
+    private func withExistingShop<Result>(
+        _ shopID: String, _ body: (inout ShopState) throws(TokenGateError) -> Result
+    ) throws(TokenGateError) -> Result? {
+        try shard(for: shopID).shops.withLock { shops throws(TokenGateError) in
+            guard shops[shopID] != nil else { return nil }
+            return try body(&shops[shopID]!)
+        }
+    }
+
+    private func append(_ fact: Fact) throws(TokenGateError) -> UInt64 {
+        do {
+            return try log.append(encoding.encode(fact))
+        } catch {
+            throw TokenGateError(.unavailable, "the write-ahead log refused the write: \(error)")
+        }
+    }
+
+    private func applyRecovered(_ fact: Fact) {
+        let shopID = fact.shopID
+        shard(for: shopID).shops.withLock { shops in
+            if shops[shopID] == nil { shops[shopID] = ShopState(shopID: shopID) }
+            shops[shopID]!.apply(fact)
+        }
+    }
+
+    private func nextID(prefix: String) -> String {
+        let number = counter.add(1, ordering: .relaxed).newValue
+        return "\(prefix)-\(bootID)-\(number)"
+    }
+
+    /// Reservation ids carry their shop, so a release finds the shard without a global index.
+    private func nextReservationID(shopID: String) -> String {
+        "\(nextID(prefix: "rsv")):\(shopID)"
+    }
+
+    static func shopID(ofReservation id: String) -> String? {
+        guard id.hasPrefix("rsv-"), let colon = id.firstIndex(of: ":") else { return nil }
+        let shop = id[id.index(after: colon)...]
+        return shop.isEmpty ? nil : String(shop)
+    }
+}
+
+extension Fact {
+    /// The shop a fact belongs to.
+    public var shopID: String {
+        switch self {
+        case .usage(let event): event.shopID
+        case .billing(let record): record.shopID
+        case .tierAssignment(let shopID, _): shopID
+        }
+    }
+}

@@ -1,0 +1,176 @@
+// Unix-domain stream socket wrappers: the one small file of socket syscalls shared by the
+// daemon and the client library. Ownership: callers own every file descriptor these functions
+// return and close it with `UnixSocket.close`; buffers passed in are borrowed only for the
+// duration of the call and never retained. EINTR is retried here, and only here.
+import Glibc
+
+/// An OS error from a socket call: the operation, the errno and a readable description.
+public struct SocketError: Error, Sendable, CustomStringConvertible {
+    public var operation: String
+    public var errno: Int32
+    public var path: String
+
+    public init(_ operation: String, errno: Int32, path: String = "") {
+        self.operation = operation
+        self.errno = errno
+        self.path = path
+    }
+
+    public var description: String {
+        let reason = String(cString: strerror(errno))
+        return path.isEmpty ? "\(operation): \(reason)" : "\(operation) \(path): \(reason)"
+    }
+}
+
+public enum UnixSocket {
+    /// The longest path `sockaddr_un` holds, without its terminating NUL.
+    public static let pathBytesMax = 107
+
+    /// Creates, binds and listens on `path` with the given file mode. A stale socket file left
+    /// by a dead process is replaced; a live one (something accepts on it) is an `EADDRINUSE` error.
+    public static func listen(path: String, backlog: Int32, mode: mode_t) throws(SocketError) -> Int32 {
+        if let probe = try? connect(path: path) {
+            close(probe)
+            throw SocketError("listen", errno: EADDRINUSE, path: path)
+        }
+        if Glibc.unlink(path) != 0 && Glibc.errno != ENOENT {
+            throw SocketError("unlink stale socket", errno: Glibc.errno, path: path)
+        }
+        let fd = try makeSocket()
+        do throws(SocketError) {
+            try withAddress(path) { address, length throws(SocketError) in
+                if Glibc.bind(fd, address, length) != 0 { throw SocketError("bind", errno: Glibc.errno, path: path) }
+            }
+            if Glibc.chmod(path, mode) != 0 { throw SocketError("chmod", errno: Glibc.errno, path: path) }
+            if Glibc.listen(fd, backlog) != 0 { throw SocketError("listen", errno: Glibc.errno, path: path) }
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Connects to the socket at `path`.
+    public static func connect(path: String) throws(SocketError) -> Int32 {
+        let fd = try makeSocket()
+        do throws(SocketError) {
+            try withAddress(path) { address, length throws(SocketError) in
+                while Glibc.connect(fd, address, length) != 0 {
+                    if Glibc.errno == EINTR { continue }
+                    throw SocketError("connect", errno: Glibc.errno, path: path)
+                }
+            }
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Accepts one connection; the new descriptor is close-on-exec.
+    public static func accept(_ fd: Int32) throws(SocketError) -> Int32 {
+        while true {
+            let client = Glibc.accept(fd, nil, nil)
+            if client >= 0 {
+                _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+                return client
+            }
+            if Glibc.errno == EINTR { continue }
+            throw SocketError("accept", errno: Glibc.errno)
+        }
+    }
+
+    /// Reads what has arrived, up to `buffer.count` bytes, into the start of `buffer`.
+    /// Returns 0 at end of stream.
+    public static func read(_ fd: Int32, into buffer: inout [UInt8]) throws(SocketError) -> Int {
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count >= 0 { return count }
+            if Glibc.errno == EINTR { continue }
+            throw SocketError("read", errno: Glibc.errno)
+        }
+    }
+
+    /// Writes every byte (looping over short writes). Never raises SIGPIPE: a closed peer is `EPIPE`.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(SocketError) {
+        let failure: Int32 = bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let sent = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+                if sent >= 0 {
+                    offset += sent
+                } else if Glibc.errno != EINTR {
+                    return Glibc.errno
+                }
+            }
+            return 0
+        }
+        if failure != 0 { throw SocketError("write", errno: failure) }
+    }
+
+    /// Waits until `fd` is readable (or closed), at most `timeoutMs` (-1 = forever).
+    /// Returns false on timeout.
+    public static func waitReadable(_ fd: Int32, timeoutMs: Int32) throws(SocketError) -> Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while true {
+            let ready = Glibc.poll(&entry, 1, timeoutMs)
+            if ready >= 0 { return ready > 0 }
+            if Glibc.errno == EINTR { continue }
+            throw SocketError("poll", errno: Glibc.errno)
+        }
+    }
+
+    /// Stops further reads and writes; wakes a thread blocked in `read` on `fd`.
+    public static func shutdown(_ fd: Int32) {
+        _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+    }
+
+    public static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    // MARK: - Private
+
+    private static func makeSocket() throws(SocketError) -> Int32 {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd < 0 { throw SocketError("socket", errno: Glibc.errno) }
+        return fd
+    }
+
+    /// Calls `body` with a filled `sockaddr_un` for `path`; the pointer is valid only inside `body`.
+    private static func withAddress(
+        _ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) throws(SocketError) -> Void
+    ) throws(SocketError) {
+        let bytes = Array(path.utf8)
+        guard !bytes.isEmpty, bytes.count <= pathBytesMax, !bytes.contains(0) else {
+            throw SocketError("socket path must be 1...\(pathBytesMax) bytes without NUL", errno: ENAMETOOLONG, path: path)
+        }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
+        try withUnsafePointer(to: &address) { pointer throws(SocketError) in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (address) throws(SocketError) in
+                try body(address, length)
+            }
+        }
+    }
+}
+
+extension UnixSocket {
+    /// Sets how long a `read` may block before it fails with `EAGAIN` (0 = forever).
+    public static func setReceiveTimeout(_ fd: Int32, milliseconds: Int32) throws(SocketError) {
+        var value = timeval(tv_sec: Int(milliseconds / 1_000), tv_usec: Int(milliseconds % 1_000) * 1_000)
+        if setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size)) != 0 {
+            throw SocketError("setsockopt SO_RCVTIMEO", errno: Glibc.errno)
+        }
+    }
+
+    /// True for the errno a timed-out `read` fails with.
+    public static func isTimeout(_ error: SocketError) -> Bool {
+        error.errno == EAGAIN || error.errno == EWOULDBLOCK
+    }
+}

@@ -1,0 +1,68 @@
+// Output for people and for scripts: aligned "key: value" lines by default, one JSON object
+// with `--json`. Keys keep their order so the JSON is stable for diffs and tests.
+import TokenGateCore
+
+/// A JSON value with ordered object keys.
+indirect enum JSON {
+    case string(String)
+    case int(Int64)
+    case uint(UInt64)
+    case bool(Bool)
+    case array([JSON])
+    case object([(String, JSON)])
+
+    var text: String {
+        switch self {
+        case .string(let value): return Self.quote(value)
+        case .int(let value): return String(value)
+        case .uint(let value): return String(value)
+        case .bool(let value): return value ? "true" : "false"
+        case .array(let items): return "[" + items.map(\.text).joined(separator: ",") + "]"
+        case .object(let fields): return "{" + fields.map { Self.quote($0.0) + ":" + $0.1.text }.joined(separator: ",") + "}"
+        }
+    }
+
+    private static func quote(_ value: String) -> String {
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// One result to print: ordered fields, each with a human rendering and a JSON value.
+struct Report {
+    private(set) var fields: [(key: String, jsonKey: String, human: String, json: JSON)] = []
+
+    mutating func add(_ key: String, _ value: String) { fields.append((key, key, value, .string(value))) }
+    mutating func add(_ key: String, _ value: Bool) { fields.append((key, key, value ? "yes" : "no", .bool(value))) }
+    mutating func add(_ key: String, _ value: UInt64) { fields.append((key, key, String(value), .uint(value))) }
+    mutating func add(_ key: String, _ value: UInt32) { add(key, UInt64(value)) }
+    /// Money: JSON gets the exact integer `<key>_nano_usd`; people get dollars.
+    mutating func addMoney(_ key: String, _ nano: NanoUSD) {
+        fields.append((key, key + "_nano_usd", Money.formatUSD(nano), .int(nano)))
+    }
+    mutating func addList(_ key: String, _ items: [String], json: [JSON]) {
+        fields.append((key, key, items.isEmpty ? "-" : items.joined(separator: "; "), .array(json)))
+    }
+
+    func render(json: Bool) -> String {
+        if json { return JSON.object(fields.map { ($0.jsonKey, $0.json) }).text }
+        let width = fields.map { $0.key.count }.max() ?? 0
+        return fields.map { $0.key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.human }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what building TokenGate needs when it is missing: libprotobuf-c (the C runtime the
+# wire module links) and protoc-c (to check the committed generated code). Debian packages.
+set -euo pipefail
+need=()
+pkg-config --exists libprotobuf-c 2>/dev/null || need+=(libprotobuf-c-dev pkg-config)
+command -v protoc-c >/dev/null 2>&1 || need+=(protobuf-c-compiler)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "ensure-deps: installing ${need[*]}" >&2
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
+fi
