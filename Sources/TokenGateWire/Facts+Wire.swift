@@ -1,0 +1,163 @@
+// Protobuf encoding of the store's facts (storage.proto `FactRecord`): the bodies of
+// write-ahead log records and snapshot entries. Facts are what happened, with results already
+// computed, so decoding a fact never re-evaluates prices; a fact that will not decode is damage
+// on disk, reported as DATA_LOSS.
+//
+// Buffer ownership: as in Messages+Wire.swift, `init(copying:)` reads protobuf-c's unpacked tree
+// only while `ProtobufC.unpack` runs, and `cMessage(in:)` builds pointers owned by the packing
+// arena that live until `ProtobufC.pack` returns.
+
+import CProtobufC
+import TokenGateCore
+import TokenGateProtoC
+
+/// Converts `Fact` values to and from the bytes the write-ahead log and snapshots store.
+public enum FactCodec {
+    /// The protobuf bytes of `fact` (a `tokengate.v1.FactRecord`).
+    public static func encode(_ fact: Fact) -> [UInt8] {
+        ProtobufC.pack(fact)
+    }
+
+    /// Decodes a stored fact.
+    ///
+    /// - Throws: `DATA_LOSS` when the bytes are not a `tokengate.v1.FactRecord`, hold no fact, or
+    ///   hold a string that is not valid UTF-8 (the message names the field).
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Fact {
+        switch ProtobufC.unpack(bytes, as: Fact.self) {
+        case .success(let fact):
+            return fact
+        case .failure(.tooLarge(let byteCount)):
+            throw TokenGateError(
+                .dataLoss, "fact record of \(byteCount) bytes is over the \(WireLimits.messageBytesMax)-byte limit"
+            )
+        case .failure(.undecodable):
+            throw TokenGateError(.dataLoss, "bytes are not a \(Fact.protoName) (\(bytes.count) bytes)")
+        case .failure(.field(let error)):
+            throw TokenGateError(.dataLoss, error.describe(in: "fact_record"))
+        }
+    }
+}
+
+// MARK: - Conversion
+
+extension Fact: CMessageEncodable {
+    static let protoName = "tokengate.v1.FactRecord"
+
+    static func cEmpty() -> Tokengate__V1__FactRecord {
+        var c = Tokengate__V1__FactRecord()
+        tokengate__v1__fact_record__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__FactRecord) throws(FieldError) {
+        switch c.fact_case {
+        case TOKENGATE__V1__FACT_RECORD__FACT_USAGE:
+            guard let usage: UsageEvent = try copyMessage(c.usage, field: "usage") else {
+                throw FieldError(field: "usage", problem: .missing)
+            }
+            self = .usage(usage)
+        case TOKENGATE__V1__FACT_RECORD__FACT_BILLING:
+            guard let billing: BillingRecord = try copyMessage(c.billing, field: "billing") else {
+                throw FieldError(field: "billing", problem: .missing)
+            }
+            self = .billing(billing)
+        case TOKENGATE__V1__FACT_RECORD__FACT_TIER_ASSIGNMENT:
+            guard let assignment: TierAssignment = try copyMessage(c.tier_assignment, field: "tier_assignment") else {
+                throw FieldError(field: "tier_assignment", problem: .missing)
+            }
+            self = .tierAssignment(shopID: assignment.shopID, tier: assignment.tier)
+        default:
+            // NOT_SET: an empty record, or one written by a newer schema with a fact kind this
+            // build does not know. Either way, replaying it would silently drop a fact.
+            throw FieldError(field: "fact", problem: .missing)
+        }
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__FactRecord {
+        var c = Self.cEmpty()
+        switch self {
+        case .usage(let event):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_USAGE
+            c.usage = arena.message(event)
+        case .billing(let record):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_BILLING
+            c.billing = arena.message(record)
+        case .tierAssignment(let shopID, let tier):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_TIER_ASSIGNMENT
+            c.tier_assignment = arena.message(TierAssignment(shopID: shopID, tier: tier))
+        }
+        return c
+    }
+}
+
+extension UsageEvent: CMessageEncodable {
+    static let protoName = "tokengate.v1.UsageEventRecord"
+
+    static func cEmpty() -> Tokengate__V1__UsageEventRecord {
+        var c = Tokengate__V1__UsageEventRecord()
+        tokengate__v1__usage_event_record__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__UsageEventRecord) throws(FieldError) {
+        self.init(
+            eventID: try copyString(c.event_id, field: "event_id"),
+            shopID: try copyString(c.shop_id, field: "shop_id"),
+            userID: try copyString(c.user_id, field: "user_id"),
+            conversationID: try copyString(c.conversation_id, field: "conversation_id"),
+            operationType: try copyString(c.operation_type, field: "operation_type"),
+            model: try copyString(c.model, field: "model"),
+            inputTokens: c.input_tokens, outputTokens: c.output_tokens, cachedInputTokens: c.cached_input_tokens,
+            occurredAtUnixMs: c.occurred_at_unix_ms, costNanoUSD: c.cost_nano_usd,
+            metadata: try copyMessage(c.metadata, field: "metadata") ?? UsageMetadata(),
+            recordedAtUnixMs: c.recorded_at_unix_ms
+        )
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__UsageEventRecord {
+        var c = Self.cEmpty()
+        c.event_id = arena.cString(eventID)
+        c.shop_id = arena.cString(shopID)
+        c.user_id = arena.cString(userID)
+        c.conversation_id = arena.cString(conversationID)
+        c.operation_type = arena.cString(operationType)
+        c.model = arena.cString(model)
+        c.input_tokens = inputTokens
+        c.output_tokens = outputTokens
+        c.cached_input_tokens = cachedInputTokens
+        c.occurred_at_unix_ms = occurredAtUnixMs
+        c.cost_nano_usd = costNanoUSD
+        c.metadata = arena.message(metadata)
+        c.recorded_at_unix_ms = recordedAtUnixMs
+        return c
+    }
+}
+
+/// `Fact.tierAssignment`'s payload as a value of its own, so it converts like every message.
+private struct TierAssignment: CMessageEncodable {
+    static let protoName = "tokengate.v1.TierAssignmentRecord"
+    var shopID: String
+    var tier: String
+
+    init(shopID: String, tier: String) {
+        self.shopID = shopID
+        self.tier = tier
+    }
+
+    static func cEmpty() -> Tokengate__V1__TierAssignmentRecord {
+        var c = Tokengate__V1__TierAssignmentRecord()
+        tokengate__v1__tier_assignment_record__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__TierAssignmentRecord) throws(FieldError) {
+        self.init(shopID: try copyString(c.shop_id, field: "shop_id"), tier: try copyString(c.tier, field: "tier"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__TierAssignmentRecord {
+        var c = Self.cEmpty()
+        c.shop_id = arena.cString(shopID)
+        c.tier = arena.cString(tier)
+        return c
+    }
+}
