@@ -37,7 +37,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "TokenGateCoreTests", dependencies: ["TokenGateCore"]),
-        .testTarget(name: "TokenGateWireTests", dependencies: ["TokenGateWire"]),
+        .testTarget(name: "TokenGateWireTests", dependencies: ["TokenGateWire", "TokenGateCore"]),
         .testTarget(name: "TokenGateStoreTests", dependencies: ["TokenGateStore", "TokenGateWire"]),
         .testTarget(name: "TokenGateServerTests", dependencies: ["TokenGateServer", "TokenGateClient", "TokenGateWire"]),
     ]
