@@ -55,30 +55,4 @@ final class GroupCommitTests: XCTestCase {
         XCTAssertTrue(recovered.allSatisfy { expected[$0.sequence] == $0.body })
         try reopened.close()
     }
-
-    func testThroughputGrowsWithConcurrency() throws {
-        let single = try recordsPerSecond(threads: 1, records: 100)
-        let many = try recordsPerSecond(threads: 32, records: 100)
-        print("always: 1 thread \(Int(single)) records/s, 32 threads \(Int(many)) records/s")
-        XCTAssertGreaterThan(many, single * 2, "group commit: more writers, more records per fdatasync")
-    }
-
-    func recordsPerSecond(threads: Int, records: Int) throws -> Double {
-        let directory = makeTemporaryDirectory()
-        defer { removeDirectory(directory) }
-        let log = try WriteAheadLog(directory: directory, policy: .always)
-        _ = try recoverAll(log)
-        let started = Date()
-        XCTAssertTrue(
-            runThreads(threads, timeout: 120) { thread in
-                for index in 0..<records {
-                    guard let sequence = try? log.append(body(index)) else { return }
-                    try? log.waitUntilDurable(sequence)
-                }
-            })
-        let seconds = Date().timeIntervalSince(started)
-        XCTAssertEqual(log.durableSequence, UInt64(threads * records))
-        try log.close()
-        return Double(threads * records) / seconds
-    }
 }
