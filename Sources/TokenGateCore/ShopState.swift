@@ -1,0 +1,152 @@
+// One shop's state and the state machine that changes it: durable facts (usage events, billing
+// records, tier assignments) are applied here, and the RPC methods in the ShopState+… files
+// plan what to record. Only `apply`, the gate and the reservation methods mutate a ShopState.
+
+/// One month of a shop's recorded usage.
+public struct MonthAggregate: Sendable, Equatable {
+    /// Usage events recorded in the month (each is one message).
+    public var messages: UInt64
+    /// Prompt tokens, cached ones included.
+    public var inputTokens: UInt64
+    /// Generated tokens.
+    public var outputTokens: UInt64
+    /// The part of `inputTokens` served from the context cache.
+    public var cachedInputTokens: UInt64
+    /// Recorded cost.
+    public var costNanoUSD: NanoUSD
+
+    /// An aggregate; see the properties.
+    public init(
+        messages: UInt64 = 0, inputTokens: UInt64 = 0, outputTokens: UInt64 = 0, cachedInputTokens: UInt64 = 0,
+        costNanoUSD: NanoUSD = 0
+    ) {
+        self.messages = messages
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.cachedInputTokens = cachedInputTokens
+        self.costNanoUSD = costNanoUSD
+    }
+
+    /// Input plus output tokens (cached input tokens are part of the input), saturating.
+    public var totalTokens: UInt64 { saturatingAdd(inputTokens, outputTokens) }
+
+    /// Adds one event. Saturating: applying a durable fact must never fail or wrap.
+    mutating func add(_ event: UsageEvent) {
+        messages = saturatingAdd(messages, 1)
+        inputTokens = saturatingAdd(inputTokens, event.inputTokens)
+        outputTokens = saturatingAdd(outputTokens, event.outputTokens)
+        cachedInputTokens = saturatingAdd(cachedInputTokens, event.cachedInputTokens)
+        costNanoUSD = Money.addSaturating(costNanoUSD, event.costNanoUSD)
+    }
+}
+
+/// `a + b` pinned at `UInt64.max`.
+func saturatingAdd(_ a: UInt64, _ b: UInt64) -> UInt64 {
+    let (sum, overflow) = a.addingReportingOverflow(b)
+    return overflow ? .max : sum
+}
+
+/// The state of one shop: its tier, usage events, per-day and per-month totals, billing records
+/// and live reservations.
+public struct ShopState: Sendable {
+    /// The shop this state belongs to.
+    public let shopID: String
+    /// The assigned tier; nil = the configuration's default tier.
+    public private(set) var assignedTier: String?
+    /// Usage events in the order they were applied.
+    public private(set) var events: [UsageEvent] = []
+    /// Position in `events` of each event id.
+    private(set) var eventIndex: [String: Int] = [:]
+    /// Recorded cost per UTC day (all operation types).
+    private(set) var dailyCost: [DayKey: NanoUSD] = [:]
+    /// Recorded usage per UTC month.
+    private(set) var monthly: [MonthKey: MonthAggregate] = [:]
+    /// Stored billing records by period.
+    private(set) var billing: [MonthKey: BillingRecord] = [:]
+    /// Live holds and recently ended reservations (memory only, never logged).
+    var reservations = ReservationBook()
+
+    /// An empty shop: no tier assignment, no usage.
+    public init(shopID: String) {
+        self.shopID = shopID
+    }
+
+    // MARK: - Queries
+
+    /// The event recorded under `id`, if any.
+    public func event(id: String) -> UsageEvent? {
+        eventIndex[id].map { events[$0] }
+    }
+
+    /// Recorded cost of the UTC day `day` (holds not included).
+    public func spent(day: DayKey) -> NanoUSD { dailyCost[day] ?? 0 }
+
+    /// Recorded usage of `month`.
+    public func aggregate(month: MonthKey) -> MonthAggregate { monthly[month] ?? MonthAggregate() }
+
+    /// The stored billing record of `period`, if any.
+    public func billingRecord(period: MonthKey) -> BillingRecord? { billing[period] }
+
+    /// Stored billing records, oldest period first.
+    public var billingRecords: [BillingRecord] {
+        billing.sorted { $0.key < $1.key }.map(\.value)
+    }
+
+    /// Months with recorded usage, oldest first.
+    public var months: [MonthKey] { monthly.keys.sorted() }
+
+    /// A shop is known once it has a tier assignment or any recorded usage.
+    public var isKnown: Bool { assignedTier != nil || !events.isEmpty }
+
+    /// The tier the shop is billed and gated under.
+    public func tierName(config: Configuration) -> String { assignedTier ?? config.defaultTier }
+
+    /// Sum of the live holds, as of the last mutating call (for tests and metrics).
+    public var heldNanoUSD: NanoUSD { reservations.heldTotal }
+
+    /// Sum and count of holds still live at `now`.
+    public func held(at now: UnixMillis) -> (amountNanoUSD: NanoUSD, count: Int) {
+        let held = reservations.held(at: now)
+        return (held.amount, held.count)
+    }
+
+    /// The live hold `id` at `now`, if any.
+    public func reservation(id: String, now: UnixMillis) -> ReservationHold? {
+        reservations.liveHold(id, at: now)
+    }
+
+    /// How reservation `id` ended and when, while it is still remembered at `now`.
+    public func reservationEnding(id: String, now: UnixMillis) -> (how: ReservationEnd, at: UnixMillis)? {
+        reservations.ending(id, at: now)
+    }
+
+    // MARK: - Applying facts
+
+    /// Applies a durable fact: from a live write after it is logged, or from log replay and
+    /// snapshot load. A usage event whose id is already present is a no-op; a billing record
+    /// replaces any record of its period; a tier assignment to "" reverts to the default tier.
+    /// Facts for another shop are a routing bug and trap.
+    public mutating func apply(_ fact: Fact) {
+        switch fact {
+        case .usage(let event):
+            precondition(event.shopID == shopID, "usage event of shop '\(event.shopID)' applied to shop '\(shopID)'")
+            guard eventIndex[event.eventID] == nil else { return }
+            eventIndex[event.eventID] = events.count
+            events.append(event)
+            let day = DayKey(unixMs: event.occurredAtUnixMs)
+            dailyCost[day] = Money.addSaturating(dailyCost[day] ?? 0, event.costNanoUSD)
+            monthly[day.month, default: MonthAggregate()].add(event)
+        case .billing(let record):
+            precondition(record.shopID == shopID, "billing record of shop '\(record.shopID)' applied to shop '\(shopID)'")
+            guard let period = try? MonthKey(parsing: record.period) else {
+                preconditionFailure("billing record with invalid period '\(record.period)'")
+            }
+            var stored = record
+            stored.preview = false
+            billing[period] = stored
+        case .tierAssignment(let shop, let tier):
+            precondition(shop == shopID, "tier assignment of shop '\(shop)' applied to shop '\(shopID)'")
+            assignedTier = tier.isEmpty ? nil : tier
+        }
+    }
+}

@@ -1,0 +1,179 @@
+// Tests of tier charges with the seed's numbers, the honest recommendation (the seed's
+// message-count thresholds recommended a dearer tier), and GenerateBilling planning: open
+// periods, previews, stored records and the month boundary.
+
+import XCTest
+
+@testable import TokenGateCore
+
+final class BillingTests: XCTestCase {
+    let tiers = Configuration.defaults.tiers
+    var starter: Tier { tiers["starter"]! }
+    var professional: Tier { tiers["professional"]! }
+    var enterprise: Tier { tiers["enterprise"]! }
+
+    func testSeedCharges() throws {
+        let starter1500 = try Billing.charges(tier: starter, messages: 1_500)
+        XCTAssertEqual(starter1500.base, usd("5"))
+        XCTAssertEqual(starter1500.overage, usd("0.075"))
+        XCTAssertEqual(starter1500.total, 5_075_000_000)
+
+        let starterCapped = try Billing.charges(tier: starter, messages: 400_000)
+        XCTAssertEqual(starterCapped.overage, usd("59.85"))
+        XCTAssertEqual(starterCapped.total, usd("50.00"))
+
+        XCTAssertEqual(try Billing.charges(tier: professional, messages: 10_000).total, usd("15.00"))
+        XCTAssertEqual(try Billing.charges(tier: professional, messages: 10_001).total, usd("15.0001"))
+        XCTAssertEqual(try Billing.charges(tier: starter, messages: 0).total, usd("5"))
+        XCTAssertEqual(try Billing.charges(tier: starter, messages: 1_000).overage, 0)
+        // Unlimited included messages never pay overage.
+        XCTAssertEqual(try Billing.charges(tier: enterprise, messages: 5_000_000).total, 0)
+    }
+
+    func testChargesOverflowIsAnError() {
+        assertThrows(.outOfRange) { () throws(TokenGateError) in try Billing.charges(tier: self.starter, messages: .max) }
+    }
+
+    func testRecommendationAt5000MessagesKeepsStarter() throws {
+        // The seed's thresholds said "professional" for 1,001...10,000 messages, but starter
+        // costs $5.60 there and professional $15.00.
+        XCTAssertEqual(try Billing.charges(tier: starter, messages: 5_000).total, usd("5.60"))
+        let recommendation = try Billing.recommend(messages: 5_000, currentTier: starter, tiers: tiers)
+        XCTAssertEqual(recommendation.tier, "starter")
+        XCTAssertEqual(recommendation.total, usd("5.60"))
+        XCTAssertEqual(recommendation.saving, 0)
+        // A professional shop at 5,000 messages is told it could save $9.40 on starter.
+        let fromProfessional = try Billing.recommend(messages: 5_000, currentTier: professional, tiers: tiers)
+        XCTAssertEqual(fromProfessional.tier, "starter")
+        XCTAssertEqual(fromProfessional.saving, usd("9.40"))
+    }
+
+    func testRecommendationPicksProfessionalWhenItIsCheaper() throws {
+        // 250,000 messages: starter $42.35, professional $39.00.
+        let recommendation = try Billing.recommend(messages: 250_000, currentTier: starter, tiers: tiers)
+        XCTAssertEqual(recommendation.tier, "professional")
+        XCTAssertEqual(recommendation.total, usd("39"))
+        XCTAssertEqual(recommendation.saving, usd("3.35"))
+    }
+
+    func testTiesKeepTheCurrentTierElseTheFirstName() throws {
+        // 183,000 messages cost $32.30 on both self-serve tiers.
+        XCTAssertEqual(try Billing.charges(tier: starter, messages: 183_000).total, usd("32.30"))
+        XCTAssertEqual(try Billing.charges(tier: professional, messages: 183_000).total, usd("32.30"))
+        XCTAssertEqual(try Billing.recommend(messages: 183_000, currentTier: starter, tiers: tiers).tier, "starter")
+        XCTAssertEqual(try Billing.recommend(messages: 183_000, currentTier: professional, tiers: tiers).tier, "professional")
+        XCTAssertEqual(try Billing.recommend(messages: 183_000, currentTier: enterprise, tiers: tiers).tier, "professional")
+    }
+
+    func testEnterpriseIsNeverRecommendedAutomatically() throws {
+        // Enterprise is cheapest here ($0 fee, unlimited) but custom-priced: not recommended.
+        for messages: UInt64 in [0, 5_000, 400_000, 10_000_000] {
+            let fromEnterprise = try Billing.recommend(messages: messages, currentTier: enterprise, tiers: tiers)
+            XCTAssertNotEqual(fromEnterprise.tier, "enterprise")
+            XCTAssertEqual(fromEnterprise.saving, 0, "a dearer tier is no saving")
+            XCTAssertNotEqual(try Billing.recommend(messages: messages, currentTier: starter, tiers: tiers).tier, "enterprise")
+        }
+        let onlyCustom = ["enterprise": enterprise]
+        let none = try Billing.recommend(messages: 10, currentTier: enterprise, tiers: onlyCustom)
+        XCTAssertEqual(none.tier, "enterprise")
+        XCTAssertEqual(none.saving, 0)
+    }
+
+    // MARK: - GenerateBilling
+
+    /// A shop with `count` flash events in 2026-11 (each 1,000 in / 100 out tokens).
+    func shop(messages count: Int, lastAt: UnixMillis = utc(2026, 11, 30, 23, 59, 59, 999)) -> ShopState {
+        var state = ShopState(shopID: "shop")
+        for index in 0..<count {
+            state.apply(.usage(UsageEvent(
+                eventID: "e\(index)", shopID: "shop", userID: "", conversationID: "", operationType: "chat_message",
+                model: "gemini-2.5-flash", inputTokens: 1_000, outputTokens: 100, cachedInputTokens: 0,
+                occurredAtUnixMs: lastAt - Int64(index) * 1_000, costNanoUSD: 550_000, metadata: UsageMetadata(),
+                recordedAtUnixMs: lastAt)))
+        }
+        return state
+    }
+
+    func testStarterShopWith1500MessagesBills5075() throws {
+        var state = shop(messages: 1_500)
+        let config = Configuration.defaults
+        let response = try state.bill(GenerateBillingRequest(shopID: "shop", period: "2026-11"), config: config, now: utc(2026, 12, 1))
+        XCTAssertTrue(response.newlyStored)
+        XCTAssertEqual(response.record, BillingRecord(
+            shopID: "shop", period: "2026-11", tier: "starter", messagesUsed: 1_500, tokensUsed: 1_650_000,
+            apiCostNanoUSD: 1_500 * 550_000, baseChargeNanoUSD: usd("5"), overageChargeNanoUSD: usd("0.075"),
+            totalChargeNanoUSD: 5_075_000_000, paid: false, generatedAtUnixMs: utc(2026, 12, 1), preview: false))
+        XCTAssertEqual(response.recommendedTier, "starter")
+        XCTAssertEqual(state.billingRecord(period: try MonthKey(parsing: "2026-11"))?.totalChargeNanoUSD, 5_075_000_000)
+
+        // Generating again returns the stored record, even under another tier and time.
+        state.apply(.tierAssignment(shopID: "shop", tier: "professional"))
+        let again = try state.bill(GenerateBillingRequest(shopID: "shop", period: "2026-11"), config: config, now: utc(2027, 1, 5))
+        XCTAssertFalse(again.newlyStored)
+        XCTAssertEqual(again.record, response.record)
+        XCTAssertEqual(state.billingRecords.count, 1)
+    }
+
+    func testOpenPeriodCanOnlyBePreviewed() throws {
+        var state = shop(messages: 3)
+        let config = Configuration.defaults
+        let lastMoment = utc(2026, 11, 30, 23, 59, 59, 999)
+        assertThrows(.failedPrecondition, "period 2026-11 has not ended; use preview") { () throws(TokenGateError) in
+            try state.planBilling(GenerateBillingRequest(shopID: "shop", period: "2026-11"), config: config, now: lastMoment)
+        }
+        guard case .preview(let preview) = try state.planBilling(
+            GenerateBillingRequest(shopID: "shop", period: "2026-11", preview: true), config: config, now: lastMoment)
+        else { return XCTFail("expected a preview") }
+        XCTAssertTrue(preview.record.preview)
+        XCTAssertFalse(preview.newlyStored)
+        XCTAssertEqual(preview.record.messagesUsed, 3)
+        XCTAssertEqual(preview.record.totalChargeNanoUSD, usd("5"))
+        XCTAssertTrue(state.billingRecords.isEmpty)
+        // One millisecond later the month has ended.
+        guard case .store(let record, _) = try state.planBilling(
+            GenerateBillingRequest(shopID: "shop", period: "2026-11"), config: config, now: lastMoment + 1)
+        else { return XCTFail("expected a record to store") }
+        XCTAssertFalse(record.preview)
+        state.apply(.billing(record))
+        guard case .existing = try state.planBilling(
+            GenerateBillingRequest(shopID: "shop", period: "2026-11", preview: true), config: config, now: lastMoment + 1)
+        else { return XCTFail("a stored record is returned even for a preview") }
+    }
+
+    func testBillingUsesOnlyTheMonthsEventsAndTheAssignedTier() throws {
+        var state = shop(messages: 2)  // at 2026-11-30 23:59:59.999 and .998 - 1 s
+        state.apply(.usage(UsageEvent(
+            eventID: "december", shopID: "shop", userID: "", conversationID: "", operationType: "chat_message",
+            model: "gemini-2.5-flash", inputTokens: 7, outputTokens: 3, cachedInputTokens: 0,
+            occurredAtUnixMs: utc(2026, 12, 1), costNanoUSD: 99, metadata: UsageMetadata(), recordedAtUnixMs: utc(2026, 12, 1))))
+        state.apply(.tierAssignment(shopID: "shop", tier: "professional"))
+        let november = try state.bill(GenerateBillingRequest(shopID: "shop", period: "2026-11"), config: .defaults, now: utc(2027, 1, 1))
+        XCTAssertEqual(november.record.messagesUsed, 2)
+        XCTAssertEqual(november.record.apiCostNanoUSD, 1_100_000)
+        XCTAssertEqual(november.record.tier, "professional")
+        XCTAssertEqual(november.record.totalChargeNanoUSD, usd("15"))
+        XCTAssertEqual(november.recommendedTier, "starter")
+        XCTAssertEqual(november.savingNanoUSD, usd("10"))
+        let december = try state.bill(GenerateBillingRequest(shopID: "shop", period: "2026-12"), config: .defaults, now: utc(2027, 1, 1))
+        XCTAssertEqual(december.record.messagesUsed, 1)
+        XCTAssertEqual(december.record.tokensUsed, 10)
+        XCTAssertEqual(december.record.apiCostNanoUSD, 99)
+    }
+
+    func testBillingValidation() {
+        let state = shop(messages: 0)
+        assertThrows(.invalidArgument, "period must be YYYY-MM") { () throws(TokenGateError) in
+            try state.planBilling(GenerateBillingRequest(shopID: "shop", period: "2026-1"), config: .defaults, now: Fixture.now)
+        }
+        var refusing = Configuration.defaults
+        refusing.unknownShopPolicy = .deny
+        assertThrows(.notFound, "unknown") { () throws(TokenGateError) in
+            try state.planBilling(GenerateBillingRequest(shopID: "shop", period: "2026-10"), config: refusing, now: Fixture.now)
+        }
+        var orphan = ShopState(shopID: "shop")
+        orphan.apply(.tierAssignment(shopID: "shop", tier: "gold"))
+        assertThrows(.failedPrecondition, "tier 'gold'") { () throws(TokenGateError) in
+            try orphan.planBilling(GenerateBillingRequest(shopID: "shop", period: "2026-10"), config: .defaults, now: Fixture.now)
+        }
+    }
+}

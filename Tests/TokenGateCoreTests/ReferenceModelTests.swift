@@ -1,0 +1,427 @@
+// A seeded randomized workload run against ShopState and against a deliberately naive
+// reference model that keeps a plain list of events and holds and recomputes every total,
+// decision and bill from scratch at each step. Any disagreement fails with the seed and step;
+// set TOKENGATE_SEED=<n> to replay one seed.
+
+import Foundation
+import XCTest
+
+@testable import TokenGateCore
+
+/// The workload's numbers, written once and read by both sides.
+private enum Numbers {
+    struct Rates { var input: Int64, output: Int64, cached: Int64 }
+    static let cheap = Rates(input: 1_000_000_000, output: 4_000_000_000, cached: 100_000_000)
+    static let dear = Rates(input: 3_000_000_000, output: 12_000_000_000, cached: 300_000_000)
+    static let dearAbove5000 = Rates(input: 6_000_000_000, output: 18_000_000_000, cached: 600_000_000)
+    struct Limits { var maxIn: UInt64, maxOut: UInt64, maxTotal: UInt64, daily: Int64, monthly: Int64, percent: Int64 }
+    static let limits: [String: Limits] = [
+        "chat": Limits(maxIn: 6000, maxOut: 2500, maxTotal: 8000, daily: 50_000_000, monthly: 300_000_000, percent: 80),
+        "bulk": Limits(maxIn: 9000, maxOut: 3000, maxTotal: 10_000, daily: 80_000_000, monthly: 250_000_000, percent: 60),
+    ]
+    struct TierNumbers { var fee: Int64, included: Int64?, overage: Int64, cap: Int64? }
+    static let tiers: [String: TierNumbers] = [
+        "tiny": TierNumbers(fee: 1_000_000_000, included: 5, overage: 250_000_000, cap: 3_000_000_000),
+        "big": TierNumbers(fee: 10_000_000_000, included: nil, overage: 0, cap: nil),
+    ]
+    static let ttl: Int64 = 60_000
+
+    static func configuration(seed: UInt64) -> Configuration {
+        func rates(_ r: Rates) -> PriceRates {
+            PriceRates(inputPerMillion: r.input, outputPerMillion: r.output, cachedInputPerMillion: r.cached)
+        }
+        let prices = PriceTable(models: [
+            "cheap": [PriceVersion(effectiveFromUnixMs: 0, base: rates(cheap), source: "test")],
+            "dear": [
+                PriceVersion(
+                    effectiveFromUnixMs: 0, base: rates(dear),
+                    promptTiers: [PromptTier(promptTokensAbove: 5000, rates: rates(dearAbove5000))], source: "test")
+            ],
+        ])
+        let tierValues = tiers.map { name, t in
+            Tier(name: name, monthlyFeeNanoUSD: t.fee, includedMessages: t.included.map(UInt64.init), overagePerMessageNanoUSD: t.overage,
+                 maxMonthlySpendNanoUSD: t.cap, selfServe: true)
+        }
+        let limitValues = limits.mapValues {
+            OperationLimits(maxInputTokensPerMessage: $0.maxIn, maxOutputTokensPerMessage: $0.maxOut, maxTotalTokensPerMessage: $0.maxTotal,
+                            dailyCostCapNanoUSD: $0.daily, monthlyCostCapNanoUSD: $0.monthly, alertThresholdPercent: UInt32($0.percent))
+        }
+        return Configuration(
+            prices: prices, tiers: Dictionary(uniqueKeysWithValues: tierValues.map { ($0.name, $0) }), defaultTier: "tiny",
+            limits: limitValues, optimization: OptimizationRules(modelDowngrades: [:], thresholdPercent: nil, historyCap: 5),
+            reservationTTLMs: ttl, unknownShopPolicy: seed % 3 == 0 ? .deny : .defaultTier, shadowMode: seed % 5 == 0)
+    }
+}
+
+/// The naive model: lists, linear scans, no indexes, no caches, no saturating tricks.
+private struct Reference {
+    struct Event { var id: String, at: Int64, month: String, cost: Int64, input: UInt64, output: UInt64 }
+    struct Hold { var amount: Int64, expires: Int64 }
+    var events: [Event] = []
+    var holds: [String: Hold] = [:]
+    var ended: [String: (how: String, eventID: String, at: Int64)] = [:]
+    var tier: String?
+    var billed: [String: BillingRecord] = [:]
+    var nextReservation = 0
+    let denyUnknown: Bool
+    let shadow: Bool
+
+    /// First day and "YYYY-MM" of every month from 1970 to 2040, found by walking the calendar
+    /// one month at a time with the textbook leap-year rule.
+    static let monthStarts: [(day: Int64, text: String)] = {
+        var starts: [(Int64, String)] = []
+        var day: Int64 = 0
+        for year in Int64(1970)...2040 {
+            for month in Int64(1)...12 {
+                starts.append((day, "\(year)-\(month < 10 ? "0" : "")\(month)"))
+                day += naiveDaysIn(year: year, month: month)
+            }
+        }
+        return starts
+    }()
+
+    /// "YYYY-MM" of a day: the last month that starts on or before it.
+    static func month(ofDay day: Int64) -> String {
+        monthStarts.last { $0.day <= day }!.text
+    }
+    static func day(_ ms: Int64) -> Int64 { ms / 86_400_000 }
+    static func month(_ ms: Int64) -> String { month(ofDay: day(ms)) }
+
+    static func cost(_ model: String, _ input: UInt64, _ output: UInt64, _ cached: UInt64) -> Int64 {
+        let r = model == "cheap" ? Numbers.cheap : (input > 5000 ? Numbers.dearAbove5000 : Numbers.dear)
+        func part(_ tokens: UInt64, _ price: Int64) -> Int64 { (Int64(tokens) * price + 500_000) / 1_000_000 }
+        return part(input - cached, r.input) + part(cached, r.cached) + part(output, r.output)
+    }
+
+    func spentDay(_ now: Int64) -> Int64 { events.filter { Self.day($0.at) == Self.day(now) }.reduce(0) { $0 + $1.cost } }
+    func spentMonth(_ now: Int64) -> Int64 {
+        let month = Self.month(now)
+        return events.filter { $0.month == month }.reduce(0) { $0 + $1.cost }
+    }
+    func messages(_ month: String) -> Int { events.filter { $0.month == month }.count }
+    func live(_ now: Int64) -> [Hold] { holds.values.filter { now < $0.expires } }
+    func held(_ now: Int64) -> Int64 { live(now).reduce(0) { $0 + $1.amount } }
+
+    /// How reservation `id` ended, if still remembered at `now`.
+    func ending(_ id: String, _ now: Int64) -> (how: String, eventID: String, at: Int64)? {
+        var found = ended[id]
+        if found == nil, let hold = holds[id], now >= hold.expires { found = ("expired", "", hold.expires) }
+        guard let found, now < found.at + 2 * Numbers.ttl else { return nil }
+        return found
+    }
+
+    /// What LogUsage should answer for `request` recorded at `at`, from the event list.
+    func expectedUsage(_ request: LogUsageRequest, at: Int64)
+        -> (cost: Int64, dayTotal: Int64, monthTotal: Int64, violations: [LimitKind], alerts: [AlertKind])
+    {
+        let limits = Numbers.limits[request.operationType]!
+        let (input, output) = (request.inputTokens, request.outputTokens)
+        let cost = Self.cost(request.model, input, output, request.cachedInputTokens)
+        let dayBefore = events.filter { Self.day($0.at) == Self.day(at) }.reduce(0) { $0 + $1.cost }
+        let month = Self.month(at)
+        let monthBefore = events.filter { $0.month == month }.reduce(0) { $0 + $1.cost }
+        var violations: [LimitKind] = []
+        if input > limits.maxIn { violations.append(.inputTokens) }
+        if output > limits.maxOut { violations.append(.outputTokens) }
+        if input + output > limits.maxTotal { violations.append(.totalTokens) }
+        var alerts: [AlertKind] = []
+        for (before, cap, threshold, capKind) in [
+            (dayBefore, limits.daily, AlertKind.dailyThreshold, AlertKind.dailyCap),
+            (monthBefore, limits.monthly, .monthlyThreshold, .monthlyCap),
+        ] {
+            let after = before + cost
+            if before * 100 < cap * limits.percent && after * 100 >= cap * limits.percent { alerts.append(threshold) }
+            if before < cap && after >= cap { alerts.append(capKind) }
+        }
+        return (cost, dayBefore + cost, monthBefore + cost, violations, alerts)
+    }
+
+    func charges(_ tierName: String, _ messages: Int64) -> (base: Int64, overage: Int64, total: Int64) {
+        let t = Numbers.tiers[tierName]!
+        let overage = t.included.map { max(0, messages - $0) * t.overage } ?? 0
+        let total = t.cap.map { min(t.fee + overage, $0) } ?? t.fee + overage
+        return (t.fee, overage, total)
+    }
+}
+
+final class ReferenceModelTests: XCTestCase {
+    /// Outcomes the workload produced, so the test also fails if it stops reaching a branch.
+    private var seen: Set<String> = []
+
+    func testShopStateMatchesNaiveReference() {
+        if let text = ProcessInfo.processInfo.environment["TOKENGATE_SEED"], let seed = UInt64(text) {
+            _ = run(seed: seed, steps: 500)
+            return
+        }
+        for seed in UInt64(1)...40 {
+            if !run(seed: seed, steps: 500) { return }
+        }
+        let expected: Set<String> = [
+            "gate ALLOW", "gate DAILY_CAP_REACHED", "gate MONTHLY_CAP_REACHED", "gate TIER_SPEND_CAP_REACHED",
+            "gate MESSAGE_TOKEN_LIMIT", "gate UNKNOWN_SHOP", "gate shadow", "gate warning", "gate reserved",
+            "usage record", "usage duplicate", "usage future", "usage billed month", "usage settled twice", "usage settles",
+            "usage violation", "usage alert", "release ok", "release FAILED_PRECONDITION", "release NOT_FOUND",
+            "billing store", "billing existing", "billing preview", "billing open", "billing unknown shop",
+        ]
+        XCTAssertEqual(expected.subtracting(seen), [], "outcomes the workload never reached")
+    }
+
+    /// One workload; false (after recording a failure naming the seed) on the first mismatch.
+    private func run(seed: UInt64, steps: Int) -> Bool {
+        var random = SplitMix64(seed: seed)
+        let config = Numbers.configuration(seed: seed)
+        var real = ShopState(shopID: "shop")
+        var ref = Reference(denyUnknown: seed % 3 == 0, shadow: seed % 5 == 0)
+        var firstResponses: [String: LogUsageResponse] = [:]
+        var issued: [String] = []
+        var now = utc(2026, 1, 30, 20)
+        var counter = 0
+        for step in 0..<steps {
+            let context = "seed \(seed) step \(step) (replay: TOKENGATE_SEED=\(seed))"
+            func expect(_ ok: Bool, _ what: @autoclosure () -> String) -> Bool {
+                if !ok { XCTFail("\(context): \(what())") }
+                return ok
+            }
+            let roll = random.next() % 100
+            var ok = true
+            switch roll {
+            case 0..<35:
+                ok = gateStep(&real, &ref, config, now, &random, &issued, expect)
+            case 35..<65:
+                counter += 1
+                ok = usageStep(&real, &ref, config, now, &random, issued, &firstResponses, "e\(counter)", expect)
+            case 65..<75:
+                ok = releaseStep(&real, &ref, now, &random, issued, expect)
+            case 75..<95:
+                let kind = random.next() % 100
+                now += Int64(random.next() % (kind < 50 ? 30_000 : kind < 85 ? 7_200_000 : 72_000_000))
+            case 95..<97:
+                let tier = random.next() % 2 == 0 ? "tiny" : "big"
+                real.apply(.tierAssignment(shopID: "shop", tier: tier))
+                ref.tier = tier
+            default:
+                ok = billingStep(&real, &ref, config, now, &random, expect)
+            }
+            ok = ok && invariants(real, ref, now, expect)
+            if !ok { return false }
+        }
+        return true
+    }
+
+    private typealias Expect = (Bool, @autoclosure () -> String) -> Bool
+
+    private func gateStep(
+        _ real: inout ShopState, _ ref: inout Reference, _ config: Configuration, _ now: Int64, _ random: inout SplitMix64,
+        _ issued: inout [String], _ expect: Expect
+    ) -> Bool {
+        let operation = random.next() % 2 == 0 ? "chat" : "bulk"
+        let model = random.next() % 3 == 0 ? "dear" : "cheap"
+        let input = random.next() % 7000
+        let output = random.next() % 2700
+        let reserve = random.next() % 2 == 0
+        let request = CanMakeRequestRequest(
+            shopID: "shop", operationType: operation, model: model, estimatedInputTokens: input, maxOutputTokens: output, reserve: reserve)
+        let result = Result { () throws(TokenGateError) in
+            try real.canMakeRequest(request, config: config, now: now) { "r\(ref.nextReservation + 1)" }
+        }
+        guard case .success(let response) = result else { return expect(false, "gate threw \(result)") }
+
+        // The reference decision, from scratch.
+        let limits = Numbers.limits[operation]!
+        let estimate = Reference.cost(model, input, output, 0)
+        let held = ref.held(now)
+        let dailyUsed = ref.spentDay(now) + held
+        let monthlyUsed = ref.spentMonth(now) + held
+        var reason: DecisionReason?
+        let tierName = ref.tier ?? "tiny"
+        if ref.denyUnknown && ref.tier == nil && ref.events.isEmpty {
+            reason = .unknownShop
+        } else if input > limits.maxIn || output > limits.maxOut || input + output > limits.maxTotal {
+            reason = .messageTokenLimit
+        } else if dailyUsed >= limits.daily || dailyUsed + estimate > limits.daily {
+            reason = .dailyCapReached
+        } else if monthlyUsed >= limits.monthly || monthlyUsed + estimate > limits.monthly {
+            reason = .monthlyCapReached
+        } else if let cap = Numbers.tiers[tierName]!.cap {
+            let messages = Int64(ref.messages(Reference.month(now)) + ref.live(now).count + 1)
+            let t = Numbers.tiers[tierName]!
+            if t.fee + (t.included.map { max(0, messages - $0) * t.overage } ?? 0) >= cap { reason = .tierSpendCapReached }
+        }
+        let allowed = reason == nil || ref.shadow
+        seen.insert("gate \(reason?.description ?? "ALLOW")")
+        if ref.shadow && reason != nil { seen.insert("gate shadow") }
+        if response.warning { seen.insert("gate warning") }
+        if reserve && allowed { seen.insert("gate reserved") }
+        var ok = expect(response.decision == (allowed ? .allow : .deny), "decision \(response) vs reason \(String(describing: reason))")
+        ok = ok && expect(response.reason == (allowed ? .withinBudget : reason!), "reason \(response.reason) vs \(String(describing: reason))")
+        ok = ok && expect(response.shadowDenied == (ref.shadow && reason != nil), "shadowDenied")
+        ok = ok && expect(response.shadowReason == (ref.shadow ? reason ?? .unspecified : .unspecified), "shadowReason")
+        ok = ok && expect(response.estimatedCostNanoUSD == estimate, "estimate \(response.estimatedCostNanoUSD) vs \(estimate)")
+        ok = ok && expect(response.dailyRemainingNanoUSD == max(0, limits.daily - dailyUsed), "daily remaining")
+        ok = ok && expect(response.monthlyRemainingNanoUSD == max(0, limits.monthly - monthlyUsed), "monthly remaining")
+        ok = ok && expect(Int64(response.dailyUsedBasisPoints) == dailyUsed * 10_000 / limits.daily, "daily bp")
+        ok = ok && expect(Int64(response.monthlyUsedBasisPoints) == monthlyUsed * 10_000 / limits.monthly, "monthly bp")
+        let warning = dailyUsed * 100 >= limits.daily * limits.percent || monthlyUsed * 100 >= limits.monthly * limits.percent
+        ok = ok && expect(response.warning == warning, "warning \(response.warning) vs \(warning)")
+        if reserve && allowed {
+            ref.nextReservation += 1
+            let id = "r\(ref.nextReservation)"
+            ref.holds[id] = Reference.Hold(amount: estimate, expires: now + Numbers.ttl)
+            issued.append(id)
+            ok = ok && expect(response.reservationID == id && response.reservationExpiresUnixMs == now + Numbers.ttl, "reservation \(response)")
+        } else {
+            ok = ok && expect(response.reservationID.isEmpty, "unexpected reservation \(response.reservationID)")
+        }
+        return ok
+    }
+
+    /// A random LogUsage: sometimes a repeated event id, a reservation id (issued or not), a
+    /// time in the past days or slightly in the future, any model and operation.
+    private func randomUsage(_ ref: Reference, _ now: Int64, _ random: inout SplitMix64, _ issued: [String], _ newID: String)
+        -> LogUsageRequest
+    {
+        let repeated = !ref.events.isEmpty && random.next() % 100 < 15
+        let eventID = repeated ? ref.events[Int(random.next() % UInt64(ref.events.count))].id : newID
+        let roll = random.next() % 100
+        let reservation = roll < 40 && !issued.isEmpty ? issued[Int(random.next() % UInt64(issued.count))] : roll < 45 ? "zz" : ""
+        let timeRoll = random.next() % 100
+        let occurredAt: Int64 =
+            timeRoll < 70 ? 0 : timeRoll < 95 ? now - Int64(random.next() % 259_200_000) : now + Int64(random.next() % 10_000)
+        let input = random.next() % 8000
+        return LogUsageRequest(
+            eventID: eventID, shopID: "shop", operationType: random.next() % 2 == 0 ? "chat" : "bulk",
+            model: random.next() % 3 == 0 ? "dear" : "cheap", inputTokens: input, outputTokens: random.next() % 3200,
+            cachedInputTokens: input == 0 ? 0 : random.next() % (input + 1), occurredAtUnixMs: occurredAt,
+            reservationID: reservation)
+    }
+
+    private func usageStep(
+        _ real: inout ShopState, _ ref: inout Reference, _ config: Configuration, _ now: Int64, _ random: inout SplitMix64,
+        _ issued: [String], _ firstResponses: inout [String: LogUsageResponse], _ newID: String, _ expect: Expect
+    ) -> Bool {
+        let request = randomUsage(ref, now, &random, issued, newID)
+        let (eventID, reservation) = (request.eventID, request.reservationID)
+        let result = Result { () throws(TokenGateError) in try real.planUsage(request, config: config, now: now) }
+        func refused(_ code: StatusCode, _ outcome: String) -> Bool {
+            guard case .failure(let error) = result, error.code == code else { return expect(false, "\(outcome): \(result)") }
+            seen.insert("usage \(outcome)")
+            return true
+        }
+        if let first = firstResponses[eventID] {
+            var expected = first
+            expected.duplicate = true
+            guard case .success(.duplicate(let response)) = result else { return expect(false, "expected duplicate, got \(result)") }
+            seen.insert("usage duplicate")
+            return expect(response == expected, "duplicate \(response) vs first \(first)")
+        }
+        let at = request.occurredAtUnixMs == 0 ? now : request.occurredAtUnixMs
+        if request.occurredAtUnixMs > now + 5_000 { return refused(.invalidArgument, "future") }
+        if ref.billed[Reference.month(at)] != nil { return refused(.failedPrecondition, "billed month") }
+        if !reservation.isEmpty, let ending = ref.ending(reservation, now), ending.how == "settled", ending.eventID != eventID {
+            return refused(.failedPrecondition, "settled twice")
+        }
+        guard case .success(.record(let event, let response)) = result else { return expect(false, "expected record, got \(result)") }
+
+        let wanted = ref.expectedUsage(request, at: at)
+        var ok = expect(event.costNanoUSD == wanted.cost && response.costNanoUSD == wanted.cost, "cost \(event.costNanoUSD) vs \(wanted)")
+        ok = ok && expect(event.occurredAtUnixMs == at && response.occurredAtUnixMs == at, "occurred at")
+        ok = ok && expect(response.dailyTotalNanoUSD == wanted.dayTotal, "daily total \(response.dailyTotalNanoUSD) vs \(wanted)")
+        ok = ok && expect(response.monthlyTotalNanoUSD == wanted.monthTotal, "monthly total \(response.monthlyTotalNanoUSD) vs \(wanted)")
+        ok = ok && expect(response.violations.map(\.kind) == wanted.violations, "violations \(response.violations) vs \(wanted)")
+        ok = ok && expect(response.alerts.map(\.kind) == wanted.alerts, "alerts \(response.alerts.map(\.kind)) vs \(wanted)")
+        ok = ok && expect(!response.duplicate, "not a duplicate")
+        seen.insert("usage record")
+        if !wanted.violations.isEmpty { seen.insert("usage violation") }
+        if !wanted.alerts.isEmpty { seen.insert("usage alert") }
+
+        real.apply(.usage(event))
+        real.settleReservation(id: reservation, byEvent: eventID, now: now)
+        firstResponses[eventID] = response
+        ref.events.append(Reference.Event(
+            id: eventID, at: at, month: Reference.month(at), cost: wanted.cost, input: request.inputTokens, output: request.outputTokens))
+        if let hold = ref.holds[reservation], now < hold.expires {
+            ref.holds[reservation] = nil
+            ref.ended[reservation] = ("settled", eventID, now)
+            seen.insert("usage settles")
+        }
+        return ok
+    }
+
+    private func releaseStep(
+        _ real: inout ShopState, _ ref: inout Reference, _ now: Int64, _ random: inout SplitMix64, _ issued: [String],
+        _ expect: Expect
+    ) -> Bool {
+        let id = issued.isEmpty || random.next() % 10 == 0 ? "never-issued" : issued[Int(random.next() % UInt64(issued.count))]
+        let result = Result { () throws(TokenGateError) in try real.releaseReservation(id: id, now: now) }
+        if let hold = ref.holds[id], now < hold.expires {
+            ref.holds[id] = nil
+            ref.ended[id] = ("released", "", now)
+            seen.insert("release ok")
+            return expect(result == .success(hold.amount), "release \(id): \(result) vs \(hold.amount)")
+        }
+        let expected: StatusCode = ref.ending(id, now) == nil ? .notFound : .failedPrecondition
+        guard case .failure(let error) = result else { return expect(false, "release \(id) should fail: \(result)") }
+        seen.insert("release \(error.code)")
+        return expect(error.code == expected, "release \(id): \(error) vs \(expected)")
+    }
+
+    private func billingStep(
+        _ real: inout ShopState, _ ref: inout Reference, _ config: Configuration, _ now: Int64, _ random: inout SplitMix64,
+        _ expect: Expect
+    ) -> Bool {
+        let current = MonthKey(unixMs: now)
+        let previousMonth = random.next() % 10 < 7
+        let period = previousMonth ? current.previous : current
+        let preview = !previousMonth && random.next() % 2 == 0
+        let request = GenerateBillingRequest(shopID: "shop", period: period.text, preview: preview)
+        let result = Result { () throws(TokenGateError) in try real.planBilling(request, config: config, now: now) }
+        if let stored = ref.billed[period.text] {
+            guard case .success(.existing(let response)) = result else { return expect(false, "expected existing: \(result)") }
+            seen.insert("billing existing")
+            return expect(response.record == stored && !response.newlyStored, "existing record")
+        }
+        if ref.denyUnknown && ref.tier == nil && ref.events.isEmpty {
+            guard case .failure(let error) = result, error.code == .notFound else { return expect(false, "unknown shop: \(result)") }
+            seen.insert("billing unknown shop")
+            return true
+        }
+        if !previousMonth && !preview {
+            guard case .failure(let error) = result, error.code == .failedPrecondition else { return expect(false, "open: \(result)") }
+            seen.insert("billing open")
+            return true
+        }
+        let inPeriod = ref.events.filter { $0.month == period.text }
+        let tierName = ref.tier ?? "tiny"
+        let charges = ref.charges(tierName, Int64(inPeriod.count))
+        let expected = BillingRecord(
+            shopID: "shop", period: period.text, tier: tierName, messagesUsed: UInt64(inPeriod.count),
+            tokensUsed: inPeriod.reduce(0) { $0 + $1.input + $1.output }, apiCostNanoUSD: inPeriod.reduce(0) { $0 + $1.cost },
+            baseChargeNanoUSD: charges.base, overageChargeNanoUSD: charges.overage, totalChargeNanoUSD: charges.total,
+            generatedAtUnixMs: now, preview: preview)
+        switch result {
+        case .success(.preview(let response)) where preview:
+            seen.insert("billing preview")
+            return expect(response.record == expected, "preview \(response.record) vs \(expected)")
+        case .success(.store(let record, let response)) where !preview:
+            real.apply(.billing(record))
+            ref.billed[period.text] = expected
+            seen.insert("billing store")
+            return expect(record == expected && response.record == expected && response.newlyStored, "store \(record) vs \(expected)")
+        default:
+            return expect(false, "billing \(result)")
+        }
+    }
+
+    private func invariants(_ real: ShopState, _ ref: Reference, _ now: Int64, _ expect: Expect) -> Bool {
+        let month = real.aggregate(month: MonthKey(unixMs: now))
+        let nowMonth = Reference.month(now)
+        let inMonth = ref.events.filter { $0.month == nowMonth }
+        var ok = expect(real.spent(day: DayKey(unixMs: now)) == ref.spentDay(now), "day total")
+        ok = ok && expect(month.costNanoUSD == ref.spentMonth(now), "month total")
+        ok = ok && expect(month.messages == UInt64(inMonth.count), "month messages")
+        ok = ok && expect(month.inputTokens == inMonth.reduce(0) { $0 + $1.input }, "month input tokens")
+        ok = ok && expect(real.held(at: now).amountNanoUSD == ref.held(now), "held \(real.held(at: now)) vs \(ref.held(now))")
+        ok = ok && expect(real.events.count == ref.events.count, "event count")
+        return ok
+    }
+}
