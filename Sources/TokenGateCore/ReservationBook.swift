@@ -42,6 +42,9 @@ struct ReservationBook: Sendable {
     private var endedHead = 0
 
     /// Holds that are still live at `now` (expiry is exclusive: a hold is gone at `now >= expiry`).
+    /// True when no hold is live and no ended id is remembered.
+    var isEmpty: Bool { live.isEmpty && ended.isEmpty }
+
     func held(at now: UnixMillis) -> (amount: NanoUSD, count: Int) {
         if now < earliestExpiry { return (heldTotal, live.count) }
         var amount: NanoUSD = 0

@@ -104,6 +104,20 @@ public struct ShopState: Sendable {
     /// Sum of the live holds, as of the last mutating call (for tests and metrics).
     public var heldNanoUSD: NanoUSD { reservations.heldTotal }
 
+    /// True while the shop has live holds or remembers how ended ones ended.
+    public var tracksReservations: Bool { !reservations.isEmpty }
+
+    /// Every durable fact of this shop, in an order that rebuilds it: the tier, the events, the
+    /// billing records. This is what a snapshot stores.
+    public var durableFacts: [Fact] {
+        var facts: [Fact] = []
+        facts.reserveCapacity(events.count + 2)
+        if let assignedTier { facts.append(.tierAssignment(shopID: shopID, tier: assignedTier)) }
+        facts += events.map(Fact.usage)
+        facts += billingRecords.map(Fact.billing)
+        return facts
+    }
+
     /// Sum and count of holds still live at `now`.
     public func held(at now: UnixMillis) -> (amountNanoUSD: NanoUSD, count: Int) {
         let held = reservations.held(at: now)

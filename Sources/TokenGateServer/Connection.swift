@@ -47,14 +47,14 @@ struct ConnectionLoop {
             var durableSequence: UInt64 = 0
             var calls = 0
             let batchStartMs = monotonicMs()
-            do {
+            do throws(FrameError) {
                 while calls < limits.callsInFlightPerConnectionMax, let frame = try reader.nextFrame() {
                     calls += 1
                     let (response, sequence) = answer(frame, batchStartMs: batchStartMs)
                     durableSequence = max(durableSequence, sequence ?? 0)
                     Framing.appendFrame(response.encoded(), to: &out)
                 }
-            } catch let error as FrameError {
+            } catch {
                 if case .tooLarge(let length, let limit) = error {
                     let status = TokenGateError(.resourceExhausted, "frame of \(length) bytes is over the limit of \(limit) bytes; closing the connection")
                     Framing.appendFrame(Server.errorEnvelope(callID: 0, status).encoded(), to: &out)
@@ -90,7 +90,7 @@ struct ConnectionLoop {
         } catch {
             return (Server.errorEnvelope(callID: 0, error), nil)
         }
-        do {
+        do throws(TokenGateError) {
             let output = try dispatch(request, batchStartMs: batchStartMs)
             guard output.payload.count + 64 <= limits.responseFrameBytesMax else {
                 throw TokenGateError(.internal, "response of \(output.payload.count) bytes is over the response frame limit")

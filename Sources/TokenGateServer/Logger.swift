@@ -1,6 +1,6 @@
 // Structured log lines on stderr, one per event, in logfmt: `ts=... level=info msg="..." k=v`.
 // No line is written per successful hot-path call.
-import Glibc
+import Foundation
 import Synchronization
 
 public enum LogLevel: String, Sendable {
@@ -16,7 +16,8 @@ public struct Logger: Sendable {
         var line = "ts=\(SystemClock().nowUnixMs()) level=\(level.rawValue) msg=\(Self.quote(message))"
         for (key, value) in fields { line += " \(key)=\(Self.quote(value))" }
         line += "\n"
-        Self.lock.withLock { _ in fputs(line, stderr) }
+        let bytes = Data(line.utf8)
+        Self.lock.withLock { _ in FileHandle.standardError.write(bytes) }
     }
 
     public func info(_ message: String, _ fields: KeyValuePairs<String, String> = [:]) { log(.info, message, fields) }

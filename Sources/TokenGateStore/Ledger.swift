@@ -244,6 +244,12 @@ public final class Ledger: Sendable {
     }
 }
 
+extension ShopState {
+    /// A shop stays in memory once it is known or has reservations to remember; a check of a
+    /// made-up shop id leaves nothing behind.
+    var isWorthKeeping: Bool { isKnown || tracksReservations || !billingRecords.isEmpty }
+}
+
 extension Fact {
     /// The shop a fact belongs to.
     public var shopID: String {

@@ -29,11 +29,11 @@ func die(_ message: String) -> Never {
 
 var options = DaemonOptions()
 var arguments = CommandLine.arguments.dropFirst()
-func value(for flag: String) -> String {
-    guard let next = arguments.popFirst() else { die("\(flag) needs a value (see --help)") }
-    return next
-}
 while let argument = arguments.popFirst() {
+    func value(for flag: String) -> String {
+        guard let next = arguments.popFirst() else { die("\(flag) needs a value (see --help)") }
+        return next
+    }
     switch argument {
     case "--socket": options.socketPath = value(for: argument)
     case "--data-dir": options.dataDirectory = value(for: argument)
