@@ -174,12 +174,16 @@ final class EndToEndTests: XCTestCase {
 }
 
 func assertStatus(
-    _ code: StatusCode, file: StaticString = #filePath, line: UInt = #line, _ body: () async throws(TokenGateError) -> Void
+    _ code: StatusCode, file: StaticString = #filePath, line: UInt = #line, _ body: () async throws -> Void
 ) async {
     do {
         try await body()
         XCTFail("expected \(code)", file: file, line: line)
     } catch {
+        guard let error = error as? TokenGateError else {
+            XCTFail("expected a TokenGateError, got \(error)", file: file, line: line)
+            return
+        }
         XCTAssertEqual(error.code, code, error.message, file: file, line: line)
         XCTAssertFalse(error.message.isEmpty, "an error needs a message a person can act on", file: file, line: line)
     }
