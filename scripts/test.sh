@@ -7,4 +7,13 @@ cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
 scripts/gen-proto.sh --check
 swift build --build-tests
-swift test --skip-build
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+swift test --skip-build --disable-swift-testing 2>&1 | tee "$log" || status=$?
+# One plain closing line for any reader: the totals of XCTest's last summary.
+summary=$(grep -E "Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -n 1 || true)
+total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
+failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
+[ -n "$summary" ] && echo "$((total - failed)) passed, $failed failed"
+exit $status

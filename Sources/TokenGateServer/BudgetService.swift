@@ -6,7 +6,7 @@ import TokenGateStore
 import TokenGateWire
 
 public final class BudgetService: Sendable {
-    private let ledger: Ledger
+    let ledger: Ledger
     private let clock: any WallClock
     private let ready = Atomic<Bool>(false)
 
@@ -23,9 +23,16 @@ public final class BudgetService: Sendable {
 
     public func now() -> UnixMillis { clock.nowUnixMs() }
 
+    /// Every method the daemon serves. Each feature area contributes its entries from its own
+    /// file (`extension BudgetService { func ...Methods() -> [Method] }`).
     public func methodTable() -> MethodTable {
+        MethodTable(gateMethods())
+    }
+
+    /// The hot RPCs and health.
+    func gateMethods() -> [Method] {
         let ledger = self.ledger
-        return MethodTable([
+        return [
             /// CanMakeRequest: OK (ALLOW or DENY), INVALID_ARGUMENT, NOT_FOUND (unknown model).
             .unary(MethodPath.canMakeRequest) { (request: CanMakeRequestRequest, context) throws(TokenGateError) in
                 (try ledger.canMakeRequest(request, now: context.now), nil)
@@ -53,6 +60,6 @@ public final class BudgetService: Sendable {
             .unary(MethodPath.health, .alwaysAvailable) { [self] (_: HealthCheckRequest, _) throws(TokenGateError) in
                 (HealthCheckResponse(status: isReady ? .serving : .notServing), nil)
             },
-        ])
+        ]
     }
 }

@@ -13,7 +13,11 @@ struct Command {
 
 private let usageOptions: Set<String> = ["--op", "--model", "--input-tokens", "--output-tokens"]
 
-let commands: [Command] = [
+/// Every verb, in help order. Each feature area contributes its verbs from its own file.
+let commands: [Command] = gateCommands
+
+/// The verbs of the hot RPCs and health.
+let gateCommands: [Command] = [
     Command(
         name: "check", synopsis: "check SHOP [--op OP] [--model M] [--input-tokens N] [--output-tokens N] [--reserve]",
         summary: "ask whether SHOP may make a call (CanMakeRequest); --reserve holds its worst-case cost",
