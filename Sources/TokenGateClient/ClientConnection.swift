@@ -15,8 +15,26 @@ final class ClientConnection: Sendable {
     static let responseFrameBytesMax = 16 << 20
     static let readChunkBytes = 64 << 10
 
+    /// A call waiting for its answer: one response, or a stream of them.
+    private enum Waiter {
+        case unary(CheckedContinuation<Outcome, Never>)
+        case stream(AsyncThrowingStream<ResponseEnvelope, any Error>.Continuation)
+
+        func end(_ outcome: Outcome) {
+            switch self {
+            case .unary(let continuation):
+                continuation.resume(returning: outcome)
+            case .stream(let continuation):
+                switch outcome {
+                case .success(let envelope): continuation.yield(envelope); continuation.finish()
+                case .failure(let error): continuation.finish(throwing: error)
+                }
+            }
+        }
+    }
+
     private struct State {
-        var pending: [UInt64: CheckedContinuation<Outcome, Never>] = [:]
+        var pending: [UInt64: Waiter] = [:]
         var nextCallID: UInt64 = 1
         var failure: TokenGateError?
     }
@@ -40,38 +58,59 @@ final class ClientConnection: Sendable {
 
     /// Sends one call and waits for its outcome; `timeoutMs` 0 means no deadline.
     func call(method: String, payload: [UInt8], timeoutMs: UInt32) async -> Outcome {
-        let callID = state.withLock { state in
-            defer { state.nextCallID &+= 1 }
-            return state.nextCallID
-        }
+        let callID = nextCallID()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
-                let registered = state.withLock { state -> TokenGateError? in
-                    if let failure = state.failure { return failure }
-                    state.pending[callID] = continuation
-                    return nil
-                }
-                if let failure = registered {
-                    continuation.resume(returning: .failure(failure))
-                    return
-                }
-                var frame: [UInt8] = []
-                let envelope = RequestEnvelope(callID: callID, method: method, deadlineMs: timeoutMs, payload: payload)
-                Framing.appendFrame(envelope.encoded(), to: &frame)
-                do {
-                    try writeLock.withLock { _ throws(SocketError) in try UnixSocket.writeAll(fd, frame) }
-                } catch {
-                    fail(TokenGateError(.unavailable, "connection to tokengated lost while sending: \(error)"))
-                    return
-                }
-                if timeoutMs > 0 {
-                    DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(timeoutMs))) { [self] in
-                        finish(callID, .failure(TokenGateError(.deadlineExceeded, "no answer within \(timeoutMs) ms")))
-                    }
-                }
+                start(callID, .unary(continuation), method: method, payload: payload, timeoutMs: timeoutMs)
             }
         } onCancel: {
             finish(callID, .failure(TokenGateError(.cancelled, "the calling task was cancelled")))
+        }
+    }
+
+    /// Sends one server-streaming call; the stream yields every response frame of the call
+    /// (the last one carries end_of_stream) and throws the call's error status.
+    func stream(method: String, payload: [UInt8], timeoutMs: UInt32) -> AsyncThrowingStream<ResponseEnvelope, any Error> {
+        let callID = nextCallID()
+        let (stream, continuation) = AsyncThrowingStream<ResponseEnvelope, any Error>.makeStream()
+        continuation.onTermination = { [self] _ in
+            finish(callID, .failure(TokenGateError(.cancelled, "the stream's consumer stopped")))
+        }
+        start(callID, .stream(continuation), method: method, payload: payload, timeoutMs: timeoutMs)
+        return stream
+    }
+
+    private func nextCallID() -> UInt64 {
+        state.withLock { state in
+            defer { state.nextCallID &+= 1 }
+            return state.nextCallID
+        }
+    }
+
+    /// Registers the waiter, writes the request frame and arms the local deadline.
+    private func start(_ callID: UInt64, _ waiter: Waiter, method: String, payload: [UInt8], timeoutMs: UInt32) {
+        let refused = state.withLock { state -> TokenGateError? in
+            if let failure = state.failure { return failure }
+            state.pending[callID] = waiter
+            return nil
+        }
+        if let refused {
+            waiter.end(.failure(refused))
+            return
+        }
+        var frame: [UInt8] = []
+        let envelope = RequestEnvelope(callID: callID, method: method, deadlineMs: timeoutMs, payload: payload)
+        Framing.appendFrame(envelope.encoded(), to: &frame)
+        do {
+            try writeLock.withLock { _ throws(SocketError) in try UnixSocket.writeAll(fd, frame) }
+        } catch {
+            fail(TokenGateError(.unavailable, "connection to tokengated lost while sending: \(error)"))
+            return
+        }
+        if timeoutMs > 0 {
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(timeoutMs))) { [self] in
+                finish(callID, .failure(TokenGateError(.deadlineExceeded, "no answer within \(timeoutMs) ms")))
+            }
         }
     }
 
@@ -82,15 +121,36 @@ final class ClientConnection: Sendable {
             defer { state.pending = [:] }
             return state.pending
         }
-        for continuation in pending.values { continuation.resume(returning: .failure(error)) }
+        for waiter in pending.values { waiter.end(.failure(error)) }
         UnixSocket.shutdown(fd)
     }
 
     // MARK: - Private
 
     private func finish(_ callID: UInt64, _ outcome: Outcome) {
-        let continuation = state.withLock { $0.pending.removeValue(forKey: callID) }
-        continuation?.resume(returning: outcome)
+        let waiter = state.withLock { $0.pending.removeValue(forKey: callID) }
+        waiter?.end(outcome)
+    }
+
+    /// Routes one response frame to its call: a unary call ends; a stream yields the frame
+    /// and ends at end_of_stream or on an error status.
+    private func deliver(_ response: ResponseEnvelope) {
+        let waiter = state.withLock { state -> Waiter? in
+            guard let waiter = state.pending[response.callID] else { return nil }
+            if case .stream = waiter, response.statusCode == 0, !response.endOfStream { return waiter }
+            return state.pending.removeValue(forKey: response.callID)
+        }
+        guard let waiter else { return }
+        if case .stream(let continuation) = waiter {
+            if response.statusCode != 0 {
+                continuation.finish(throwing: TokenGateError(StatusCode(rawValue: response.statusCode) ?? .unknown, response.statusMessage))
+                return
+            }
+            continuation.yield(response)
+            if response.endOfStream { continuation.finish() }
+        } else {
+            waiter.end(.success(response))
+        }
     }
 
     private func readLoop() {
@@ -109,7 +169,7 @@ final class ClientConnection: Sendable {
                         failure = TokenGateError(StatusCode(rawValue: response.statusCode) ?? .unknown, response.statusMessage)
                         break readLoop
                     }
-                    finish(response.callID, .success(response))
+                    deliver(response)
                 }
             } catch {
                 failure = TokenGateError(.unavailable, "connection to tokengated failed: \(error)")

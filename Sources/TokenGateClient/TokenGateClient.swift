@@ -82,6 +82,12 @@ public final class TokenGateClient: Sendable {
         try await call(MethodPath.health, HealthCheckRequest(), timeoutMs: timeoutMs)
     }
 
+    /// Streams the daemon's serving status: the current one, then every change. The stream
+    /// ends with UNAVAILABLE when the daemon shuts down.
+    public func watchHealth() -> AsyncThrowingStream<HealthCheckResponse, any Error> {
+        serverStream(MethodPath.watchHealth, HealthCheckRequest())
+    }
+
     /// Calls any method by path with typed messages.
     public func call<Request: WireMessage, Response: WireMessage>(
         _ method: String, _ request: Request, timeoutMs: UInt32? = nil
@@ -93,6 +99,34 @@ public final class TokenGateClient: Sendable {
             throw TokenGateError(StatusCode(rawValue: response.statusCode) ?? .unknown, response.statusMessage)
         }
         return try Response.decode(response.payload)
+    }
+
+    /// Calls a server-streaming method by path: yields each response message until the
+    /// stream ends; throws the call's error status. `timeoutMs` bounds the whole stream
+    /// (default: none, since exports and watches may run long).
+    public func serverStream<Request: WireMessage, Response: WireMessage>(
+        _ method: String, _ request: Request, as _: Response.Type = Response.self, timeoutMs: UInt32 = 0
+    ) -> AsyncThrowingStream<Response, any Error> {
+        let connection: ClientConnection
+        do {
+            connection = try currentConnection()
+        } catch {
+            return AsyncThrowingStream { $0.finish(throwing: error) }
+        }
+        let frames = connection.stream(method: method, payload: request.encoded(), timeoutMs: timeoutMs)
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await frame in frames where !frame.payload.isEmpty || !frame.endOfStream {
+                        continuation.yield(try Response.decode(frame.payload))
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
     }
 
     // MARK: - Private

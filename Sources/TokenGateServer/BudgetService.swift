@@ -9,6 +9,7 @@ public final class BudgetService: Sendable {
     let ledger: Ledger
     private let clock: any WallClock
     private let ready = Atomic<Bool>(false)
+    private let healthWatchers = StreamHub<HealthCheckResponse>()
 
     public init(ledger: Ledger, clock: any WallClock) {
         self.ledger = ledger
@@ -18,7 +19,15 @@ public final class BudgetService: Sendable {
     /// Set once recovery has finished; until then only health answers (NOT_SERVING).
     public var isReady: Bool {
         get { ready.load(ordering: .acquiring) }
-        set { ready.store(newValue, ordering: .releasing) }
+        set {
+            ready.store(newValue, ordering: .releasing)
+            healthWatchers.publish(HealthCheckResponse(status: newValue ? .serving : .notServing))
+        }
+    }
+
+    /// Ends every long-lived stream (health watchers) before the daemon exits.
+    public func finishStreams() {
+        healthWatchers.finishAll(TokenGateError(.unavailable, "tokengated is shutting down"))
     }
 
     public func now() -> UnixMillis { clock.nowUnixMs() }
@@ -59,6 +68,10 @@ public final class BudgetService: Sendable {
             /// Health: always OK; SERVING once recovery has finished, NOT_SERVING before and while draining.
             .unary(MethodPath.health, .alwaysAvailable) { [self] (_: HealthCheckRequest, _) throws(TokenGateError) in
                 (HealthCheckResponse(status: isReady ? .serving : .notServing), nil)
+            },
+            /// WatchHealth: streams the current status, then every change, until the daemon stops.
+            .serverStreaming(MethodPath.watchHealth, .alwaysAvailable) { [self] (_: HealthCheckRequest, _, stream) throws(TokenGateError) in
+                healthWatchers.add(stream, first: HealthCheckResponse(status: isReady ? .serving : .notServing))
             },
         ]
     }

@@ -1,6 +1,7 @@
 // One connection's loop: read what has arrived (one `read` may carry many pipelined frames),
 // answer every complete frame in order, wait once for the log to make the batch's writes
 // durable, and send all the replies with one `write`.
+import Glibc
 import TokenGateCore
 import TokenGateStore
 import TokenGateWire
@@ -9,15 +10,25 @@ struct ConnectionLoop {
     let server: Server
     let fd: Int32
     let peer: PeerCredentials?
+    let writer: ConnectionWriter
+
+    init(server: Server, fd: Int32, peer: PeerCredentials?) {
+        self.server = server
+        self.fd = fd
+        self.peer = peer
+        self.writer = ConnectionWriter(fd: fd)
+    }
 
     private var limits: ServerLimits { server.configuration.limits }
 
     func run() {
+        defer { writer.close() }
         var reader = FrameReader(frameBytesMax: limits.requestFrameBytesMax)
         var chunk = [UInt8](repeating: 0, count: limits.readChunkBytes)
         var waitingForRestOfFrame = false
         do {
             try UnixSocket.setReceiveTimeout(fd, milliseconds: limits.idleTimeoutMs)
+            try UnixSocket.setSendTimeout(fd, milliseconds: limits.writeTimeoutMs)
             while true {
                 let count = try UnixSocket.read(fd, into: &chunk)
                 if count == 0 { return }
@@ -50,7 +61,7 @@ struct ConnectionLoop {
             do throws(FrameError) {
                 while calls < limits.callsInFlightPerConnectionMax, let frame = try reader.nextFrame() {
                     calls += 1
-                    let (response, sequence) = answer(frame, batchStartMs: batchStartMs)
+                    guard let (response, sequence) = answer(frame, batchStartMs: batchStartMs) else { continue }
                     durableSequence = max(durableSequence, sequence ?? 0)
                     Framing.appendFrame(response.encoded(), to: &out)
                 }
@@ -79,11 +90,12 @@ struct ConnectionLoop {
                 server.onFatal("write-ahead log failed; no further writes can be acknowledged: \(error)")
             }
         }
-        try UnixSocket.writeAll(fd, out)
+        guard writer.write(out) else { throw SocketError("write", errno: EPIPE) }
     }
 
     /// Decodes one request frame and answers it; never throws (every failure is a status).
-    private func answer(_ frame: [UInt8], batchStartMs: Int64) -> (ResponseEnvelope, UInt64?) {
+    /// Returns nil when a streaming handler answered through its stream.
+    private func answer(_ frame: [UInt8], batchStartMs: Int64) -> (ResponseEnvelope, UInt64?)? {
         let request: RequestEnvelope
         do {
             request = try RequestEnvelope.decode(frame)
@@ -92,6 +104,7 @@ struct ConnectionLoop {
         }
         do throws(TokenGateError) {
             let output = try dispatch(request, batchStartMs: batchStartMs)
+            if output.streamed { return nil }
             guard output.payload.count + 64 <= limits.responseFrameBytesMax else {
                 throw TokenGateError(.internal, "response of \(output.payload.count) bytes is over the response frame limit")
             }
@@ -119,6 +132,7 @@ struct ConnectionLoop {
         if request.deadlineMs > 0 && monotonicMs() - batchStartMs >= Int64(request.deadlineMs) {
             throw TokenGateError(.deadlineExceeded, "deadline of \(request.deadlineMs) ms passed before the call could run")
         }
-        return try method.handler(request.payload, CallContext(peer: peer, now: server.service.now()))
+        let context = CallContext(peer: peer, now: server.service.now(), callID: request.callID, writer: writer)
+        return try method.handler(request.payload, context)
     }
 }

@@ -81,6 +81,7 @@ public enum Daemon {
             source.setEventHandler {
                 logger.info("draining", ["signal": signalNumber == SIGTERM ? "SIGTERM" : "SIGINT"])
                 service.isReady = false
+                service.finishStreams()
                 server.drain()
                 do {
                     let snapshot = try ledger.writeSnapshot()

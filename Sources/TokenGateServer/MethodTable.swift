@@ -21,12 +21,17 @@ public struct MethodFlags: OptionSet, Sendable {
 public struct CallContext: Sendable {
     public var peer: PeerCredentials?
     public var now: UnixMillis
+    public var callID: UInt64
+    /// The connection's writer, for server-streaming methods.
+    let writer: ConnectionWriter
 }
 
-/// A handler's result: the encoded response and the log sequence that must be durable first.
+/// A handler's result: the encoded response and the log sequence that must be durable first,
+/// or `streamed` when the handler answered through its `ResponseStream` instead.
 public struct HandlerOutput: Sendable {
     public var payload: [UInt8]
     public var durableSequence: UInt64?
+    public var streamed = false
 }
 
 public struct Method: Sendable {
@@ -43,6 +48,20 @@ public struct Method: Sendable {
             let request = try Request.decode(payload)
             let (response, sequence) = try body(request, context)
             return HandlerOutput(payload: response.encoded(), durableSequence: sequence)
+        }
+    }
+
+    /// A server-streaming method: `body` sends messages on the stream and either finishes it
+    /// before returning (a finite stream) or hands it to something that finishes it later (a
+    /// watcher). A thrown error becomes the stream's final status.
+    public static func serverStreaming<Request: WireMessage>(
+        _ path: String, _ flags: MethodFlags = [],
+        _ body: @escaping @Sendable (Request, CallContext, ResponseStream) throws(TokenGateError) -> Void
+    ) -> Method {
+        Method(path: path, flags: flags) { payload, context throws(TokenGateError) in
+            let request = try Request.decode(payload)
+            try body(request, context, ResponseStream(callID: context.callID, writer: context.writer))
+            return HandlerOutput(payload: [], durableSequence: nil, streamed: true)
         }
     }
 }

@@ -17,6 +17,9 @@ public struct ServerLimits: Sendable, Equatable {
     public var frameReadTimeoutMs: Int32 = 10_000
     /// A connection with nothing in flight and nothing sent for this long is closed (0 = never).
     public var idleTimeoutMs: Int32 = 600_000
+    /// A peer that stops reading its replies (its socket buffer full) is dropped after this long,
+    /// so it cannot stall the thread writing to it (a watcher's publisher, for one).
+    public var writeTimeoutMs: Int32 = 10_000
     /// Bytes read from the socket per `read` call: one read carries many pipelined frames.
     public var readChunkBytes = 64 << 10
     /// Pending connections the kernel queues while every accept is busy.
@@ -32,6 +35,7 @@ public struct ServerLimits: Sendable, Equatable {
         if callsInFlightPerConnectionMax < 1 { return "callsInFlightPerConnectionMax must be at least 1" }
         if frameReadTimeoutMs < 1 { return "frameReadTimeoutMs must be positive" }
         if idleTimeoutMs < 0 { return "idleTimeoutMs must be >= 0" }
+        if writeTimeoutMs < 1 { return "writeTimeoutMs must be positive" }
         if readChunkBytes < 4_096 { return "readChunkBytes must be at least 4096" }
         return nil
     }

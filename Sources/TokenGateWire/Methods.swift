@@ -16,7 +16,9 @@ public enum MethodPath {
     public static let generateBilling = "/tokengate.v1.BudgetService/GenerateBilling"
     /// `Health`: shaped like `grpc.health.v1`.
     public static let health = "/tokengate.v1.BudgetService/Health"
+    /// `WatchHealth`: server-streamed; the current status, then every change.
+    public static let watchHealth = "/tokengate.v1.BudgetService/WatchHealth"
 
     /// Every path above, in schema order.
-    public static let all = [canMakeRequest, releaseReservation, applyOptimization, logUsage, generateBilling, health]
+    public static let all = [canMakeRequest, releaseReservation, applyOptimization, logUsage, generateBilling, health, watchHealth]
 }

@@ -169,6 +169,15 @@ extension UnixSocket {
         }
     }
 
+    /// Sets how long a `write` may block on a full socket buffer before it fails (0 = forever),
+    /// so a peer that stops reading cannot stall the thread writing to it.
+    public static func setSendTimeout(_ fd: Int32, milliseconds: Int32) throws(SocketError) {
+        var value = timeval(tv_sec: Int(milliseconds / 1_000), tv_usec: Int(milliseconds % 1_000) * 1_000)
+        if setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size)) != 0 {
+            throw SocketError("setsockopt SO_SNDTIMEO", errno: Glibc.errno)
+        }
+    }
+
     /// True for the errno a timed-out `read` fails with.
     public static func isTimeout(_ error: SocketError) -> Bool {
         error.errno == EAGAIN || error.errno == EWOULDBLOCK

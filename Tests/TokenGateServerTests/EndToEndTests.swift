@@ -188,3 +188,29 @@ func assertStatus(
         XCTAssertFalse(error.message.isEmpty, "an error needs a message a person can act on", file: file, line: line)
     }
 }
+
+final class StreamingTests: XCTestCase {
+    func testHealthWatchStreamsStatusAndEndsOnShutdown() async throws {
+        let daemon = try TestDaemon()
+        let client = daemon.client()
+        var statuses: [ServingStatus] = []
+        var ending: TokenGateError?
+        do {
+            for try await update in client.watchHealth() {
+                statuses.append(update.status)
+                if statuses.count == 1 {
+                    // Unary calls keep working on the same connection while the stream is open.
+                    let verdict = try await client.canMakeRequest(.init(shopID: "shop_watch"))
+                    XCTAssertEqual(verdict.decision, .allow)
+                    kill(daemon.process!.processIdentifier, SIGTERM)
+                }
+            }
+        } catch let error as TokenGateError {
+            ending = error
+        }
+        XCTAssertEqual(statuses.first, .serving)
+        XCTAssertEqual(statuses.last, .notServing, "draining must be announced to watchers")
+        XCTAssertEqual(ending?.code, .unavailable)
+        XCTAssertEqual(daemon.stop(signal: SIGTERM), 0)
+    }
+}
