@@ -36,6 +36,11 @@ let package = Package(
             dependencies: ["TokenGateClient", "TokenGateStore"],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "tokengate-fuzz-wire",
+            dependencies: ["TokenGateWire", "TokenGateStore"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "TokenGateCoreTests", dependencies: ["TokenGateCore"]),
         .testTarget(name: "TokenGateWireTests", dependencies: ["TokenGateWire", "TokenGateCore"]),
         .testTarget(name: "TokenGateStoreTests", dependencies: ["TokenGateStore", "TokenGateWire"]),

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # The whole test suite, as README promises: installs what is missing, checks that the committed
 # generated protobuf code is current, builds everything with warnings as errors, and runs the
-# Swift tests.
+# Swift tests, replays the fuzz regression inputs and fuzzes each decoder briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
 scripts/gen-proto.sh --check
 swift build --build-tests
+# Hostile bytes: replay every saved fuzz regression, then fuzz each decoder for a short time.
+for dir in fuzz/regressions/*/; do
+  .build/debug/tokengate-fuzz-wire "$(basename "$dir")" "$dir"
+done
+scripts/fuzz.sh --seconds "${TOKENGATE_FUZZ_SECONDS:-20}"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
