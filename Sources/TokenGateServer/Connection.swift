@@ -2,6 +2,7 @@
 // answer every complete frame in order, wait once for the log to make the batch's writes
 // durable, and send all the replies with one `write`.
 import Glibc
+import Synchronization
 import TokenGateCore
 import TokenGateStore
 import TokenGateWire
@@ -19,12 +20,17 @@ struct ConnectionLoop {
         self.writer = ConnectionWriter(fd: fd)
     }
 
+    /// First read buffer of a connection: a few requests' worth, so 1,000 idle connections
+    /// cost little memory.
+    static let initialChunkBytes = 4_096
+
     private var limits: ServerLimits { server.configuration.limits }
 
     func run() {
         defer { writer.close() }
         var reader = FrameReader(frameBytesMax: limits.requestFrameBytesMax)
-        var chunk = [UInt8](repeating: 0, count: limits.readChunkBytes)
+        // Idle connections keep a small buffer; one that fills it grows it to the full chunk.
+        var chunk = [UInt8](repeating: 0, count: min(Self.initialChunkBytes, limits.readChunkBytes))
         var waitingForRestOfFrame = false
         do {
             try UnixSocket.setReceiveTimeout(fd, milliseconds: limits.idleTimeoutMs)
@@ -33,6 +39,9 @@ struct ConnectionLoop {
                 let count = try UnixSocket.read(fd, into: &chunk)
                 if count == 0 { return }
                 reader.append(chunk[0..<count])
+                if count == chunk.count && chunk.count < limits.readChunkBytes {
+                    chunk = [UInt8](repeating: 0, count: limits.readChunkBytes)
+                }
                 if try !answerBufferedFrames(&reader) { return }
                 let partial = reader.bufferedByteCount > 0
                 if partial != waitingForRestOfFrame {
@@ -115,7 +124,8 @@ struct ConnectionLoop {
         }
     }
 
-    /// The generic checks, once for every method: known method, readiness, permission, deadline.
+    /// The generic checks, once for every method: known method, readiness, permission, deadline,
+    /// load.
     private func dispatch(_ request: RequestEnvelope, batchStartMs: Int64) throws(TokenGateError) -> HandlerOutput {
         guard let method = server.methods[request.method] else {
             throw TokenGateError(.unimplemented, "unknown method '\(request.method)'")
@@ -131,6 +141,11 @@ struct ConnectionLoop {
         }
         if request.deadlineMs > 0 && monotonicMs() - batchStartMs >= Int64(request.deadlineMs) {
             throw TokenGateError(.deadlineExceeded, "deadline of \(request.deadlineMs) ms passed before the call could run")
+        }
+        let executing = server.executingCalls.add(1, ordering: .relaxed).newValue
+        defer { server.executingCalls.subtract(1, ordering: .relaxed) }
+        if executing > limits.callsExecutingMax {
+            throw TokenGateError(.resourceExhausted, "tokengated is overloaded (\(limits.callsExecutingMax) calls executing); retry with backoff")
         }
         let context = CallContext(peer: peer, now: server.service.now(), callID: request.callID, writer: writer)
         return try method.handler(request.payload, context)

@@ -17,6 +17,13 @@ public struct DaemonOptions: Sendable {
     public var fsync: FsyncPolicy = .always
     public var repair = false
     public var shardCount = Ledger.shardCountDefault
+    /// Limits on peers (DESIGN §5), each settable by a flag.
+    public var limits = ServerLimits()
+    public var socketMode: UInt32 = 0o660
+    /// nil: the daemon's own uid and root.
+    public var adminUIDs: Set<UInt32>?
+    public var allowedUIDs: Set<UInt32> = []
+    public var allowedGIDs: Set<UInt32> = []
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = environment["TOKENGATE_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.socketPathDefault
@@ -45,9 +52,12 @@ public enum Daemon {
             fail("cannot open data dir \(options.dataDirectory): \(error)")
         }
         let service = BudgetService(ledger: ledger, clock: SystemClock())
-        let server = Server(
-            configuration: ServerConfiguration(socketPath: options.socketPath, adminUIDs: [getuid(), 0]),
-            service: service, ledger: ledger, logger: logger, onFatal: fail)
+        var serverConfiguration = ServerConfiguration(socketPath: options.socketPath, adminUIDs: options.adminUIDs ?? [getuid(), 0])
+        serverConfiguration.limits = options.limits
+        serverConfiguration.socketMode = options.socketMode
+        serverConfiguration.allowedUIDs = options.allowedUIDs
+        serverConfiguration.allowedGIDs = options.allowedGIDs
+        let server = Server(configuration: serverConfiguration, service: service, ledger: ledger, logger: logger, onFatal: fail)
         do {
             try server.start()
         } catch {

@@ -12,7 +12,12 @@ public struct Logger: Sendable {
 
     public init() {}
 
+    /// Debug lines (one per accepted connection, for one) are written only when
+    /// `TOKENGATE_LOG_LEVEL=debug`.
+    private static let debugEnabled = ProcessInfo.processInfo.environment["TOKENGATE_LOG_LEVEL"] == "debug"
+
     public func log(_ level: LogLevel, _ message: String, _ fields: KeyValuePairs<String, String> = [:]) {
+        if level == .debug && !Self.debugEnabled { return }
         var line = "ts=\(SystemClock().nowUnixMs()) level=\(level.rawValue) msg=\(Self.quote(message))"
         for (key, value) in fields { line += " \(key)=\(Self.quote(value))" }
         line += "\n"

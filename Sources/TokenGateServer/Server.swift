@@ -16,6 +16,16 @@ public struct ServerConfiguration: Sendable {
     public var limits = ServerLimits()
     /// Peers allowed to call admin methods (default: the daemon's own uid and root).
     public var adminUIDs: Set<UInt32>
+    /// When either list is non-empty, only peers whose uid or gid is listed may connect at all.
+    public var allowedUIDs: Set<UInt32> = []
+    public var allowedGIDs: Set<UInt32> = []
+
+    /// Whether a peer may connect at all under the allow-lists.
+    func admits(_ peer: PeerCredentials?) -> Bool {
+        if allowedUIDs.isEmpty && allowedGIDs.isEmpty { return true }
+        guard let peer else { return false }
+        return allowedUIDs.contains(peer.uid) || allowedGIDs.contains(peer.gid)
+    }
 
     public init(socketPath: String, adminUIDs: Set<UInt32>) {
         self.socketPath = socketPath
@@ -40,6 +50,8 @@ public final class Server: Sendable {
     let logger: Logger
     private let registry = Mutex(Registry())
     private let listener = Mutex<Int32>(-1)
+    /// Calls being answered right now, across connections (bounded by `callsExecutingMax`).
+    let executingCalls = Atomic<Int>(0)
     /// Called when the log can no longer make writes durable: the daemon must exit non-zero.
     let onFatal: @Sendable (String) -> Never
 
@@ -58,6 +70,7 @@ public final class Server: Sendable {
     /// Binds the socket (replacing a stale one) and starts accepting on a background thread.
     public func start() throws {
         if let problem = configuration.limits.problem() { throw TokenGateError(.invalidArgument, problem) }
+        try Self.createParentDirectory(of: configuration.socketPath)
         let fd = try UnixSocket.listen(
             path: configuration.socketPath, backlog: configuration.limits.listenBacklog, mode: configuration.socketMode)
         listener.withLock { $0 = fd }
@@ -113,6 +126,16 @@ public final class Server: Sendable {
     }
 
     private func admit(_ fd: Int32) {
+        let peer = PeerCredentials.read(fd: fd)
+        let who: KeyValuePairs<String, String> = [
+            "peer_pid": "\(peer?.pid ?? 0)", "peer_uid": peer.map { "\($0.uid)" } ?? "unknown",
+            "peer_gid": peer.map { "\($0.gid)" } ?? "unknown",
+        ]
+        guard configuration.admits(peer) else {
+            logger.warning("connection refused: peer not in the allow-list", who)
+            refuse(fd, TokenGateError(.permissionDenied, "uid \(peer.map { String($0.uid) } ?? "unknown") may not use tokengated (not in the allow-list)"))
+            return
+        }
         let limit = configuration.limits.connectionsMax
         let admitted = registry.withLock { registry in
             guard !registry.draining, registry.connections.count < limit else { return false }
@@ -120,16 +143,12 @@ public final class Server: Sendable {
             return true
         }
         guard admitted else {
-            let status = isDraining
+            refuse(fd, isDraining
                 ? TokenGateError(.unavailable, "tokengated is shutting down")
-                : TokenGateError(.resourceExhausted, "connection limit reached (\(limit) connections); retry later")
-            var out: [UInt8] = []
-            Framing.appendFrame(Self.errorEnvelope(callID: 0, status).encoded(), to: &out)
-            try? UnixSocket.writeAll(fd, out)
-            UnixSocket.close(fd)
+                : TokenGateError(.resourceExhausted, "connection limit reached (\(limit) connections); retry later"))
             return
         }
-        let peer = PeerCredentials.read(fd: fd)
+        logger.log(.debug, "connection accepted", who)
         let thread = Thread { [self] in
             ConnectionLoop(server: self, fd: fd, peer: peer).run()
             registry.withLock { _ = $0.connections.remove(fd) }
@@ -138,6 +157,26 @@ public final class Server: Sendable {
         thread.stackSize = Self.threadStackBytes
         thread.name = "tokengate-conn"
         thread.start()
+    }
+
+    /// Answers a connection we will not serve with one status frame (call id 0), then closes it.
+    private func refuse(_ fd: Int32, _ status: TokenGateError) {
+        var out: [UInt8] = []
+        Framing.appendFrame(Self.errorEnvelope(callID: 0, status).encoded(), to: &out)
+        try? UnixSocket.writeAll(fd, out)
+        UnixSocket.close(fd)
+    }
+
+    /// Creates the socket's directory (mode 0750) when it does not exist yet.
+    private static func createParentDirectory(of socketPath: String) throws(TokenGateError) {
+        let parent = (socketPath as NSString).deletingLastPathComponent
+        guard !parent.isEmpty, !FileManager.default.fileExists(atPath: parent) else { return }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        } catch {
+            throw TokenGateError(.failedPrecondition, "cannot create the socket's directory \(parent): \(error.localizedDescription)")
+        }
     }
 
     static func errorEnvelope(callID: UInt64, _ error: TokenGateError) -> ResponseEnvelope {

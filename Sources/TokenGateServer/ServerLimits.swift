@@ -13,6 +13,10 @@ public struct ServerLimits: Sendable, Equatable {
     public var connectionsMax = 4_096
     /// Pipelined calls decoded from one read and answered together; more wait in the socket.
     public var callsInFlightPerConnectionMax = 256
+    /// Calls being decoded and answered at once across all connections. On 2 cores more would
+    /// only queue inside the scheduler; past it a call is refused with RESOURCE_EXHAUSTED at
+    /// once, so admitted calls keep a bounded latency.
+    public var callsExecutingMax = 256
     /// A peer that sends part of a frame and then stalls is dropped after this long.
     public var frameReadTimeoutMs: Int32 = 10_000
     /// A connection with nothing in flight and nothing sent for this long is closed (0 = never).
@@ -33,6 +37,7 @@ public struct ServerLimits: Sendable, Equatable {
         if responseFrameBytesMax < requestFrameBytesMax { return "responseFrameBytesMax must be >= requestFrameBytesMax" }
         if connectionsMax < 1 { return "connectionsMax must be at least 1" }
         if callsInFlightPerConnectionMax < 1 { return "callsInFlightPerConnectionMax must be at least 1" }
+        if callsExecutingMax < 1 { return "callsExecutingMax must be at least 1" }
         if frameReadTimeoutMs < 1 { return "frameReadTimeoutMs must be positive" }
         if idleTimeoutMs < 0 { return "idleTimeoutMs must be >= 0" }
         if writeTimeoutMs < 1 { return "writeTimeoutMs must be positive" }

@@ -17,6 +17,20 @@ let usage = """
                          never (the OS decides; a power failure may lose recent writes)
       --shards N         number of store shards (default: 64)
       --repair           cut the log at the first corrupt record instead of refusing to start
+
+    Access and limits (DESIGN.md §5; defaults in brackets):
+      --socket-mode OCTAL          file mode of the socket [0660]
+      --admin-uid UID              may call admin methods; repeatable [the daemon's uid and root]
+      --allow-uid UID              only listed uids/gids may connect at all; repeatable [anyone
+      --allow-gid GID                who can open the socket]
+      --max-request-frame BYTES    largest request frame [65536]
+      --max-response-frame BYTES   largest response frame [4194304]
+      --max-connections N          connections at once [4096]
+      --max-calls-in-flight N      pipelined calls answered per batch on one connection [256]
+      --max-executing-calls N      calls answered at once; more get RESOURCE_EXHAUSTED [256]
+      --frame-read-timeout-ms MS   drop a peer that stalls mid-frame [10000]
+      --idle-timeout-ms MS         close an idle connection; 0 = never [600000]
+      --write-timeout-ms MS        drop a peer that stops reading replies [10000]
       --version          print the version
       -h, --help         print this help
 
@@ -52,7 +66,14 @@ while let argument = arguments.popFirst() {
     case "-h", "--help":
         print(usage, terminator: "")
         exit(0)
-    default: die("unknown argument '\(argument)' (see --help)")
+    default:
+        do {
+            guard try parseAccessOrLimitFlag(argument, value: value(for: argument), into: &options) else {
+                die("unknown argument '\(argument)' (see --help)")
+            }
+        } catch let error as FlagError {
+            die(error.message)
+        }
     }
 }
 Daemon.run(options)

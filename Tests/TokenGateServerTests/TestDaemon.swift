@@ -47,7 +47,10 @@ final class TestDaemon: @unchecked Sendable {
         self.process = process
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
-            if let status = try? runCLI(["health", "--json"]), status.exitCode == 0, status.stdout.contains("\"SERVING\"") { return }
+            if let status = try? runCLI(["health", "--json"]) {
+                if status.exitCode == 0 && status.stdout.contains("\"SERVING\"") { return }
+                if status.stderr.contains("PERMISSION_DENIED") { return }  // up, but this test's peer is not allowed
+            }
             guard process.isRunning else { throw TokenGateError(.internal, "tokengated exited with \(process.terminationStatus) at start") }
             usleep(20_000)
         }
