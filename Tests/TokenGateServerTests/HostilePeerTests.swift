@@ -115,13 +115,20 @@ final class HostilePeerTests: XCTestCase {
         let pid = try XCTUnwrap(daemon.process?.processIdentifier)
         try await assertStillServes(daemon)
         let before = residentKiB(pid)
+        let client = daemon.client()
+        func timedCalls(_ tag: String) async throws -> Double {
+            let started = Date()
+            for index in 0..<200 {
+                let logged = try await client.logUsage(.init(eventID: "\(tag)-\(index)", shopID: "shop_busy", inputTokens: 100, outputTokens: 10))
+                XCTAssertFalse(logged.duplicate)
+            }
+            return Date().timeIntervalSince(started) / 200 * 1_000_000
+        }
+        let quietMicros = try await timedCalls("quiet")
         var idle: [RawPeer] = []
         for _ in 0..<1_000 { idle.append(try RawPeer(daemon.socketPath)) }
-        let client = daemon.client()
-        for index in 0..<200 {
-            let logged = try await client.logUsage(.init(eventID: "idle-\(index)", shopID: "shop_busy", inputTokens: 100, outputTokens: 10))
-            XCTAssertFalse(logged.duplicate)
-        }
+        let busyMicros = try await timedCalls("idle")
+        print("hostile: LogUsage mean \(Int(quietMicros)) µs alone, \(Int(busyMicros)) µs beside 1,000 idle connections")
         let during = residentKiB(pid)
         idle.removeAll()
         try await Task.sleep(for: .milliseconds(300))
@@ -151,6 +158,34 @@ final class HostilePeerTests: XCTestCase {
         XCTAssertEqual(held.count, 3)
         let again = try await client.canMakeRequest(.init(shopID: "shop_cap"))
         XCTAssertEqual(again.decision, .allow, "admitted connections keep working at the cap")
+    }
+
+    func testSocketFileModesAndTheSocketDirectory() throws {
+        let daemon = try TestDaemon()
+        let mode = try FileManager.default.attributesOfItem(atPath: daemon.socketPath)[.posixPermissions] as? Int
+        XCTAssertEqual(mode, 0o660)
+        let nested = daemon.directory + "/run/tokengate/gate.sock"
+        let other = try TestDaemon(arguments: ["--socket-mode", "0600"], socketPath: nested)
+        let nestedMode = try FileManager.default.attributesOfItem(atPath: nested)[.posixPermissions] as? Int
+        XCTAssertEqual(nestedMode, 0o600)
+        let directoryMode = try FileManager.default.attributesOfItem(atPath: daemon.directory + "/run/tokengate")[.posixPermissions] as? Int
+        XCTAssertEqual(directoryMode, 0o750, "a socket directory the daemon creates is 0750")
+        XCTAssertEqual(try other.runCLI(["health"]).exitCode, 0)
+    }
+
+    func testASecondDaemonOnTheSameDataDirRefusesToStart() throws {
+        let daemon = try TestDaemon()
+        let second = Process()
+        second.executableURL = URL(fileURLWithPath: TestDaemon.productsDirectory + "/tokengated")
+        second.arguments = ["--socket", daemon.directory + "/second.sock", "--data-dir", daemon.dataDirectory]
+        let err = Pipe()
+        second.standardError = err
+        try second.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        second.waitUntilExit()
+        XCTAssertNotEqual(second.terminationStatus, 0)
+        XCTAssertTrue(message.contains("locked by another running tokengated"), message)
+        XCTAssertEqual(try daemon.runCLI(["health"]).exitCode, 0, "the running daemon must be untouched")
     }
 
     func testPeersOutsideTheAllowListAreRefused() throws {

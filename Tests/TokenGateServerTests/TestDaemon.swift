@@ -22,11 +22,12 @@ final class TestDaemon: @unchecked Sendable {
         return FileManager.default.currentDirectoryPath + "/.build/debug"
     }
 
-    init(arguments: [String] = []) throws {
+    /// - Parameter socketPath: defaults to `gate.sock` in a new temporary directory.
+    init(arguments: [String] = [], socketPath: String? = nil) throws {
         var template = Array("/tmp/tg-test-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw TokenGateError(.internal, "mkdtemp failed") }
         directory = String(cString: made)
-        socketPath = directory + "/gate.sock"
+        self.socketPath = socketPath ?? directory + "/gate.sock"
         extraArguments = arguments
         try start()
     }
