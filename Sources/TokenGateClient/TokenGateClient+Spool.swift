@@ -37,7 +37,7 @@ extension TokenGateClient {
         } catch where Self.meansUnreachable(error) || error.code == .cancelled {
             if request.occurredAtUnixMs == 0 { request.occurredAtUnixMs = calledAtUnixMs }
             let (depth, startDrainer) = try spool.add(request)
-            count { $0.spooledCount += 1 }
+            updateMetrics { $0.spooledCount += 1 }
             if startDrainer { self.startDrainer() }
             return .spooled(eventID: request.eventID, spoolDepth: depth, cause: error)
         }
@@ -158,7 +158,7 @@ extension TokenGateClient {
             switch result {
             case .success(let response):
                 // Counted before it leaves the spool, so an empty spool means the counts are final.
-                count { metrics in
+                updateMetrics { metrics in
                     metrics.resentCount += 1
                     if response.duplicate { metrics.resentDuplicateCount += 1 }
                 }
@@ -167,7 +167,7 @@ extension TokenGateClient {
                 // Not refused for good: unreachable, closed, or overloaded. Try again later.
                 reached = false
             case .failure(let error):
-                count { $0.spoolRejectedCount += 1 }
+                updateMetrics { $0.spoolRejectedCount += 1 }
                 configuration.onSpoolRejection?(event, error)
                 spool.remove(event.eventID)
             }

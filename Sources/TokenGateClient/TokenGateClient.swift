@@ -76,7 +76,6 @@ public final class TokenGateClient: Sendable {
         self.spool = try UsageSpool(
             eventsMax: configuration.spoolEventsMax, bytesMax: configuration.spoolBytesMax,
             directory: configuration.spoolDirectory)
-        counters.withLock { $0.spoolDepth = spool.depth }
         if spool.claimDrainer() { startDrainer() }
     }
 
@@ -190,7 +189,8 @@ public final class TokenGateClient: Sendable {
         error.code == .unavailable || error.code == .deadlineExceeded
     }
 
-    func count(_ update: (inout ClientMetrics) -> Void) {
+    /// Changes the counters under their lock.
+    func updateMetrics(_ update: (inout ClientMetrics) -> Void) {
         counters.withLock { update(&$0) }
     }
 

@@ -2,7 +2,8 @@
 // they came, and, when the caller names a directory, appended (with fsync) to a file there so
 // they survive a restart of the worker itself. Events leave the spool only when the daemon has
 // acknowledged them (or refused them for good); re-sends carry the same event id, so the daemon
-// counts each once.
+// counts each once. With a directory, `add` holds the spool's lock through one fdatasync: this
+// is the degraded path (the daemon is away), where durability matters more than latency.
 import Synchronization
 import TokenGateCore
 import TokenGateWire

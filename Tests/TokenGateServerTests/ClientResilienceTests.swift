@@ -122,6 +122,29 @@ final class ClientResilienceTests: XCTestCase {
         XCTAssertEqual(client.metrics.failOpenCount, 1)
     }
 
+    /// The README's Swift example, as written there (socket and spool directory aside).
+    func testReadmeExample() async throws {
+        let daemon = try TestDaemon()
+        var configuration = TokenGateClient.Configuration(socketPath: daemon.socketPath)
+        configuration.whenUnreachable = .failOpen(timeoutMs: 250)  // or .failClosed
+        configuration.spoolDirectory = daemon.directory + "/spool"  // optional: survives a worker restart
+        let gate = try TokenGateClient(configuration: configuration)
+
+        let verdict = try await gate.canMakeRequest(.init(shopID: "shop_1", estimatedInputTokens: 2_000, maxOutputTokens: 500))
+        var logged: LogUsageResponse?
+        if verdict.decision == .allow {
+            // ... call the model, then:
+            switch try await gate.logUsageOrSpool(.init(shopID: "shop_1", inputTokens: 2_062, outputTokens: 201)) {
+            case .logged(let response): logged = response
+            case .spooled(let eventID, let depth, _): XCTFail("the daemon is up, yet \(eventID) was spooled (\(depth))")
+            }
+        }
+        XCTAssertEqual(logged?.costNanoUSD, 1_121_100)
+        XCTAssertEqual(gate.metrics.calls, 2)
+        XCTAssertEqual(gate.metrics.spoolDepth, 0)
+        gate.shutdown()
+    }
+
     // MARK: - Helpers
 
     static func event(id: String, shop: String) -> LogUsageRequest {
