@@ -11,7 +11,7 @@ import TokenGateWire
 final class UsageSpool: Sendable {
     /// A file this size or larger is rewritten without its finished records once they make up
     /// more than half of it (a drained spool is simply cut back to its header).
-    static let compactionBytesMin = 1 << 20
+    static let defaultCompactionBytesMin = 1 << 20
 
     private struct Waiting {
         var request: LogUsageRequest
@@ -38,16 +38,20 @@ final class UsageSpool: Sendable {
     let eventsMax: Int
     let bytesMax: Int
     let directory: String?
+    let compactionBytesMin: Int
     private let state: Mutex<State>
 
     /// Opens the spool; with a directory, loads the events a previous process left there.
     ///
     /// - Throws: `INTERNAL` when the directory cannot be created, opened or locked (another
     ///   client holds it), `DATA_LOSS` when its file is damaged other than by a torn last record.
-    init(eventsMax: Int, bytesMax: Int, directory: String?) throws(TokenGateError) {
+    init(
+        eventsMax: Int, bytesMax: Int, directory: String?, compactionBytesMin: Int = UsageSpool.defaultCompactionBytesMin
+    ) throws(TokenGateError) {
         self.eventsMax = eventsMax
         self.bytesMax = bytesMax
         self.directory = directory
+        self.compactionBytesMin = compactionBytesMin
         var initial = State()
         if let directory {
             let file: SpoolFile
@@ -148,7 +152,7 @@ final class UsageSpool: Sendable {
                 Self.cutBackToHeader(&state)
             } else {
                 try? Self.write(SpoolRecords.doneRecord(eventID: eventID), sync: false, to: &state)
-                Self.compactIfWorthwhile(&state)
+                Self.compactIfWorthwhile(&state, bytesMin: compactionBytesMin)
             }
         }
     }
@@ -232,8 +236,8 @@ final class UsageSpool: Sendable {
         }
     }
 
-    private static func compactIfWorthwhile(_ state: inout State) {
-        guard let file = state.file, state.fileBytes >= compactionBytesMin, state.waitingBytes * 2 < state.fileBytes else { return }
+    private static func compactIfWorthwhile(_ state: inout State, bytesMin: Int) {
+        guard let file = state.file, state.fileBytes >= bytesMin, state.waitingBytes * 2 < state.fileBytes else { return }
         var records = SpoolRecords.magic
         for id in state.queue[state.head...] {
             if let waiting = state.waiting[id] { records += SpoolRecords.eventRecord(waiting.request) }

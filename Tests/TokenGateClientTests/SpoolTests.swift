@@ -89,6 +89,21 @@ final class SpoolTests: XCTestCase {
         spool.close()
     }
 
+    func testSpoolFileIsRewrittenWhenFinishedRecordsDominate() throws {
+        let directory = temporaryPath("spool")
+        let path = directory + "/" + SpoolFile.fileName
+        let spool = try UsageSpool(eventsMax: 100, bytesMax: 1 << 20, directory: directory, compactionBytesMin: 1_024)
+        for index in 0..<20 { _ = try spool.add(Self.event("c\(index)")) }
+        let full = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+        for index in 0..<16 { spool.remove("c\(index)") }
+        let compacted = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+        XCTAssertLessThan(compacted, full, "finished events leave the file (without a rewrite, done records only add bytes)")
+        spool.close()
+        let reopened = try UsageSpool(eventsMax: 100, bytesMax: 1 << 20, directory: directory)
+        XCTAssertEqual(reopened.oldest(100).map(\.eventID), ["c16", "c17", "c18", "c19"])
+        reopened.close()
+    }
+
     // MARK: - Record format
 
     func testChecksumIsCRC32C() {
