@@ -44,6 +44,7 @@ let package = Package(
         .testTarget(name: "TokenGateCoreTests", dependencies: ["TokenGateCore"]),
         .testTarget(name: "TokenGateWireTests", dependencies: ["TokenGateWire", "TokenGateCore"]),
         .testTarget(name: "TokenGateStoreTests", dependencies: ["TokenGateStore", "TokenGateWire"]),
+        .testTarget(name: "TokenGateClientTests", dependencies: ["TokenGateClient", "TokenGateWire"]),
         .testTarget(name: "TokenGateServerTests", dependencies: ["TokenGateServer", "TokenGateClient", "TokenGateWire"]),
     ]
 )

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building TokenGate needs when it is missing: libprotobuf-c (the C runtime the
-# wire module links) and protoc-c (to check the committed generated code). Debian packages.
+# wire module links), protoc-c and protoc (to check the committed generated C and Python code),
+# and pip for the Python client's tests. Debian packages.
 set -euo pipefail
 need=()
 pkg-config --exists libprotobuf-c 2>/dev/null || need+=(libprotobuf-c-dev pkg-config)
 command -v protoc-c >/dev/null 2>&1 || need+=(protobuf-c-compiler)
+command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)  # clients/python/gen.sh --check
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)  # the Python client's tests
 if [ ${#need[@]} -gt 0 ]; then
   echo "ensure-deps: installing ${need[*]}" >&2
   sudo=""

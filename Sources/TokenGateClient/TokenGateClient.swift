@@ -1,6 +1,7 @@
 // The Swift client library for TokenGate: typed async calls over one Unix-socket connection
-// that carries many concurrent calls, with per-call deadlines and reconnection on the next
-// call after the daemon went away.
+// that carries many concurrent calls, with per-call deadlines (sent to the daemon and enforced
+// here), reconnection after the daemon went away, an explicit fail-open / fail-closed policy for
+// the gate, and a spool that keeps LogUsage events until the daemon is back (+Spool.swift).
 import Foundation
 import Synchronization
 @_exported import TokenGateCore
@@ -14,6 +15,13 @@ import TokenGateWire
 /// if verdict.decision == .allow { /* call the model, then: */ }
 /// _ = try await gate.logUsage(.init(shopID: "shop_1", inputTokens: 2_062, outputTokens: 201))
 /// ```
+///
+/// Calls in flight when the connection drops fail with UNAVAILABLE; the next call reconnects.
+/// Safe to retry after UNAVAILABLE or DEADLINE_EXCEEDED: `health`, `applyOptimization`,
+/// `canMakeRequest` without `reserve`, `generateBilling`, and `logUsage` with an event id (the
+/// daemon applies an id once). Not safe: `canMakeRequest` with `reserve` (a retry may hold the
+/// cost twice until the first hold expires) and `releaseReservation` (a retry may answer
+/// FAILED_PRECONDITION although the first attempt released it).
 public final class TokenGateClient: Sendable {
     /// The socket used when none is given: `$TOKENGATE_SOCKET`, else `/tmp/tokengate.sock`.
     public static var defaultSocketPath: String {
@@ -21,38 +29,107 @@ public final class TokenGateClient: Sendable {
         return path.isEmpty ? "/tmp/tokengate.sock" : path
     }
 
+    /// The daemon's socket.
     public let socketPath: String
     /// Deadline of a call that names none, in milliseconds (0 = none).
     public let defaultTimeoutMs: UInt32
-    private let connection = Mutex<ClientConnection?>(nil)
+    /// What this client was started with.
+    public let configuration: Configuration
 
+    private struct ConnectionSlot {
+        var connection: ClientConnection?
+        var everConnected = false
+    }
+
+    private let slot = Mutex(ConnectionSlot())
+    private let counters = Mutex(ClientMetrics())
+    private let isShutDown = Atomic(false)
+    let spool: UsageSpool
+    let drainer = Mutex(DrainerState())
+
+    /// A client with defaults for everything else (no gate policy, an in-memory spool).
+    ///
     /// - Parameters:
     ///   - socketPath: the daemon's socket; defaults to `defaultSocketPath`.
     ///   - defaultTimeoutMs: deadline for calls that name none (default 5 s; 0 = none).
-    public init(socketPath: String? = nil, defaultTimeoutMs: UInt32 = 5_000) {
-        self.socketPath = socketPath ?? Self.defaultSocketPath
-        self.defaultTimeoutMs = defaultTimeoutMs
+    public convenience init(socketPath: String? = nil, defaultTimeoutMs: UInt32 = 5_000) {
+        var configuration = Configuration(socketPath: socketPath)
+        configuration.defaultTimeoutMs = defaultTimeoutMs
+        do {
+            try self.init(configuration: configuration)
+        } catch {
+            preconditionFailure("the default configuration with an in-memory spool cannot fail: \(error)")
+        }
+    }
+
+    /// A client with a full configuration. Events a previous process left in
+    /// `configuration.spoolDirectory` are re-sent in the background.
+    ///
+    /// - Throws: `INVALID_ARGUMENT` naming a setting out of range; `INTERNAL` when the spool
+    ///   directory cannot be created, opened or locked (another client uses it); `DATA_LOSS` when
+    ///   its file is damaged other than by a torn last record.
+    public init(configuration: Configuration) throws(TokenGateError) {
+        if let problem = configuration.problem() { throw TokenGateError(.invalidArgument, problem) }
+        self.configuration = configuration
+        self.socketPath = configuration.socketPath
+        self.defaultTimeoutMs = configuration.defaultTimeoutMs
+        self.spool = try UsageSpool(
+            eventsMax: configuration.spoolEventsMax, bytesMax: configuration.spoolBytesMax,
+            directory: configuration.spoolDirectory)
+        if spool.claimDrainer() { startDrainer() }
     }
 
     deinit {
-        connection.withLock { $0?.fail(TokenGateError(.cancelled, "client closed")) }
+        slot.withLock { $0.connection?.fail(TokenGateError(.cancelled, "client closed")) }
+        stopDrainer()
+        spool.close()
     }
 
     /// Closes the connection; calls in flight fail with CANCELLED. A later call reconnects.
     public func close() {
-        let current = connection.withLock { connection in
-            defer { connection = nil }
-            return connection
+        let current = slot.withLock { slot in
+            defer { slot.connection = nil }
+            return slot.connection
         }
         current?.fail(TokenGateError(.cancelled, "client closed"))
+    }
+
+    /// Ends this client for good, as a worker does before it exits: closes the connection
+    /// (calls in flight fail with CANCELLED), stops re-sending the spool and releases the spool
+    /// directory. Events still spooled stay in the directory for the next process (memory-only
+    /// spooled events are lost: call `flushSpool(timeoutMs:)` first). Later calls throw CANCELLED.
+    public func shutdown() {
+        isShutDown.store(true, ordering: .releasing)
+        close()
+        stopDrainer()
+        spool.close()
+    }
+
+    /// The counters so far: calls, errors, policy answers, spool depth and re-sends.
+    public var metrics: ClientMetrics {
+        var snapshot = counters.withLock { $0 }
+        snapshot.spoolDepth = spool.depth
+        return snapshot
     }
 
     // MARK: - RPCs
 
     /// Asks whether the shop may make this call; with `reserve`, holds its worst-case cost.
     /// Throws INVALID_ARGUMENT, NOT_FOUND (unknown model), UNAVAILABLE, DEADLINE_EXCEEDED.
+    ///
+    /// With `configuration.whenUnreachable` set, a call that names no deadline waits at most the
+    /// policy's `timeoutMs`, and UNAVAILABLE or DEADLINE_EXCEEDED become the policy's answer
+    /// (ALLOW or DENY with reason `.unspecified`, `isPolicyAnswer` true, counted in `metrics`)
+    /// instead of an error. Other errors are still thrown.
     public func canMakeRequest(_ request: CanMakeRequestRequest, timeoutMs: UInt32? = nil) async throws(TokenGateError) -> CanMakeRequestResponse {
-        try await call(MethodPath.canMakeRequest, request, timeoutMs: timeoutMs)
+        guard let policy = configuration.whenUnreachable else {
+            return try await call(MethodPath.canMakeRequest, request, timeoutMs: timeoutMs)
+        }
+        do throws(TokenGateError) {
+            return try await call(MethodPath.canMakeRequest, request, timeoutMs: timeoutMs ?? policy.timeoutMs)
+        } catch where Self.meansUnreachable(error) {
+            return policyAnswer(policy, for: request, cause: error)
+        }
     }
 
     /// Cancels a reservation. Throws NOT_FOUND, FAILED_PRECONDITION (already settled or released).
@@ -66,7 +143,8 @@ public final class TokenGateClient: Sendable {
     }
 
     /// Records what a call used. Idempotent by event id: re-sending the same id returns the
-    /// first result with `duplicate = true`. Acknowledged only once durable.
+    /// first result with `duplicate = true`. Acknowledged only once durable. Sends once and
+    /// throws on failure; `logUsageOrSpool` keeps the event when the daemon is unreachable.
     public func logUsage(_ request: LogUsageRequest, timeoutMs: UInt32? = nil) async throws(TokenGateError) -> LogUsageResponse {
         try await call(MethodPath.logUsage, request, timeoutMs: timeoutMs)
     }
@@ -88,17 +166,38 @@ public final class TokenGateClient: Sendable {
         serverStream(MethodPath.watchHealth, HealthCheckRequest())
     }
 
-    /// Calls any method by path with typed messages.
+    /// Calls any method by path with typed messages. The deadline (`timeoutMs`, else
+    /// `defaultTimeoutMs`; 0 = none) travels in the request envelope and is enforced here: a
+    /// call not answered in time throws DEADLINE_EXCEEDED.
     public func call<Request: WireMessage, Response: WireMessage>(
         _ method: String, _ request: Request, timeoutMs: UInt32? = nil
     ) async throws(TokenGateError) -> Response {
-        let connection = try currentConnection()
-        let outcome = await connection.call(method: method, payload: request.encoded(), timeoutMs: timeoutMs ?? defaultTimeoutMs)
-        let response = try outcome.get()
-        guard response.statusCode == 0 else {
-            throw TokenGateError(StatusCode(rawValue: response.statusCode) ?? .unknown, response.statusMessage)
+        counters.withLock { $0.calls += 1 }
+        do throws(TokenGateError) {
+            if isShutDown.load(ordering: .acquiring) { throw TokenGateError(.cancelled, "the client was shut down") }
+            let connection = try currentConnection()
+            let outcome = await connection.call(method: method, payload: request.encoded(), timeoutMs: timeoutMs ?? defaultTimeoutMs)
+            let response = try outcome.get()
+            guard response.statusCode == 0 else {
+                throw TokenGateError(StatusCode(rawValue: response.statusCode) ?? .unknown, response.statusMessage)
+            }
+            return try Response.decode(response.payload)
+        } catch {
+            counters.withLock { $0.errors += 1 }
+            throw error
         }
-        return try Response.decode(response.payload)
+    }
+
+    // MARK: - Internal
+
+    /// The daemon could not answer: not running, not answering in time, starting or draining.
+    static func meansUnreachable(_ error: TokenGateError) -> Bool {
+        error.code == .unavailable || error.code == .deadlineExceeded
+    }
+
+    /// Changes the counters under their lock.
+    func updateMetrics(_ update: (inout ClientMetrics) -> Void) {
+        counters.withLock { update(&$0) }
     }
 
     /// Calls a server-streaming method by path: yields each response message until the
@@ -131,12 +230,27 @@ public final class TokenGateClient: Sendable {
 
     // MARK: - Private
 
+    private func policyAnswer(_ policy: GatePolicy, for request: CanMakeRequestRequest, cause: TokenGateError) -> CanMakeRequestResponse {
+        let allow = policy.mode == .failOpen
+        counters.withLock { allow ? ($0.failOpenCount += 1) : ($0.failClosedCount += 1) }
+        return CanMakeRequestResponse(
+            decision: allow ? .allow : .deny, reason: .unspecified,
+            message: "tokengated could not answer (\(cause)); \(allow ? "allowed by the failOpen" : "denied by the failClosed") policy",
+            requestID: request.requestID)
+    }
+
+    /// The live connection, or a new one. A new connection after an earlier one (or after the
+    /// daemon was unreachable) wakes the spool drainer, so spooled events go out at once.
     private func currentConnection() throws(TokenGateError) -> ClientConnection {
-        try connection.withLock { connection throws(TokenGateError) in
-            if let existing = connection, existing.isUsable { return existing }
+        let (connection, isNew, isReconnect) = try slot.withLock { slot throws(TokenGateError) in
+            if let existing = slot.connection, existing.isUsable { return (existing, false, false) }
             let fresh = try ClientConnection(socketPath: socketPath)
-            connection = fresh
-            return fresh
+            defer { slot.everConnected = true }
+            slot.connection = fresh
+            return (fresh, true, slot.everConnected)
         }
+        if isReconnect { counters.withLock { $0.reconnects += 1 } }
+        if isNew && spool.depth > 0 { wakeDrainer() }
+        return connection
     }
 }

@@ -1,0 +1,203 @@
+// The client library against the real daemon going away and coming back: usage logged through
+// one client while tokengated is killed and restarted reaches it exactly once, and events
+// spooled on disk by one worker process are delivered by the next.
+import Foundation
+import Synchronization
+import TokenGateClient
+import XCTest
+
+final class ClientResilienceTests: XCTestCase {
+    static let tasks = 16
+    static let eventsPerTask = 40
+    /// Each task waits here, before its event at this index, until the daemon is back.
+    static let eventsBeforeRestart = 25
+    /// The daemon is killed once this many events have been attempted (of 16 × 25 before the barrier).
+    static let attemptsBeforeKill = 160
+    /// 1,000 input tokens at $0.30/M + 100 output tokens at $2.50/M.
+    static let eventCostNanoUSD: Int64 = 550_000
+    static let dailyCapNanoUSD: Int64 = 5_000_000_000
+
+    private final class Progress: Sendable {
+        let attempted = Atomic(0)
+        let restarted = Atomic(false)
+        let logged = Atomic(0)
+        let spooled = Atomic(0)
+    }
+
+    func testDaemonKilledAndRestartedWhileSixteenTasksLogUsage() async throws {
+        let daemon = try TestDaemon()
+        var configuration = TokenGateClient.Configuration(socketPath: daemon.socketPath)
+        configuration.defaultTimeoutMs = 2_000
+        configuration.spoolDirectory = daemon.directory + "/worker-spool"
+        let client = try TokenGateClient(configuration: configuration)
+        let progress = Progress()
+        let shops = (0..<4).map { "shop_restart_\($0)" }
+
+        async let outcomes = withThrowingTaskGroup(of: [Logged].self) { group in
+            for task in 0..<Self.tasks {
+                group.addTask { try await Self.logEvents(task: task, shops: shops, client: client, progress: progress) }
+            }
+            var all: [Logged] = []
+            for try await some in group { all += some }
+            return all
+        }
+        try await Self.restartMidway(daemon, progress: progress)
+        let all = try await outcomes
+        let left = await client.flushSpool(timeoutMs: 30_000)
+        XCTAssertEqual(left, 0, "the spool must drain once the daemon is back")
+
+        let sent = Self.tasks * Self.eventsPerTask
+        XCTAssertEqual(all.count, sent)
+        XCTAssertEqual(Set(all.map(\.outcome.eventID)).count, sent, "every event has its own id")
+        let spooled = progress.spooled.load(ordering: .relaxed)
+        XCTAssertGreaterThan(spooled, 0, "events logged while the daemon was down must have been spooled")
+        let metrics = client.metrics
+        XCTAssertEqual(Int(metrics.spooledCount), spooled)
+        XCTAssertEqual(Int(metrics.resentCount), spooled, "every spooled event was acknowledged on re-send")
+        XCTAssertEqual(metrics.spoolRejectedCount, 0)
+
+        // Exactly once: every id is known to the daemon, and each shop's spend is its events' cost.
+        let verifier = daemon.client()
+        for logged in all {
+            let again = try await verifier.logUsage(Self.event(id: logged.outcome.eventID, shop: logged.shop))
+            XCTAssertTrue(again.duplicate, "event \(logged.outcome.eventID) must be recorded")
+        }
+        var counted = 0
+        for shop in shops {
+            let verdict = try await verifier.canMakeRequest(.init(shopID: shop))
+            let spent = Self.dailyCapNanoUSD - verdict.dailyRemainingNanoUSD
+            XCTAssertEqual(spent % Self.eventCostNanoUSD, 0)
+            counted += Int(spent / Self.eventCostNanoUSD)
+        }
+        XCTAssertEqual(counted, sent, "no event is lost and none is counted twice")
+        print("restart test: sent \(sent), acknowledged directly \(progress.logged.load(ordering: .relaxed)), spooled \(spooled), recovered from the spool \(metrics.resentCount), answered as duplicates on re-send \(metrics.resentDuplicateCount), counted by the daemon \(counted), double-counted \(counted - sent)")
+        let spoolFile = configuration.spoolDirectory! + "/usage.spool"
+        let size = try FileManager.default.attributesOfItem(atPath: spoolFile)[.size] as? Int
+        XCTAssertEqual(size, 8, "the drained spool file is cut back to its header")
+        client.shutdown()
+    }
+
+    func testEventsSpooledOnDiskByOneWorkerAreDeliveredByTheNext() async throws {
+        let daemon = try TestDaemon()
+        daemon.stop(signal: SIGTERM)
+        var configuration = TokenGateClient.Configuration(socketPath: daemon.socketPath)
+        configuration.spoolDirectory = daemon.directory + "/worker-spool"
+        let before = try TokenGateClient(configuration: configuration)
+        var ids: [String] = []
+        for _ in 0..<5 {
+            let outcome = try await before.logUsageOrSpool(Self.event(id: "", shop: "shop_disk"))
+            guard case .spooled = outcome else { return XCTFail("the daemon is down: \(outcome)") }
+            ids.append(outcome.eventID)
+        }
+        before.shutdown()  // the worker exits with five events on disk
+
+        try daemon.start()
+        let after = try TokenGateClient(configuration: configuration)
+        XCTAssertEqual(after.metrics.spoolDepth, 5, "the new worker finds the events on disk")
+        let left = await after.flushSpool(timeoutMs: 20_000)
+        XCTAssertEqual(left, 0)
+        XCTAssertEqual(after.metrics.resentCount, 5)
+        for id in ids {
+            let again = try await after.logUsage(Self.event(id: id, shop: "shop_disk"))
+            XCTAssertTrue(again.duplicate, "event \(id) must be recorded once")
+        }
+        let verdict = try await after.canMakeRequest(.init(shopID: "shop_disk"))
+        XCTAssertEqual(Self.dailyCapNanoUSD - verdict.dailyRemainingNanoUSD, 5 * Self.eventCostNanoUSD)
+        after.shutdown()
+    }
+
+    func testGatePolicyLeavesRealAnswersAndCallerErrorsAlone() async throws {
+        let daemon = try TestDaemon()
+        var configuration = TokenGateClient.Configuration(socketPath: daemon.socketPath)
+        configuration.whenUnreachable = .failOpen()
+        let client = try TokenGateClient(configuration: configuration)
+        let verdict = try await client.canMakeRequest(.init(shopID: "shop_policy"))
+        XCTAssertFalse(verdict.isPolicyAnswer)
+        XCTAssertEqual(verdict.reason, .withinBudget)
+        await assertStatus(.invalidArgument) { _ = try await client.canMakeRequest(.init(shopID: "")) }
+        daemon.stop(signal: SIGKILL)
+        let down = try await client.canMakeRequest(.init(shopID: "shop_policy"))
+        XCTAssertTrue(down.isPolicyAnswer)
+        XCTAssertEqual(down.decision, .allow)
+        XCTAssertEqual(client.metrics.failOpenCount, 1)
+    }
+
+    /// The README's Swift example, as written there (socket and spool directory aside).
+    func testReadmeExample() async throws {
+        let daemon = try TestDaemon()
+        var configuration = TokenGateClient.Configuration(socketPath: daemon.socketPath)
+        configuration.whenUnreachable = .failOpen(timeoutMs: 250)  // or .failClosed
+        configuration.spoolDirectory = daemon.directory + "/spool"  // optional: survives a worker restart
+        let gate = try TokenGateClient(configuration: configuration)
+
+        let verdict = try await gate.canMakeRequest(.init(shopID: "shop_1", estimatedInputTokens: 2_000, maxOutputTokens: 500))
+        var logged: LogUsageResponse?
+        if verdict.decision == .allow {
+            // ... call the model, then:
+            switch try await gate.logUsageOrSpool(.init(shopID: "shop_1", inputTokens: 2_062, outputTokens: 201)) {
+            case .logged(let response): logged = response
+            case .spooled(let eventID, let depth, _): XCTFail("the daemon is up, yet \(eventID) was spooled (\(depth))")
+            }
+        }
+        XCTAssertEqual(logged?.costNanoUSD, 1_121_100)
+        XCTAssertEqual(gate.metrics.calls, 2)
+        XCTAssertEqual(gate.metrics.spoolDepth, 0)
+        gate.shutdown()
+    }
+
+    // MARK: - Helpers
+
+    static func event(id: String, shop: String) -> LogUsageRequest {
+        LogUsageRequest(eventID: id, shopID: shop, userID: "u", conversationID: "c", inputTokens: 1_000, outputTokens: 100)
+    }
+
+    private struct Logged: Sendable {
+        var outcome: LogUsageOutcome
+        var shop: String
+    }
+
+    private static func logEvents(task: Int, shops: [String], client: TokenGateClient, progress: Progress) async throws -> [Logged] {
+        var outcomes: [Logged] = []
+        for index in 0..<eventsPerTask {
+            if index == eventsBeforeRestart {
+                while !progress.restarted.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            progress.attempted.add(1, ordering: .relaxed)
+            let shop = shops[(task + index) % shops.count]
+            let outcome = try await client.logUsageOrSpool(event(id: "", shop: shop))
+            switch outcome {
+            case .logged: progress.logged.add(1, ordering: .relaxed)
+            case .spooled: progress.spooled.add(1, ordering: .relaxed)
+            }
+            outcomes.append(Logged(outcome: outcome, shop: shop))
+        }
+        return outcomes
+    }
+
+    /// Kills the daemon (SIGKILL) once enough events were attempted, restarts it when every
+    /// task reached the barrier, then lets the tasks log the rest while the spool drains.
+    private static func restartMidway(_ daemon: TestDaemon, progress: Progress) async throws {
+        let beforeBarrier = tasks * eventsBeforeRestart
+        while progress.attempted.load(ordering: .relaxed) < attemptsBeforeKill { try await Task.sleep(for: .milliseconds(1)) }
+        await offThePool { _ = daemon.stop(signal: SIGKILL) }
+        while progress.attempted.load(ordering: .relaxed) < beforeBarrier { try await Task.sleep(for: .milliseconds(2)) }
+        try await offThePool { try daemon.start() }
+        progress.restarted.store(true, ordering: .releasing)
+    }
+
+    /// Runs blocking test plumbing (waiting for a process) off Swift's cooperative threads.
+    private static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    private static func offThePool(_ body: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                body()
+                continuation.resume()
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Regenerates the Python protobuf modules committed under clients/python/tokengate/v1 from the
+# schema in proto/ (tokengate_pb2.py and storage_pb2.py, with .pyi type stubs).
+# `clients/python/gen.sh --check` regenerates into a temporary folder and fails when the
+# committed copy differs (scripts/test.sh runs it), so the schema and this code never drift.
+# protoc must be 3.21.x (Debian 12's protobuf-compiler): its output needs the PyPI runtime
+# protobuf 4.21.x, which requirements.txt pins.
+set -euo pipefail
+cd "$(dirname "$0")"
+root=../..
+
+want_version="3.21"
+if ! command -v protoc >/dev/null 2>&1; then
+  echo "gen.sh: protoc is missing; install it with: apt-get install -y protobuf-compiler" >&2
+  exit 2
+fi
+have_version=$(protoc --version | awk '{print $2}')
+case "$have_version" in
+  "$want_version".*) ;;
+  *) echo "gen.sh: protoc $have_version found, $want_version.x expected (pairs with protobuf==4.21.x from PyPI)" >&2; exit 2 ;;
+esac
+
+protos=(tokengate/v1/tokengate.proto tokengate/v1/storage.proto)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+protoc --proto_path="$root/proto" --python_out="$out" --pyi_out="$out" "${protos[@]}"
+
+files=()
+for p in "${protos[@]}"; do
+  base=${p%.proto}
+  files+=("${base}_pb2.py" "${base}_pb2.pyi")
+done
+
+if [ "${1:-}" = "--check" ]; then
+  status=0
+  for f in "${files[@]}"; do
+    cmp -s "$out/$f" "$f" || { echo "gen.sh: clients/python/$f is stale" >&2; status=1; }
+  done
+  [ $status = 0 ] && echo "gen.sh: generated Python code is current"
+  [ $status = 0 ] || echo "gen.sh: run clients/python/gen.sh and commit the result" >&2
+  exit $status
+fi
+
+for f in "${files[@]}"; do cp "$out/$f" "$f"; done
+echo "gen.sh: regenerated ${files[*]}"
