@@ -40,6 +40,8 @@ public final class Server: Sendable {
     let logger: Logger
     private let registry = Mutex(Registry())
     private let listener = Mutex<Int32>(-1)
+    /// Set when the listening socket was passed in by systemd (socket activation).
+    private let inherited = AtomicLazyReference<InheritedListener>()
     /// Called when the log can no longer make writes durable: the daemon must exit non-zero.
     let onFatal: @Sendable (String) -> Never
 
@@ -50,16 +52,23 @@ public final class Server: Sendable {
         self.configuration = configuration
         self.service = service
         self.methods = service.methodTable()
+        service.metrics.registerMethods(methods.paths)
         self.ledger = ledger
         self.logger = logger
         self.onFatal = onFatal
     }
 
-    /// Binds the socket (replacing a stale one) and starts accepting on a background thread.
+    /// Serves on the socket systemd passed (socket activation), or else binds the socket
+    /// (replacing a stale one), and starts accepting on a background thread.
     public func start() throws {
         if let problem = configuration.limits.problem() { throw TokenGateError(.invalidArgument, problem) }
-        let fd = try UnixSocket.listen(
-            path: configuration.socketPath, backlog: configuration.limits.listenBacklog, mode: configuration.socketMode)
+        let fd: Int32
+        if let passed = try InheritedListener.take() {
+            fd = inherited.storeIfNil(passed).fd
+        } else {
+            fd = try UnixSocket.listen(
+                path: configuration.socketPath, backlog: configuration.limits.listenBacklog, mode: configuration.socketMode)
+        }
         listener.withLock { $0 = fd }
         let thread = Thread { [self] in acceptLoop(fd) }
         thread.name = "tokengate-accept"
@@ -77,7 +86,9 @@ public final class Server: Sendable {
             defer { fd = -1 }
             return fd
         }
-        if fd >= 0 {
+        if let passed = inherited.load() {
+            passed.stop()
+        } else if fd >= 0 {
             UnixSocket.shutdown(fd)
             UnixSocket.close(fd)
         }
@@ -90,10 +101,14 @@ public final class Server: Sendable {
 
     var isDraining: Bool { registry.withLock { $0.draining } }
 
+    /// The socket systemd passed, when socket-activated.
+    public var inheritedListener: InheritedListener? { inherited.load() }
+
     // MARK: - Accepting
 
     private func acceptLoop(_ listenFD: Int32) {
         while true {
+            if let passed = inherited.load(), !passed.waitForConnection() { return }
             let fd: Int32
             do {
                 fd = try UnixSocket.accept(listenFD)
@@ -120,6 +135,7 @@ public final class Server: Sendable {
             return true
         }
         guard admitted else {
+            service.metrics.connectionsRejected.add()
             let status = isDraining
                 ? TokenGateError(.unavailable, "tokengated is shutting down")
                 : TokenGateError(.resourceExhausted, "connection limit reached (\(limit) connections); retry later")
@@ -130,8 +146,10 @@ public final class Server: Sendable {
             return
         }
         let peer = PeerCredentials.read(fd: fd)
+        service.metrics.connectionOpened()
         let thread = Thread { [self] in
             ConnectionLoop(server: self, fd: fd, peer: peer).run()
+            service.metrics.connectionClosed()
             registry.withLock { _ = $0.connections.remove(fd) }
             UnixSocket.close(fd)
         }
