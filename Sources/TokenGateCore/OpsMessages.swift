@@ -3,12 +3,15 @@
 
 /// Asks for the daemon's metrics.
 public struct GetMetricsRequest: Sendable, Equatable {
+    /// The request (it has no fields).
     public init() {}
 }
 
 /// The daemon's metrics in the Prometheus text exposition format 0.0.4.
 public struct GetMetricsResponse: Sendable, Equatable {
+    /// The exposition text.
     public var text: String
+    /// A response carrying `text`.
     public init(text: String) { self.text = text }
 }
 
@@ -24,6 +27,7 @@ public struct ReportClientMetricsRequest: Sendable, Equatable {
     /// Events waiting in the client's spool now.
     public var spoolDepth: UInt64
 
+    /// A report; counters not given are zero.
     public init(clientID: String, failOpenTotal: UInt64 = 0, failClosedTotal: UInt64 = 0, spooledTotal: UInt64 = 0, spoolDepth: UInt64 = 0) {
         self.clientID = clientID
         self.failOpenTotal = failOpenTotal
@@ -35,5 +39,6 @@ public struct ReportClientMetricsRequest: Sendable, Equatable {
 
 /// Empty acknowledgement of `ReportClientMetricsRequest`.
 public struct ReportClientMetricsResponse: Sendable, Equatable {
+    /// The acknowledgement (it has no fields).
     public init() {}
 }

@@ -20,6 +20,7 @@ public struct OperationsOptions: Sendable {
     /// Seconds between writes of `metricsFile`.
     public var metricsIntervalSeconds = OperationsOptions.metricsIntervalSecondsDefault
 
+    /// logfmt, no metrics file.
     public init() {}
 }
 

@@ -18,8 +18,10 @@ public enum LogFormat: String, Sendable, CaseIterable {
 
 public struct Logger: Sendable {
     private static let lock = Mutex(())
+    /// How lines are written.
     public let format: LogFormat
 
+    /// A logger writing `format` lines to stderr.
     public init(format: LogFormat = .logfmt) {
         self.format = format
     }

@@ -20,7 +20,7 @@ final class MethodMetrics: Sendable {
         callsByStatus = (0..<Metrics.statusCodeCount).map { _ in AtomicCounter() }
     }
 
-    var totalCalls: UInt64 { callsByStatus.reduce(0) { $0 &+ $1.value64 } }
+    var totalCalls: UInt64 { callsByStatus.reduce(0) { $0 &+ $1.value } }
 }
 
 /// The per-method entries, fixed once the method table is known.
@@ -72,6 +72,7 @@ public final class Metrics: Sendable {
     /// When the registry was made (≈ process start), for `process_start_time_seconds`.
     let startedUnixMs: UnixMillis
 
+    /// An empty registry; `startedUnixMs` is reported as the process start time.
     public init(startedUnixMs: UnixMillis = SystemClock().nowUnixMs()) {
         self.startedUnixMs = startedUnixMs
         decisions = (0..<Self.decisionCount * Self.reasonCount).map { _ in AtomicCounter() }

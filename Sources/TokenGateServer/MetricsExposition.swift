@@ -121,9 +121,9 @@ extension Metrics {
         writer.family("tokengate_connections_open", "gauge", "Client connections open now.")
         writer.sample("tokengate_connections_open", [:], String(connectionsOpen.load(ordering: .relaxed)))
         writer.family("tokengate_connections_accepted_total", "counter", "Client connections accepted.")
-        writer.sample("tokengate_connections_accepted_total", [:], connectionsAccepted.value64)
+        writer.sample("tokengate_connections_accepted_total", [:], connectionsAccepted.value)
         writer.family("tokengate_connections_rejected_total", "counter", "Connections refused at accept (limit reached or draining).")
-        writer.sample("tokengate_connections_rejected_total", [:], connectionsRejected.value64)
+        writer.sample("tokengate_connections_rejected_total", [:], connectionsRejected.value)
     }
 
     /// Per-method series appear once the method has been called.
@@ -132,16 +132,16 @@ extension Metrics {
         writer.family("tokengate_calls_total", "counter", "RPC calls answered, by method and gRPC status code.")
         for method in called {
             for code in StatusCode.allCases {
-                let count = method.callsByStatus[Int(code.rawValue)].value64
+                let count = method.callsByStatus[Int(code.rawValue)].value
                 if count > 0 || code == .ok { writer.sample("tokengate_calls_total", ["method": method.name, "code": code.description], count) }
             }
         }
         writer.family("tokengate_call_errors_total", "counter", "RPC calls answered with a status other than OK, by method.")
         for method in called {
-            writer.sample("tokengate_call_errors_total", ["method": method.name], method.totalCalls - method.callsByStatus[0].value64)
+            writer.sample("tokengate_call_errors_total", ["method": method.name], method.totalCalls - method.callsByStatus[0].value)
         }
         writer.family("tokengate_undecodable_frames_total", "counter", "Frames that were not a request envelope.")
-        writer.sample("tokengate_undecodable_frames_total", [:], undecodableFrames.value64)
+        writer.sample("tokengate_undecodable_frames_total", [:], undecodableFrames.value)
         writer.family(
             "tokengate_call_duration_seconds", "histogram",
             "Time from decoding a request to its encoded response, by method (the wait for the log's fsync is in tokengate_durability_wait_seconds).")
@@ -152,17 +152,17 @@ extension Metrics {
         writer.family("tokengate_decisions_total", "counter", "CanMakeRequest answers by decision and reason.")
         for decision in [Decision.allow, .deny] {
             for reason in DecisionReason.allCases {
-                let count = decisions[Int(decision.rawValue) * Self.reasonCount + Int(reason.rawValue)].value64
+                let count = decisions[Int(decision.rawValue) * Self.reasonCount + Int(reason.rawValue)].value
                 if count > 0 || (decision == .allow && reason == .withinBudget) {
                     writer.sample("tokengate_decisions_total", ["decision": decision.description, "reason": reason.description], count)
                 }
             }
         }
         writer.family("tokengate_decision_warnings_total", "counter", "CanMakeRequest answers with the warning flag (usage at or above the alert threshold).")
-        writer.sample("tokengate_decision_warnings_total", [:], decisionWarnings.value64)
+        writer.sample("tokengate_decision_warnings_total", [:], decisionWarnings.value)
         writer.family("tokengate_shadow_denials_total", "counter", "Checks shadow mode allowed but would have denied, by reason.")
-        for reason in DecisionReason.allCases where shadowDenials[Int(reason.rawValue)].value64 > 0 {
-            writer.sample("tokengate_shadow_denials_total", ["reason": reason.description], shadowDenials[Int(reason.rawValue)].value64)
+        for reason in DecisionReason.allCases where shadowDenials[Int(reason.rawValue)].value > 0 {
+            writer.sample("tokengate_shadow_denials_total", ["reason": reason.description], shadowDenials[Int(reason.rawValue)].value)
         }
         writer.family("tokengate_reservations_held", "gauge", "Live reservation holds.")
         writer.sample("tokengate_reservations_held", [:], UInt64(inputs.ledger.reservationsHeld))

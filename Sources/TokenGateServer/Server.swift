@@ -119,7 +119,8 @@ public final class Server: Sendable {
                     usleep(10_000)
                     continue
                 }
-                if error.errno == ECONNABORTED { continue }
+                // EAGAIN: a passed socket may be non-blocking (systemd's NonBlocking=yes).
+                if error.errno == ECONNABORTED || error.errno == EAGAIN { continue }
                 logger.error("accept failed; listener stopped", ["error": "\(error)"])
                 return
             }

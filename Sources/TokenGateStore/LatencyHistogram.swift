@@ -7,18 +7,19 @@ import Synchronization
 
 /// A monotonically increasing count, safe to add to from any thread.
 public final class AtomicCounter: Sendable {
-    private let value = Atomic<UInt64>(0)
+    private let storage = Atomic<UInt64>(0)
 
+    /// A counter at zero.
     public init() {}
 
     /// Adds `amount` (relaxed: counters need no ordering with other memory).
     @inline(__always)
     public func add(_ amount: UInt64 = 1) {
-        value.wrappingAdd(amount, ordering: .relaxed)
+        storage.wrappingAdd(amount, ordering: .relaxed)
     }
 
     /// The current count.
-    public var value64: UInt64 { value.load(ordering: .relaxed) }
+    public var value: UInt64 { storage.load(ordering: .relaxed) }
 }
 
 /// A histogram of durations with fixed buckets from 1 µs to 10 s, the range of everything the
@@ -37,6 +38,7 @@ public final class LatencyHistogram: Sendable {
     private let buckets: [AtomicCounter]
     private let sum = Atomic<UInt64>(0)
 
+    /// An empty histogram.
     public init() {
         buckets = (0...Self.boundsNanoseconds.count).map { _ in AtomicCounter() }
     }
@@ -71,7 +73,7 @@ public final class LatencyHistogram: Sendable {
     /// A copy of the counts. Taken without a lock, so under concurrent recording the sum may
     /// include an observation the buckets do not yet show; scrapes tolerate that.
     public func snapshot() -> HistogramSnapshot {
-        HistogramSnapshot(bucketCounts: buckets.map(\.value64), sumNanoseconds: sum.load(ordering: .relaxed))
+        HistogramSnapshot(bucketCounts: buckets.map(\.value), sumNanoseconds: sum.load(ordering: .relaxed))
     }
 }
 
@@ -82,6 +84,7 @@ public struct HistogramSnapshot: Sendable, Equatable {
     /// Sum of every observation.
     public var sumNanoseconds: UInt64
 
+    /// A snapshot with these counts.
     public init(bucketCounts: [UInt64], sumNanoseconds: UInt64) {
         self.bucketCounts = bucketCounts
         self.sumNanoseconds = sumNanoseconds
@@ -93,6 +96,7 @@ public struct HistogramSnapshot: Sendable, Equatable {
 
 /// The monotonic clock in nanoseconds, for measuring durations.
 public enum MonotonicClock {
+    /// Nanoseconds of CLOCK_MONOTONIC (never goes back when the wall clock does).
     @inline(__always)
     public static func nanoseconds() -> UInt64 {
         var spec = timespec()
@@ -109,5 +113,6 @@ public final class StoreMetrics: Sendable {
     /// Duration of each snapshot written through `Ledger.writeSnapshotMeasured()`.
     public let snapshotDuration = LatencyHistogram()
 
+    /// Empty histograms.
     public init() {}
 }
