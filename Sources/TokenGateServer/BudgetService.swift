@@ -10,6 +10,8 @@ public final class BudgetService: Sendable {
     private let clock: any WallClock
     private let ready = Atomic<Bool>(false)
     private let healthWatchers = StreamHub<HealthCheckResponse>()
+    /// Calls, latencies and decisions, for GetMetrics.
+    public let metrics = Metrics()
 
     public init(ledger: Ledger, clock: any WallClock) {
         self.ledger = ledger
@@ -35,16 +37,19 @@ public final class BudgetService: Sendable {
     /// Every method the daemon serves. Each feature area contributes its entries from its own
     /// file (`extension BudgetService { func ...Methods() -> [Method] }`).
     public func methodTable() -> MethodTable {
-        MethodTable(gateMethods())
+        MethodTable(gateMethods() + opsMethods())
     }
 
     /// The hot RPCs and health.
     func gateMethods() -> [Method] {
         let ledger = self.ledger
+        let metrics = self.metrics
         return [
             /// CanMakeRequest: OK (ALLOW or DENY), INVALID_ARGUMENT, NOT_FOUND (unknown model).
             .unary(MethodPath.canMakeRequest) { (request: CanMakeRequestRequest, context) throws(TokenGateError) in
-                (try ledger.canMakeRequest(request, now: context.now), nil)
+                let response = try ledger.canMakeRequest(request, now: context.now)
+                metrics.recordDecision(response)
+                return (response, nil)
             },
             /// ReleaseReservation: OK, NOT_FOUND, FAILED_PRECONDITION (already settled or released).
             .unary(MethodPath.releaseReservation) { (request: ReleaseReservationRequest, context) throws(TokenGateError) in

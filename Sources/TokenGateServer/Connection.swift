@@ -94,7 +94,9 @@ struct ConnectionLoop {
         guard !out.isEmpty else { return }
         if durableSequence > 0 {
             do {
+                let waitStart = MonotonicClock.nanoseconds()
                 try server.ledger.waitUntilDurable(durableSequence)
+                server.service.metrics.durabilityWait.record(since: waitStart)
             } catch {
                 server.onFatal("write-ahead log failed; no further writes can be acknowledged: \(error)")
             }
@@ -105,12 +107,21 @@ struct ConnectionLoop {
     /// Decodes one request frame and answers it; never throws (every failure is a status).
     /// Returns nil when a streaming handler answered through its stream.
     private func answer(_ frame: [UInt8], batchStartMs: Int64) -> (ResponseEnvelope, UInt64?)? {
+        let startNanoseconds = MonotonicClock.nanoseconds()
         let request: RequestEnvelope
         do {
             request = try RequestEnvelope.decode(frame)
         } catch {
+            server.service.metrics.undecodableFrames.add()
             return (Server.errorEnvelope(callID: 0, error), nil)
         }
+        let answer = answer(request, batchStartMs: batchStartMs)
+        server.service.metrics.recordCall(path: request.method, statusCode: answer?.0.statusCode ?? 0, since: startNanoseconds)
+        return answer
+    }
+
+    /// Answers one decoded request; nil when a streaming handler answered through its stream.
+    private func answer(_ request: RequestEnvelope, batchStartMs: Int64) -> (ResponseEnvelope, UInt64?)? {
         do throws(TokenGateError) {
             let output = try dispatch(request, batchStartMs: batchStartMs)
             if output.streamed { return nil }

@@ -24,6 +24,8 @@ public struct DaemonOptions: Sendable {
     public var adminUIDs: Set<UInt32>?
     public var allowedUIDs: Set<UInt32> = []
     public var allowedGIDs: Set<UInt32> = []
+    /// Log format, metrics file (see DaemonOperations.swift).
+    public var operations = OperationsOptions()
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = environment["TOKENGATE_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.socketPathDefault
@@ -33,7 +35,7 @@ public struct DaemonOptions: Sendable {
 public enum Daemon {
     /// Runs the daemon until a signal stops it. Never returns.
     public static func run(_ options: DaemonOptions) -> Never {
-        let logger = Logger()
+        let logger = Logger(format: options.operations.logFormat)
         let fail: @Sendable (String) -> Never = { message in
             logger.error(message)
             exit(1)
@@ -72,12 +74,15 @@ public enum Daemon {
         }
         for warning in recovery.warnings { logger.warning(warning) }
         service.isReady = true
+        let startupMs = monotonicMs() - startedMs
         logger.info("tokengated serving", [
-            "version": TokenGateVersion.current, "socket": options.socketPath, "data_dir": options.dataDirectory,
+            "version": TokenGateVersion.current, "socket": server.inheritedListener?.path ?? options.socketPath,
+            "socket_activated": "\(server.inheritedListener != nil)", "data_dir": options.dataDirectory,
             "fsync": options.fsync.rawValue, "snapshot_facts": "\(recovery.snapshotFacts)",
             "log_records": "\(recovery.logRecords)", "last_sequence": "\(recovery.lastSequence)",
-            "startup_ms": "\(monotonicMs() - startedMs)",
+            "startup_ms": "\(startupMs)",
         ])
+        Operations.startServing(options.operations, service: service, recovery: recovery, startupMs: startupMs, logger: logger)
         installSignalHandlers(server: server, service: service, ledger: ledger, lock: lock, logger: logger)
         dispatchMain()
     }
@@ -90,6 +95,7 @@ public enum Daemon {
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
                 logger.info("draining", ["signal": signalNumber == SIGTERM ? "SIGTERM" : "SIGINT"])
+                Operations.beginDraining()
                 service.isReady = false
                 service.finishStreams()
                 server.drain()

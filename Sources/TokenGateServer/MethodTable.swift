@@ -80,4 +80,7 @@ public struct MethodTable: Sendable {
     }
 
     public subscript(path: String) -> Method? { methods[path] }
+
+    /// Every registered path.
+    public var paths: [String] { Array(methods.keys) }
 }

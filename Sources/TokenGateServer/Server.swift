@@ -52,6 +52,8 @@ public final class Server: Sendable {
     private let listener = Mutex<Int32>(-1)
     /// Calls being answered right now, across connections (bounded by `callsExecutingMax`).
     let executingCalls = Atomic<Int>(0)
+    /// Set when the listening socket was passed in by systemd (socket activation).
+    private let inherited = AtomicLazyReference<InheritedListener>()
     /// Called when the log can no longer make writes durable: the daemon must exit non-zero.
     let onFatal: @Sendable (String) -> Never
 
@@ -62,17 +64,24 @@ public final class Server: Sendable {
         self.configuration = configuration
         self.service = service
         self.methods = service.methodTable()
+        service.metrics.registerMethods(methods.paths)
         self.ledger = ledger
         self.logger = logger
         self.onFatal = onFatal
     }
 
-    /// Binds the socket (replacing a stale one) and starts accepting on a background thread.
+    /// Serves on the socket systemd passed (socket activation), or else binds the socket
+    /// (replacing a stale one), and starts accepting on a background thread.
     public func start() throws {
         if let problem = configuration.limits.problem() { throw TokenGateError(.invalidArgument, problem) }
-        try Self.createParentDirectory(of: configuration.socketPath)
-        let fd = try UnixSocket.listen(
-            path: configuration.socketPath, backlog: configuration.limits.listenBacklog, mode: configuration.socketMode)
+        let fd: Int32
+        if let passed = try InheritedListener.take() {
+            fd = inherited.storeIfNil(passed).fd
+        } else {
+            try Self.createParentDirectory(of: configuration.socketPath)
+            fd = try UnixSocket.listen(
+                path: configuration.socketPath, backlog: configuration.limits.listenBacklog, mode: configuration.socketMode)
+        }
         listener.withLock { $0 = fd }
         let thread = Thread { [self] in acceptLoop(fd) }
         thread.name = "tokengate-accept"
@@ -90,7 +99,9 @@ public final class Server: Sendable {
             defer { fd = -1 }
             return fd
         }
-        if fd >= 0 {
+        if let passed = inherited.load() {
+            passed.stop()
+        } else if fd >= 0 {
             UnixSocket.shutdown(fd)
             UnixSocket.close(fd)
         }
@@ -103,10 +114,14 @@ public final class Server: Sendable {
 
     var isDraining: Bool { registry.withLock { $0.draining } }
 
+    /// The socket systemd passed, when socket-activated.
+    public var inheritedListener: InheritedListener? { inherited.load() }
+
     // MARK: - Accepting
 
     private func acceptLoop(_ listenFD: Int32) {
         while true {
+            if let passed = inherited.load(), !passed.waitForConnection() { return }
             let fd: Int32
             do {
                 fd = try UnixSocket.accept(listenFD)
@@ -117,7 +132,8 @@ public final class Server: Sendable {
                     usleep(10_000)
                     continue
                 }
-                if error.errno == ECONNABORTED { continue }
+                // EAGAIN: a passed socket may be non-blocking (systemd's NonBlocking=yes).
+                if error.errno == ECONNABORTED || error.errno == EAGAIN { continue }
                 logger.error("accept failed; listener stopped", ["error": "\(error)"])
                 return
             }
@@ -133,6 +149,7 @@ public final class Server: Sendable {
         ]
         guard configuration.admits(peer) else {
             logger.warning("connection refused: peer not in the allow-list", who)
+            service.metrics.connectionsRejected.add()
             refuse(fd, TokenGateError(.permissionDenied, "uid \(peer.map { String($0.uid) } ?? "unknown") may not use tokengated (not in the allow-list)"))
             return
         }
@@ -143,14 +160,17 @@ public final class Server: Sendable {
             return true
         }
         guard admitted else {
+            service.metrics.connectionsRejected.add()
             refuse(fd, isDraining
                 ? TokenGateError(.unavailable, "tokengated is shutting down")
                 : TokenGateError(.resourceExhausted, "connection limit reached (\(limit) connections); retry later"))
             return
         }
         logger.log(.debug, "connection accepted", who)
+        service.metrics.connectionOpened()
         let thread = Thread { [self] in
             ConnectionLoop(server: self, fd: fd, peer: peer).run()
+            service.metrics.connectionClosed()
             registry.withLock { _ = $0.connections.remove(fd) }
             UnixSocket.close(fd)
         }

@@ -31,13 +31,13 @@ public final class Ledger: Sendable {
     /// enough that a cross-shop report visits them cheaply.
     public static let shardCountDefault = 64
 
-    private final class Shard: Sendable {
+    final class Shard: Sendable {
         let shops = Mutex<[String: ShopState]>([:])
     }
 
-    private let shards: [Shard]
+    let shards: [Shard]
     private let configuration: Mutex<Configuration>
-    private let log: WriteAheadLog
+    let log: WriteAheadLog
     private let directory: String
     private let encoding: FactEncoding
     private let fileSystem: any FileSystem

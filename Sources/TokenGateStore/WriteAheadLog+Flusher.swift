@@ -111,7 +111,9 @@ extension WriteAheadLog {
             // Sync even after a failed write: the records written before it may have waiters.
             if sync && !isFatal {
                 do throws(WriteFailure) {
+                    let syncStart = MonotonicClock.nanoseconds()
                     try writer!.sync()
+                    metrics.fsyncLatency.record(since: syncStart)
                 } catch {
                     outcome.failure = error
                 }

@@ -38,6 +38,8 @@ public final class WriteAheadLog: Sendable {
     /// Wakes the sleeping flusher; a signal given before it sleeps is not lost.
     let flusherWake = DispatchSemaphore(value: 0)
     let flusherThread = Mutex<OSThread?>(nil)
+    /// fsync latency and snapshot durations, for the daemon's metrics.
+    public let metrics = StoreMetrics()
 
     /// Prepares a log in `directory` (created when missing). Nothing is read until `recover`.
     /// - Parameters:

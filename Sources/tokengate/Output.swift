@@ -47,6 +47,13 @@ indirect enum JSON {
 /// One result to print: ordered fields, each with a human rendering and a JSON value.
 struct Report {
     private(set) var fields: [(key: String, jsonKey: String, human: String, json: JSON)] = []
+    /// A verbatim text result (metrics, a `top` frame): printed as is, or as `{key: text}` in JSON.
+    private(set) var verbatim: (key: String, text: String)?
+
+    init() {}
+
+    /// A result that is one block of text printed as is.
+    init(verbatim text: String, jsonKey: String) { verbatim = (jsonKey, text) }
 
     mutating func add(_ key: String, _ value: String) { fields.append((key, key, value, .string(value))) }
     mutating func add(_ key: String, _ value: Bool) { fields.append((key, key, value ? "yes" : "no", .bool(value))) }
@@ -61,6 +68,10 @@ struct Report {
     }
 
     func render(json: Bool) -> String {
+        if let verbatim {
+            if json { return JSON.object([(verbatim.key, .string(verbatim.text))]).text }
+            return verbatim.text.hasSuffix("\n") ? String(verbatim.text.dropLast()) : verbatim.text
+        }
         if json { return JSON.object(fields.map { ($0.jsonKey, $0.json) }).text }
         let width = fields.map { $0.key.count }.max() ?? 0
         return fields.map { $0.key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.human }.joined(separator: "\n")

@@ -5,6 +5,7 @@ import TokenGateStore
 
 let usage = """
     Usage: tokengated [--socket PATH] [--data-dir DIR] [--fsync always|everysec|never] [--repair]
+                      [--log-format logfmt|json] [--metrics-file PATH [--metrics-interval SECONDS]]
 
     Serves TokenGate's BudgetService on a Unix socket, with embedded defaults (prices, limits,
     tiers); no config file is needed.
@@ -17,6 +18,13 @@ let usage = """
                          never (the OS decides; a power failure may lose recent writes)
       --shards N         number of store shards (default: 64)
       --repair           cut the log at the first corrupt record instead of refusing to start
+      --log-format F     logfmt (default) or json: one line per event on stderr
+      --metrics-file P   write the metrics (Prometheus text) to P every --metrics-interval
+                         seconds (default 15), atomically, for node_exporter's textfile collector
+      --metrics-interval SECONDS  1...3600
+
+    Under systemd with socket activation (LISTEN_FDS=1), it serves on the passed socket (fd 3)
+    and --socket only names it in the logs; with Type=notify it sends READY=1 after recovery.
 
     Access and limits (DESIGN.md §5; defaults in brackets):
       --socket-mode OCTAL          file mode of the socket [0660]
@@ -60,6 +68,17 @@ while let argument = arguments.popFirst() {
         guard let count = Int(text), (1...4_096).contains(count) else { die("--shards must be 1...4096, not '\(text)'") }
         options.shardCount = count
     case "--repair": options.repair = true
+    case "--log-format":
+        let text = value(for: argument)
+        guard let format = LogFormat(rawValue: text) else { die("--log-format must be logfmt or json, not '\(text)'") }
+        options.operations.logFormat = format
+    case "--metrics-file": options.operations.metricsFile = value(for: argument)
+    case "--metrics-interval":
+        let text = value(for: argument)
+        guard let seconds = Int(text), OperationsOptions.metricsIntervalSecondsRange.contains(seconds) else {
+            die("--metrics-interval must be 1...3600 seconds, not '\(text)'")
+        }
+        options.operations.metricsIntervalSeconds = seconds
     case "--version":
         print("tokengated \(TokenGateVersion.current)")
         exit(0)

@@ -1,0 +1,72 @@
+// What the daemon does for its operator once it serves: tell systemd it is ready (after
+// recovery, never before), pet the watchdog at half WatchdogSec, and write the metrics to a
+// .prom file every N seconds for node_exporter's textfile collector (temp file, fsync, rename,
+// so the collector never reads half a file).
+import Dispatch
+import TokenGateCore
+import TokenGateStore
+
+/// The operations options of `tokengated`.
+public struct OperationsOptions: Sendable {
+    /// Shortest and longest interval between writes of the metrics file.
+    public static let metricsIntervalSecondsRange = 1...3_600
+    /// Once every 15 s matches a common Prometheus scrape interval.
+    public static let metricsIntervalSecondsDefault = 15
+
+    /// Format of the log lines on stderr.
+    public var logFormat: LogFormat = .logfmt
+    /// Where to write the metrics (a `.prom` file); nil = never.
+    public var metricsFile: String?
+    /// Seconds between writes of `metricsFile`.
+    public var metricsIntervalSeconds = OperationsOptions.metricsIntervalSecondsDefault
+
+    /// logfmt, no metrics file.
+    public init() {}
+}
+
+/// The background duties of a serving daemon.
+public enum Operations {
+    /// Timers live as long as the process; kept here so they are not released.
+    nonisolated(unsafe) private static var timers: [any DispatchSourceTimer] = []
+
+    /// Called once recovery has finished and the service is ready: records the log position
+    /// for the metrics, sends READY=1, and starts the watchdog and metrics-file timers.
+    public static func startServing(
+        _ options: OperationsOptions, service: BudgetService, recovery: LedgerRecovery, startupMs: Int64, logger: Logger
+    ) {
+        service.metrics.recordRecovered(lastSequence: recovery.lastSequence)
+        let status = "serving; recovered \(recovery.snapshotFacts) snapshot facts and \(recovery.logRecords) log records in \(startupMs) ms"
+        if SystemdNotify.ready(status: status) { logger.info("notified systemd", ["state": "READY=1"]) }
+        if let interval = SystemdNotify.watchdogIntervalMicroseconds() {
+            repeatEvery(.microseconds(Int(min(interval, UInt64(Int.max))))) { SystemdNotify.watchdog() }
+        }
+        if let path = options.metricsFile {
+            let write: @Sendable () -> Void = { writeMetricsFile(path, service: service, logger: logger) }
+            write()
+            repeatEvery(.seconds(options.metricsIntervalSeconds), write)
+        }
+    }
+
+    /// Called when draining begins.
+    public static func beginDraining() {
+        SystemdNotify.stopping()
+    }
+
+    /// Writes the current metrics to `path` atomically; a failure is logged, never fatal.
+    static func writeMetricsFile(_ path: String, service: BudgetService, logger: Logger) {
+        let text = service.metricsText(now: service.now())
+        do throws(SystemError) {
+            try PosixFileSystem().writeAtomically(path, Array(text.utf8))
+        } catch {
+            logger.warning("cannot write the metrics file", ["path": path, "error": "\(error)"])
+        }
+    }
+
+    private static func repeatEvery(_ interval: DispatchTimeInterval, _ body: @escaping @Sendable () -> Void) {
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + interval, repeating: interval)
+        timer.setEventHandler(handler: body)
+        timer.resume()
+        timers.append(timer)
+    }
+}

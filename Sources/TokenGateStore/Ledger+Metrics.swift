@@ -1,0 +1,74 @@
+// Read-only views of the ledger for the daemon's metrics: shops per shard, reservations held,
+// the shops that spent most today, and the log's counters. Each shard is locked only while its
+// shops are counted, so a scrape never holds up more than one shard at a time.
+import TokenGateCore
+
+/// What a metrics scrape reads from the ledger.
+public struct LedgerGauges: Sendable, Equatable {
+    /// Shops held in memory, per shard (index = shard number).
+    public var shopsPerShard: [Int]
+    /// Live reservation holds across every shop.
+    public var reservationsHeld: Int
+    /// Sum of the live holds.
+    public var reservationsHeldNanoUSD: NanoUSD
+    /// The shops with the highest recorded cost on the current UTC day, highest first.
+    public var topShopsToday: [ShopCost]
+
+    /// A shop and what it spent.
+    public struct ShopCost: Sendable, Equatable {
+        public var shopID: String
+        public var costNanoUSD: NanoUSD
+    }
+}
+
+extension Ledger {
+    /// Counts shops and holds in every shard and keeps the `topShops` shops with the highest
+    /// recorded cost on the UTC day of `now` (ties broken by shop id, for stable output).
+    public func gauges(now: UnixMillis, topShops: Int) -> LedgerGauges {
+        let today = DayKey(unixMs: now)
+        var gauges = LedgerGauges(shopsPerShard: [], reservationsHeld: 0, reservationsHeldNanoUSD: 0, topShopsToday: [])
+        gauges.shopsPerShard.reserveCapacity(shards.count)
+        for shard in shards {
+            shard.shops.withLock { shops in
+                gauges.shopsPerShard.append(shops.count)
+                for shop in shops.values {
+                    let held = shop.held(at: now)
+                    gauges.reservationsHeld += held.count
+                    gauges.reservationsHeldNanoUSD = Money.addSaturating(gauges.reservationsHeldNanoUSD, held.amountNanoUSD)
+                    let spent = shop.spent(day: today)
+                    if spent > 0 { Self.keepTop(&gauges.topShopsToday, .init(shopID: shop.shopID, costNanoUSD: spent), limit: topShops) }
+                }
+            }
+        }
+        return gauges
+    }
+
+    /// The store's histograms (fsync latency, snapshot duration).
+    public var storeMetrics: StoreMetrics { log.metrics }
+
+    /// The sequence of the last record appended to the log (0 before any).
+    public var logLastSequence: UInt64 { log.lastSequence }
+
+    /// Writes a snapshot (see `writeSnapshot`) and records its duration in
+    /// `storeMetrics.snapshotDuration`. Periodic and shutdown snapshots should go through here
+    /// so the metric sees them.
+    @discardableResult
+    public func writeSnapshotMeasured() throws -> (sequence: UInt64, facts: Int) {
+        let start = MonotonicClock.nanoseconds()
+        let result = try writeSnapshot()
+        log.metrics.snapshotDuration.record(since: start)
+        return result
+    }
+
+    /// Inserts `entry` into `top` (sorted by cost descending, then shop id), keeping at most `limit`.
+    private static func keepTop(_ top: inout [LedgerGauges.ShopCost], _ entry: LedgerGauges.ShopCost, limit: Int) {
+        func ranksAbove(_ a: LedgerGauges.ShopCost, _ b: LedgerGauges.ShopCost) -> Bool {
+            a.costNanoUSD != b.costNanoUSD ? a.costNanoUSD > b.costNanoUSD : a.shopID < b.shopID
+        }
+        guard limit > 0 else { return }
+        if top.count == limit, let last = top.last, !ranksAbove(entry, last) { return }
+        let position = top.firstIndex { ranksAbove(entry, $0) } ?? top.count
+        top.insert(entry, at: position)
+        if top.count > limit { top.removeLast() }
+    }
+}
