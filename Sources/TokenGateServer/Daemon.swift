@@ -17,6 +17,9 @@ public struct DaemonOptions: Sendable {
     public var fsync: FsyncPolicy = .always
     public var repair = false
     public var shardCount = Ledger.shardCountDefault
+    /// When the daily high-cost check runs (UTC) and the daily spend it flags.
+    public var highCostCheck = DailyCheckSchedule.highCostDefault
+    public var highCostThresholdNanoUSD = ReportLimits.dailyHighCostThresholdDefaultNanoUSD
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = environment["TOKENGATE_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.socketPathDefault
@@ -68,6 +71,10 @@ public enum Daemon {
             "log_records": "\(recovery.logRecords)", "last_sequence": "\(recovery.lastSequence)",
             "startup_ms": "\(monotonicMs() - startedMs)",
         ])
+        HighCostScheduler(
+            ledger: ledger, clock: SystemClock(), schedule: options.highCostCheck,
+            thresholdNanoUSD: options.highCostThresholdNanoUSD, logger: logger
+        ).start()
         installSignalHandlers(server: server, service: service, ledger: ledger, lock: lock, logger: logger)
         dispatchMain()
     }

@@ -47,6 +47,8 @@ indirect enum JSON {
 /// One result to print: ordered fields, each with a human rendering and a JSON value.
 struct Report {
     private(set) var fields: [(key: String, jsonKey: String, human: String, json: JSON)] = []
+    /// When set, what people see instead of the aligned fields (tables of the report verbs).
+    var humanText: String?
 
     mutating func add(_ key: String, _ value: String) { fields.append((key, key, value, .string(value))) }
     mutating func add(_ key: String, _ value: Bool) { fields.append((key, key, value ? "yes" : "no", .bool(value))) }
@@ -59,9 +61,12 @@ struct Report {
     mutating func addList(_ key: String, _ items: [String], json: [JSON]) {
         fields.append((key, key, items.isEmpty ? "-" : items.joined(separator: "; "), .array(json)))
     }
+    /// Any JSON value (objects, arrays of objects) with its human rendering.
+    mutating func addJSON(_ key: String, _ value: JSON, human: String) { fields.append((key, key, human, value)) }
 
     func render(json: Bool) -> String {
         if json { return JSON.object(fields.map { ($0.jsonKey, $0.json) }).text }
+        if let humanText { return humanText }
         let width = fields.map { $0.key.count }.max() ?? 0
         return fields.map { $0.key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.human }.joined(separator: "\n")
     }
