@@ -48,7 +48,9 @@ final class AlertWatchers: Sendable {
         }
     }
 
-    /// Sends each alert to the watchers of its shop; drops watchers whose peer is gone.
+    /// Sends each alert to the watchers of its shop; drops watchers whose peer is gone. A peer
+    /// that stops reading delays the others by at most the connection write timeout, after
+    /// which its connection is dropped (ServerLimits.writeTimeoutMs).
     func publish(_ alerts: [Alert]) {
         watchers.withLock { watchers in
             for alert in alerts {

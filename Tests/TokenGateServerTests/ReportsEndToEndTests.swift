@@ -182,6 +182,26 @@ final class AlertsEndToEndTests: XCTestCase {
         XCTAssertEqual(health.status, .serving)
     }
 
+    func testWatchersAreToldWhenTheDaemonStops() async throws {
+        let daemon = try TestDaemon()
+        let client = daemon.client()
+        let stream = client.watchAlerts()
+        _ = try await client.logUsage(expensiveEvent("s1", shop: "shop_s"))
+        var kinds: [AlertKind] = []
+        var ending: TokenGateError?
+        do {
+            for try await alert in stream {
+                kinds.append(alert.kind)
+                if kinds.count == 2 { kill(daemon.process!.processIdentifier, SIGTERM) }
+            }
+        } catch let error as TokenGateError {
+            ending = error
+        }
+        XCTAssertEqual(kinds, [.dailyThreshold, .dailyCap])
+        XCTAssertEqual(ending?.code, .unavailable, "the stream ends with UNAVAILABLE, not silently")
+        XCTAssertEqual(daemon.stop(signal: SIGTERM), 0)
+    }
+
     func testDailyHighCostCheckRunsAtStartupForTheDayBefore() async throws {
         // The first daemon's startup check (of yesterday, at 00:00) has a threshold no shop reaches.
         let daemon = try TestDaemon(arguments: ["--high-cost-check-at", "00:00", "--high-cost-threshold-usd", "1000"])
