@@ -480,4 +480,8 @@ public enum Fact: Sendable, Equatable {
     case usage(UsageEvent)
     case billing(BillingRecord)
     case tierAssignment(shopID: String, tier: String)
+    /// An alert, stored once per (shop, kind, period).
+    case alert(Alert)
+    /// A stored billing record was marked paid.
+    case paidMark(PaidMark)
 }

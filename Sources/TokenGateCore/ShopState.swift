@@ -65,6 +65,9 @@ public struct ShopState: Sendable {
     private(set) var billing: [MonthKey: BillingRecord] = [:]
     /// Live holds and recently ended reservations (memory only, never logged).
     var reservations = ReservationBook()
+    /// Per-day and per-operation aggregates, an index of events by day, and stored alerts
+    /// (ShopState+Reports.swift).
+    var reportIndex = ShopReportIndex()
 
     /// An empty shop: no tier assignment, no usage.
     public init(shopID: String) {
@@ -115,6 +118,7 @@ public struct ShopState: Sendable {
         if let assignedTier { facts.append(.tierAssignment(shopID: shopID, tier: assignedTier)) }
         facts += events.map(Fact.usage)
         facts += billingRecords.map(Fact.billing)
+        facts += reportIndex.alerts.map(Fact.alert)
         return facts
     }
 
@@ -150,6 +154,7 @@ public struct ShopState: Sendable {
             let day = DayKey(unixMs: event.occurredAtUnixMs)
             dailyCost[day] = Money.addSaturating(dailyCost[day] ?? 0, event.costNanoUSD)
             monthly[day.month, default: MonthAggregate()].add(event)
+            reportIndex.record(event, position: events.count - 1)
         case .billing(let record):
             precondition(record.shopID == shopID, "billing record of shop '\(record.shopID)' applied to shop '\(shopID)'")
             guard let period = try? MonthKey(parsing: record.period) else {
@@ -161,6 +166,13 @@ public struct ShopState: Sendable {
         case .tierAssignment(let shop, let tier):
             precondition(shop == shopID, "tier assignment of shop '\(shop)' applied to shop '\(shopID)'")
             assignedTier = tier.isEmpty ? nil : tier
+        case .alert(let alert):
+            precondition(alert.shopID == shopID, "alert of shop '\(alert.shopID)' applied to shop '\(shopID)'")
+            reportIndex.store(alert)
+        case .paidMark(let mark):
+            precondition(mark.shopID == shopID, "paid mark of shop '\(mark.shopID)' applied to shop '\(shopID)'")
+            // A mark is logged only for a stored record, and replay keeps the log's order.
+            if let period = try? MonthKey(parsing: mark.period) { billing[period]?.paid = true }
         }
     }
 }

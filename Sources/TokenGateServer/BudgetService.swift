@@ -12,10 +12,16 @@ public final class BudgetService: Sendable {
     private let healthWatchers = StreamHub<HealthCheckResponse>()
     /// Calls, latencies and decisions, for GetMetrics.
     public let metrics = Metrics()
+    /// WatchAlerts streams; fed by the ledger's alert feed (ReportMethods.swift).
+    let alertWatchers = AlertWatchers()
 
     public init(ledger: Ledger, clock: any WallClock) {
         self.ledger = ledger
         self.clock = clock
+        ledger.alertFeed.setListener { [alertWatchers, weak ledger] alerts, sequence in
+            guard let ledger else { return }
+            alertWatchers.publishWhenDurable(alerts, durableAt: sequence, ledger: ledger)
+        }
     }
 
     /// Set once recovery has finished; until then only health answers (NOT_SERVING).
@@ -27,9 +33,10 @@ public final class BudgetService: Sendable {
         }
     }
 
-    /// Ends every long-lived stream (health watchers) before the daemon exits.
+    /// Ends every long-lived stream (health and alert watchers) before the daemon exits.
     public func finishStreams() {
         healthWatchers.finishAll(TokenGateError(.unavailable, "tokengated is shutting down"))
+        alertWatchers.finishAll(TokenGateError(.unavailable, "tokengated is shutting down"))
     }
 
     public func now() -> UnixMillis { clock.nowUnixMs() }
@@ -37,7 +44,7 @@ public final class BudgetService: Sendable {
     /// Every method the daemon serves. Each feature area contributes its entries from its own
     /// file (`extension BudgetService { func ...Methods() -> [Method] }`).
     public func methodTable() -> MethodTable {
-        MethodTable(gateMethods() + opsMethods())
+        MethodTable(gateMethods() + reportMethods() + opsMethods())
     }
 
     /// The hot RPCs and health.

@@ -26,6 +26,9 @@ public struct DaemonOptions: Sendable {
     public var allowedGIDs: Set<UInt32> = []
     /// Log format, metrics file (see DaemonOperations.swift).
     public var operations = OperationsOptions()
+    /// When the daily high-cost check runs (UTC) and the daily spend it flags.
+    public var highCostCheck = DailyCheckSchedule.highCostDefault
+    public var highCostThresholdNanoUSD = ReportLimits.dailyHighCostThresholdDefaultNanoUSD
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = environment["TOKENGATE_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.socketPathDefault
@@ -83,6 +86,10 @@ public enum Daemon {
             "startup_ms": "\(startupMs)",
         ])
         Operations.startServing(options.operations, service: service, recovery: recovery, startupMs: startupMs, logger: logger)
+        HighCostScheduler(
+            ledger: ledger, clock: SystemClock(), schedule: options.highCostCheck,
+            thresholdNanoUSD: options.highCostThresholdNanoUSD, logger: logger
+        ).start()
         installSignalHandlers(server: server, service: service, ledger: ledger, lock: lock, logger: logger)
         dispatchMain()
     }

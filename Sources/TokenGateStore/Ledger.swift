@@ -44,6 +44,8 @@ public final class Ledger: Sendable {
     /// Makes reservation and event ids unique across restarts of the daemon.
     private let bootID: String
     private let counter = Atomic<UInt64>(0)
+    /// Alerts stored by any write, for the server to publish to watchers (Ledger+Reports.swift).
+    public let alertFeed = AlertFeed()
 
     public init(
         directory: String, configuration: Configuration, log: WriteAheadLog, encoding: FactEncoding,
@@ -104,14 +106,15 @@ public final class Ledger: Sendable {
             switch try shop.planUsage(request, config: config, now: now) {
             case .duplicate(let response):
                 // The first call may still be waiting for its fsync: wait for everything logged so far.
-                return (response, log.lastSequence)
+                // Its alerts are stored now if a crash lost them between the two writes.
+                return (response, max(log.lastSequence, try storeAlerts(response.alerts, in: &shop)))
             case .record(let event, let response):
                 let sequence = try append(.usage(event))
                 shop.apply(.usage(event))
                 if !request.reservationID.isEmpty {
                     shop.settleReservation(id: request.reservationID, byEvent: event.eventID, now: now)
                 }
-                return (response, sequence)
+                return (response, max(sequence, try storeAlerts(response.alerts, in: &shop)))
             }
         }
     }
@@ -186,14 +189,14 @@ public final class Ledger: Sendable {
 
     // MARK: - Private
 
-    private func shard(for shopID: String) -> Shard {
+    func shard(for shopID: String) -> Shard {
         var hasher = Hasher()
         hasher.combine(shopID)
         return shards[Int(UInt(bitPattern: hasher.finalize()) % UInt(shards.count))]
     }
 
     /// Runs `body` on the shop's state in place (created when missing), under its shard's lock.
-    private func withShop<Result>(
+    func withShop<Result>(
         _ shopID: String, _ body: (inout ShopState) throws(TokenGateError) -> Result
     ) throws(TokenGateError) -> Result {
         try shard(for: shopID).shops.withLock { shops throws(TokenGateError) in
@@ -211,7 +214,7 @@ public final class Ledger: Sendable {
         }
     }
 
-    private func append(_ fact: Fact) throws(TokenGateError) -> UInt64 {
+    func append(_ fact: Fact) throws(TokenGateError) -> UInt64 {
         do {
             return try log.append(encoding.encode(fact))
         } catch {
@@ -257,6 +260,8 @@ extension Fact {
         case .usage(let event): event.shopID
         case .billing(let record): record.shopID
         case .tierAssignment(let shopID, _): shopID
+        case .alert(let alert): alert.shopID
+        case .paidMark(let mark): mark.shopID
         }
     }
 }

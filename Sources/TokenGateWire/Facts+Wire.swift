@@ -67,6 +67,10 @@ extension Fact: CMessageEncodable {
             }
             self = .tierAssignment(shopID: assignment.shopID, tier: assignment.tier)
         default:
+            if let fact = try Fact.reportFact(copying: c) {
+                self = fact
+                return
+            }
             // NOT_SET: an empty record, or one written by a newer schema with a fact kind this
             // build does not know. Either way, replaying it would silently drop a fact.
             throw FieldError(field: "fact", problem: .missing)
@@ -85,6 +89,12 @@ extension Fact: CMessageEncodable {
         case .tierAssignment(let shopID, let tier):
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_TIER_ASSIGNMENT
             c.tier_assignment = arena.message(TierAssignment(shopID: shopID, tier: tier))
+        case .alert(let alert):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_ALERT
+            c.alert = arena.message(alert)
+        case .paidMark(let mark):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_PAID_MARK
+            c.paid_mark = arena.message(mark)
         }
         return c
     }

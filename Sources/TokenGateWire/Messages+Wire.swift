@@ -397,7 +397,8 @@ extension LimitViolation: CMessageEncodable {
 }
 
 extension Alert: CMessageEncodable {
-    static let protoName = "tokengate.v1.Alert"
+    /// `tokengate.v1.Alert`.
+    public static let protoName = "tokengate.v1.Alert"
 
     static func cEmpty() -> Tokengate__V1__Alert {
         var c = Tokengate__V1__Alert()

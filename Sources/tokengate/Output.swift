@@ -54,6 +54,8 @@ struct Report {
 
     /// A result that is one block of text printed as is.
     init(verbatim text: String, jsonKey: String) { verbatim = (jsonKey, text) }
+    /// When set, what people see instead of the aligned fields (tables of the report verbs).
+    var humanText: String?
 
     mutating func add(_ key: String, _ value: String) { fields.append((key, key, value, .string(value))) }
     mutating func add(_ key: String, _ value: Bool) { fields.append((key, key, value ? "yes" : "no", .bool(value))) }
@@ -66,6 +68,8 @@ struct Report {
     mutating func addList(_ key: String, _ items: [String], json: [JSON]) {
         fields.append((key, key, items.isEmpty ? "-" : items.joined(separator: "; "), .array(json)))
     }
+    /// Any JSON value (objects, arrays of objects) with its human rendering.
+    mutating func addJSON(_ key: String, _ value: JSON, human: String) { fields.append((key, key, human, value)) }
 
     func render(json: Bool) -> String {
         if let verbatim {
@@ -73,6 +77,7 @@ struct Report {
             return verbatim.text.hasSuffix("\n") ? String(verbatim.text.dropLast()) : verbatim.text
         }
         if json { return JSON.object(fields.map { ($0.jsonKey, $0.json) }).text }
+        if let humanText { return humanText }
         let width = fields.map { $0.key.count }.max() ?? 0
         return fields.map { $0.key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.human }.joined(separator: "\n")
     }

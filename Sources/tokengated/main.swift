@@ -1,11 +1,13 @@
 // tokengated: the TokenGate daemon. Parses its arguments and hands over to Daemon.run.
 import Foundation
 import TokenGateServer
+import TokenGateCore
 import TokenGateStore
 
 let usage = """
     Usage: tokengated [--socket PATH] [--data-dir DIR] [--fsync always|everysec|never] [--repair]
                       [--log-format logfmt|json] [--metrics-file PATH [--metrics-interval SECONDS]]
+                      [--high-cost-check-at HH:MM] [--high-cost-threshold-usd X]
 
     Serves TokenGate's BudgetService on a Unix socket, with embedded defaults (prices, limits,
     tiers); no config file is needed.
@@ -39,6 +41,12 @@ let usage = """
       --frame-read-timeout-ms MS   drop a peer that stalls mid-frame [10000]
       --idle-timeout-ms MS         close an idle connection; 0 = never [600000]
       --write-timeout-ms MS        drop a peer that stops reading replies [10000]
+      --high-cost-check-at HH:MM
+                         UTC time of the daily high-cost check of the day before (default: 02:00);
+                         at startup the latest check due is run again (alerts are stored once)
+      --high-cost-threshold-usd X
+                         the check alerts on shops that spent more than X dollars in a UTC day
+                         (default: 5.00)
       --version          print the version
       -h, --help         print this help
 
@@ -79,6 +87,19 @@ while let argument = arguments.popFirst() {
             die("--metrics-interval must be 1...3600 seconds, not '\(text)'")
         }
         options.operations.metricsIntervalSeconds = seconds
+    case "--high-cost-check-at":
+        let text = value(for: argument)
+        do {
+            options.highCostCheck = try DailyCheckSchedule(parsing: text)
+        } catch {
+            die("--high-cost-check-at: \(error.message)")
+        }
+    case "--high-cost-threshold-usd":
+        let text = value(for: argument)
+        guard let threshold = try? Money.parseUSD(text), threshold >= 0 else {
+            die("--high-cost-threshold-usd must be a dollar amount >= 0 such as 5.00, not '\(text)'")
+        }
+        options.highCostThresholdNanoUSD = threshold
     case "--version":
         print("tokengated \(TokenGateVersion.current)")
         exit(0)

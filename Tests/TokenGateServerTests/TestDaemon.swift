@@ -9,7 +9,8 @@ final class TestDaemon: @unchecked Sendable {
     let socketPath: String
     var dataDirectory: String { directory + "/data" }
     private(set) var process: Process?
-    private let extraArguments: [String]
+    /// Passed to tokengated after the socket and data dir; a test may change them between restarts.
+    var extraArguments: [String]
 
     /// The folder holding the built products (tokengated, tokengate) next to the test bundle.
     static var productsDirectory: String {

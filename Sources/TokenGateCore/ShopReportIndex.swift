@@ -1,0 +1,69 @@
+// What a shop keeps, besides its events, so that reports read aggregates instead of rescanning
+// every event: usage per (month, operation type) and per (day, operation type), the positions of
+// each day's events (to scan only the edge days of a time range), and the shop's stored alerts.
+// Every structure is updated in O(1) per applied fact and rebuilt from the facts on recovery.
+
+/// One alert per shop, kind and period: the identity that makes alerts stored once.
+struct AlertKey: Hashable, Sendable {
+    var kind: AlertKind
+    var period: String
+}
+
+/// Derived report state of one shop; only `ShopState.apply` changes it.
+public struct ShopReportIndex: Sendable {
+    /// Usage per month and operation type.
+    private(set) var monthByOperation: [MonthKey: [String: MonthAggregate]] = [:]
+    /// Usage per UTC day and operation type.
+    private(set) var dayByOperation: [DayKey: [String: MonthAggregate]] = [:]
+    /// Positions in `ShopState.events` of each day's events, ascending.
+    private(set) var dayEventPositions: [DayKey: [Int]] = [:]
+    /// Stored alerts in the order they were stored.
+    private(set) var alerts: [Alert] = []
+    private var alertKeys: Set<AlertKey> = []
+
+    /// Adds the event at `position` of the shop's event list.
+    mutating func record(_ event: UsageEvent, position: Int) {
+        let day = DayKey(unixMs: event.occurredAtUnixMs)
+        monthByOperation[day.month, default: [:]][event.operationType, default: MonthAggregate()].add(event)
+        dayByOperation[day, default: [:]][event.operationType, default: MonthAggregate()].add(event)
+        dayEventPositions[day, default: []].append(position)
+    }
+
+    /// Stores `alert` unless one of its kind and period is stored; returns whether it was new.
+    @discardableResult
+    mutating func store(_ alert: Alert) -> Bool {
+        guard alertKeys.insert(AlertKey(kind: alert.kind, period: alert.period)).inserted else { return false }
+        alerts.append(alert)
+        return true
+    }
+
+    /// True when an alert of `kind` for `period` is stored.
+    func hasAlert(kind: AlertKind, period: String) -> Bool {
+        alertKeys.contains(AlertKey(kind: kind, period: period))
+    }
+}
+
+extension MonthAggregate {
+    /// Adds another aggregate's counts, saturating like `add(_ event:)`.
+    mutating func merge(_ other: MonthAggregate) {
+        messages = saturatingAdd(messages, other.messages)
+        inputTokens = saturatingAdd(inputTokens, other.inputTokens)
+        outputTokens = saturatingAdd(outputTokens, other.outputTokens)
+        cachedInputTokens = saturatingAdd(cachedInputTokens, other.cachedInputTokens)
+        costNanoUSD = Money.addSaturating(costNanoUSD, other.costNanoUSD)
+    }
+}
+
+extension Dictionary where Key == String, Value == MonthAggregate {
+    /// Adds every group of `other` into the group of the same key.
+    mutating func merge(_ other: [String: MonthAggregate]) {
+        for (key, aggregate) in other { self[key, default: MonthAggregate()].merge(aggregate) }
+    }
+
+    /// The sum of every group.
+    var total: MonthAggregate {
+        var sum = MonthAggregate()
+        for aggregate in values { sum.merge(aggregate) }
+        return sum
+    }
+}
