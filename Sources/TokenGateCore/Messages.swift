@@ -480,4 +480,6 @@ public enum Fact: Sendable, Equatable {
     case usage(UsageEvent)
     case billing(BillingRecord)
     case tierAssignment(shopID: String, tier: String)
+    /// A run-time configuration change (an admin RPC), applied to the Configuration, not a shop.
+    case configChange(ConfigChange)
 }

@@ -65,6 +65,8 @@ public struct ShopState: Sendable {
     private(set) var billing: [MonthKey: BillingRecord] = [:]
     /// Live holds and recently ended reservations (memory only, never logged).
     var reservations = ReservationBook()
+    /// Recent calls as seen by the rate limiter (memory only, never logged).
+    var rateLimiter = RateLimiterState()
 
     /// An empty shop: no tier assignment, no usage.
     public init(shopID: String) {
@@ -161,6 +163,8 @@ public struct ShopState: Sendable {
         case .tierAssignment(let shop, let tier):
             precondition(shop == shopID, "tier assignment of shop '\(shop)' applied to shop '\(shopID)'")
             assignedTier = tier.isEmpty ? nil : tier
+        case .configChange:
+            preconditionFailure("a configuration change was routed to shop '\(shopID)'; it changes the Configuration")
         }
     }
 }

@@ -9,6 +9,8 @@ public final class BudgetService: Sendable {
     let ledger: Ledger
     private let clock: any WallClock
     private let ready = Atomic<Bool>(false)
+    /// Shadow-mode would-be denials, for GetConfiguration and metrics.
+    public let gateCounters = GateCounters()
 
     public init(ledger: Ledger, clock: any WallClock) {
         self.ledger = ledger
@@ -26,16 +28,19 @@ public final class BudgetService: Sendable {
     /// Every method the daemon serves. Each feature area contributes its entries from its own
     /// file (`extension BudgetService { func ...Methods() -> [Method] }`).
     public func methodTable() -> MethodTable {
-        MethodTable(gateMethods())
+        MethodTable(gateMethods() + adminMethods())
     }
 
     /// The hot RPCs and health.
     func gateMethods() -> [Method] {
         let ledger = self.ledger
+        let counters = gateCounters
         return [
             /// CanMakeRequest: OK (ALLOW or DENY), INVALID_ARGUMENT, NOT_FOUND (unknown model).
             .unary(MethodPath.canMakeRequest) { (request: CanMakeRequestRequest, context) throws(TokenGateError) in
-                (try ledger.canMakeRequest(request, now: context.now), nil)
+                let response = try ledger.canMakeRequest(request, now: context.now)
+                if response.shadowDenied { counters.recordShadowDenial(response.shadowReason) }
+                return (response, nil)
             },
             /// ReleaseReservation: OK, NOT_FOUND, FAILED_PRECONDITION (already settled or released).
             .unary(MethodPath.releaseReservation) { (request: ReleaseReservationRequest, context) throws(TokenGateError) in

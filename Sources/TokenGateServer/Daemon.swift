@@ -17,6 +17,12 @@ public struct DaemonOptions: Sendable {
     public var fsync: FsyncPolicy = .always
     public var repair = false
     public var shardCount = Ledger.shardCountDefault
+    /// JSON config file over the embedded defaults; nil = defaults only.
+    public var configFile: String?
+    /// Socket file mode; nil = `ServerConfiguration`'s 0660 (tests use 0666 to reach it as another uid).
+    public var socketMode: UInt32?
+    /// Uids allowed to call admin methods; nil = the daemon's own uid and root.
+    public var adminUIDs: Set<UInt32>?
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = environment["TOKENGATE_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.socketPathDefault
@@ -32,6 +38,7 @@ public enum Daemon {
             exit(1)
         }
         let startedMs = monotonicMs()
+        let configuration = loadConfiguration(options, fail: fail)
         let lock: DataDirectoryLock
         let ledger: Ledger
         do {
@@ -39,15 +46,15 @@ public enum Daemon {
             let log = try WriteAheadLog(directory: options.dataDirectory, policy: options.fsync)
             let encoding = FactEncoding(encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) })
             ledger = Ledger(
-                directory: options.dataDirectory, configuration: .defaults, log: log, encoding: encoding,
+                directory: options.dataDirectory, configuration: configuration, log: log, encoding: encoding,
                 shardCount: options.shardCount, bootID: randomBootID())
         } catch {
             fail("cannot open data dir \(options.dataDirectory): \(error)")
         }
         let service = BudgetService(ledger: ledger, clock: SystemClock())
-        let server = Server(
-            configuration: ServerConfiguration(socketPath: options.socketPath, adminUIDs: [getuid(), 0]),
-            service: service, ledger: ledger, logger: logger, onFatal: fail)
+        var serverConfiguration = ServerConfiguration(socketPath: options.socketPath, adminUIDs: options.adminUIDs ?? [getuid(), 0])
+        if let mode = options.socketMode { serverConfiguration.socketMode = mode }
+        let server = Server(configuration: serverConfiguration, service: service, ledger: ledger, logger: logger, onFatal: fail)
         do {
             try server.start()
         } catch {
@@ -61,6 +68,8 @@ public enum Daemon {
             fail("recovery failed: \(error). Inspect with `tokengate wal verify \(options.dataDirectory)`; `tokengated --repair` cuts the log at the first bad record.")
         }
         for warning in recovery.warnings { logger.warning(warning) }
+        checkRecoveredConfiguration(ledger, options: options, fail: fail)
+        startSweeper(ledger: ledger, clock: SystemClock())
         service.isReady = true
         logger.info("tokengated serving", [
             "version": TokenGateVersion.current, "socket": options.socketPath, "data_dir": options.dataDirectory,

@@ -31,12 +31,14 @@ public final class Ledger: Sendable {
     /// enough that a cross-shop report visits them cheaply.
     public static let shardCountDefault = 64
 
-    private final class Shard: Sendable {
+    final class Shard: Sendable {
         let shops = Mutex<[String: ShopState]>([:])
     }
 
-    private let shards: [Shard]
-    private let configuration: Mutex<Configuration>
+    let shards: [Shard]
+    let configuration: Mutex<Configuration>
+    /// The run-time configuration changes in effect (locked inside `configuration`'s lock).
+    let runtimeChanges = Mutex(ConfigChangeLog())
     private let log: WriteAheadLog
     private let directory: String
     private let encoding: FactEncoding
@@ -160,16 +162,18 @@ public final class Ledger: Sendable {
         return result
     }
 
-    /// Writes every shop's durable state as facts into a snapshot covering the log up to its
-    /// last appended record, then drops the log segments it covers. Each shard is locked only
-    /// while its facts are copied out.
+    /// Writes the run-time configuration changes and every shop's durable state as facts into a
+    /// snapshot covering the log up to its last appended record, then drops the log segments it
+    /// covers. Each shard is locked only while its facts are copied out.
     @discardableResult
     public func writeSnapshot() throws -> (sequence: UInt64, facts: Int) {
-        var facts: [Fact] = []
-        var sequence: UInt64 = 0
+        // Every fact up to `sequence` is in memory once the lock it was appended under (its shard's,
+        // or the configuration's) has been taken after this read; facts appended later may be in
+        // the snapshot too, and replaying them again after it is harmless (facts are idempotent).
+        let sequence = log.lastSequence
+        var facts = configurationFacts()
         for shard in shards {
             shard.shops.withLock { shops in
-                sequence = max(sequence, log.lastSequence)
                 for shop in shops.values { facts += shop.durableFacts }
             }
         }
@@ -193,7 +197,7 @@ public final class Ledger: Sendable {
     }
 
     /// Runs `body` on the shop's state in place (created when missing), under its shard's lock.
-    private func withShop<Result>(
+    func withShop<Result>(
         _ shopID: String, _ body: (inout ShopState) throws(TokenGateError) -> Result
     ) throws(TokenGateError) -> Result {
         try shard(for: shopID).shops.withLock { shops throws(TokenGateError) in
@@ -211,7 +215,7 @@ public final class Ledger: Sendable {
         }
     }
 
-    private func append(_ fact: Fact) throws(TokenGateError) -> UInt64 {
+    func append(_ fact: Fact) throws(TokenGateError) -> UInt64 {
         do {
             return try log.append(encoding.encode(fact))
         } catch {
@@ -220,6 +224,10 @@ public final class Ledger: Sendable {
     }
 
     private func applyRecovered(_ fact: Fact) {
+        if case .configChange(let change) = fact {
+            recoverConfigChange(change)
+            return
+        }
         let shopID = fact.shopID
         shard(for: shopID).shops.withLock { shops in
             if shops[shopID] == nil { shops[shopID] = ShopState(shopID: shopID) }
@@ -247,16 +255,17 @@ public final class Ledger: Sendable {
 extension ShopState {
     /// A shop stays in memory once it is known or has reservations to remember; a check of a
     /// made-up shop id leaves nothing behind.
-    var isWorthKeeping: Bool { isKnown || tracksReservations || !billingRecords.isEmpty }
+    var isWorthKeeping: Bool { isKnown || tracksReservations || !billingRecords.isEmpty || tracksRateLimits }
 }
 
 extension Fact {
-    /// The shop a fact belongs to.
+    /// The shop a fact belongs to (empty for a configuration change).
     public var shopID: String {
         switch self {
         case .usage(let event): event.shopID
         case .billing(let record): record.shopID
         case .tierAssignment(let shopID, _): shopID
+        case .configChange: ""
         }
     }
 }

@@ -66,6 +66,11 @@ extension Fact: CMessageEncodable {
                 throw FieldError(field: "tier_assignment", problem: .missing)
             }
             self = .tierAssignment(shopID: assignment.shopID, tier: assignment.tier)
+        case TOKENGATE__V1__FACT_RECORD__FACT_CONFIG_CHANGE:
+            guard let change: ConfigChange = try copyMessage(c.config_change, field: "config_change") else {
+                throw FieldError(field: "config_change", problem: .missing)
+            }
+            self = .configChange(change)
         default:
             // NOT_SET: an empty record, or one written by a newer schema with a fact kind this
             // build does not know. Either way, replaying it would silently drop a fact.
@@ -85,6 +90,9 @@ extension Fact: CMessageEncodable {
         case .tierAssignment(let shopID, let tier):
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_TIER_ASSIGNMENT
             c.tier_assignment = arena.message(TierAssignment(shopID: shopID, tier: tier))
+        case .configChange(let change):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_CONFIG_CHANGE
+            c.config_change = arena.message(change)
         }
         return c
     }

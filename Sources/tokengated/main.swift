@@ -4,7 +4,7 @@ import TokenGateServer
 import TokenGateStore
 
 let usage = """
-    Usage: tokengated [--socket PATH] [--data-dir DIR] [--fsync always|everysec|never] [--repair]
+    Usage: tokengated [--socket PATH] [--data-dir DIR] [--config FILE] [--fsync always|everysec|never] [--repair]
 
     Serves TokenGate's BudgetService on a Unix socket, with embedded defaults (prices, limits,
     tiers); no config file is needed.
@@ -16,6 +16,12 @@ let usage = """
                          everysec (up to ~1 s of acknowledged writes may be lost on power failure),
                          never (the OS decides; a power failure may lose recent writes)
       --shards N         number of store shards (default: 64)
+      --config FILE      JSON config file overriding the embedded defaults (see README); run-time
+                         changes made with admin RPCs are kept in the log and win over it
+      --admin-uids LIST  comma-separated uids allowed to call admin methods (default: the
+                         daemon's own uid and root)
+      --socket-mode MODE octal file mode of the socket (default: 0660); tests use 0666 to reach
+                         the daemon as another user
       --repair           cut the log at the first corrupt record instead of refusing to start
       --version          print the version
       -h, --help         print this help
@@ -45,6 +51,16 @@ while let argument = arguments.popFirst() {
         let text = value(for: argument)
         guard let count = Int(text), (1...4_096).contains(count) else { die("--shards must be 1...4096, not '\(text)'") }
         options.shardCount = count
+    case "--config": options.configFile = value(for: argument)
+    case "--admin-uids":
+        let text = value(for: argument)
+        let uids = text.split(separator: ",", omittingEmptySubsequences: false).map { UInt32($0) }
+        guard !uids.isEmpty, uids.allSatisfy({ $0 != nil }) else { die("--admin-uids must be uids separated by commas, not '\(text)'") }
+        options.adminUIDs = Set(uids.compactMap { $0 })
+    case "--socket-mode":
+        let text = value(for: argument)
+        guard let mode = UInt32(text, radix: 8), mode <= 0o777 else { die("--socket-mode must be an octal mode such as 0660, not '\(text)'") }
+        options.socketMode = mode
     case "--repair": options.repair = true
     case "--version":
         print("tokengated \(TokenGateVersion.current)")
