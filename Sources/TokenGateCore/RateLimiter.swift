@@ -71,14 +71,15 @@ public struct GCRABucket: Sendable, Equatable {
         return (nil, Int64(clamping: wait))
     }
 
-    /// The TAT expressed in units of 1/`rate` ms. Only the part ahead of `now` matters (at most a
-    /// minute's worth), so a changed rate converts that part, rounded up, and keeps the rest.
+    /// The TAT expressed in units of 1/`newRate` ms. Only the part ahead of `now` matters, and in
+    /// these units it counts the calls (or tokens) owed, 60,000 per unit of cost whatever the
+    /// rate; a changed rate keeps what is owed, which then weighs less or more time. The bucket
+    /// takes the new rate with its next conforming call; until then its debt drains at the old one.
     private func rescaled(to newRate: UInt64, now: UnixMillis) -> Int128 {
         guard self.rate != 0 else { return Int128.min }
         if self.rate == newRate { return tat }
-        let ahead = max(0, tat - Int128(now) * Int128(self.rate))
-        let converted = (ahead * Int128(newRate) + Int128(self.rate) - 1) / Int128(self.rate)
-        return Int128(now) * Int128(newRate) + converted
+        let owed = max(0, tat - Int128(now) * Int128(self.rate))
+        return Int128(now) * Int128(newRate) + owed
     }
 }
 
