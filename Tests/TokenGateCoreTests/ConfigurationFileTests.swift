@@ -2,6 +2,7 @@
 // unknown keys, wrong types, bad amounts, malformed JSON and incoherent results are refused with
 // a message that names the key path (or the line and column).
 
+import Foundation
 import XCTest
 
 @testable import TokenGateCore
@@ -133,5 +134,19 @@ final class ConfigurationFileTests: XCTestCase {
     func testJSONStringsDecodeEscapes() throws {
         let value = try JSONValue.parse(Array(#"["a\"b\\c\/\n\u00e9\ud83d\uded2", -0.5e+3, null, false]"#.utf8))
         XCTAssertEqual(value, .array([.string("a\"b\\c/\né🛒"), .number("-0.5e+3"), .null, .bool(false)]))
+    }
+}
+
+final class ReadmeConfigurationExampleTests: XCTestCase {
+    /// The config file example in README.md must stay loadable.
+    func testTheReadmeExampleLoads() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        let start = try XCTUnwrap(text.range(of: "```json\n"))
+        let end = try XCTUnwrap(text.range(of: "```", range: start.upperBound..<text.endIndex))
+        let config = try ConfigurationFile.apply(Array(text[start.upperBound..<end.lowerBound].utf8), to: .defaults)
+        XCTAssertEqual(try config.limits(shopID: "shop_1", operationType: "chat_message").dailyCostCapNanoUSD, 1_000_000_000)
+        XCTAssertEqual(config.tierRateLimits["starter"], RateLimit(requestsPerMinute: 60, tokensPerMinute: 200_000))
     }
 }
