@@ -34,14 +34,15 @@ public enum CoreLimits {
     /// Longest reservation TTL a configuration may set: a hold is meant to cover one model call.
     public static let reservationTTLMsMax: Int64 = 86_400_000
 
-    // MARK: Configuration tables (they are read on every call and sent whole by GetConfiguration)
+    // MARK: Configuration tables (read on every call, and sent whole by GetConfiguration, whose
+    // answer must fit the 4 MiB response frame: at these maxima it stays near 3 MB)
 
     /// Pricing tiers: a price list, not per-shop data.
     public static let tiersMax = 256
     /// Models in the price table.
-    public static let modelsMax = 1_024
+    public static let modelsMax = 256
     /// Versions one model's price may accumulate; prices change a few times a year.
-    public static let priceVersionsPerModelMax = 256
+    public static let priceVersionsPerModelMax = 32
     /// Prompt-size tiers of one price version.
     public static let promptTiersMax = 16
     /// Bytes of a price version's `source` note.

@@ -73,7 +73,8 @@ public enum Daemon {
         service.isReady = true
         logger.info("tokengated serving", [
             "version": TokenGateVersion.current, "socket": options.socketPath, "data_dir": options.dataDirectory,
-            "fsync": options.fsync.rawValue, "snapshot_facts": "\(recovery.snapshotFacts)",
+            "fsync": options.fsync.rawValue, "config": options.configFile ?? "(embedded defaults)",
+            "runtime_config_changes": "\(ledger.runtimeChangeCount)", "snapshot_facts": "\(recovery.snapshotFacts)",
             "log_records": "\(recovery.logRecords)", "last_sequence": "\(recovery.lastSequence)",
             "startup_ms": "\(monotonicMs() - startedMs)",
         ])

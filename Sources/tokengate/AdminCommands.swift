@@ -225,14 +225,17 @@ func limitsRequest(_ arguments: Arguments, current: GetConfigurationResponse) th
         if let value { return value }
         throw UsageError(message: "missing \(option)\(why)")
     }
-    let percent = arguments.string("--alert-percent") != nil ? try arguments.unsigned32("--alert-percent") : present?.alertThresholdPercent
-    guard let percent else { throw UsageError(message: "missing --alert-percent\(why)") }
+    func percent() throws -> UInt32 {
+        if arguments.string("--alert-percent") != nil { return try arguments.unsigned32("--alert-percent") }
+        if let value = present?.alertThresholdPercent { return value }
+        throw UsageError(message: "missing --alert-percent\(why)")
+    }
     let limits = OperationLimits(
         maxInputTokensPerMessage: try tokens("--max-input", present?.maxInputTokensPerMessage),
         maxOutputTokensPerMessage: try tokens("--max-output", present?.maxOutputTokensPerMessage),
         maxTotalTokensPerMessage: try tokens("--max-total", present?.maxTotalTokensPerMessage),
         dailyCostCapNanoUSD: try amount("--daily-usd", present?.dailyCostCapNanoUSD),
-        monthlyCostCapNanoUSD: try amount("--monthly-usd", present?.monthlyCostCapNanoUSD), alertThresholdPercent: percent)
+        monthlyCostCapNanoUSD: try amount("--monthly-usd", present?.monthlyCostCapNanoUSD), alertThresholdPercent: try percent())
     return SetLimitsRequest(limits: OperationLimitsEntry(operationType: operation, shopID: shop, limits: limits))
 }
 

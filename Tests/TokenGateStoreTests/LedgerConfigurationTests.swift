@@ -155,3 +155,31 @@ final class LedgerConfigurationTests: XCTestCase {
         try ledger.close()
     }
 }
+
+final class LedgerSweepTests: XCTestCase {
+    func testSweepForgetsShopsWithNothingLeftToRemember() throws {
+        let directory = makeTemporaryDirectory()
+        defer { removeDirectory(directory) }
+        let log = try WriteAheadLog(directory: directory, policy: .always)
+        var base = Configuration.defaults
+        base.tierRateLimits["starter"] = RateLimit(requestsPerMinute: 60)
+        let ledger = Ledger(
+            directory: directory, configuration: base, log: log,
+            encoding: FactEncoding(encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) }), shardCount: 4, bootID: "t")
+        _ = try ledger.recover(repair: false)
+        let now: UnixMillis = 1_795_000_000_000
+        func shopCount() -> Int { ledger.shards.reduce(0) { $0 + $1.shops.withLock { $0.count } } }
+
+        _ = try ledger.canMakeRequest(CanMakeRequestRequest(shopID: "drive-by"), now: now)
+        _ = try ledger.canMakeRequest(CanMakeRequestRequest(shopID: "holder", maxOutputTokens: 10, reserve: true), now: now)
+        _ = try ledger.logUsage(LogUsageRequest(shopID: "known", inputTokens: 1), now: now)
+        XCTAssertEqual(shopCount(), 3, "rate-limit state and a hold keep unknown shops in memory for now")
+        ledger.sweep(now: now + 999)
+        XCTAssertEqual(shopCount(), 3, "one request of 60 a minute is owed for a second")
+        ledger.sweep(now: now + 1_000)
+        XCTAssertEqual(shopCount(), 2, "the drive-by shop is forgotten; the holder still holds")
+        ledger.sweep(now: now + 120_000 * 3)
+        XCTAssertEqual(shopCount(), 1, "the expired hold is forgotten after twice its TTL; the known shop stays")
+        try ledger.close()
+    }
+}
