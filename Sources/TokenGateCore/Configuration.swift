@@ -108,13 +108,17 @@ public struct Configuration: Sendable, Equatable {
     public var shadowMode: Bool
     /// Shops in shadow mode even when `shadowMode` is off.
     public var shadowShops: Set<String>
+    /// Rate limits by tier name; every shop on the tier gets its own allowance. Absent = none.
+    public var tierRateLimits: [String: RateLimit]
+    /// Rate limits of single shops; a shop's replaces its tier's.
+    public var shopRateLimits: [String: RateLimit]
 
     /// A configuration; see the properties (`defaults` is the embedded one).
     public init(
         prices: PriceTable, tiers: [String: Tier], defaultTier: String, limits: [String: OperationLimits],
         shopLimitOverrides: [String: [String: OperationLimits]] = [:], optimization: OptimizationRules,
         reservationTTLMs: Int64, unknownShopPolicy: UnknownShopPolicy = .defaultTier, shadowMode: Bool = false,
-        shadowShops: Set<String> = []
+        shadowShops: Set<String> = [], tierRateLimits: [String: RateLimit] = [:], shopRateLimits: [String: RateLimit] = [:]
     ) {
         self.prices = prices
         self.tiers = tiers
@@ -126,6 +130,8 @@ public struct Configuration: Sendable, Equatable {
         self.unknownShopPolicy = unknownShopPolicy
         self.shadowMode = shadowMode
         self.shadowShops = shadowShops
+        self.tierRateLimits = tierRateLimits
+        self.shopRateLimits = shopRateLimits
     }
 
     /// The limits of `operationType` for `shopID`: the shop's override when configured, else

@@ -23,6 +23,7 @@ extension Configuration {
             throw .invalidArgument("reservation_ttl_ms is \(reservationTTLMs); it must be 1...\(CoreLimits.reservationTTLMsMax)")
         }
         for shop in shadowShops { try Validation.shopID(shop) }
+        try validateTablesAndRateLimits()
     }
 
     private func validatePrices() throws(TokenGateError) {
@@ -63,6 +64,12 @@ extension Configuration {
     private static func validate(_ limits: OperationLimits, context: String) throws(TokenGateError) {
         guard limits.dailyCostCapNanoUSD >= 0, limits.monthlyCostCapNanoUSD >= 0 else {
             throw .invalidArgument("\(context): cost caps must not be negative")
+        }
+        for (value, field) in [
+            (limits.maxInputTokensPerMessage, "max_input_tokens"), (limits.maxOutputTokensPerMessage, "max_output_tokens"),
+            (limits.maxTotalTokensPerMessage, "max_total_tokens"),
+        ] where value == 0 || value > CoreLimits.tokensPerCallMax {
+            throw .invalidArgument("\(context): \(field) is \(value); it must be 1...\(CoreLimits.tokensPerCallMax)")
         }
         guard (1...100).contains(limits.alertThresholdPercent) else {
             throw .invalidArgument("\(context): alert_threshold_percent is \(limits.alertThresholdPercent); it must be 1...100")

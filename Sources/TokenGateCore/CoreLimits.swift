@@ -33,4 +33,28 @@ public enum CoreLimits {
     public static let endedReservationsPerShopMax = 10_000
     /// Longest reservation TTL a configuration may set: a hold is meant to cover one model call.
     public static let reservationTTLMsMax: Int64 = 86_400_000
+
+    // MARK: Configuration tables (read on every call, and sent whole by GetConfiguration, whose
+    // answer must fit the 4 MiB response frame: at these maxima it stays near 3 MB)
+
+    /// Pricing tiers: a price list, not per-shop data.
+    public static let tiersMax = 256
+    /// Models in the price table.
+    public static let modelsMax = 256
+    /// Versions one model's price may accumulate; prices change a few times a year.
+    public static let priceVersionsPerModelMax = 32
+    /// Prompt-size tiers of one price version.
+    public static let promptTiersMax = 16
+    /// Bytes of a price version's `source` note.
+    public static let priceSourceBytesMax = 256
+    /// Configured operation types.
+    public static let operationTypesMax = 256
+    /// Shops with settings of their own (limit overrides, rate limits, shadow mode): these are
+    /// exceptions, and 10,000 of each keeps GetConfiguration's answer under a megabyte or two.
+    public static let shopSettingsMax = 10_000
+    /// Model downgrade rules of ApplyOptimization.
+    public static let modelDowngradesMax = 256
+    /// Highest tokens-per-minute a rate limit may name: far above any model's throughput, and low
+    /// enough that the limiter's exact 128-bit arithmetic cannot overflow.
+    public static let tokensPerMinuteMax: UInt64 = 1_000_000_000_000
 }

@@ -484,4 +484,6 @@ public enum Fact: Sendable, Equatable {
     case alert(Alert)
     /// A stored billing record was marked paid.
     case paidMark(PaidMark)
+    /// A run-time configuration change (an admin RPC), applied to the Configuration, not a shop.
+    case configChange(ConfigChange)
 }

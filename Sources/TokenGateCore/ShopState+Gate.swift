@@ -25,8 +25,9 @@ public enum MessageLimits {
 
 extension ShopState {
     /// The gate (CanMakeRequest). Expired holds (`now >= expiry`) are dropped first; held
-    /// amounts count as spent. A denial is a normal response with `decision = .deny`; in shadow
-    /// mode it becomes ALLOW with `shadowDenied`. With `reserve` and ALLOW, the worst-case cost
+    /// amounts count as spent. After the budget checks comes the shop's rate limit (GCRA); only
+    /// calls that pass the budget use rate allowance. A denial is a normal response with
+    /// `decision = .deny`; in shadow mode it becomes ALLOW with `shadowDenied`. With `reserve` and ALLOW, the worst-case cost
     /// is held until `now + config.reservationTTLMs`; `makeReservationID` is called only then.
     ///
     /// Throws: `invalidArgument` (shop id, request id, token counts, unknown operation type),
@@ -51,7 +52,9 @@ extension ShopState {
             message: "within budget", dailyRemainingNanoUSD: usage.dailyRemainingNanoUSD,
             monthlyRemainingNanoUSD: usage.monthlyRemainingNanoUSD, dailyUsedBasisPoints: usage.dailyBasisPoints,
             monthlyUsedBasisPoints: usage.monthlyBasisPoints, estimatedCostNanoUSD: estimate, requestID: request.requestID)
-        if let denial = try denial(request, limits: limits, usage: usage, estimate: estimate, config: config) {
+        let budgetDenial = try denial(request, limits: limits, usage: usage, estimate: estimate, config: config)
+        let rate = rateVerdict(request, config: config, now: now)
+        if let denial = budgetDenial ?? rate.refusal {
             if config.isShadow(shopID: shopID) {
                 response.shadowDenied = true
                 response.shadowReason = denial.reason
@@ -69,6 +72,8 @@ extension ShopState {
                 id: id, amount: estimate, now: now, ttlMs: config.reservationTTLMs)
             response.reservationID = id
         }
+        // A call the budget refuses never reaches the model, so it uses no rate allowance.
+        if budgetDenial == nil, let next = rate.next { rateLimiter = next }
         return response
     }
 

@@ -68,6 +68,8 @@ public struct ShopState: Sendable {
     /// Per-day and per-operation aggregates, an index of events by day, and stored alerts
     /// (ShopState+Reports.swift).
     var reportIndex = ShopReportIndex()
+    /// Recent calls as seen by the rate limiter (memory only, never logged).
+    var rateLimiter = RateLimiterState()
 
     /// An empty shop: no tier assignment, no usage.
     public init(shopID: String) {
@@ -173,6 +175,8 @@ public struct ShopState: Sendable {
             precondition(mark.shopID == shopID, "paid mark of shop '\(mark.shopID)' applied to shop '\(shopID)'")
             // A mark is logged only for a stored record, and replay keeps the log's order.
             if let period = try? MonthKey(parsing: mark.period) { billing[period]?.paid = true }
+        case .configChange:
+            preconditionFailure("a configuration change was routed to shop '\(shopID)'; it changes the Configuration")
         }
     }
 }

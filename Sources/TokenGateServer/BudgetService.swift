@@ -14,6 +14,8 @@ public final class BudgetService: Sendable {
     public let metrics = Metrics()
     /// WatchAlerts streams; fed by the ledger's alert feed (ReportMethods.swift).
     let alertWatchers = AlertWatchers()
+    /// Shadow-mode would-be denials, for GetConfiguration and metrics.
+    public let gateCounters = GateCounters()
 
     public init(ledger: Ledger, clock: any WallClock) {
         self.ledger = ledger
@@ -44,18 +46,20 @@ public final class BudgetService: Sendable {
     /// Every method the daemon serves. Each feature area contributes its entries from its own
     /// file (`extension BudgetService { func ...Methods() -> [Method] }`).
     public func methodTable() -> MethodTable {
-        MethodTable(gateMethods() + reportMethods() + opsMethods())
+        MethodTable(gateMethods() + adminMethods() + reportMethods() + opsMethods())
     }
 
     /// The hot RPCs and health.
     func gateMethods() -> [Method] {
         let ledger = self.ledger
         let metrics = self.metrics
+        let counters = gateCounters
         return [
             /// CanMakeRequest: OK (ALLOW or DENY), INVALID_ARGUMENT, NOT_FOUND (unknown model).
             .unary(MethodPath.canMakeRequest) { (request: CanMakeRequestRequest, context) throws(TokenGateError) in
                 let response = try ledger.canMakeRequest(request, now: context.now)
                 metrics.recordDecision(response)
+                if response.shadowDenied { counters.recordShadowDenial(response.shadowReason) }
                 return (response, nil)
             },
             /// ReleaseReservation: OK, NOT_FOUND, FAILED_PRECONDITION (already settled or released).

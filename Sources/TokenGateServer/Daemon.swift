@@ -29,6 +29,8 @@ public struct DaemonOptions: Sendable {
     /// When the daily high-cost check runs (UTC) and the daily spend it flags.
     public var highCostCheck = DailyCheckSchedule.highCostDefault
     public var highCostThresholdNanoUSD = ReportLimits.dailyHighCostThresholdDefaultNanoUSD
+    /// JSON config file over the embedded defaults; nil = defaults only.
+    public var configFile: String?
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = environment["TOKENGATE_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.socketPathDefault
@@ -44,6 +46,7 @@ public enum Daemon {
             exit(1)
         }
         let startedMs = monotonicMs()
+        let configuration = loadConfiguration(options, fail: fail)
         let lock: DataDirectoryLock
         let ledger: Ledger
         do {
@@ -51,7 +54,7 @@ public enum Daemon {
             let log = try WriteAheadLog(directory: options.dataDirectory, policy: options.fsync)
             let encoding = FactEncoding(encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) })
             ledger = Ledger(
-                directory: options.dataDirectory, configuration: .defaults, log: log, encoding: encoding,
+                directory: options.dataDirectory, configuration: configuration, log: log, encoding: encoding,
                 shardCount: options.shardCount, bootID: randomBootID())
         } catch {
             fail("cannot open data dir \(options.dataDirectory): \(error)")
@@ -76,12 +79,15 @@ public enum Daemon {
             fail("recovery failed: \(error). Inspect with `tokengate wal verify \(options.dataDirectory)`; `tokengated --repair` cuts the log at the first bad record.")
         }
         for warning in recovery.warnings { logger.warning(warning) }
+        checkRecoveredConfiguration(ledger, options: options, fail: fail)
+        startSweeper(ledger: ledger, clock: SystemClock())
         service.isReady = true
         let startupMs = monotonicMs() - startedMs
         logger.info("tokengated serving", [
             "version": TokenGateVersion.current, "socket": server.inheritedListener?.path ?? options.socketPath,
             "socket_activated": "\(server.inheritedListener != nil)", "data_dir": options.dataDirectory,
-            "fsync": options.fsync.rawValue, "snapshot_facts": "\(recovery.snapshotFacts)",
+            "fsync": options.fsync.rawValue, "config": options.configFile ?? "(embedded defaults)",
+            "runtime_config_changes": "\(ledger.runtimeChangeCount)", "snapshot_facts": "\(recovery.snapshotFacts)",
             "log_records": "\(recovery.logRecords)", "last_sequence": "\(recovery.lastSequence)",
             "startup_ms": "\(startupMs)",
         ])

@@ -36,7 +36,9 @@ public final class Ledger: Sendable {
     }
 
     let shards: [Shard]
-    private let configuration: Mutex<Configuration>
+    let configuration: Mutex<Configuration>
+    /// The run-time configuration changes in effect (locked inside `configuration`'s lock).
+    let runtimeChanges = Mutex(ConfigChangeLog())
     let log: WriteAheadLog
     private let directory: String
     private let encoding: FactEncoding
@@ -163,16 +165,18 @@ public final class Ledger: Sendable {
         return result
     }
 
-    /// Writes every shop's durable state as facts into a snapshot covering the log up to its
-    /// last appended record, then drops the log segments it covers. Each shard is locked only
-    /// while its facts are copied out.
+    /// Writes the run-time configuration changes and every shop's durable state as facts into a
+    /// snapshot covering the log up to its last appended record, then drops the log segments it
+    /// covers. Each shard is locked only while its facts are copied out.
     @discardableResult
     public func writeSnapshot() throws -> (sequence: UInt64, facts: Int) {
-        var facts: [Fact] = []
-        var sequence: UInt64 = 0
+        // Every fact up to `sequence` is in memory once the lock it was appended under (its shard's,
+        // or the configuration's) has been taken after this read; facts appended later may be in
+        // the snapshot too, and replaying them again after it is harmless (facts are idempotent).
+        let sequence = log.lastSequence
+        var facts = configurationFacts()
         for shard in shards {
             shard.shops.withLock { shops in
-                sequence = max(sequence, log.lastSequence)
                 for shop in shops.values { facts += shop.durableFacts }
             }
         }
@@ -223,6 +227,10 @@ public final class Ledger: Sendable {
     }
 
     private func applyRecovered(_ fact: Fact) {
+        if case .configChange(let change) = fact {
+            recoverConfigChange(change)
+            return
+        }
         let shopID = fact.shopID
         shard(for: shopID).shops.withLock { shops in
             if shops[shopID] == nil { shops[shopID] = ShopState(shopID: shopID) }
@@ -250,11 +258,11 @@ public final class Ledger: Sendable {
 extension ShopState {
     /// A shop stays in memory once it is known or has reservations to remember; a check of a
     /// made-up shop id leaves nothing behind.
-    var isWorthKeeping: Bool { isKnown || tracksReservations || !billingRecords.isEmpty }
+    var isWorthKeeping: Bool { isKnown || tracksReservations || !billingRecords.isEmpty || tracksRateLimits }
 }
 
 extension Fact {
-    /// The shop a fact belongs to.
+    /// The shop a fact belongs to (empty for a configuration change).
     public var shopID: String {
         switch self {
         case .usage(let event): event.shopID
@@ -262,6 +270,7 @@ extension Fact {
         case .tierAssignment(let shopID, _): shopID
         case .alert(let alert): alert.shopID
         case .paidMark(let mark): mark.shopID
+        case .configChange: ""
         }
     }
 }

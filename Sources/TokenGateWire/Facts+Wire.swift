@@ -66,6 +66,11 @@ extension Fact: CMessageEncodable {
                 throw FieldError(field: "tier_assignment", problem: .missing)
             }
             self = .tierAssignment(shopID: assignment.shopID, tier: assignment.tier)
+        case TOKENGATE__V1__FACT_RECORD__FACT_CONFIG_CHANGE:
+            guard let change: ConfigChange = try copyMessage(c.config_change, field: "config_change") else {
+                throw FieldError(field: "config_change", problem: .missing)
+            }
+            self = .configChange(change)
         default:
             if let fact = try Fact.reportFact(copying: c) {
                 self = fact
@@ -95,6 +100,9 @@ extension Fact: CMessageEncodable {
         case .paidMark(let mark):
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_PAID_MARK
             c.paid_mark = arena.message(mark)
+        case .configChange(let change):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_CONFIG_CHANGE
+            c.config_change = arena.message(change)
         }
         return c
     }

@@ -63,6 +63,7 @@ struct FieldError: Error {
         case invalidUTF8
         case unknownEnum(enumName: String, value: Int32)
         case missing
+        case duplicate
     }
 
     var field: String
@@ -85,6 +86,8 @@ struct FieldError: Error {
             return "\(path) has unknown \(enumName) value \(value)"
         case .missing:
             return "\(path) is missing"
+        case .duplicate:
+            return "\(path) repeats an earlier entry"
         }
     }
 }

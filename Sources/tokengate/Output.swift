@@ -65,6 +65,8 @@ struct Report {
     mutating func addMoney(_ key: String, _ nano: NanoUSD) {
         fields.append((key, key + "_nano_usd", Money.formatUSD(nano), .int(nano)))
     }
+    /// A field whose human text and JSON value are made separately (tables, nested objects).
+    mutating func add(_ key: String, human: String, json: JSON) { fields.append((key, key, human, json)) }
     mutating func addList(_ key: String, _ items: [String], json: [JSON]) {
         fields.append((key, key, items.isEmpty ? "-" : items.joined(separator: "; "), .array(json)))
     }

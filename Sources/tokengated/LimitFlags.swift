@@ -7,7 +7,7 @@ struct FlagError: Error {
 
 /// The flags this parser knows, so `main` asks for a value only for one of them.
 let accessAndLimitFlags: Set<String> = [
-    "--socket-mode", "--admin-uid", "--allow-uid", "--allow-gid", "--max-request-frame", "--max-response-frame",
+    "--socket-mode", "--admin-uids", "--allow-uids", "--allow-gids", "--max-request-frame", "--max-response-frame",
     "--max-connections", "--max-calls-in-flight", "--max-executing-calls", "--frame-read-timeout-ms",
     "--idle-timeout-ms", "--write-timeout-ms",
 ]
@@ -22,13 +22,19 @@ func parseAccessOrLimitFlag(_ flag: String, value: @autoclosure () -> String, in
         }
         return number
     }
+    /// A comma-separated list of uids or gids.
+    func ids() throws -> Set<UInt32> {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { UInt32($0) }
+        guard parts.allSatisfy({ $0 != nil }) else { throw FlagError(message: "\(flag) must be ids separated by commas, not '\(text)'") }
+        return Set(parts.compactMap { $0 })
+    }
     switch flag {
     case "--socket-mode":
         guard let mode = UInt32(text, radix: 8), mode <= 0o777 else { throw FlagError(message: "--socket-mode must be octal like 0660, not '\(text)'") }
         options.socketMode = mode
-    case "--admin-uid": options.adminUIDs = (options.adminUIDs ?? []).union([try number(UInt32.self, 0...UInt32.max)])
-    case "--allow-uid": options.allowedUIDs.insert(try number(UInt32.self, 0...UInt32.max))
-    case "--allow-gid": options.allowedGIDs.insert(try number(UInt32.self, 0...UInt32.max))
+    case "--admin-uids": options.adminUIDs = (options.adminUIDs ?? []).union(try ids())
+    case "--allow-uids": options.allowedUIDs.formUnion(try ids())
+    case "--allow-gids": options.allowedGIDs.formUnion(try ids())
     case "--max-request-frame": options.limits.requestFrameBytesMax = try number(Int.self, 1_024...(64 << 20))
     case "--max-response-frame": options.limits.responseFrameBytesMax = try number(Int.self, 1_024...(1 << 30))
     case "--max-connections": options.limits.connectionsMax = try number(Int.self, 1...1_000_000)

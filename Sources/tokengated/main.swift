@@ -5,7 +5,7 @@ import TokenGateCore
 import TokenGateStore
 
 let usage = """
-    Usage: tokengated [--socket PATH] [--data-dir DIR] [--fsync always|everysec|never] [--repair]
+    Usage: tokengated [--socket PATH] [--data-dir DIR] [--config FILE] [--fsync always|everysec|never] [--repair]
                       [--log-format logfmt|json] [--metrics-file PATH [--metrics-interval SECONDS]]
                       [--high-cost-check-at HH:MM] [--high-cost-threshold-usd X]
 
@@ -19,6 +19,8 @@ let usage = """
                          everysec (up to ~1 s of acknowledged writes may be lost on power failure),
                          never (the OS decides; a power failure may lose recent writes)
       --shards N         number of store shards (default: 64)
+      --config FILE      JSON config file overriding the embedded defaults (see README); run-time
+                         changes made with admin RPCs are kept in the log and win over it
       --repair           cut the log at the first corrupt record instead of refusing to start
       --log-format F     logfmt (default) or json: one line per event on stderr
       --metrics-file P   write the metrics (Prometheus text) to P every --metrics-interval
@@ -30,9 +32,9 @@ let usage = """
 
     Access and limits (DESIGN.md §5; defaults in brackets):
       --socket-mode OCTAL          file mode of the socket [0660]
-      --admin-uid UID              may call admin methods; repeatable [the daemon's uid and root]
-      --allow-uid UID              only listed uids/gids may connect at all; repeatable [anyone
-      --allow-gid GID                who can open the socket]
+      --admin-uids UID,...         may call admin methods [the daemon's uid and root]
+      --allow-uids UID,...         only listed uids/gids may connect at all [anyone who can
+      --allow-gids GID,...           open the socket]
       --max-request-frame BYTES    largest request frame [65536]
       --max-response-frame BYTES   largest response frame [4194304]
       --max-connections N          connections at once [4096]
@@ -75,6 +77,7 @@ while let argument = arguments.popFirst() {
         let text = value(for: argument)
         guard let count = Int(text), (1...4_096).contains(count) else { die("--shards must be 1...4096, not '\(text)'") }
         options.shardCount = count
+    case "--config": options.configFile = value(for: argument)
     case "--repair": options.repair = true
     case "--log-format":
         let text = value(for: argument)

@@ -1,7 +1,9 @@
 // A seeded randomized workload run against ShopState and against a deliberately naive
 // reference model that keeps a plain list of events and holds and recomputes every total,
-// decision and bill from scratch at each step. Any disagreement fails with the seed and step;
-// set TOKENGATE_SEED=<n> to replay one seed.
+// decision and bill from scratch at each step. The workload also changes the configuration as
+// an operator would (limits, prices, tiers, rate limits, shadow mode, the unknown-shop policy);
+// the reference models rate limits as continuous-state leaky buckets, the other classic form of
+// GCRA. Any disagreement fails with the seed and step; set TOKENGATE_SEED=<n> to replay one seed.
 
 import Foundation
 import XCTest
@@ -55,16 +57,27 @@ private enum Numbers {
 
 /// The naive model: lists, linear scans, no indexes, no caches, no saturating tricks.
 private struct Reference {
-    struct Event { var id: String, at: Int64, month: String, cost: Int64, input: UInt64, output: UInt64 }
+    struct Event { var id: String, at: Int64, month: String, cost: Int64, input: UInt64, output: UInt64, operation: String }
     struct Hold { var amount: Int64, expires: Int64 }
+    /// A leaky bucket: `content` (cost × 60,000 per call) as of `at`, draining `rate` per ms.
+    struct Bucket { var content: Int64, at: Int64, rate: Int64 }
     var events: [Event] = []
     var holds: [String: Hold] = [:]
     var ended: [String: (how: String, eventID: String, at: Int64)] = [:]
     var tier: String?
     var billed: [String: BillingRecord] = [:]
     var nextReservation = 0
-    let denyUnknown: Bool
-    let shadow: Bool
+    var denyUnknown: Bool
+    var shadowGlobal: Bool
+    var shadowShop = false
+    var shadow: Bool { shadowGlobal || shadowShop }
+    var limits = Numbers.limits
+    var tiers = Numbers.tiers
+    var cheapVersions: [(from: Int64, rates: Numbers.Rates)] = [(0, Numbers.cheap)]
+    var tierRates: [String: (rpm: Int64, tpm: Int64)] = [:]
+    var shopRate: (rpm: Int64, tpm: Int64)?
+    var requestBucket = Bucket(content: 0, at: 0, rate: 0)
+    var tokenBucket = Bucket(content: 0, at: 0, rate: 0)
 
     /// First day and "YYYY-MM" of every month from 1970 to 2040, found by walking the calendar
     /// one month at a time with the textbook leap-year rule.
@@ -87,8 +100,9 @@ private struct Reference {
     static func day(_ ms: Int64) -> Int64 { ms / 86_400_000 }
     static func month(_ ms: Int64) -> String { month(ofDay: day(ms)) }
 
-    static func cost(_ model: String, _ input: UInt64, _ output: UInt64, _ cached: UInt64) -> Int64 {
-        let r = model == "cheap" ? Numbers.cheap : (input > 5000 ? Numbers.dearAbove5000 : Numbers.dear)
+    func cost(_ model: String, _ input: UInt64, _ output: UInt64, _ cached: UInt64, at: Int64) -> Int64 {
+        let cheap = cheapVersions.last { $0.from <= at }!.rates
+        let r = model == "cheap" ? cheap : (input > 5000 ? Numbers.dearAbove5000 : Numbers.dear)
         func part(_ tokens: UInt64, _ price: Int64) -> Int64 { (Int64(tokens) * price + 500_000) / 1_000_000 }
         return part(input - cached, r.input) + part(cached, r.cached) + part(output, r.output)
     }
@@ -114,12 +128,20 @@ private struct Reference {
     func expectedUsage(_ request: LogUsageRequest, at: Int64)
         -> (cost: Int64, dayTotal: Int64, monthTotal: Int64, violations: [LimitKind], alerts: [AlertKind])
     {
-        let limits = Numbers.limits[request.operationType]!
         let (input, output) = (request.inputTokens, request.outputTokens)
-        let cost = Self.cost(request.model, input, output, request.cachedInputTokens)
+        let cost = cost(request.model, input, output, request.cachedInputTokens, at: at)
         let dayBefore = events.filter { Self.day($0.at) == Self.day(at) }.reduce(0) { $0 + $1.cost }
         let month = Self.month(at)
         let monthBefore = events.filter { $0.month == month }.reduce(0) { $0 + $1.cost }
+        let (violations, alerts) = judge(request.operationType, input, output, cost, dayBefore, monthBefore)
+        return (cost, dayBefore + cost, monthBefore + cost, violations, alerts)
+    }
+
+    /// Violations and alerts of an event under the current limits of its operation type.
+    func judge(_ operation: String, _ input: UInt64, _ output: UInt64, _ cost: Int64, _ dayBefore: Int64, _ monthBefore: Int64)
+        -> (violations: [LimitKind], alerts: [AlertKind])
+    {
+        let limits = limits[operation]!
         var violations: [LimitKind] = []
         if input > limits.maxIn { violations.append(.inputTokens) }
         if output > limits.maxOut { violations.append(.outputTokens) }
@@ -133,11 +155,27 @@ private struct Reference {
             if before * 100 < cap * limits.percent && after * 100 >= cap * limits.percent { alerts.append(threshold) }
             if before < cap && after >= cap { alerts.append(capKind) }
         }
-        return (cost, dayBefore + cost, monthBefore + cost, violations, alerts)
+        return (violations, alerts)
+    }
+
+    /// The rate limiter's verdict: limited, or the buckets after the call when it conforms.
+    func rateCheck(tokens: Int64, at now: Int64) -> (limited: Bool, next: (Bucket, Bucket)?) {
+        let limit = shopRate ?? tierRates[tier ?? "tiny"] ?? (0, 0)
+        var requests = requestBucket
+        var tokenBucket = tokenBucket
+        func pass(_ bucket: inout Bucket, cost: Int64, rate: Int64) -> Bool {
+            if rate == 0 { return true }
+            let left = bucket.rate == 0 ? 0 : max(0, bucket.content - (now - bucket.at) * bucket.rate)
+            if left + cost * 60_000 > 60_000 * rate { return false }
+            bucket = Bucket(content: left + cost * 60_000, at: now, rate: rate)
+            return true
+        }
+        guard pass(&requests, cost: 1, rate: limit.rpm), pass(&tokenBucket, cost: tokens, rate: limit.tpm) else { return (true, nil) }
+        return (false, limit.rpm == 0 && limit.tpm == 0 ? nil : (requests, tokenBucket))
     }
 
     func charges(_ tierName: String, _ messages: Int64) -> (base: Int64, overage: Int64, total: Int64) {
-        let t = Numbers.tiers[tierName]!
+        let t = tiers[tierName]!
         let overage = t.included.map { max(0, messages - $0) * t.overage } ?? 0
         let total = t.cap.map { min(t.fee + overage, $0) } ?? t.fee + overage
         return (t.fee, overage, total)
@@ -150,9 +188,11 @@ final class ReferenceModelTests: XCTestCase {
 
     func testShopStateMatchesNaiveReference() {
         if let text = ProcessInfo.processInfo.environment["TOKENGATE_SEED"], let seed = UInt64(text) {
+            print("ReferenceModelTests: seed \(seed), 500 steps")
             _ = run(seed: seed, steps: 500)
             return
         }
+        print("ReferenceModelTests: seeds 1...40, 500 steps each (replay one with TOKENGATE_SEED=<seed>)")
         for seed in UInt64(1)...40 {
             if !run(seed: seed, steps: 500) { return }
         }
@@ -162,6 +202,8 @@ final class ReferenceModelTests: XCTestCase {
             "usage record", "usage duplicate", "usage future", "usage billed month", "usage settled twice", "usage settles",
             "usage violation", "usage alert", "release ok", "release FAILED_PRECONDITION", "release NOT_FOUND",
             "billing store", "billing existing", "billing preview", "billing open", "billing unknown shop",
+            "gate RATE_LIMITED", "gate shadow RATE_LIMITED", "usage duplicate rejudged", "config limits", "config price",
+            "config shadow", "config unknown shops", "config tier", "config tier rate", "config shop rate",
         ]
         XCTAssertEqual(expected.subtracting(seen), [], "outcomes the workload never reached")
     }
@@ -169,9 +211,9 @@ final class ReferenceModelTests: XCTestCase {
     /// One workload; false (after recording a failure naming the seed) on the first mismatch.
     private func run(seed: UInt64, steps: Int) -> Bool {
         var random = SplitMix64(seed: seed)
-        let config = Numbers.configuration(seed: seed)
+        var config = Numbers.configuration(seed: seed)
         var real = ShopState(shopID: "shop")
-        var ref = Reference(denyUnknown: seed % 3 == 0, shadow: seed % 5 == 0)
+        var ref = Reference(denyUnknown: seed % 3 == 0, shadowGlobal: seed % 5 == 0)
         var firstResponses: [String: LogUsageResponse] = [:]
         var issued: [String] = []
         var now = utc(2026, 1, 30, 20)
@@ -192,9 +234,11 @@ final class ReferenceModelTests: XCTestCase {
                 ok = usageStep(&real, &ref, config, now, &random, issued, &firstResponses, "e\(counter)", expect)
             case 65..<75:
                 ok = releaseStep(&real, &ref, now, &random, issued, expect)
-            case 75..<95:
+            case 75..<92:
                 let kind = random.next() % 100
                 now += Int64(random.next() % (kind < 50 ? 30_000 : kind < 85 ? 7_200_000 : 72_000_000))
+            case 92..<95:
+                ok = configStep(&config, &ref, now, &random, expect)
             case 95..<97:
                 let tier = random.next() % 2 == 0 ? "tiny" : "big"
                 real.apply(.tierAssignment(shopID: "shop", tier: tier))
@@ -227,8 +271,8 @@ final class ReferenceModelTests: XCTestCase {
         guard case .success(let response) = result else { return expect(false, "gate threw \(result)") }
 
         // The reference decision, from scratch.
-        let limits = Numbers.limits[operation]!
-        let estimate = Reference.cost(model, input, output, 0)
+        let limits = ref.limits[operation]!
+        let estimate = ref.cost(model, input, output, 0, at: now)
         let held = ref.held(now)
         let dailyUsed = ref.spentDay(now) + held
         let monthlyUsed = ref.spentMonth(now) + held
@@ -242,10 +286,17 @@ final class ReferenceModelTests: XCTestCase {
             reason = .dailyCapReached
         } else if monthlyUsed >= limits.monthly || monthlyUsed + estimate > limits.monthly {
             reason = .monthlyCapReached
-        } else if let cap = Numbers.tiers[tierName]!.cap {
+        } else if let cap = ref.tiers[tierName]!.cap {
             let messages = Int64(ref.messages(Reference.month(now)) + ref.live(now).count + 1)
-            let t = Numbers.tiers[tierName]!
+            let t = ref.tiers[tierName]!
             if t.fee + (t.included.map { max(0, messages - $0) * t.overage } ?? 0) >= cap { reason = .tierSpendCapReached }
+        }
+        let rate = ref.rateCheck(tokens: Int64(input + output), at: now)
+        if reason == nil, let next = rate.next {
+            (ref.requestBucket, ref.tokenBucket) = next
+        } else if reason == nil, rate.limited {
+            reason = .rateLimited
+            if ref.shadow { seen.insert("gate shadow RATE_LIMITED") }
         }
         let allowed = reason == nil || ref.shadow
         seen.insert("gate \(reason?.description ?? "ALLOW")")
@@ -307,12 +358,22 @@ final class ReferenceModelTests: XCTestCase {
             seen.insert("usage \(outcome)")
             return true
         }
-        if let first = firstResponses[eventID] {
-            var expected = first
-            expected.duplicate = true
+        if let first = firstResponses[eventID], let event = ref.events.first(where: { $0.id == eventID }) {
             guard case .success(.duplicate(let response)) = result else { return expect(false, "expected duplicate, got \(result)") }
             seen.insert("usage duplicate")
-            return expect(response == expected, "duplicate \(response) vs first \(first)")
+            // The first call's cost and totals; violations and alerts judged under today's limits.
+            let judged = ref.judge(
+                event.operation, event.input, event.output, first.costNanoUSD, first.dailyTotalNanoUSD - first.costNanoUSD,
+                first.monthlyTotalNanoUSD - first.costNanoUSD)
+            if judged.violations != first.violations.map(\.kind) || judged.alerts != first.alerts.map(\.kind) {
+                seen.insert("usage duplicate rejudged")
+            }
+            var ok = expect(response.duplicate && response.eventID == first.eventID, "duplicate flag and id")
+            ok = ok && expect(response.costNanoUSD == first.costNanoUSD && response.occurredAtUnixMs == first.occurredAtUnixMs, "cost, time")
+            ok = ok && expect(response.dailyTotalNanoUSD == first.dailyTotalNanoUSD, "duplicate daily total")
+            ok = ok && expect(response.monthlyTotalNanoUSD == first.monthlyTotalNanoUSD, "duplicate monthly total")
+            ok = ok && expect(response.violations.map(\.kind) == judged.violations, "duplicate violations \(response.violations)")
+            return ok && expect(response.alerts.map(\.kind) == judged.alerts, "duplicate alerts \(response.alerts.map(\.kind))")
         }
         let at = request.occurredAtUnixMs == 0 ? now : request.occurredAtUnixMs
         if request.occurredAtUnixMs > now + 5_000 { return refused(.invalidArgument, "future") }
@@ -338,13 +399,76 @@ final class ReferenceModelTests: XCTestCase {
         real.settleReservation(id: reservation, byEvent: eventID, now: now)
         firstResponses[eventID] = response
         ref.events.append(Reference.Event(
-            id: eventID, at: at, month: Reference.month(at), cost: wanted.cost, input: request.inputTokens, output: request.outputTokens))
+            id: eventID, at: at, month: Reference.month(at), cost: wanted.cost, input: request.inputTokens, output: request.outputTokens,
+            operation: request.operationType))
         if let hold = ref.holds[reservation], now < hold.expires {
             ref.holds[reservation] = nil
             ref.ended[reservation] = ("settled", eventID, now)
             seen.insert("usage settles")
         }
         return ok
+    }
+
+    /// An operator's change, applied to the real configuration through `planning` (it must be
+    /// accepted) and to the reference's plain numbers.
+    private func configStep(
+        _ config: inout Configuration, _ ref: inout Reference, _ now: Int64, _ random: inout SplitMix64, _ expect: Expect
+    ) -> Bool {
+        func pick<T>(_ options: [T]) -> T { options[Int(random.next() % UInt64(options.count))] }
+        var mirror: (inout Reference) -> Void
+        let change: ConfigChange
+        let kind: String
+        switch random.next() % 7 {
+        case 0:
+            let operation = pick(["chat", "bulk"])
+            var limits = ref.limits[operation]!
+            (limits.daily, limits.monthly, limits.percent) = (pick([30_000_000, 50_000_000, 80_000_000]), pick([200_000_000, 300_000_000]), pick([60, 80]))
+            change = .setLimits(.init(limits: OperationLimitsEntry(operationType: operation, limits: OperationLimits(
+                maxInputTokensPerMessage: limits.maxIn, maxOutputTokensPerMessage: limits.maxOut, maxTotalTokensPerMessage: limits.maxTotal,
+                dailyCostCapNanoUSD: limits.daily, monthlyCostCapNanoUSD: limits.monthly, alertThresholdPercent: UInt32(limits.percent)))))
+            (kind, mirror) = ("limits", { $0.limits[operation] = limits })
+        case 1:
+            let rates = Numbers.Rates(input: pick([1_000_000_000, 2_000_000_000]), output: pick([4_000_000_000, 6_000_000_000]), cached: pick([100_000_000, 200_000_000]))
+            change = .setPrice(.init(version: ModelPrice(model: "cheap", version: PriceVersion(
+                effectiveFromUnixMs: 0, base: PriceRates(inputPerMillion: rates.input, outputPerMillion: rates.output, cachedInputPerMillion: rates.cached),
+                source: ""))))
+            (kind, mirror) = ("price", { ref in
+                ref.cheapVersions.removeAll { $0.from == now }
+                ref.cheapVersions.append((now, rates))
+            })
+        case 2:
+            let (shop, enabled) = (pick(["", "shop"]), pick([true, false]))
+            change = .setShadowMode(.init(shopID: shop, enabled: enabled))
+            (kind, mirror) = ("shadow", { ref in if shop.isEmpty { ref.shadowGlobal = enabled } else { ref.shadowShop = enabled } })
+        case 3:
+            let deny = pick([true, false])
+            change = .setUnknownShopPolicy(.init(policy: deny ? .deny : .defaultTier))
+            (kind, mirror) = ("unknown shops", { $0.denyUnknown = deny })
+        case 4:
+            let (fee, cap): (Int64, Int64?) = (pick([1_000_000_000, 2_000_000_000]), pick([3_000_000_000, 5_000_000_000, nil]))
+            change = .upsertTier(.init(tier: TierSettings(tier: Tier(
+                name: "tiny", monthlyFeeNanoUSD: fee, includedMessages: 5, overagePerMessageNanoUSD: 250_000_000, maxMonthlySpendNanoUSD: cap,
+                selfServe: true))))
+            (kind, mirror) = ("tier", { $0.tiers["tiny"] = Numbers.TierNumbers(fee: fee, included: 5, overage: 250_000_000, cap: cap) })
+        default:
+            let (rpm, tpm): (Int64, Int64) = (pick([0, 2, 5]), pick([0, 8_000, 20_000]))
+            let rate = RateLimit(requestsPerMinute: UInt32(rpm), tokensPerMinute: UInt64(tpm))
+            let value: (rpm: Int64, tpm: Int64)? = rpm == 0 && tpm == 0 ? nil : (rpm, tpm)
+            if random.next() % 2 == 0 {
+                let tier = pick(["tiny", "big"])
+                change = .setRateLimit(.init(tier: tier, rateLimit: rate))
+                (kind, mirror) = ("tier rate", { $0.tierRates[tier] = value })
+            } else {
+                change = .setRateLimit(.init(shopID: "shop", rateLimit: rate))
+                (kind, mirror) = ("shop rate", { $0.shopRate = value })
+            }
+        }
+        let planned = Result { () throws(TokenGateError) in try config.planning(change, now: now) }
+        guard case .success(let (_, next)) = planned else { return expect(false, "config change \(change) refused: \(planned)") }
+        config = next
+        mirror(&ref)
+        seen.insert("config \(kind)")
+        return true
     }
 
     private func releaseStep(

@@ -189,7 +189,7 @@ final class HostilePeerTests: XCTestCase {
     }
 
     func testPeersOutsideTheAllowListAreRefused() throws {
-        let daemon = try TestDaemon(arguments: ["--allow-uid", "12345"])
+        let daemon = try TestDaemon(arguments: ["--allow-uids", "12345"])
         let peer = try RawPeer(daemon.socketPath)
         let answer = try XCTUnwrap(try peer.readResponse())
         XCTAssertEqual(answer.statusCode, StatusCode.permissionDenied.rawValue)

@@ -33,7 +33,8 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(metrics.value("tokengate_call_duration_seconds_count", ["method": "CanMakeRequest"]), 7)
         XCTAssertEqual(metrics.value("tokengate_decisions_total", ["decision": "ALLOW", "reason": "WITHIN_BUDGET"]), 5)
         XCTAssertEqual(metrics.value("tokengate_decisions_total", ["decision": "DENY", "reason": "DAILY_CAP_REACHED"]), 2)
-        XCTAssertEqual(metrics.value("tokengate_log_appends_total"), 1)
+        // The usage event and the two alerts it raised (daily threshold and daily cap).
+        XCTAssertEqual(metrics.value("tokengate_log_appends_total"), 3)
         XCTAssertGreaterThanOrEqual(metrics.value("tokengate_log_fsync_duration_seconds_count") ?? 0, 1)
         XCTAssertEqual(metrics.value("tokengate_durability_wait_seconds_count"), 1)
         XCTAssertEqual(metrics.value("tokengate_shop_cost_today_nano_usd", ["shop": "shop_m"]), 5_500_000_000)
@@ -106,7 +107,8 @@ final class MetricsTests: XCTestCase {
         for index in 0..<20 { _ = try await TokenGateClient(socketPath: socketPath).canMakeRequest(.init(shopID: "s\(index)")) }
         let exitCode = await daemon.stop()
         XCTAssertEqual(exitCode, 0)
-        let lines = daemon.stderr.split(separator: "\n")
+        // The daily high-cost check's startup run logs one line of its own.
+        let lines = daemon.stderr.split(separator: "\n").filter { !$0.contains("daily high-cost check") }
         XCTAssertEqual(lines.count, 3, "startup, draining, stopped; no line per call: \(daemon.stderr)")
         let objects = try lines.map { try parseJSONObject(String($0)) }
         XCTAssertTrue(objects.allSatisfy { $0["level"] is String && $0["msg"] is String && $0["ts"] is Int })

@@ -6480,7 +6480,7 @@ const ProtobufCMessageDescriptor tokengate__v1__get_configuration_request__descr
   (ProtobufCMessageInit) tokengate__v1__get_configuration_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tokengate__v1__get_configuration_response__field_descriptors[11] =
+static const ProtobufCFieldDescriptor tokengate__v1__get_configuration_response__field_descriptors[12] =
 {
   {
     "prices",
@@ -6614,6 +6614,18 @@ static const ProtobufCFieldDescriptor tokengate__v1__get_configuration_response_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "shadow_denied_total",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GetConfigurationResponse, shadow_denied_total),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__get_configuration_response__field_indices_by_name[] = {
   3,   /* field[3] = default_tier */
@@ -6622,6 +6634,7 @@ static const unsigned tokengate__v1__get_configuration_response__field_indices_b
   5,   /* field[5] = optimization */
   0,   /* field[0] = prices */
   6,   /* field[6] = reservation_ttl_ms */
+  11,   /* field[11] = shadow_denied_total */
   8,   /* field[8] = shadow_mode */
   9,   /* field[9] = shadow_shops */
   10,   /* field[10] = shop_rate_limits */
@@ -6631,7 +6644,7 @@ static const unsigned tokengate__v1__get_configuration_response__field_indices_b
 static const ProtobufCIntRange tokengate__v1__get_configuration_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__get_configuration_response__descriptor =
 {
@@ -6641,7 +6654,7 @@ const ProtobufCMessageDescriptor tokengate__v1__get_configuration_response__desc
   "Tokengate__V1__GetConfigurationResponse",
   "tokengate.v1",
   sizeof(Tokengate__V1__GetConfigurationResponse),
-  11,
+  12,
   tokengate__v1__get_configuration_response__field_descriptors,
   tokengate__v1__get_configuration_response__field_indices_by_name,
   1,  tokengate__v1__get_configuration_response__number_ranges,

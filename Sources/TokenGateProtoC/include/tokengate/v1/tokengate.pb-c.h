@@ -741,10 +741,14 @@ struct  Tokengate__V1__GetConfigurationResponse
   char **shadow_shops;
   size_t n_shop_rate_limits;
   Tokengate__V1__ShopRateLimit **shop_rate_limits;
+  /*
+   * calls allowed in shadow mode that would have been denied, since start
+   */
+  uint64_t shadow_denied_total;
 };
 #define TOKENGATE__V1__GET_CONFIGURATION_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__get_configuration_response__descriptor) \
-    , 0,NULL, NULL, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0, TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_UNSPECIFIED, 0, 0,NULL, 0,NULL }
+    , 0,NULL, NULL, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0, TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_UNSPECIFIED, 0, 0,NULL, 0,NULL, 0 }
 
 
 struct  Tokengate__V1__SetPriceRequest

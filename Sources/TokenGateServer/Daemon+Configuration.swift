@@ -1,0 +1,52 @@
+// The daemon's configuration at startup: embedded defaults, then the optional JSON config file
+// (`--config`), then the run-time changes recovery replays from the log. A bad file or a
+// conflict between the file and a logged change stops startup with a message naming the key;
+// a periodic sweep then keeps in-memory gate state (holds, rate-limit buckets) bounded.
+import Dispatch
+import Foundation
+import TokenGateCore
+import TokenGateStore
+
+extension Daemon {
+    /// How often the sweep forgets expired holds and idle rate-limit state.
+    static let sweepIntervalMs = 10_000
+
+    /// The defaults, overridden by `options.configFile` when given; exits through `fail` with
+    /// the file name and the offending key when the file is unreadable or invalid.
+    static func loadConfiguration(_ options: DaemonOptions, fail: (String) -> Never) -> Configuration {
+        guard let path = options.configFile else { return .defaults }
+        guard let handle = FileHandle(forReadingAtPath: path) else { fail("config file \(path): cannot be opened for reading") }
+        defer { try? handle.close() }
+        let data: Data
+        do {
+            data = try handle.read(upToCount: ConfigurationFile.bytesMax + 1) ?? Data()
+        } catch {
+            fail("config file \(path): \(error)")
+        }
+        do {
+            return try ConfigurationFile.apply([UInt8](data), to: .defaults)
+        } catch {
+            fail("config file \(path): \(error.message)")
+        }
+    }
+
+    /// After recovery: the base with the logged run-time changes replayed must still be valid.
+    static func checkRecoveredConfiguration(_ ledger: Ledger, options: DaemonOptions, fail: (String) -> Never) {
+        guard let problem = ledger.configurationProblem() else { return }
+        let file = options.configFile.map { "the config file \($0)" } ?? "the embedded defaults"
+        fail("the configuration (\(file) with \(ledger.runtimeChangeCount) run-time changes from the log replayed over it) "
+            + "is invalid: \(problem). A run-time change conflicts with the file: fix the file to allow it.")
+    }
+
+    /// Sweeps the ledger every `sweepIntervalMs` on a background queue.
+    static func startSweeper(ledger: Ledger, clock: any WallClock) {
+        let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
+        timer.schedule(deadline: .now() + .milliseconds(sweepIntervalMs), repeating: .milliseconds(sweepIntervalMs))
+        timer.setEventHandler { ledger.sweep(now: clock.nowUnixMs()) }
+        timer.resume()
+        sweepTimer = timer
+    }
+
+    /// Keeps the sweep timer alive for the life of the process (set once, at startup).
+    nonisolated(unsafe) private static var sweepTimer: (any DispatchSourceTimer)?
+}

@@ -1,0 +1,906 @@
+// Protobuf conversion of the configuration RPCs (GetConfiguration and the admin setters) and of
+// the nested configuration messages they share (prices, tiers, limits, rate limits, rules), plus
+// their method paths. Optional nested messages map to Swift optionals; a nested message a
+// request cannot do without (a price's rates, a setter's payload) is INVALID_ARGUMENT when absent.
+//
+// Buffer ownership: as in Messages+Wire.swift, `init(copying:)` reads protobuf-c's unpacked tree
+// only while `ProtobufC.unpack` runs, and `cMessage(in:)` builds pointers owned by the packing
+// arena that live until `ProtobufC.pack` returns.
+
+import CProtobufC
+import TokenGateCore
+import TokenGateProtoC
+
+extension MethodPath {
+    /// `GetConfiguration`: the configuration in effect (open to every peer).
+    public static let getConfiguration = "/tokengate.v1.BudgetService/GetConfiguration"
+    /// `SetPrice` (admin).
+    public static let setPrice = "/tokengate.v1.BudgetService/SetPrice"
+    /// `UpsertTier` (admin).
+    public static let upsertTier = "/tokengate.v1.BudgetService/UpsertTier"
+    /// `AssignShopTier` (admin).
+    public static let assignShopTier = "/tokengate.v1.BudgetService/AssignShopTier"
+    /// `SetLimits` (admin).
+    public static let setLimits = "/tokengate.v1.BudgetService/SetLimits"
+    /// `SetRateLimit` (admin).
+    public static let setRateLimit = "/tokengate.v1.BudgetService/SetRateLimit"
+    /// `SetOptimizationRules` (admin).
+    public static let setOptimizationRules = "/tokengate.v1.BudgetService/SetOptimizationRules"
+    /// `SetShadowMode` (admin).
+    public static let setShadowMode = "/tokengate.v1.BudgetService/SetShadowMode"
+    /// `SetUnknownShopPolicy` (admin).
+    public static let setUnknownShopPolicy = "/tokengate.v1.BudgetService/SetUnknownShopPolicy"
+
+    /// The configuration methods, in schema order.
+    public static let configuration = [
+        getConfiguration, setPrice, upsertTier, assignShopTier, setLimits, setRateLimit, setOptimizationRules, setShadowMode,
+        setUnknownShopPolicy,
+    ]
+}
+
+// MARK: - Enum and required-field helpers
+
+/// `UnknownShopPolicy` has string raw values in the core; these are its wire numbers.
+private func cPolicy(_ policy: UnknownShopPolicy) -> Tokengate__V1__UnknownShopPolicy {
+    policy == .deny ? TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_DENY
+        : TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_DEFAULT_TIER
+}
+
+private func copyPolicy(_ value: Tokengate__V1__UnknownShopPolicy, field: String) throws(FieldError) -> UnknownShopPolicy {
+    switch value {
+    case TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_DEFAULT_TIER: return .defaultTier
+    case TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_DENY: return .deny
+    default:
+        throw FieldError(
+            field: field, problem: .unknownEnum(enumName: "tokengate.v1.UnknownShopPolicy", value: Int32(bitPattern: value.rawValue)))
+    }
+}
+
+/// A nested message the containing one cannot do without.
+private func copyRequired<M: CMessageDecodable>(_ pointer: UnsafeMutablePointer<M.CMessage>?, field: String) throws(FieldError) -> M {
+    guard let message: M = try copyMessage(pointer, field: field) else { throw FieldError(field: field, problem: .missing) }
+    return message
+}
+
+// MARK: - Nested configuration messages
+
+extension PriceRates: CMessageEncodable {
+    static let protoName = "tokengate.v1.PriceRates"
+
+    static func cEmpty() -> Tokengate__V1__PriceRates {
+        var c = Tokengate__V1__PriceRates()
+        tokengate__v1__price_rates__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__PriceRates) throws(FieldError) {
+        self.init(
+            inputPerMillion: c.input_per_million_nano_usd, outputPerMillion: c.output_per_million_nano_usd,
+            cachedInputPerMillion: c.cached_input_per_million_nano_usd)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__PriceRates {
+        var c = Self.cEmpty()
+        c.input_per_million_nano_usd = inputPerMillion
+        c.output_per_million_nano_usd = outputPerMillion
+        c.cached_input_per_million_nano_usd = cachedInputPerMillion
+        return c
+    }
+}
+
+extension PromptTier: CMessageEncodable {
+    static let protoName = "tokengate.v1.PromptTier"
+
+    static func cEmpty() -> Tokengate__V1__PromptTier {
+        var c = Tokengate__V1__PromptTier()
+        tokengate__v1__prompt_tier__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__PromptTier) throws(FieldError) {
+        self.init(promptTokensAbove: c.prompt_tokens_above, rates: try copyRequired(c.rates, field: "rates"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__PromptTier {
+        var c = Self.cEmpty()
+        c.prompt_tokens_above = promptTokensAbove
+        c.rates = arena.message(rates)
+        return c
+    }
+}
+
+extension ModelPrice: CMessageEncodable {
+    static let protoName = "tokengate.v1.PriceVersion"
+
+    static func cEmpty() -> Tokengate__V1__PriceVersion {
+        var c = Tokengate__V1__PriceVersion()
+        tokengate__v1__price_version__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__PriceVersion) throws(FieldError) {
+        let version = PriceVersion(
+            effectiveFromUnixMs: c.effective_from_unix_ms, base: try copyRequired(c.rates, field: "rates"),
+            promptTiers: try copyMessages(count: c.n_prompt_tiers, c.prompt_tiers, field: "prompt_tiers"),
+            source: try copyString(c.source, field: "source"))
+        self.init(model: try copyString(c.model, field: "model"), version: version)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__PriceVersion {
+        var c = Self.cEmpty()
+        c.model = arena.cString(model)
+        c.effective_from_unix_ms = version.effectiveFromUnixMs
+        c.rates = arena.message(version.base)
+        (c.n_prompt_tiers, c.prompt_tiers) = arena.messages(version.promptTiers)
+        c.source = arena.cString(version.source)
+        return c
+    }
+}
+
+extension RateLimit: CMessageEncodable {
+    static let protoName = "tokengate.v1.RateLimit"
+
+    static func cEmpty() -> Tokengate__V1__RateLimit {
+        var c = Tokengate__V1__RateLimit()
+        tokengate__v1__rate_limit__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__RateLimit) throws(FieldError) {
+        self.init(requestsPerMinute: c.requests_per_minute, tokensPerMinute: c.tokens_per_minute)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__RateLimit {
+        var c = Self.cEmpty()
+        c.requests_per_minute = requestsPerMinute
+        c.tokens_per_minute = tokensPerMinute
+        return c
+    }
+}
+
+extension TierSettings: CMessageEncodable {
+    static let protoName = "tokengate.v1.TierConfig"
+
+    static func cEmpty() -> Tokengate__V1__TierConfig {
+        var c = Tokengate__V1__TierConfig()
+        tokengate__v1__tier_config__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__TierConfig) throws(FieldError) {
+        let tier = Tier(
+            name: try copyString(c.name, field: "name"), monthlyFeeNanoUSD: c.monthly_fee_nano_usd,
+            includedMessages: c.unlimited_messages != 0 ? nil : c.included_messages,
+            overagePerMessageNanoUSD: c.overage_per_message_nano_usd,
+            maxMonthlySpendNanoUSD: c.no_spend_cap != 0 ? nil : c.max_monthly_spend_nano_usd, selfServe: c.self_serve != 0)
+        self.init(tier: tier, rateLimit: try copyMessage(c.rate_limit, field: "rate_limit"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__TierConfig {
+        var c = Self.cEmpty()
+        c.name = arena.cString(tier.name)
+        c.monthly_fee_nano_usd = tier.monthlyFeeNanoUSD
+        c.included_messages = tier.includedMessages ?? 0
+        c.unlimited_messages = cBool(tier.includedMessages == nil)
+        c.overage_per_message_nano_usd = tier.overagePerMessageNanoUSD
+        c.max_monthly_spend_nano_usd = tier.maxMonthlySpendNanoUSD ?? 0
+        c.no_spend_cap = cBool(tier.maxMonthlySpendNanoUSD == nil)
+        c.self_serve = cBool(tier.selfServe)
+        if let rateLimit { c.rate_limit = arena.message(rateLimit) }
+        return c
+    }
+}
+
+extension OperationLimitsEntry: CMessageEncodable {
+    static let protoName = "tokengate.v1.OperationLimitsConfig"
+
+    static func cEmpty() -> Tokengate__V1__OperationLimitsConfig {
+        var c = Tokengate__V1__OperationLimitsConfig()
+        tokengate__v1__operation_limits_config__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__OperationLimitsConfig) throws(FieldError) {
+        let limits = OperationLimits(
+            maxInputTokensPerMessage: c.max_input_tokens_per_message, maxOutputTokensPerMessage: c.max_output_tokens_per_message,
+            maxTotalTokensPerMessage: c.max_total_tokens_per_message, dailyCostCapNanoUSD: c.daily_cost_cap_nano_usd,
+            monthlyCostCapNanoUSD: c.monthly_cost_cap_nano_usd, alertThresholdPercent: c.alert_threshold_percent)
+        self.init(
+            operationType: try copyString(c.operation_type, field: "operation_type"),
+            shopID: try copyString(c.shop_id, field: "shop_id"), limits: limits)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__OperationLimitsConfig {
+        var c = Self.cEmpty()
+        c.operation_type = arena.cString(operationType)
+        c.shop_id = arena.cString(shopID)
+        c.max_input_tokens_per_message = limits.maxInputTokensPerMessage
+        c.max_output_tokens_per_message = limits.maxOutputTokensPerMessage
+        c.max_total_tokens_per_message = limits.maxTotalTokensPerMessage
+        c.daily_cost_cap_nano_usd = limits.dailyCostCapNanoUSD
+        c.monthly_cost_cap_nano_usd = limits.monthlyCostCapNanoUSD
+        c.alert_threshold_percent = limits.alertThresholdPercent
+        return c
+    }
+}
+
+/// One entry of the downgrade map, as a message of its own.
+private struct ModelDowngrade: CMessageEncodable {
+    static let protoName = "tokengate.v1.ModelDowngrade"
+    var from: String
+    var to: String
+
+    init(from: String, to: String) {
+        self.from = from
+        self.to = to
+    }
+
+    static func cEmpty() -> Tokengate__V1__ModelDowngrade {
+        var c = Tokengate__V1__ModelDowngrade()
+        tokengate__v1__model_downgrade__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__ModelDowngrade) throws(FieldError) {
+        self.init(from: try copyString(c.from_model, field: "from_model"), to: try copyString(c.to_model, field: "to_model"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__ModelDowngrade {
+        var c = Self.cEmpty()
+        c.from_model = arena.cString(from)
+        c.to_model = arena.cString(to)
+        return c
+    }
+}
+
+extension OptimizationRules: CMessageEncodable {
+    static let protoName = "tokengate.v1.OptimizationRulesConfig"
+
+    static func cEmpty() -> Tokengate__V1__OptimizationRulesConfig {
+        var c = Tokengate__V1__OptimizationRulesConfig()
+        tokengate__v1__optimization_rules_config__init(&c)
+        return c
+    }
+
+    /// A `from_model` listed twice is a mistake the map cannot keep; it is refused.
+    init(copying c: Tokengate__V1__OptimizationRulesConfig) throws(FieldError) {
+        let list: [ModelDowngrade] = try copyMessages(count: c.n_downgrades, c.downgrades, field: "downgrades")
+        var map: [String: String] = [:]
+        for (index, downgrade) in list.enumerated() {
+            guard map.updateValue(downgrade.to, forKey: downgrade.from) == nil else {
+                throw FieldError(field: "downgrades[\(index)].from_model", problem: .duplicate)
+            }
+        }
+        self.init(
+            modelDowngrades: map, thresholdPercent: c.threshold_percent == 0 ? nil : c.threshold_percent,
+            historyCap: c.history_cap)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__OptimizationRulesConfig {
+        var c = Self.cEmpty()
+        let list = modelDowngrades.sorted { $0.key < $1.key }.map { ModelDowngrade(from: $0.key, to: $0.value) }
+        (c.n_downgrades, c.downgrades) = arena.messages(list)
+        c.threshold_percent = thresholdPercent ?? 0
+        c.history_cap = historyCap
+        return c
+    }
+}
+
+extension ShopRateLimit: CMessageEncodable {
+    static let protoName = "tokengate.v1.ShopRateLimit"
+
+    static func cEmpty() -> Tokengate__V1__ShopRateLimit {
+        var c = Tokengate__V1__ShopRateLimit()
+        tokengate__v1__shop_rate_limit__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__ShopRateLimit) throws(FieldError) {
+        self.init(
+            shopID: try copyString(c.shop_id, field: "shop_id"),
+            rateLimit: try copyMessage(c.rate_limit, field: "rate_limit") ?? .unlimited)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__ShopRateLimit {
+        var c = Self.cEmpty()
+        c.shop_id = arena.cString(shopID)
+        c.rate_limit = arena.message(rateLimit)
+        return c
+    }
+}
+
+// MARK: - GetConfiguration
+
+extension GetConfigurationRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.GetConfigurationRequest`.
+    public static let protoName = "tokengate.v1.GetConfigurationRequest"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "get_configuration")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__GetConfigurationRequest {
+        var c = Tokengate__V1__GetConfigurationRequest()
+        tokengate__v1__get_configuration_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__GetConfigurationRequest) throws(FieldError) { self.init() }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__GetConfigurationRequest { Self.cEmpty() }
+}
+
+extension GetConfigurationResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.GetConfigurationResponse`.
+    public static let protoName = "tokengate.v1.GetConfigurationResponse"
+    /// Decodes and validates protobuf bytes; `optimization` is required.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "get_configuration_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__GetConfigurationResponse {
+        var c = Tokengate__V1__GetConfigurationResponse()
+        tokengate__v1__get_configuration_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__GetConfigurationResponse) throws(FieldError) {
+        let fallback: ModelPrice? = try copyMessage(c.fallback_price, field: "fallback_price")
+        self.init(
+            prices: try copyMessages(count: c.n_prices, c.prices, field: "prices"), fallbackPrice: fallback?.version,
+            tiers: try copyMessages(count: c.n_tiers, c.tiers, field: "tiers"),
+            defaultTier: try copyString(c.default_tier, field: "default_tier"),
+            limits: try copyMessages(count: c.n_limits, c.limits, field: "limits"),
+            optimization: try copyRequired(c.optimization, field: "optimization"), reservationTTLMs: c.reservation_ttl_ms,
+            unknownShopPolicy: try copyPolicy(c.unknown_shop_policy, field: "unknown_shop_policy"),
+            shadowMode: c.shadow_mode != 0,
+            shadowShops: try copyStrings(count: c.n_shadow_shops, c.shadow_shops, field: "shadow_shops"),
+            shopRateLimits: try copyMessages(count: c.n_shop_rate_limits, c.shop_rate_limits, field: "shop_rate_limits"),
+            shadowDeniedTotal: c.shadow_denied_total)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__GetConfigurationResponse {
+        var c = Self.cEmpty()
+        (c.n_prices, c.prices) = arena.messages(prices)
+        if let fallbackPrice { c.fallback_price = arena.message(ModelPrice(model: "", version: fallbackPrice)) }
+        (c.n_tiers, c.tiers) = arena.messages(tiers)
+        c.default_tier = arena.cString(defaultTier)
+        (c.n_limits, c.limits) = arena.messages(limits)
+        c.optimization = arena.message(optimization)
+        c.reservation_ttl_ms = reservationTTLMs
+        c.unknown_shop_policy = cPolicy(unknownShopPolicy)
+        c.shadow_mode = cBool(shadowMode)
+        (c.n_shadow_shops, c.shadow_shops) = arena.cStrings(shadowShops)
+        (c.n_shop_rate_limits, c.shop_rate_limits) = arena.messages(shopRateLimits)
+        c.shadow_denied_total = shadowDeniedTotal
+        return c
+    }
+}
+
+// MARK: - SetPrice
+
+extension SetPriceRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetPriceRequest`.
+    public static let protoName = "tokengate.v1.SetPriceRequest"
+    /// Decodes and validates protobuf bytes; `version` and its `rates` are required.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_price")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetPriceRequest {
+        var c = Tokengate__V1__SetPriceRequest()
+        tokengate__v1__set_price_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetPriceRequest) throws(FieldError) {
+        self.init(version: try copyRequired(c.version, field: "version"), asFallback: c.as_fallback != 0)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetPriceRequest {
+        var c = Self.cEmpty()
+        c.version = arena.message(version)
+        c.as_fallback = cBool(asFallback)
+        return c
+    }
+}
+
+extension SetPriceResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetPriceResponse`.
+    public static let protoName = "tokengate.v1.SetPriceResponse"
+    /// Decodes and validates protobuf bytes; `version` is required.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_price_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetPriceResponse {
+        var c = Tokengate__V1__SetPriceResponse()
+        tokengate__v1__set_price_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetPriceResponse) throws(FieldError) {
+        self.init(version: try copyRequired(c.version, field: "version"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetPriceResponse {
+        var c = Self.cEmpty()
+        c.version = arena.message(version)
+        return c
+    }
+}
+
+// MARK: - UpsertTier
+
+extension UpsertTierRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.UpsertTierRequest`.
+    public static let protoName = "tokengate.v1.UpsertTierRequest"
+    /// Decodes and validates protobuf bytes; `tier` is required.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "upsert_tier")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__UpsertTierRequest {
+        var c = Tokengate__V1__UpsertTierRequest()
+        tokengate__v1__upsert_tier_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__UpsertTierRequest) throws(FieldError) {
+        self.init(tier: try copyRequired(c.tier, field: "tier"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__UpsertTierRequest {
+        var c = Self.cEmpty()
+        c.tier = arena.message(tier)
+        return c
+    }
+}
+
+extension UpsertTierResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.UpsertTierResponse`.
+    public static let protoName = "tokengate.v1.UpsertTierResponse"
+    /// Decodes and validates protobuf bytes; `tier` is required.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "upsert_tier_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__UpsertTierResponse {
+        var c = Tokengate__V1__UpsertTierResponse()
+        tokengate__v1__upsert_tier_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__UpsertTierResponse) throws(FieldError) {
+        self.init(tier: try copyRequired(c.tier, field: "tier"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__UpsertTierResponse {
+        var c = Self.cEmpty()
+        c.tier = arena.message(tier)
+        return c
+    }
+}
+
+// MARK: - AssignShopTier
+
+extension AssignShopTierRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.AssignShopTierRequest`.
+    public static let protoName = "tokengate.v1.AssignShopTierRequest"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "assign_shop_tier")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__AssignShopTierRequest {
+        var c = Tokengate__V1__AssignShopTierRequest()
+        tokengate__v1__assign_shop_tier_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__AssignShopTierRequest) throws(FieldError) {
+        self.init(shopID: try copyString(c.shop_id, field: "shop_id"), tier: try copyString(c.tier, field: "tier"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__AssignShopTierRequest {
+        var c = Self.cEmpty()
+        c.shop_id = arena.cString(shopID)
+        c.tier = arena.cString(tier)
+        return c
+    }
+}
+
+extension AssignShopTierResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.AssignShopTierResponse`.
+    public static let protoName = "tokengate.v1.AssignShopTierResponse"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "assign_shop_tier_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__AssignShopTierResponse {
+        var c = Tokengate__V1__AssignShopTierResponse()
+        tokengate__v1__assign_shop_tier_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__AssignShopTierResponse) throws(FieldError) {
+        self.init(
+            shopID: try copyString(c.shop_id, field: "shop_id"), tier: try copyString(c.tier, field: "tier"),
+            previousTier: try copyString(c.previous_tier, field: "previous_tier"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__AssignShopTierResponse {
+        var c = Self.cEmpty()
+        c.shop_id = arena.cString(shopID)
+        c.tier = arena.cString(tier)
+        c.previous_tier = arena.cString(previousTier)
+        return c
+    }
+}
+
+// MARK: - SetLimits
+
+extension SetLimitsRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetLimitsRequest`.
+    public static let protoName = "tokengate.v1.SetLimitsRequest"
+    /// Decodes and validates protobuf bytes; `limits` is required.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_limits")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetLimitsRequest {
+        var c = Tokengate__V1__SetLimitsRequest()
+        tokengate__v1__set_limits_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetLimitsRequest) throws(FieldError) {
+        self.init(limits: try copyRequired(c.limits, field: "limits"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetLimitsRequest {
+        var c = Self.cEmpty()
+        c.limits = arena.message(limits)
+        return c
+    }
+}
+
+extension SetLimitsResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetLimitsResponse`.
+    public static let protoName = "tokengate.v1.SetLimitsResponse"
+    /// Decodes and validates protobuf bytes; `limits` is required.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_limits_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetLimitsResponse {
+        var c = Tokengate__V1__SetLimitsResponse()
+        tokengate__v1__set_limits_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetLimitsResponse) throws(FieldError) {
+        self.init(limits: try copyRequired(c.limits, field: "limits"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetLimitsResponse {
+        var c = Self.cEmpty()
+        c.limits = arena.message(limits)
+        return c
+    }
+}
+
+// MARK: - SetRateLimit
+
+extension SetRateLimitRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetRateLimitRequest`.
+    public static let protoName = "tokengate.v1.SetRateLimitRequest"
+    /// Decodes and validates protobuf bytes; an absent `rate_limit` means unlimited.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_rate_limit")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetRateLimitRequest {
+        var c = Tokengate__V1__SetRateLimitRequest()
+        tokengate__v1__set_rate_limit_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetRateLimitRequest) throws(FieldError) {
+        self.init(
+            tier: try copyString(c.tier, field: "tier"), shopID: try copyString(c.shop_id, field: "shop_id"),
+            rateLimit: try copyMessage(c.rate_limit, field: "rate_limit") ?? .unlimited)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetRateLimitRequest {
+        var c = Self.cEmpty()
+        c.tier = arena.cString(tier)
+        c.shop_id = arena.cString(shopID)
+        c.rate_limit = arena.message(rateLimit)
+        return c
+    }
+}
+
+extension SetRateLimitResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetRateLimitResponse`.
+    public static let protoName = "tokengate.v1.SetRateLimitResponse"
+    /// Decodes and validates protobuf bytes; an absent `rate_limit` means unlimited.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_rate_limit_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetRateLimitResponse {
+        var c = Tokengate__V1__SetRateLimitResponse()
+        tokengate__v1__set_rate_limit_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetRateLimitResponse) throws(FieldError) {
+        self.init(rateLimit: try copyMessage(c.rate_limit, field: "rate_limit") ?? .unlimited)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetRateLimitResponse {
+        var c = Self.cEmpty()
+        c.rate_limit = arena.message(rateLimit)
+        return c
+    }
+}
+
+// MARK: - SetOptimizationRules
+
+extension SetOptimizationRulesRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetOptimizationRulesRequest`.
+    public static let protoName = "tokengate.v1.SetOptimizationRulesRequest"
+    /// Decodes and validates protobuf bytes; `rules` is required.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_optimization_rules")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetOptimizationRulesRequest {
+        var c = Tokengate__V1__SetOptimizationRulesRequest()
+        tokengate__v1__set_optimization_rules_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetOptimizationRulesRequest) throws(FieldError) {
+        self.init(rules: try copyRequired(c.rules, field: "rules"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetOptimizationRulesRequest {
+        var c = Self.cEmpty()
+        c.rules = arena.message(rules)
+        return c
+    }
+}
+
+extension SetOptimizationRulesResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetOptimizationRulesResponse`.
+    public static let protoName = "tokengate.v1.SetOptimizationRulesResponse"
+    /// Decodes and validates protobuf bytes; `rules` is required.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_optimization_rules_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetOptimizationRulesResponse {
+        var c = Tokengate__V1__SetOptimizationRulesResponse()
+        tokengate__v1__set_optimization_rules_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetOptimizationRulesResponse) throws(FieldError) {
+        self.init(rules: try copyRequired(c.rules, field: "rules"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetOptimizationRulesResponse {
+        var c = Self.cEmpty()
+        c.rules = arena.message(rules)
+        return c
+    }
+}
+
+// MARK: - SetShadowMode
+
+extension SetShadowModeRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetShadowModeRequest`.
+    public static let protoName = "tokengate.v1.SetShadowModeRequest"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_shadow_mode")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetShadowModeRequest {
+        var c = Tokengate__V1__SetShadowModeRequest()
+        tokengate__v1__set_shadow_mode_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetShadowModeRequest) throws(FieldError) {
+        self.init(shopID: try copyString(c.shop_id, field: "shop_id"), enabled: c.enabled != 0)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetShadowModeRequest {
+        var c = Self.cEmpty()
+        c.shop_id = arena.cString(shopID)
+        c.enabled = cBool(enabled)
+        return c
+    }
+}
+
+extension SetShadowModeResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetShadowModeResponse`.
+    public static let protoName = "tokengate.v1.SetShadowModeResponse"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_shadow_mode_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetShadowModeResponse {
+        var c = Tokengate__V1__SetShadowModeResponse()
+        tokengate__v1__set_shadow_mode_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetShadowModeResponse) throws(FieldError) {
+        self.init(
+            globalEnabled: c.global_enabled != 0,
+            shadowShops: try copyStrings(count: c.n_shadow_shops, c.shadow_shops, field: "shadow_shops"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetShadowModeResponse {
+        var c = Self.cEmpty()
+        c.global_enabled = cBool(globalEnabled)
+        (c.n_shadow_shops, c.shadow_shops) = arena.cStrings(shadowShops)
+        return c
+    }
+}
+
+// MARK: - SetUnknownShopPolicy
+
+extension SetUnknownShopPolicyRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetUnknownShopPolicyRequest`.
+    public static let protoName = "tokengate.v1.SetUnknownShopPolicyRequest"
+    /// Decodes and validates protobuf bytes; `policy` must be DEFAULT_TIER or DENY.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_unknown_shop_policy")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetUnknownShopPolicyRequest {
+        var c = Tokengate__V1__SetUnknownShopPolicyRequest()
+        tokengate__v1__set_unknown_shop_policy_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetUnknownShopPolicyRequest) throws(FieldError) {
+        self.init(policy: try copyPolicy(c.policy, field: "policy"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetUnknownShopPolicyRequest {
+        var c = Self.cEmpty()
+        c.policy = cPolicy(policy)
+        return c
+    }
+}
+
+extension SetUnknownShopPolicyResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetUnknownShopPolicyResponse`.
+    public static let protoName = "tokengate.v1.SetUnknownShopPolicyResponse"
+    /// Decodes and validates protobuf bytes; `policy` must be DEFAULT_TIER or DENY.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_unknown_shop_policy_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetUnknownShopPolicyResponse {
+        var c = Tokengate__V1__SetUnknownShopPolicyResponse()
+        tokengate__v1__set_unknown_shop_policy_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetUnknownShopPolicyResponse) throws(FieldError) {
+        self.init(policy: try copyPolicy(c.policy, field: "policy"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetUnknownShopPolicyResponse {
+        var c = Self.cEmpty()
+        c.policy = cPolicy(policy)
+        return c
+    }
+}
+
+// MARK: - Run-time changes in the log (storage.proto `ConfigChangeRecord`)
+
+extension ConfigChange: CMessageEncodable {
+    static let protoName = "tokengate.v1.ConfigChangeRecord"
+
+    static func cEmpty() -> Tokengate__V1__ConfigChangeRecord {
+        var c = Tokengate__V1__ConfigChangeRecord()
+        tokengate__v1__config_change_record__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__ConfigChangeRecord) throws(FieldError) {
+        switch c.change_case {
+        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_PRICE:
+            self = .setPrice(try copyRequired(c.set_price, field: "set_price"))
+        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_UPSERT_TIER:
+            self = .upsertTier(try copyRequired(c.upsert_tier, field: "upsert_tier"))
+        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_LIMITS:
+            self = .setLimits(try copyRequired(c.set_limits, field: "set_limits"))
+        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_RATE_LIMIT:
+            self = .setRateLimit(try copyRequired(c.set_rate_limit, field: "set_rate_limit"))
+        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_OPTIMIZATION_RULES:
+            self = .setOptimizationRules(try copyRequired(c.set_optimization_rules, field: "set_optimization_rules"))
+        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_SHADOW_MODE:
+            self = .setShadowMode(try copyRequired(c.set_shadow_mode, field: "set_shadow_mode"))
+        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_UNKNOWN_SHOP_POLICY:
+            self = .setUnknownShopPolicy(try copyRequired(c.set_unknown_shop_policy, field: "set_unknown_shop_policy"))
+        default:
+            // Empty, or a kind of change this build does not know: replaying it would drop it.
+            throw FieldError(field: "change", problem: .missing)
+        }
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__ConfigChangeRecord {
+        var c = Self.cEmpty()
+        switch self {
+        case .setPrice(let request):
+            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_PRICE
+            c.set_price = arena.message(request)
+        case .upsertTier(let request):
+            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_UPSERT_TIER
+            c.upsert_tier = arena.message(request)
+        case .setLimits(let request):
+            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_LIMITS
+            c.set_limits = arena.message(request)
+        case .setRateLimit(let request):
+            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_RATE_LIMIT
+            c.set_rate_limit = arena.message(request)
+        case .setOptimizationRules(let request):
+            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_OPTIMIZATION_RULES
+            c.set_optimization_rules = arena.message(request)
+        case .setShadowMode(let request):
+            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_SHADOW_MODE
+            c.set_shadow_mode = arena.message(request)
+        case .setUnknownShopPolicy(let request):
+            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_UNKNOWN_SHOP_POLICY
+            c.set_unknown_shop_policy = arena.message(request)
+        }
+        return c
+    }
+}
