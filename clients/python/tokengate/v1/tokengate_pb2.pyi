@@ -243,13 +243,14 @@ class GetConfigurationRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetConfigurationResponse(_message.Message):
-    __slots__ = ["default_tier", "fallback_price", "limits", "optimization", "prices", "reservation_ttl_ms", "shadow_mode", "shadow_shops", "shop_rate_limits", "tiers", "unknown_shop_policy"]
+    __slots__ = ["default_tier", "fallback_price", "limits", "optimization", "prices", "reservation_ttl_ms", "shadow_denied_total", "shadow_mode", "shadow_shops", "shop_rate_limits", "tiers", "unknown_shop_policy"]
     DEFAULT_TIER_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_PRICE_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     OPTIMIZATION_FIELD_NUMBER: _ClassVar[int]
     PRICES_FIELD_NUMBER: _ClassVar[int]
     RESERVATION_TTL_MS_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_DENIED_TOTAL_FIELD_NUMBER: _ClassVar[int]
     SHADOW_MODE_FIELD_NUMBER: _ClassVar[int]
     SHADOW_SHOPS_FIELD_NUMBER: _ClassVar[int]
     SHOP_RATE_LIMITS_FIELD_NUMBER: _ClassVar[int]
@@ -261,12 +262,13 @@ class GetConfigurationResponse(_message.Message):
     optimization: OptimizationRulesConfig
     prices: _containers.RepeatedCompositeFieldContainer[PriceVersion]
     reservation_ttl_ms: int
+    shadow_denied_total: int
     shadow_mode: bool
     shadow_shops: _containers.RepeatedScalarFieldContainer[str]
     shop_rate_limits: _containers.RepeatedCompositeFieldContainer[ShopRateLimit]
     tiers: _containers.RepeatedCompositeFieldContainer[TierConfig]
     unknown_shop_policy: UnknownShopPolicy
-    def __init__(self, prices: _Optional[_Iterable[_Union[PriceVersion, _Mapping]]] = ..., fallback_price: _Optional[_Union[PriceVersion, _Mapping]] = ..., tiers: _Optional[_Iterable[_Union[TierConfig, _Mapping]]] = ..., default_tier: _Optional[str] = ..., limits: _Optional[_Iterable[_Union[OperationLimitsConfig, _Mapping]]] = ..., optimization: _Optional[_Union[OptimizationRulesConfig, _Mapping]] = ..., reservation_ttl_ms: _Optional[int] = ..., unknown_shop_policy: _Optional[_Union[UnknownShopPolicy, str]] = ..., shadow_mode: bool = ..., shadow_shops: _Optional[_Iterable[str]] = ..., shop_rate_limits: _Optional[_Iterable[_Union[ShopRateLimit, _Mapping]]] = ...) -> None: ...
+    def __init__(self, prices: _Optional[_Iterable[_Union[PriceVersion, _Mapping]]] = ..., fallback_price: _Optional[_Union[PriceVersion, _Mapping]] = ..., tiers: _Optional[_Iterable[_Union[TierConfig, _Mapping]]] = ..., default_tier: _Optional[str] = ..., limits: _Optional[_Iterable[_Union[OperationLimitsConfig, _Mapping]]] = ..., optimization: _Optional[_Union[OptimizationRulesConfig, _Mapping]] = ..., reservation_ttl_ms: _Optional[int] = ..., unknown_shop_policy: _Optional[_Union[UnknownShopPolicy, str]] = ..., shadow_mode: bool = ..., shadow_shops: _Optional[_Iterable[str]] = ..., shop_rate_limits: _Optional[_Iterable[_Union[ShopRateLimit, _Mapping]]] = ..., shadow_denied_total: _Optional[int] = ...) -> None: ...
 
 class GetHighCostShopsRequest(_message.Message):
     __slots__ = ["threshold_nano_usd", "top"]
