@@ -480,4 +480,7 @@ public enum Fact: Sendable, Equatable {
     case usage(UsageEvent)
     case billing(BillingRecord)
     case tierAssignment(shopID: String, tier: String)
+    /// The totals of a month whose raw events retention dropped (storage.proto
+    /// `MonthAggregateRecord`). Only snapshots hold these; the log never does.
+    case monthAggregate(shopID: String, month: MonthKey, aggregate: MonthAggregate)
 }

@@ -17,6 +17,10 @@ public struct DaemonOptions: Sendable {
     public var fsync: FsyncPolicy = .always
     public var repair = false
     public var shardCount = Ledger.shardCountDefault
+    /// When periodic snapshots are written (`--snapshot-every-records`, `--snapshot-every-seconds`).
+    public var snapshots = SnapshotPolicy()
+    /// Months of raw usage events kept (`--retention-months`).
+    public var retentionMonths = Retention.monthsDefault
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = environment["TOKENGATE_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.socketPathDefault
@@ -40,7 +44,7 @@ public enum Daemon {
             let encoding = FactEncoding(encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) })
             ledger = Ledger(
                 directory: options.dataDirectory, configuration: .defaults, log: log, encoding: encoding,
-                shardCount: options.shardCount, bootID: randomBootID())
+                shardCount: options.shardCount, bootID: randomBootID(), retentionMonths: options.retentionMonths)
         } catch {
             fail("cannot open data dir \(options.dataDirectory): \(error)")
         }
@@ -68,12 +72,15 @@ public enum Daemon {
             "log_records": "\(recovery.logRecords)", "last_sequence": "\(recovery.lastSequence)",
             "startup_ms": "\(monotonicMs() - startedMs)",
         ])
-        installSignalHandlers(server: server, service: service, ledger: ledger, lock: lock, logger: logger)
+        let scheduler = startSnapshots(options, ledger: ledger, service: service, logger: logger)
+        installSignalHandlers(
+            server: server, service: service, ledger: ledger, scheduler: scheduler, lock: lock, logger: logger)
         dispatchMain()
     }
 
     private static func installSignalHandlers(
-        server: Server, service: BudgetService, ledger: Ledger, lock: DataDirectoryLock, logger: Logger
+        server: Server, service: BudgetService, ledger: Ledger, scheduler: SnapshotScheduler, lock: DataDirectoryLock,
+        logger: Logger
     ) {
         for signalNumber in [SIGTERM, SIGINT] {
             signal(signalNumber, SIG_IGN)
@@ -82,8 +89,9 @@ public enum Daemon {
                 logger.info("draining", ["signal": signalNumber == SIGTERM ? "SIGTERM" : "SIGINT"])
                 service.isReady = false
                 server.drain()
+                scheduler.stop()
                 do {
-                    let snapshot = try ledger.writeSnapshot()
+                    let snapshot = try ledger.writeSnapshot(now: service.now())
                     try ledger.close()
                     lock.release()
                     logger.info("stopped", ["snapshot_sequence": "\(snapshot.sequence)", "snapshot_facts": "\(snapshot.facts)"])

@@ -31,16 +31,22 @@ public final class Ledger: Sendable {
     /// enough that a cross-shop report visits them cheaply.
     public static let shardCountDefault = 64
 
-    private final class Shard: Sendable {
+    final class Shard: Sendable {
         let shops = Mutex<[String: ShopState]>([:])
     }
 
-    private let shards: [Shard]
+    let shards: [Shard]
     private let configuration: Mutex<Configuration>
-    private let log: WriteAheadLog
-    private let directory: String
-    private let encoding: FactEncoding
-    private let fileSystem: any FileSystem
+    let log: WriteAheadLog
+    let directory: String
+    let encoding: FactEncoding
+    let fileSystem: any FileSystem
+    /// Months of raw usage events kept (`Retention`); older ones are dropped at snapshot time.
+    public let retentionMonths: Int
+    /// Serialises snapshot writes (periodic and final); see Ledger+Snapshots.swift.
+    let snapshotLock = Mutex(())
+    /// The last sequence the newest snapshot covers (0 before any).
+    let snapshotSequence = Atomic<UInt64>(0)
     /// Makes reservation and event ids unique across restarts of the daemon.
     private let bootID: String
     private let counter = Atomic<UInt64>(0)
@@ -48,9 +54,11 @@ public final class Ledger: Sendable {
     public init(
         directory: String, configuration: Configuration, log: WriteAheadLog, encoding: FactEncoding,
         shardCount: Int = Ledger.shardCountDefault, fileSystem: any FileSystem = PosixFileSystem(),
-        bootID: String
+        bootID: String, retentionMonths: Int = Retention.monthsDefault
     ) {
         precondition(shardCount > 0, "a ledger needs at least one shard")
+        precondition(Retention.monthsRange.contains(retentionMonths), "retentionMonths out of range")
+        self.retentionMonths = retentionMonths
         self.shards = (0..<shardCount).map { _ in Shard() }
         self.configuration = Mutex(configuration)
         self.log = log
@@ -106,6 +114,7 @@ public final class Ledger: Sendable {
                 // The first call may still be waiting for its fsync: wait for everything logged so far.
                 return (response, log.lastSequence)
             case .record(let event, let response):
+                try checkRetention(event, now: now)
                 let sequence = try append(.usage(event))
                 shop.apply(.usage(event))
                 if !request.reservationID.isEmpty {
@@ -138,6 +147,13 @@ public final class Ledger: Sendable {
         try log.waitUntilDurable(sequence)
     }
 
+    /// The last sequence durable under the fsync policy: after a failed batch write, the calls
+    /// whose sequence is above it were not acknowledged.
+    public var durableSequence: UInt64 { log.durableSequence }
+
+    /// The sequence of the last record appended to the log.
+    public var lastSequence: UInt64 { log.lastSequence }
+
     // MARK: - Recovery and snapshots
 
     /// Loads the newest valid snapshot, then replays the log after it.
@@ -147,6 +163,7 @@ public final class Ledger: Sendable {
         if let snapshot = try Snapshot.loadNewest(directory: directory, fileSystem: fileSystem) {
             for entry in snapshot.entries { applyRecovered(try encoding.decode(entry)) }
             afterSequence = snapshot.lastSequence
+            snapshotSequence.store(afterSequence, ordering: .relaxed)
             result.snapshotFile = snapshot.file
             result.snapshotFacts = snapshot.entries.count
             result.warnings += snapshot.warnings
@@ -158,26 +175,6 @@ public final class Ledger: Sendable {
         result.lastSequence = max(afterSequence, report.lastSequence)
         result.warnings += report.warnings
         return result
-    }
-
-    /// Writes every shop's durable state as facts into a snapshot covering the log up to its
-    /// last appended record, then drops the log segments it covers. Each shard is locked only
-    /// while its facts are copied out.
-    @discardableResult
-    public func writeSnapshot() throws -> (sequence: UInt64, facts: Int) {
-        var facts: [Fact] = []
-        var sequence: UInt64 = 0
-        for shard in shards {
-            shard.shops.withLock { shops in
-                sequence = max(sequence, log.lastSequence)
-                for shop in shops.values { facts += shop.durableFacts }
-            }
-        }
-        try log.waitUntilDurable(sequence)
-        let entries = facts.map(encoding.encode)
-        try Snapshot.write(directory: directory, lastSequence: sequence, entries: entries, fileSystem: fileSystem)
-        try log.removeSegments(through: sequence)
-        return (sequence, entries.count)
     }
 
     public func close() throws {
@@ -219,6 +216,18 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Retention: an event in a month whose raw events are no longer kept could not be
+    /// deduplicated against its earlier copies, so it is refused.
+    private func checkRetention(_ event: UsageEvent, now: UnixMillis) throws(TokenGateError) {
+        let month = MonthKey(unixMs: event.occurredAtUnixMs)
+        let oldest = Retention.oldestAcceptedMonth(now: now, months: retentionMonths)
+        guard month >= oldest else {
+            throw .failedPrecondition(
+                "occurred_at \(UTCCalendar.iso8601(event.occurredAtUnixMs)) is in \(month.text), older than the "
+                    + "\(retentionMonths)-month retention of raw events allows (oldest accepted month: \(oldest.text))")
+        }
+    }
+
     private func applyRecovered(_ fact: Fact) {
         let shopID = fact.shopID
         shard(for: shopID).shops.withLock { shops in
@@ -257,6 +266,7 @@ extension Fact {
         case .usage(let event): event.shopID
         case .billing(let record): record.shopID
         case .tierAssignment(let shopID, _): shopID
+        case .monthAggregate(let shopID, _, _): shopID
         }
     }
 }

@@ -66,6 +66,11 @@ extension Fact: CMessageEncodable {
                 throw FieldError(field: "tier_assignment", problem: .missing)
             }
             self = .tierAssignment(shopID: assignment.shopID, tier: assignment.tier)
+        case TOKENGATE__V1__FACT_RECORD__FACT_MONTH_AGGREGATE:
+            guard let record: MonthAggregateRecord = try copyMessage(c.month_aggregate, field: "month_aggregate") else {
+                throw FieldError(field: "month_aggregate", problem: .missing)
+            }
+            self = .monthAggregate(shopID: record.shopID, month: record.month, aggregate: record.aggregate)
         default:
             // NOT_SET: an empty record, or one written by a newer schema with a fact kind this
             // build does not know. Either way, replaying it would silently drop a fact.
@@ -85,6 +90,9 @@ extension Fact: CMessageEncodable {
         case .tierAssignment(let shopID, let tier):
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_TIER_ASSIGNMENT
             c.tier_assignment = arena.message(TierAssignment(shopID: shopID, tier: tier))
+        case .monthAggregate(let shopID, let month, let aggregate):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_MONTH_AGGREGATE
+            c.month_aggregate = arena.message(MonthAggregateRecord(shopID: shopID, month: month, aggregate: aggregate))
         }
         return c
     }

@@ -63,6 +63,8 @@ struct FieldError: Error {
         case invalidUTF8
         case unknownEnum(enumName: String, value: Int32)
         case missing
+        /// Present but not a valid value; the text says why (e.g. a period that is not YYYY-MM).
+        case invalid(String)
     }
 
     var field: String
@@ -85,6 +87,8 @@ struct FieldError: Error {
             return "\(path) has unknown \(enumName) value \(value)"
         case .missing:
             return "\(path) is missing"
+        case .invalid(let reason):
+            return "\(path) is invalid: \(reason)"
         }
     }
 }
