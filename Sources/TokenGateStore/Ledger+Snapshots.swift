@@ -46,6 +46,7 @@ extension Ledger {
     /// `Retention.oldestKeptMonth` are dropped first (their month totals are kept). One snapshot
     /// runs at a time; a second caller waits for the first.
     /// - Throws: `StoreError` (`.failed` when the log is dead, `.io` when the disk refuses).
+    @discardableResult
     public func writeSnapshot(now: UnixMillis?) throws -> SnapshotSummary {
         try snapshotLock.withLock { _ throws -> SnapshotSummary in try writeSnapshotLocked(now: now) }
     }
