@@ -67,7 +67,11 @@ final class InProcessDaemon: @unchecked Sendable {
     /// Messages the server passed to its fatal handler (the real daemon exits 1 there).
     let fatal = FatalMessages()
 
-    init(directory: String? = nil, disk: FaultyDisk = FaultyDisk()) throws {
+    let service: BudgetService
+
+    /// With `recovered` false the server listens before recovery, as the daemon does, until
+    /// `finishRecovery()`.
+    init(directory: String? = nil, disk: FaultyDisk = FaultyDisk(), recovered: Bool = true) throws {
         let directory = directory ?? NSTemporaryDirectory() + "tg-inproc-" + UUID().uuidString
         self.directory = directory
         self.socketPath = directory + "/gate.sock"
@@ -78,9 +82,7 @@ final class InProcessDaemon: @unchecked Sendable {
             directory: data, configuration: .defaults, log: log,
             encoding: FactEncoding(encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) }),
             fileSystem: disk, bootID: "inproc")
-        _ = try ledger.recover(repair: false)
-        let service = BudgetService(ledger: ledger, clock: SystemClock())
-        service.isReady = true
+        service = BudgetService(ledger: ledger, clock: SystemClock())
         let fatal = self.fatal
         server = Server(
             configuration: ServerConfiguration(socketPath: socketPath, adminUIDs: [getuid()]), service: service,
@@ -92,6 +94,13 @@ final class InProcessDaemon: @unchecked Sendable {
                 fatalError("unreachable")
             })
         try server.start()
+        if recovered { try finishRecovery() }
+    }
+
+    /// Recovers the ledger and starts serving, as `Daemon.run` does after binding.
+    func finishRecovery() throws {
+        _ = try ledger.recover(repair: false)
+        service.isReady = true
     }
 
     func client() -> TokenGateClient { TokenGateClient(socketPath: socketPath, defaultTimeoutMs: 5_000) }
@@ -167,6 +176,22 @@ final class ServerFaultTests: XCTestCase {
         XCTAssertEqual(bill.record.messagesUsed, 8, "every event survived the restart, once")
         XCTAssertEqual(bill.record.apiCostNanoUSD, 8 * first.costNanoUSD)
         restarted.stop()
+    }
+
+    func testHealthIsNotServingAndWritesAreRefusedUntilRecoveryIsDone() async throws {
+        let daemon = try InProcessDaemon(recovered: false)
+        defer { try? FileManager.default.removeItem(atPath: daemon.directory) }
+        let client = daemon.client()
+        let before = try await client.health()
+        XCTAssertEqual(before.status, .notServing)
+        await assertStatus(.unavailable) { _ = try await client.logUsage(Self.usage("early")) }
+        await assertStatus(.unavailable) { _ = try await client.canMakeRequest(.init(shopID: "shop_disk")) }
+        try daemon.finishRecovery()
+        let after = try await client.health()
+        XCTAssertEqual(after.status, .serving)
+        let logged = try await client.logUsage(Self.usage("early"))
+        XCTAssertFalse(logged.duplicate, "the refused call recorded nothing")
+        daemon.stop()
     }
 
     func testFailedFsyncStopsAcknowledgingAndCallsTheFatalExit() async throws {
