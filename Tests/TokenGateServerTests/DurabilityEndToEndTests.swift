@@ -88,7 +88,7 @@ final class DurabilityEndToEndTests: XCTestCase {
     /// Re-sends every event of the round: acknowledged ones must be duplicates with their cost;
     /// the others are recorded now if the kill lost them. Fills in every event's cost.
     func resend(_ round: Round, to daemon: TestDaemon, costs: inout [String: NanoUSD], _ context: String) async throws {
-        let client = daemon.client()
+        let client = daemon.client(timeoutMs: 30_000)
         let results = try await withThrowingTaskGroup(of: [(LogUsageRequest, LogUsageResponse)].self) { group in
             let lanes = 16
             for lane in 0..<lanes {
@@ -116,7 +116,7 @@ final class DurabilityEndToEndTests: XCTestCase {
     func assertTotals(
         _ daemon: TestDaemon, costs: [String: NanoUSD], shopOf: [String: String], occurredAt: Int64, _ context: String
     ) async throws {
-        let client = daemon.client()
+        let client = daemon.client(timeoutMs: 30_000)
         let period = MonthKey(unixMs: occurredAt).text
         var expected: [String: (messages: UInt64, cost: NanoUSD)] = [:]
         for (id, cost) in costs {
@@ -138,7 +138,7 @@ final class DurabilityEndToEndTests: XCTestCase {
     func testTornLastRecordIsTruncatedAndEveryCompleteRecordSurvives() async throws {
         let daemon = try TestDaemon(arguments: ["--snapshot-every-records", "0", "--snapshot-every-seconds", "0"])
         let ids = (0..<10).map { "torn-\($0)" }
-        try await logAll(ids, to: daemon)
+        try await logAll(ids, to: daemon, inOrder: true)
         daemon.stop(signal: SIGKILL)
         let segment = daemon.dataDirectory + "/wal-00000000000000000001.log"
         let pristine = try readFile(segment)
@@ -148,7 +148,7 @@ final class DurabilityEndToEndTests: XCTestCase {
             try resetDataDirectory(daemon, keeping: ["LOCK"])
             try Data(pristine.prefix(last + kept)).write(to: URL(fileURLWithPath: segment))
             try daemon.start()
-            let answers = try await logAll(ids, to: daemon)
+            let answers = try await logAll(ids, to: daemon, inOrder: true)
             XCTAssertEqual(answers.map(\.duplicate), Array(repeating: true, count: 9) + [false], "kept \(kept) bytes")
             let names = try FileManager.default.contentsOfDirectory(atPath: daemon.dataDirectory)
             let copy = try XCTUnwrap(names.first { $0.hasPrefix("torn-") }, "the cut bytes are kept aside")
@@ -162,7 +162,7 @@ final class DurabilityEndToEndTests: XCTestCase {
     func testCorruptRecordStopsStartupAndRepairKeepsTheRecordsBeforeIt() async throws {
         let daemon = try TestDaemon(arguments: ["--snapshot-every-records", "0", "--snapshot-every-seconds", "0"])
         let ids = (0..<10).map { "bad-\($0)" }
-        try await logAll(ids, to: daemon)
+        try await logAll(ids, to: daemon, inOrder: true)
         daemon.stop(signal: SIGKILL)
         let name = "wal-00000000000000000001.log"
         var bytes = try readFile(daemon.dataDirectory + "/" + name)
@@ -183,7 +183,7 @@ final class DurabilityEndToEndTests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("--repair"), refused.stderr)
 
         try daemon.start(adding: ["--repair"])
-        let answers = try await logAll(ids, to: daemon)
+        let answers = try await logAll(ids, to: daemon, inOrder: true)
         XCTAssertEqual(answers.map(\.duplicate), Array(repeating: true, count: 4) + Array(repeating: false, count: 6))
         let names = try FileManager.default.contentsOfDirectory(atPath: daemon.dataDirectory)
         XCTAssertTrue(names.contains { $0.hasPrefix("cut-5-") }, "the cut bytes are kept aside: \(names)")
@@ -252,7 +252,7 @@ final class DurabilityEndToEndTests: XCTestCase {
     /// crash, after SIGKILL and restart, and after SIGTERM and restart.
     func testRestartEquivalenceOfBillsAndGateAnswers() async throws {
         let daemon = try TestDaemon()
-        var client = daemon.client()
+        var client = daemon.client(timeoutMs: 30_000)
         let now = nowUnixMs()
         let lastMonth = MonthKey(unixMs: now).previous
         let shops = (0..<5).map { "equiv_shop_\($0)" }
@@ -271,7 +271,7 @@ final class DurabilityEndToEndTests: XCTestCase {
         for signal in [SIGKILL, SIGTERM] {
             daemon.stop(signal: signal)
             try daemon.start()
-            client = daemon.client()
+            client = daemon.client(timeoutMs: 30_000)
             let after = try await observe(shops, client, lastMonth: lastMonth)
             XCTAssertEqual(after.bills, before.bills, "signal \(signal)")
             XCTAssertEqual(after.gates, before.gates, "signal \(signal)")
@@ -297,13 +297,15 @@ final class DurabilityEndToEndTests: XCTestCase {
 
     // MARK: - Helpers
 
-    /// Logs one event per id (the same request each time), eight at a time; returns the answers in order.
+    /// Logs one event per id (the same request each time), eight at a time or, `inOrder`, one
+    /// at a time (so the log holds them in that order); returns the answers in order.
     @discardableResult
-    func logAll(_ ids: [String], to daemon: TestDaemon) async throws -> [LogUsageResponse] {
-        let client = daemon.client()
+    func logAll(_ ids: [String], to daemon: TestDaemon, inOrder: Bool = false) async throws -> [LogUsageResponse] {
+        let client = daemon.client(timeoutMs: 30_000)
         var answers: [LogUsageResponse] = []
-        for start in stride(from: 0, to: ids.count, by: 8) {
-            let batch = Array(ids[start..<min(start + 8, ids.count)])
+        let width = inOrder ? 1 : 8
+        for start in stride(from: 0, to: ids.count, by: width) {
+            let batch = Array(ids[start..<min(start + width, ids.count)])
             answers += try await withThrowingTaskGroup(of: (Int, LogUsageResponse).self) { group in
                 for (index, id) in batch.enumerated() {
                     group.addTask {
