@@ -10,7 +10,7 @@ import TokenGateStore
 import TokenGateWire
 
 /// One reply of a batch and the log sequence that must be durable before it is sent.
-struct Answer {
+struct BatchReply {
     var response: ResponseEnvelope
     var sequence: UInt64?
 }
@@ -18,9 +18,9 @@ struct Answer {
 extension ConnectionLoop {
     /// Waits for the batch's writes to be durable, then sends the replies. A reply whose write
     /// is not durable becomes an error; a dead log stops the daemon (`onFatal`).
-    func flush(_ answers: [Answer]) throws {
-        guard !answers.isEmpty else { return }
-        let sequence = answers.compactMap(\.sequence).max() ?? 0
+    func flush(_ replies: [BatchReply]) throws {
+        guard !replies.isEmpty else { return }
+        let sequence = replies.compactMap(\.sequence).max() ?? 0
         var refusal: (status: TokenGateError, durable: UInt64)?
         if sequence > 0 {
             do throws(StoreError) {
@@ -33,9 +33,9 @@ extension ConnectionLoop {
             }
         }
         var out: [UInt8] = []
-        for answer in answers {
-            var response = answer.response
-            if let refusal, let sequence = answer.sequence, sequence > refusal.durable {
+        for reply in replies {
+            var response = reply.response
+            if let refusal, let sequence = reply.sequence, sequence > refusal.durable {
                 response = Server.errorEnvelope(callID: response.callID, refusal.status)
             }
             Framing.appendFrame(response.encoded(), to: &out)

@@ -43,25 +43,25 @@ struct ConnectionLoop {
     /// `callsInFlightPerConnectionMax`. Returns false when the connection must close.
     private func answerBufferedFrames(_ reader: inout FrameReader) throws -> Bool {
         while true {
-            var answers: [Answer] = []
+            var replies: [BatchReply] = []
             var calls = 0
             let batchStartMs = monotonicMs()
             do throws(FrameError) {
                 while calls < limits.callsInFlightPerConnectionMax, let frame = try reader.nextFrame() {
                     calls += 1
                     let (response, sequence) = answer(frame, batchStartMs: batchStartMs)
-                    answers.append(Answer(response: response, sequence: sequence))
+                    replies.append(BatchReply(response: response, sequence: sequence))
                 }
             } catch {
                 if case .tooLarge(let length, let limit) = error {
                     let status = TokenGateError(.resourceExhausted, "frame of \(length) bytes is over the limit of \(limit) bytes; closing the connection")
-                    answers.append(Answer(response: Server.errorEnvelope(callID: 0, status), sequence: nil))
+                    replies.append(BatchReply(response: Server.errorEnvelope(callID: 0, status), sequence: nil))
                 }
-                try flush(answers)
+                try flush(replies)
                 return false
             }
             if calls == 0 { return true }
-            try flush(answers)
+            try flush(replies)
             if calls < limits.callsInFlightPerConnectionMax { return true }
         }
     }

@@ -1,7 +1,7 @@
 // Periodic snapshots (DESIGN §6): a background thread writes a snapshot once enough records
 // were logged since the last one, or enough time passed with anything logged, so recovery
 // replays a bounded log and old segments are deleted. The thread polls two counters ten times
-// a second; the hot path does nothing for it.
+// a second (`StoreLimits.snapshotPollMilliseconds`); the hot path does nothing for it.
 
 import Dispatch
 import Synchronization
@@ -32,12 +32,6 @@ public struct SnapshotPolicy: Sendable, Equatable {
 
 /// The thread that writes periodic snapshots of a ledger.
 public final class SnapshotScheduler: Sendable {
-    /// How often the thread looks at the counters: a record-count trigger fires within this.
-    static let pollIntervalMilliseconds = 100
-    /// After a failed snapshot (full disk, say) the next try waits this long, so a persistent
-    /// failure costs one warning per interval instead of ten a second.
-    static let failureBackoffSeconds: UInt64 = 30
-
     private let ledger: Ledger
     private let policy: SnapshotPolicy
     private let clock: @Sendable () -> UnixMillis
@@ -81,12 +75,12 @@ public final class SnapshotScheduler: Sendable {
         var last = DispatchTime.now()
         var notBefore = DispatchTime.now()
         while !stopped.load(ordering: .acquiring) {
-            _ = wake.wait(timeout: .now() + .milliseconds(Self.pollIntervalMilliseconds))
+            _ = wake.wait(timeout: .now() + .milliseconds(StoreLimits.snapshotPollMilliseconds))
             let now = DispatchTime.now()
             guard !stopped.load(ordering: .acquiring), now >= notBefore, isDue(since: last, now: now) else { continue }
             let result = Result { try ledger.writeSnapshot(now: clock()) }
             last = DispatchTime.now()
-            if case .failure = result { notBefore = last + .seconds(Int(Self.failureBackoffSeconds)) }
+            if case .failure = result { notBefore = last + .seconds(StoreLimits.snapshotRetrySeconds) }
             report(result)
         }
     }
