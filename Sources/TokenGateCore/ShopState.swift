@@ -115,7 +115,9 @@ public struct ShopState: Sendable {
         var facts: [Fact] = []
         facts.reserveCapacity(events.count + archived.count + 2)
         if let assignedTier { facts.append(.tierAssignment(shopID: shopID, tier: assignedTier)) }
-        facts += archived.sorted { $0.key < $1.key }.map { .monthAggregate(shopID: shopID, month: $0.key, aggregate: $0.value) }
+        for (month, aggregate) in archived.sorted(by: { $0.key < $1.key }) {
+            facts.append(.monthAggregate(shopID: shopID, month: month, aggregate: aggregate))
+        }
         facts += events.map(Fact.usage)
         facts += billingRecords.map(Fact.billing)
         return facts

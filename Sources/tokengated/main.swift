@@ -66,11 +66,12 @@ while let argument = arguments.popFirst() {
     case "--snapshot-every-records": options.snapshots.everyRecords = number(argument, value(for: argument))
     case "--snapshot-every-seconds": options.snapshots.everySeconds = number(argument, value(for: argument))
     case "--retention-months":
-        let months = number(argument, value(for: argument))
-        guard months >= UInt64(Retention.monthsRange.lowerBound), months <= UInt64(Retention.monthsRange.upperBound) else {
-            die("--retention-months must be \(Retention.monthsRange.lowerBound)...\(Retention.monthsRange.upperBound), not \(months)")
+        let range = Retention.monthsRange
+        let text = value(for: argument)
+        guard let months = Int(text), range.contains(months) else {
+            die("--retention-months must be \(range.lowerBound)...\(range.upperBound), not '\(text)'")
         }
-        options.retentionMonths = Int(months)
+        options.retentionMonths = months
     case "--version":
         print("tokengated \(TokenGateVersion.current)")
         exit(0)

@@ -219,6 +219,25 @@ final class DurabilityEndToEndTests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("no valid snapshot"), refused.stderr)
     }
 
+    /// The verify verbs never touch the socket (none exists here) and reject bad usage with 2.
+    func testVerifyCommandsNeedNoDaemonAndRejectBadUsage() throws {
+        var template = Array("/tmp/tg-verify-XXXXXX".utf8CString)
+        let directory = String(cString: try XCTUnwrap(mkdtemp(&template)))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let socket = ["--socket", directory + "/nobody.sock"]
+        let empty = try TestDaemon.runCLI(socket + ["wal", "verify", directory])
+        XCTAssertEqual(empty.exitCode, 0, empty.stderr)
+        XCTAssertTrue(empty.stdout.contains("records         0"), empty.stdout)
+        let missing = try TestDaemon.runCLI(socket + ["snapshot", "verify", directory + "/snapshot-1.snap"])
+        XCTAssertEqual(missing.exitCode, 1)
+        XCTAssertTrue(missing.stdout.contains("No such file"), missing.stdout)
+        for words in [["wal"], ["wal", "check", directory], ["wal", "verify"], ["snapshot", "verify", "a", "b"]] {
+            let usage = try TestDaemon.runCLI(words)
+            XCTAssertEqual(usage.exitCode, 2, "\(words): \(usage.stderr)")
+            XCTAssertTrue(usage.stderr.contains("usage: tokengate \(words[0]) verify"), usage.stderr)
+        }
+    }
+
     // MARK: - Periodic snapshots and restart equivalence
 
     /// With a snapshot every 100 records: 100 events make snapshot 100 (and start segment 101);
