@@ -267,6 +267,35 @@ final class DurabilityEndToEndTests: XCTestCase {
         XCTAssertEqual(try parseJSONObject(verify.stdout)["last_sequence"] as? String, "201")
     }
 
+    /// Each periodic snapshot logs one line with its size, duration and longest lock hold.
+    func testPeriodicSnapshotLogsItsDurationAndLongestLockHold() throws {
+        var template = Array("/tmp/tg-snaplog-XXXXXX".utf8CString)
+        let directory = String(cString: try XCTUnwrap(mkdtemp(&template)))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestDaemon.productsDirectory + "/tokengated")
+        process.arguments = [
+            "--socket", directory + "/gate.sock", "--data-dir", directory + "/data", "--snapshot-every-records", "1",
+        ]
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        let socket = ["--socket", directory + "/gate.sock"]
+        XCTAssertTrue(waitFor(seconds: 20) { (try? TestDaemon.runCLI(socket + ["health"]))?.stdout.contains("SERVING") == true })
+        XCTAssertEqual(try TestDaemon.runCLI(socket + ["log", "shop_1", "--input-tokens", "10"]).exitCode, 0)
+        XCTAssertTrue(waitFor(seconds: 10) {
+            ((try? FileManager.default.contentsOfDirectory(atPath: directory + "/data")) ?? []).contains { $0.hasSuffix(".snap") }
+        })
+        process.terminate()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        let line = try XCTUnwrap(stderr.split(separator: "\n").first { $0.contains("msg=\"snapshot written\"") }, stderr)
+        for field in ["sequence=1 ", "facts=1 ", "bytes=", "events_dropped=0", "duration_ms=", "longest_lock_hold_us="] {
+            XCTAssertTrue(line.contains(field), "\(field) in \(line)")
+        }
+    }
+
     /// Bills (this month and a stored one of last month) and gate answers are the same before a
     /// crash, after SIGKILL and restart, and after SIGTERM and restart.
     func testRestartEquivalenceOfBillsAndGateAnswers() async throws {
