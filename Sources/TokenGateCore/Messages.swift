@@ -486,4 +486,7 @@ public enum Fact: Sendable, Equatable {
     case paidMark(PaidMark)
     /// A run-time configuration change (an admin RPC), applied to the Configuration, not a shop.
     case configChange(ConfigChange)
+    /// The totals of a month whose raw events retention dropped (storage.proto
+    /// `MonthAggregateRecord`). Only snapshots hold these; the log never does.
+    case monthAggregate(shopID: String, month: MonthKey, aggregate: MonthAggregate)
 }

@@ -61,6 +61,8 @@ public struct ShopState: Sendable {
     private(set) var dailyCost: [DayKey: NanoUSD] = [:]
     /// Recorded usage per UTC month.
     private(set) var monthly: [MonthKey: MonthAggregate] = [:]
+    /// The part of each month's usage whose raw events retention dropped (see `dropEvents`).
+    private(set) var archived: [MonthKey: MonthAggregate] = [:]
     /// Stored billing records by period.
     private(set) var billing: [MonthKey: BillingRecord] = [:]
     /// Live holds and recently ended reservations (memory only, never logged).
@@ -101,7 +103,7 @@ public struct ShopState: Sendable {
     public var months: [MonthKey] { monthly.keys.sorted() }
 
     /// A shop is known once it has a tier assignment or any recorded usage.
-    public var isKnown: Bool { assignedTier != nil || !events.isEmpty }
+    public var isKnown: Bool { assignedTier != nil || !monthly.isEmpty }
 
     /// The tier the shop is billed and gated under.
     public func tierName(config: Configuration) -> String { assignedTier ?? config.defaultTier }
@@ -112,12 +114,15 @@ public struct ShopState: Sendable {
     /// True while the shop has live holds or remembers how ended ones ended.
     public var tracksReservations: Bool { !reservations.isEmpty }
 
-    /// Every durable fact of this shop, in an order that rebuilds it: the tier, the events, the
-    /// billing records. This is what a snapshot stores.
+    /// Every durable fact of this shop, in an order that rebuilds it: the tier, the archived
+    /// month aggregates, the events, the billing records. This is what a snapshot stores.
     public var durableFacts: [Fact] {
         var facts: [Fact] = []
-        facts.reserveCapacity(events.count + 2)
+        facts.reserveCapacity(events.count + archived.count + 2)
         if let assignedTier { facts.append(.tierAssignment(shopID: shopID, tier: assignedTier)) }
+        for (month, aggregate) in archived.sorted(by: { $0.key < $1.key }) {
+            facts.append(.monthAggregate(shopID: shopID, month: month, aggregate: aggregate))
+        }
         facts += events.map(Fact.usage)
         facts += billingRecords.map(Fact.billing)
         facts += reportIndex.alerts.map(Fact.alert)
@@ -144,7 +149,8 @@ public struct ShopState: Sendable {
 
     /// Applies a durable fact: from a live write after it is logged, or from log replay and
     /// snapshot load. A usage event whose id is already present is a no-op; a billing record
-    /// replaces any record of its period; a tier assignment to "" reverts to the default tier.
+    /// replaces any record of its period; a tier assignment to "" reverts to the default tier;
+    /// a month aggregate adds to its month (snapshots hold each once, the log never holds one).
     /// Facts for another shop are a routing bug and trap.
     public mutating func apply(_ fact: Fact) {
         switch fact {
@@ -177,6 +183,40 @@ public struct ShopState: Sendable {
             if let period = try? MonthKey(parsing: mark.period) { billing[period]?.paid = true }
         case .configChange:
             preconditionFailure("a configuration change was routed to shop '\(shopID)'; it changes the Configuration")
+        case .monthAggregate(let shop, let month, let aggregate):
+            precondition(shop == shopID, "month aggregate of shop '\(shop)' applied to shop '\(shopID)'")
+            archived[month, default: MonthAggregate()].add(aggregate)
+            monthly[month, default: MonthAggregate()].add(aggregate)
         }
+    }
+
+    // MARK: - Retention
+
+    /// The usage of months whose raw events retention dropped, by month.
+    public var archivedMonths: [MonthKey: MonthAggregate] { archived }
+
+    /// Retention: forgets the raw usage events of every month before `month` (their ids and
+    /// their days), adding them to those months' archived aggregates. Month totals do not
+    /// change, so bills and reports of those months still add up; billing records stay.
+    /// Returns how many events were dropped. Costs O(months) when there is nothing to drop.
+    @discardableResult
+    public mutating func dropEvents(before month: MonthKey) -> Int {
+        // A month still holds raw events exactly when its total differs from its archived part.
+        guard monthly.contains(where: { $0.key < month && $0.value != archived[$0.key] }) else { return 0 }
+        var kept: [UsageEvent] = []
+        kept.reserveCapacity(events.count)
+        for event in events {
+            let day = DayKey(unixMs: event.occurredAtUnixMs)
+            guard day.month < month else {
+                kept.append(event)
+                continue
+            }
+            archived[day.month, default: MonthAggregate()].add(event)
+            dailyCost[day] = nil
+        }
+        let dropped = events.count - kept.count
+        events = kept
+        eventIndex = Dictionary(uniqueKeysWithValues: events.enumerated().map { ($1.eventID, $0) })
+        return dropped
     }
 }

@@ -63,45 +63,27 @@ struct ConnectionLoop {
     /// `callsInFlightPerConnectionMax`. Returns false when the connection must close.
     private func answerBufferedFrames(_ reader: inout FrameReader) throws -> Bool {
         while true {
-            var out: [UInt8] = []
-            var durableSequence: UInt64 = 0
+            var replies: [BatchReply] = []
             var calls = 0
             let batchStartMs = monotonicMs()
             do throws(FrameError) {
                 while calls < limits.callsInFlightPerConnectionMax, let frame = try reader.nextFrame() {
                     calls += 1
                     guard let (response, sequence) = answer(frame, batchStartMs: batchStartMs) else { continue }
-                    durableSequence = max(durableSequence, sequence ?? 0)
-                    Framing.appendFrame(response.encoded(), to: &out)
+                    replies.append(BatchReply(response: response, sequence: sequence))
                 }
             } catch {
                 if case .tooLarge(let length, let limit) = error {
                     let status = TokenGateError(.resourceExhausted, "frame of \(length) bytes is over the limit of \(limit) bytes; closing the connection")
-                    Framing.appendFrame(Server.errorEnvelope(callID: 0, status).encoded(), to: &out)
+                    replies.append(BatchReply(response: Server.errorEnvelope(callID: 0, status), sequence: nil))
                 }
-                try flush(out, durableSequence: durableSequence)
+                try flush(replies)
                 return false
             }
             if calls == 0 { return true }
-            try flush(out, durableSequence: durableSequence)
+            try flush(replies)
             if calls < limits.callsInFlightPerConnectionMax { return true }
         }
-    }
-
-    /// Waits for the batch's writes to be durable, then sends the replies. A log that can no
-    /// longer make writes durable stops the daemon before anything is acknowledged.
-    private func flush(_ out: [UInt8], durableSequence: UInt64) throws {
-        guard !out.isEmpty else { return }
-        if durableSequence > 0 {
-            do {
-                let waitStart = MonotonicClock.nanoseconds()
-                try server.ledger.waitUntilDurable(durableSequence)
-                server.service.metrics.durabilityWait.record(since: waitStart)
-            } catch {
-                server.onFatal("write-ahead log failed; no further writes can be acknowledged: \(error)")
-            }
-        }
-        guard writer.write(out) else { throw SocketError("write", errno: EPIPE) }
     }
 
     /// Decodes one request frame and answers it; never throws (every failure is a status).

@@ -31,6 +31,10 @@ public struct DaemonOptions: Sendable {
     public var highCostThresholdNanoUSD = ReportLimits.dailyHighCostThresholdDefaultNanoUSD
     /// JSON config file over the embedded defaults; nil = defaults only.
     public var configFile: String?
+    /// When periodic snapshots are written (`--snapshot-every-records`, `--snapshot-every-seconds`).
+    public var snapshots = SnapshotPolicy()
+    /// Months of raw usage events kept (`--retention-months`).
+    public var retentionMonths = Retention.monthsDefault
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = environment["TOKENGATE_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.socketPathDefault
@@ -55,7 +59,7 @@ public enum Daemon {
             let encoding = FactEncoding(encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) })
             ledger = Ledger(
                 directory: options.dataDirectory, configuration: configuration, log: log, encoding: encoding,
-                shardCount: options.shardCount, bootID: randomBootID())
+                shardCount: options.shardCount, bootID: randomBootID(), retentionMonths: options.retentionMonths)
         } catch {
             fail("cannot open data dir \(options.dataDirectory): \(error)")
         }
@@ -96,12 +100,15 @@ public enum Daemon {
             ledger: ledger, clock: SystemClock(), schedule: options.highCostCheck,
             thresholdNanoUSD: options.highCostThresholdNanoUSD, logger: logger
         ).start()
-        installSignalHandlers(server: server, service: service, ledger: ledger, lock: lock, logger: logger)
+        let scheduler = startSnapshots(options, ledger: ledger, service: service, logger: logger)
+        installSignalHandlers(
+            server: server, service: service, ledger: ledger, scheduler: scheduler, lock: lock, logger: logger)
         dispatchMain()
     }
 
     private static func installSignalHandlers(
-        server: Server, service: BudgetService, ledger: Ledger, lock: DataDirectoryLock, logger: Logger
+        server: Server, service: BudgetService, ledger: Ledger, scheduler: SnapshotScheduler, lock: DataDirectoryLock,
+        logger: Logger
     ) {
         for signalNumber in [SIGTERM, SIGINT] {
             signal(signalNumber, SIG_IGN)
@@ -112,8 +119,9 @@ public enum Daemon {
                 service.isReady = false
                 service.finishStreams()
                 server.drain()
+                scheduler.stop()
                 do {
-                    let snapshot = try ledger.writeSnapshot()
+                    let snapshot = try ledger.writeSnapshot(now: service.now())
                     try ledger.close()
                     lock.release()
                     logger.info("stopped", ["snapshot_sequence": "\(snapshot.sequence)", "snapshot_facts": "\(snapshot.facts)"])

@@ -110,7 +110,7 @@ public enum MonotonicClock {
 public final class StoreMetrics: Sendable {
     /// Duration of each fdatasync of a log segment by the flusher.
     public let fsyncLatency = LatencyHistogram()
-    /// Duration of each snapshot written through `Ledger.writeSnapshotMeasured()`.
+    /// Duration of each snapshot, periodic or at shutdown.
     public let snapshotDuration = LatencyHistogram()
 
     /// Empty histograms.

@@ -49,17 +49,6 @@ extension Ledger {
     /// The sequence of the last record appended to the log (0 before any).
     public var logLastSequence: UInt64 { log.lastSequence }
 
-    /// Writes a snapshot (see `writeSnapshot`) and records its duration in
-    /// `storeMetrics.snapshotDuration`. Periodic and shutdown snapshots should go through here
-    /// so the metric sees them.
-    @discardableResult
-    public func writeSnapshotMeasured() throws -> (sequence: UInt64, facts: Int) {
-        let start = MonotonicClock.nanoseconds()
-        let result = try writeSnapshot()
-        log.metrics.snapshotDuration.record(since: start)
-        return result
-    }
-
     /// Inserts `entry` into `top` (sorted by cost descending, then shop id), keeping at most `limit`.
     private static func keepTop(_ top: inout [LedgerGauges.ShopCost], _ entry: LedgerGauges.ShopCost, limit: Int) {
         func ranksAbove(_ a: LedgerGauges.ShopCost, _ b: LedgerGauges.ShopCost) -> Bool {

@@ -40,9 +40,15 @@ public final class Ledger: Sendable {
     /// The run-time configuration changes in effect (locked inside `configuration`'s lock).
     let runtimeChanges = Mutex(ConfigChangeLog())
     let log: WriteAheadLog
-    private let directory: String
-    private let encoding: FactEncoding
-    private let fileSystem: any FileSystem
+    let directory: String
+    let encoding: FactEncoding
+    let fileSystem: any FileSystem
+    /// Months of raw usage events kept (`Retention`); older ones are dropped at snapshot time.
+    public let retentionMonths: Int
+    /// Serialises snapshot writes (periodic and final); see Ledger+Snapshots.swift.
+    let snapshotLock = Mutex(())
+    /// The last sequence the newest snapshot covers (0 before any).
+    let snapshotSequence = Atomic<UInt64>(0)
     /// Makes reservation and event ids unique across restarts of the daemon.
     private let bootID: String
     private let counter = Atomic<UInt64>(0)
@@ -52,9 +58,11 @@ public final class Ledger: Sendable {
     public init(
         directory: String, configuration: Configuration, log: WriteAheadLog, encoding: FactEncoding,
         shardCount: Int = Ledger.shardCountDefault, fileSystem: any FileSystem = PosixFileSystem(),
-        bootID: String
+        bootID: String, retentionMonths: Int = Retention.monthsDefault
     ) {
         precondition(shardCount > 0, "a ledger needs at least one shard")
+        precondition(Retention.monthsRange.contains(retentionMonths), "retentionMonths out of range")
+        self.retentionMonths = retentionMonths
         self.shards = (0..<shardCount).map { _ in Shard() }
         self.configuration = Mutex(configuration)
         self.log = log
@@ -111,6 +119,7 @@ public final class Ledger: Sendable {
                 // Its alerts are stored now if a crash lost them between the two writes.
                 return (response, max(log.lastSequence, try storeAlerts(response.alerts, in: &shop)))
             case .record(let event, let response):
+                try checkRetention(event, now: now)
                 let sequence = try append(.usage(event))
                 shop.apply(.usage(event))
                 if !request.reservationID.isEmpty {
@@ -143,6 +152,13 @@ public final class Ledger: Sendable {
         try log.waitUntilDurable(sequence)
     }
 
+    /// The last sequence durable under the fsync policy: after a failed batch write, the calls
+    /// whose sequence is above it were not acknowledged.
+    public var durableSequence: UInt64 { log.durableSequence }
+
+    /// The sequence of the last record appended to the log.
+    public var lastSequence: UInt64 { log.lastSequence }
+
     // MARK: - Recovery and snapshots
 
     /// Loads the newest valid snapshot, then replays the log after it.
@@ -152,6 +168,7 @@ public final class Ledger: Sendable {
         if let snapshot = try Snapshot.loadNewest(directory: directory, fileSystem: fileSystem) {
             for entry in snapshot.entries { applyRecovered(try encoding.decode(entry)) }
             afterSequence = snapshot.lastSequence
+            snapshotSequence.store(afterSequence, ordering: .relaxed)
             result.snapshotFile = snapshot.file
             result.snapshotFacts = snapshot.entries.count
             result.warnings += snapshot.warnings
@@ -163,28 +180,6 @@ public final class Ledger: Sendable {
         result.lastSequence = max(afterSequence, report.lastSequence)
         result.warnings += report.warnings
         return result
-    }
-
-    /// Writes the run-time configuration changes and every shop's durable state as facts into a
-    /// snapshot covering the log up to its last appended record, then drops the log segments it
-    /// covers. Each shard is locked only while its facts are copied out.
-    @discardableResult
-    public func writeSnapshot() throws -> (sequence: UInt64, facts: Int) {
-        // Every fact up to `sequence` is in memory once the lock it was appended under (its shard's,
-        // or the configuration's) has been taken after this read; facts appended later may be in
-        // the snapshot too, and replaying them again after it is harmless (facts are idempotent).
-        let sequence = log.lastSequence
-        var facts = configurationFacts()
-        for shard in shards {
-            shard.shops.withLock { shops in
-                for shop in shops.values { facts += shop.durableFacts }
-            }
-        }
-        try log.waitUntilDurable(sequence)
-        let entries = facts.map(encoding.encode)
-        try Snapshot.write(directory: directory, lastSequence: sequence, entries: entries, fileSystem: fileSystem)
-        try log.removeSegments(through: sequence)
-        return (sequence, entries.count)
     }
 
     public func close() throws {
@@ -223,6 +218,18 @@ public final class Ledger: Sendable {
             return try log.append(encoding.encode(fact))
         } catch {
             throw TokenGateError(.unavailable, "the write-ahead log refused the write: \(error)")
+        }
+    }
+
+    /// Retention: an event in a month whose raw events are no longer kept could not be
+    /// deduplicated against its earlier copies, so it is refused.
+    private func checkRetention(_ event: UsageEvent, now: UnixMillis) throws(TokenGateError) {
+        let month = MonthKey(unixMs: event.occurredAtUnixMs)
+        let oldest = Retention.oldestAcceptedMonth(now: now, months: retentionMonths)
+        guard month >= oldest else {
+            throw .failedPrecondition(
+                "occurred_at \(UTCCalendar.iso8601(event.occurredAtUnixMs)) is in \(month.text), older than the "
+                    + "\(retentionMonths)-month retention of raw events allows (oldest accepted month: \(oldest.text))")
         }
     }
 
@@ -271,6 +278,7 @@ extension Fact {
         case .alert(let alert): alert.shopID
         case .paidMark(let mark): mark.shopID
         case .configChange: ""
+        case .monthAggregate(let shopID, _, _): shopID
         }
     }
 }

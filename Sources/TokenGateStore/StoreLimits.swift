@@ -24,4 +24,10 @@ public enum StoreLimits {
     public static let snapshotsKept = 2
     /// Largest snapshot entry; the length prefix is a u32.
     public static let snapshotEntryBytesMax = Int(UInt32.max)
+    /// How often the snapshot scheduler looks at its triggers: a record-count trigger fires
+    /// within this, and the check costs two atomic loads.
+    static let snapshotPollMilliseconds = 100
+    /// After a failed periodic snapshot (a full disk, say) the next try waits this long, so a
+    /// lasting failure costs one warning per interval instead of ten a second.
+    static let snapshotRetrySeconds = 30
 }

@@ -71,6 +71,11 @@ extension Fact: CMessageEncodable {
                 throw FieldError(field: "config_change", problem: .missing)
             }
             self = .configChange(change)
+        case TOKENGATE__V1__FACT_RECORD__FACT_MONTH_AGGREGATE:
+            guard let record: MonthAggregateRecord = try copyMessage(c.month_aggregate, field: "month_aggregate") else {
+                throw FieldError(field: "month_aggregate", problem: .missing)
+            }
+            self = .monthAggregate(shopID: record.shopID, month: record.month, aggregate: record.aggregate)
         default:
             if let fact = try Fact.reportFact(copying: c) {
                 self = fact
@@ -103,6 +108,9 @@ extension Fact: CMessageEncodable {
         case .configChange(let change):
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_CONFIG_CHANGE
             c.config_change = arena.message(change)
+        case .monthAggregate(let shopID, let month, let aggregate):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_MONTH_AGGREGATE
+            c.month_aggregate = arena.message(MonthAggregateRecord(shopID: shopID, month: month, aggregate: aggregate))
         }
         return c
     }

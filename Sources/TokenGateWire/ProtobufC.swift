@@ -64,6 +64,8 @@ struct FieldError: Error {
         case unknownEnum(enumName: String, value: Int32)
         case missing
         case duplicate
+        /// Present but not a valid value; the text says why (e.g. a period that is not YYYY-MM).
+        case invalid(String)
     }
 
     var field: String
@@ -88,6 +90,8 @@ struct FieldError: Error {
             return "\(path) is missing"
         case .duplicate:
             return "\(path) repeats an earlier entry"
+        case .invalid(let reason):
+            return "\(path) is invalid: \(reason)"
         }
     }
 }

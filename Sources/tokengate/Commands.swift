@@ -9,12 +9,14 @@ struct Command {
     let options: Set<String>
     let switches: Set<String>
     let run: @Sendable (Arguments, TokenGateClient) async throws -> Report
+    /// Set for verbs that work on files without a daemon (StorageCommands.swift).
+    var offline: (@Sendable (Arguments) throws -> OfflineOutcome)? = nil
 }
 
 private let usageOptions: Set<String> = ["--op", "--model", "--input-tokens", "--output-tokens"]
 
 /// Every verb, in help order. Each feature area contributes its verbs from its own file.
-let commands: [Command] = gateCommands + adminCommands + reportCommands + opsCommands
+let commands: [Command] = gateCommands + adminCommands + reportCommands + storageCommands + opsCommands
 
 /// The verbs of the hot RPCs and health.
 let gateCommands: [Command] = [

@@ -59,8 +59,11 @@ do {
 } catch let error as UsageError {
     fail(error.message, code: 2)
 }
-let client = TokenGateClient(socketPath: arguments.string("--socket"), defaultTimeoutMs: timeout)
 let json = arguments.has("--json")
+if let offline = command.offline {
+    runOffline(command, offline, arguments, json: json)
+}
+let client = TokenGateClient(socketPath: arguments.string("--socket"), defaultTimeoutMs: timeout)
 Task {
     do {
         let report = try await command.run(arguments, client)

@@ -1,5 +1,6 @@
 // tokengated: the TokenGate daemon. Parses its arguments and hands over to Daemon.run.
 import Foundation
+import TokenGateCore
 import TokenGateServer
 import TokenGateCore
 import TokenGateStore
@@ -8,6 +9,7 @@ let usage = """
     Usage: tokengated [--socket PATH] [--data-dir DIR] [--config FILE] [--fsync always|everysec|never] [--repair]
                       [--log-format logfmt|json] [--metrics-file PATH [--metrics-interval SECONDS]]
                       [--high-cost-check-at HH:MM] [--high-cost-threshold-usd X]
+                      [--snapshot-every-records N] [--snapshot-every-seconds S] [--retention-months M]
 
     Serves TokenGate's BudgetService on a Unix socket, with embedded defaults (prices, limits,
     tiers); no config file is needed.
@@ -49,6 +51,15 @@ let usage = """
       --high-cost-threshold-usd X
                          the check alerts on shops that spent more than X dollars in a UTC day
                          (default: 5.00)
+      --snapshot-every-records N
+                         write a snapshot once N records were logged since the last (default:
+                         1000000; 0 = never by count)
+      --snapshot-every-seconds S
+                         write a snapshot every S seconds when anything was logged (default: 3600;
+                         0 = never by time)
+      --retention-months M
+                         keep raw usage events for M months (2...1200, default: 13); older ones are
+                         dropped at snapshot time, their monthly totals and billing records kept
       --version          print the version
       -h, --help         print this help
 
@@ -57,6 +68,12 @@ let usage = """
 func die(_ message: String) -> Never {
     FileHandle.standardError.write(Data("tokengated: \(message)\n".utf8))
     exit(2)
+}
+
+/// A whole number >= 0 for `flag`, or a usage error.
+func number(_ flag: String, _ text: String) -> UInt64 {
+    guard let number = UInt64(text) else { die("\(flag) must be a whole number >= 0, not '\(text)'") }
+    return number
 }
 
 var options = DaemonOptions()
@@ -103,6 +120,15 @@ while let argument = arguments.popFirst() {
             die("--high-cost-threshold-usd must be a dollar amount >= 0 such as 5.00, not '\(text)'")
         }
         options.highCostThresholdNanoUSD = threshold
+    case "--snapshot-every-records": options.snapshots.everyRecords = number(argument, value(for: argument))
+    case "--snapshot-every-seconds": options.snapshots.everySeconds = number(argument, value(for: argument))
+    case "--retention-months":
+        let range = Retention.monthsRange
+        let text = value(for: argument)
+        guard let months = Int(text), range.contains(months) else {
+            die("--retention-months must be \(range.lowerBound)...\(range.upperBound), not '\(text)'")
+        }
+        options.retentionMonths = months
     case "--version":
         print("tokengated \(TokenGateVersion.current)")
         exit(0)

@@ -39,11 +39,11 @@ final class TestDaemon: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// Launches the daemon and waits until it answers health SERVING.
-    func start() throws {
+    /// Launches the daemon (with `more` arguments this time) and waits until it answers health SERVING.
+    func start(adding more: [String] = []) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.productsDirectory + "/tokengated")
-        process.arguments = ["--socket", socketPath, "--data-dir", dataDirectory] + extraArguments
+        process.arguments = ["--socket", socketPath, "--data-dir", dataDirectory] + extraArguments + more
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         self.process = process

@@ -141,3 +141,29 @@ final class FactCodecTests: XCTestCase {
         assertDataLoss(ProtobufBytes().delimited(3, tier.bytes).bytes, "fact_record.tier_assignment.tier is not valid UTF-8")
     }
 }
+
+// MARK: - Month aggregates (retention)
+
+final class MonthAggregateFactTests: XCTestCase {
+    func testMonthAggregateRoundTripsAndMatchesTheSchema() throws {
+        let aggregate = MonthAggregate(
+            messages: 3, inputTokens: 4_000, outputTokens: UInt64.max, cachedInputTokens: 7, costNanoUSD: -5)
+        let fact = Fact.monthAggregate(shopID: "shop_1", month: try MonthKey(parsing: "2025-06"), aggregate: aggregate)
+        let bytes = FactCodec.encode(fact)
+        XCTAssertEqual(try FactCodec.decode(bytes), fact)
+        let inner = ProtobufBytes().string(1, "shop_1").string(2, "2025-06").varint(3, 3).varint(4, 4_000)
+            .varint(5, UInt64.max).varint(6, 7).varint(7, UInt64(bitPattern: -5))
+        XCTAssertEqual(bytes, ProtobufBytes().delimited(7, inner.bytes).bytes, "storage.proto MonthAggregateRecord")
+    }
+
+    func testAMonthAggregateWithABadPeriodIsDataLoss() {
+        let inner = ProtobufBytes().string(1, "s").string(2, "2025-13")
+        XCTAssertThrowsError(try FactCodec.decode(ProtobufBytes().delimited(7, inner.bytes).bytes)) { error in
+            let error = error as? TokenGateError
+            XCTAssertEqual(error?.code, .dataLoss)
+            XCTAssertTrue(
+                error?.message.hasPrefix("fact_record.month_aggregate.period is invalid: period must be YYYY-MM") ?? false,
+                error?.message ?? "")
+        }
+    }
+}

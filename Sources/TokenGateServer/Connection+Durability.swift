@@ -1,0 +1,61 @@
+// The durability step of a connection's batch: wait once for the log to make the batch's
+// writes durable, then send every reply with one write. A write the log could not make durable
+// is not acknowledged: a failed batch write (a full disk, say) turns the replies of the calls it
+// held into RESOURCE_EXHAUSTED or UNAVAILABLE while the daemon keeps serving (the log keeps those
+// records and writes them with a later batch, so a retry with the same event id finds them); a
+// failed fdatasync stops the daemon before anything more is acknowledged.
+import Glibc
+import TokenGateCore
+import TokenGateStore
+import TokenGateWire
+
+/// One reply of a batch and the log sequence that must be durable before it is sent.
+struct BatchReply {
+    var response: ResponseEnvelope
+    var sequence: UInt64?
+}
+
+extension ConnectionLoop {
+    /// Waits for the batch's writes to be durable, then sends the replies. A reply whose write
+    /// is not durable becomes an error; a dead log stops the daemon (`onFatal`).
+    func flush(_ replies: [BatchReply]) throws {
+        guard !replies.isEmpty else { return }
+        let sequence = replies.compactMap(\.sequence).max() ?? 0
+        var refusal: (status: TokenGateError, durable: UInt64)?
+        if sequence > 0 {
+            do throws(StoreError) {
+                let waitStart = MonotonicClock.nanoseconds()
+                try server.ledger.waitUntilDurable(sequence)
+                server.service.metrics.durabilityWait.record(since: waitStart)
+            } catch {
+                if case .failed = error.kind {
+                    server.onFatal("write-ahead log failed; no further writes can be acknowledged: \(error)")
+                }
+                refusal = (Self.status(for: error), server.ledger.durableSequence)
+            }
+        }
+        var out: [UInt8] = []
+        for reply in replies {
+            var response = reply.response
+            if let refusal, let sequence = reply.sequence, sequence > refusal.durable {
+                response = Server.errorEnvelope(callID: response.callID, refusal.status)
+            }
+            Framing.appendFrame(response.encoded(), to: &out)
+        }
+        guard writer.write(out) else { throw SocketError("write", errno: EPIPE) }
+    }
+
+    /// The status of a call whose write the log could not make durable.
+    static func status(for error: StoreError) -> TokenGateError {
+        let retry = "the call was not acknowledged; retry it (with the same event id) and it is recorded once"
+        switch error.kind {
+        case .io(let cause) where cause.errno == ENOSPC || cause.errno == EDQUOT:
+            return TokenGateError(
+                .resourceExhausted, "the data directory's disk is full (\(cause)); free space, then \(retry)")
+        case .closed:
+            return TokenGateError(.unavailable, "tokengated is shutting down; \(retry) on the next daemon")
+        default:
+            return TokenGateError(.unavailable, "the write-ahead log could not write (\(error)); \(retry)")
+        }
+    }
+}
