@@ -29,6 +29,17 @@ public struct ShopReportIndex: Sendable {
         dayEventPositions[day, default: []].append(position)
     }
 
+    /// After retention dropped the raw events of months before `month`: forgets their days and
+    /// renumbers the positions of the events kept (`events`, the shop's new event list). The
+    /// per-operation month totals stay.
+    mutating func reindex(after events: [UsageEvent], droppedBefore month: MonthKey) {
+        dayByOperation = dayByOperation.filter { $0.key.month >= month }
+        dayEventPositions = [:]
+        for (position, event) in events.enumerated() {
+            dayEventPositions[DayKey(unixMs: event.occurredAtUnixMs), default: []].append(position)
+        }
+    }
+
     /// Stores `alert` unless one of its kind and period is stored; returns whether it was new.
     @discardableResult
     mutating func store(_ alert: Alert) -> Bool {

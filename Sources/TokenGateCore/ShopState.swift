@@ -217,6 +217,7 @@ public struct ShopState: Sendable {
         let dropped = events.count - kept.count
         events = kept
         eventIndex = Dictionary(uniqueKeysWithValues: events.enumerated().map { ($1.eventID, $0) })
+        reportIndex.reindex(after: events, droppedBefore: month)
         return dropped
     }
 }

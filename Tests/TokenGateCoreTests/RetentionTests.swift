@@ -61,6 +61,18 @@ final class RetentionTests: XCTestCase {
         XCTAssertEqual(preview.record.tokensUsed, 4_500)
     }
 
+    func testReportsAfterDroppingIndexOnlyTheKeptEvents() throws {
+        var shop = try sampleShop()
+        XCTAssertEqual(shop.dropEvents(before: try MonthKey(parsing: "2025-08")), 5)
+        // A range cut inside a day reads that day's events by position: positions must follow
+        // the kept events, or this reads past the end of the event list.
+        let today = DayKey(unixMs: Fixture.now)
+        let usage = shop.usageByOperation(from: today.startUnixMs + 1, to: today.endUnixMs - 1)
+        XCTAssertEqual(usage.values.reduce(0) { $0 + $1.messages }, 1)
+        let dropped = shop.usageByOperation(from: utc(2025, 6, 15) + 1, to: utc(2025, 6, 16))
+        XCTAssertTrue(dropped.values.allSatisfy { $0.messages == 0 }, "dropped days have no events left to read")
+    }
+
     func testAShopRebuiltFromItsDurableFactsAnswersTheSame() throws {
         var shop = try sampleShop()
         shop.dropEvents(before: try MonthKey(parsing: "2025-07"))
