@@ -194,12 +194,16 @@ public final class Ledger: Sendable {
         return shards[Int(UInt(bitPattern: hasher.finalize()) % UInt(shards.count))]
     }
 
-    /// Runs `body` on the shop's state in place (created when missing), under its shard's lock.
+    /// Runs `body` on the shop's state in place (created when missing, and dropped again when
+    /// the call left nothing worth keeping), under its shard's lock.
     func withShop<Result>(
         _ shopID: String, _ body: (inout ShopState) throws(TokenGateError) -> Result
     ) throws(TokenGateError) -> Result {
         try shard(for: shopID).shops.withLock { shops throws(TokenGateError) in
-            if shops[shopID] == nil { shops[shopID] = ShopState(shopID: shopID) }
+            let created = shops[shopID] == nil
+            if created { shops[shopID] = ShopState(shopID: shopID) }
+            // A refused or read-only call on a new shop id leaves nothing behind.
+            defer { if created, shops[shopID]?.isWorthKeeping == false { shops[shopID] = nil } }
             return try body(&shops[shopID]!)
         }
     }

@@ -45,6 +45,16 @@ final class LedgerConfigurationTests: XCTestCase {
         _ = try ledger.assignShopTier(AssignShopTierRequest(shopID: "shop_1", tier: "professional"))
     }
 
+    func testRefusedCallsOnUnknownShopsLeaveNoState() throws {
+        let ledger = try openLedger()
+        XCTAssertThrowsError(try ledger.generateBilling(.init(shopID: "ghost_1", period: "2026-13"), now: now))
+        XCTAssertThrowsError(try ledger.logUsage(.init(shopID: "ghost_2", model: "no-such-model", inputTokens: 1), now: now))
+        _ = try ledger.canMakeRequest(.init(shopID: "ghost_3"), now: now)
+        XCTAssertEqual(ledger.gauges(now: now, topShops: 0).shopsPerShard.reduce(0, +), 0)
+        _ = try ledger.logUsage(.init(shopID: "real", inputTokens: 1), now: now)
+        XCTAssertEqual(ledger.gauges(now: now, topShops: 0).shopsPerShard.reduce(0, +), 1)
+    }
+
     func testChangesSurviveLogReplay() throws {
         let first = try openLedger()
         try makeChanges(first)
