@@ -1,0 +1,23 @@
+// tokengate-bench: measures TokenGate against the raw Unix-socket floor and Redis on this
+// machine (issue 6, DESIGN.md §9). The same binary also serves as the echo server and the
+// pinned client it starts, so one build holds everything a run needs.
+import Foundation
+import TokenGateClient
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch arguments.first {
+case "--echo-server":
+    guard arguments.count == 5, let request = Int(arguments[3]), let response = Int(arguments[4]) else {
+        fail("--echo-server thread|epoll SOCKET REQUEST_BYTES RESPONSE_BYTES")
+    }
+    RawLoad.serveEcho(socketPath: arguments[2], epoll: arguments[1] == "epoll", requestBytes: request, responseBytes: response)
+case "--pinned-client":
+    await PinnedClient.run(Array(arguments.dropFirst()))
+default:
+    let options = BenchOptions.parse(arguments)
+    do {
+        exit(try await BenchRun(options: options).run())
+    } catch {
+        fail("\(error)")
+    }
+}
