@@ -40,7 +40,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "tokengate-bench",
-            dependencies: ["TokenGateClient", "TokenGateStore", "TokenGateWire", "CBenchFloor"],
+            dependencies: ["TokenGateClient", "TokenGateServer", "TokenGateStore", "TokenGateWire", "CBenchFloor"],
             swiftSettings: strict
         ),
         .testTarget(name: "TokenGateCoreTests", dependencies: ["TokenGateCore"]),

@@ -31,7 +31,7 @@ enum PinnedClient {
             fail("pinned client: \(error)")
         }
         let p = measured.percentilesUs
-        print("{\"p50_us\": \(p.p50 ?? 0), \"p99_us\": \(p.p99 ?? 0), \"calls_per_s\": \(measured.callsPerSecond)}")
+        print("{\"p50_us\": \(p.p50 ?? 0), \"p99_us\": \(p.p99 ?? 0), \"calls_per_s\": \(measured.callsPerSecond), \"calls\": \(Double(measured.calls))}")
         exit(0)
     }
 }

@@ -11,6 +11,12 @@ case "--echo-server":
         fail("--echo-server thread|epoll SOCKET REQUEST_BYTES RESPONSE_BYTES")
     }
     RawLoad.serveEcho(socketPath: arguments[2], epoll: arguments[1] == "epoll", requestBytes: request, responseBytes: response)
+case "--profile-server":
+    guard arguments.count == 3 else { fail("--profile-server SOCKET DATA_DIR") }
+    do { try ProfileRoles.serve(socketPath: arguments[1], dataDirectory: arguments[2]) } catch { fail("\(error)") }
+case "--profile-client":
+    guard arguments.count == 4, let count = Int(arguments[2]) else { fail("--profile-client SOCKET CALLS can|log") }
+    ProfileRoles.call(socketPath: arguments[1], count: count, logUsage: arguments[3] == "log")
 case "--pinned-client":
     await PinnedClient.run(Array(arguments.dropFirst()))
 default:
