@@ -76,8 +76,7 @@ final class ClientConnection: Sendable {
                 }
                 if deadlineNs > 0 { DeadlineSweeper.shared.noteDeadline() }
                 var frame: [UInt8] = []
-                let envelope = RequestEnvelope(callID: callID, method: method, deadlineMs: timeoutMs, payload: payload)
-                Framing.appendFrame(envelope.encoded(), to: &frame)
+                RequestEnvelope(callID: callID, method: method, deadlineMs: timeoutMs, payload: payload).appendFrame(to: &frame)
                 do {
                     try send(frame)
                 } catch {

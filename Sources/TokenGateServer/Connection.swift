@@ -52,7 +52,7 @@ struct ConnectionLoop {
                     calls += 1
                     let (response, sequence) = answer(frame, batchStartMs: batchStartMs)
                     durableSequence = max(durableSequence, sequence ?? 0)
-                    Framing.appendFrame(response.encoded(), to: &out)
+                    response.appendFrame(to: &out)
                 }
             } catch {
                 if case .tooLarge(let length, let limit) = error {
