@@ -175,7 +175,7 @@ final class ClientConnection: Sendable {
                 let count = try UnixSocket.read(fd, into: &chunk)
                 if count == 0 { break }
                 reader.append(chunk[0..<count])
-                while let frame = try reader.nextFrame() {
+                while let frame = try reader.nextFrameSlice() {
                     let response = try ResponseEnvelope.decode(frame)
                     if response.callID == 0 && response.statusCode != 0 {
                         // A connection-level refusal (limit reached, oversized frame): fails everything.

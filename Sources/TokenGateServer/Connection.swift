@@ -15,6 +15,8 @@ struct ConnectionLoop {
     func run() {
         var reader = FrameReader(frameBytesMax: limits.requestFrameBytesMax)
         var chunk = [UInt8](repeating: 0, count: limits.readChunkBytes)
+        // Replies of one batch; kept between batches so its capacity is reused.
+        var out: [UInt8] = []
         var waitingForRestOfFrame = false
         do {
             try UnixSocket.setReceiveTimeout(fd, milliseconds: limits.idleTimeoutMs)
@@ -22,7 +24,7 @@ struct ConnectionLoop {
                 let count = try UnixSocket.read(fd, into: &chunk)
                 if count == 0 { return }
                 reader.append(chunk[0..<count])
-                if try !answerBufferedFrames(&reader) { return }
+                if try !answerBufferedFrames(&reader, &out) { return }
                 let partial = reader.bufferedByteCount > 0
                 if partial != waitingForRestOfFrame {
                     waitingForRestOfFrame = partial
@@ -41,14 +43,14 @@ struct ConnectionLoop {
 
     /// Answers every complete frame in the reader, in batches of at most
     /// `callsInFlightPerConnectionMax`. Returns false when the connection must close.
-    private func answerBufferedFrames(_ reader: inout FrameReader) throws -> Bool {
+    private func answerBufferedFrames(_ reader: inout FrameReader, _ out: inout [UInt8]) throws -> Bool {
         while true {
-            var out: [UInt8] = []
+            out.removeAll(keepingCapacity: out.capacity <= limits.readChunkBytes)
             var durableSequence: UInt64 = 0
             var calls = 0
             let batchStartMs = monotonicMs()
             do throws(FrameError) {
-                while calls < limits.callsInFlightPerConnectionMax, let frame = try reader.nextFrame() {
+                while calls < limits.callsInFlightPerConnectionMax, let frame = try reader.nextFrameSlice() {
                     calls += 1
                     let (response, sequence) = answer(frame, batchStartMs: batchStartMs)
                     durableSequence = max(durableSequence, sequence ?? 0)
@@ -83,7 +85,7 @@ struct ConnectionLoop {
     }
 
     /// Decodes one request frame and answers it; never throws (every failure is a status).
-    private func answer(_ frame: [UInt8], batchStartMs: Int64) -> (ResponseEnvelope, UInt64?) {
+    private func answer(_ frame: ArraySlice<UInt8>, batchStartMs: Int64) -> (ResponseEnvelope, UInt64?) {
         let request: RequestEnvelope
         do {
             request = try RequestEnvelope.decode(frame)

@@ -10,8 +10,9 @@
 // check both directions against libprotobuf-c itself on random and mutated bytes.
 //
 // Buffer ownership: Swift arrays and slices; a string's UTF-8 buffer is borrowed only inside
-// `withCStringBytes`.
+// `withCStringBytes`, and byte buffers only for one `memcmp` in `knownMethod`.
 
+import Glibc
 import TokenGateCore
 
 /// Protobuf wire format primitives for the envelopes.
@@ -205,10 +206,13 @@ enum EnvelopeCodec {
     private static let knownMethods: [(bytes: [UInt8], path: String)] = MethodPath.all.map { (Array($0.utf8), $0) }
 
     static func knownMethod(_ bytes: ArraySlice<UInt8>) -> String? {
-        for known in knownMethods where known.bytes.count == bytes.count && known.bytes.elementsEqual(bytes) {
-            return known.path
+        bytes.withUnsafeBytes { candidate in
+            for known in knownMethods where known.bytes.count == candidate.count {
+                let equal = known.bytes.withUnsafeBytes { memcmp($0.baseAddress!, candidate.baseAddress!, candidate.count) == 0 }
+                if equal { return known.path }
+            }
+            return nil
         }
-        return nil
     }
 }
 

@@ -76,6 +76,22 @@ public struct FrameReader: Sendable {
         return payload
     }
 
+    /// The payload of the next complete frame as a slice of the reader's buffer, without a
+    /// copy; same rules as `nextFrame()`. Drop the slice before the next `append` (a live slice
+    /// makes that append copy the buffer).
+    public mutating func nextFrameSlice() throws(FrameError) -> ArraySlice<UInt8>? {
+        guard bufferedByteCount >= Self.prefixBytes else { return nil }
+        let length = storage[consumed..<consumed + Self.prefixBytes].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        guard UInt64(length) <= UInt64(frameBytesMax) else {
+            throw .tooLarge(length: length, limit: frameBytesMax)
+        }
+        let payloadStart = consumed + Self.prefixBytes
+        let payloadEnd = payloadStart + Int(length)
+        guard payloadEnd <= storage.count else { return nil }
+        consumed = payloadEnd
+        return storage[payloadStart..<payloadEnd]
+    }
+
     /// Drops consumed bytes before an append when moving the rest costs no more than the bytes
     /// already consumed, so each byte is moved O(1) times on average (no O(n²) shuffling).
     private mutating func compactIfWorthwhile(adding byteCount: Int) {

@@ -9,8 +9,9 @@
 //   `init(copying:)` has copied every string, byte field and nested message into Swift values.
 //   No pointer into the tree survives the call.
 // - Encoding: every C string, nested struct and pointer array is allocated in a `CArena` that
-//   `ProtobufC.pack` creates and deallocates around one call to `protobuf_c_message_pack`. The
-//   bytes are packed straight into a Swift `[UInt8]` the caller then owns.
+//   `ProtobufC.pack` creates and deallocates around one call to `protobuf_c_message_pack`; the
+//   arena starts in a stack scratch buffer that lives exactly as long as that call. The bytes
+//   are packed straight into a Swift `[UInt8]` the caller then owns.
 // - The caller's input `[UInt8]` is only borrowed for the duration of `unpack`.
 
 import CProtobufC
@@ -121,18 +122,21 @@ enum ProtobufC {
     }
 
     /// Packs the C struct that `build` makes; everything `build` allocates in the arena is freed
-    /// after packing.
+    /// after packing. The arena starts in `CArena.scratchBytes` of stack, so a typical message
+    /// packs with one heap allocation: its result.
     static func pack<C>(_ build: (inout CArena) -> C) -> [UInt8] {
-        var arena = CArena()
-        defer { arena.deallocateAll() }
-        var c = build(&arena)
-        return withUnsafePointer(to: &c) { pointer in
-            let message = UnsafeRawPointer(pointer).assumingMemoryBound(to: ProtobufCMessage.self)
-            let size = protobuf_c_message_get_packed_size(message)
-            guard size > 0 else { return [] }
-            return [UInt8](unsafeUninitializedCapacity: size) { buffer, initializedCount in
-                initializedCount = protobuf_c_message_pack(message, buffer.baseAddress!)
-                precondition(initializedCount == size, "protobuf-c packed \(initializedCount) of \(size) bytes")
+        withUnsafeTemporaryAllocation(byteCount: CArena.scratchBytes, alignment: CArena.alignmentMax) { scratch in
+            var arena = CArena(scratch: scratch)
+            defer { arena.deallocateAll() }
+            var c = build(&arena)
+            return withUnsafePointer(to: &c) { pointer in
+                let message = UnsafeRawPointer(pointer).assumingMemoryBound(to: ProtobufCMessage.self)
+                let size = protobuf_c_message_get_packed_size(message)
+                guard size > 0 else { return [] }
+                return [UInt8](unsafeUninitializedCapacity: size) { buffer, initializedCount in
+                    initializedCount = protobuf_c_message_pack(message, buffer.baseAddress!)
+                    precondition(initializedCount == size, "protobuf-c packed \(initializedCount) of \(size) bytes")
+                }
             }
         }
     }
@@ -150,13 +154,22 @@ enum ProtobufC {
 /// no copy can free the blocks twice.
 struct CArena: ~Copyable {
     private static let blockBytesMin = 1024
+    /// Stack bytes `ProtobufC.pack` lends the arena first: more than any hot message needs.
+    static let scratchBytes = 1024
+    /// Alignment of the scratch and heap blocks (the largest any C field needs).
+    static let alignmentMax = 16
+    /// Heap blocks taken when the scratch ran out (an empty array allocates nothing).
     private var blocks: [UnsafeMutableRawPointer] = []
     private var cursor: UnsafeMutableRawPointer?
     private var remaining = 0
 
-    init() {}
+    /// An arena that uses `scratch` (borrowed, never freed by the arena) before the heap.
+    init(scratch: UnsafeMutableRawBufferPointer) {
+        cursor = scratch.baseAddress
+        remaining = scratch.baseAddress == nil ? 0 : scratch.count
+    }
 
-    /// Frees every block. Pointers handed out before are dangling afterwards.
+    /// Frees every heap block. Pointers handed out before are dangling afterwards.
     mutating func deallocateAll() {
         for block in blocks { block.deallocate() }
         blocks.removeAll()
@@ -174,7 +187,7 @@ struct CArena: ~Copyable {
             }
         }
         let blockBytes = max(byteCount, Self.blockBytesMin)
-        let block = UnsafeMutableRawPointer.allocate(byteCount: blockBytes, alignment: max(alignment, 16))
+        let block = UnsafeMutableRawPointer.allocate(byteCount: blockBytes, alignment: max(alignment, Self.alignmentMax))
         blocks.append(block)
         cursor = block + byteCount
         remaining = blockBytes - byteCount
