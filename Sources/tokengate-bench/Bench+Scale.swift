@@ -114,7 +114,7 @@ extension BenchRun {
         case .success:
             report.add("scale.report.ms", label, Double(monotonicNs() - started) / 1e6, "ms")
         case .failure(let error) where error.code == .unimplemented:
-            report.add("scale.report.ms", label, nil, "ms", note: "n/a (not implemented)")
+            report.add("scale.report.ms", label, nil, "ms", note: "not implemented")
         case .failure(let error):
             throw error
         }

@@ -140,6 +140,8 @@ final class Report {
 
     /// The human table.
     func text() -> String {
+        let width = 2 + max(
+            sections.flatMap(\.figures).map(\.label.count).max() ?? 0, targets.map(\.name.count).max() ?? 0)
         var lines: [String] = ["TokenGate benchmark"]
         for (key, value) in machine { lines.append("  \(key): \(value)") }
         for section in sections {
@@ -148,13 +150,13 @@ final class Report {
             for figure in section.figures {
                 let shown = figure.value.map { Self.format($0, figure.unit) } ?? "n/a"
                 let note = figure.note.map { "  (\($0))" } ?? ""
-                lines.append("  " + figure.label.padding(toLength: 58, withPad: " ", startingAt: 0) + shown + note)
+                lines.append("  " + figure.label.padding(toLength: width, withPad: " ", startingAt: 0) + shown + note)
             }
         }
         lines.append("")
         lines.append("Ratios and targets")
         for target in targets {
-            let name = "  " + target.name.padding(toLength: 58, withPad: " ", startingAt: 0)
+            let name = "  " + target.name.padding(toLength: width, withPad: " ", startingAt: 0)
             guard let (ratio, met) = evaluate(target) else {
                 lines.append(name + "n/a (a figure is missing)   target \(Self.describe(target.bound))")
                 continue
