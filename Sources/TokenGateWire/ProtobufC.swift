@@ -4,10 +4,10 @@
 // functions, so the rules about C memory are written down once.
 //
 // Buffer ownership:
-// - Decoding: `protobuf_c_message_unpack` returns a message tree that protobuf-c owns. It lives
-//   only inside `ProtobufC.unpack`; `free_unpacked` runs in a `defer` in that same scope, after
-//   `init(copying:)` has copied every string, byte field and nested message into Swift values.
-//   No pointer into the tree survives the call.
+// - Decoding: `protobuf_c_message_unpack` builds its message tree in an `UnpackArena` (a stack
+//   scratch buffer, then heap blocks) that lives only inside `ProtobufC.unpack`; the arena is
+//   dropped in a `defer` in that same scope, after `init(copying:)` has copied every string,
+//   byte field and nested message into Swift values. No pointer into the tree survives the call.
 // - Encoding: every C string, nested struct and pointer array is allocated in a `CArena` that
 //   `ProtobufC.pack` creates and deallocates around one call to `protobuf_c_message_pack`; the
 //   arena starts in a stack scratch buffer that lives exactly as long as that call. The bytes
@@ -100,23 +100,32 @@ enum DecodeFailure: Error {
 // MARK: - Generic decode and encode
 
 enum ProtobufC {
-    /// Decodes `bytes` as `M`: check the length, unpack, copy, free, validate.
+    /// Decodes `bytes` as `M`: check the length, unpack, copy, free, validate. protobuf-c
+    /// allocates the unpacked tree from an `UnpackArena` (stack first, heap past it), so the
+    /// tree costs no malloc per field and is dropped whole instead of walked by `free_unpacked`.
     static func unpack<M: CMessageDecodable>(_ bytes: [UInt8], as _: M.Type) -> Result<M, DecodeFailure> {
         guard bytes.count <= WireLimits.messageBytesMax else { return .failure(.tooLarge(byteCount: bytes.count)) }
         let descriptor = M.cDescriptor
-        return bytes.withUnsafeBufferPointer { buffer -> Result<M, DecodeFailure> in
-            // An empty message is valid protobuf; give protobuf-c a real pointer regardless.
-            var emptyInput: UInt8 = 0
-            let unpacked = withUnsafePointer(to: &emptyInput) { empty in
-                protobuf_c_message_unpack(descriptor, nil, buffer.count, buffer.baseAddress ?? empty)
-            }
-            guard let unpacked else { return .failure(.undecodable) }
-            defer { protobuf_c_message_free_unpacked(unpacked, nil) }
-            let c = UnsafeRawPointer(unpacked).load(as: M.CMessage.self)
-            do throws(FieldError) {
-                return .success(try M(copying: c))
-            } catch {
-                return .failure(.field(error))
+        return withUnsafeTemporaryAllocation(byteCount: UnpackArena.scratchBytes, alignment: UnpackArena.alignment) { scratch in
+            var arena = UnpackArena(scratch: scratch)
+            defer { arena.deallocateAll() }
+            return withUnsafeMutablePointer(to: &arena) { arenaPointer in
+                var allocator = ProtobufCAllocator(
+                    alloc: UnpackArena.allocate, free: UnpackArena.free, allocator_data: UnsafeMutableRawPointer(arenaPointer))
+                return bytes.withUnsafeBufferPointer { buffer -> Result<M, DecodeFailure> in
+                    // An empty message is valid protobuf; give protobuf-c a real pointer regardless.
+                    var emptyInput: UInt8 = 0
+                    let unpacked = withUnsafePointer(to: &emptyInput) { empty in
+                        protobuf_c_message_unpack(descriptor, &allocator, buffer.count, buffer.baseAddress ?? empty)
+                    }
+                    guard let unpacked else { return .failure(.undecodable) }
+                    let c = UnsafeRawPointer(unpacked).load(as: M.CMessage.self)
+                    do throws(FieldError) {
+                        return .success(try M(copying: c))
+                    } catch {
+                        return .failure(.field(error))
+                    }
+                }
             }
         }
     }
@@ -147,6 +156,53 @@ enum ProtobufC {
     }
 }
 
+// MARK: - Arena for unpacking
+
+/// The memory protobuf-c unpacks one message into: a stack scratch buffer, then heap blocks.
+/// protobuf-c's `free` calls are ignored; everything goes at once in `deallocateAll()`.
+struct UnpackArena {
+    /// Enough for every hot message and a stored usage event; bigger messages spill to the heap.
+    /// No more than 1 KiB: `withUnsafeTemporaryAllocation` puts larger buffers on the heap.
+    static let scratchBytes = 1024
+    /// Every allocation is aligned to this (the largest alignment a C field needs).
+    static let alignment = 16
+
+    private var cursor: UnsafeMutableRawPointer?
+    private var remaining: Int
+    private var heapBlocks: [UnsafeMutableRawPointer] = []
+
+    init(scratch: UnsafeMutableRawBufferPointer) {
+        cursor = scratch.baseAddress
+        remaining = scratch.baseAddress == nil ? 0 : scratch.count
+    }
+
+    mutating func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer {
+        let rounded = (max(byteCount, 1) + Self.alignment - 1) & ~(Self.alignment - 1)
+        if let cursor, rounded <= remaining {
+            self.cursor = cursor + rounded
+            remaining -= rounded
+            return cursor
+        }
+        let block = UnsafeMutableRawPointer.allocate(byteCount: rounded, alignment: Self.alignment)
+        heapBlocks.append(block)
+        return block
+    }
+
+    /// Frees the heap blocks. Pointers handed out before are dangling afterwards.
+    mutating func deallocateAll() {
+        for block in heapBlocks { block.deallocate() }
+        heapBlocks.removeAll()
+    }
+
+    /// protobuf-c's allocation callback; `data` points at the arena.
+    static let allocate: @convention(c) (UnsafeMutableRawPointer?, Int) -> UnsafeMutableRawPointer? = { data, byteCount in
+        data!.assumingMemoryBound(to: UnpackArena.self).pointee.allocate(byteCount)
+    }
+
+    /// protobuf-c's free callback: nothing to do until the arena goes.
+    static let free: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void = { _, _ in }
+}
+
 // MARK: - Arena for packing
 
 /// Owns the C memory of one message being packed: strings, nested structs, pointer arrays.
@@ -154,7 +210,8 @@ enum ProtobufC {
 /// no copy can free the blocks twice.
 struct CArena: ~Copyable {
     private static let blockBytesMin = 1024
-    /// Stack bytes `ProtobufC.pack` lends the arena first: more than any hot message needs.
+    /// Stack bytes `ProtobufC.pack` lends the arena first: more than any hot message needs, and
+    /// no more than 1 KiB, past which `withUnsafeTemporaryAllocation` uses the heap.
     static let scratchBytes = 1024
     /// Alignment of the scratch and heap blocks (the largest any C field needs).
     static let alignmentMax = 16

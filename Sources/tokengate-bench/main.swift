@@ -17,6 +17,16 @@ case "--profile-server":
 case "--profile-client":
     guard arguments.count == 4, let count = Int(arguments[2]) else { fail("--profile-client SOCKET CALLS can|log") }
     ProfileRoles.call(socketPath: arguments[1], count: count, logUsage: arguments[3] == "log")
+case "--generate":
+    guard arguments.count == 4, let shops = Int(arguments[2]), let events = Int(arguments[3]), shops > 0, events >= shops else {
+        fail("--generate DATA_DIR SHOPS EVENTS (events >= shops > 0)")
+    }
+    do {
+        let bytes = try ScaleData.generate(directory: arguments[1], shops: shops, events: events, nowMs: SystemClockReading.nowMs())
+        print("wrote \(events) usage events over \(shops) shops (\(bytes) bytes of log) to \(arguments[1])")
+    } catch {
+        fail("\(error)")
+    }
 case "--pinned-client":
     await PinnedClient.run(Array(arguments.dropFirst()))
 default:
