@@ -36,7 +36,7 @@ public final class Ledger: Sendable {
     }
 
     private let shards: [Shard]
-    private let configuration: Mutex<Configuration>
+    private let configuration: ConfigurationCell
     private let log: WriteAheadLog
     private let directory: String
     private let encoding: FactEncoding
@@ -52,7 +52,7 @@ public final class Ledger: Sendable {
     ) {
         precondition(shardCount > 0, "a ledger needs at least one shard")
         self.shards = (0..<shardCount).map { _ in Shard() }
-        self.configuration = Mutex(configuration)
+        self.configuration = ConfigurationCell(configuration)
         self.log = log
         self.directory = directory
         self.encoding = encoding
@@ -60,7 +60,7 @@ public final class Ledger: Sendable {
         self.bootID = bootID
     }
 
-    public var currentConfiguration: Configuration { configuration.withLock { $0 } }
+    public var currentConfiguration: Configuration { configuration.current }
 
     // MARK: - The hot RPCs
 

@@ -46,4 +46,25 @@ enum ProfileRoles {
         done.wait()
         exit(0)
     }
+
+    /// Runs one load shape for `seconds` and prints the calls per second (for perf/strace).
+    static func load(socketPath: String, logUsage: Bool, connections: Int, inFlight: Int, seconds: Double) async -> Never {
+        let workload = Workload(shopCount: BenchOptions.loadShops, runTag: "load")
+        do {
+            let measured = try await GateLoad.run(
+                socketPath: socketPath, connections: connections, inFlight: inFlight, warmupNs: 100_000_000,
+                durationNs: UInt64(seconds * 1e9), recordLatencies: false
+            ) { client, worker, call throws(TokenGateError) in
+                if logUsage {
+                    _ = try await client.logUsage(workload.logUsage(worker: worker, call: call, tag: "10ad0001"))
+                } else {
+                    _ = try await client.canMakeRequest(workload.canMakeRequest(worker: worker, call: call))
+                }
+            }
+            print("\(Int(measured.callsPerSecond)) calls/s (\(measured.calls) calls)")
+        } catch {
+            fail("load client: \(error)")
+        }
+        exit(0)
+    }
 }

@@ -27,6 +27,11 @@ case "--generate":
     } catch {
         fail("\(error)")
     }
+case "--load-client":
+    guard arguments.count == 6, let connections = Int(arguments[3]), let inFlight = Int(arguments[4]), let seconds = Double(arguments[5])
+    else { fail("--load-client SOCKET can|log CONNECTIONS IN_FLIGHT SECONDS") }
+    await ProfileRoles.load(
+        socketPath: arguments[1], logUsage: arguments[2] == "log", connections: connections, inFlight: inFlight, seconds: seconds)
 case "--pinned-client":
     await PinnedClient.run(Array(arguments.dropFirst()))
 default:
