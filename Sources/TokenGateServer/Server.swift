@@ -39,6 +39,8 @@ public final class Server: Sendable {
     let ledger: Ledger
     let logger: Logger
     private let registry = Mutex(Registry())
+    /// `registry.draining`, readable without the registry's lock: every call checks it.
+    private let drainingFlag = Atomic<Bool>(false)
     private let listener = Mutex<Int32>(-1)
     /// Called when the log can no longer make writes durable: the daemon must exit non-zero.
     let onFatal: @Sendable (String) -> Never
@@ -73,6 +75,7 @@ public final class Server: Sendable {
             registry.draining = true
             return registry.connections
         }
+        drainingFlag.store(true, ordering: .releasing)
         let fd = listener.withLock { fd in
             defer { fd = -1 }
             return fd
@@ -88,7 +91,7 @@ public final class Server: Sendable {
         }
     }
 
-    var isDraining: Bool { registry.withLock { $0.draining } }
+    var isDraining: Bool { drainingFlag.load(ordering: .acquiring) }
 
     // MARK: - Accepting
 
