@@ -15,8 +15,6 @@ struct ConnectionLoop {
     func run() {
         var reader = FrameReader(frameBytesMax: limits.requestFrameBytesMax)
         var chunk = [UInt8](repeating: 0, count: limits.readChunkBytes)
-        // Replies of one batch; kept between batches so its capacity is reused.
-        var out: [UInt8] = []
         var waitingForRestOfFrame = false
         do {
             try UnixSocket.setReceiveTimeout(fd, milliseconds: limits.idleTimeoutMs)
@@ -24,7 +22,7 @@ struct ConnectionLoop {
                 let count = try UnixSocket.read(fd, into: &chunk)
                 if count == 0 { return }
                 reader.append(chunk[0..<count])
-                if try !answerBufferedFrames(&reader, &out) { return }
+                if try !answerBufferedFrames(&reader) { return }
                 let partial = reader.bufferedByteCount > 0
                 if partial != waitingForRestOfFrame {
                     waitingForRestOfFrame = partial
@@ -43,9 +41,9 @@ struct ConnectionLoop {
 
     /// Answers every complete frame in the reader, in batches of at most
     /// `callsInFlightPerConnectionMax`. Returns false when the connection must close.
-    private func answerBufferedFrames(_ reader: inout FrameReader, _ out: inout [UInt8]) throws -> Bool {
+    private func answerBufferedFrames(_ reader: inout FrameReader) throws -> Bool {
         while true {
-            out.removeAll(keepingCapacity: out.capacity <= limits.readChunkBytes)
+            var out: [UInt8] = []
             var durableSequence: UInt64 = 0
             var calls = 0
             let batchStartMs = monotonicMs()
@@ -54,7 +52,7 @@ struct ConnectionLoop {
                     calls += 1
                     let (response, sequence) = answer(frame, batchStartMs: batchStartMs)
                     durableSequence = max(durableSequence, sequence ?? 0)
-                    response.appendFrame(to: &out)
+                    Framing.appendFrame(response.encoded(), to: &out)
                 }
             } catch {
                 if case .tooLarge(let length, let limit) = error {
