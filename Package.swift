@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "TokenGateClient", targets: ["TokenGateClient"]),
         .executable(name: "tokengated", targets: ["tokengated"]),
         .executable(name: "tokengate", targets: ["tokengate"]),
+        .executable(name: "tokengate-bench", targets: ["tokengate-bench"]),
     ],
     targets: [
         .systemLibrary(
@@ -21,6 +22,7 @@ let package = Package(
         ),
         .target(name: "TokenGateProtoC", dependencies: ["CProtobufC"]),
         .target(name: "CTokenGateSys"),
+        .target(name: "CBenchFloor"),
         .target(name: "TokenGateCore", swiftSettings: strict),
         .target(name: "TokenGateWire", dependencies: ["TokenGateProtoC", "TokenGateCore"], swiftSettings: strict),
         .target(name: "TokenGateStore", dependencies: ["TokenGateCore"], swiftSettings: strict),
@@ -39,6 +41,11 @@ let package = Package(
         .executableTarget(
             name: "tokengate-fuzz-wire",
             dependencies: ["TokenGateWire", "TokenGateStore"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "tokengate-bench",
+            dependencies: ["TokenGateClient", "TokenGateServer", "TokenGateStore", "TokenGateWire", "CBenchFloor"],
             swiftSettings: strict
         ),
         .testTarget(name: "TokenGateCoreTests", dependencies: ["TokenGateCore"]),

@@ -31,10 +31,13 @@ public enum Money {
     /// `a × count`; throws `outOfRange` instead of wrapping.
     public static func multiply(_ a: NanoUSD, _ count: UInt64) throws(TokenGateError) -> NanoUSD {
         if a == 0 || count == 0 { return 0 }
-        let overflowError = TokenGateError(.outOfRange, "amount overflow: \(formatUSD(a)) × \(count) does not fit in Int64 nano-USD")
-        guard count <= UInt64(Int64.max) else { throw overflowError }
+        // Built only when thrown: formatting it costs more than the arithmetic (hot path).
+        func overflowError() -> TokenGateError {
+            TokenGateError(.outOfRange, "amount overflow: \(formatUSD(a)) × \(count) does not fit in Int64 nano-USD")
+        }
+        guard count <= UInt64(Int64.max) else { throw overflowError() }
         let (product, overflow) = a.multipliedReportingOverflow(by: Int64(count))
-        guard !overflow else { throw overflowError }
+        guard !overflow else { throw overflowError() }
         return product
     }
 
@@ -60,12 +63,16 @@ public enum Money {
         // 2^127, so the carry into `high` cannot overflow.
         let (low, carry) = product.low.addingReportingOverflow(tokensPerPriceUnit / 2)
         let high = product.high + (carry ? 1 : 0)
-        let overflowError = TokenGateError(
-            .outOfRange, "cost overflow: \(tokens) tokens at \(formatUSD(pricePerMillion)) per million does not fit in Int64 nano-USD")
+        // Built only when thrown: formatting it cost more than the pricing itself, three times per
+        // gate check (measured by tokengate-bench).
+        func overflowError() -> TokenGateError {
+            TokenGateError(
+                .outOfRange, "cost overflow: \(tokens) tokens at \(formatUSD(pricePerMillion)) per million does not fit in Int64 nano-USD")
+        }
         // dividingFullWidth traps when the quotient does not fit in 64 bits; this guard rules that out.
-        guard high < tokensPerPriceUnit else { throw overflowError }
+        guard high < tokensPerPriceUnit else { throw overflowError() }
         let (quotient, _) = tokensPerPriceUnit.dividingFullWidth((high: high, low: low))
-        guard quotient <= UInt64(Int64.max) else { throw overflowError }
+        guard quotient <= UInt64(Int64.max) else { throw overflowError() }
         return NanoUSD(quotient)
     }
 

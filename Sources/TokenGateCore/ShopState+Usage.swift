@@ -108,18 +108,21 @@ extension ShopState {
             inputTokens: event.inputTokens, outputTokens: event.outputTokens, limits: limits,
             operationType: event.operationType)
         let day = DayKey(unixMs: event.occurredAtUnixMs)
-        let crossings = [
-            (AlertKind.dailyThreshold, AlertKind.dailyCap, "daily", day.text, dayBefore, dayAfter, limits.dailyCostCapNanoUSD),
-            (.monthlyThreshold, .monthlyCap, "monthly", day.month.text, monthBefore, monthAfter, limits.monthlyCostCapNanoUSD),
+        // Periods and percentages are formatted only into an alert: formatting them for every
+        // event cost more than pricing it (tokengate-bench, callgrind).
+        let crossings: [(AlertKind, AlertKind, String, any CustomStringConvertible, NanoUSD, NanoUSD, NanoUSD)] = [
+            (AlertKind.dailyThreshold, AlertKind.dailyCap, "daily", day, dayBefore, dayAfter, limits.dailyCostCapNanoUSD),
+            (.monthlyThreshold, .monthlyCap, "monthly", day.month, monthBefore, monthAfter, limits.monthlyCostCapNanoUSD),
         ]
         for (thresholdKind, capKind, label, period, before, after, cap) in crossings {
             let threshold = BudgetMath.threshold(percent: limits.alertThresholdPercent, of: cap)
-            for (kind, level, what) in [(thresholdKind, threshold, "\(limits.alertThresholdPercent)% of"), (capKind, cap, "")]
+            for (kind, level, isThreshold) in [(thresholdKind, threshold, true), (capKind, cap, false)]
             where before < level && after >= level {
+                let what = isThreshold ? "\(limits.alertThresholdPercent)% of" : ""
                 let message = "\(label) spend \(Money.formatUSD(after)) of shop '\(event.shopID)' reached "
                     + "\(what.isEmpty ? "" : what + " ")the \(Money.formatUSD(cap)) \(label) cap (\(period))"
                 response.alerts.append(Alert(
-                    shopID: event.shopID, kind: kind, period: period, thresholdNanoUSD: level, actualNanoUSD: after,
+                    shopID: event.shopID, kind: kind, period: period.description, thresholdNanoUSD: level, actualNanoUSD: after,
                     raisedAtUnixMs: event.recordedAtUnixMs, message: message))
             }
         }

@@ -67,7 +67,7 @@ struct ConnectionLoop {
             var calls = 0
             let batchStartMs = monotonicMs()
             do throws(FrameError) {
-                while calls < limits.callsInFlightPerConnectionMax, let frame = try reader.nextFrame() {
+                while calls < limits.callsInFlightPerConnectionMax, let frame = try reader.nextFrameSlice() {
                     calls += 1
                     guard let (response, sequence) = answer(frame, batchStartMs: batchStartMs) else { continue }
                     replies.append(BatchReply(response: response, sequence: sequence))
@@ -88,7 +88,7 @@ struct ConnectionLoop {
 
     /// Decodes one request frame and answers it; never throws (every failure is a status).
     /// Returns nil when a streaming handler answered through its stream.
-    private func answer(_ frame: [UInt8], batchStartMs: Int64) -> (ResponseEnvelope, UInt64?)? {
+    private func answer(_ frame: ArraySlice<UInt8>, batchStartMs: Int64) -> (ResponseEnvelope, UInt64?)? {
         let startNanoseconds = MonotonicClock.nanoseconds()
         let request: RequestEnvelope
         do {

@@ -49,6 +49,8 @@ public final class Server: Sendable {
     let ledger: Ledger
     let logger: Logger
     private let registry = Mutex(Registry())
+    /// `registry.draining`, readable without the registry's lock: every call checks it.
+    private let drainingFlag = Atomic<Bool>(false)
     private let listener = Mutex<Int32>(-1)
     /// Calls being answered right now, across connections (bounded by `callsExecutingMax`).
     let executingCalls = Atomic<Int>(0)
@@ -95,6 +97,7 @@ public final class Server: Sendable {
             registry.draining = true
             return registry.connections
         }
+        drainingFlag.store(true, ordering: .releasing)
         let fd = listener.withLock { fd in
             defer { fd = -1 }
             return fd
@@ -112,7 +115,7 @@ public final class Server: Sendable {
         }
     }
 
-    var isDraining: Bool { registry.withLock { $0.draining } }
+    var isDraining: Bool { drainingFlag.load(ordering: .acquiring) }
 
     /// The socket systemd passed, when socket-activated.
     public var inheritedListener: InheritedListener? { inherited.load() }

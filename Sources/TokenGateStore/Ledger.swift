@@ -36,7 +36,7 @@ public final class Ledger: Sendable {
     }
 
     let shards: [Shard]
-    let configuration: Mutex<Configuration>
+    let configuration: ConfigurationCell
     /// The run-time configuration changes in effect (locked inside `configuration`'s lock).
     let runtimeChanges = Mutex(ConfigChangeLog())
     let log: WriteAheadLog
@@ -64,7 +64,7 @@ public final class Ledger: Sendable {
         precondition(Retention.monthsRange.contains(retentionMonths), "retentionMonths out of range")
         self.retentionMonths = retentionMonths
         self.shards = (0..<shardCount).map { _ in Shard() }
-        self.configuration = Mutex(configuration)
+        self.configuration = ConfigurationCell(configuration)
         self.log = log
         self.directory = directory
         self.encoding = encoding
@@ -72,7 +72,7 @@ public final class Ledger: Sendable {
         self.bootID = bootID
     }
 
-    public var currentConfiguration: Configuration { configuration.withLock { $0 } }
+    public var currentConfiguration: Configuration { configuration.current }
 
     // MARK: - The hot RPCs
 

@@ -33,7 +33,7 @@ public final class WriteAheadLog: Sendable {
     let pendingBytesMax: Int
     let fileSystem: any FileSystem
 
-    let state = Mutex(LogState())
+    let state = PosixMutex(LogState())
     let writer = Mutex<SegmentWriter?>(nil)
     /// Wakes the sleeping flusher; a signal given before it sleeps is not lost.
     let flusherWake = DispatchSemaphore(value: 0)

@@ -2,13 +2,10 @@
 // deadline and payload; a response echoes the call id with a gRPC status, the payload and an
 // end-of-stream flag. Server and client speak only these Swift values, never protobuf-c structs.
 //
-// Buffer ownership: decoding goes through `ProtobufC.unpack`, which frees protobuf-c's copy
-// before returning. Encoding borrows the envelope's `payload` array (and the arena's copy of the
-// strings) only for the duration of one `ProtobufC.pack` call.
+// Both are encoded and decoded by hand (EnvelopeCodec.swift), byte for byte as protobuf-c
+// would, because they travel with every call. Buffer ownership: Swift arrays only.
 
-import CProtobufC
 import TokenGateCore
-import TokenGateProtoC
 
 /// One call from a client: the body of a request frame (`tokengate.v1.RequestFrame`).
 public struct RequestEnvelope: Sendable, Equatable {
@@ -53,98 +50,78 @@ public struct ResponseEnvelope: Sendable, Equatable {
     }
 }
 
-// MARK: - Conversion
+// MARK: - Conversion (hand-written protobuf: EnvelopeCodec.swift)
 
-extension RequestEnvelope: CMessageDecodable {
+extension RequestEnvelope {
     static let protoName = "tokengate.v1.RequestFrame"
-
-    static func cEmpty() -> Tokengate__V1__RequestFrame {
-        var c = Tokengate__V1__RequestFrame()
-        tokengate__v1__request_frame__init(&c)
-        return c
-    }
-
-    init(copying c: Tokengate__V1__RequestFrame) throws(FieldError) {
-        self.init(
-            callID: c.call_id, method: try copyString(c.method, field: "method"),
-            deadlineMs: c.deadline_ms, payload: copyBytes(c.payload)
-        )
-    }
 
     /// Decodes a request frame's payload bytes.
     ///
     /// - Throws: `INVALID_ARGUMENT` when the bytes are not a `tokengate.v1.RequestFrame` or the
     ///   method path is not valid UTF-8.
     public static func decode(_ frame: [UInt8]) throws(TokenGateError) -> RequestEnvelope {
-        try decodeEnvelope(frame, as: RequestEnvelope.self, fieldPrefix: "request_frame").get()
+        try decode(frame[...])
+    }
+
+    /// Decodes a request frame's payload bytes held in a larger buffer (no copy of the frame).
+    public static func decode(_ frame: ArraySlice<UInt8>) throws(TokenGateError) -> RequestEnvelope {
+        try decodeEnvelope(frame, protoName: protoName, fieldPrefix: "request_frame", decodeFields)
     }
 
     /// The protobuf bytes of this envelope (without the frame's length prefix).
     public func encoded() -> [UInt8] {
-        payload.withUnsafeBufferPointer { payload in
-            ProtobufC.pack { arena in
-                var c = Self.cEmpty()
-                c.call_id = callID
-                c.method = arena.cString(method)
-                c.deadline_ms = deadlineMs
-                c.payload = ProtobufCBinaryData(len: payload.count, data: UnsafeMutablePointer(mutating: payload.baseAddress))
-                return c
-            }
-        }
+        var out: [UInt8] = []
+        append(to: &out, framed: false)
+        return out
+    }
+
+    /// Appends this envelope as one frame (length prefix and bytes) to `out`, in one pass.
+    public func appendFrame(to out: inout [UInt8]) {
+        append(to: &out, framed: true)
     }
 }
 
-extension ResponseEnvelope: CMessageDecodable {
+extension ResponseEnvelope {
     static let protoName = "tokengate.v1.ResponseFrame"
-
-    static func cEmpty() -> Tokengate__V1__ResponseFrame {
-        var c = Tokengate__V1__ResponseFrame()
-        tokengate__v1__response_frame__init(&c)
-        return c
-    }
-
-    init(copying c: Tokengate__V1__ResponseFrame) throws(FieldError) {
-        self.init(
-            callID: c.call_id, statusCode: c.status_code,
-            statusMessage: try copyString(c.status_message, field: "status_message"),
-            payload: copyBytes(c.payload), endOfStream: c.end_of_stream != 0
-        )
-    }
 
     /// Decodes a response frame's payload bytes.
     ///
     /// - Throws: `INVALID_ARGUMENT` when the bytes are not a `tokengate.v1.ResponseFrame` or the
     ///   status message is not valid UTF-8.
     public static func decode(_ frame: [UInt8]) throws(TokenGateError) -> ResponseEnvelope {
-        try decodeEnvelope(frame, as: ResponseEnvelope.self, fieldPrefix: "response_frame").get()
+        try decode(frame[...])
+    }
+
+    /// Decodes a response frame's payload bytes held in a larger buffer (no copy of the frame).
+    public static func decode(_ frame: ArraySlice<UInt8>) throws(TokenGateError) -> ResponseEnvelope {
+        try decodeEnvelope(frame, protoName: protoName, fieldPrefix: "response_frame", decodeFields)
     }
 
     /// The protobuf bytes of this envelope (without the frame's length prefix).
     public func encoded() -> [UInt8] {
-        payload.withUnsafeBufferPointer { payload in
-            ProtobufC.pack { arena in
-                var c = Self.cEmpty()
-                c.call_id = callID
-                c.status_code = statusCode
-                c.status_message = arena.cString(statusMessage)
-                c.payload = ProtobufCBinaryData(len: payload.count, data: UnsafeMutablePointer(mutating: payload.baseAddress))
-                c.end_of_stream = cBool(endOfStream)
-                return c
-            }
-        }
+        var out: [UInt8] = []
+        append(to: &out, framed: false)
+        return out
+    }
+
+    /// Appends this envelope as one frame (length prefix and bytes) to `out`, in one pass.
+    public func appendFrame(to out: inout [UInt8]) {
+        append(to: &out, framed: true)
     }
 }
 
 /// The shared decode of both envelopes, worded for a peer that sent a bad frame.
-private func decodeEnvelope<E: CMessageDecodable>(
-    _ frame: [UInt8], as type: E.Type, fieldPrefix: String
-) -> Result<E, TokenGateError> {
-    ProtobufC.unpack(frame, as: type).mapError { failure in
-        switch failure {
-        case .tooLarge, .undecodable:
-            TokenGateError(.invalidArgument, "frame is not a \(E.protoName) (\(frame.count) bytes)")
-        case .field(let error):
-            TokenGateError(.invalidArgument, error.describe(in: fieldPrefix))
+private func decodeEnvelope<E>(
+    _ frame: ArraySlice<UInt8>, protoName: String, fieldPrefix: String,
+    _ decodeFields: (ArraySlice<UInt8>) throws(EnvelopeCodec.Failure) -> E
+) throws(TokenGateError) -> E {
+    do throws(EnvelopeCodec.Failure) {
+        guard frame.count <= WireLimits.messageBytesMax else { throw .malformed }
+        return try decodeFields(frame)
+    } catch {
+        switch error {
+        case .malformed: throw TokenGateError(.invalidArgument, "frame is not a \(protoName) (\(frame.count) bytes)")
+        case .field(let field): throw TokenGateError(.invalidArgument, field.describe(in: fieldPrefix))
         }
     }
 }

@@ -76,6 +76,22 @@ public struct FrameReader: Sendable {
         return payload
     }
 
+    /// The payload of the next complete frame as a slice of the reader's buffer, without a
+    /// copy; same rules as `nextFrame()`. Drop the slice before the next `append` (a live slice
+    /// makes that append copy the buffer).
+    public mutating func nextFrameSlice() throws(FrameError) -> ArraySlice<UInt8>? {
+        guard bufferedByteCount >= Self.prefixBytes else { return nil }
+        let length = storage[consumed..<consumed + Self.prefixBytes].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        guard UInt64(length) <= UInt64(frameBytesMax) else {
+            throw .tooLarge(length: length, limit: frameBytesMax)
+        }
+        let payloadStart = consumed + Self.prefixBytes
+        let payloadEnd = payloadStart + Int(length)
+        guard payloadEnd <= storage.count else { return nil }
+        consumed = payloadEnd
+        return storage[payloadStart..<payloadEnd]
+    }
+
     /// Drops consumed bytes before an append when moving the rest costs no more than the bytes
     /// already consumed, so each byte is moved O(1) times on average (no O(n²) shuffling).
     private mutating func compactIfWorthwhile(adding byteCount: Int) {
@@ -87,6 +103,15 @@ public struct FrameReader: Sendable {
 
 /// Writing frames.
 public enum Framing {
+    /// Appends a frame holding `payload` to `out`. The same as the generic version below, made
+    /// concrete so that callers in other modules get a specialised copy (the generic one went
+    /// through unspecialised `append(contentsOf:)` and cost about 1,200 instructions per frame).
+    public static func appendFrame(_ payload: [UInt8], to out: inout [UInt8]) {
+        out.reserveCapacity(out.count + 4 + payload.count)
+        EnvelopeCodec.appendFrameLength(payload.count, to: &out)
+        out.append(contentsOf: payload)
+    }
+
     /// Appends a frame holding `payload` to `out`: the 4-byte big-endian length, then the bytes.
     /// The payload must fit a `UInt32` length; the caller enforces its own response limit.
     public static func appendFrame(_ payload: some Collection<UInt8>, to out: inout [UInt8]) {

@@ -4,13 +4,14 @@
 // functions, so the rules about C memory are written down once.
 //
 // Buffer ownership:
-// - Decoding: `protobuf_c_message_unpack` returns a message tree that protobuf-c owns. It lives
-//   only inside `ProtobufC.unpack`; `free_unpacked` runs in a `defer` in that same scope, after
-//   `init(copying:)` has copied every string, byte field and nested message into Swift values.
-//   No pointer into the tree survives the call.
+// - Decoding: `protobuf_c_message_unpack` builds its message tree in an `UnpackArena` (a stack
+//   scratch buffer, then heap blocks) that lives only inside `ProtobufC.unpack`; the arena is
+//   dropped in a `defer` in that same scope, after `init(copying:)` has copied every string,
+//   byte field and nested message into Swift values. No pointer into the tree survives the call.
 // - Encoding: every C string, nested struct and pointer array is allocated in a `CArena` that
-//   `ProtobufC.pack` creates and deallocates around one call to `protobuf_c_message_pack`. The
-//   bytes are packed straight into a Swift `[UInt8]` the caller then owns.
+//   `ProtobufC.pack` creates and deallocates around one call to `protobuf_c_message_pack`; the
+//   arena starts in a stack scratch buffer that lives exactly as long as that call. The bytes
+//   are packed straight into a Swift `[UInt8]` the caller then owns.
 // - The caller's input `[UInt8]` is only borrowed for the duration of `unpack`.
 
 import CProtobufC
@@ -106,40 +107,52 @@ enum DecodeFailure: Error {
 // MARK: - Generic decode and encode
 
 enum ProtobufC {
-    /// Decodes `bytes` as `M`: check the length, unpack, copy, free, validate.
+    /// Decodes `bytes` as `M`: check the length, unpack, copy, free, validate. protobuf-c
+    /// allocates the unpacked tree from an `UnpackArena` (stack first, heap past it), so the
+    /// tree costs no malloc per field and is dropped whole instead of walked by `free_unpacked`.
     static func unpack<M: CMessageDecodable>(_ bytes: [UInt8], as _: M.Type) -> Result<M, DecodeFailure> {
         guard bytes.count <= WireLimits.messageBytesMax else { return .failure(.tooLarge(byteCount: bytes.count)) }
         let descriptor = M.cDescriptor
-        return bytes.withUnsafeBufferPointer { buffer -> Result<M, DecodeFailure> in
-            // An empty message is valid protobuf; give protobuf-c a real pointer regardless.
-            var emptyInput: UInt8 = 0
-            let unpacked = withUnsafePointer(to: &emptyInput) { empty in
-                protobuf_c_message_unpack(descriptor, nil, buffer.count, buffer.baseAddress ?? empty)
-            }
-            guard let unpacked else { return .failure(.undecodable) }
-            defer { protobuf_c_message_free_unpacked(unpacked, nil) }
-            let c = UnsafeRawPointer(unpacked).load(as: M.CMessage.self)
-            do throws(FieldError) {
-                return .success(try M(copying: c))
-            } catch {
-                return .failure(.field(error))
+        return withUnsafeTemporaryAllocation(byteCount: UnpackArena.scratchBytes, alignment: UnpackArena.alignment) { scratch in
+            var arena = UnpackArena(scratch: scratch)
+            defer { arena.deallocateAll() }
+            return withUnsafeMutablePointer(to: &arena) { arenaPointer in
+                var allocator = ProtobufCAllocator(
+                    alloc: UnpackArena.allocate, free: UnpackArena.free, allocator_data: UnsafeMutableRawPointer(arenaPointer))
+                return bytes.withUnsafeBufferPointer { buffer -> Result<M, DecodeFailure> in
+                    // An empty message is valid protobuf; give protobuf-c a real pointer regardless.
+                    var emptyInput: UInt8 = 0
+                    let unpacked = withUnsafePointer(to: &emptyInput) { empty in
+                        protobuf_c_message_unpack(descriptor, &allocator, buffer.count, buffer.baseAddress ?? empty)
+                    }
+                    guard let unpacked else { return .failure(.undecodable) }
+                    let c = UnsafeRawPointer(unpacked).load(as: M.CMessage.self)
+                    do throws(FieldError) {
+                        return .success(try M(copying: c))
+                    } catch {
+                        return .failure(.field(error))
+                    }
+                }
             }
         }
     }
 
     /// Packs the C struct that `build` makes; everything `build` allocates in the arena is freed
-    /// after packing.
+    /// after packing. The arena starts in `CArena.scratchBytes` of stack, so a typical message
+    /// packs with one heap allocation: its result.
     static func pack<C>(_ build: (inout CArena) -> C) -> [UInt8] {
-        var arena = CArena()
-        defer { arena.deallocateAll() }
-        var c = build(&arena)
-        return withUnsafePointer(to: &c) { pointer in
-            let message = UnsafeRawPointer(pointer).assumingMemoryBound(to: ProtobufCMessage.self)
-            let size = protobuf_c_message_get_packed_size(message)
-            guard size > 0 else { return [] }
-            return [UInt8](unsafeUninitializedCapacity: size) { buffer, initializedCount in
-                initializedCount = protobuf_c_message_pack(message, buffer.baseAddress!)
-                precondition(initializedCount == size, "protobuf-c packed \(initializedCount) of \(size) bytes")
+        withUnsafeTemporaryAllocation(byteCount: CArena.scratchBytes, alignment: CArena.alignmentMax) { scratch in
+            var arena = CArena(scratch: scratch)
+            defer { arena.deallocateAll() }
+            var c = build(&arena)
+            return withUnsafePointer(to: &c) { pointer in
+                let message = UnsafeRawPointer(pointer).assumingMemoryBound(to: ProtobufCMessage.self)
+                let size = protobuf_c_message_get_packed_size(message)
+                guard size > 0 else { return [] }
+                return [UInt8](unsafeUninitializedCapacity: size) { buffer, initializedCount in
+                    initializedCount = protobuf_c_message_pack(message, buffer.baseAddress!)
+                    precondition(initializedCount == size, "protobuf-c packed \(initializedCount) of \(size) bytes")
+                }
             }
         }
     }
@@ -150,6 +163,53 @@ enum ProtobufC {
     }
 }
 
+// MARK: - Arena for unpacking
+
+/// The memory protobuf-c unpacks one message into: a stack scratch buffer, then heap blocks.
+/// protobuf-c's `free` calls are ignored; everything goes at once in `deallocateAll()`.
+struct UnpackArena {
+    /// Enough for every hot message and a stored usage event; bigger messages spill to the heap.
+    /// No more than 1 KiB: `withUnsafeTemporaryAllocation` puts larger buffers on the heap.
+    static let scratchBytes = 1024
+    /// Every allocation is aligned to this (the largest alignment a C field needs).
+    static let alignment = 16
+
+    private var cursor: UnsafeMutableRawPointer?
+    private var remaining: Int
+    private var heapBlocks: [UnsafeMutableRawPointer] = []
+
+    init(scratch: UnsafeMutableRawBufferPointer) {
+        cursor = scratch.baseAddress
+        remaining = scratch.baseAddress == nil ? 0 : scratch.count
+    }
+
+    mutating func allocate(_ byteCount: Int) -> UnsafeMutableRawPointer {
+        let rounded = (max(byteCount, 1) + Self.alignment - 1) & ~(Self.alignment - 1)
+        if let cursor, rounded <= remaining {
+            self.cursor = cursor + rounded
+            remaining -= rounded
+            return cursor
+        }
+        let block = UnsafeMutableRawPointer.allocate(byteCount: rounded, alignment: Self.alignment)
+        heapBlocks.append(block)
+        return block
+    }
+
+    /// Frees the heap blocks. Pointers handed out before are dangling afterwards.
+    mutating func deallocateAll() {
+        for block in heapBlocks { block.deallocate() }
+        heapBlocks.removeAll()
+    }
+
+    /// protobuf-c's allocation callback; `data` points at the arena.
+    static let allocate: @convention(c) (UnsafeMutableRawPointer?, Int) -> UnsafeMutableRawPointer? = { data, byteCount in
+        data!.assumingMemoryBound(to: UnpackArena.self).pointee.allocate(byteCount)
+    }
+
+    /// protobuf-c's free callback: nothing to do until the arena goes.
+    static let free: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void = { _, _ in }
+}
+
 // MARK: - Arena for packing
 
 /// Owns the C memory of one message being packed: strings, nested structs, pointer arrays.
@@ -157,13 +217,23 @@ enum ProtobufC {
 /// no copy can free the blocks twice.
 struct CArena: ~Copyable {
     private static let blockBytesMin = 1024
+    /// Stack bytes `ProtobufC.pack` lends the arena first: more than any hot message needs, and
+    /// no more than 1 KiB, past which `withUnsafeTemporaryAllocation` uses the heap.
+    static let scratchBytes = 1024
+    /// Alignment of the scratch and heap blocks (the largest any C field needs).
+    static let alignmentMax = 16
+    /// Heap blocks taken when the scratch ran out (an empty array allocates nothing).
     private var blocks: [UnsafeMutableRawPointer] = []
     private var cursor: UnsafeMutableRawPointer?
     private var remaining = 0
 
-    init() {}
+    /// An arena that uses `scratch` (borrowed, never freed by the arena) before the heap.
+    init(scratch: UnsafeMutableRawBufferPointer) {
+        cursor = scratch.baseAddress
+        remaining = scratch.baseAddress == nil ? 0 : scratch.count
+    }
 
-    /// Frees every block. Pointers handed out before are dangling afterwards.
+    /// Frees every heap block. Pointers handed out before are dangling afterwards.
     mutating func deallocateAll() {
         for block in blocks { block.deallocate() }
         blocks.removeAll()
@@ -181,7 +251,7 @@ struct CArena: ~Copyable {
             }
         }
         let blockBytes = max(byteCount, Self.blockBytesMin)
-        let block = UnsafeMutableRawPointer.allocate(byteCount: blockBytes, alignment: max(alignment, 16))
+        let block = UnsafeMutableRawPointer.allocate(byteCount: blockBytes, alignment: max(alignment, Self.alignmentMax))
         blocks.append(block)
         cursor = block + byteCount
         remaining = blockBytes - byteCount

@@ -1,0 +1,131 @@
+// The one-core pinned round trip (DESIGN.md §9: server and client on CPU 0, which strips the
+// cross-core wake-up and leaves what decoding, the store, encoding and the client cost), and the
+// scale test: gate latency with few and many shops, memory per stored event, recovery time,
+// LogUsage on a loaded store and the monthly report.
+import Foundation
+import TokenGateClient
+import TokenGateCore
+
+extension BenchRun {
+    // MARK: - Pinned
+
+    func measurePinned(_ sizes: MessageSizes) async throws {
+        report.section("One core: server and client pinned to CPU 0 (taskset -c 0), 1 conn sequential")
+        let echoSocket = fresh("echo") + ".sock"
+        let echo = try Child(
+            "echo server", executable: Machine.selfPath,
+            arguments: ["--echo-server", "thread", echoSocket, String(sizes.requestBytes), String(sizes.responseBytes)],
+            stderrPath: fresh("echo") + ".log", pinToCPU: 0)
+        try Machine.waitForSocket(echoSocket, child: echo)
+        let floor = try pinnedClient(["floor", echoSocket, String(sizes.requestBytes), String(sizes.responseBytes)])
+        echo.kill()
+        report.add("pinned.floor.p50_us", "floor p50", floor.p50, "µs")
+        report.add("pinned.floor.p99_us", "floor p99", floor.p99, "µs")
+        let (daemon, socket, _) = try await startDaemon(pinToCPU: 0)
+        defer { daemon.kill() }
+        let gate = try pinnedClient(["tokengate", socket, "0", "0"])
+        report.add("pinned.tg.p50_us", "CanMakeRequest p50", gate.p50, "µs")
+        report.add("pinned.tg.p99_us", "CanMakeRequest p99", gate.p99, "µs")
+    }
+
+    /// Runs this binary as a pinned client and reads its one line of figures.
+    func pinnedClient(_ arguments: [String]) throws -> (p50: Double?, p99: Double?) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Machine.which("taskset"))
+        process.arguments = ["-c", "0", Machine.selfPath, "--pinned-client"] + arguments
+            + [String(options.phaseMs), String(options.warmupMs)]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Double]
+        else { throw BenchError("pinned client \(arguments.first ?? "") failed: \(String(decoding: data, as: UTF8.self))") }
+        return (object["p50_us"], object["p99_us"])
+    }
+
+    // MARK: - Scale
+
+    func measureScale() async throws {
+        report.section("Scale (stores written straight to the log, recovered by tokengated at start)")
+        let nowMs = SystemClockReading.nowMs()
+        let (empty, _, _) = try await startDaemon()
+        let emptyResident = empty.residentBytes ?? 0
+        empty.kill()
+        report.add("scale.empty.rss_mib", "resident memory, empty store", Double(emptyResident) / 1_048_576, "MiB")
+        for (name, shops) in [("small", options.scaleShopsSmall), ("large", options.scaleShopsLarge)] {
+            let data = fresh("scale-\(name)")
+            _ = try ScaleData.generate(directory: data, shops: shops, events: shops, nowMs: nowMs)
+            let (daemon, socket, ready) = try await startDaemon(dataDirectory: data)
+            defer { daemon.kill() }
+            let scaled = Workload(shopCount: shops, runTag: "scale")
+            let measured = try await gateLoad(socket, .sequential) { client, worker, call throws(TokenGateError) in
+                _ = try await client.canMakeRequest(scaled.canMakeRequest(worker: worker, call: call &* 104_729))
+            }
+            let label = "\(shops.formatted()) shops"
+            report.add("scale.can.\(name)", "CanMakeRequest 1 conn, \(label)", measured, latencies: true, rate: false)
+            report.add("scale.\(name).recovery_s", "start to SERVING, \(label)", ready, "s")
+            let perShop = Double((daemon.residentBytes ?? 0) - emptyResident) / Double(shops)
+            report.add("scale.\(name).bytes_per_shop", "resident memory per shop, \(label)", perShop, "B")
+        }
+        try await measureEventStore(nowMs: nowMs, emptyResident: emptyResident)
+    }
+
+    func measureEventStore(nowMs: UnixMillis, emptyResident: Int) async throws {
+        let events = options.scaleEvents
+        let shops = options.scaleEventShops
+        let data = fresh("scale-events")
+        let generationStarted = monotonicNs()
+        let logBytes = try ScaleData.generate(directory: data, shops: shops, events: events, nowMs: nowMs)
+        progress("generated \(events) events over \(shops) shops (\(logBytes >> 20) MiB of log) in "
+            + String(format: "%.1f s", Double(monotonicNs() - generationStarted) / 1e9))
+        let label = "\(events.formatted()) events over \(shops.formatted()) shops"
+        report.add("scale.events.log_mib", "log size, \(label)", Double(logBytes) / 1_048_576, "MiB")
+        let (daemon, socket, ready) = try await startDaemon(dataDirectory: data)
+        defer { daemon.kill() }
+        report.add("scale.events.recovery_s", "recovery (start to SERVING), \(label)", ready, "s")
+        let resident = daemon.residentBytes ?? 0
+        report.add("scale.events.rss_mib", "resident memory, \(label)", Double(resident) / 1_048_576, "MiB")
+        report.add("scale.events.bytes_per_event", "resident memory per stored event", Double(resident - emptyResident) / Double(events), "B")
+        let workload = self.workload
+        let tag = "10ad0000"
+        let measured = try await gateLoad(socket, .manyConnections) { client, worker, call throws(TokenGateError) in
+            _ = try await client.logUsage(workload.logUsage(worker: worker, call: call, tag: tag))
+        }
+        report.add("scale.events.log_always.\(LoadShape.manyConnections.key)",
+            "LogUsage --fsync always, \(LoadShape.manyConnections.label), loaded", measured, latencies: false, rate: true)
+        try await measureMonthlyReport(socket, shops: shops, nowMs: nowMs)
+    }
+
+    func measureMonthlyReport(_ socket: String, shops: Int, nowMs: UnixMillis) async throws {
+        let client = TokenGateClient(socketPath: socket, defaultTimeoutMs: 600_000)
+        defer { client.close() }
+        let request = RawMessage.stringField(1, MonthKey(unixMs: nowMs).text)
+        let started = monotonicNs()
+        let label = "monthly report over \(shops.formatted()) shops"
+        let outcome: Result<RawMessage, TokenGateError>
+        do {
+            outcome = .success(try await client.call("/tokengate.v1.BudgetService/GetMonthlyReport", request))
+        } catch {
+            outcome = .failure(error)
+        }
+        switch outcome {
+        case .success:
+            report.add("scale.report.ms", label, Double(monotonicNs() - started) / 1e6, "ms")
+        case .failure(let error) where error.code == .unimplemented:
+            report.add("scale.report.ms", label, nil, "ms", note: "not implemented")
+        case .failure(let error):
+            throw error
+        }
+    }
+}
+
+/// Wall-clock time, for dating generated events inside the current month.
+enum SystemClockReading {
+    static func nowMs() -> UnixMillis {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UnixMillis(spec.tv_sec) * 1_000 + UnixMillis(spec.tv_nsec) / 1_000_000
+    }
+}

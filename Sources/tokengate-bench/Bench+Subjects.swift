@@ -1,0 +1,75 @@
+// The subjects compared with the floor: TokenGate through its client library (CanMakeRequest,
+// and LogUsage under each fsync policy) and Redis doing the gate, at the same three load shapes.
+import Foundation
+import TokenGateClient
+
+extension BenchRun {
+    func measureTokenGate() async throws {
+        report.section("TokenGate through TokenGateClient (tokengated --fsync always)")
+        let (daemon, socket, _) = try await startDaemon()
+        defer { daemon.kill() }
+        let workload = self.workload
+        for shape in LoadShape.allCases {
+            let measured = try await gateLoad(socket, shape) { client, worker, call throws(TokenGateError) in
+                _ = try await client.canMakeRequest(workload.canMakeRequest(worker: worker, call: call))
+            }
+            report.add("tg.can.\(shape.key)", "CanMakeRequest, \(shape.label)", measured, latencies: shape != .pipelined, rate: true)
+        }
+        try await measureLogUsage(socket, policy: "always")
+        daemon.kill()
+        for policy in ["everysec", "never"] {
+            let (other, otherSocket, _) = try await startDaemon(fsync: policy)
+            defer { other.kill() }
+            try await measureLogUsage(otherSocket, policy: policy)
+        }
+    }
+
+    func measureLogUsage(_ socket: String, policy: String) async throws {
+        let workload = self.workload
+        for shape in LoadShape.allCases {
+            let tag = Workload.pad(String(UInt32.random(in: 0...UInt32.max), radix: 16), 8)
+            let measured = try await gateLoad(socket, shape) { client, worker, call throws(TokenGateError) in
+                _ = try await client.logUsage(workload.logUsage(worker: worker, call: call, tag: tag))
+            }
+            report.add("tg.log.\(policy).\(shape.key)", "LogUsage --fsync \(policy), \(shape.label)", measured,
+                latencies: shape != .pipelined, rate: true)
+        }
+    }
+
+    func gateLoad(_ socket: String, _ shape: LoadShape, _ body: @escaping GateLoad.Body) async throws -> Measurement {
+        try await GateLoad.run(
+            socketPath: socket, connections: shape.connections, inFlight: shape.depth, warmupNs: warmupNs,
+            durationNs: durationNs, recordLatencies: shape != .pipelined, body)
+    }
+
+    // MARK: - Redis
+
+    func measureRedis() throws {
+        report.section("Peer: Redis over a Unix socket (INCRBY + GET pipelined = one gate call; C client)")
+        guard let executable = redisExecutable() else {
+            report.add("redis.gate.seq.calls_per_s", "Redis gate", nil, "/s", note: "redis-server not installed; scripts/bench.sh installs it")
+            return
+        }
+        for (name, aof) in [("gate", false), ("aof_always", true)] {
+            let runDirectory = fresh("redis")
+            try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+            let (server, socket) = try RedisPeer.start(executable: executable, directory: runDirectory, appendFsyncAlways: aof)
+            defer { server.kill() }
+            let label = aof ? "Redis appendonly yes, appendfsync always" : "Redis without persistence"
+            for shape in LoadShape.allCases {
+                let measured = try RawLoad.run(RawLoad.Spec(
+                    socketPath: socket, connections: shape.connections, depth: shape.depth,
+                    requests: RedisPeer.gateRequests(shops: BenchOptions.loadShops),
+                    response: .crlfs(RedisPeer.crlfsPerGate), warmupNs: warmupNs, durationNs: durationNs,
+                    recordLatencies: shape != .pipelined))
+                report.add("redis.\(name).\(shape.key)", "\(label), \(shape.label)", measured, latencies: shape != .pipelined, rate: true)
+            }
+        }
+    }
+
+    func redisExecutable() -> String? {
+        if options.redisDisabled { return nil }
+        if let path = options.redisPath { return path }
+        return try? Machine.which("redis-server")
+    }
+}

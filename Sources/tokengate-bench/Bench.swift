@@ -1,0 +1,177 @@
+// One benchmark run, in the order that keeps figures comparable: measure the message sizes,
+// then the floor (echo of those sizes, thread and epoll servers), TokenGate (CanMakeRequest and
+// LogUsage under each fsync policy), Redis, the one-core pinned round trip and the scale test,
+// all at the same concurrency, then the ratios against their targets.
+import Foundation
+import TokenGateClient
+import TokenGateWire
+
+/// The byte sizes of one CanMakeRequest round trip, frames included.
+struct MessageSizes {
+    var requestBytes: Int
+    var responseBytes: Int
+}
+
+/// The three load shapes every subject is measured under.
+enum LoadShape: CaseIterable {
+    case sequential, manyConnections, pipelined
+
+    var connections: Int { self == .manyConnections ? BenchOptions.connectionsMany : 1 }
+    var depth: Int { self == .pipelined ? BenchOptions.inFlightOnOneConnection : 1 }
+    var key: String {
+        switch self {
+        case .sequential: "seq"
+        case .manyConnections: "c\(BenchOptions.connectionsMany)"
+        case .pipelined: "pipe\(BenchOptions.inFlightOnOneConnection)"
+        }
+    }
+    var label: String {
+        switch self {
+        case .sequential: "1 conn sequential"
+        case .manyConnections: "\(BenchOptions.connectionsMany) conns"
+        case .pipelined: "1 conn, \(BenchOptions.inFlightOnOneConnection) in flight"
+        }
+    }
+}
+
+final class BenchRun {
+    let options: BenchOptions
+    let report = Report()
+    let directory: String
+    let daemonPath: String
+    let workload: Workload
+    private var serial = 0
+
+    init(options: BenchOptions) throws {
+        self.options = options
+        directory = try Machine.temporaryDirectory()
+        daemonPath = options.daemonPath ?? (URL(fileURLWithPath: Machine.selfPath).deletingLastPathComponent().path + "/tokengated")
+        guard FileManager.default.isExecutableFile(atPath: daemonPath) else {
+            throw BenchError("tokengated not found at \(daemonPath); build it (swift build -c release) or pass --daemon")
+        }
+        workload = Workload(shopCount: BenchOptions.loadShops, runTag: "bench")
+    }
+
+    var warmupNs: UInt64 { UInt64(options.warmupMs) * 1_000_000 }
+    var durationNs: UInt64 { UInt64(options.phaseMs) * 1_000_000 }
+
+    /// A fresh name under the run directory.
+    func fresh(_ stem: String) -> String {
+        serial += 1
+        return "\(directory)/\(stem)\(serial)"
+    }
+
+    /// Runs every section; returns the exit code.
+    func run() async -> Int32 {
+        report.setMachine(Machine.facts())
+        report.addMachineFact("mode", options.quick ? "quick" : "full")
+        report.addMachineFact("phase_ms", "\(options.phaseMs) (+\(options.warmupMs) warm-up)")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let sizes = try await measureSizes()
+            try measureFloor(sizes)
+            try await measureTokenGate()
+            try measureRedis()
+            if !options.skipPinned { try await measurePinned(sizes) }
+            if !options.skipScale { try await measureScale() }
+        } catch {
+            progress("benchmark failed: \(error)")
+            report.addNote("the run stopped early: \(error)")
+            addTargets()
+            print(options.json ? report.json() : report.text(), terminator: "")
+            return 1
+        }
+        report.addMachineFact("loadavg_at_end", Machine.loadAverage())
+        addTargets()
+        print(options.json ? report.json() : report.text(), terminator: "")
+        return 0
+    }
+
+    // MARK: - Daemons
+
+    /// Starts tokengated on a fresh socket; returns it with its socket and the time from spawn to
+    /// health SERVING (which is recovery for a data dir with content).
+    func startDaemon(dataDirectory: String? = nil, fsync: String = "always", pinToCPU cpu: Int? = nil) async throws
+        -> (child: Child, socket: String, readySeconds: Double)
+    {
+        let socket = fresh("gate") + ".sock"
+        let data = dataDirectory ?? fresh("data")
+        let started = monotonicNs()
+        let child = try Child(
+            "tokengated", executable: daemonPath, arguments: ["--socket", socket, "--data-dir", data, "--fsync", fsync],
+            stderrPath: fresh("tokengated") + ".log", pinToCPU: cpu)
+        let client = TokenGateClient(socketPath: socket, defaultTimeoutMs: 2_000)
+        defer { client.close() }
+        while true {
+            if let health = try? await client.health(), health.status == .serving { break }
+            guard child.process.isRunning else { throw BenchError("tokengated exited at start: \(child.kill())") }
+            client.close()
+            try await Task.sleep(nanoseconds: 2_000_000)
+        }
+        return (child, socket, Double(monotonicNs() - started) / 1e9)
+    }
+
+    // MARK: - Sizes
+
+    func measureSizes() async throws -> MessageSizes {
+        let (daemon, socket, _) = try await startDaemon()
+        defer { daemon.kill() }
+        let client = TokenGateClient(socketPath: socket)
+        defer { client.close() }
+        let request = workload.canMakeRequest(worker: 0, call: 0)
+        let response = try await client.canMakeRequest(request)
+        let callID: UInt64 = 1_000_000
+        let requestFrame = RequestEnvelope(callID: callID, method: MethodPath.canMakeRequest, deadlineMs: client.defaultTimeoutMs, payload: request.encoded())
+        let responseFrame = ResponseEnvelope(callID: callID, statusCode: 0, payload: response.encoded(), endOfStream: true)
+        let sizes = MessageSizes(requestBytes: requestFrame.encoded().count + 4, responseBytes: responseFrame.encoded().count + 4)
+        let usage = workload.logUsage(worker: 0, call: 0, tag: "51ce0000")
+        let usageFrame = RequestEnvelope(callID: callID, method: MethodPath.logUsage, deadlineMs: client.defaultTimeoutMs, payload: usage.encoded())
+        report.section("Message sizes (frames with their 4-byte length)")
+        report.add("size.can_make_request.request_bytes", "CanMakeRequest request", Double(sizes.requestBytes), "B")
+        report.add("size.can_make_request.response_bytes", "CanMakeRequest response", Double(sizes.responseBytes), "B")
+        report.add("size.log_usage.request_bytes", "LogUsage request", Double(usageFrame.encoded().count + 4), "B")
+        return sizes
+    }
+
+    // MARK: - Floor
+
+    /// The echo floor with both server shapes; the floor figures are the better of the two.
+    func measureFloor(_ sizes: MessageSizes) throws {
+        report.section("Floor: raw Unix-socket echo of the CanMakeRequest sizes (C, plain read/write)")
+        var best: [LoadShape: Measurement] = [:]
+        for kind in ["thread", "epoll"] {
+            let socket = fresh("echo") + ".sock"
+            let server = try Child(
+                "echo server", executable: Machine.selfPath,
+                arguments: ["--echo-server", kind, socket, String(sizes.requestBytes), String(sizes.responseBytes)],
+                stderrPath: fresh("echo") + ".log")
+            defer { server.kill() }
+            try Machine.waitForSocket(socket, child: server)
+            for shape in LoadShape.allCases {
+                let measured = try floorLoad(socket, sizes, shape)
+                report.add("floor.\(kind).\(shape.key)", "\(kind) server, \(shape.label)", measured, latencies: shape != .pipelined, rate: true)
+                if let previous = best[shape], !isBetter(measured, than: previous, shape) { continue }
+                best[shape] = measured
+            }
+        }
+        for shape in LoadShape.allCases {
+            report.add("floor.\(shape.key)", "floor (faster server), \(shape.label)", best[shape]!, latencies: shape != .pipelined, rate: true)
+        }
+    }
+
+    func floorLoad(_ socket: String, _ sizes: MessageSizes, _ shape: LoadShape) throws -> Measurement {
+        try RawLoad.run(RawLoad.Spec(
+            socketPath: socket, connections: shape.connections, depth: shape.depth,
+            requests: [[UInt8](repeating: 0x2a, count: sizes.requestBytes)],
+            response: .fixed(bytes: sizes.responseBytes), warmupNs: warmupNs, durationNs: durationNs,
+            recordLatencies: shape != .pipelined))
+    }
+
+    /// Sequential runs are compared by p50 latency, the others by rate.
+    func isBetter(_ candidate: Measurement, than other: Measurement, _ shape: LoadShape) -> Bool {
+        if shape == .sequential {
+            return (candidate.percentilesUs.p50 ?? .infinity) < (other.percentilesUs.p50 ?? .infinity)
+        }
+        return candidate.callsPerSecond > other.callsPerSecond
+    }
+}

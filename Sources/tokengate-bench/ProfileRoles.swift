@@ -1,0 +1,70 @@
+// Roles for profiling under valgrind (callgrind counts instructions, which stays stable on a
+// busy machine): the daemon's parts wired as tokengated does, but without `dispatchMain`
+// (whose signal thread valgrind cannot run), and a fixed number of sequential calls from a
+// plain thread. Not used by a benchmark run; see README "Profiling".
+import Foundation
+import TokenGateClient
+import TokenGateServer
+import TokenGateStore
+import TokenGateWire
+
+enum ProfileRoles {
+    /// Serves on `socketPath` with a fresh ledger in `dataDirectory` until killed.
+    static func serve(socketPath: String, dataDirectory: String) throws -> Never {
+        let log = try WriteAheadLog(directory: dataDirectory, policy: .always)
+        let encoding = FactEncoding(encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) })
+        let ledger = Ledger(directory: dataDirectory, configuration: .defaults, log: log, encoding: encoding, bootID: "profile")
+        _ = try ledger.recover(repair: false)
+        let service = BudgetService(ledger: ledger, clock: SystemClock())
+        service.isReady = true
+        let server = Server(
+            configuration: ServerConfiguration(socketPath: socketPath, adminUIDs: [getuid()]), service: service,
+            ledger: ledger, logger: Logger(), onFatal: { message in fail(message) })
+        try server.start()
+        while true { sleep(3_600) }
+    }
+
+    /// Makes `count` sequential CanMakeRequest calls (or LogUsage with `logUsage`) and exits.
+    static func call(socketPath: String, count: Int, logUsage: Bool) -> Never {
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let client = TokenGateClient(socketPath: socketPath)
+            let workload = Workload(shopCount: BenchOptions.loadShops, runTag: "profile")
+            do {
+                for call in 0..<count {
+                    if logUsage {
+                        _ = try await client.logUsage(workload.logUsage(worker: 0, call: call, tag: "0f11e000"))
+                    } else {
+                        _ = try await client.canMakeRequest(workload.canMakeRequest(worker: 0, call: call))
+                    }
+                }
+            } catch {
+                fail("profile client: \(error)")
+            }
+            done.signal()
+        }
+        done.wait()
+        exit(0)
+    }
+
+    /// Runs one load shape for `seconds` and prints the calls per second (for perf/strace).
+    static func load(socketPath: String, logUsage: Bool, connections: Int, inFlight: Int, seconds: Double) async -> Never {
+        let workload = Workload(shopCount: BenchOptions.loadShops, runTag: "load")
+        do {
+            let measured = try await GateLoad.run(
+                socketPath: socketPath, connections: connections, inFlight: inFlight, warmupNs: 100_000_000,
+                durationNs: UInt64(seconds * 1e9), recordLatencies: false
+            ) { client, worker, call throws(TokenGateError) in
+                if logUsage {
+                    _ = try await client.logUsage(workload.logUsage(worker: worker, call: call, tag: "10ad0001"))
+                } else {
+                    _ = try await client.canMakeRequest(workload.canMakeRequest(worker: worker, call: call))
+                }
+            }
+            print("\(Int(measured.callsPerSecond)) calls/s (\(measured.calls) calls)")
+        } catch {
+            fail("load client: \(error)")
+        }
+        exit(0)
+    }
+}

@@ -1,0 +1,30 @@
+// The ratios issue 6 asks for, with their targets, and the ratios printed for information
+// (TokenGate against the floor and against Redis at every load shape).
+
+extension BenchRun {
+    func addTargets() {
+        let c64 = LoadShape.manyConnections.key
+        let pipe = LoadShape.pipelined.key
+        let targets: [Target] = [
+            Target(name: "CanMakeRequest p50, 1 conn / floor p50", numeratorKey: "tg.can.seq.p50_us", denominatorKey: "floor.seq.p50_us", bound: .atMost(1.3)),
+            Target(name: "CanMakeRequest p99, 1 conn / floor p99", numeratorKey: "tg.can.seq.p99_us", denominatorKey: "floor.seq.p99_us", bound: .atMost(1.5)),
+            Target(name: "CanMakeRequest calls/s, \(c64) / floor", numeratorKey: "tg.can.\(c64).calls_per_s", denominatorKey: "floor.\(c64).calls_per_s", bound: .atLeast(0.7)),
+            Target(name: "CanMakeRequest calls/s, 32 in flight / floor", numeratorKey: "tg.can.\(pipe).calls_per_s", denominatorKey: "floor.\(pipe).calls_per_s", bound: .atLeast(0.5)),
+            Target(name: "CanMakeRequest calls/s, \(c64) / Redis gate", numeratorKey: "tg.can.\(c64).calls_per_s", denominatorKey: "redis.gate.\(c64).calls_per_s", bound: .atLeast(1.0)),
+            Target(name: "LogUsage always calls/s, \(c64) / 1 conn", numeratorKey: "tg.log.always.\(c64).calls_per_s", denominatorKey: "tg.log.always.seq.calls_per_s", bound: .atLeast(10)),
+            Target(name: "LogUsage always calls/s, \(c64) / Redis AOF always", numeratorKey: "tg.log.always.\(c64).calls_per_s", denominatorKey: "redis.aof_always.\(c64).calls_per_s", bound: .atLeast(0.5)),
+            Target(name: "CanMakeRequest p50, many shops / 1k shops", numeratorKey: "scale.can.large.p50_us", denominatorKey: "scale.can.small.p50_us", bound: .atMost(1.1)),
+            Target(name: "resident bytes per stored usage event", numeratorKey: "scale.events.bytes_per_event", denominatorKey: nil, bound: .atMost(150)),
+            Target(name: "recovery of the event store, seconds", numeratorKey: "scale.events.recovery_s", denominatorKey: nil, bound: .atMost(15)),
+            Target(name: "pinned one core: CanMakeRequest p50 / floor p50", numeratorKey: "pinned.tg.p50_us", denominatorKey: "pinned.floor.p50_us", bound: .atMost(2)),
+            Target(name: "(info) CanMakeRequest p99.9, 1 conn / floor", numeratorKey: "tg.can.seq.p999_us", denominatorKey: "floor.seq.p999_us", bound: .none),
+            Target(name: "(info) CanMakeRequest p50, \(c64) / floor", numeratorKey: "tg.can.\(c64).p50_us", denominatorKey: "floor.\(c64).p50_us", bound: .none),
+            Target(name: "(info) CanMakeRequest calls/s, 1 conn / Redis gate", numeratorKey: "tg.can.seq.calls_per_s", denominatorKey: "redis.gate.seq.calls_per_s", bound: .none),
+            Target(name: "(info) CanMakeRequest calls/s, 32 in flight / Redis", numeratorKey: "tg.can.\(pipe).calls_per_s", denominatorKey: "redis.gate.\(pipe).calls_per_s", bound: .none),
+            Target(name: "(info) LogUsage always calls/s, 1 conn / Redis AOF", numeratorKey: "tg.log.always.seq.calls_per_s", denominatorKey: "redis.aof_always.seq.calls_per_s", bound: .none),
+            Target(name: "(info) LogUsage never calls/s, \(c64) / floor", numeratorKey: "tg.log.never.\(c64).calls_per_s", denominatorKey: "floor.\(c64).calls_per_s", bound: .none),
+            Target(name: "(info) pinned p99 / floor p99", numeratorKey: "pinned.tg.p99_us", denominatorKey: "pinned.floor.p99_us", bound: .none),
+        ]
+        for target in targets { report.addTarget(target) }
+    }
+}

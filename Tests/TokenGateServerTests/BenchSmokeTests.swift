@@ -1,0 +1,50 @@
+// Runs the benchmark program in --quick mode with a tiny budget, as the issue asks: it must
+// start its own daemons, measure every section and print figures and ratios. Speed is not
+// asserted (that is what the benchmark reports); that every figure came out is.
+import Foundation
+import XCTest
+
+final class BenchSmokeTests: XCTestCase {
+    /// The whole run must finish within this, or the test fails instead of hanging.
+    static let runSecondsMax: Double = 90
+
+    func testQuickBenchmarkPrintsEveryFigure() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestDaemon.productsDirectory + "/tokengate-bench")
+        process.arguments = [
+            "--quick", "--json", "--phase-ms", "120", "--warmup-ms", "30", "--scale-shops", "3000", "--scale-events", "20000",
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let watchdog = DispatchWorkItem { process.terminate() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + Self.runSecondsMax, execute: watchdog)
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        watchdog.cancel()
+        XCTAssertEqual(process.terminationStatus, 0, String(decoding: data, as: UTF8.self))
+
+        let root = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let machine = try XCTUnwrap(root["machine"] as? [String: Any])
+        XCTAssertEqual(machine["nproc"] as? String, String(ProcessInfo.processInfo.activeProcessorCount))
+        XCTAssertNotNil(machine["date"])
+        let figures = try XCTUnwrap(root["figures"] as? [String: Any])
+        let measured = [
+            "floor.seq.p50_us", "floor.c64.calls_per_s", "floor.pipe32.calls_per_s",
+            "tg.can.seq.p50_us", "tg.can.seq.p999_us", "tg.can.c64.calls_per_s", "tg.can.pipe32.calls_per_s",
+            "tg.log.always.seq.calls_per_s", "tg.log.always.c64.calls_per_s", "tg.log.everysec.c64.calls_per_s",
+            "tg.log.never.pipe32.calls_per_s", "pinned.floor.p50_us", "pinned.tg.p50_us",
+            "scale.can.small.p50_us", "scale.can.large.p50_us", "scale.events.recovery_s", "scale.events.bytes_per_event",
+            "scale.events.log_always.c64.calls_per_s",
+        ]
+        for key in measured {
+            let value = figures[key] as? Double
+            XCTAssertNotNil(value, "\(key) missing")
+            XCTAssertGreaterThan(value ?? 0, 0, "\(key) must be a measured, positive figure")
+        }
+        XCTAssertTrue(figures.keys.contains("scale.report.ms"), "the monthly report figure is printed, measured or n/a")
+        let targets = try XCTUnwrap(root["targets"] as? [[String: Any]])
+        XCTAssertGreaterThanOrEqual(targets.count, 11, "every target of issue 6 is evaluated")
+    }
+}

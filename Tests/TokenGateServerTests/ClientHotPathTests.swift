@@ -1,0 +1,109 @@
+// The client's hot path after the benchmark's changes: deadlines checked by one sweeper thread
+// instead of a timer per call (they must fire, never early, and leave other calls alone), and
+// frames of concurrent calls written together (every answer must still reach its own caller).
+import Foundation
+import TokenGateClient
+import TokenGateWire
+import XCTest
+
+final class ClientHotPathTests: XCTestCase {
+    /// A socket that accepts connections and reads requests but never answers.
+    final class SilentServer: @unchecked Sendable {
+        let directory: String
+        let socketPath: String
+        private let listener: Int32
+
+        init() throws {
+            var template = Array("/tmp/tg-silent-XXXXXX".utf8CString)
+            guard let made = mkdtemp(&template) else { throw TokenGateError(.internal, "mkdtemp failed") }
+            directory = String(cString: made)
+            socketPath = directory + "/silent.sock"
+            listener = try UnixSocket.listen(path: socketPath, backlog: 16, mode: 0o600)
+            let fd = listener
+            Thread {
+                while let connection = try? UnixSocket.accept(fd) {
+                    Thread {
+                        var buffer = [UInt8](repeating: 0, count: 4_096)
+                        while let count = try? UnixSocket.read(connection, into: &buffer), count > 0 {}
+                        UnixSocket.close(connection)
+                    }.start()
+                }
+            }.start()
+        }
+
+        deinit {
+            UnixSocket.shutdown(listener)
+            UnixSocket.close(listener)
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    /// Closes `client` after `seconds`, so a broken deadline fails the test instead of hanging it.
+    static func watchdog(_ client: TokenGateClient, seconds: Double = 5) -> Task<Void, Never> {
+        Task {
+            try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+            if !Task.isCancelled { client.close() }
+        }
+    }
+
+    func testDeadlineFiresNotEarlyAndNotLong() async throws {
+        let server = try SilentServer()
+        let client = TokenGateClient(socketPath: server.socketPath)
+        let watchdog = Self.watchdog(client)
+        defer { watchdog.cancel() }
+        let started = Date()
+        do {
+            _ = try await client.canMakeRequest(.init(shopID: "s"), timeoutMs: 150)
+            XCTFail("a server that never answers cannot produce a response")
+        } catch {
+            XCTAssertEqual(error.code, .deadlineExceeded)
+            XCTAssertTrue(error.message.contains("150 ms"), error.message)
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertGreaterThanOrEqual(elapsed, 0.15, "a deadline must never fire early")
+        XCTAssertLessThan(elapsed, 3, "the sweeper must end the call, not the server")
+    }
+
+    func testEachCallKeepsItsOwnDeadline() async throws {
+        let server = try SilentServer()
+        let client = TokenGateClient(socketPath: server.socketPath)
+        let watchdog = Self.watchdog(client)
+        defer { watchdog.cancel() }
+        let started = Date()
+        async let short: Double = Self.secondsUntilDeadline(client, timeoutMs: 100, since: started)
+        async let long: Double = Self.secondsUntilDeadline(client, timeoutMs: 600, since: started)
+        let (shortSeconds, longSeconds) = try await (short, long)
+        XCTAssertGreaterThanOrEqual(shortSeconds, 0.1)
+        XCTAssertGreaterThanOrEqual(longSeconds, 0.6, "expiring one call must not expire a later deadline on the same connection")
+        XCTAssertLessThan(shortSeconds, longSeconds)
+    }
+
+    static func secondsUntilDeadline(_ client: TokenGateClient, timeoutMs: UInt32, since started: Date) async throws -> Double {
+        do {
+            _ = try await client.health(timeoutMs: timeoutMs)
+        } catch {
+            guard error.code == .deadlineExceeded else { throw error }
+            return Date().timeIntervalSince(started)
+        }
+        throw TokenGateError(.internal, "the call should have hit its deadline")
+    }
+
+    func testConcurrentCallsOnOneConnectionEachGetTheirOwnAnswer() async throws {
+        let daemon = try TestDaemon()
+        let client = daemon.client()
+        let answers = try await withThrowingTaskGroup(of: (String, String).self) { group in
+            for index in 0..<64 {
+                group.addTask {
+                    let requestID = "req-\(index)"
+                    let verdict = try await client.canMakeRequest(.init(shopID: "shop_\(index % 7)", requestID: requestID))
+                    return (requestID, verdict.requestID)
+                }
+            }
+            var all: [(String, String)] = []
+            for try await answer in group { all.append(answer) }
+            return all
+        }
+        XCTAssertEqual(answers.count, 64)
+        for (sent, received) in answers { XCTAssertEqual(sent, received, "an answer reached the wrong caller") }
+    }
+}
