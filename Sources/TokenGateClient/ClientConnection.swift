@@ -15,9 +15,11 @@ final class ClientConnection: Sendable {
     static let responseFrameBytesMax = 16 << 20
     static let readChunkBytes = 64 << 10
 
-    /// A call waiting for its response.
+    /// A call waiting for its response. Its continuation is unchecked (the checked kind cost
+    /// about 2,000 instructions per call): every resume happens after the call was taken out of
+    /// `pending` under the lock, or instead of putting it there, so it happens exactly once.
     private struct PendingCall {
-        var continuation: CheckedContinuation<Outcome, Never>
+        var continuation: UnsafeContinuation<Outcome, Never>
         /// CLOCK_MONOTONIC ns after which the call fails with DEADLINE_EXCEEDED; 0 = none.
         var deadlineNs: UInt64
         var timeoutMs: UInt32
@@ -63,7 +65,7 @@ final class ClientConnection: Sendable {
         }
         let deadlineNs = timeoutMs > 0 ? Self.monotonicNs() + UInt64(timeoutMs) * 1_000_000 : 0
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Outcome, Never>) in
                 let registered = state.withLock { state -> TokenGateError? in
                     if let failure = state.failure { return failure }
                     state.pending[callID] = PendingCall(continuation: continuation, deadlineNs: deadlineNs, timeoutMs: timeoutMs)
