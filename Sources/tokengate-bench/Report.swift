@@ -178,7 +178,7 @@ final class Report {
             lines.append("Notes")
             for note in notes { lines.append("  - " + note) }
         }
-        return lines.joined(separator: "\n") + "\n"
+        return lines.map { String($0.reversed().drop { $0 == " " }.reversed()) }.joined(separator: "\n") + "\n"
     }
 
     /// One JSON object: machine facts, figures by key (null when missing), targets.
