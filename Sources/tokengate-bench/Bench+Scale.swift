@@ -10,39 +10,34 @@ extension BenchRun {
     // MARK: - Pinned
 
     func measurePinned(_ sizes: MessageSizes) async throws {
-        report.section("One core: server and client pinned to CPU 0 (taskset -c 0), 1 conn sequential")
-        let echoSocket = fresh("echo") + ".sock"
-        let echo = try Child(
-            "echo server", executable: Machine.selfPath,
-            arguments: ["--echo-server", "thread", echoSocket, String(sizes.requestBytes), String(sizes.responseBytes)],
-            stderrPath: fresh("echo") + ".log", pinToCPU: 0)
-        try Machine.waitForSocket(echoSocket, child: echo)
-        let floor = try pinnedClient(["floor", echoSocket, String(sizes.requestBytes), String(sizes.responseBytes)])
-        echo.kill()
-        report.add("pinned.floor.p50_us", "floor p50", floor.p50, "µs")
-        report.add("pinned.floor.p99_us", "floor p99", floor.p99, "µs")
-        let (daemon, socket, _) = try await startDaemon(pinToCPU: 0)
+        report.section("One core: servers and client pinned to CPU 0 (taskset -c 0), 1 conn sequential, alternating slices")
+        let (echo, echoSocket) = try startEchoServer("thread", sizes, pinToCPU: 0)
+        defer { echo.kill() }
+        let (daemon, gateSocket, _) = try await startDaemon(pinToCPU: 0)
         defer { daemon.kill() }
-        let gate = try pinnedClient(["tokengate", socket, "0", "0"])
-        report.add("pinned.tg.p50_us", "CanMakeRequest p50", gate.p50, "µs")
-        report.add("pinned.tg.p99_us", "CanMakeRequest p99", gate.p99, "µs")
+        let figures = try pinnedClient([
+            echoSocket, gateSocket, String(sizes.requestBytes), String(sizes.responseBytes), String(options.phaseMs),
+            String(options.warmupMs), String(Self.pairedSlices),
+        ])
+        report.add("pinned.floor.p50_us", "floor p50", figures["floor_p50_us"], "µs")
+        report.add("pinned.floor.p99_us", "floor p99", figures["floor_p99_us"], "µs")
+        report.add("pinned.tg.p50_us", "CanMakeRequest p50", figures["gate_p50_us"], "µs")
+        report.add("pinned.tg.p99_us", "CanMakeRequest p99", figures["gate_p99_us"], "µs")
     }
 
-    /// Runs this binary as a pinned client and reads its one line of figures.
-    func pinnedClient(_ arguments: [String]) throws -> (p50: Double?, p99: Double?) {
+    /// Runs this binary as the pinned client and reads its one line of figures.
+    func pinnedClient(_ arguments: [String]) throws -> [String: Double] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Machine.which("taskset"))
         process.arguments = ["-c", "0", Machine.selfPath, "--pinned-client"] + arguments
-            + [String(options.phaseMs), String(options.warmupMs)]
         let output = Pipe()
         process.standardOutput = output
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0,
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Double]
-        else { throw BenchError("pinned client \(arguments.first ?? "") failed: \(String(decoding: data, as: UTF8.self))") }
-        return (object["p50_us"], object["p99_us"])
+        guard process.terminationStatus == 0, let object = try? JSONSerialization.jsonObject(with: data) as? [String: Double]
+        else { throw BenchError("pinned client failed: \(String(decoding: data, as: UTF8.self))") }
+        return object
     }
 
     // MARK: - Scale

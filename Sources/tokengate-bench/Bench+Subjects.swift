@@ -1,26 +1,15 @@
-// The subjects compared with the floor: TokenGate through its client library (CanMakeRequest,
-// and LogUsage under each fsync policy) and Redis doing the gate, at the same three load shapes.
+// The other subjects: LogUsage through the client library under each fsync policy, and Redis
+// doing the gate, at the same three load shapes as the floor.
 import Foundation
 import TokenGateClient
 
 extension BenchRun {
-    func measureTokenGate() async throws {
-        report.section("TokenGate through TokenGateClient (tokengated --fsync always)")
-        let (daemon, socket, _) = try await startDaemon()
-        defer { daemon.kill() }
-        let workload = self.workload
-        for shape in LoadShape.allCases {
-            let measured = try await gateLoad(socket, shape) { client, worker, call throws(TokenGateError) in
-                _ = try await client.canMakeRequest(workload.canMakeRequest(worker: worker, call: call))
-            }
-            report.add("tg.can.\(shape.key)", "CanMakeRequest, \(shape.label)", measured, latencies: shape != .pipelined, rate: true)
-        }
-        try await measureLogUsage(socket, policy: "always")
-        daemon.kill()
-        for policy in ["everysec", "never"] {
-            let (other, otherSocket, _) = try await startDaemon(fsync: policy)
-            defer { other.kill() }
-            try await measureLogUsage(otherSocket, policy: policy)
+    func measureLogUsage() async throws {
+        report.section("LogUsage through TokenGateClient, by fsync policy")
+        for policy in ["always", "everysec", "never"] {
+            let (daemon, socket, _) = try await startDaemon(fsync: policy)
+            defer { daemon.kill() }
+            try await measureLogUsage(socket, policy: policy)
         }
     }
 
@@ -36,10 +25,12 @@ extension BenchRun {
         }
     }
 
-    func gateLoad(_ socket: String, _ shape: LoadShape, _ body: @escaping GateLoad.Body) async throws -> Measurement {
+    func gateLoad(
+        _ socket: String, _ shape: LoadShape, durationNs: UInt64? = nil, _ body: @escaping GateLoad.Body
+    ) async throws -> Measurement {
         try await GateLoad.run(
             socketPath: socket, connections: shape.connections, inFlight: shape.depth, warmupNs: warmupNs,
-            durationNs: durationNs, recordLatencies: shape != .pipelined, body)
+            durationNs: durationNs ?? self.durationNs, recordLatencies: shape != .pipelined, body)
     }
 
     // MARK: - Redis

@@ -69,8 +69,9 @@ final class BenchRun {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
             let sizes = try await measureSizes()
-            try measureFloor(sizes)
-            try await measureTokenGate()
+            let fasterServer = try screenFloorServers(sizes)
+            try await measureFloorAgainstGate(sizes, fasterServer: fasterServer)
+            try await measureLogUsage()
             try measureRedis()
             if !options.skipPinned { try await measurePinned(sizes) }
             if !options.skipScale { try await measureScale() }
@@ -135,31 +136,65 @@ final class BenchRun {
 
     // MARK: - Floor
 
-    /// The echo floor with both server shapes; the floor figures are the better of the two.
-    func measureFloor(_ sizes: MessageSizes) throws {
-        report.section("Floor: raw Unix-socket echo of the CanMakeRequest sizes (C, plain read/write)")
-        var best: [LoadShape: Measurement] = [:]
+    /// Screens both echo servers at every shape; returns the faster one per shape (the floor).
+    func screenFloorServers(_ sizes: MessageSizes) throws -> [LoadShape: String] {
+        report.section("Floor screening: raw Unix-socket echo of the CanMakeRequest sizes (C, plain read/write)")
+        var best: [LoadShape: (kind: String, measured: Measurement)] = [:]
         for kind in ["thread", "epoll"] {
-            let socket = fresh("echo") + ".sock"
-            let server = try Child(
-                "echo server", executable: Machine.selfPath,
-                arguments: ["--echo-server", kind, socket, String(sizes.requestBytes), String(sizes.responseBytes)],
-                stderrPath: fresh("echo") + ".log")
+            let (server, socket) = try startEchoServer(kind, sizes)
             defer { server.kill() }
-            try Machine.waitForSocket(socket, child: server)
             for shape in LoadShape.allCases {
-                let measured = try floorLoad(socket, sizes, shape)
+                let measured = try floorLoad(socket, sizes, shape, durationNs: durationNs)
                 report.add("floor.\(kind).\(shape.key)", "\(kind) server, \(shape.label)", measured, latencies: shape != .pipelined, rate: true)
-                if let previous = best[shape], !isBetter(measured, than: previous, shape) { continue }
-                best[shape] = measured
+                if let previous = best[shape], !isBetter(measured, than: previous.measured, shape) { continue }
+                best[shape] = (kind, measured)
             }
         }
+        return best.mapValues(\.kind)
+    }
+
+    /// Starts this binary as an echo server of the given kind on a fresh socket.
+    func startEchoServer(_ kind: String, _ sizes: MessageSizes, pinToCPU cpu: Int? = nil) throws -> (Child, String) {
+        let socket = fresh("echo") + ".sock"
+        let server = try Child(
+            "echo server", executable: Machine.selfPath,
+            arguments: ["--echo-server", kind, socket, String(sizes.requestBytes), String(sizes.responseBytes)],
+            stderrPath: fresh("echo") + ".log", pinToCPU: cpu)
+        try Machine.waitForSocket(socket, child: server)
+        return (server, socket)
+    }
+
+    /// The floor (the faster server per shape) and CanMakeRequest through the client, measured
+    /// in alternating slices so that whatever else the machine is doing weighs on both alike.
+    func measureFloorAgainstGate(_ sizes: MessageSizes, fasterServer: [LoadShape: String]) async throws {
+        report.section("CanMakeRequest against the floor, in \(Self.pairedSlices) alternating slices each (tokengated --fsync always)")
+        var servers: [String: (child: Child, socket: String)] = [:]
+        defer { for server in servers.values { server.child.kill() } }
+        for kind in Set(fasterServer.values) { servers[kind] = try startEchoServer(kind, sizes) }
+        let (daemon, gateSocket, _) = try await startDaemon()
+        defer { daemon.kill() }
+        let workload = self.workload
+        let sliceNs = durationNs / UInt64(Self.pairedSlices)
         for shape in LoadShape.allCases {
-            report.add("floor.\(shape.key)", "floor (faster server), \(shape.label)", best[shape]!, latencies: shape != .pipelined, rate: true)
+            let echoSocket = servers[fasterServer[shape]!]!.socket
+            var floor = Measurement(calls: 0, elapsedNs: 0, latenciesNs: [])
+            var gate = Measurement(calls: 0, elapsedNs: 0, latenciesNs: [])
+            for _ in 0..<Self.pairedSlices {
+                floor.merge(try floorLoad(echoSocket, sizes, shape, durationNs: sliceNs))
+                gate.merge(try await gateLoad(gateSocket, shape, durationNs: sliceNs) { client, worker, call throws(TokenGateError) in
+                    _ = try await client.canMakeRequest(workload.canMakeRequest(worker: worker, call: call))
+                })
+            }
+            let latencies = shape != .pipelined
+            report.add("floor.\(shape.key)", "floor (\(fasterServer[shape]!) server), \(shape.label)", floor, latencies: latencies, rate: true)
+            report.add("tg.can.\(shape.key)", "CanMakeRequest, \(shape.label)", gate, latencies: latencies, rate: true)
         }
     }
 
-    func floorLoad(_ socket: String, _ sizes: MessageSizes, _ shape: LoadShape) throws -> Measurement {
+    /// Slices the floor and CanMakeRequest alternate in.
+    static let pairedSlices = 4
+
+    func floorLoad(_ socket: String, _ sizes: MessageSizes, _ shape: LoadShape, durationNs: UInt64) throws -> Measurement {
         try RawLoad.run(RawLoad.Spec(
             socketPath: socket, connections: shape.connections, depth: shape.depth,
             requests: [[UInt8](repeating: 0x2a, count: sizes.requestBytes)],

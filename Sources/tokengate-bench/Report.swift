@@ -12,6 +12,13 @@ struct Measurement: Sendable {
 
     var callsPerSecond: Double { elapsedNs == 0 ? 0 : Double(calls) * 1e9 / Double(elapsedNs) }
 
+    /// Adds another window's calls, time and latencies (for slices of one measurement).
+    mutating func merge(_ other: Measurement) {
+        calls += other.calls
+        elapsedNs += other.elapsedNs
+        latenciesNs += other.latenciesNs
+    }
+
     /// The `fraction` percentile in microseconds (nearest rank), or nil without samples.
     func percentileUs(_ fraction: Double, sorted: [UInt64]) -> Double? {
         guard !sorted.isEmpty else { return nil }
@@ -171,7 +178,7 @@ final class Report {
             lines.append("Notes")
             for note in notes { lines.append("  - " + note) }
         }
-        return lines.joined(separator: "\n") + "\n"
+        return lines.map { String($0.reversed().drop { $0 == " " }.reversed()) }.joined(separator: "\n") + "\n"
     }
 
     /// One JSON object: machine facts, figures by key (null when missing), targets.
