@@ -96,23 +96,11 @@ extension BenchRun {
     func measureMonthlyReport(_ socket: String, shops: Int, nowMs: UnixMillis) async throws {
         let client = TokenGateClient(socketPath: socket, defaultTimeoutMs: 600_000)
         defer { client.close() }
-        let request = RawMessage.stringField(1, MonthKey(unixMs: nowMs).text)
         let started = monotonicNs()
-        let label = "monthly report over \(shops.formatted()) shops"
-        let outcome: Result<RawMessage, TokenGateError>
-        do {
-            outcome = .success(try await client.call("/tokengate.v1.BudgetService/GetMonthlyReport", request))
-        } catch {
-            outcome = .failure(error)
-        }
-        switch outcome {
-        case .success:
-            report.add("scale.report.ms", label, Double(monotonicNs() - started) / 1e6, "ms")
-        case .failure(let error) where error.code == .unimplemented:
-            report.add("scale.report.ms", label, nil, "ms", note: "not implemented")
-        case .failure(let error):
-            throw error
-        }
+        let response = try await client.monthlyReport(GetMonthlyReportRequest(period: MonthKey(unixMs: nowMs).text))
+        let elapsedMs = Double(monotonicNs() - started) / 1e6
+        guard response.totals.events > 0 else { throw BenchError("the monthly report counted no messages over the loaded store") }
+        report.add("scale.report.ms", "monthly report over \(shops.formatted()) shops", elapsedMs, "ms")
     }
 }
 

@@ -69,12 +69,13 @@ final class BenchRun {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
             let sizes = try await measureSizes()
-            let fasterServer = try screenFloorServers(sizes)
-            try await measureFloorAgainstGate(sizes, fasterServer: fasterServer)
-            try await measureLogUsage()
-            try measureRedis()
-            if !options.skipPinned { try await measurePinned(sizes) }
-            if !options.skipScale { try await measureScale() }
+            var fasterServer = Dictionary(uniqueKeysWithValues: LoadShape.allCases.map { ($0, "thread") })
+            if options.runs("floor") { fasterServer = try screenFloorServers(sizes) }
+            if options.runs("gate") { try await measureFloorAgainstGate(sizes, fasterServer: fasterServer) }
+            if options.runs("log") { try await measureLogUsage() }
+            if options.runs("redis") { try measureRedis() }
+            if options.runs("pinned") { try await measurePinned(sizes) }
+            if options.runs("scale") { try await measureScale() }
         } catch {
             progress("benchmark failed: \(error)")
             report.addNote("the run stopped early: \(error)")

@@ -101,19 +101,3 @@ struct Workload: Sendable {
         text.count >= width ? String(text.suffix(width)) : String(repeating: "0", count: width - text.count) + text
     }
 }
-
-/// Raw protobuf bytes as a message, for RPCs the Swift types do not cover yet (GetMonthlyReport).
-struct RawMessage: WireMessage {
-    static let protoName = "bytes"
-    var bytes: [UInt8]
-
-    static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> RawMessage { RawMessage(bytes: bytes) }
-    func encoded() -> [UInt8] { bytes }
-
-    /// A message holding one string field (`field` = 1 for `GetMonthlyReportRequest.period`).
-    static func stringField(_ field: UInt8, _ text: String) -> RawMessage {
-        let utf8 = Array(text.utf8)
-        precondition(utf8.count < 128, "one-byte length only")
-        return RawMessage(bytes: [field << 3 | 2, UInt8(utf8.count)] + utf8)
-    }
-}

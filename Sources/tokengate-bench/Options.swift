@@ -24,6 +24,18 @@ struct BenchOptions: Sendable {
     var redisDisabled = false
     var skipScale = false
     var skipPinned = false
+    /// Sections to run (`--only`); empty = all of them.
+    var onlySections: Set<String> = []
+
+    /// The sections of a run, in order; `--only` picks some of them.
+    static let sections = ["floor", "gate", "log", "redis", "pinned", "scale"]
+
+    /// Whether `section` runs: it is picked (or nothing is picked) and not skipped.
+    func runs(_ section: String) -> Bool {
+        if section == "redis" && redisDisabled { return true }  // prints "n/a (skipped)"
+        if section == "scale" && skipScale || section == "pinned" && skipPinned { return false }
+        return onlySections.isEmpty || onlySections.contains(section)
+    }
 
     /// Concurrency of the "many connections" figures.
     static let connectionsMany = 64
@@ -50,6 +62,9 @@ struct BenchOptions: Sendable {
           --no-redis           skip the Redis peer
           --no-scale           skip the scale test
           --no-pinned          skip the one-core pinned round trip
+          --only LIST          run only these sections, comma-separated, from:
+                               floor, gate, log, redis, pinned, scale (for profiling work;
+                               gate without floor takes the thread server as the floor)
           -h, --help           print this help
 
         """
@@ -75,12 +90,13 @@ struct BenchOptions: Sendable {
             case "--no-redis": options.redisDisabled = true
             case "--no-scale": options.skipScale = true
             case "--no-pinned": options.skipPinned = true
+            case "--only": options.onlySections = sections(argument, value)
             case "-h", "--help":
                 print(usage, terminator: "")
                 exit(0)
             default: fail("unknown argument '\(argument)' (see --help)")
             }
-            if ["--phase-ms", "--warmup-ms", "--scale-shops", "--scale-events", "--daemon", "--redis"].contains(argument) {
+            if ["--phase-ms", "--warmup-ms", "--scale-shops", "--scale-events", "--daemon", "--redis", "--only"].contains(argument) {
                 index += 1
             }
         }
@@ -91,6 +107,14 @@ struct BenchOptions: Sendable {
     private static func text(_ flag: String, _ value: String?) -> String {
         guard let value else { fail("\(flag) needs a value (see --help)") }
         return value
+    }
+
+    private static func sections(_ flag: String, _ value: String?) -> Set<String> {
+        let picked = Set(text(flag, value).split(separator: ",").map(String.init))
+        if let unknown = picked.subtracting(BenchOptions.sections).first {
+            fail("\(flag): unknown section '\(unknown)' (sections: \(BenchOptions.sections.joined(separator: ", ")))")
+        }
+        return picked
     }
 
     private static func number(_ flag: String, _ value: String?) -> Int {
