@@ -15,8 +15,9 @@ public struct ShopReportIndex: Sendable {
     private(set) var monthByOperation: [MonthKey: [String: MonthAggregate]] = [:]
     /// Usage per UTC day and operation type.
     private(set) var dayByOperation: [DayKey: [String: MonthAggregate]] = [:]
-    /// Positions in `ShopState.events` of each day's events, ascending.
-    private(set) var dayEventPositions: [DayKey: [Int]] = [:]
+    /// Positions in the shop's event store of each day's events, ascending (4 bytes each: a
+    /// shop holds fewer than 2^32 events).
+    private(set) var dayEventPositions: [DayKey: [UInt32]] = [:]
     /// Stored alerts in the order they were stored.
     private(set) var alerts: [Alert] = []
     private var alertKeys: Set<AlertKey> = []
@@ -26,17 +27,17 @@ public struct ShopReportIndex: Sendable {
         let day = DayKey(unixMs: event.occurredAtUnixMs)
         monthByOperation[day.month, default: [:]][event.operationType, default: MonthAggregate()].add(event)
         dayByOperation[day, default: [:]][event.operationType, default: MonthAggregate()].add(event)
-        dayEventPositions[day, default: []].append(position)
+        dayEventPositions[day, default: []].append(UInt32(position))
     }
 
     /// After retention dropped the raw events of months before `month`: forgets their days and
-    /// renumbers the positions of the events kept (`events`, the shop's new event list). The
+    /// renumbers the positions of the events kept (`events`, the shop's new event store). The
     /// per-operation month totals stay.
-    mutating func reindex(after events: [UsageEvent], droppedBefore month: MonthKey) {
+    mutating func reindex(after events: EventStore, droppedBefore month: MonthKey) {
         dayByOperation = dayByOperation.filter { $0.key.month >= month }
         dayEventPositions = [:]
-        for (position, event) in events.enumerated() {
-            dayEventPositions[DayKey(unixMs: event.occurredAtUnixMs), default: []].append(position)
+        for (position, record) in events.records.enumerated() {
+            dayEventPositions[DayKey(unixMs: record.occurredAtUnixMs), default: []].append(UInt32(position))
         }
     }
 
