@@ -53,12 +53,13 @@ struct EventIDKey: Equatable, Sendable {
 
     /// The packed form of `id`, or nil when it is not a lowercase canonical UUID.
     init?(_ id: String) {
-        let utf8 = id.utf8
+        let utf8 = id.utf8.span
         guard utf8.count == Self.textBytes else { return nil }
         var high: UInt64 = 0
         var low: UInt64 = 0
         var nibbles = 0
-        for (offset, byte) in utf8.enumerated() {
+        for offset in 0..<Self.textBytes {
+            let byte = utf8[offset]
             if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
                 guard byte == UInt8(ascii: "-") else { return nil }
                 continue
@@ -100,12 +101,7 @@ struct EventIDKey: Equatable, Sendable {
     }
 
     /// The process-seeded hash the id index files the key under.
-    var hash: Int {
-        var hasher = Hasher()
-        hasher.combine(high)
-        hasher.combine(low)
-        return hasher.finalize()
-    }
+    var hash: Int { ByteHash.hash(high, low) }
 }
 
 /// A shop's events in the order they were applied, with lookup by event id.
@@ -135,22 +131,21 @@ struct EventStore: Sendable {
     mutating func appendIfNew(_ event: UsageEvent) -> Bool {
         precondition(records.count < Self.eventsMax, "a shop holds at most \(Self.eventsMax) events")
         let key = EventIDKey(event.eventID)
-        var table = idIndex
-        idIndex = SlotTable()
-        let found: Int?
+        let hash = key?.hash ?? StringTable.hash(event.eventID)
         if let key {
-            found = table.findOrInsert(
-                hash: key.hash, newEntry: records.count, rehash: { self.idHash(at: $0) }, { self.matches(key, at: $0) })
+            if idIndex.find(hash: hash, { matches(key, at: $0) }) != nil { return false }
         } else {
-            found = table.findOrInsert(
-                hash: StringTable.hash(event.eventID), newEntry: records.count, rehash: { self.idHash(at: $0) },
-                { self.matches(event.eventID, at: $0) })
+            if idIndex.find(hash: hash, { matches(event.eventID, at: $0) }) != nil { return false }
         }
-        idIndex = table
-        guard found == nil else { return false }
         var record = narrowRecord(event, key: key)
         store(event, into: &record, at: UInt32(records.count))
         records.append(record)
+        if idIndex.isFull {
+            idIndex.reset(forEntries: records.count)
+            for position in records.indices { idIndex.insert(position, hash: idHash(at: position)) }
+        } else {
+            idIndex.insert(records.count - 1, hash: hash)
+        }
         return true
     }
 
@@ -224,7 +219,7 @@ struct EventStore: Sendable {
     private func idHash(at position: Int) -> Int {
         let record = records[position]
         if record.flags & StoredEvent.idInArena == 0 { return EventIDKey(high: record.idHigh, low: record.idLow).hash }
-        return StringTable.hash(eventID(record))
+        return ByteHash.hash(idBytes.span.extracting(idRange(record)))
     }
 
     private func matches(_ key: EventIDKey, at position: Int) -> Bool {
@@ -234,8 +229,8 @@ struct EventStore: Sendable {
 
     private func matches(_ id: String, at position: Int) -> Bool {
         let record = records[position]
-        guard record.flags & StoredEvent.idInArena != 0, Int(record.idLow) == id.utf8.count else { return false }
-        return idBytes[idRange(record)].elementsEqual(id.utf8)
+        guard record.flags & StoredEvent.idInArena != 0 else { return false }
+        return ByteHash.equal(idBytes.span, idRange(record), id.utf8.span)
     }
 
     private func idRange(_ record: StoredEvent) -> Range<Int> {

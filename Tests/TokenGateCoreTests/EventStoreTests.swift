@@ -96,21 +96,23 @@ final class EventStoreTests: XCTestCase {
     }
 
     func testSlotTableFindsEntriesThroughCollisions() {
-        // Every entry hashes to the same slot: lookups walk the probe chain and still find each.
+        // Every entry hashes to the same slot, and the table wraps around its end: lookups walk
+        // the probe chain and still find each entry, and a missing key is not found.
         var keys: [String] = []
         var table = SlotTable()
         for index in 0..<100 {
             let key = "k\(index)"
-            XCTAssertNil(table.findOrInsert(hash: 42, newEntry: keys.count, rehash: { _ in 42 }, { keys[$0] == key }))
+            if table.isFull {
+                table.reset(forEntries: keys.count + 1)
+                for entry in keys.indices { table.insert(entry, hash: -1) }
+            }
+            XCTAssertNil(table.find(hash: -1) { keys[$0] == key })
+            table.insert(keys.count, hash: -1)
             keys.append(key)
         }
         XCTAssertEqual(table.count, 100)
-        for (index, key) in keys.enumerated() {
-            XCTAssertEqual(table.find(hash: 42) { keys[$0] == key }, index)
-            XCTAssertEqual(table.findOrInsert(hash: 42, newEntry: keys.count, rehash: { _ in 42 }, { keys[$0] == key }), index)
-        }
-        XCTAssertNil(table.find(hash: 42) { keys[$0] == "missing" })
-        XCTAssertEqual(table.count, 100)
+        for (index, key) in keys.enumerated() { XCTAssertEqual(table.find(hash: -1) { keys[$0] == key }, index) }
+        XCTAssertNil(table.find(hash: -1) { keys[$0] == "missing" })
     }
 
     func testStringTableInternsOnce() {
