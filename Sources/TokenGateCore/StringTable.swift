@@ -18,7 +18,13 @@ struct SlotTable: Sendable {
     static let capacityMin = 8
 
     private(set) var slots: [UInt32] = []
+    /// Eight more bits of each filled slot's hash: a probe compares an entry only when its tag
+    /// matches, so looking up a new id reads the owner's records about once instead of once per
+    /// probe (each a cache miss when replay visits shops in turn).
+    private var tags: [UInt8] = []
     private(set) var count = 0
+
+    private static func tag(_ hash: Int) -> UInt8 { UInt8(truncatingIfNeeded: UInt(bitPattern: hash) >> 56) }
 
     /// Whether one more entry would pass the load limit (then `resize` before inserting).
     var isFull: Bool { (count + 1) * Self.loadDenominator > slots.count * Self.loadNumerator }
@@ -28,6 +34,7 @@ struct SlotTable: Sendable {
         var capacity = Self.capacityMin
         while (entries + 1) * Self.loadDenominator > capacity * Self.loadNumerator { capacity *= 2 }
         slots = [UInt32](repeating: 0, count: capacity)
+        tags = [UInt8](repeating: 0, count: capacity)
         count = 0
     }
 
@@ -35,10 +42,13 @@ struct SlotTable: Sendable {
     func find(hash: Int, _ matches: (Int) -> Bool) -> Int? {
         guard !slots.isEmpty else { return nil }
         let mask = slots.count - 1
+        let tag = Self.tag(hash)
         var slot = hash & mask
         while slots[slot] != 0 {
-            let entry = Int(slots[slot] - 1)
-            if matches(entry) { return entry }
+            if tags[slot] == tag {
+                let entry = Int(slots[slot] - 1)
+                if matches(entry) { return entry }
+            }
             slot = (slot + 1) & mask
         }
         return nil
@@ -53,6 +63,7 @@ struct SlotTable: Sendable {
         var slot = hash & mask
         while slots[slot] != 0 { slot = (slot + 1) & mask }
         slots[slot] = UInt32(entry + 1)
+        tags[slot] = Self.tag(hash)
         count += 1
     }
 }

@@ -101,8 +101,8 @@ final class RecoveryApplier {
 
     private static func work(_ queue: BatchQueue, worker: UInt8, ledger: Ledger) {
         while let batch = queue.receive() {
-            for (fact, owner) in zip(batch.facts, batch.workers) where owner == worker {
-                ledger.applyRecovered(fact)
+            for index in batch.facts.indices where batch.workers[index] == worker {
+                ledger.applyRecovered(batch.facts[index])
             }
         }
     }
