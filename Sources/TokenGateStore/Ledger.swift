@@ -202,9 +202,18 @@ public final class Ledger: Sendable {
     }
 
     func shardIndex(for shopID: String) -> Int {
+        shardIndex(forHash: Self.shopHash(shopID))
+    }
+
+    /// The hash that places a shop in its shard (recovery also groups facts by it).
+    static func shopHash(_ shopID: String) -> Int {
         var hasher = Hasher()
         hasher.combine(shopID)
-        return Int(UInt(bitPattern: hasher.finalize()) % UInt(shards.count))
+        return hasher.finalize()
+    }
+
+    func shardIndex(forHash hash: Int) -> Int {
+        Int(UInt(bitPattern: hash) % UInt(shards.count))
     }
 
     /// Runs `body` on the shop's state in place (created when missing, and dropped again when
@@ -250,17 +259,6 @@ public final class Ledger: Sendable {
         }
     }
 
-    func applyRecovered(_ fact: Fact) {
-        if case .configChange(let change) = fact {
-            recoverConfigChange(change)
-            return
-        }
-        let shopID = fact.shopID
-        shard(for: shopID).shops.withLock { shops in
-            // In place: reading `shops[shopID]` to test for nil copied the whole ShopState.
-            shops[shopID, default: ShopState(shopID: shopID)].apply(fact)
-        }
-    }
 
     private func nextID(prefix: String) -> String {
         let number = counter.add(1, ordering: .relaxed).newValue

@@ -1,8 +1,8 @@
 // A direct decoder for the one fact recovery replays millions of times: a FactRecord holding a
 // usage event. It reads the protobuf bytes in Swift, without protobuf-c's allocations and C
 // strings (a third of the recovering thread's time, issue 6). It accepts only the plain shape
-// the daemon writes (each field at most once, known fields, known wire types, no NUL in a
-// string, no metadata pairs) and returns nil for anything else, which then goes through
+// the daemon writes (each field at most once, known fields, known wire types, ASCII strings
+// without NUL, no metadata pairs) and returns nil for anything else, which then goes through
 // protobuf-c as before; so both paths give the same Fact for every input (tested).
 // No pointers: it indexes the caller's array.
 
@@ -28,9 +28,11 @@ enum UsageFactDecoder {
     /// A UsageEventRecord in `span[range]`.
     private static func usageEvent(_ span: [UInt8], _ range: Range<Int>) -> UsageEvent? {
         var reader = Reader(offset: range.lowerBound, end: range.upperBound)
-        var strings = [String](repeating: "", count: 6)
-        var numbers = [UInt64](repeating: 0, count: 6)
-        var metadata = UsageMetadata()
+        // Plain locals, not arrays: this runs once per replayed event.
+        var event = UsageEvent(
+            eventID: "", shopID: "", userID: "", conversationID: "", operationType: "", model: "", inputTokens: 0,
+            outputTokens: 0, cachedInputTokens: 0, occurredAtUnixMs: 0, costNanoUSD: 0, metadata: UsageMetadata(),
+            recordedAtUnixMs: 0)
         var seen: UInt32 = 0
         while reader.offset < reader.end {
             guard let key = reader.varint(span) else { return nil }
@@ -40,26 +42,35 @@ enum UsageFactDecoder {
             switch (field, key & 7) {
             case (1...6, lengthDelimited):
                 guard let string = reader.string(span) else { return nil }
-                strings[Int(field) - 1] = string
+                switch field {
+                case 1: event.eventID = string
+                case 2: event.shopID = string
+                case 3: event.userID = string
+                case 4: event.conversationID = string
+                case 5: event.operationType = string
+                default: event.model = string
+                }
             case (7...11, varint), (13, varint):
                 guard let value = reader.varint(span) else { return nil }
-                numbers[field == 13 ? 5 : Int(field) - 7] = value
+                switch field {
+                case 7: event.inputTokens = value
+                case 8: event.outputTokens = value
+                case 9: event.cachedInputTokens = value
+                case 10: event.occurredAtUnixMs = Int64(bitPattern: value)
+                case 11: event.costNanoUSD = Int64(bitPattern: value)
+                default: event.recordedAtUnixMs = Int64(bitPattern: value)
+                }
             case (12, lengthDelimited):
                 guard let length = reader.length(span),
                     let decoded = usageMetadata(span, reader.offset..<(reader.offset + length))
                 else { return nil }
-                metadata = decoded
+                event.metadata = decoded
                 reader.offset += length
             default:
                 return nil
             }
         }
-        return UsageEvent(
-            eventID: strings[0], shopID: strings[1], userID: strings[2], conversationID: strings[3],
-            operationType: strings[4], model: strings[5], inputTokens: numbers[0], outputTokens: numbers[1],
-            cachedInputTokens: numbers[2], occurredAtUnixMs: Int64(bitPattern: numbers[3]),
-            costNanoUSD: Int64(bitPattern: numbers[4]), metadata: metadata,
-            recordedAtUnixMs: Int64(bitPattern: numbers[5]))
+        return event
     }
 
     /// A UsageMetadata without pairs in `span[range]`.
@@ -119,13 +130,15 @@ enum UsageFactDecoder {
             return Int(length)
         }
 
-        /// A string field: valid UTF-8 without NUL (protobuf-c's C strings end at a NUL).
+        /// A string field of ASCII without NUL, the ids and names the daemon writes. Anything
+        /// else (other UTF-8 needs validating; protobuf-c's C strings end at a NUL) is left to
+        /// protobuf-c. ASCII is valid UTF-8, so decoding it cannot repair anything.
         mutating func string(_ span: [UInt8]) -> String? {
             guard let length = length(span) else { return nil }
             let range = offset..<(offset + length)
             offset += length
-            for index in range where span[index] == 0 { return nil }
-            return String(validating: span[range], as: UTF8.self)
+            for index in range where span[index] == 0 || span[index] >= 0x80 { return nil }
+            return String(decoding: span[range], as: UTF8.self)
         }
     }
 }
