@@ -13,11 +13,9 @@ struct AlertKey: Hashable, Sendable {
 public struct ShopReportIndex: Sendable {
     /// Usage per month and operation type.
     private(set) var monthByOperation: [MonthKey: [String: MonthAggregate]] = [:]
-    /// Usage per UTC day and operation type.
-    private(set) var dayByOperation: [DayKey: [String: MonthAggregate]] = [:]
-    /// Positions in the shop's event store of each day's events, ascending (4 bytes each: a
-    /// shop holds fewer than 2^32 events).
-    private(set) var dayEventPositions: [DayKey: [UInt32]] = [:]
+    /// Usage per operation type and the events of each UTC day, in one table so that
+    /// applying an event hashes its day once.
+    private var days: [DayKey: DayIndex] = [:]
     /// Stored alerts in the order they were stored.
     private(set) var alerts: [Alert] = []
     private var alertKeys: Set<AlertKey> = []
@@ -26,18 +24,23 @@ public struct ShopReportIndex: Sendable {
     mutating func record(_ event: UsageEvent, position: Int) {
         let day = DayKey(unixMs: event.occurredAtUnixMs)
         monthByOperation[day.month, default: [:]][event.operationType, default: MonthAggregate()].add(event)
-        dayByOperation[day, default: [:]][event.operationType, default: MonthAggregate()].add(event)
-        dayEventPositions[day, default: []].append(UInt32(position))
+        days[day, default: DayIndex()].add(event, position: position)
     }
+
+    /// Usage per operation type of `day`, nil when it has none.
+    func dayByOperation(_ day: DayKey) -> [String: MonthAggregate]? { days[day]?.byOperation }
+
+    /// Positions in the shop's event store of `day`'s events, ascending.
+    func dayEventPositions(_ day: DayKey) -> [UInt32] { days[day]?.positions ?? [] }
 
     /// After retention dropped the raw events of months before `month`: forgets their days and
     /// renumbers the positions of the events kept (`events`, the shop's new event store). The
     /// per-operation month totals stay.
     mutating func reindex(after events: EventStore, droppedBefore month: MonthKey) {
-        dayByOperation = dayByOperation.filter { $0.key.month >= month }
-        dayEventPositions = [:]
+        days = days.filter { $0.key.month >= month }
+        for day in days.keys { days[day]?.positions = [] }
         for (position, record) in events.records.enumerated() {
-            dayEventPositions[DayKey(unixMs: record.occurredAtUnixMs), default: []].append(UInt32(position))
+            days[DayKey(unixMs: record.occurredAtUnixMs), default: DayIndex()].positions.append(UInt32(position))
         }
     }
 
@@ -52,6 +55,18 @@ public struct ShopReportIndex: Sendable {
     /// True when an alert of `kind` for `period` is stored.
     func hasAlert(kind: AlertKind, period: String) -> Bool {
         alertKeys.contains(AlertKey(kind: kind, period: period))
+    }
+}
+
+/// One day of a shop: usage per operation type, and the positions in the shop's event store of
+/// the day's events, ascending (4 bytes each: a shop holds fewer than 2^32 events).
+struct DayIndex: Sendable {
+    var byOperation: [String: MonthAggregate] = [:]
+    var positions: [UInt32] = []
+
+    mutating func add(_ event: UsageEvent, position: Int) {
+        byOperation[event.operationType, default: MonthAggregate()].add(event)
+        positions.append(UInt32(position))
     }
 }
 

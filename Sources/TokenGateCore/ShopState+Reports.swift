@@ -51,12 +51,12 @@ extension ShopState {
     private func addUsage(
         of day: DayKey, from lower: UnixMillis, to upper: UnixMillis, into result: inout [String: MonthAggregate]
     ) {
-        guard let operations = reportIndex.dayByOperation[day] else { return }
+        guard let operations = reportIndex.dayByOperation(day) else { return }
         if day.startUnixMs >= lower && day.endUnixMs <= upper {
             result.merge(operations)
             return
         }
-        for position in reportIndex.dayEventPositions[day] ?? [] {
+        for position in reportIndex.dayEventPositions(day) {
             let position = Int(position)
             let record = eventStore.records[position]
             if record.occurredAtUnixMs >= lower && record.occurredAtUnixMs < upper {

@@ -173,7 +173,8 @@ public struct ShopState: Sendable {
             precondition(event.shopID == shopID, "usage event of shop '\(event.shopID)' applied to shop '\(shopID)'")
             guard eventStore.appendIfNew(event) else { return }
             let day = DayKey(unixMs: event.occurredAtUnixMs)
-            dailyCost[day] = Money.addSaturating(dailyCost[day] ?? 0, event.costNanoUSD)
+            // In place: one hash of the day, not two (a read and a write), once per replayed event.
+            Self.addSaturating(&dailyCost[day, default: 0], event.costNanoUSD)
             monthly[day.month, default: MonthAggregate()].add(event)
             reportIndex.record(event, position: eventStore.count - 1)
         case .billing(let record):
@@ -201,6 +202,10 @@ public struct ShopState: Sendable {
             archived[month, default: MonthAggregate()].add(aggregate)
             monthly[month, default: MonthAggregate()].add(aggregate)
         }
+    }
+
+    private static func addSaturating(_ total: inout NanoUSD, _ amount: NanoUSD) {
+        total = Money.addSaturating(total, amount)
     }
 
     // MARK: - Retention

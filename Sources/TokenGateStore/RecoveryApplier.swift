@@ -23,14 +23,17 @@ extension StoreLimits {
     static let recoveryBatchesQueuedMax = 3
 }
 
-/// Facts with the hash of each one's shop and the worker that applies it.
+/// Facts with each one's shop, the hash of its shop and the worker that applies it (kept
+/// apart so that grouping reads them without copying facts).
 final class RecoveryBatch: Sendable {
     let facts: [Fact]
+    let shopIDs: [String]
     let shopHashes: [Int]
     let workers: [UInt8]
 
-    init(facts: [Fact], shopHashes: [Int], workers: [UInt8]) {
+    init(facts: [Fact], shopIDs: [String], shopHashes: [Int], workers: [UInt8]) {
         self.facts = facts
+        self.shopIDs = shopIDs
         self.shopHashes = shopHashes
         self.workers = workers
     }
@@ -62,6 +65,7 @@ final class RecoveryApplier {
     private let queues: [BatchQueue]
     private var threads: [OSThread] = []
     private var facts: [Fact] = []
+    private var shopIDs: [String] = []
     private var shopHashes: [Int] = []
     private var workers: [UInt8] = []
 
@@ -77,6 +81,7 @@ final class RecoveryApplier {
             }
         }
         facts.reserveCapacity(StoreLimits.recoveryBatchFacts)
+        shopIDs.reserveCapacity(StoreLimits.recoveryBatchFacts)
         shopHashes.reserveCapacity(StoreLimits.recoveryBatchFacts)
         workers.reserveCapacity(StoreLimits.recoveryBatchFacts)
     }
@@ -87,8 +92,10 @@ final class RecoveryApplier {
             ledger.recoverConfigChange(change)
             return
         }
-        let hash = Ledger.shopHash(fact.shopID)
+        let shopID = fact.shopID
+        let hash = Ledger.shopHash(shopID)
         facts.append(fact)
+        shopIDs.append(shopID)
         shopHashes.append(hash)
         workers.append(UInt8(ledger.shardIndex(forHash: hash) % queues.count))
         if facts.count >= StoreLimits.recoveryBatchFacts { flush() }
@@ -104,9 +111,10 @@ final class RecoveryApplier {
 
     private func flush() {
         guard !facts.isEmpty else { return }
-        let batch = RecoveryBatch(facts: facts, shopHashes: shopHashes, workers: workers)
+        let batch = RecoveryBatch(facts: facts, shopIDs: shopIDs, shopHashes: shopHashes, workers: workers)
         for queue in queues { queue.send(batch) }
         facts.removeAll(keepingCapacity: true)
+        shopIDs.removeAll(keepingCapacity: true)
         shopHashes.removeAll(keepingCapacity: true)
         workers.removeAll(keepingCapacity: true)
     }
@@ -116,10 +124,10 @@ final class RecoveryApplier {
             var order = shopOrder(batch, worker: worker)
             var start = 0
             while start < order.count {
-                let shopID = batch.facts[Int(order[start] & indexMask)].shopID
+                let shopID = batch.shopIDs[Int(order[start] & indexMask)]
                 var end = start + 1
                 while end < order.count, order[end] >> 32 == order[start] >> 32,
-                    batch.facts[Int(order[end] & indexMask)].shopID == shopID
+                    batch.shopIDs[Int(order[end] & indexMask)] == shopID
                 {
                     end += 1
                 }
