@@ -245,10 +245,11 @@ struct EventStore: Sendable {
     /// Interns the strings of `event` into `record` and files what does not fit it.
     private mutating func store(_ event: UsageEvent, into record: inout StoredEvent, at position: UInt32) {
         if record.flags & StoredEvent.idInArena != 0 { idBytes.append(contentsOf: event.eventID.utf8) }
-        record.user = strings.intern(event.userID)
-        record.conversation = strings.intern(event.conversationID)
-        record.operationType = strings.intern(event.operationType)
-        record.model = strings.intern(event.model)
+        let previous = records.last
+        record.user = strings.intern(event.userID, hint: previous?.user)
+        record.conversation = strings.intern(event.conversationID, hint: previous?.conversation)
+        record.operationType = strings.intern(event.operationType, hint: previous?.operationType)
+        record.model = strings.intern(event.model, hint: previous?.model)
         if record.flags & StoredEvent.wide != 0 {
             wide[position] = WideEventFields(
                 inputTokens: event.inputTokens, outputTokens: event.outputTokens, cachedInputTokens: event.cachedInputTokens,

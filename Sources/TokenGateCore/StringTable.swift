@@ -79,9 +79,12 @@ struct StringTable: Sendable {
     /// Distinct strings stored.
     var count: Int { ends.count }
 
-    /// The index of `string`, storing it first when it is new.
-    mutating func intern(_ string: String) -> UInt32 {
+    /// The index of `string`, storing it first when it is new. `hint` is a likely index (the
+    /// same field of the shop's previous event): checked first, it skips hashing and probing
+    /// for the operation type, model and user that repeat from event to event.
+    mutating func intern(_ string: String, hint: UInt32? = nil) -> UInt32 {
         let utf8 = string.utf8.span
+        if let hint, Int(hint) < ends.count, ByteHash.equal(bytes.span, range(Int(hint)), utf8) { return hint }
         let hash = ByteHash.hash(utf8)
         if let found = index.find(hash: hash, { ByteHash.equal(bytes.span, range($0), utf8) }) {
             return UInt32(found)

@@ -18,9 +18,9 @@ extension StoreLimits {
     static let recoveryWorkers = 2
     /// Facts per batch: large enough that a shop of a 10,000-shop log comes up several times
     /// per batch (grouping them is what saves the cache misses), small enough to stay ~10 MB.
-    static let recoveryBatchFacts = 32_768
+    static let recoveryBatchFacts = 131_072
     /// Batches queued per worker before the decoder waits: bounds the memory replay holds.
-    static let recoveryBatchesQueuedMax = 3
+    static let recoveryBatchesQueuedMax = 2
 }
 
 /// Facts with each one's shop, the hash of its shop and the worker that applies it (kept

@@ -123,6 +123,12 @@ final class EventStoreTests: XCTestCase {
         XCTAssertEqual(indexes[1], indexes[4])
         for (string, index) in zip(strings, indexes) { XCTAssertEqual(table.string(index), string) }
         XCTAssertEqual(table.count, 5)
+        // A hint is only a guess: a wrong or out-of-range one still gives the right index.
+        XCTAssertEqual(table.intern("a", hint: indexes[1]), indexes[1])
+        XCTAssertEqual(table.intern("a", hint: indexes[0]), indexes[1])
+        XCTAssertEqual(table.intern("", hint: 99), indexes[0])
+        XCTAssertEqual(table.intern("new", hint: indexes[1]), 5)
+        XCTAssertEqual(table.string(5), "new")
     }
 
     func testShopStateRoundTripsThroughDurableFacts() {
