@@ -33,7 +33,7 @@ extension ShopState {
             let end = month.endUnixMs
             if end <= lower || start >= upper { continue }
             if start >= lower && end <= upper {
-                result.merge(operations)
+                result.merge(operations.dictionary)
                 continue
             }
             var day = DayKey(unixMs: max(start, lower))
@@ -68,7 +68,7 @@ extension ShopState {
 
     /// Usage by operation type of `month`, straight from its aggregate.
     public func usageByOperation(month: MonthKey) -> [String: MonthAggregate] {
-        reportIndex.monthByOperation[month] ?? [:]
+        reportIndex.monthByOperation[month]?.dictionary ?? [:]
     }
 
     // MARK: - Shop view and projections
