@@ -170,13 +170,7 @@ public struct ShopState: Sendable {
     public mutating func apply(_ fact: Fact) {
         switch fact {
         case .usage(let event):
-            precondition(event.shopID == shopID, "usage event of shop '\(event.shopID)' applied to shop '\(shopID)'")
-            guard eventStore.appendIfNew(event) else { return }
-            let day = DayKey(unixMs: event.occurredAtUnixMs)
-            // In place: one hash of the day, not two (a read and a write), once per replayed event.
-            Self.addSaturating(&dailyCost[day, default: 0], event.costNanoUSD)
-            monthly[day.month, default: MonthAggregate()].add(event)
-            reportIndex.record(event, position: eventStore.count - 1)
+            apply(usage: event)
         case .billing(let record):
             precondition(record.shopID == shopID, "billing record of shop '\(record.shopID)' applied to shop '\(shopID)'")
             guard let period = try? MonthKey(parsing: record.period) else {
@@ -206,6 +200,18 @@ public struct ShopState: Sendable {
 
     private static func addSaturating(_ total: inout NanoUSD, _ amount: NanoUSD) {
         total = Money.addSaturating(total, amount)
+    }
+
+    /// `apply(.usage(event))`, for replay, which holds events apart from other facts: taking
+    /// the event out of a Fact copied it (retaining its strings) once per replayed event.
+    public mutating func apply(usage event: UsageEvent) {
+        precondition(event.shopID == shopID, "usage event of shop '\(event.shopID)' applied to shop '\(shopID)'")
+        guard eventStore.appendIfNew(event) else { return }
+        let day = DayKey(unixMs: event.occurredAtUnixMs)
+        // In place: one hash of the day, not two (a read and a write), once per replayed event.
+        Self.addSaturating(&dailyCost[day, default: 0], event.costNanoUSD)
+        monthly[day.month, default: MonthAggregate()].add(event)
+        reportIndex.record(event, position: eventStore.count - 1)
     }
 
     // MARK: - Retention
