@@ -259,7 +259,6 @@ public final class Ledger: Sendable {
         }
     }
 
-
     private func nextID(prefix: String) -> String {
         let number = counter.add(1, ordering: .relaxed).newValue
         return "\(prefix)-\(bootID)-\(number)"
