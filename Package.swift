@@ -22,10 +22,11 @@ let package = Package(
         ),
         .target(name: "TokenGateProtoC", dependencies: ["CProtobufC"]),
         .target(name: "CTokenGateSys"),
+        .target(name: "CTokenGateCRC"),
         .target(name: "CBenchFloor"),
         .target(name: "TokenGateCore", swiftSettings: strict),
         .target(name: "TokenGateWire", dependencies: ["TokenGateProtoC", "TokenGateCore"], swiftSettings: strict),
-        .target(name: "TokenGateStore", dependencies: ["TokenGateCore"], swiftSettings: strict),
+        .target(name: "TokenGateStore", dependencies: ["TokenGateCore", "CTokenGateCRC"], swiftSettings: strict),
         .target(
             name: "TokenGateServer",
             dependencies: ["TokenGateCore", "TokenGateWire", "TokenGateStore", "CTokenGateSys"],

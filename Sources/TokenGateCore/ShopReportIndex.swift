@@ -12,11 +12,10 @@ struct AlertKey: Hashable, Sendable {
 /// Derived report state of one shop; only `ShopState.apply` changes it.
 public struct ShopReportIndex: Sendable {
     /// Usage per month and operation type.
-    private(set) var monthByOperation: [MonthKey: [String: MonthAggregate]] = [:]
-    /// Usage per UTC day and operation type.
-    private(set) var dayByOperation: [DayKey: [String: MonthAggregate]] = [:]
-    /// Positions in `ShopState.events` of each day's events, ascending.
-    private(set) var dayEventPositions: [DayKey: [Int]] = [:]
+    private(set) var monthByOperation: [MonthKey: OperationUsage] = [:]
+    /// Usage per operation type and the events of each UTC day, in one table so that
+    /// applying an event hashes its day once.
+    private var days: [DayKey: DayIndex] = [:]
     /// Stored alerts in the order they were stored.
     private(set) var alerts: [Alert] = []
     private var alertKeys: Set<AlertKey> = []
@@ -24,19 +23,24 @@ public struct ShopReportIndex: Sendable {
     /// Adds the event at `position` of the shop's event list.
     mutating func record(_ event: UsageEvent, position: Int) {
         let day = DayKey(unixMs: event.occurredAtUnixMs)
-        monthByOperation[day.month, default: [:]][event.operationType, default: MonthAggregate()].add(event)
-        dayByOperation[day, default: [:]][event.operationType, default: MonthAggregate()].add(event)
-        dayEventPositions[day, default: []].append(position)
+        monthByOperation[day.month, default: OperationUsage()].add(event)
+        days[day, default: DayIndex()].add(event, position: position)
     }
 
+    /// Usage per operation type of `day`, nil when it has none.
+    func dayByOperation(_ day: DayKey) -> [String: MonthAggregate]? { days[day]?.byOperation.dictionary }
+
+    /// Positions in the shop's event store of `day`'s events, ascending.
+    func dayEventPositions(_ day: DayKey) -> [UInt32] { days[day]?.positions ?? [] }
+
     /// After retention dropped the raw events of months before `month`: forgets their days and
-    /// renumbers the positions of the events kept (`events`, the shop's new event list). The
+    /// renumbers the positions of the events kept (`events`, the shop's new event store). The
     /// per-operation month totals stay.
-    mutating func reindex(after events: [UsageEvent], droppedBefore month: MonthKey) {
-        dayByOperation = dayByOperation.filter { $0.key.month >= month }
-        dayEventPositions = [:]
-        for (position, event) in events.enumerated() {
-            dayEventPositions[DayKey(unixMs: event.occurredAtUnixMs), default: []].append(position)
+    mutating func reindex(after events: EventStore, droppedBefore month: MonthKey) {
+        days = days.filter { $0.key.month >= month }
+        for day in days.keys { days[day]?.positions = [] }
+        for (position, record) in events.records.enumerated() {
+            days[DayKey(unixMs: record.occurredAtUnixMs), default: DayIndex()].positions.append(UInt32(position))
         }
     }
 
@@ -51,6 +55,40 @@ public struct ShopReportIndex: Sendable {
     /// True when an alert of `kind` for `period` is stored.
     func hasAlert(kind: AlertKind, period: String) -> Bool {
         alertKeys.contains(AlertKey(kind: kind, period: period))
+    }
+}
+
+/// One day of a shop: usage per operation type, and the positions in the shop's event store of
+/// the day's events, ascending (4 bytes each: a shop holds fewer than 2^32 events).
+struct DayIndex: Sendable {
+    var byOperation = OperationUsage()
+    var positions: [UInt32] = []
+
+    mutating func add(_ event: UsageEvent, position: Int) {
+        byOperation.add(event)
+        positions.append(UInt32(position))
+    }
+}
+
+/// Usage per operation type of one day or month. A shop uses a handful of operation types (at
+/// most `CoreLimits.operationTypesMax` can be configured), so a short array searched in order
+/// is cheaper to update than a dictionary, which hashed the type's name for every event.
+struct OperationUsage: Sendable {
+    private(set) var entries: [(operationType: String, usage: MonthAggregate)] = []
+
+    mutating func add(_ event: UsageEvent) {
+        if let index = entries.firstIndex(where: { $0.operationType == event.operationType }) {
+            entries[index].usage.add(event)
+        } else {
+            var usage = MonthAggregate()
+            usage.add(event)
+            entries.append((event.operationType, usage))
+        }
+    }
+
+    /// The same usage keyed by operation type.
+    var dictionary: [String: MonthAggregate] {
+        Dictionary(entries, uniquingKeysWith: { first, _ in first })
     }
 }
 

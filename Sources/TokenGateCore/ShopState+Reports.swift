@@ -33,7 +33,7 @@ extension ShopState {
             let end = month.endUnixMs
             if end <= lower || start >= upper { continue }
             if start >= lower && end <= upper {
-                result.merge(operations)
+                result.merge(operations.dictionary)
                 continue
             }
             var day = DayKey(unixMs: max(start, lower))
@@ -51,22 +51,24 @@ extension ShopState {
     private func addUsage(
         of day: DayKey, from lower: UnixMillis, to upper: UnixMillis, into result: inout [String: MonthAggregate]
     ) {
-        guard let operations = reportIndex.dayByOperation[day] else { return }
+        guard let operations = reportIndex.dayByOperation(day) else { return }
         if day.startUnixMs >= lower && day.endUnixMs <= upper {
             result.merge(operations)
             return
         }
-        for position in reportIndex.dayEventPositions[day] ?? [] {
-            let event = events[position]
-            if event.occurredAtUnixMs >= lower && event.occurredAtUnixMs < upper {
-                result[event.operationType, default: MonthAggregate()].add(event)
+        for position in reportIndex.dayEventPositions(day) {
+            let position = Int(position)
+            let record = eventStore.records[position]
+            if record.occurredAtUnixMs >= lower && record.occurredAtUnixMs < upper {
+                result[eventStore.operationType(at: position), default: MonthAggregate()].add(
+                    tokens: eventStore.tokens(at: position), costNanoUSD: record.costNanoUSD)
             }
         }
     }
 
     /// Usage by operation type of `month`, straight from its aggregate.
     public func usageByOperation(month: MonthKey) -> [String: MonthAggregate] {
-        reportIndex.monthByOperation[month] ?? [:]
+        reportIndex.monthByOperation[month]?.dictionary ?? [:]
     }
 
     // MARK: - Shop view and projections
@@ -162,14 +164,15 @@ extension ShopState {
         filter: UsageFilter, from position: Int, pageSize: Int, bytesMax: Int = ReportLimits.usagePageBytesMax,
         scanMax: Int = ReportLimits.usagePageScanEventsMax
     ) -> UsagePage {
-        precondition(position >= 0 && position <= events.count, "page position \(position) outside 0...\(events.count)")
+        let count = eventStore.count
+        precondition(position >= 0 && position <= count, "page position \(position) outside 0...\(count)")
         var page: [UsageEvent] = []
         var bytes = 0
         var index = position
-        while index < events.count {
+        while index < count {
             if page.count >= pageSize || index - position >= scanMax { return UsagePage(events: page, nextPosition: index) }
-            let event = events[index]
-            if filter.contains(event.occurredAtUnixMs) {
+            if filter.contains(eventStore.records[index].occurredAtUnixMs) {
+                let event = event(at: index)
                 let size = event.estimatedWireBytes
                 if !page.isEmpty && bytes + size > bytesMax { return UsagePage(events: page, nextPosition: index) }
                 page.append(event)
@@ -181,7 +184,7 @@ extension ShopState {
     }
 
     /// Number of recorded events: the end position of the event list.
-    public var eventCount: Int { events.count }
+    public var eventCount: Int { eventStore.count }
 
     // MARK: - Alerts and paid marks
 

@@ -24,7 +24,7 @@ extension ShopState {
     {
         try Validation.shop(request.shopID, owner: shopID)
         try Validation.requiredID(request.eventID, maximum: CoreLimits.eventIDBytesMax, field: "event_id")
-        if let index = eventIndex[request.eventID] {
+        if let index = eventStore.position(of: request.eventID) {
             return .duplicate(rebuiltResponse(eventAt: index, config: config))
         }
         try Self.validateUsageFields(request)
@@ -129,14 +129,14 @@ extension ShopState {
         return response
     }
 
-    /// The response the first LogUsage of `events[index]` gave, rebuilt: the totals of its day
+    /// The response the first LogUsage of the event at `index` gave, rebuilt: the totals of its day
     /// and month up to and including it, and its violations and alerts under the current limits.
     func rebuiltResponse(eventAt index: Int, config: Configuration) -> LogUsageResponse {
-        let event = events[index]
+        let event = event(at: index)
         let day = DayKey(unixMs: event.occurredAtUnixMs)
         var dayBefore: NanoUSD = 0
         var monthBefore: NanoUSD = 0
-        for earlier in events[..<index] {
+        for earlier in eventStore.records[..<index] {
             let earlierDay = DayKey(unixMs: earlier.occurredAtUnixMs)
             if earlierDay == day { dayBefore = Money.addSaturating(dayBefore, earlier.costNanoUSD) }
             if earlierDay.month == day.month { monthBefore = Money.addSaturating(monthBefore, earlier.costNanoUSD) }

@@ -32,11 +32,17 @@ public struct MonthAggregate: Sendable, Equatable {
 
     /// Adds one event. Saturating: applying a durable fact must never fail or wrap.
     mutating func add(_ event: UsageEvent) {
+        add(
+            tokens: (event.inputTokens, event.outputTokens, event.cachedInputTokens), costNanoUSD: event.costNanoUSD)
+    }
+
+    /// Adds one event given by its token counts and cost (a stored event, not rebuilt).
+    mutating func add(tokens: (input: UInt64, output: UInt64, cached: UInt64), costNanoUSD cost: NanoUSD) {
         messages = saturatingAdd(messages, 1)
-        inputTokens = saturatingAdd(inputTokens, event.inputTokens)
-        outputTokens = saturatingAdd(outputTokens, event.outputTokens)
-        cachedInputTokens = saturatingAdd(cachedInputTokens, event.cachedInputTokens)
-        costNanoUSD = Money.addSaturating(costNanoUSD, event.costNanoUSD)
+        inputTokens = saturatingAdd(inputTokens, tokens.input)
+        outputTokens = saturatingAdd(outputTokens, tokens.output)
+        cachedInputTokens = saturatingAdd(cachedInputTokens, tokens.cached)
+        costNanoUSD = Money.addSaturating(costNanoUSD, cost)
     }
 }
 
@@ -53,10 +59,8 @@ public struct ShopState: Sendable {
     public let shopID: String
     /// The assigned tier; nil = the configuration's default tier.
     public private(set) var assignedTier: String?
-    /// Usage events in the order they were applied.
-    public private(set) var events: [UsageEvent] = []
-    /// Position in `events` of each event id.
-    private(set) var eventIndex: [String: Int] = [:]
+    /// Usage events in the order they were applied, compact, with an index by event id.
+    private(set) var eventStore = EventStore()
     /// Recorded cost per UTC day (all operation types).
     private(set) var dailyCost: [DayKey: NanoUSD] = [:]
     /// Recorded usage per UTC month.
@@ -82,7 +86,18 @@ public struct ShopState: Sendable {
 
     /// The event recorded under `id`, if any.
     public func event(id: String) -> UsageEvent? {
-        eventIndex[id].map { events[$0] }
+        eventStore.position(of: id).map(event(at:))
+    }
+
+    /// The event at `position` of the applied order (0..<eventCount).
+    public func event(at position: Int) -> UsageEvent {
+        eventStore.event(at: position, shopID: shopID)
+    }
+
+    /// Every usage event in the order applied, rebuilt from the compact store (O(events): for
+    /// tests and tools, not for serving).
+    public var events: [UsageEvent] {
+        (0..<eventStore.count).map(event(at:))
     }
 
     /// Recorded cost of the UTC day `day` (holds not included).
@@ -118,12 +133,12 @@ public struct ShopState: Sendable {
     /// month aggregates, the events, the billing records. This is what a snapshot stores.
     public var durableFacts: [Fact] {
         var facts: [Fact] = []
-        facts.reserveCapacity(events.count + archived.count + 2)
+        facts.reserveCapacity(eventStore.count + archived.count + 2)
         if let assignedTier { facts.append(.tierAssignment(shopID: shopID, tier: assignedTier)) }
         for (month, aggregate) in archived.sorted(by: { $0.key < $1.key }) {
             facts.append(.monthAggregate(shopID: shopID, month: month, aggregate: aggregate))
         }
-        facts += events.map(Fact.usage)
+        for position in 0..<eventStore.count { facts.append(.usage(event(at: position))) }
         facts += billingRecords.map(Fact.billing)
         facts += reportIndex.alerts.map(Fact.alert)
         return facts
@@ -155,14 +170,7 @@ public struct ShopState: Sendable {
     public mutating func apply(_ fact: Fact) {
         switch fact {
         case .usage(let event):
-            precondition(event.shopID == shopID, "usage event of shop '\(event.shopID)' applied to shop '\(shopID)'")
-            guard eventIndex[event.eventID] == nil else { return }
-            eventIndex[event.eventID] = events.count
-            events.append(event)
-            let day = DayKey(unixMs: event.occurredAtUnixMs)
-            dailyCost[day] = Money.addSaturating(dailyCost[day] ?? 0, event.costNanoUSD)
-            monthly[day.month, default: MonthAggregate()].add(event)
-            reportIndex.record(event, position: events.count - 1)
+            apply(usage: event)
         case .billing(let record):
             precondition(record.shopID == shopID, "billing record of shop '\(record.shopID)' applied to shop '\(shopID)'")
             guard let period = try? MonthKey(parsing: record.period) else {
@@ -190,6 +198,22 @@ public struct ShopState: Sendable {
         }
     }
 
+    private static func addSaturating(_ total: inout NanoUSD, _ amount: NanoUSD) {
+        total = Money.addSaturating(total, amount)
+    }
+
+    /// `apply(.usage(event))`, for replay, which holds events apart from other facts: taking
+    /// the event out of a Fact copied it (retaining its strings) once per replayed event.
+    public mutating func apply(usage event: UsageEvent) {
+        precondition(event.shopID == shopID, "usage event of shop '\(event.shopID)' applied to shop '\(shopID)'")
+        guard eventStore.appendIfNew(event) else { return }
+        let day = DayKey(unixMs: event.occurredAtUnixMs)
+        // In place: one hash of the day, not two (a read and a write), once per replayed event.
+        Self.addSaturating(&dailyCost[day, default: 0], event.costNanoUSD)
+        monthly[day.month, default: MonthAggregate()].add(event)
+        reportIndex.record(event, position: eventStore.count - 1)
+    }
+
     // MARK: - Retention
 
     /// The usage of months whose raw events retention dropped, by month.
@@ -203,21 +227,20 @@ public struct ShopState: Sendable {
     public mutating func dropEvents(before month: MonthKey) -> Int {
         // A month still holds raw events exactly when its total differs from its archived part.
         guard monthly.contains(where: { $0.key < month && $0.value != archived[$0.key] }) else { return 0 }
-        var kept: [UsageEvent] = []
-        kept.reserveCapacity(events.count)
-        for event in events {
+        var kept = EventStore()
+        for position in 0..<eventStore.count {
+            let event = event(at: position)
             let day = DayKey(unixMs: event.occurredAtUnixMs)
             guard day.month < month else {
-                kept.append(event)
+                _ = kept.appendIfNew(event)
                 continue
             }
             archived[day.month, default: MonthAggregate()].add(event)
             dailyCost[day] = nil
         }
-        let dropped = events.count - kept.count
-        events = kept
-        eventIndex = Dictionary(uniqueKeysWithValues: events.enumerated().map { ($1.eventID, $0) })
-        reportIndex.reindex(after: events, droppedBefore: month)
+        let dropped = eventStore.count - kept.count
+        eventStore = kept
+        reportIndex.reindex(after: eventStore, droppedBefore: month)
         return dropped
     }
 }

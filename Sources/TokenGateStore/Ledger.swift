@@ -165,16 +165,25 @@ public final class Ledger: Sendable {
     public func recover(repair: Bool) throws -> LedgerRecovery {
         var result = LedgerRecovery(snapshotFile: nil, snapshotFacts: 0, logRecords: 0, lastSequence: 0, warnings: [])
         var afterSequence: UInt64 = 0
-        if let snapshot = try Snapshot.loadNewest(directory: directory, fileSystem: fileSystem) {
-            for entry in snapshot.entries { applyRecovered(try encoding.decode(entry)) }
-            afterSequence = snapshot.lastSequence
-            snapshotSequence.store(afterSequence, ordering: .relaxed)
-            result.snapshotFile = snapshot.file
-            result.snapshotFacts = snapshot.entries.count
-            result.warnings += snapshot.warnings
-        }
-        let report = try log.recover(afterSequence: afterSequence, repair: repair) { record in
-            applyRecovered(try encoding.decode(record.body))
+        // Decoding here, applying on worker threads (RecoveryApplier.swift).
+        let applier = try RecoveryApplier(ledger: self)
+        let report: RecoveryReport
+        do {
+            if let snapshot = try Snapshot.loadNewest(directory: directory, fileSystem: fileSystem) {
+                for entry in snapshot.entries { applier.add(try encoding.decode(entry)) }
+                afterSequence = snapshot.lastSequence
+                snapshotSequence.store(afterSequence, ordering: .relaxed)
+                result.snapshotFile = snapshot.file
+                result.snapshotFacts = snapshot.entries.count
+                result.warnings += snapshot.warnings
+            }
+            report = try log.recover(afterSequence: afterSequence, repair: repair) { record in
+                applier.add(try encoding.decode(record.body))
+            }
+            applier.finish()
+        } catch {
+            applier.finish()
+            throw error
         }
         result.logRecords = report.recordsReplayed
         result.lastSequence = max(afterSequence, report.lastSequence)
@@ -189,9 +198,22 @@ public final class Ledger: Sendable {
     // MARK: - Private
 
     func shard(for shopID: String) -> Shard {
+        shards[shardIndex(for: shopID)]
+    }
+
+    func shardIndex(for shopID: String) -> Int {
+        shardIndex(forHash: Self.shopHash(shopID))
+    }
+
+    /// The hash that places a shop in its shard (recovery also groups facts by it).
+    static func shopHash(_ shopID: String) -> Int {
         var hasher = Hasher()
         hasher.combine(shopID)
-        return shards[Int(UInt(bitPattern: hasher.finalize()) % UInt(shards.count))]
+        return hasher.finalize()
+    }
+
+    func shardIndex(forHash hash: Int) -> Int {
+        Int(UInt(bitPattern: hash) % UInt(shards.count))
     }
 
     /// Runs `body` on the shop's state in place (created when missing, and dropped again when
@@ -234,18 +256,6 @@ public final class Ledger: Sendable {
             throw .failedPrecondition(
                 "occurred_at \(UTCCalendar.iso8601(event.occurredAtUnixMs)) is in \(month.text), older than the "
                     + "\(retentionMonths)-month retention of raw events allows (oldest accepted month: \(oldest.text))")
-        }
-    }
-
-    private func applyRecovered(_ fact: Fact) {
-        if case .configChange(let change) = fact {
-            recoverConfigChange(change)
-            return
-        }
-        let shopID = fact.shopID
-        shard(for: shopID).shops.withLock { shops in
-            if shops[shopID] == nil { shops[shopID] = ShopState(shopID: shopID) }
-            shops[shopID]!.apply(fact)
         }
     }
 

@@ -23,6 +23,13 @@ public enum FactCodec {
     /// - Throws: `DATA_LOSS` when the bytes are not a `tokengate.v1.FactRecord`, hold no fact, or
     ///   hold a string that is not valid UTF-8 (the message names the field).
     public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Fact {
+        // Usage events, the bulk of every log and snapshot, skip protobuf-c (UsageFactDecoder.swift).
+        if bytes.count <= WireLimits.messageBytesMax, let fact = UsageFactDecoder.decode(bytes) { return fact }
+        return try decodeWithProtobufC(bytes)
+    }
+
+    /// `decode` through protobuf-c alone (also the reference the direct decoder is tested against).
+    static func decodeWithProtobufC(_ bytes: [UInt8]) throws(TokenGateError) -> Fact {
         switch ProtobufC.unpack(bytes, as: Fact.self) {
         case .success(let fact):
             return fact

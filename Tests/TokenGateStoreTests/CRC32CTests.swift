@@ -41,4 +41,21 @@ final class CRC32CTests: XCTestCase {
             XCTAssertNotEqual(CRC32C.checksum(flipped), original)
         }
     }
+
+    func testHardwareAndSoftwarePathsAgree() {
+        // Every length up to 200 and every start offset up to 8, so each tail length and the
+        // 8-byte loop are covered on both paths (the hardware one only where the CPU has it).
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<208).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        for start in 0..<8 {
+            for length in 0...200 {
+                let slice = bytes[start..<(start + length)]
+                var software = CRC32C()
+                software.updateInSoftware(slice.span)
+                var chosen = CRC32C()
+                chosen.update(slice)
+                XCTAssertEqual(chosen.value, software.value, "start \(start), length \(length)")
+            }
+        }
+    }
 }

@@ -1,0 +1,260 @@
+// One shop's usage events in a compact form: an 80-byte record per event, strings interned per
+// shop, event ids packed to 16 bytes when they are canonical UUIDs, and an open-addressing index
+// of positions by event id. `UsageEvent` values are rebuilt on read, field for field, so nothing
+// outside this file sees the packing. Issue 6: 10M events took ~400 B each as [UsageEvent] plus
+// [String: Int]; this keeps them near 100 B.
+
+/// One stored event. Fields that do not fit their narrow form (tokens or knowledge-base size
+/// above UInt32, a recorded time more than ±24 days from the occurrence) live whole in the
+/// store's `wide` side table; free metadata pairs live in `extras`.
+struct StoredEvent: Sendable {
+    /// A packed UUID (`EventIDKey`), or the id's offset and length in the id arena.
+    var idHigh: UInt64
+    var idLow: UInt64
+    var occurredAtUnixMs: UnixMillis
+    var costNanoUSD: NanoUSD
+    /// Indexes into the shop's string table.
+    var user: UInt32
+    var conversation: UInt32
+    var operationType: UInt32
+    var model: UInt32
+    var inputTokens: UInt32
+    var outputTokens: UInt32
+    var cachedInputTokens: UInt32
+    /// `recordedAtUnixMs - occurredAtUnixMs`.
+    var recordedDeltaMs: Int32
+    var messageLength: UInt32
+    var historyLength: UInt32
+    var knowledgeBaseSize: UInt32
+    var flags: UInt8
+
+    static let idInArena: UInt8 = 1
+    static let wide: UInt8 = 2
+    static let hasExtras: UInt8 = 4
+}
+
+/// The full-width fields of an event whose values did not fit `StoredEvent`.
+struct WideEventFields: Sendable {
+    var inputTokens: UInt64
+    var outputTokens: UInt64
+    var cachedInputTokens: UInt64
+    var knowledgeBaseSize: UInt64
+    var recordedAtUnixMs: UnixMillis
+}
+
+/// An event id as 16 bytes when it is a lowercase hex UUID (8-4-4-4-12), the form clients use;
+/// any other id (uppercase, prefixed, shorter) is kept as its UTF-8 bytes instead.
+struct EventIDKey: Equatable, Sendable {
+    var high: UInt64
+    var low: UInt64
+
+    /// Characters of the canonical text form (32 hex digits and 4 dashes).
+    static let textBytes = 36
+
+    /// The packed form of `id`, or nil when it is not a lowercase canonical UUID.
+    init?(_ id: String) {
+        let utf8 = id.utf8.span
+        guard utf8.count == Self.textBytes else { return nil }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        var nibbles = 0
+        for offset in 0..<Self.textBytes {
+            let byte = utf8[offset]
+            if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
+                guard byte == UInt8(ascii: "-") else { return nil }
+                continue
+            }
+            guard let value = Self.nibble(byte) else { return nil }
+            if nibbles < 16 { high = high << 4 | UInt64(value) } else { low = low << 4 | UInt64(value) }
+            nibbles += 1
+        }
+        self.high = high
+        self.low = low
+    }
+
+    init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// The value of a lowercase hex digit; nil for anything else (uppercase would not round-trip).
+    private static func nibble(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        default: nil
+        }
+    }
+
+    /// The canonical text form.
+    var text: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Self.textBytes)
+        for index in 0..<32 {
+            if index == 8 || index == 12 || index == 16 || index == 20 { bytes.append(UInt8(ascii: "-")) }
+            let word = index < 16 ? high : low
+            let shift = UInt64(60 - 4 * (index % 16))
+            bytes.append(digits[Int((word >> shift) & 0xF)])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The process-seeded hash the id index files the key under.
+    var hash: Int { ByteHash.hash(high, low) }
+}
+
+/// A shop's events in the order they were applied, with lookup by event id.
+struct EventStore: Sendable {
+    private(set) var records: [StoredEvent] = []
+    private var strings = StringTable()
+    /// UTF-8 bytes of event ids that are not canonical UUIDs.
+    private var idBytes: [UInt8] = []
+    private var idIndex = SlotTable()
+    private var wide: [UInt32: WideEventFields] = [:]
+    private var extras: [UInt32: [MetadataEntry]] = [:]
+
+    /// Why UInt32: positions are stored in 4 bytes (id index, day index).
+    static let eventsMax = Int(UInt32.max) - 1
+
+    var count: Int { records.count }
+
+    /// The position of the event recorded under `id`.
+    func position(of id: String) -> Int? {
+        if let key = EventIDKey(id) {
+            return idIndex.find(hash: key.hash) { matches(key, at: $0) }
+        }
+        return idIndex.find(hash: StringTable.hash(id)) { matches(id, at: $0) }
+    }
+
+    /// Appends `event` unless an event with its id is stored; returns whether it was appended.
+    mutating func appendIfNew(_ event: UsageEvent) -> Bool {
+        precondition(records.count < Self.eventsMax, "a shop holds at most \(Self.eventsMax) events")
+        let key = EventIDKey(event.eventID)
+        let hash = key?.hash ?? StringTable.hash(event.eventID)
+        if let key {
+            if idIndex.find(hash: hash, { matches(key, at: $0) }) != nil { return false }
+        } else {
+            if idIndex.find(hash: hash, { matches(event.eventID, at: $0) }) != nil { return false }
+        }
+        var record = narrowRecord(event, key: key)
+        store(event, into: &record, at: UInt32(records.count))
+        records.append(record)
+        if idIndex.isFull {
+            idIndex.reset(forEntries: records.count)
+            for position in records.indices { idIndex.insert(position, hash: idHash(at: position)) }
+        } else {
+            idIndex.insert(records.count - 1, hash: hash)
+        }
+        return true
+    }
+
+    /// The event at `position`, as it was applied, with `shopID` (the owner's id).
+    func event(at position: Int, shopID: String) -> UsageEvent {
+        let record = records[position]
+        var event = UsageEvent(
+            eventID: eventID(record), shopID: shopID, userID: strings.string(record.user),
+            conversationID: strings.string(record.conversation), operationType: strings.string(record.operationType),
+            model: strings.string(record.model), inputTokens: UInt64(record.inputTokens),
+            outputTokens: UInt64(record.outputTokens), cachedInputTokens: UInt64(record.cachedInputTokens),
+            occurredAtUnixMs: record.occurredAtUnixMs, costNanoUSD: record.costNanoUSD,
+            metadata: UsageMetadata(
+                messageLength: record.messageLength, historyLength: record.historyLength,
+                knowledgeBaseSize: UInt64(record.knowledgeBaseSize)),
+            recordedAtUnixMs: record.occurredAtUnixMs + Int64(record.recordedDeltaMs))
+        if record.flags & StoredEvent.wide != 0, let full = wide[UInt32(position)] {
+            event.inputTokens = full.inputTokens
+            event.outputTokens = full.outputTokens
+            event.cachedInputTokens = full.cachedInputTokens
+            event.metadata.knowledgeBaseSize = full.knowledgeBaseSize
+            event.recordedAtUnixMs = full.recordedAtUnixMs
+        }
+        if record.flags & StoredEvent.hasExtras != 0 { event.metadata.extra = extras[UInt32(position)] ?? [] }
+        return event
+    }
+
+    /// The operation type of the event at `position`.
+    func operationType(at position: Int) -> String { strings.string(records[position].operationType) }
+
+    /// The token counts of the event at `position`, without rebuilding the event.
+    func tokens(at position: Int) -> (input: UInt64, output: UInt64, cached: UInt64) {
+        let record = records[position]
+        if record.flags & StoredEvent.wide != 0, let full = wide[UInt32(position)] {
+            return (full.inputTokens, full.outputTokens, full.cachedInputTokens)
+        }
+        return (UInt64(record.inputTokens), UInt64(record.outputTokens), UInt64(record.cachedInputTokens))
+    }
+
+    // MARK: - Private
+
+    /// The record of `event` with every field that fits narrowed; strings and side tables are
+    /// filled in by `store`.
+    private func narrowRecord(_ event: UsageEvent, key: EventIDKey?) -> StoredEvent {
+        var flags: UInt8 = 0
+        var idHigh = key?.high ?? 0
+        var idLow = key?.low ?? 0
+        if key == nil {
+            flags |= StoredEvent.idInArena
+            idHigh = UInt64(idBytes.count)
+            idLow = UInt64(event.eventID.utf8.count)
+        }
+        let delta = event.recordedAtUnixMs.subtractingReportingOverflow(event.occurredAtUnixMs)
+        let narrow =
+            event.inputTokens <= UInt32.max && event.outputTokens <= UInt32.max
+            && event.cachedInputTokens <= UInt32.max && event.metadata.knowledgeBaseSize <= UInt32.max
+            && !delta.overflow && delta.partialValue >= Int64(Int32.min) && delta.partialValue <= Int64(Int32.max)
+        if !narrow { flags |= StoredEvent.wide }
+        if !event.metadata.extra.isEmpty { flags |= StoredEvent.hasExtras }
+        return StoredEvent(
+            idHigh: idHigh, idLow: idLow, occurredAtUnixMs: event.occurredAtUnixMs, costNanoUSD: event.costNanoUSD,
+            user: 0, conversation: 0, operationType: 0, model: 0,
+            inputTokens: narrow ? UInt32(event.inputTokens) : 0, outputTokens: narrow ? UInt32(event.outputTokens) : 0,
+            cachedInputTokens: narrow ? UInt32(event.cachedInputTokens) : 0,
+            recordedDeltaMs: narrow ? Int32(delta.partialValue) : 0, messageLength: event.metadata.messageLength,
+            historyLength: event.metadata.historyLength,
+            knowledgeBaseSize: narrow ? UInt32(event.metadata.knowledgeBaseSize) : 0, flags: flags)
+    }
+
+    /// The hash the id index filed the event at `position` under.
+    private func idHash(at position: Int) -> Int {
+        let record = records[position]
+        if record.flags & StoredEvent.idInArena == 0 { return EventIDKey(high: record.idHigh, low: record.idLow).hash }
+        return ByteHash.hash(idBytes.span.extracting(idRange(record)))
+    }
+
+    private func matches(_ key: EventIDKey, at position: Int) -> Bool {
+        let record = records[position]
+        return record.flags & StoredEvent.idInArena == 0 && record.idHigh == key.high && record.idLow == key.low
+    }
+
+    private func matches(_ id: String, at position: Int) -> Bool {
+        let record = records[position]
+        guard record.flags & StoredEvent.idInArena != 0 else { return false }
+        return ByteHash.equal(idBytes.span, idRange(record), id.utf8.span)
+    }
+
+    private func idRange(_ record: StoredEvent) -> Range<Int> {
+        Int(record.idHigh)..<Int(record.idHigh + record.idLow)
+    }
+
+    private func eventID(_ record: StoredEvent) -> String {
+        if record.flags & StoredEvent.idInArena == 0 { return EventIDKey(high: record.idHigh, low: record.idLow).text }
+        return String(decoding: idBytes[idRange(record)], as: UTF8.self)
+    }
+
+    /// Interns the strings of `event` into `record` and files what does not fit it.
+    private mutating func store(_ event: UsageEvent, into record: inout StoredEvent, at position: UInt32) {
+        if record.flags & StoredEvent.idInArena != 0 { idBytes.append(contentsOf: event.eventID.utf8) }
+        let previous = records.last
+        record.user = strings.intern(event.userID, hint: previous?.user)
+        record.conversation = strings.intern(event.conversationID, hint: previous?.conversation)
+        record.operationType = strings.intern(event.operationType, hint: previous?.operationType)
+        record.model = strings.intern(event.model, hint: previous?.model)
+        if record.flags & StoredEvent.wide != 0 {
+            wide[position] = WideEventFields(
+                inputTokens: event.inputTokens, outputTokens: event.outputTokens, cachedInputTokens: event.cachedInputTokens,
+                knowledgeBaseSize: event.metadata.knowledgeBaseSize, recordedAtUnixMs: event.recordedAtUnixMs)
+        }
+        if record.flags & StoredEvent.hasExtras != 0 { extras[position] = event.metadata.extra }
+    }
+}

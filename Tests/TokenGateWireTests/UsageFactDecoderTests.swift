@@ -1,0 +1,97 @@
+// The direct usage-fact decoder against protobuf-c: for encoded events of every shape, and for
+// those bytes damaged at random (seeded), both paths must give the same Fact or the same error,
+// and the direct path must actually take the plain shape the daemon writes.
+
+import TokenGateCore
+import XCTest
+
+@testable import TokenGateWire
+
+final class UsageFactDecoderTests: XCTestCase {
+    private func event(_ id: String) -> UsageEvent {
+        UsageEvent(
+            eventID: id, shopID: "shop-1", userID: "user-000001", conversationID: "conv-00000001",
+            operationType: "chat_message", model: "gemini-2.5-flash", inputTokens: 2_062, outputTokens: 201,
+            cachedInputTokens: 0, occurredAtUnixMs: 1_764_000_000_000, costNanoUSD: 1_121_100,
+            metadata: UsageMetadata(messageLength: 180, historyLength: 6, knowledgeBaseSize: 40_000),
+            recordedAtUnixMs: 1_764_000_000_001)
+    }
+
+    private var samples: [UsageEvent] {
+        var samples = [event("0f8fad5b-d9cb-469f-a165-70867728950e"), event("")]
+        var negative = event("negative")
+        negative.occurredAtUnixMs = -1
+        negative.costNanoUSD = Int64.min
+        negative.recordedAtUnixMs = Int64.max
+        samples.append(negative)
+        var wide = event("wide")
+        wide.inputTokens = UInt64.max
+        wide.metadata = UsageMetadata(messageLength: UInt32.max, historyLength: 0, knowledgeBaseSize: UInt64.max)
+        samples.append(wide)
+        var empty = event("ü-évènement")
+        empty.shopID = ""
+        empty.userID = ""
+        empty.metadata = UsageMetadata()
+        samples.append(empty)
+        var extra = event("extra")
+        extra.metadata.extra = [MetadataEntry(key: "k", value: "v")]
+        samples.append(extra)
+        return samples
+    }
+
+    func testDirectDecoderMatchesProtobufC() throws {
+        for sample in samples {
+            let bytes = FactCodec.encode(.usage(sample))
+            XCTAssertEqual(try FactCodec.decodeWithProtobufC(bytes), .usage(sample))
+            XCTAssertEqual(try FactCodec.decode(bytes), .usage(sample))
+            let strings = [sample.eventID, sample.shopID, sample.userID, sample.conversationID, sample.operationType, sample.model]
+            let ascii = strings.allSatisfy { $0.utf8.allSatisfy { $0 < 0x80 } }
+            if sample.metadata.extra.isEmpty && ascii {
+                XCTAssertEqual(UsageFactDecoder.decode(bytes), .usage(sample), "plain shape decoded directly")
+            } else {
+                XCTAssertNil(UsageFactDecoder.decode(bytes), "metadata pairs and non-ASCII go through protobuf-c")
+            }
+        }
+        let tier = FactCodec.encode(.tierAssignment(shopID: "s", tier: "starter"))
+        XCTAssertNil(UsageFactDecoder.decode(tier))
+    }
+
+    func testDamagedBytesDecodeAlikeOnBothPaths() {
+        let seed = UInt64.random(in: 1...UInt64.max)
+        print("UsageFactDecoderTests seed \(seed)")
+        var random = SplitMix(seed)
+        let encoded = samples.map { FactCodec.encode(.usage($0)) }
+        for round in 0..<20_000 {
+            var bytes = encoded[Int(random.next() % UInt64(encoded.count))]
+            switch random.next() % 4 {
+            case 0: bytes[Int(random.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: random.next())
+            case 1: bytes.removeLast(Int(random.next() % UInt64(bytes.count)))
+            case 2: bytes.insert(UInt8(truncatingIfNeeded: random.next()), at: Int(random.next() % UInt64(bytes.count)))
+            default: bytes[Int(random.next() % UInt64(bytes.count))] ^= 0x80
+            }
+            let direct = Result { () throws(TokenGateError) -> Fact in try FactCodec.decode(bytes) }
+            let reference = Result { () throws(TokenGateError) -> Fact in try FactCodec.decodeWithProtobufC(bytes) }
+            switch (direct, reference) {
+            case (.success(let a), .success(let b)):
+                XCTAssertEqual(a, b, "seed \(seed) round \(round) bytes \(bytes)")
+            case (.failure(let a), .failure(let b)):
+                XCTAssertEqual(a, b, "seed \(seed) round \(round)")
+            default:
+                XCTFail("paths disagree, seed \(seed) round \(round) bytes \(bytes): \(direct) vs \(reference)")
+            }
+        }
+    }
+}
+
+/// A small seeded generator, so a failure replays from its printed seed.
+private struct SplitMix {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
