@@ -1,9 +1,13 @@
-// One connection to tokengated carrying many concurrent calls: callers queue their frame and
-// suspend (the first caller to find no write in progress writes every queued frame, so a burst
-// of calls costs one syscall); a reader thread matches each response to its call by call id and
-// resumes the caller. A unary call ends exactly once: by its response, its deadline (checked by
-// the DeadlineSweeper), cancellation, or the connection failing; a server-streaming call yields
-// every frame of its call id until end_of_stream or an error status.
+// One connection to tokengated carrying many concurrent calls: callers queue their frame, and
+// the first caller to find no write in progress writes every queued frame, so a burst of calls
+// costs one syscall. When other calls are in flight on the connection (other tasks are likely
+// about to send), that writer first yields once so their frames join its write: with 32 calls
+// in flight this cut the client's sendto calls from one per call to about one per batch, while a
+// lone sequential caller still writes at once. A reader thread matches each response to its
+// call by call id and resumes the caller. A unary call ends exactly once: by its response, its
+// deadline (checked by the DeadlineSweeper), cancellation, or the connection failing; an
+// outcome that comes before the caller has suspended is kept in its pending entry until then.
+// A server-streaming call yields every frame of its call id until end_of_stream or an error.
 import Foundation
 import Synchronization
 import TokenGateCore
@@ -39,7 +43,10 @@ final class ClientConnection: Sendable {
 
     /// A call waiting for its answer.
     private struct PendingCall {
-        var waiter: Waiter
+        /// Nil while a unary caller has sent but not yet suspended.
+        var waiter: Waiter?
+        /// The outcome, when it came before the unary caller suspended (it takes it then).
+        var early: Outcome?
         /// CLOCK_MONOTONIC ns after which the call fails with DEADLINE_EXCEEDED; 0 = none.
         var deadlineNs: UInt64
         var timeoutMs: UInt32
@@ -47,10 +54,14 @@ final class ClientConnection: Sendable {
 
     private struct State {
         var pending: [UInt64: PendingCall] = [:]
-        var nextCallID: UInt64 = 1
         var failure: TokenGateError?
         /// No pending deadline is earlier than this (it may be stale-low after calls end).
         var earliestDeadlineNs = UInt64.max
+
+        /// Keeps the first outcome of a unary call whose caller has not suspended yet.
+        mutating func keepEarly(_ callID: UInt64, _ outcome: Outcome) {
+            if pending[callID]?.early == nil { pending[callID]?.early = outcome }
+        }
     }
 
     /// Frames waiting to be written, and whether a caller is writing them now.
@@ -62,6 +73,7 @@ final class ClientConnection: Sendable {
     private let fd: Int32
     private let state = Mutex(State())
     private let outbox = Mutex(Outbox())
+    private let callIDs = Atomic<UInt64>(1)
 
     init(socketPath: String) throws(TokenGateError) {
         do {
@@ -80,9 +92,23 @@ final class ClientConnection: Sendable {
     /// Sends one call and waits for its outcome; `timeoutMs` 0 means no deadline.
     func call(method: String, payload: [UInt8], timeoutMs: UInt32) async -> Outcome {
         let callID = nextCallID()
+        let deadlineNs = timeoutMs > 0 ? Self.monotonicNs() + UInt64(timeoutMs) * 1_000_000 : 0
+        let registered = register(callID, waiter: nil, deadlineNs: deadlineNs, timeoutMs: timeoutMs)
+        guard case .success(let othersInFlight) = registered else {
+            if case .failure(let refused) = registered { return .failure(refused) }
+            preconditionFailure("register returns success or failure")
+        }
+        var frame: [UInt8] = []
+        RequestEnvelope(callID: callID, method: method, deadlineMs: timeoutMs, payload: payload).appendFrame(to: &frame)
+        if queue(frame) {
+            // Calls in flight here are answered in batches, and their callers send again right
+            // after: one yield lets the ones already resumed queue behind this write.
+            if othersInFlight { await Task.yield() }
+            writeQueued()
+        }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
-                start(callID, .unary(continuation), method: method, payload: payload, timeoutMs: timeoutMs)
+                attach(callID, continuation)
             }
         } onCancel: {
             finish(callID, .failure(TokenGateError(.cancelled, "the calling task was cancelled")))
@@ -108,7 +134,7 @@ final class ClientConnection: Sendable {
             defer { state.pending = [:] }
             return state.pending
         }
-        for call in pending.values { call.waiter.end(.failure(error)) }
+        for call in pending.values { call.waiter?.end(.failure(error)) }
         UnixSocket.shutdown(fd)
     }
 
@@ -121,6 +147,11 @@ final class ClientConnection: Sendable {
             var earliest = UInt64.max
             for (callID, call) in state.pending where call.deadlineNs > 0 {
                 if call.deadlineNs <= now {
+                    if call.waiter == nil {
+                        state.pending[callID]?.deadlineNs = 0
+                        state.keepEarly(callID, .failure(Self.deadlineError(call.timeoutMs)))
+                        continue
+                    }
                     expired.append(call)
                     state.pending.removeValue(forKey: callID)
                 } else {
@@ -130,10 +161,12 @@ final class ClientConnection: Sendable {
             state.earliestDeadlineNs = earliest
             return (expired, earliest != .max)
         }
-        for call in expired {
-            call.waiter.end(.failure(TokenGateError(.deadlineExceeded, "no answer within \(call.timeoutMs) ms")))
-        }
+        for call in expired { call.waiter?.end(.failure(Self.deadlineError(call.timeoutMs))) }
         return stillPending
+    }
+
+    static func deadlineError(_ timeoutMs: UInt32) -> TokenGateError {
+        TokenGateError(.deadlineExceeded, "no answer within \(timeoutMs) ms")
     }
 
     /// CLOCK_MONOTONIC in nanoseconds.
@@ -146,51 +179,82 @@ final class ClientConnection: Sendable {
     // MARK: - Private
 
     private func nextCallID() -> UInt64 {
-        state.withLock { state in
-            defer { state.nextCallID &+= 1 }
-            return state.nextCallID
-        }
+        callIDs.wrappingAdd(1, ordering: .relaxed).oldValue
     }
 
-    /// Registers the waiter with its deadline, then writes the request frame.
-    private func start(_ callID: UInt64, _ waiter: Waiter, method: String, payload: [UInt8], timeoutMs: UInt32) {
-        let deadlineNs = timeoutMs > 0 ? Self.monotonicNs() + UInt64(timeoutMs) * 1_000_000 : 0
-        let refused = state.withLock { state -> TokenGateError? in
-            if let failure = state.failure { return failure }
+    /// Enters a call in the pending table with its deadline. Returns whether other calls are in
+    /// flight on this connection, or the connection's failure.
+    private func register(
+        _ callID: UInt64, waiter: Waiter?, deadlineNs: UInt64, timeoutMs: UInt32
+    ) -> Result<Bool, TokenGateError> {
+        let registered = state.withLock { state -> Result<Bool, TokenGateError> in
+            if let failure = state.failure { return .failure(failure) }
             state.pending[callID] = PendingCall(waiter: waiter, deadlineNs: deadlineNs, timeoutMs: timeoutMs)
             if deadlineNs > 0 { state.earliestDeadlineNs = min(state.earliestDeadlineNs, deadlineNs) }
+            return .success(state.pending.count > 1)
+        }
+        if deadlineNs > 0, case .success = registered { DeadlineSweeper.shared.noteDeadline() }
+        return registered
+    }
+
+    /// Hands a unary caller's continuation to its pending entry, or resumes it at once with an
+    /// outcome that came first (its answer, deadline, cancellation or the connection's failure).
+    private func attach(_ callID: UInt64, _ continuation: CheckedContinuation<Outcome, Never>) {
+        let ready = state.withLock { state -> Outcome? in
+            guard let call = state.pending[callID] else {
+                // Only `fail` drops an entry whose caller has not suspended yet.
+                return .failure(state.failure ?? TokenGateError(.unavailable, "connection to tokengated lost"))
+            }
+            if let early = call.early {
+                state.pending.removeValue(forKey: callID)
+                return early
+            }
+            state.pending[callID]?.waiter = .unary(continuation)
             return nil
         }
-        if let refused {
+        if let ready { continuation.resume(returning: ready) }
+    }
+
+    /// Registers a streaming call, then writes its request frame.
+    private func start(_ callID: UInt64, _ waiter: Waiter, method: String, payload: [UInt8], timeoutMs: UInt32) {
+        let deadlineNs = timeoutMs > 0 ? Self.monotonicNs() + UInt64(timeoutMs) * 1_000_000 : 0
+        if case .failure(let refused) = register(callID, waiter: waiter, deadlineNs: deadlineNs, timeoutMs: timeoutMs) {
             waiter.end(.failure(refused))
             return
         }
-        if deadlineNs > 0 { DeadlineSweeper.shared.noteDeadline() }
         var frame: [UInt8] = []
         RequestEnvelope(callID: callID, method: method, deadlineMs: timeoutMs, payload: payload).appendFrame(to: &frame)
-        do {
-            try send(frame)
-        } catch {
-            fail(TokenGateError(.unavailable, "connection to tokengated lost while sending: \(error)"))
-        }
+        if queue(frame) { writeQueued() }
     }
 
     private func finish(_ callID: UInt64, _ outcome: Outcome) {
-        let call = state.withLock { $0.pending.removeValue(forKey: callID) }
-        call?.waiter.end(outcome)
+        let call = state.withLock { state -> PendingCall? in
+            guard let call = state.pending[callID] else { return nil }
+            if call.waiter == nil {
+                state.keepEarly(callID, outcome)
+                return nil
+            }
+            return state.pending.removeValue(forKey: callID)
+        }
+        call?.waiter?.end(outcome)
     }
 
     /// Routes one response frame to its call: a unary call ends; a stream yields the frame
     /// and ends at end_of_stream or on an error status.
     private func deliver(_ response: ResponseEnvelope) {
-        let call = state.withLock { state -> PendingCall? in
+        let waiter = state.withLock { state -> Waiter? in
             guard let call = state.pending[response.callID] else { return nil }
-            if case .stream = call.waiter, response.statusCode == 0, !response.endOfStream { return call }
-            return state.pending.removeValue(forKey: response.callID)
+            guard let waiter = call.waiter else {
+                state.keepEarly(response.callID, .success(response))
+                return nil
+            }
+            if case .stream = waiter, response.statusCode == 0, !response.endOfStream { return waiter }
+            state.pending.removeValue(forKey: response.callID)
+            return waiter
         }
-        guard let call else { return }
-        guard case .stream(let continuation) = call.waiter else {
-            call.waiter.end(.success(response))
+        guard let waiter else { return }
+        guard case .stream(let continuation) = waiter else {
+            waiter.end(.success(response))
             return
         }
         if response.statusCode != 0 {
@@ -201,31 +265,34 @@ final class ClientConnection: Sendable {
         if response.endOfStream { continuation.finish() }
     }
 
-    /// Writes `frame`, or queues it when another caller is writing: that caller writes every
-    /// queued frame before it stops, so no frame waits for a later call.
-    private func send(_ frame: [UInt8]) throws(SocketError) {
-        var batch: [UInt8]? = outbox.withLock { outbox in
-            if outbox.writing {
-                outbox.bytes += frame
-                return nil
-            }
-            outbox.writing = true
-            return frame
+    /// Queues `frame`; true when no write is in progress, so the caller must call `writeQueued`.
+    private func queue(_ frame: [UInt8]) -> Bool {
+        outbox.withLock { outbox in
+            outbox.bytes += frame
+            defer { outbox.writing = true }
+            return !outbox.writing
         }
-        while let bytes = batch {
-            do {
-                try UnixSocket.writeAll(fd, bytes)
-            } catch {
-                outbox.withLock { $0 = Outbox() }
-                throw error
-            }
-            batch = outbox.withLock { outbox in
+    }
+
+    /// Writes every queued frame, including those queued while it writes, so no frame waits
+    /// for a later call. A failed write fails the connection.
+    private func writeQueued() {
+        while true {
+            let batch = outbox.withLock { outbox -> [UInt8]? in
                 guard !outbox.bytes.isEmpty else {
                     outbox.writing = false
                     return nil
                 }
                 defer { outbox.bytes = [] }
                 return outbox.bytes
+            }
+            guard let batch else { return }
+            do {
+                try UnixSocket.writeAll(fd, batch)
+            } catch {
+                outbox.withLock { $0 = Outbox() }
+                fail(TokenGateError(.unavailable, "connection to tokengated lost while sending: \(error)"))
+                return
             }
         }
     }
