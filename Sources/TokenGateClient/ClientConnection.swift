@@ -20,13 +20,25 @@ final class ClientConnection: Sendable {
     static let responseFrameBytesMax = 16 << 20
     static let readChunkBytes = 64 << 10
 
-    /// Who waits for a call's answer: one response, or a stream of them.
+    /// Who waits for a call's answer: one response, or a stream of them. Unary callers wait on
+    /// an unchecked continuation: it is resumed only by whoever removes the call from the
+    /// pending table (or `early`) under the state lock, so exactly once, and it is a frozen type
+    /// whose enum cases the compiler lays out itself (a checked one cost runtime enum calls).
     private enum Waiter {
-        case unary(CheckedContinuation<Outcome, Never>)
+        /// A unary caller that has sent but not yet suspended.
+        case suspending
+        case unary(UnsafeContinuation<Outcome, Never>)
         case stream(AsyncThrowingStream<ResponseEnvelope, any Error>.Continuation)
+
+        var isSuspending: Bool {
+            if case .suspending = self { return true }
+            return false
+        }
 
         func end(_ outcome: Outcome) {
             switch self {
+            case .suspending:
+                preconditionFailure("an outcome for a caller not yet suspended is kept in State.early")
             case .unary(let continuation):
                 continuation.resume(returning: outcome)
             case .stream(let continuation):
@@ -43,10 +55,7 @@ final class ClientConnection: Sendable {
 
     /// A call waiting for its answer.
     private struct PendingCall {
-        /// Nil while a unary caller has sent but not yet suspended.
-        var waiter: Waiter?
-        /// The outcome, when it came before the unary caller suspended (it takes it then).
-        var early: Outcome?
+        var waiter: Waiter
         /// CLOCK_MONOTONIC ns after which the call fails with DEADLINE_EXCEEDED; 0 = none.
         var deadlineNs: UInt64
         var timeoutMs: UInt32
@@ -57,10 +66,15 @@ final class ClientConnection: Sendable {
         var failure: TokenGateError?
         /// No pending deadline is earlier than this (it may be stale-low after calls end).
         var earliestDeadlineNs = UInt64.max
+        /// Outcomes of unary calls that ended before their caller suspended; the caller takes
+        /// its outcome from here when it does. Apart from `pending`, so the usual path never
+        /// touches them.
+        var early: [UInt64: Outcome] = [:]
 
-        /// Keeps the first outcome of a unary call whose caller has not suspended yet.
+        /// Ends a call whose caller has not suspended yet: its outcome waits in `early`.
         mutating func keepEarly(_ callID: UInt64, _ outcome: Outcome) {
-            if pending[callID]?.early == nil { pending[callID]?.early = outcome }
+            pending.removeValue(forKey: callID)
+            early[callID] = outcome
         }
     }
 
@@ -93,7 +107,7 @@ final class ClientConnection: Sendable {
     func call(method: String, payload: [UInt8], timeoutMs: UInt32) async -> Outcome {
         let callID = nextCallID()
         let deadlineNs = timeoutMs > 0 ? Self.monotonicNs() + UInt64(timeoutMs) * 1_000_000 : 0
-        let registered = register(callID, waiter: nil, deadlineNs: deadlineNs, timeoutMs: timeoutMs)
+        let registered = register(callID, waiter: .suspending, deadlineNs: deadlineNs, timeoutMs: timeoutMs)
         guard case .success(let othersInFlight) = registered else {
             if case .failure(let refused) = registered { return .failure(refused) }
             preconditionFailure("register returns success or failure")
@@ -107,7 +121,7 @@ final class ClientConnection: Sendable {
             writeQueued()
         }
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Outcome, Never>) in
                 attach(callID, continuation)
             }
         } onCancel: {
@@ -134,7 +148,7 @@ final class ClientConnection: Sendable {
             defer { state.pending = [:] }
             return state.pending
         }
-        for call in pending.values { call.waiter?.end(.failure(error)) }
+        for call in pending.values where !call.waiter.isSuspending { call.waiter.end(.failure(error)) }
         UnixSocket.shutdown(fd)
     }
 
@@ -147,8 +161,7 @@ final class ClientConnection: Sendable {
             var earliest = UInt64.max
             for (callID, call) in state.pending where call.deadlineNs > 0 {
                 if call.deadlineNs <= now {
-                    if call.waiter == nil {
-                        state.pending[callID]?.deadlineNs = 0
+                    if call.waiter.isSuspending {
                         state.keepEarly(callID, .failure(Self.deadlineError(call.timeoutMs)))
                         continue
                     }
@@ -161,7 +174,7 @@ final class ClientConnection: Sendable {
             state.earliestDeadlineNs = earliest
             return (expired, earliest != .max)
         }
-        for call in expired { call.waiter?.end(.failure(Self.deadlineError(call.timeoutMs))) }
+        for call in expired { call.waiter.end(.failure(Self.deadlineError(call.timeoutMs))) }
         return stillPending
     }
 
@@ -185,7 +198,7 @@ final class ClientConnection: Sendable {
     /// Enters a call in the pending table with its deadline. Returns whether other calls are in
     /// flight on this connection, or the connection's failure.
     private func register(
-        _ callID: UInt64, waiter: Waiter?, deadlineNs: UInt64, timeoutMs: UInt32
+        _ callID: UInt64, waiter: Waiter, deadlineNs: UInt64, timeoutMs: UInt32
     ) -> Result<Bool, TokenGateError> {
         let registered = state.withLock { state -> Result<Bool, TokenGateError> in
             if let failure = state.failure { return .failure(failure) }
@@ -199,17 +212,14 @@ final class ClientConnection: Sendable {
 
     /// Hands a unary caller's continuation to its pending entry, or resumes it at once with an
     /// outcome that came first (its answer, deadline, cancellation or the connection's failure).
-    private func attach(_ callID: UInt64, _ continuation: CheckedContinuation<Outcome, Never>) {
+    private func attach(_ callID: UInt64, _ continuation: UnsafeContinuation<Outcome, Never>) {
         let ready = state.withLock { state -> Outcome? in
-            guard let call = state.pending[callID] else {
+            if !state.early.isEmpty, let early = state.early.removeValue(forKey: callID) { return early }
+            guard state.pending[callID] != nil else {
                 // Only `fail` drops an entry whose caller has not suspended yet.
                 return .failure(state.failure ?? TokenGateError(.unavailable, "connection to tokengated lost"))
             }
-            if let early = call.early {
-                state.pending.removeValue(forKey: callID)
-                return early
-            }
-            state.pending[callID]?.waiter = .unary(continuation)
+            state.pending[callID]!.waiter = .unary(continuation)
             return nil
         }
         if let ready { continuation.resume(returning: ready) }
@@ -230,21 +240,21 @@ final class ClientConnection: Sendable {
     private func finish(_ callID: UInt64, _ outcome: Outcome) {
         let call = state.withLock { state -> PendingCall? in
             guard let call = state.pending[callID] else { return nil }
-            if call.waiter == nil {
+            if call.waiter.isSuspending {
                 state.keepEarly(callID, outcome)
                 return nil
             }
             return state.pending.removeValue(forKey: callID)
         }
-        call?.waiter?.end(outcome)
+        call?.waiter.end(outcome)
     }
 
     /// Routes one response frame to its call: a unary call ends; a stream yields the frame
     /// and ends at end_of_stream or on an error status.
     private func deliver(_ response: ResponseEnvelope) {
         let waiter = state.withLock { state -> Waiter? in
-            guard let call = state.pending[response.callID] else { return nil }
-            guard let waiter = call.waiter else {
+            guard let waiter = state.pending[response.callID]?.waiter else { return nil }
+            if waiter.isSuspending {
                 state.keepEarly(response.callID, .success(response))
                 return nil
             }
@@ -268,7 +278,7 @@ final class ClientConnection: Sendable {
     /// Queues `frame`; true when no write is in progress, so the caller must call `writeQueued`.
     private func queue(_ frame: [UInt8]) -> Bool {
         outbox.withLock { outbox in
-            outbox.bytes += frame
+            if outbox.bytes.isEmpty { outbox.bytes = frame } else { outbox.bytes += frame }
             defer { outbox.writing = true }
             return !outbox.writing
         }
