@@ -114,11 +114,11 @@ final class ClientConnection: Sendable {
         }
         var frame: [UInt8] = []
         RequestEnvelope(callID: callID, method: method, deadlineMs: timeoutMs, payload: payload).appendFrame(to: &frame)
-        if queue(frame) {
+        if let batch = queue(frame, holdingForOthers: othersInFlight) {
             // Calls in flight here are answered in batches, and their callers send again right
             // after: one yield lets the ones already resumed queue behind this write.
             if othersInFlight { await Task.yield() }
-            writeQueued()
+            writeQueued(batch)
         }
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Outcome, Never>) in
@@ -234,7 +234,7 @@ final class ClientConnection: Sendable {
         }
         var frame: [UInt8] = []
         RequestEnvelope(callID: callID, method: method, deadlineMs: timeoutMs, payload: payload).appendFrame(to: &frame)
-        if queue(frame) { writeQueued() }
+        if let batch = queue(frame, holdingForOthers: false) { writeQueued(batch) }
     }
 
     private func finish(_ callID: UInt64, _ outcome: Outcome) {
@@ -275,20 +275,38 @@ final class ClientConnection: Sendable {
         if response.endOfStream { continuation.finish() }
     }
 
-    /// Queues `frame`; true when no write is in progress, so the caller must call `writeQueued`.
-    private func queue(_ frame: [UInt8]) -> Bool {
+    /// Queues `frame` behind a write in progress (nil), or makes the caller the writer: it gets
+    /// the bytes to write first, which are `frame` itself unless it holds the write open for
+    /// other callers (then `frame` waits in the outbox with theirs and the caller gets none).
+    private func queue(_ frame: [UInt8], holdingForOthers: Bool) -> [UInt8]? {
         outbox.withLock { outbox in
-            if outbox.bytes.isEmpty { outbox.bytes = frame } else { outbox.bytes += frame }
-            defer { outbox.writing = true }
-            return !outbox.writing
+            // Bytes wait in the outbox only while someone is writing.
+            if outbox.writing || holdingForOthers {
+                if outbox.bytes.isEmpty { outbox.bytes = frame } else { outbox.bytes += frame }
+                if outbox.writing { return nil }
+                outbox.writing = true
+                return []
+            }
+            outbox.writing = true
+            return frame
         }
     }
 
-    /// Writes every queued frame, including those queued while it writes, so no frame waits
-    /// for a later call. A failed write fails the connection.
-    private func writeQueued() {
+    /// Writes `first`, then every frame queued meanwhile, until the outbox is empty, so no frame
+    /// waits for a later call. A failed write fails the connection.
+    private func writeQueued(_ first: [UInt8]) {
+        var next: [UInt8]? = first
         while true {
-            let batch = outbox.withLock { outbox -> [UInt8]? in
+            if let bytes = next, !bytes.isEmpty {
+                do {
+                    try UnixSocket.writeAll(fd, bytes)
+                } catch {
+                    outbox.withLock { $0 = Outbox() }
+                    fail(TokenGateError(.unavailable, "connection to tokengated lost while sending: \(error)"))
+                    return
+                }
+            }
+            next = outbox.withLock { outbox -> [UInt8]? in
                 guard !outbox.bytes.isEmpty else {
                     outbox.writing = false
                     return nil
@@ -296,14 +314,7 @@ final class ClientConnection: Sendable {
                 defer { outbox.bytes = [] }
                 return outbox.bytes
             }
-            guard let batch else { return }
-            do {
-                try UnixSocket.writeAll(fd, batch)
-            } catch {
-                outbox.withLock { $0 = Outbox() }
-                fail(TokenGateError(.unavailable, "connection to tokengated lost while sending: \(error)"))
-                return
-            }
+            guard next != nil else { return }
         }
     }
 
