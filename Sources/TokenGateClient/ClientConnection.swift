@@ -1,9 +1,13 @@
-// One connection to tokengated carrying many concurrent calls: callers queue their frame and
-// suspend (the first caller to find no write in progress writes every queued frame, so a burst
-// of calls costs one syscall); a reader thread matches each response to its call by call id and
-// resumes the caller. A unary call ends exactly once: by its response, its deadline (checked by
-// the DeadlineSweeper), cancellation, or the connection failing; a server-streaming call yields
-// every frame of its call id until end_of_stream or an error status.
+// One connection to tokengated carrying many concurrent calls: callers queue their frame, and
+// the first caller to find no write in progress writes every queued frame, so a burst of calls
+// costs one syscall. When other calls are in flight on the connection (other tasks are likely
+// about to send), that writer first yields once so their frames join its write: with 32 calls
+// in flight this cut the client's sendto calls from one per call to about one per batch, while a
+// lone sequential caller still writes at once. A reader thread matches each response to its
+// call by call id and resumes the caller. A unary call ends exactly once: by its response, its
+// deadline (checked by the DeadlineSweeper), cancellation, or the connection failing; an
+// outcome that comes before the caller has suspended is kept in its pending entry until then.
+// A server-streaming call yields every frame of its call id until end_of_stream or an error.
 import Foundation
 import Synchronization
 import TokenGateCore
@@ -16,13 +20,25 @@ final class ClientConnection: Sendable {
     static let responseFrameBytesMax = 16 << 20
     static let readChunkBytes = 64 << 10
 
-    /// Who waits for a call's answer: one response, or a stream of them.
+    /// Who waits for a call's answer: one response, or a stream of them. Unary callers wait on
+    /// an unchecked continuation: it is resumed only by whoever removes the call from the
+    /// pending table (or `early`) under the state lock, so exactly once, and it is a frozen type
+    /// whose enum cases the compiler lays out itself (a checked one cost runtime enum calls).
     private enum Waiter {
-        case unary(CheckedContinuation<Outcome, Never>)
+        /// A unary caller that has sent but not yet suspended.
+        case suspending
+        case unary(UnsafeContinuation<Outcome, Never>)
         case stream(AsyncThrowingStream<ResponseEnvelope, any Error>.Continuation)
+
+        var isSuspending: Bool {
+            if case .suspending = self { return true }
+            return false
+        }
 
         func end(_ outcome: Outcome) {
             switch self {
+            case .suspending:
+                preconditionFailure("an outcome for a caller not yet suspended is kept in State.early")
             case .unary(let continuation):
                 continuation.resume(returning: outcome)
             case .stream(let continuation):
@@ -47,10 +63,19 @@ final class ClientConnection: Sendable {
 
     private struct State {
         var pending: [UInt64: PendingCall] = [:]
-        var nextCallID: UInt64 = 1
         var failure: TokenGateError?
         /// No pending deadline is earlier than this (it may be stale-low after calls end).
         var earliestDeadlineNs = UInt64.max
+        /// Outcomes of unary calls that ended before their caller suspended; the caller takes
+        /// its outcome from here when it does. Apart from `pending`, so the usual path never
+        /// touches them.
+        var early: [UInt64: Outcome] = [:]
+
+        /// Ends a call whose caller has not suspended yet: its outcome waits in `early`.
+        mutating func keepEarly(_ callID: UInt64, _ outcome: Outcome) {
+            pending.removeValue(forKey: callID)
+            early[callID] = outcome
+        }
     }
 
     /// Frames waiting to be written, and whether a caller is writing them now.
@@ -62,6 +87,7 @@ final class ClientConnection: Sendable {
     private let fd: Int32
     private let state = Mutex(State())
     private let outbox = Mutex(Outbox())
+    private let callIDs = Atomic<UInt64>(1)
 
     init(socketPath: String) throws(TokenGateError) {
         do {
@@ -80,9 +106,23 @@ final class ClientConnection: Sendable {
     /// Sends one call and waits for its outcome; `timeoutMs` 0 means no deadline.
     func call(method: String, payload: [UInt8], timeoutMs: UInt32) async -> Outcome {
         let callID = nextCallID()
+        let deadlineNs = timeoutMs > 0 ? Self.monotonicNs() + UInt64(timeoutMs) * 1_000_000 : 0
+        let registered = register(callID, waiter: .suspending, deadlineNs: deadlineNs, timeoutMs: timeoutMs)
+        guard case .success(let othersInFlight) = registered else {
+            if case .failure(let refused) = registered { return .failure(refused) }
+            preconditionFailure("register returns success or failure")
+        }
+        var frame: [UInt8] = []
+        RequestEnvelope(callID: callID, method: method, deadlineMs: timeoutMs, payload: payload).appendFrame(to: &frame)
+        if let batch = queue(frame, holdingForOthers: othersInFlight) {
+            // Calls in flight here are answered in batches, and their callers send again right
+            // after: one yield lets the ones already resumed queue behind this write.
+            if othersInFlight { await Task.yield() }
+            writeQueued(batch)
+        }
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
-                start(callID, .unary(continuation), method: method, payload: payload, timeoutMs: timeoutMs)
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Outcome, Never>) in
+                attach(callID, continuation)
             }
         } onCancel: {
             finish(callID, .failure(TokenGateError(.cancelled, "the calling task was cancelled")))
@@ -108,7 +148,7 @@ final class ClientConnection: Sendable {
             defer { state.pending = [:] }
             return state.pending
         }
-        for call in pending.values { call.waiter.end(.failure(error)) }
+        for call in pending.values where !call.waiter.isSuspending { call.waiter.end(.failure(error)) }
         UnixSocket.shutdown(fd)
     }
 
@@ -121,6 +161,10 @@ final class ClientConnection: Sendable {
             var earliest = UInt64.max
             for (callID, call) in state.pending where call.deadlineNs > 0 {
                 if call.deadlineNs <= now {
+                    if call.waiter.isSuspending {
+                        state.keepEarly(callID, .failure(Self.deadlineError(call.timeoutMs)))
+                        continue
+                    }
                     expired.append(call)
                     state.pending.removeValue(forKey: callID)
                 } else {
@@ -130,10 +174,12 @@ final class ClientConnection: Sendable {
             state.earliestDeadlineNs = earliest
             return (expired, earliest != .max)
         }
-        for call in expired {
-            call.waiter.end(.failure(TokenGateError(.deadlineExceeded, "no answer within \(call.timeoutMs) ms")))
-        }
+        for call in expired { call.waiter.end(.failure(Self.deadlineError(call.timeoutMs))) }
         return stillPending
+    }
+
+    static func deadlineError(_ timeoutMs: UInt32) -> TokenGateError {
+        TokenGateError(.deadlineExceeded, "no answer within \(timeoutMs) ms")
     }
 
     /// CLOCK_MONOTONIC in nanoseconds.
@@ -146,51 +192,79 @@ final class ClientConnection: Sendable {
     // MARK: - Private
 
     private func nextCallID() -> UInt64 {
-        state.withLock { state in
-            defer { state.nextCallID &+= 1 }
-            return state.nextCallID
-        }
+        callIDs.wrappingAdd(1, ordering: .relaxed).oldValue
     }
 
-    /// Registers the waiter with its deadline, then writes the request frame.
-    private func start(_ callID: UInt64, _ waiter: Waiter, method: String, payload: [UInt8], timeoutMs: UInt32) {
-        let deadlineNs = timeoutMs > 0 ? Self.monotonicNs() + UInt64(timeoutMs) * 1_000_000 : 0
-        let refused = state.withLock { state -> TokenGateError? in
-            if let failure = state.failure { return failure }
+    /// Enters a call in the pending table with its deadline. Returns whether other calls are in
+    /// flight on this connection, or the connection's failure.
+    private func register(
+        _ callID: UInt64, waiter: Waiter, deadlineNs: UInt64, timeoutMs: UInt32
+    ) -> Result<Bool, TokenGateError> {
+        let registered = state.withLock { state -> Result<Bool, TokenGateError> in
+            if let failure = state.failure { return .failure(failure) }
             state.pending[callID] = PendingCall(waiter: waiter, deadlineNs: deadlineNs, timeoutMs: timeoutMs)
             if deadlineNs > 0 { state.earliestDeadlineNs = min(state.earliestDeadlineNs, deadlineNs) }
+            return .success(state.pending.count > 1)
+        }
+        if deadlineNs > 0, case .success = registered { DeadlineSweeper.shared.noteDeadline() }
+        return registered
+    }
+
+    /// Hands a unary caller's continuation to its pending entry, or resumes it at once with an
+    /// outcome that came first (its answer, deadline, cancellation or the connection's failure).
+    private func attach(_ callID: UInt64, _ continuation: UnsafeContinuation<Outcome, Never>) {
+        let ready = state.withLock { state -> Outcome? in
+            if !state.early.isEmpty, let early = state.early.removeValue(forKey: callID) { return early }
+            guard state.pending[callID] != nil else {
+                // Only `fail` drops an entry whose caller has not suspended yet.
+                return .failure(state.failure ?? TokenGateError(.unavailable, "connection to tokengated lost"))
+            }
+            state.pending[callID]!.waiter = .unary(continuation)
             return nil
         }
-        if let refused {
+        if let ready { continuation.resume(returning: ready) }
+    }
+
+    /// Registers a streaming call, then writes its request frame.
+    private func start(_ callID: UInt64, _ waiter: Waiter, method: String, payload: [UInt8], timeoutMs: UInt32) {
+        let deadlineNs = timeoutMs > 0 ? Self.monotonicNs() + UInt64(timeoutMs) * 1_000_000 : 0
+        if case .failure(let refused) = register(callID, waiter: waiter, deadlineNs: deadlineNs, timeoutMs: timeoutMs) {
             waiter.end(.failure(refused))
             return
         }
-        if deadlineNs > 0 { DeadlineSweeper.shared.noteDeadline() }
         var frame: [UInt8] = []
         RequestEnvelope(callID: callID, method: method, deadlineMs: timeoutMs, payload: payload).appendFrame(to: &frame)
-        do {
-            try send(frame)
-        } catch {
-            fail(TokenGateError(.unavailable, "connection to tokengated lost while sending: \(error)"))
-        }
+        if let batch = queue(frame, holdingForOthers: false) { writeQueued(batch) }
     }
 
     private func finish(_ callID: UInt64, _ outcome: Outcome) {
-        let call = state.withLock { $0.pending.removeValue(forKey: callID) }
+        let call = state.withLock { state -> PendingCall? in
+            guard let call = state.pending[callID] else { return nil }
+            if call.waiter.isSuspending {
+                state.keepEarly(callID, outcome)
+                return nil
+            }
+            return state.pending.removeValue(forKey: callID)
+        }
         call?.waiter.end(outcome)
     }
 
     /// Routes one response frame to its call: a unary call ends; a stream yields the frame
     /// and ends at end_of_stream or on an error status.
     private func deliver(_ response: ResponseEnvelope) {
-        let call = state.withLock { state -> PendingCall? in
-            guard let call = state.pending[response.callID] else { return nil }
-            if case .stream = call.waiter, response.statusCode == 0, !response.endOfStream { return call }
-            return state.pending.removeValue(forKey: response.callID)
+        let waiter = state.withLock { state -> Waiter? in
+            guard let waiter = state.pending[response.callID]?.waiter else { return nil }
+            if waiter.isSuspending {
+                state.keepEarly(response.callID, .success(response))
+                return nil
+            }
+            if case .stream = waiter, response.statusCode == 0, !response.endOfStream { return waiter }
+            state.pending.removeValue(forKey: response.callID)
+            return waiter
         }
-        guard let call else { return }
-        guard case .stream(let continuation) = call.waiter else {
-            call.waiter.end(.success(response))
+        guard let waiter else { return }
+        guard case .stream(let continuation) = waiter else {
+            waiter.end(.success(response))
             return
         }
         if response.statusCode != 0 {
@@ -201,25 +275,38 @@ final class ClientConnection: Sendable {
         if response.endOfStream { continuation.finish() }
     }
 
-    /// Writes `frame`, or queues it when another caller is writing: that caller writes every
-    /// queued frame before it stops, so no frame waits for a later call.
-    private func send(_ frame: [UInt8]) throws(SocketError) {
-        var batch: [UInt8]? = outbox.withLock { outbox in
-            if outbox.writing {
-                outbox.bytes += frame
-                return nil
+    /// Queues `frame` behind a write in progress (nil), or makes the caller the writer: it gets
+    /// the bytes to write first, which are `frame` itself unless it holds the write open for
+    /// other callers (then `frame` waits in the outbox with theirs and the caller gets none).
+    private func queue(_ frame: [UInt8], holdingForOthers: Bool) -> [UInt8]? {
+        outbox.withLock { outbox in
+            // Bytes wait in the outbox only while someone is writing.
+            if outbox.writing || holdingForOthers {
+                if outbox.bytes.isEmpty { outbox.bytes = frame } else { outbox.bytes += frame }
+                if outbox.writing { return nil }
+                outbox.writing = true
+                return []
             }
             outbox.writing = true
             return frame
         }
-        while let bytes = batch {
-            do {
-                try UnixSocket.writeAll(fd, bytes)
-            } catch {
-                outbox.withLock { $0 = Outbox() }
-                throw error
+    }
+
+    /// Writes `first`, then every frame queued meanwhile, until the outbox is empty, so no frame
+    /// waits for a later call. A failed write fails the connection.
+    private func writeQueued(_ first: [UInt8]) {
+        var next: [UInt8]? = first
+        while true {
+            if let bytes = next, !bytes.isEmpty {
+                do {
+                    try UnixSocket.writeAll(fd, bytes)
+                } catch {
+                    outbox.withLock { $0 = Outbox() }
+                    fail(TokenGateError(.unavailable, "connection to tokengated lost while sending: \(error)"))
+                    return
+                }
             }
-            batch = outbox.withLock { outbox in
+            next = outbox.withLock { outbox -> [UInt8]? in
                 guard !outbox.bytes.isEmpty else {
                     outbox.writing = false
                     return nil
@@ -227,6 +314,7 @@ final class ClientConnection: Sendable {
                 defer { outbox.bytes = [] }
                 return outbox.bytes
             }
+            guard next != nil else { return }
         }
     }
 

@@ -43,6 +43,9 @@ public final class TokenGateClient: Sendable {
 
     private let slot = Mutex(ConnectionSlot())
     private let counters = Mutex(ClientMetrics())
+    /// `calls` and `errors` of the counters, kept apart so that a call takes no lock for them.
+    private let callCount = Atomic<UInt64>(0)
+    private let errorCount = Atomic<UInt64>(0)
     private let isShutDown = Atomic(false)
     let spool: UsageSpool
     let drainer = Mutex(DrainerState())
@@ -108,6 +111,8 @@ public final class TokenGateClient: Sendable {
     /// The counters so far: calls, errors, policy answers, spool depth and re-sends.
     public var metrics: ClientMetrics {
         var snapshot = counters.withLock { $0 }
+        snapshot.calls = callCount.load(ordering: .relaxed)
+        snapshot.errors = errorCount.load(ordering: .relaxed)
         snapshot.spoolDepth = spool.depth
         return snapshot
     }
@@ -172,7 +177,7 @@ public final class TokenGateClient: Sendable {
     public func call<Request: WireMessage, Response: WireMessage>(
         _ method: String, _ request: Request, timeoutMs: UInt32? = nil
     ) async throws(TokenGateError) -> Response {
-        counters.withLock { $0.calls += 1 }
+        callCount.add(1, ordering: .relaxed)
         do throws(TokenGateError) {
             if isShutDown.load(ordering: .acquiring) { throw TokenGateError(.cancelled, "the client was shut down") }
             let connection = try currentConnection()
@@ -183,7 +188,7 @@ public final class TokenGateClient: Sendable {
             }
             return try Response.decode(response.payload)
         } catch {
-            counters.withLock { $0.errors += 1 }
+            errorCount.add(1, ordering: .relaxed)
             throw error
         }
     }

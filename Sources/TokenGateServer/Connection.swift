@@ -7,11 +7,23 @@ import TokenGateCore
 import TokenGateStore
 import TokenGateWire
 
+/// The last method a connection called, with its metrics series: a worker's connection calls
+/// the same method again and again, and the two lookups by path (method table, metrics) hashed
+/// the path on every call. Owned by the connection's thread.
+final class LastMethod {
+    /// Nil until the first call.
+    var path: String?
+    /// Nil for a path the method table does not know.
+    var method: Method?
+    var series: MethodMetrics?
+}
+
 struct ConnectionLoop {
     let server: Server
     let fd: Int32
     let peer: PeerCredentials?
     let writer: ConnectionWriter
+    let lastMethod = LastMethod()
 
     init(server: Server, fd: Int32, peer: PeerCredentials?) {
         self.server = server
@@ -97,8 +109,15 @@ struct ConnectionLoop {
             server.service.metrics.undecodableFrames.add()
             return (Server.errorEnvelope(callID: 0, error), nil)
         }
+        if request.method != lastMethod.path {
+            lastMethod.path = request.method
+            lastMethod.method = server.methods[request.method]
+            lastMethod.series = server.service.metrics.series(path: request.method)
+        }
         let answer = answer(request, batchStartMs: batchStartMs)
-        server.service.metrics.recordCall(path: request.method, statusCode: answer?.0.statusCode ?? 0, since: startNanoseconds)
+        if let series = lastMethod.series {
+            server.service.metrics.recordCall(series, statusCode: answer?.0.statusCode ?? 0, since: startNanoseconds)
+        }
         return answer
     }
 
@@ -120,7 +139,7 @@ struct ConnectionLoop {
     /// The generic checks, once for every method: known method, readiness, permission, deadline,
     /// load.
     private func dispatch(_ request: RequestEnvelope, batchStartMs: Int64) throws(TokenGateError) -> HandlerOutput {
-        guard let method = server.methods[request.method] else {
+        guard let method = lastMethod.method else {
             throw TokenGateError(.unimplemented, "unknown method '\(request.method)'")
         }
         if !method.flags.contains(.alwaysAvailable) {

@@ -94,7 +94,17 @@ public final class Metrics: Sendable {
     /// Counts one answered call and its latency since `startNanoseconds`.
     @inline(__always)
     func recordCall(path: String, statusCode: UInt32, since startNanoseconds: UInt64) {
-        let method = table.load()?.byPath[path] ?? unknownMethod
+        recordCall(series(path: path), statusCode: statusCode, since: startNanoseconds)
+    }
+
+    /// The series a method's calls are counted in (the "unknown" one for unregistered paths).
+    func series(path: String) -> MethodMetrics {
+        table.load()?.byPath[path] ?? unknownMethod
+    }
+
+    /// Counts one answered call in `method`'s series (looked up once with `series(path:)`).
+    @inline(__always)
+    func recordCall(_ method: MethodMetrics, statusCode: UInt32, since startNanoseconds: UInt64) {
         let code = statusCode < UInt32(Self.statusCodeCount) ? Int(statusCode) : Int(StatusCode.unknown.rawValue)
         method.callsByStatus[code].add()
         method.latency.record(since: startNanoseconds)

@@ -24,7 +24,13 @@ enum EnvelopeCodec {
         value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7
     }
 
+    @inline(__always)
     static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
+        // Tags and most small numbers take one byte.
+        if value < 0x80 {
+            out.append(UInt8(truncatingIfNeeded: value))
+            return
+        }
         var value = value
         while value >= 0x80 {
             out.append(UInt8(truncatingIfNeeded: value) | 0x80)

@@ -55,8 +55,7 @@ extension CanMakeRequestRequest: WireMessage, CMessageEncodable {
     public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
         try WireCodec.decode(bytes, fieldPrefix: "can_make_request")
     }
-    /// The protobuf bytes of this message.
-    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+    // `encoded()` is written by hand: HotMessages+Wire.swift.
 
     static func cEmpty() -> Tokengate__V1__CanMakeRequestRequest {
         var c = Tokengate__V1__CanMakeRequestRequest()
@@ -94,8 +93,7 @@ extension CanMakeRequestResponse: WireMessage, CMessageEncodable {
     public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
         try WireCodec.decode(bytes, fieldPrefix: "can_make_request_response")
     }
-    /// The protobuf bytes of this message.
-    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+    // `encoded()` is written by hand: HotMessages+Wire.swift.
 
     static func cEmpty() -> Tokengate__V1__CanMakeRequestResponse {
         var c = Tokengate__V1__CanMakeRequestResponse()

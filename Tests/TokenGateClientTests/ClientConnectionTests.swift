@@ -152,4 +152,24 @@ final class ClientConnectionTests: XCTestCase {
             XCTAssertEqual(error.code, .cancelled)
         }
     }
+    /// A task cancelled before it calls ends at once with CANCELLED: the cancellation arrives
+    /// before the call has suspended and is kept for it (not lost until the deadline).
+    func testCallFromACancelledTaskEndsCancelledWithoutWaitingForItsDeadline() async throws {
+        let fake = try FakeDaemon(.neverAnswer)
+        defer { fake.stop() }
+        let client = TokenGateClient(socketPath: fake.socketPath)
+        _ = try? await client.health(timeoutMs: 50)
+        let started = Date()
+        let task = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await client.health(timeoutMs: 3_000)
+        }
+        do {
+            _ = try await task.value
+            XCTFail("the fake never answers")
+        } catch let error as TokenGateError {
+            XCTAssertEqual(error.code, .cancelled)
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2.0, "cancellation must not wait for the deadline")
+    }
 }

@@ -106,4 +106,29 @@ final class ClientHotPathTests: XCTestCase {
         XCTAssertEqual(answers.count, 64)
         for (sent, received) in answers { XCTAssertEqual(sent, received, "an answer reached the wrong caller") }
     }
+    /// 32 callers sending again as soon as they are answered: writes coalesce (a writer yields
+    /// for the others) and answers often arrive before their caller has suspended; every call
+    /// must still get its own answer, once.
+    func testPipelinedCallersThatSendAgainAtOnceEachGetTheirOwnAnswers() async throws {
+        let daemon = try TestDaemon()
+        let client = daemon.client()
+        let callsPerCaller = 150
+        let mismatches = try await withThrowingTaskGroup(of: Int.self) { group in
+            for caller in 0..<32 {
+                group.addTask {
+                    var wrong = 0
+                    for call in 0..<callsPerCaller {
+                        let requestID = "r-\(caller)-\(call)"
+                        let verdict = try await client.canMakeRequest(.init(shopID: "shop_\(caller % 5)", requestID: requestID))
+                        if verdict.requestID != requestID { wrong += 1 }
+                    }
+                    return wrong
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        XCTAssertEqual(mismatches, 0, "an answer reached the wrong caller")
+        XCTAssertEqual(client.metrics.calls, UInt64(32 * callsPerCaller))
+        XCTAssertEqual(client.metrics.errors, 0)
+    }
 }

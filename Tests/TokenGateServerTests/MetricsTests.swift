@@ -52,6 +52,28 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(metrics.types["tokengate_snapshot_duration_seconds"], "histogram")
     }
 
+    /// A connection remembers its last method and series: switching between an empty path, an
+    /// unknown one and known ones must still answer and count each call under its own method.
+    func testEachCallIsCountedUnderItsOwnMethodWhenAConnectionSwitchesMethods() async throws {
+        let daemon = try TestDaemon()
+        let client = daemon.client()
+        let healthBefore = try ExpositionParser(try await client.getMetrics().text)
+            .value("tokengate_calls_total", ["method": "Health", "code": "OK"]) ?? 0
+        for path in ["", "/tokengate.v1.BudgetService/NoSuchMethod", "", MethodPath.health, "/x", MethodPath.health] {
+            do {
+                let _: HealthCheckResponse = try await client.call(path, HealthCheckRequest())
+                XCTAssertEqual(path, MethodPath.health, "only Health answers OK")
+            } catch {
+                XCTAssertEqual(error.code, .unimplemented, "\(path): \(error)")
+            }
+        }
+        _ = try await client.canMakeRequest(.init(shopID: "shop_s"))
+        let metrics = try ExpositionParser(try await client.getMetrics().text)
+        XCTAssertEqual(metrics.value("tokengate_calls_total", ["method": "unknown", "code": "UNIMPLEMENTED"]), 4)
+        XCTAssertEqual(metrics.value("tokengate_calls_total", ["method": "Health", "code": "OK"]), healthBefore + 2)
+        XCTAssertEqual(metrics.value("tokengate_calls_total", ["method": "CanMakeRequest", "code": "OK"]), 1)
+    }
+
     func testReportClientMetricsNeedsAClientID() async throws {
         let daemon = try TestDaemon()
         await XCTAssertThrowsCode(.invalidArgument) { _ = try await daemon.client().reportClientMetrics(.init(clientID: "")) }
