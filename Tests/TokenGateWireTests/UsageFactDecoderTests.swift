@@ -59,7 +59,7 @@ final class UsageFactDecoderTests: XCTestCase {
     func testDamagedBytesDecodeAlikeOnBothPaths() {
         let seed = UInt64.random(in: 1...UInt64.max)
         print("UsageFactDecoderTests seed \(seed)")
-        var random = SplitMix(seed)
+        var random = SeededGenerator(seed: seed)
         let encoded = samples.map { FactCodec.encode(.usage($0)) }
         for round in 0..<20_000 {
             var bytes = encoded[Int(random.next() % UInt64(encoded.count))]
@@ -80,18 +80,5 @@ final class UsageFactDecoderTests: XCTestCase {
                 XCTFail("paths disagree, seed \(seed) round \(round) bytes \(bytes): \(direct) vs \(reference)")
             }
         }
-    }
-}
-
-/// A small seeded generator, so a failure replays from its printed seed.
-private struct SplitMix {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
