@@ -107,10 +107,10 @@ final class ClientConnection: Sendable {
     func call(method: String, payload: [UInt8], timeoutMs: UInt32) async -> Outcome {
         let callID = nextCallID()
         let deadlineNs = timeoutMs > 0 ? Self.monotonicNs() + UInt64(timeoutMs) * 1_000_000 : 0
-        let registered = register(callID, waiter: .suspending, deadlineNs: deadlineNs, timeoutMs: timeoutMs)
-        guard case .success(let othersInFlight) = registered else {
-            if case .failure(let refused) = registered { return .failure(refused) }
-            preconditionFailure("register returns success or failure")
+        let othersInFlight: Bool
+        switch register(callID, waiter: .suspending, deadlineNs: deadlineNs, timeoutMs: timeoutMs) {
+        case .success(let others): othersInFlight = others
+        case .failure(let refused): return .failure(refused)
         }
         var frame: [UInt8] = []
         RequestEnvelope(callID: callID, method: method, deadlineMs: timeoutMs, payload: payload).appendFrame(to: &frame)

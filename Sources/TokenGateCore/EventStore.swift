@@ -121,10 +121,8 @@ struct EventStore: Sendable {
 
     /// The position of the event recorded under `id`.
     func position(of id: String) -> Int? {
-        if let key = EventIDKey(id) {
-            return idIndex.find(hash: key.hash) { matches(key, at: $0) }
-        }
-        return idIndex.find(hash: StringTable.hash(id)) { matches(id, at: $0) }
+        let key = EventIDKey(id)
+        return position(of: id, key: key, hash: key?.hash ?? StringTable.hash(id))
     }
 
     /// Appends `event` unless an event with its id is stored; returns whether it was appended.
@@ -132,11 +130,7 @@ struct EventStore: Sendable {
         precondition(records.count < Self.eventsMax, "a shop holds at most \(Self.eventsMax) events")
         let key = EventIDKey(event.eventID)
         let hash = key?.hash ?? StringTable.hash(event.eventID)
-        if let key {
-            if idIndex.find(hash: hash, { matches(key, at: $0) }) != nil { return false }
-        } else {
-            if idIndex.find(hash: hash, { matches(event.eventID, at: $0) }) != nil { return false }
-        }
+        if position(of: event.eventID, key: key, hash: hash) != nil { return false }
         var record = narrowRecord(event, key: key)
         store(event, into: &record, at: UInt32(records.count))
         records.append(record)
@@ -213,6 +207,12 @@ struct EventStore: Sendable {
             recordedDeltaMs: narrow ? Int32(delta.partialValue) : 0, messageLength: event.metadata.messageLength,
             historyLength: event.metadata.historyLength,
             knowledgeBaseSize: narrow ? UInt32(event.metadata.knowledgeBaseSize) : 0, flags: flags)
+    }
+
+    /// The position of `id`, given its packed form (nil when it is not a UUID) and its hash.
+    private func position(of id: String, key: EventIDKey?, hash: Int) -> Int? {
+        if let key { return idIndex.find(hash: hash) { matches(key, at: $0) } }
+        return idIndex.find(hash: hash) { matches(id, at: $0) }
     }
 
     /// The hash the id index filed the event at `position` under.

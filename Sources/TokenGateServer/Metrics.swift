@@ -91,18 +91,13 @@ public final class Metrics: Sendable {
 
     // MARK: - Hot path
 
-    /// Counts one answered call and its latency since `startNanoseconds`.
-    @inline(__always)
-    func recordCall(path: String, statusCode: UInt32, since startNanoseconds: UInt64) {
-        recordCall(series(path: path), statusCode: statusCode, since: startNanoseconds)
-    }
-
     /// The series a method's calls are counted in (the "unknown" one for unregistered paths).
     func series(path: String) -> MethodMetrics {
         table.load()?.byPath[path] ?? unknownMethod
     }
 
-    /// Counts one answered call in `method`'s series (looked up once with `series(path:)`).
+    /// Counts one answered call in `method`'s series (looked up once with `series(path:)`) and
+    /// its latency since `startNanoseconds`.
     @inline(__always)
     func recordCall(_ method: MethodMetrics, statusCode: UInt32, since startNanoseconds: UInt64) {
         let code = statusCode < UInt32(Self.statusCodeCount) ? Int(statusCode) : Int(StatusCode.unknown.rawValue)
