@@ -88,8 +88,10 @@ final class ClientConnection: Sendable {
     private let state = Mutex(State())
     private let outbox = Mutex(Outbox())
     private let callIDs = Atomic<UInt64>(1)
+    private let executor: ReaderExecutor
 
-    init(socketPath: String) throws(TokenGateError) {
+    init(socketPath: String, executor: ReaderExecutor) throws(TokenGateError) {
+        self.executor = executor
         do {
             fd = try UnixSocket.connect(path: socketPath)
         } catch {
@@ -322,6 +324,7 @@ final class ClientConnection: Sendable {
         var reader = FrameReader(frameBytesMax: Self.responseFrameBytesMax)
         var chunk = [UInt8](repeating: 0, count: Self.readChunkBytes)
         var failure = TokenGateError(.unavailable, "tokengated closed the connection")
+        executor.becomeReader()
         readLoop: while true {
             do {
                 let count = try UnixSocket.read(fd, into: &chunk)
@@ -336,12 +339,15 @@ final class ClientConnection: Sendable {
                     }
                     deliver(response)
                 }
+                executor.runReady()
             } catch {
                 failure = TokenGateError(.unavailable, "connection to tokengated failed: \(error)")
                 break
             }
         }
         fail(failure)
+        executor.runReady()
+        executor.resignReader()
         UnixSocket.close(fd)
     }
 }

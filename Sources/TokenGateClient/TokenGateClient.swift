@@ -35,6 +35,12 @@ public final class TokenGateClient: Sendable {
     public let defaultTimeoutMs: UInt32
     /// What this client was started with.
     public let configuration: Configuration
+    /// Continues preferring callers on the connection's reader thread instead of hopping to the
+    /// global pool: run a worker's calls under `withTaskExecutorPreference(client.executor)`
+    /// (or `group.addTask(executorPreference: client.executor)`) to save a thread wake-up per
+    /// call. Code after a call runs on the reader until the task next suspends, delaying other
+    /// answers meanwhile, so keep it short (see `ReaderExecutor`).
+    public let executor = ReaderExecutor()
 
     private struct ConnectionSlot {
         var connection: ClientConnection?
@@ -249,7 +255,7 @@ public final class TokenGateClient: Sendable {
     private func currentConnection() throws(TokenGateError) -> ClientConnection {
         let (connection, isNew, isReconnect) = try slot.withLock { slot throws(TokenGateError) in
             if let existing = slot.connection, existing.isUsable { return (existing, false, false) }
-            let fresh = try ClientConnection(socketPath: socketPath)
+            let fresh = try ClientConnection(socketPath: socketPath, executor: executor)
             defer { slot.everConnected = true }
             slot.connection = fresh
             return (fresh, true, slot.everConnected)

@@ -23,7 +23,7 @@ enum GateLoad {
                 for slot in 0..<inFlight {
                     let client = clients[connection]
                     let worker = connection * inFlight + slot
-                    group.addTask {
+                    group.addTask(executorPreference: client.executor) {
                         try await loop(client, worker: worker, measureFrom: measureFrom, end: end, recordLatencies, body)
                     }
                 }

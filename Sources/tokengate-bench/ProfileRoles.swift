@@ -67,4 +67,20 @@ enum ProfileRoles {
         }
         exit(0)
     }
+
+    /// Drives an echo server (`--echo-server`) with the C load generator, for comparing the
+    /// floor's system counters with `--load-client`'s.
+    static func rawLoad(socketPath: String, connections: Int, depth: Int, requestBytes: Int, responseBytes: Int, seconds: Double) -> Never {
+        let spec = RawLoad.Spec(
+            socketPath: socketPath, connections: connections, depth: depth,
+            requests: [[UInt8](repeating: 0x2a, count: requestBytes)], response: .fixed(bytes: responseBytes),
+            warmupNs: 100_000_000, durationNs: UInt64(seconds * 1e9), recordLatencies: false)
+        do {
+            let measured = try RawLoad.run(spec)
+            print("\(Int(measured.callsPerSecond)) calls/s (\(measured.calls) calls)")
+        } catch {
+            fail("raw load: \(error)")
+        }
+        exit(0)
+    }
 }

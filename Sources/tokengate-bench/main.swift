@@ -32,6 +32,13 @@ case "--load-client":
     else { fail("--load-client SOCKET can|log CONNECTIONS IN_FLIGHT SECONDS") }
     await ProfileRoles.load(
         socketPath: arguments[1], logUsage: arguments[2] == "log", connections: connections, inFlight: inFlight, seconds: seconds)
+case "--raw-load":
+    guard arguments.count == 7, let connections = Int(arguments[2]), let depth = Int(arguments[3]),
+        let request = Int(arguments[4]), let response = Int(arguments[5]), let seconds = Double(arguments[6])
+    else { fail("--raw-load SOCKET CONNECTIONS DEPTH REQUEST_BYTES RESPONSE_BYTES SECONDS") }
+    ProfileRoles.rawLoad(
+        socketPath: arguments[1], connections: connections, depth: depth, requestBytes: request, responseBytes: response,
+        seconds: seconds)
 case "--pinned-client":
     await PinnedClient.run(Array(arguments.dropFirst()))
 default:
