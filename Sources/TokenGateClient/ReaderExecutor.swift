@@ -24,7 +24,7 @@ public final class ReaderExecutor: TaskExecutor {
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        if reader.load(ordering: .relaxed) == UInt(pthread_self()) {
+        if isReaderThread {
             ready.withLock { $0.append(job) }
             return
         }
@@ -42,17 +42,30 @@ public final class ReaderExecutor: TaskExecutor {
         _ = reader.compareExchange(expected: UInt(pthread_self()), desired: 0, ordering: .relaxed)
     }
 
-    /// Runs every job the reader thread enqueued, including those enqueued while running them.
-    func runReady() {
+    /// True on the thread that continues preferring callers (the connection's reader).
+    public var isReaderThread: Bool { reader.load(ordering: .relaxed) == UInt(pthread_self()) }
+
+    /// Runs every job the reader thread enqueued, including those enqueued while running them,
+    /// calling `flush` after every `interval` jobs and once at the end.
+    func runReady(flushingEvery interval: Int, _ flush: () -> Void) {
+        let executor = asUnownedTaskExecutor()
+        var sinceFlush = 0
         while true {
             let jobs = ready.withLock { jobs -> [UnownedJob] in
                 let taken = jobs
                 jobs = []
                 return taken
             }
-            if jobs.isEmpty { return }
-            let executor = asUnownedTaskExecutor()
-            for job in jobs { job.runSynchronously(on: executor) }
+            if jobs.isEmpty { break }
+            for job in jobs {
+                job.runSynchronously(on: executor)
+                sinceFlush += 1
+                if sinceFlush == interval {
+                    flush()
+                    sinceFlush = 0
+                }
+            }
         }
+        flush()
     }
 }

@@ -8,8 +8,14 @@ public enum MessageLimits {
     public static func violations(
         inputTokens: UInt64, outputTokens: UInt64, limits: OperationLimits, operationType: String
     ) -> [LimitViolation] {
-        var found: [LimitViolation] = []
         let total = saturatingAdd(inputTokens, outputTokens)
+        // The usual call is within every limit: no list of checks is built for it.
+        if inputTokens <= limits.maxInputTokensPerMessage && outputTokens <= limits.maxOutputTokensPerMessage
+            && total <= limits.maxTotalTokensPerMessage
+        {
+            return []
+        }
+        var found: [LimitViolation] = []
         let checks: [(LimitKind, UInt64, UInt64, String)] = [
             (.inputTokens, limits.maxInputTokensPerMessage, inputTokens, "input"),
             (.outputTokens, limits.maxOutputTokensPerMessage, outputTokens, "output"),
@@ -92,18 +98,30 @@ extension ShopState {
         if !violations.isEmpty {
             return (.messageTokenLimit, violations.map(\.message).joined(separator: "; "))
         }
-        // The period is formatted only into a denial's message: its text cost a fifth of a gate check.
-        let caps: [(DecisionReason, String, NanoUSD, NanoUSD, NanoUSD, any CustomStringConvertible)] = [
-            (.dailyCapReached, "daily", usage.dailySpentNanoUSD, usage.dailyUsedNanoUSD, usage.dailyCapNanoUSD, usage.day),
-            (.monthlyCapReached, "monthly", usage.monthlySpentNanoUSD, usage.monthlyUsedNanoUSD, usage.monthlyCapNanoUSD, usage.month),
-        ]
-        for (reason, label, spent, used, cap, period) in caps where Self.capDenies(used: used, estimate: estimate, cap: cap) {
-            let message = "\(label) cost cap reached for \(period): spent \(Money.formatUSD(spent)) + held "
-                + "\(Money.formatUSD(usage.heldNanoUSD)) + this call up to \(Money.formatUSD(estimate)) "
-                + "would pass the \(Money.formatUSD(cap)) cap"
-            return (reason, message)
+        // The messages are built only for a denial: formatting them cost a fifth of a gate check.
+        if Self.capDenies(used: usage.dailyUsedNanoUSD, estimate: estimate, cap: usage.dailyCapNanoUSD) {
+            let message = Self.capMessage(
+                "daily", period: usage.day, spent: usage.dailySpentNanoUSD, usage: usage, estimate: estimate,
+                cap: usage.dailyCapNanoUSD)
+            return (.dailyCapReached, message)
+        }
+        if Self.capDenies(used: usage.monthlyUsedNanoUSD, estimate: estimate, cap: usage.monthlyCapNanoUSD) {
+            let message = Self.capMessage(
+                "monthly", period: usage.month, spent: usage.monthlySpentNanoUSD, usage: usage, estimate: estimate,
+                cap: usage.monthlyCapNanoUSD)
+            return (.monthlyCapReached, message)
         }
         return try tierSpendCapDenial(usage: usage, config: config)
+    }
+
+    /// The message of a daily or monthly cap denial.
+    static func capMessage(
+        _ label: String, period: some CustomStringConvertible, spent: NanoUSD, usage: BudgetUsage, estimate: NanoUSD,
+        cap: NanoUSD
+    ) -> String {
+        "\(label) cost cap reached for \(period): spent \(Money.formatUSD(spent)) + held "
+            + "\(Money.formatUSD(usage.heldNanoUSD)) + this call up to \(Money.formatUSD(estimate)) "
+            + "would pass the \(Money.formatUSD(cap)) cap"
     }
 
     /// A cap denies when usage already reached it, or when the call's worst case would pass it.

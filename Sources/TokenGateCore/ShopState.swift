@@ -114,6 +114,9 @@ public struct ShopState: Sendable {
         billing.sorted { $0.key < $1.key }.map(\.value)
     }
 
+    /// True when any billing record is stored.
+    public var hasBillingRecords: Bool { !billing.isEmpty }
+
     /// Months with recorded usage, oldest first.
     public var months: [MonthKey] { monthly.keys.sorted() }
 

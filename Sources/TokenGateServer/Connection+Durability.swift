@@ -40,7 +40,7 @@ extension ConnectionLoop {
             if let refusal, let sequence = reply.sequence, sequence > refusal.durable {
                 response = Server.errorEnvelope(callID: response.callID, refusal.status)
             }
-            Framing.appendFrame(response.encoded(), to: &out)
+            response.appendFrame(to: &out)
         }
         guard writer.write(out) else { throw SocketError("write", errno: EPIPE) }
     }

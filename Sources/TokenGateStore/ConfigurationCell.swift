@@ -14,9 +14,10 @@ public final class ConfigurationCell: Sendable {
     /// usually read at once, so two rarely share one.
     static let readCellCount = 64
 
-    /// An immutable configuration, shared by reference so a read costs one retain.
-    private final class Snapshot: Sendable {
-        let value: Configuration
+    /// An immutable configuration, shared by reference so a read costs one retain (a hot
+    /// call borrows `value` from it rather than copying the struct's dozen references).
+    public final class Snapshot: Sendable {
+        public let value: Configuration
         init(_ value: Configuration) { self.value = value }
     }
 
@@ -36,11 +37,14 @@ public final class ConfigurationCell: Sendable {
     }
 
     /// The configuration as of the last completed change.
-    public var current: Configuration {
+    public var current: Configuration { snapshot.value }
+
+    /// The snapshot of the configuration as of the last completed change.
+    public var snapshot: Snapshot {
         // Fibonacci hashing of the thread handle: thread stacks are far apart, so its low bits
         // alone would send every thread to the same cell.
         let cell = Int(truncatingIfNeeded: (UInt64(pthread_self()) &* 0x9E37_79B9_7F4A_7C15) >> 58) % cells.count
-        return cells[cell].snapshot.withLock { $0 }.value
+        return cells[cell].snapshot.withLock { $0 }
     }
 
     /// Runs `body` on the master copy under its lock; whatever it leaves there is published to

@@ -79,11 +79,18 @@ public final class Ledger: Sendable {
     /// The gate. Shops that are neither known nor reserving leave no state behind, so a stream of
     /// made-up shop ids cannot grow memory.
     public func canMakeRequest(_ request: CanMakeRequestRequest, now: UnixMillis) throws(TokenGateError) -> CanMakeRequestResponse {
-        let config = currentConfiguration
+        let snapshot = configuration.snapshot
         return try shard(for: request.shopID).shops.withLock { shops throws(TokenGateError) in
-            var shop = shops.removeValue(forKey: request.shopID) ?? ShopState(shopID: request.shopID)
+            // A known shop is checked in place: one hash of its id, no copy of its state.
+            if let index = shops.index(forKey: request.shopID) {
+                defer { if !shops.values[index].isWorthKeeping { shops.remove(at: index) } }
+                return try shops.values[index].canMakeRequest(request, config: snapshot.value, now: now) {
+                    nextReservationID(shopID: request.shopID)
+                }
+            }
+            var shop = ShopState(shopID: request.shopID)
             defer { if shop.isWorthKeeping { shops[request.shopID] = shop } }
-            return try shop.canMakeRequest(request, config: config, now: now) { nextReservationID(shopID: request.shopID) }
+            return try shop.canMakeRequest(request, config: snapshot.value, now: now) { nextReservationID(shopID: request.shopID) }
         }
     }
 
@@ -111,9 +118,9 @@ public final class Ledger: Sendable {
     public func logUsage(_ request: LogUsageRequest, now: UnixMillis) throws(TokenGateError) -> (LogUsageResponse, UInt64) {
         var request = request
         if request.eventID.isEmpty { request.eventID = nextID(prefix: "evt") }
-        let config = currentConfiguration
+        let snapshot = configuration.snapshot
         return try withShop(request.shopID) { shop throws(TokenGateError) in
-            switch try shop.planUsage(request, config: config, now: now) {
+            switch try shop.planUsage(request, config: snapshot.value, now: now) {
             case .duplicate(let response):
                 // The first call may still be waiting for its fsync: wait for everything logged so far.
                 // Its alerts are stored now if a crash lost them between the two writes.
@@ -279,7 +286,7 @@ public final class Ledger: Sendable {
 extension ShopState {
     /// A shop stays in memory once it is known or has reservations to remember; a check of a
     /// made-up shop id leaves nothing behind.
-    var isWorthKeeping: Bool { isKnown || tracksReservations || !billingRecords.isEmpty || tracksRateLimits }
+    var isWorthKeeping: Bool { isKnown || tracksReservations || hasBillingRecords || tracksRateLimits }
 }
 
 extension Fact {

@@ -4,13 +4,21 @@
 // through an arena, a size pass and a pack pass over descriptors); these write the same bytes
 // directly. The bytes are exactly protobuf-c's (fields in number order, proto3 defaults
 // omitted, strings cut at a NUL, enums and int64 as sign-extended varints), and the tests check
-// them against protobuf-c's own pack. Decoding still goes through protobuf-c and its checks.
+// them against protobuf-c's own pack. Decoding reads the plain shape these encoders write
+// directly (HotMessageDecoder) and hands anything else to protobuf-c and its checks, so both
+// paths decode every input alike (tested on seeded damaged inputs).
 //
 // Buffer ownership: Swift arrays only; a string's UTF-8 is borrowed inside `withCStringBytes`.
 
 import TokenGateCore
 
 extension CanMakeRequestRequest {
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        if let plain = HotMessageDecoder.canMakeRequest(bytes) { return plain }
+        return try WireCodec.decode(bytes, fieldPrefix: "can_make_request")
+    }
+
     /// The protobuf bytes of this message (the same bytes as protobuf-c's pack).
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
@@ -29,6 +37,12 @@ extension CanMakeRequestRequest {
 }
 
 extension CanMakeRequestResponse {
+    /// Decodes and validates protobuf bytes; `decision` must be ALLOW or DENY.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        if let plain = HotMessageDecoder.canMakeRequestResponse(bytes) { return plain }
+        return try WireCodec.decode(bytes, fieldPrefix: "can_make_request_response")
+    }
+
     /// The protobuf bytes of this message (the same bytes as protobuf-c's pack).
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
@@ -49,6 +63,102 @@ extension CanMakeRequestResponse {
         EnvelopeCodec.appendVarintField(13, shadowDenied ? 1 : 0, to: &out)
         EnvelopeCodec.appendVarintField(14, ProtoFields.int32(shadowReason.rawValue), to: &out)
         return out
+    }
+}
+
+/// Direct decoders of the plain shape of the gate's two messages: each field at most once, known
+/// fields with their wire types, ASCII strings without NUL, bools 0 or 1, enums the Swift type
+/// knows. Nil for anything else, which the caller decodes with protobuf-c instead.
+enum HotMessageDecoder {
+    private static let varint = PlainProtoReader.varint
+    private static let lengthDelimited = PlainProtoReader.lengthDelimited
+
+    static func canMakeRequest(_ bytes: [UInt8]) -> CanMakeRequestRequest? {
+        guard bytes.count <= WireLimits.messageBytesMax else { return nil }
+        return PlainProtoReader.reading(bytes, canMakeRequest)
+    }
+
+    private static func canMakeRequest(_ reader: inout PlainProtoReader) -> CanMakeRequestRequest? {
+        // Every field starts at its proto3 default (the Swift initializer's defaults differ).
+        var request = CanMakeRequestRequest(
+            shopID: "", operationType: "", model: "", estimatedInputTokens: 0, maxOutputTokens: 0, requestID: "",
+            reserve: false)
+        var seen: UInt32 = 0
+        while reader.offset < reader.end {
+            guard let (field, type) = reader.key(fieldsMax: 7, seen: &seen) else { return nil }
+            switch (field, type) {
+            case (1...3, lengthDelimited), (6, lengthDelimited):
+                guard let string = reader.string() else { return nil }
+                switch field {
+                case 1: request.shopID = string
+                case 2: request.operationType = string
+                case 3: request.model = string
+                default: request.requestID = string
+                }
+            case (4, varint):
+                guard let value = reader.varint() else { return nil }
+                request.estimatedInputTokens = value
+            case (5, varint):
+                guard let value = reader.varint() else { return nil }
+                request.maxOutputTokens = value
+            case (7, varint):
+                guard let value = reader.bool() else { return nil }
+                request.reserve = value
+            default:
+                return nil
+            }
+        }
+        return request
+    }
+
+    static func canMakeRequestResponse(_ bytes: [UInt8]) -> CanMakeRequestResponse? {
+        guard bytes.count <= WireLimits.messageBytesMax else { return nil }
+        return PlainProtoReader.reading(bytes, canMakeRequestResponse)
+    }
+
+    private static func canMakeRequestResponse(_ reader: inout PlainProtoReader) -> CanMakeRequestResponse? {
+        var response = CanMakeRequestResponse(decision: .allow, reason: .unspecified, shadowReason: .unspecified)
+        var decision: Decision?
+        var seen: UInt32 = 0
+        while reader.offset < reader.end {
+            guard let (field, type) = reader.key(fieldsMax: 14, seen: &seen) else { return nil }
+            switch (field, type) {
+            case (4, lengthDelimited), (10, lengthDelimited), (12, lengthDelimited):
+                guard let string = reader.string() else { return nil }
+                switch field {
+                case 4: response.message = string
+                case 10: response.reservationID = string
+                default: response.requestID = string
+                }
+            case (3, varint), (13, varint):
+                guard let value = reader.bool() else { return nil }
+                if field == 3 { response.warning = value } else { response.shadowDenied = value }
+            case (1, varint):
+                guard let value = reader.enumValue(as: Decision.self) else { return nil }
+                decision = value
+            case (2, varint), (14, varint):
+                guard let value = reader.enumValue(as: DecisionReason.self) else { return nil }
+                if field == 2 { response.reason = value } else { response.shadowReason = value }
+            case (7, varint), (8, varint):
+                guard let value = reader.varint(), let narrow = UInt32(exactly: value) else { return nil }
+                if field == 7 { response.dailyUsedBasisPoints = narrow } else { response.monthlyUsedBasisPoints = narrow }
+            case (5, varint), (6, varint), (9, varint), (11, varint):
+                guard let value = reader.varint() else { return nil }
+                let signed = Int64(bitPattern: value)
+                switch field {
+                case 5: response.dailyRemainingNanoUSD = signed
+                case 6: response.monthlyRemainingNanoUSD = signed
+                case 9: response.estimatedCostNanoUSD = signed
+                default: response.reservationExpiresUnixMs = signed
+                }
+            default:
+                return nil
+            }
+        }
+        // Only ALLOW and DENY are decisions; protobuf-c's path words the error for the rest.
+        guard let decision, decision == .allow || decision == .deny else { return nil }
+        response.decision = decision
+        return response
     }
 }
 

@@ -51,11 +51,7 @@ enum WireCodec {
 extension CanMakeRequestRequest: WireMessage, CMessageEncodable {
     /// `tokengate.v1.CanMakeRequestRequest`.
     public static let protoName = "tokengate.v1.CanMakeRequestRequest"
-    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
-    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
-        try WireCodec.decode(bytes, fieldPrefix: "can_make_request")
-    }
-    // `encoded()` is written by hand: HotMessages+Wire.swift.
+    // `decode(_:)` and `encoded()` are written by hand: HotMessages+Wire.swift.
 
     static func cEmpty() -> Tokengate__V1__CanMakeRequestRequest {
         var c = Tokengate__V1__CanMakeRequestRequest()
@@ -89,11 +85,7 @@ extension CanMakeRequestRequest: WireMessage, CMessageEncodable {
 extension CanMakeRequestResponse: WireMessage, CMessageEncodable {
     /// `tokengate.v1.CanMakeRequestResponse`.
     public static let protoName = "tokengate.v1.CanMakeRequestResponse"
-    /// Decodes and validates protobuf bytes; `decision` must be ALLOW or DENY.
-    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
-        try WireCodec.decode(bytes, fieldPrefix: "can_make_request_response")
-    }
-    // `encoded()` is written by hand: HotMessages+Wire.swift.
+    // `decode(_:)` and `encoded()` are written by hand: HotMessages+Wire.swift.
 
     static func cEmpty() -> Tokengate__V1__CanMakeRequestResponse {
         var c = Tokengate__V1__CanMakeRequestResponse()

@@ -4,30 +4,28 @@
 // the daemon writes (each field at most once, known fields, known wire types, ASCII strings
 // without NUL, no metadata pairs) and returns nil for anything else, which then goes through
 // protobuf-c as before; so both paths give the same Fact for every input (tested).
-// No pointers: it indexes the caller's array.
+// It borrows the caller's array through PlainProtoReader.
 
 import TokenGateCore
 
 enum UsageFactDecoder {
-    /// Protobuf wire types used here.
-    private static let varint: UInt64 = 0
-    private static let lengthDelimited: UInt64 = 2
+    private static let varint = PlainProtoReader.varint
+    private static let lengthDelimited = PlainProtoReader.lengthDelimited
 
     /// The usage fact in `bytes`, or nil when the bytes are not in the plain shape.
     static func decode(_ bytes: [UInt8]) -> Fact? {
-        let span = bytes
-        var reader = Reader(end: span.count)
-        guard let key = reader.varint(span), key == (1 << 3 | lengthDelimited),
-            let length = reader.length(span)
-        else { return nil }
-        let body = reader.offset..<(reader.offset + length)
-        guard body.upperBound == span.count, let event = usageEvent(span, body) else { return nil }
-        return .usage(event)
+        PlainProtoReader.reading(bytes) { reader in
+            guard let key = reader.varint(), key == (1 << 3 | lengthDelimited), let length = reader.length(),
+                reader.offset + length == reader.end,
+                let event = usageEvent(PlainProtoReader(reader.bytes, offset: reader.offset, end: reader.end))
+            else { return nil }
+            return .usage(event)
+        }
     }
 
-    /// A UsageEventRecord in `span[range]`.
-    private static func usageEvent(_ span: [UInt8], _ range: Range<Int>) -> UsageEvent? {
-        var reader = Reader(offset: range.lowerBound, end: range.upperBound)
+    /// The UsageEventRecord `reader` covers.
+    private static func usageEvent(_ reader: PlainProtoReader) -> UsageEvent? {
+        var reader = reader
         // Plain locals, not arrays: this runs once per replayed event.
         var event = UsageEvent(
             eventID: "", shopID: "", userID: "", conversationID: "", operationType: "", model: "", inputTokens: 0,
@@ -35,13 +33,10 @@ enum UsageFactDecoder {
             recordedAtUnixMs: 0)
         var seen: UInt32 = 0
         while reader.offset < reader.end {
-            guard let key = reader.varint(span) else { return nil }
-            let field = key >> 3
-            guard field >= 1 && field <= 13, seen & (1 << UInt32(field)) == 0 else { return nil }
-            seen |= 1 << UInt32(field)
-            switch (field, key & 7) {
+            guard let (field, type) = reader.key(fieldsMax: 13, seen: &seen) else { return nil }
+            switch (field, type) {
             case (1...6, lengthDelimited):
-                guard let string = reader.string(span) else { return nil }
+                guard let string = reader.string() else { return nil }
                 switch field {
                 case 1: event.eventID = string
                 case 2: event.shopID = string
@@ -51,7 +46,7 @@ enum UsageFactDecoder {
                 default: event.model = string
                 }
             case (7...11, varint), (13, varint):
-                guard let value = reader.varint(span) else { return nil }
+                guard let value = reader.varint() else { return nil }
                 switch field {
                 case 7: event.inputTokens = value
                 case 8: event.outputTokens = value
@@ -61,8 +56,8 @@ enum UsageFactDecoder {
                 default: event.recordedAtUnixMs = Int64(bitPattern: value)
                 }
             case (12, lengthDelimited):
-                guard let length = reader.length(span),
-                    let decoded = usageMetadata(span, reader.offset..<(reader.offset + length))
+                guard let length = reader.length(),
+                    let decoded = usageMetadata(PlainProtoReader(reader.bytes, offset: reader.offset, end: reader.offset + length))
                 else { return nil }
                 event.metadata = decoded
                 reader.offset += length
@@ -73,18 +68,15 @@ enum UsageFactDecoder {
         return event
     }
 
-    /// A UsageMetadata without pairs in `span[range]`.
-    private static func usageMetadata(_ span: [UInt8], _ range: Range<Int>) -> UsageMetadata? {
-        var reader = Reader(offset: range.lowerBound, end: range.upperBound)
+    /// The UsageMetadata without pairs `reader` covers.
+    private static func usageMetadata(_ reader: PlainProtoReader) -> UsageMetadata? {
+        var reader = reader
         var metadata = UsageMetadata()
         var seen: UInt32 = 0
         while reader.offset < reader.end {
-            guard let key = reader.varint(span), key & 7 == varint else { return nil }
-            let field = key >> 3
-            guard field >= 1 && field <= 3, seen & (1 << UInt32(field)) == 0, let value = reader.varint(span) else {
-                return nil
-            }
-            seen |= 1 << UInt32(field)
+            guard let (field, type) = reader.key(fieldsMax: 3, seen: &seen), type == varint,
+                let value = reader.varint()
+            else { return nil }
             switch field {
             case 1:
                 guard let narrow = UInt32(exactly: value) else { return nil }
@@ -97,48 +89,5 @@ enum UsageFactDecoder {
             }
         }
         return metadata
-    }
-
-    /// A cursor over `offset..<end` of a span.
-    private struct Reader {
-        var offset = 0
-        let end: Int
-
-        init(offset: Int = 0, end: Int) {
-            self.offset = offset
-            self.end = end
-        }
-
-        /// A base-128 varint of at most 10 bytes that fits in 64 bits.
-        mutating func varint(_ span: [UInt8]) -> UInt64? {
-            var value: UInt64 = 0
-            var shift: UInt64 = 0
-            while offset < end && shift < 64 {
-                let byte = span[offset]
-                offset += 1
-                if shift == 63 && byte > 1 { return nil }
-                value |= UInt64(byte & 0x7F) << shift
-                if byte & 0x80 == 0 { return value }
-                shift += 7
-            }
-            return nil
-        }
-
-        /// A length prefix that stays inside the reader's range.
-        mutating func length(_ span: [UInt8]) -> Int? {
-            guard let length = varint(span), length <= UInt64(end - offset) else { return nil }
-            return Int(length)
-        }
-
-        /// A string field of ASCII without NUL, the ids and names the daemon writes. Anything
-        /// else (other UTF-8 needs validating; protobuf-c's C strings end at a NUL) is left to
-        /// protobuf-c. ASCII is valid UTF-8, so decoding it cannot repair anything.
-        mutating func string(_ span: [UInt8]) -> String? {
-            guard let length = length(span) else { return nil }
-            let range = offset..<(offset + length)
-            offset += length
-            for index in range where span[index] == 0 || span[index] >= 0x80 { return nil }
-            return String(decoding: span[range], as: UTF8.self)
-        }
     }
 }

@@ -27,8 +27,8 @@ enum ProfileRoles {
     /// Makes `count` sequential CanMakeRequest calls (or LogUsage with `logUsage`) and exits.
     static func call(socketPath: String, count: Int, logUsage: Bool) -> Never {
         let done = DispatchSemaphore(value: 0)
-        Task {
-            let client = TokenGateClient(socketPath: socketPath)
+        let client = TokenGateClient(socketPath: socketPath)
+        Task(executorPreference: client.executor) {
             let workload = Workload(shopCount: BenchOptions.loadShops, runTag: "profile")
             do {
                 for call in 0..<count {

@@ -131,4 +131,69 @@ final class ClientHotPathTests: XCTestCase {
         XCTAssertEqual(client.metrics.calls, UInt64(32 * callsPerCaller))
         XCTAssertEqual(client.metrics.errors, 0)
     }
+
+    /// The same pipelined load with every caller preferring the client's executor: callers are
+    /// continued on the connection's reader thread, which writes what they queue every few
+    /// callers; every call must still get its own answer, once.
+    func testCallersPreferringTheClientExecutorRunOnTheReaderAndGetTheirOwnAnswers() async throws {
+        let daemon = try TestDaemon()
+        let client = daemon.client()
+        let callsPerCaller = 150
+        let (mismatches, offReader) = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+            for caller in 0..<32 {
+                group.addTask(executorPreference: client.executor) {
+                    var wrong = 0
+                    var elsewhere = 0
+                    for call in 0..<callsPerCaller {
+                        let requestID = "r-\(caller)-\(call)"
+                        let verdict = try await client.canMakeRequest(.init(shopID: "shop_\(caller % 5)", requestID: requestID))
+                        if verdict.requestID != requestID { wrong += 1 }
+                        if !client.executor.isReaderThread { elsewhere += 1 }
+                    }
+                    return (wrong, elsewhere)
+                }
+            }
+            return try await group.reduce((0, 0)) { ($0.0 + $1.0, $0.1 + $1.1) }
+        }
+        XCTAssertEqual(mismatches, 0, "an answer reached the wrong caller")
+        XCTAssertEqual(offReader, 0, "a preferring caller was continued off the reader thread")
+        XCTAssertEqual(client.metrics.calls, UInt64(32 * callsPerCaller))
+        XCTAssertEqual(client.metrics.errors, 0)
+    }
+
+    /// Outcomes that come from other threads (the deadline sweeper, `close`) still reach
+    /// preferring callers, through the global pool.
+    func testPreferringCallersEndedFromOtherThreadsAreResumed() async throws {
+        let server = try SilentServer()
+        let client = TokenGateClient(socketPath: server.socketPath)
+        let watchdog = Self.watchdog(client)
+        defer { watchdog.cancel() }
+        let deadline = Task(executorPreference: client.executor) { () -> TokenGateError? in
+            do throws(TokenGateError) {
+                _ = try await client.canMakeRequest(.init(shopID: "s"), timeoutMs: 100)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        let expired = await deadline.value
+        XCTAssertEqual(expired?.code, .deadlineExceeded)
+
+        let closing = (0..<8).map { _ in
+            Task(executorPreference: client.executor) { () -> TokenGateError? in
+                do throws(TokenGateError) {
+                    _ = try await client.canMakeRequest(.init(shopID: "s"), timeoutMs: 0)
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+        }
+        try await Task.sleep(nanoseconds: 100_000_000)
+        client.close()
+        for call in closing {
+            let error = await call.value
+            XCTAssertEqual(error?.code, .cancelled, "a call in flight when the client closes ends CANCELLED")
+        }
+    }
 }

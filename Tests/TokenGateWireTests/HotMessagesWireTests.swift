@@ -1,12 +1,14 @@
-// The hand-written CanMakeRequest encoders against protobuf-c itself: seeded random messages
-// must encode to exactly the bytes protobuf-c's pack makes of the same values. A failure prints
-// its seed and round.
+// The hand-written CanMakeRequest encoders and decoders against protobuf-c itself: seeded random
+// messages must encode to exactly the bytes protobuf-c's pack makes of the same values, and
+// decode (from those bytes, and from them damaged at random) exactly as protobuf-c's path
+// decodes them. A failure prints its seed and round.
 
 import Foundation
 import TokenGateCore
 import TokenGateProtoC
-import TokenGateWire
 import XCTest
+
+@testable import TokenGateWire
 
 final class HotMessagesWireTests: XCTestCase {
     static let seed: UInt64 = 0x7E6A_7E00_0601
@@ -84,6 +86,101 @@ final class HotMessagesWireTests: XCTestCase {
                 reservationExpiresUnixMs: Int64(bitPattern: Self.number(&generator)), requestID: Self.text(&generator),
                 shadowDenied: generator.next() % 2 == 0, shadowReason: reasons[Int(generator.next() % UInt64(reasons.count))])
             XCTAssertEqual(response.encoded(), Self.packedByProtobufC(response), "seed \(Self.seed &+ 1) round \(round): \(response)")
+        }
+    }
+
+    static func randomRequest(_ generator: inout SeededGenerator) -> CanMakeRequestRequest {
+        CanMakeRequestRequest(
+            shopID: text(&generator), operationType: text(&generator), model: text(&generator),
+            estimatedInputTokens: number(&generator), maxOutputTokens: number(&generator), requestID: text(&generator),
+            reserve: generator.next() % 2 == 0)
+    }
+
+    static func randomResponse(_ generator: inout SeededGenerator) -> CanMakeRequestResponse {
+        let reasons = DecisionReason.allCases
+        return CanMakeRequestResponse(
+            decision: [.allow, .deny][Int(generator.next() % 2)], reason: reasons[Int(generator.next() % UInt64(reasons.count))],
+            warning: generator.next() % 2 == 0, message: text(&generator),
+            dailyRemainingNanoUSD: Int64(bitPattern: number(&generator)), monthlyRemainingNanoUSD: Int64(bitPattern: number(&generator)),
+            dailyUsedBasisPoints: UInt32(truncatingIfNeeded: number(&generator)),
+            monthlyUsedBasisPoints: UInt32(truncatingIfNeeded: number(&generator)),
+            estimatedCostNanoUSD: Int64(bitPattern: number(&generator)), reservationID: text(&generator),
+            reservationExpiresUnixMs: Int64(bitPattern: number(&generator)), requestID: text(&generator),
+            shadowDenied: generator.next() % 2 == 0, shadowReason: reasons[Int(generator.next() % UInt64(reasons.count))])
+    }
+
+    /// `bytes` with one seeded change: a byte replaced, cut short, a byte inserted, or a high bit flipped.
+    static func damaged(_ bytes: [UInt8], _ generator: inout SeededGenerator) -> [UInt8] {
+        var bytes = bytes
+        guard !bytes.isEmpty else { return [UInt8(truncatingIfNeeded: generator.next())] }
+        let at = Int(generator.next() % UInt64(bytes.count))
+        switch generator.next() % 4 {
+        case 0: bytes[at] = UInt8(truncatingIfNeeded: generator.next())
+        case 1: bytes.removeLast(at)
+        case 2: bytes.insert(UInt8(truncatingIfNeeded: generator.next()), at: at)
+        default: bytes[at] ^= 0x80
+        }
+        return bytes
+    }
+
+    /// Both decode paths of `M` give the same message or the same error for `bytes`.
+    func assertPathsAgree<M: WireMessage & CMessageDecodable & Equatable>(
+        _ bytes: [UInt8], as _: M.Type, prefix: String, _ context: String
+    ) {
+        let direct = Result { () throws(TokenGateError) -> M in try M.decode(bytes) }
+        let reference = Result { () throws(TokenGateError) -> M in try WireCodec.decode(bytes, fieldPrefix: prefix) }
+        switch (direct, reference) {
+        case (.success(let a), .success(let b)): XCTAssertEqual(a, b, context)
+        case (.failure(let a), .failure(let b)): XCTAssertEqual(a, b, context)
+        default: XCTFail("paths disagree, \(context) bytes \(bytes): \(direct) vs \(reference)")
+        }
+    }
+
+    func testDirectDecodersMatchProtobufC() {
+        var generator = SeededGenerator(seed: Self.seed &+ 2)
+        var plainRequests = 0
+        var plainResponses = 0
+        for round in 0..<2_000 {
+            let request = Self.randomRequest(&generator)
+            let requestBytes = request.encoded()
+            assertPathsAgree(requestBytes, as: CanMakeRequestRequest.self, prefix: "can_make_request", "seed \(Self.seed &+ 2) round \(round)")
+            let response = Self.randomResponse(&generator)
+            let responseBytes = response.encoded()
+            assertPathsAgree(responseBytes, as: CanMakeRequestResponse.self, prefix: "can_make_request_response", "seed \(Self.seed &+ 2) round \(round)")
+            // Strings cut at a NUL come back cut, as protobuf-c packs them; all else comes back whole.
+            let requestHasNUL = [request.shopID, request.operationType, request.model, request.requestID].contains { $0.utf8.contains(0) }
+            if let direct = HotMessageDecoder.canMakeRequest(requestBytes) {
+                if !requestHasNUL { XCTAssertEqual(direct, request, "round \(round)") }
+                plainRequests += 1
+            }
+            let responseHasNUL = [response.message, response.reservationID, response.requestID].contains { $0.utf8.contains(0) }
+            if let direct = HotMessageDecoder.canMakeRequestResponse(responseBytes) {
+                if !responseHasNUL { XCTAssertEqual(direct, response, "round \(round)") }
+                plainResponses += 1
+            }
+        }
+        // The direct path must really carry the ASCII messages, not leave everything to protobuf-c.
+        XCTAssertGreaterThan(plainRequests, 100)
+        XCTAssertGreaterThan(plainResponses, 100)
+        let typical = CanMakeRequestRequest(shopID: "shop-0000042", estimatedInputTokens: 2_000, maxOutputTokens: 500)
+        XCTAssertEqual(HotMessageDecoder.canMakeRequest(typical.encoded()), typical)
+        let allowed = CanMakeRequestResponse(decision: .allow, reason: .withinBudget, message: "within budget", estimatedCostNanoUSD: 1_250_000)
+        XCTAssertEqual(HotMessageDecoder.canMakeRequestResponse(allowed.encoded()), allowed)
+        // No decision is not a response; a repeated field is left to protobuf-c (last one wins there).
+        XCTAssertNil(HotMessageDecoder.canMakeRequestResponse([]))
+        XCTAssertNil(HotMessageDecoder.canMakeRequest([0x20, 0x01, 0x20, 0x02]))
+        XCTAssertEqual(try CanMakeRequestRequest.decode([0x20, 0x01, 0x20, 0x02]).estimatedInputTokens, 2)
+    }
+
+    func testDamagedBytesDecodeAlikeOnBothPaths() {
+        let seed = UInt64.random(in: 1...UInt64.max)
+        print("HotMessagesWireTests seed \(seed)")
+        var generator = SeededGenerator(seed: seed)
+        for round in 0..<10_000 {
+            let request = Self.damaged(Self.randomRequest(&generator).encoded(), &generator)
+            assertPathsAgree(request, as: CanMakeRequestRequest.self, prefix: "can_make_request", "seed \(seed) round \(round)")
+            let response = Self.damaged(Self.randomResponse(&generator).encoded(), &generator)
+            assertPathsAgree(response, as: CanMakeRequestResponse.self, prefix: "can_make_request_response", "seed \(seed) round \(round)")
         }
     }
 }
