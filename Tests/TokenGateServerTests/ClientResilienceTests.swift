@@ -145,7 +145,31 @@ final class ClientResilienceTests: XCTestCase {
         gate.shutdown()
     }
 
+    /// The README's executor example, as written there (a counter aside).
+    func testReadmeExecutorExample() async throws {
+        let daemon = try TestDaemon()
+        let gate = daemon.client()
+        let shops = (0..<20).map { "shop_\($0)" }
+        let allowed = Counter()
+        await withTaskGroup(of: Void.self) { group in
+            for shop in shops {
+                group.addTask(executorPreference: gate.executor) {
+                    let verdict = try? await gate.canMakeRequest(.init(shopID: shop, estimatedInputTokens: 2_000, maxOutputTokens: 500))
+                    if verdict?.decision == .allow { allowed.add() }
+                }
+            }
+        }
+        XCTAssertEqual(allowed.value, shops.count)
+        XCTAssertEqual(gate.metrics.errors, 0)
+    }
+
     // MARK: - Helpers
+
+    final class Counter: Sendable {
+        private let count = Mutex(0)
+        func add() { count.withLock { $0 += 1 } }
+        var value: Int { count.withLock { $0 } }
+    }
 
     static func event(id: String, shop: String) -> LogUsageRequest {
         LogUsageRequest(eventID: id, shopID: shop, userID: "u", conversationID: "c", inputTokens: 1_000, outputTokens: 100)
