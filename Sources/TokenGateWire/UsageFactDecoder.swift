@@ -3,7 +3,9 @@
 // strings (a third of the recovering thread's time, issue 6). It accepts only the plain shape
 // the daemon writes (each field at most once, known fields, known wire types, ASCII strings
 // without NUL, no metadata pairs) and returns nil for anything else, which then goes through
-// protobuf-c as before; so both paths give the same Fact for every input (tested).
+// protobuf-c as before; so both paths give the same Fact for every input (tested). Recovery
+// takes the event with its text left in the log segment's bytes (`UsageEventBytes`), so that
+// no String is made per field.
 // No pointers: it indexes the caller's array.
 
 import TokenGateCore
@@ -15,24 +17,25 @@ enum UsageFactDecoder {
 
     /// The usage fact in `bytes`, or nil when the bytes are not in the plain shape.
     static func decode(_ bytes: [UInt8]) -> Fact? {
-        let span = bytes
-        var reader = Reader(end: span.count)
-        guard let key = reader.varint(span), key == (1 << 3 | lengthDelimited),
-            let length = reader.length(span)
+        decode(bytes, bytes.indices).map { .usage($0.event) }
+    }
+
+    /// The usage event of the FactRecord in `buffer[range]` with its text left in `buffer`, or
+    /// nil when those bytes are not in the plain shape.
+    static func decode(_ buffer: [UInt8], _ range: Range<Int>) -> UsageEventBytes? {
+        var reader = Reader(offset: range.lowerBound, end: range.upperBound)
+        guard let key = reader.varint(buffer), key == (1 << 3 | lengthDelimited),
+            let length = reader.length(buffer)
         else { return nil }
         let body = reader.offset..<(reader.offset + length)
-        guard body.upperBound == span.count, let event = usageEvent(span, body) else { return nil }
-        return .usage(event)
+        guard body.upperBound == range.upperBound else { return nil }
+        return usageEvent(buffer, body)
     }
 
     /// A UsageEventRecord in `span[range]`.
-    private static func usageEvent(_ span: [UInt8], _ range: Range<Int>) -> UsageEvent? {
+    private static func usageEvent(_ span: [UInt8], _ range: Range<Int>) -> UsageEventBytes? {
         var reader = Reader(offset: range.lowerBound, end: range.upperBound)
-        // Plain locals, not arrays: this runs once per replayed event.
-        var event = UsageEvent(
-            eventID: "", shopID: "", userID: "", conversationID: "", operationType: "", model: "", inputTokens: 0,
-            outputTokens: 0, cachedInputTokens: 0, occurredAtUnixMs: 0, costNanoUSD: 0, metadata: UsageMetadata(),
-            recordedAtUnixMs: 0)
+        var event = UsageEventBytes(buffer: span)
         var seen: UInt32 = 0
         while reader.offset < reader.end {
             guard let key = reader.varint(span) else { return nil }
@@ -64,7 +67,9 @@ enum UsageFactDecoder {
                 guard let length = reader.length(span),
                     let decoded = usageMetadata(span, reader.offset..<(reader.offset + length))
                 else { return nil }
-                event.metadata = decoded
+                event.messageLength = decoded.messageLength
+                event.historyLength = decoded.historyLength
+                event.knowledgeBaseSize = decoded.knowledgeBaseSize
                 reader.offset += length
             default:
                 return nil
@@ -133,12 +138,19 @@ enum UsageFactDecoder {
         /// A string field of ASCII without NUL, the ids and names the daemon writes. Anything
         /// else (other UTF-8 needs validating; protobuf-c's C strings end at a NUL) is left to
         /// protobuf-c. ASCII is valid UTF-8, so decoding it cannot repair anything.
-        mutating func string(_ span: [UInt8]) -> String? {
+        /// Returns the string's range of `span`; its bytes are checked in one branch-free pass.
+        mutating func string(_ span: [UInt8]) -> Range<Int>? {
             guard let length = length(span) else { return nil }
             let range = offset..<(offset + length)
             offset += length
-            for index in range where span[index] == 0 || span[index] >= 0x80 { return nil }
-            return String(decoding: span[range], as: UTF8.self)
+            let bytes = span.span.extracting(range)
+            var high: UInt8 = 0
+            var zero = false
+            for index in 0..<bytes.count {
+                high |= bytes[index]
+                zero = zero || bytes[index] == 0
+            }
+            return high < 0x80 && !zero ? range : nil
         }
     }
 }

@@ -1,0 +1,102 @@
+// A usage event still in the bytes it was read from: its text fields are ranges of one shared
+// buffer (a whole log segment during recovery), its numbers are decoded. Recovery applies
+// millions of events; building six Swift Strings per event on the decoding thread, and freeing
+// them on a worker after the compact store had copied their bytes, was a third of replay's
+// instructions (callgrind, issue 6). Applying one of these is exactly applying `event`.
+
+/// A usage event whose text fields are UTF-8 ranges of `buffer`. Only plain events: no free
+/// metadata pairs (the decoders that make these give up on anything else).
+public struct UsageEventBytes: Sendable {
+    /// The bytes the ranges index (shared, copy-on-write: holding it copies nothing).
+    public let buffer: [UInt8]
+    public var eventID: Range<Int>
+    public var shopID: Range<Int>
+    public var userID: Range<Int>
+    public var conversationID: Range<Int>
+    public var operationType: Range<Int>
+    public var model: Range<Int>
+    public var inputTokens: UInt64 = 0
+    public var outputTokens: UInt64 = 0
+    public var cachedInputTokens: UInt64 = 0
+    public var occurredAtUnixMs: UnixMillis = 0
+    public var costNanoUSD: NanoUSD = 0
+    public var messageLength: UInt32 = 0
+    public var historyLength: UInt32 = 0
+    public var knowledgeBaseSize: UInt64 = 0
+    public var recordedAtUnixMs: UnixMillis = 0
+
+    /// An event with every text field empty and every number 0; the decoder fills it in.
+    public init(buffer: [UInt8]) {
+        self.buffer = buffer
+        let empty = 0..<0
+        eventID = empty
+        shopID = empty
+        userID = empty
+        conversationID = empty
+        operationType = empty
+        model = empty
+    }
+
+    /// The same event with its text fields as Strings.
+    public var event: UsageEvent {
+        UsageEvent(
+            eventID: text(eventID), shopID: text(shopID), userID: text(userID), conversationID: text(conversationID),
+            operationType: text(operationType), model: text(model), inputTokens: inputTokens, outputTokens: outputTokens,
+            cachedInputTokens: cachedInputTokens, occurredAtUnixMs: occurredAtUnixMs, costNanoUSD: costNanoUSD,
+            metadata: UsageMetadata(
+                messageLength: messageLength, historyLength: historyLength, knowledgeBaseSize: knowledgeBaseSize),
+            recordedAtUnixMs: recordedAtUnixMs)
+    }
+
+    /// The text of `range` of the buffer.
+    public func text(_ range: Range<Int>) -> String {
+        String(decoding: buffer[range], as: UTF8.self)
+    }
+
+    /// The numbers the compact store keeps of this event.
+    var numbers: UsageNumbers {
+        UsageNumbers(
+            inputTokens: inputTokens, outputTokens: outputTokens, cachedInputTokens: cachedInputTokens,
+            occurredAtUnixMs: occurredAtUnixMs, costNanoUSD: costNanoUSD, messageLength: messageLength,
+            historyLength: historyLength, knowledgeBaseSize: knowledgeBaseSize, recordedAtUnixMs: recordedAtUnixMs)
+    }
+}
+
+/// The numeric fields of a usage event, whichever form it came in.
+struct UsageNumbers {
+    var inputTokens: UInt64
+    var outputTokens: UInt64
+    var cachedInputTokens: UInt64
+    var occurredAtUnixMs: UnixMillis
+    var costNanoUSD: NanoUSD
+    var messageLength: UInt32
+    var historyLength: UInt32
+    var knowledgeBaseSize: UInt64
+    var recordedAtUnixMs: UnixMillis
+
+    init(
+        inputTokens: UInt64, outputTokens: UInt64, cachedInputTokens: UInt64, occurredAtUnixMs: UnixMillis,
+        costNanoUSD: NanoUSD, messageLength: UInt32, historyLength: UInt32, knowledgeBaseSize: UInt64,
+        recordedAtUnixMs: UnixMillis
+    ) {
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.cachedInputTokens = cachedInputTokens
+        self.occurredAtUnixMs = occurredAtUnixMs
+        self.costNanoUSD = costNanoUSD
+        self.messageLength = messageLength
+        self.historyLength = historyLength
+        self.knowledgeBaseSize = knowledgeBaseSize
+        self.recordedAtUnixMs = recordedAtUnixMs
+    }
+
+    init(_ event: UsageEvent) {
+        self.init(
+            inputTokens: event.inputTokens, outputTokens: event.outputTokens, cachedInputTokens: event.cachedInputTokens,
+            occurredAtUnixMs: event.occurredAtUnixMs, costNanoUSD: event.costNanoUSD,
+            messageLength: event.metadata.messageLength, historyLength: event.metadata.historyLength,
+            knowledgeBaseSize: event.metadata.knowledgeBaseSize, recordedAtUnixMs: event.recordedAtUnixMs)
+    }
+
+    var tokens: (input: UInt64, output: UInt64, cached: UInt64) { (inputTokens, outputTokens, cachedInputTokens) }
+}
