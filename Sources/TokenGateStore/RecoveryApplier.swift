@@ -190,8 +190,28 @@ final class RecoveryApplier {
             let hashHigh = UInt64(UInt(bitPattern: batch.shopHashes[index])) >> 32
             order.append(hashHigh << 32 | UInt64(index))
         }
-        order.sort()
+        sortByTopHalf(&order)
         return order
+    }
+
+    /// Sorts `keys`, whose low halves ascend in array order, by their top halves: the order
+    /// `sort()` gives them, in four linear passes of 8 bits instead of a merge sort (the sort
+    /// was 9% of a worker's instructions, callgrind). Each pass is stable, so keys with one top
+    /// half keep their ascending low halves.
+    static func sortByTopHalf(_ keys: inout [UInt64]) {
+        var scratch = [UInt64](repeating: 0, count: keys.count)
+        var starts = [Int](repeating: 0, count: 257)
+        for shift in stride(from: UInt64(32), to: 64, by: 8) {
+            for bucket in starts.indices { starts[bucket] = 0 }
+            for key in keys { starts[Int((key >> shift) & 0xFF) + 1] += 1 }
+            for bucket in 1...256 { starts[bucket] += starts[bucket - 1] }
+            for key in keys {
+                let bucket = Int((key >> shift) & 0xFF)
+                scratch[starts[bucket]] = key
+                starts[bucket] += 1
+            }
+            swap(&keys, &scratch)
+        }
     }
 }
 
