@@ -139,9 +139,9 @@ struct EventStore: Sendable {
             extras: event.metadata.extra)
     }
 
-    /// `appendIfNew(event.event)`, without making its Strings (recovery's path).
-    mutating func appendIfNew(_ event: UsageEventBytes) -> Bool {
-        let bytes = event.buffer.span
+    /// `appendIfNew(event.event(in: buffer))`, without making its Strings (recovery's path).
+    mutating func appendIfNew(_ event: UsageEventBytes, in buffer: [UInt8]) -> Bool {
+        let bytes = buffer.span
         return appendIfNew(
             id: bytes.extracting(event.eventID), user: bytes.extracting(event.userID),
             conversation: bytes.extracting(event.conversationID), operationType: bytes.extracting(event.operationType),

@@ -27,11 +27,12 @@ public struct ShopReportIndex: Sendable {
         days[day, default: DayIndex()].add(operationType: event.operationType, numbers, position: position)
     }
 
-    /// `record(event.event, …)` without making the event's Strings (recovery's path).
-    mutating func record(_ event: UsageEventBytes, day: DayKey, month: MonthKey, position: Int) {
+    /// `record(event.event(in: buffer), …)` without making the event's Strings (recovery's path).
+    mutating func record(_ event: UsageEventBytes, in buffer: [UInt8], day: DayKey, month: MonthKey, position: Int) {
         let numbers = event.numbers
-        monthByOperation[month, default: OperationUsage()].add(operationType: event, numbers)
-        days[day, default: DayIndex()].add(operationType: event, numbers, position: position)
+        let operationType = buffer.span.extracting(event.operationType)
+        monthByOperation[month, default: OperationUsage()].add(operationType: operationType, numbers)
+        days[day, default: DayIndex()].add(operationType: operationType, numbers, position: position)
     }
 
     /// Usage per operation type of `day`, nil when it has none.
@@ -76,8 +77,8 @@ struct DayIndex: Sendable {
         positions.append(UInt32(position))
     }
 
-    mutating func add(operationType event: UsageEventBytes, _ numbers: UsageNumbers, position: Int) {
-        byOperation.add(operationType: event, numbers)
+    mutating func add(operationType: Span<UInt8>, _ numbers: UsageNumbers, position: Int) {
+        byOperation.add(operationType: operationType, numbers)
         positions.append(UInt32(position))
     }
 }
@@ -98,12 +99,10 @@ struct OperationUsage: Sendable {
         }
     }
 
-    /// `add(operationType: event.text(event.operationType), numbers)`, comparing bytes first: the
-    /// String is made only when no entry holds the same bytes (String equality is canonical
+    /// `add(operationType: String(decoding: operationType, …), numbers)`, comparing bytes first:
+    /// the String is made only when no entry holds the same bytes (String equality is canonical
     /// equivalence, which the slower path keeps).
-    mutating func add(operationType event: UsageEventBytes, _ numbers: UsageNumbers) {
-        let bytes = event.buffer.span
-        let operationType = bytes.extracting(event.operationType)
+    mutating func add(operationType: Span<UInt8>, _ numbers: UsageNumbers) {
         for index in entries.indices {
             let stored = entries[index].operationType.utf8.span
             if ByteHash.equal(stored, 0..<stored.count, operationType) {
@@ -111,7 +110,9 @@ struct OperationUsage: Sendable {
                 return
             }
         }
-        add(operationType: event.text(event.operationType), numbers)
+        var text: [UInt8] = []
+        for offset in operationType.indices { text.append(operationType[offset]) }
+        add(operationType: String(decoding: text, as: UTF8.self), numbers)
     }
 
     /// The same usage keyed by operation type.

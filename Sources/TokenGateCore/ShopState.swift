@@ -213,18 +213,18 @@ public struct ShopState: Sendable {
         reportIndex.record(event, day: day, month: month, position: eventStore.count - 1)
     }
 
-    /// `apply(usage: event.event)`, without making the event's Strings: recovery's path.
-    public mutating func apply(usage event: UsageEventBytes) {
-        let shop = event.buffer.span.extracting(event.shopID)
+    /// `apply(usage: event.event(in: buffer))`, without making the event's Strings: recovery's path.
+    public mutating func apply(usage event: UsageEventBytes, in buffer: [UInt8]) {
+        let shop = buffer.span.extracting(event.shopID)
         let owner = shopID.utf8.span
         precondition(
-            ByteHash.equal(shop, 0..<shop.count, owner) || event.text(event.shopID) == shopID,
-            "usage event of shop '\(event.text(event.shopID))' applied to shop '\(shopID)'")
-        guard eventStore.appendIfNew(event) else { return }
+            ByteHash.equal(shop, 0..<shop.count, owner) || UsageEventBytes.text(event.shopID, in: buffer) == shopID,
+            "usage event of shop '\(UsageEventBytes.text(event.shopID, in: buffer))' applied to shop '\(shopID)'")
+        guard eventStore.appendIfNew(event, in: buffer) else { return }
         let day = DayKey(unixMs: event.occurredAtUnixMs)
         let month = day.month
         addToTotals(event.numbers, day: day, month: month)
-        reportIndex.record(event, day: day, month: month, position: eventStore.count - 1)
+        reportIndex.record(event, in: buffer, day: day, month: month, position: eventStore.count - 1)
     }
 
     /// Adds a new event to the day's cost and the month's totals.

@@ -1,14 +1,15 @@
-// A usage event still in the bytes it was read from: its text fields are ranges of one shared
-// buffer (a whole log segment during recovery), its numbers are decoded. Recovery applies
+// A usage event still in the bytes it was read from: its text fields are ranges of a buffer the
+// caller holds (a whole log segment during recovery), its numbers are decoded. Recovery applies
 // millions of events; building six Swift Strings per event on the decoding thread, and freeing
 // them on a worker after the compact store had copied their bytes, was a third of replay's
-// instructions (callgrind, issue 6). Applying one of these is exactly applying `event`.
+// instructions (callgrind, issue 6). Applying one of these with its buffer is exactly applying
+// `event(in: buffer)`. The value holds no reference (plain data): copying it between threads
+// touches no reference count (a buffer referenced from every event made all three replay
+// threads contend for one count, perf).
 
-/// A usage event whose text fields are UTF-8 ranges of `buffer`. Only plain events: no free
-/// metadata pairs (the decoders that make these give up on anything else).
+/// A usage event whose text fields are UTF-8 ranges of a buffer held elsewhere. Only plain
+/// events: no free metadata pairs (the decoders that make these give up on anything else).
 public struct UsageEventBytes: Sendable {
-    /// The bytes the ranges index (shared, copy-on-write: holding it copies nothing).
-    public let buffer: [UInt8]
     public var eventID: Range<Int>
     public var shopID: Range<Int>
     public var userID: Range<Int>
@@ -26,8 +27,7 @@ public struct UsageEventBytes: Sendable {
     public var recordedAtUnixMs: UnixMillis = 0
 
     /// An event with every text field empty and every number 0; the decoder fills it in.
-    public init(buffer: [UInt8]) {
-        self.buffer = buffer
+    public init() {
         let empty = 0..<0
         eventID = empty
         shopID = empty
@@ -37,9 +37,10 @@ public struct UsageEventBytes: Sendable {
         model = empty
     }
 
-    /// The same event with its text fields as Strings.
-    public var event: UsageEvent {
-        UsageEvent(
+    /// The same event with its text fields, read from `buffer`, as Strings.
+    public func event(in buffer: [UInt8]) -> UsageEvent {
+        func text(_ range: Range<Int>) -> String { Self.text(range, in: buffer) }
+        return UsageEvent(
             eventID: text(eventID), shopID: text(shopID), userID: text(userID), conversationID: text(conversationID),
             operationType: text(operationType), model: text(model), inputTokens: inputTokens, outputTokens: outputTokens,
             cachedInputTokens: cachedInputTokens, occurredAtUnixMs: occurredAtUnixMs, costNanoUSD: costNanoUSD,
@@ -48,8 +49,8 @@ public struct UsageEventBytes: Sendable {
             recordedAtUnixMs: recordedAtUnixMs)
     }
 
-    /// The text of `range` of the buffer.
-    public func text(_ range: Range<Int>) -> String {
+    /// The text of `range` of `buffer`.
+    public static func text(_ range: Range<Int>, in buffer: [UInt8]) -> String {
         String(decoding: buffer[range], as: UTF8.self)
     }
 

@@ -190,15 +190,20 @@ public final class Ledger: Sendable {
         let report: RecoveryReport
         do {
             if let snapshot = try Snapshot.loadNewest(directory: directory, fileSystem: fileSystem) {
-                for entry in snapshot.entries { applier.add(try encoding.decodeForRecovery(entry, entry.indices)) }
+                for entry in snapshot.entries {
+                    applier.add(try encoding.decodeForRecovery(entry, entry.indices), from: entry, newBuffer: true)
+                }
                 afterSequence = snapshot.lastSequence
                 snapshotSequence.store(afterSequence, ordering: .relaxed)
                 result.snapshotFile = snapshot.file
                 result.snapshotFacts = snapshot.entries.count
                 result.warnings += snapshot.warnings
             }
-            report = try log.recover(afterSequence: afterSequence, repair: repair) { _, segment, body in
-                applier.add(try encoding.decodeForRecovery(segment, body))
+            var segmentSequence: UInt64?
+            report = try log.recover(afterSequence: afterSequence, repair: repair) { segmentFirst, _, segment, body in
+                let fact = try encoding.decodeForRecovery(segment, body)
+                applier.add(fact, from: segment, newBuffer: segmentFirst != segmentSequence)
+                segmentSequence = segmentFirst
             }
             applier.finish()
         } catch {

@@ -25,11 +25,16 @@ extension StoreLimits {
 
 /// Facts with each one's shop, the hash of its shop and the worker that applies it (kept
 /// apart so that grouping reads them without copying facts). Usage events, nearly every fact,
-/// are held with their text in the log's bytes, lent to `apply(usage:)` without copying them.
+/// are held as plain data with their text in the bytes read (`buffers`), lent to
+/// `apply(usage:in:)` without copying them.
 struct RecoveryBatch: Sendable {
     /// Per fact: `n >= 0` is `usages[n]`, `n < 0` is `others[-n - 1]`.
     var entries: [Int32] = []
     var usages: [UsageEventBytes] = []
+    /// Per usage event: the index in `buffers` of the bytes its text is in.
+    var usageBuffers: [UInt32] = []
+    /// Log segments (or snapshot entries) the usage events' text is in.
+    var buffers: [[UInt8]] = []
     var others: [Fact] = []
     var shopIDs: [String] = []
     var shopHashes: [Int] = []
@@ -41,17 +46,20 @@ struct RecoveryBatch: Sendable {
     mutating func reserve(_ facts: Int) {
         entries.reserveCapacity(facts)
         usages.reserveCapacity(facts)
+        usageBuffers.reserveCapacity(facts)
         shopIDs.reserveCapacity(facts)
         shopHashes.reserveCapacity(facts)
         workers.reserveCapacity(facts)
     }
 
-    /// Adds one fact of `shopID`, whose hash is `hash`, for `worker`.
-    mutating func append(_ fact: RecoveredFact, shopID: String, hash: Int, worker: UInt8) {
+    /// Adds one fact of `shopID`, whose hash is `hash`, for `worker`; a usage event's text is
+    /// in `buffers[buffer]`.
+    mutating func append(_ fact: RecoveredFact, buffer: UInt32, shopID: String, hash: Int, worker: UInt8) {
         switch fact {
         case .usage(let event):
             entries.append(Int32(usages.count))
             usages.append(event)
+            usageBuffers.append(buffer)
         case .other(let other):
             entries.append(-Int32(others.count) - 1)
             others.append(other)
@@ -59,6 +67,36 @@ struct RecoveryBatch: Sendable {
         shopIDs.append(shopID)
         shopHashes.append(hash)
         workers.append(worker)
+    }
+}
+
+/// The batch being filled and the bytes the facts now arriving were read from.
+struct BatchFilling {
+    var batch = RecoveryBatch()
+    var buffer: [UInt8] = []
+    /// Index of `buffer` in `batch.buffers`; nil until a usage event of it joins the batch.
+    var bufferIndex: UInt32?
+
+    /// Facts from now on come from `buffer`.
+    mutating func switchBuffer(_ buffer: [UInt8]) {
+        self.buffer = buffer
+        bufferIndex = nil
+    }
+
+    /// The index in `batch.buffers` of the current buffer, adding it first when needed.
+    mutating func currentBufferIndex() -> UInt32 {
+        if let bufferIndex { return bufferIndex }
+        batch.buffers.append(buffer)
+        let index = UInt32(batch.buffers.count - 1)
+        bufferIndex = index
+        return index
+    }
+
+    /// Starts a new batch (the current buffer stays current).
+    mutating func restart(reserving facts: Int) {
+        batch = RecoveryBatch()
+        batch.reserve(facts)
+        bufferIndex = nil
     }
 }
 
@@ -98,7 +136,7 @@ final class RecoveryApplier {
     private var threads: [OSThread] = []
     /// The batch being filled: one stored property, so that adding a fact makes one access to
     /// the class's state, not one per array (exclusivity checks, callgrind).
-    private var pending = RecoveryBatch()
+    private var pending = BatchFilling()
 
     init(ledger: Ledger) throws {
         self.ledger = ledger
@@ -111,15 +149,19 @@ final class RecoveryApplier {
                 throw StoreError.io(error)
             }
         }
-        pending.reserve(StoreLimits.recoveryBatchFacts)
+        pending.restart(reserving: StoreLimits.recoveryBatchFacts)
     }
 
-    /// Queues `fact` (configuration changes are applied at once, in order, here).
-    func add(_ fact: RecoveredFact) {
+    /// Queues `fact`, read from `buffer` (a new one when `newBuffer`: its first fact, or any
+    /// fact of a snapshot entry); configuration changes are applied at once, in order, here.
+    func add(_ fact: RecoveredFact, from buffer: [UInt8], newBuffer: Bool) {
+        if newBuffer { pending.switchBuffer(buffer) }
         let shopID: String
+        var bufferIndex: UInt32 = 0
         switch fact {
         case .usage(let event):
-            shopID = event.text(event.shopID)
+            shopID = UsageEventBytes.text(event.shopID, in: buffer)
+            bufferIndex = pending.currentBufferIndex()
         case .other(.configChange(let change)):
             ledger.recoverConfigChange(change)
             return
@@ -128,8 +170,8 @@ final class RecoveryApplier {
         }
         let hash = Ledger.shopHash(shopID)
         let worker = UInt8(ledger.shardIndex(forHash: hash) % queues.count)
-        pending.append(fact, shopID: shopID, hash: hash, worker: worker)
-        if pending.entries.count >= StoreLimits.recoveryBatchFacts { flush() }
+        pending.batch.append(fact, buffer: bufferIndex, shopID: shopID, hash: hash, worker: worker)
+        if pending.batch.entries.count >= StoreLimits.recoveryBatchFacts { flush() }
     }
 
     /// Applies everything queued and stops the workers; returns when every fact is applied.
@@ -141,11 +183,10 @@ final class RecoveryApplier {
     }
 
     private func flush() {
-        guard !pending.isEmpty else { return }
-        let batch = SharedBatch(pending)
+        guard !pending.batch.isEmpty else { return }
+        let batch = SharedBatch(pending.batch)
         for queue in queues { queue.send(batch) }
-        pending = RecoveryBatch()
-        pending.reserve(StoreLimits.recoveryBatchFacts)
+        pending.restart(reserving: StoreLimits.recoveryBatchFacts)
     }
 
     private static func work(_ queue: BatchQueue, worker: UInt8, ledger: Ledger) {
@@ -162,12 +203,14 @@ final class RecoveryApplier {
                     end += 1
                 }
                 ledger.applyRecovered(shopID: shopID) { shop in
-                    // Through a span, each event is lent to `apply(usage:)` without a copy.
+                    // Through spans, each event and its bytes are lent to `apply(usage:in:)`
+                    // without a copy or a retain of the shared buffer.
                     let usages = batch.usages.span
+                    let buffers = batch.buffers.span
                     for position in start..<end {
                         let entry = batch.entries[Int(order[position] & indexMask)]
                         if entry >= 0 {
-                            shop.apply(usage: usages[Int(entry)])
+                            shop.apply(usage: usages[Int(entry)], in: buffers[Int(batch.usageBuffers[Int(entry)])])
                         } else {
                             shop.apply(batch.others[Int(-entry - 1)])
                         }

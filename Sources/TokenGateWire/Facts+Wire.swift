@@ -30,7 +30,7 @@ public enum FactCodec {
 
     /// The usage event of the FactRecord in `buffer[range]`, its text left in `buffer`, when the
     /// record is one the direct decoder reads; nil for anything else (then use `decode`).
-    /// `decode(Array(buffer[range]))` is then `.usage(result.event)`.
+    /// `decode(Array(buffer[range]))` is then `.usage(result.event(in: buffer))`.
     public static func decodeUsage(_ buffer: [UInt8], _ range: Range<Int>) -> UsageEventBytes? {
         guard range.count <= WireLimits.messageBytesMax else { return nil }
         return UsageFactDecoder.decode(buffer, range)

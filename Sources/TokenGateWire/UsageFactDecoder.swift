@@ -22,14 +22,14 @@ enum UsageFactDecoder {
 
     /// The usage fact in `bytes`, or nil when the bytes are not in the plain shape.
     static func decode(_ bytes: [UInt8]) -> Fact? {
-        decode(bytes, bytes.indices).map { .usage($0.event) }
+        decode(bytes, bytes.indices).map { .usage($0.event(in: bytes)) }
     }
 
     /// The usage event of the FactRecord in `buffer[range]` with its text left in `buffer`, or
     /// nil when those bytes are not in the plain shape.
     static func decode(_ buffer: [UInt8], _ range: Range<Int>) -> UsageEventBytes? {
         precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count, "record range outside its buffer")
-        var event = UsageEventBytes(buffer: buffer)
+        var event = UsageEventBytes()
         let decoded = buffer.withUnsafeBufferPointer { bytes in
             var reader = Reader(offset: range.lowerBound, end: range.upperBound)
             guard let key = reader.varint(bytes), key == (1 << 3 | lengthDelimited),
@@ -39,7 +39,8 @@ enum UsageFactDecoder {
             guard body.upperBound == range.upperBound else { return false }
             return usageEvent(bytes, body, into: &event)
         }
-        return decoded ? event : nil
+        guard decoded else { return nil }
+        return event
     }
 
     /// Reads a UsageEventRecord in `span[range]` into `event`; false when it is not plain.

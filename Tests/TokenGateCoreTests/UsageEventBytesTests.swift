@@ -23,7 +23,7 @@ final class UsageEventBytesTests: XCTestCase {
     }
 
     /// `event` with its text laid out in one buffer between filler bytes, as in a log segment.
-    private func bytesForm(_ event: UsageEvent) -> UsageEventBytes {
+    private func bytesForm(_ event: UsageEvent) -> (event: UsageEventBytes, buffer: [UInt8]) {
         var buffer: [UInt8] = Array("filler".utf8)
         var ranges: [Range<Int>] = []
         for text in [event.eventID, event.shopID, event.userID, event.conversationID, event.operationType, event.model] {
@@ -32,7 +32,7 @@ final class UsageEventBytesTests: XCTestCase {
             ranges.append(start..<buffer.count)
             buffer += [0xFF, 0x00]
         }
-        var form = UsageEventBytes(buffer: buffer)
+        var form = UsageEventBytes()
         (form.eventID, form.shopID, form.userID) = (ranges[0], ranges[1], ranges[2])
         (form.conversationID, form.operationType, form.model) = (ranges[3], ranges[4], ranges[5])
         form.inputTokens = event.inputTokens
@@ -44,7 +44,7 @@ final class UsageEventBytesTests: XCTestCase {
         form.historyLength = event.metadata.historyLength
         form.knowledgeBaseSize = event.metadata.knowledgeBaseSize
         form.recordedAtUnixMs = event.recordedAtUnixMs
-        return form
+        return (form, buffer)
     }
 
     private func assertSameState(_ a: ShopState, _ b: ShopState, file: StaticString = #filePath, line: UInt = #line) {
@@ -67,7 +67,8 @@ final class UsageEventBytesTests: XCTestCase {
 
     func testTheBytesFormRoundTripsToTheEvent() {
         let sample = event("0f8fad5b-d9cb-469f-a165-70867728950e")
-        XCTAssertEqual(bytesForm(sample).event, sample)
+        let (form, buffer) = bytesForm(sample)
+        XCTAssertEqual(form.event(in: buffer), sample)
     }
 
     func testApplyingBytesEqualsApplyingStrings() {
@@ -92,7 +93,8 @@ final class UsageEventBytesTests: XCTestCase {
             if sample.operationType.utf8.contains(where: { $0 >= 0x80 }) {
                 bytes.apply(usage: sample)  // recovery's decoder gives only ASCII in bytes form
             } else {
-                bytes.apply(usage: bytesForm(sample))
+                let (form, buffer) = bytesForm(sample)
+                bytes.apply(usage: form, in: buffer)
             }
         }
         XCTAssertEqual(bytes.eventStore.count, events.count - 2)

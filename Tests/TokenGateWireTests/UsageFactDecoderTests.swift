@@ -73,8 +73,8 @@ final class UsageFactDecoderTests: XCTestCase {
                 XCTAssertNil(UsageFactDecoder.decode(Array(segment[range])), sample.eventID)
                 continue
             }
-            XCTAssertEqual(usage.event, sample)
-            XCTAssertEqual(usage.text(usage.shopID), sample.shopID)
+            XCTAssertEqual(usage.event(in: segment), sample)
+            XCTAssertEqual(UsageEventBytes.text(usage.shopID, in: segment), sample.shopID)
             decoded += 1
             // One byte more or less is not the record.
             XCTAssertNil(FactCodec.decodeUsage(segment, range.lowerBound..<(range.upperBound + 1)))
@@ -98,7 +98,7 @@ final class UsageFactDecoderTests: XCTestCase {
             }
             let direct = Result { () throws(TokenGateError) -> Fact in try FactCodec.decode(bytes) }
             if let usage = FactCodec.decodeUsage(bytes, bytes.indices) {
-                XCTAssertEqual(try? direct.get(), .usage(usage.event), "seed \(seed) round \(round) bytes \(bytes)")
+                XCTAssertEqual(try? direct.get(), .usage(usage.event(in: bytes)), "seed \(seed) round \(round) bytes \(bytes)")
             }
             let reference = Result { () throws(TokenGateError) -> Fact in try FactCodec.decodeWithProtobufC(bytes) }
             switch (direct, reference) {
