@@ -10,12 +10,42 @@
 /// A usage event whose text fields are UTF-8 ranges of a buffer held elsewhere. Only plain
 /// events: no free metadata pairs (the decoders that make these give up on anything else).
 public struct UsageEventBytes: Sendable {
-    public var eventID: Range<Int>
-    public var shopID: Range<Int>
-    public var userID: Range<Int>
-    public var conversationID: Range<Int>
-    public var operationType: Range<Int>
-    public var model: Range<Int>
+    // The text fields' ranges in 8 bytes each (a batch of recovered events is read in shop
+    // order, not in the order it was filled, so its size in cache lines is cache misses, perf).
+    private var eventIDText = TextRange()
+    private var shopIDText = TextRange()
+    private var userIDText = TextRange()
+    private var conversationIDText = TextRange()
+    private var operationTypeText = TextRange()
+    private var modelText = TextRange()
+
+    /// Offsets a text range can have: within the first 4 GiB of its buffer.
+    public static let offsetMax = Int(UInt32.max)
+
+    public var eventID: Range<Int> {
+        get { eventIDText.range }
+        set { eventIDText = TextRange(newValue) }
+    }
+    public var shopID: Range<Int> {
+        get { shopIDText.range }
+        set { shopIDText = TextRange(newValue) }
+    }
+    public var userID: Range<Int> {
+        get { userIDText.range }
+        set { userIDText = TextRange(newValue) }
+    }
+    public var conversationID: Range<Int> {
+        get { conversationIDText.range }
+        set { conversationIDText = TextRange(newValue) }
+    }
+    public var operationType: Range<Int> {
+        get { operationTypeText.range }
+        set { operationTypeText = TextRange(newValue) }
+    }
+    public var model: Range<Int> {
+        get { modelText.range }
+        set { modelText = TextRange(newValue) }
+    }
     public var inputTokens: UInt64 = 0
     public var outputTokens: UInt64 = 0
     public var cachedInputTokens: UInt64 = 0
@@ -27,15 +57,7 @@ public struct UsageEventBytes: Sendable {
     public var recordedAtUnixMs: UnixMillis = 0
 
     /// An event with every text field empty and every number 0; the decoder fills it in.
-    public init() {
-        let empty = 0..<0
-        eventID = empty
-        shopID = empty
-        userID = empty
-        conversationID = empty
-        operationType = empty
-        model = empty
-    }
+    public init() {}
 
     /// The same event with its text fields, read from `buffer`, as Strings.
     public func event(in buffer: [UInt8]) -> UsageEvent {
@@ -61,6 +83,22 @@ public struct UsageEventBytes: Sendable {
             occurredAtUnixMs: occurredAtUnixMs, costNanoUSD: costNanoUSD, messageLength: messageLength,
             historyLength: historyLength, knowledgeBaseSize: knowledgeBaseSize, recordedAtUnixMs: recordedAtUnixMs)
     }
+}
+
+/// A range of at most `UsageEventBytes.offsetMax` in 8 bytes.
+private struct TextRange: Sendable {
+    var start: UInt32 = 0
+    var end: UInt32 = 0
+
+    init() {}
+
+    /// Traps when `range` ends past `UsageEventBytes.offsetMax` (decoders check it first).
+    init(_ range: Range<Int>) {
+        start = UInt32(range.lowerBound)
+        end = UInt32(range.upperBound)
+    }
+
+    var range: Range<Int> { Int(start)..<Int(end) }
 }
 
 /// The numeric fields of a usage event, whichever form it came in.

@@ -29,6 +29,7 @@ enum UsageFactDecoder {
     /// nil when those bytes are not in the plain shape.
     static func decode(_ buffer: [UInt8], _ range: Range<Int>) -> UsageEventBytes? {
         precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count, "record range outside its buffer")
+        guard range.upperBound <= UsageEventBytes.offsetMax else { return nil }
         var event = UsageEventBytes()
         let decoded = buffer.withUnsafeBufferPointer { bytes in
             var reader = Reader(offset: range.lowerBound, end: range.upperBound)

@@ -65,6 +65,14 @@ final class UsageEventBytesTests: XCTestCase {
         }
     }
 
+    /// A recovery batch holds one of these per event and reads them out of order: keep it small.
+    func testTheBytesFormStaysSmall() {
+        XCTAssertLessThanOrEqual(MemoryLayout<UsageEventBytes>.stride, 112)
+        var form = UsageEventBytes()
+        form.model = 7..<UsageEventBytes.offsetMax
+        XCTAssertEqual(form.model, 7..<UsageEventBytes.offsetMax)
+    }
+
     func testTheBytesFormRoundTripsToTheEvent() {
         let sample = event("0f8fad5b-d9cb-469f-a165-70867728950e")
         let (form, buffer) = bytesForm(sample)
