@@ -53,37 +53,42 @@ struct EventIDKey: Equatable, Sendable {
 
     /// The packed form of `id`, or nil when it is not a lowercase canonical UUID.
     init?(_ id: String) {
-        let utf8 = id.utf8.span
-        guard utf8.count == Self.textBytes else { return nil }
+        self.init(utf8: id.utf8.span)
+    }
+
+    /// The packed form of the UTF-8 id `utf8`, or nil when it is not a lowercase canonical UUID.
+    /// Group by group, so no byte is asked whether it should be a dash (that made this a tenth
+    /// of a replay worker's instructions, callgrind).
+    init?(utf8: Span<UInt8>) {
+        let dash = UInt8(ascii: "-")
+        guard utf8.count == Self.textBytes, utf8[8] == dash, utf8[13] == dash, utf8[18] == dash, utf8[23] == dash
+        else { return nil }
         var high: UInt64 = 0
         var low: UInt64 = 0
-        var nibbles = 0
-        for offset in 0..<Self.textBytes {
-            let byte = utf8[offset]
-            if offset == 8 || offset == 13 || offset == 18 || offset == 23 {
-                guard byte == UInt8(ascii: "-") else { return nil }
-                continue
-            }
-            guard let value = Self.nibble(byte) else { return nil }
-            if nibbles < 16 { high = high << 4 | UInt64(value) } else { low = low << 4 | UInt64(value) }
-            nibbles += 1
-        }
+        var valid = true
+        for offset in 0..<8 { Self.shiftIn(utf8[offset], into: &high, valid: &valid) }
+        for offset in 9..<13 { Self.shiftIn(utf8[offset], into: &high, valid: &valid) }
+        for offset in 14..<18 { Self.shiftIn(utf8[offset], into: &high, valid: &valid) }
+        for offset in 19..<23 { Self.shiftIn(utf8[offset], into: &low, valid: &valid) }
+        for offset in 24..<36 { Self.shiftIn(utf8[offset], into: &low, valid: &valid) }
+        guard valid else { return nil }
         self.high = high
         self.low = low
+    }
+
+    /// Appends the value of the lowercase hex digit `byte` to `word`; clears `valid` for any
+    /// other byte (uppercase would not round-trip).
+    private static func shiftIn(_ byte: UInt8, into word: inout UInt64, valid: inout Bool) {
+        let digit = byte &- UInt8(ascii: "0")
+        let letter = byte &- UInt8(ascii: "a")
+        let value = digit < 10 ? digit : letter &+ 10
+        valid = valid && (digit < 10 || letter < 6)
+        word = word << 4 | UInt64(value & 0xF)
     }
 
     init(high: UInt64, low: UInt64) {
         self.high = high
         self.low = low
-    }
-
-    /// The value of a lowercase hex digit; nil for anything else (uppercase would not round-trip).
-    private static func nibble(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        default: nil
-        }
     }
 
     /// The canonical text form.
@@ -121,18 +126,52 @@ struct EventStore: Sendable {
 
     /// The position of the event recorded under `id`.
     func position(of id: String) -> Int? {
-        let key = EventIDKey(id)
-        return position(of: id, key: key, hash: key?.hash ?? StringTable.hash(id))
+        let utf8 = id.utf8.span
+        let key = EventIDKey(utf8: utf8)
+        return position(of: utf8, key: key, hash: key?.hash ?? ByteHash.hash(utf8))
     }
 
     /// Appends `event` unless an event with its id is stored; returns whether it was appended.
     mutating func appendIfNew(_ event: UsageEvent) -> Bool {
+        appendIfNew(
+            id: event.eventID.utf8.span, user: event.userID.utf8.span, conversation: event.conversationID.utf8.span,
+            operationType: event.operationType.utf8.span, model: event.model.utf8.span, numbers: UsageNumbers(event),
+            extras: event.metadata.extra)
+    }
+
+    /// `appendIfNew(event.event(in: buffer))`, without making its Strings (recovery's path).
+    mutating func appendIfNew(_ event: UsageEventBytes, in buffer: [UInt8]) -> Bool {
+        let bytes = buffer.span
+        return appendIfNew(
+            id: bytes.extracting(event.eventID), user: bytes.extracting(event.userID),
+            conversation: bytes.extracting(event.conversationID), operationType: bytes.extracting(event.operationType),
+            model: bytes.extracting(event.model), numbers: event.numbers, extras: [])
+    }
+
+    /// Appends the event given by its fields' UTF-8 bytes unless its id is stored.
+    private mutating func appendIfNew(
+        id: Span<UInt8>, user: Span<UInt8>, conversation: Span<UInt8>, operationType: Span<UInt8>, model: Span<UInt8>,
+        numbers: UsageNumbers, extras: [MetadataEntry]
+    ) -> Bool {
         precondition(records.count < Self.eventsMax, "a shop holds at most \(Self.eventsMax) events")
-        let key = EventIDKey(event.eventID)
-        let hash = key?.hash ?? StringTable.hash(event.eventID)
-        if position(of: event.eventID, key: key, hash: hash) != nil { return false }
-        var record = narrowRecord(event, key: key)
-        store(event, into: &record, at: UInt32(records.count))
+        let key = EventIDKey(utf8: id)
+        let hash = key?.hash ?? ByteHash.hash(id)
+        if position(of: id, key: key, hash: hash) != nil { return false }
+        var record = narrowRecord(numbers, key: key, idBytes: id.count, hasExtras: !extras.isEmpty)
+        if key == nil { for index in id.indices { idBytes.append(id[index]) } }
+        let previous = records.last
+        record.user = strings.intern(user, hint: previous?.user)
+        record.conversation = strings.intern(conversation, hint: previous?.conversation)
+        record.operationType = strings.intern(operationType, hint: previous?.operationType)
+        record.model = strings.intern(model, hint: previous?.model)
+        let position = UInt32(records.count)
+        if record.flags & StoredEvent.wide != 0 {
+            wide[position] = WideEventFields(
+                inputTokens: numbers.inputTokens, outputTokens: numbers.outputTokens,
+                cachedInputTokens: numbers.cachedInputTokens, knowledgeBaseSize: numbers.knowledgeBaseSize,
+                recordedAtUnixMs: numbers.recordedAtUnixMs)
+        }
+        if record.flags & StoredEvent.hasExtras != 0 { self.extras[position] = extras }
         records.append(record)
         if idIndex.isFull {
             idIndex.reset(forEntries: records.count)
@@ -181,36 +220,36 @@ struct EventStore: Sendable {
 
     // MARK: - Private
 
-    /// The record of `event` with every field that fits narrowed; strings and side tables are
-    /// filled in by `store`.
-    private func narrowRecord(_ event: UsageEvent, key: EventIDKey?) -> StoredEvent {
+    /// The record of an event with every field that fits narrowed; strings and side tables are
+    /// filled in by `appendIfNew`.
+    private func narrowRecord(_ event: UsageNumbers, key: EventIDKey?, idBytes idCount: Int, hasExtras: Bool) -> StoredEvent {
         var flags: UInt8 = 0
         var idHigh = key?.high ?? 0
         var idLow = key?.low ?? 0
         if key == nil {
             flags |= StoredEvent.idInArena
             idHigh = UInt64(idBytes.count)
-            idLow = UInt64(event.eventID.utf8.count)
+            idLow = UInt64(idCount)
         }
         let delta = event.recordedAtUnixMs.subtractingReportingOverflow(event.occurredAtUnixMs)
         let narrow =
             event.inputTokens <= UInt32.max && event.outputTokens <= UInt32.max
-            && event.cachedInputTokens <= UInt32.max && event.metadata.knowledgeBaseSize <= UInt32.max
+            && event.cachedInputTokens <= UInt32.max && event.knowledgeBaseSize <= UInt32.max
             && !delta.overflow && delta.partialValue >= Int64(Int32.min) && delta.partialValue <= Int64(Int32.max)
         if !narrow { flags |= StoredEvent.wide }
-        if !event.metadata.extra.isEmpty { flags |= StoredEvent.hasExtras }
+        if hasExtras { flags |= StoredEvent.hasExtras }
         return StoredEvent(
             idHigh: idHigh, idLow: idLow, occurredAtUnixMs: event.occurredAtUnixMs, costNanoUSD: event.costNanoUSD,
             user: 0, conversation: 0, operationType: 0, model: 0,
             inputTokens: narrow ? UInt32(event.inputTokens) : 0, outputTokens: narrow ? UInt32(event.outputTokens) : 0,
             cachedInputTokens: narrow ? UInt32(event.cachedInputTokens) : 0,
-            recordedDeltaMs: narrow ? Int32(delta.partialValue) : 0, messageLength: event.metadata.messageLength,
-            historyLength: event.metadata.historyLength,
-            knowledgeBaseSize: narrow ? UInt32(event.metadata.knowledgeBaseSize) : 0, flags: flags)
+            recordedDeltaMs: narrow ? Int32(delta.partialValue) : 0, messageLength: event.messageLength,
+            historyLength: event.historyLength,
+            knowledgeBaseSize: narrow ? UInt32(event.knowledgeBaseSize) : 0, flags: flags)
     }
 
     /// The position of `id`, given its packed form (nil when it is not a UUID) and its hash.
-    private func position(of id: String, key: EventIDKey?, hash: Int) -> Int? {
+    private func position(of id: Span<UInt8>, key: EventIDKey?, hash: Int) -> Int? {
         if let key { return idIndex.find(hash: hash) { matches(key, at: $0) } }
         return idIndex.find(hash: hash) { matches(id, at: $0) }
     }
@@ -227,10 +266,10 @@ struct EventStore: Sendable {
         return record.flags & StoredEvent.idInArena == 0 && record.idHigh == key.high && record.idLow == key.low
     }
 
-    private func matches(_ id: String, at position: Int) -> Bool {
+    private func matches(_ id: Span<UInt8>, at position: Int) -> Bool {
         let record = records[position]
         guard record.flags & StoredEvent.idInArena != 0 else { return false }
-        return ByteHash.equal(idBytes.span, idRange(record), id.utf8.span)
+        return ByteHash.equal(idBytes.span, idRange(record), id)
     }
 
     private func idRange(_ record: StoredEvent) -> Range<Int> {
@@ -240,21 +279,5 @@ struct EventStore: Sendable {
     private func eventID(_ record: StoredEvent) -> String {
         if record.flags & StoredEvent.idInArena == 0 { return EventIDKey(high: record.idHigh, low: record.idLow).text }
         return String(decoding: idBytes[idRange(record)], as: UTF8.self)
-    }
-
-    /// Interns the strings of `event` into `record` and files what does not fit it.
-    private mutating func store(_ event: UsageEvent, into record: inout StoredEvent, at position: UInt32) {
-        if record.flags & StoredEvent.idInArena != 0 { idBytes.append(contentsOf: event.eventID.utf8) }
-        let previous = records.last
-        record.user = strings.intern(event.userID, hint: previous?.user)
-        record.conversation = strings.intern(event.conversationID, hint: previous?.conversation)
-        record.operationType = strings.intern(event.operationType, hint: previous?.operationType)
-        record.model = strings.intern(event.model, hint: previous?.model)
-        if record.flags & StoredEvent.wide != 0 {
-            wide[position] = WideEventFields(
-                inputTokens: event.inputTokens, outputTokens: event.outputTokens, cachedInputTokens: event.cachedInputTokens,
-                knowledgeBaseSize: event.metadata.knowledgeBaseSize, recordedAtUnixMs: event.recordedAtUnixMs)
-        }
-        if record.flags & StoredEvent.hasExtras != 0 { extras[position] = event.metadata.extra }
     }
 }

@@ -21,10 +21,18 @@ public struct ShopReportIndex: Sendable {
     private var alertKeys: Set<AlertKey> = []
 
     /// Adds the event at `position` of the shop's event list.
-    mutating func record(_ event: UsageEvent, position: Int) {
-        let day = DayKey(unixMs: event.occurredAtUnixMs)
-        monthByOperation[day.month, default: OperationUsage()].add(event)
-        days[day, default: DayIndex()].add(event, position: position)
+    mutating func record(_ event: UsageEvent, day: DayKey, month: MonthKey, position: Int) {
+        let numbers = UsageNumbers(event)
+        monthByOperation[month, default: OperationUsage()].add(operationType: event.operationType, numbers)
+        days[day, default: DayIndex()].add(operationType: event.operationType, numbers, position: position)
+    }
+
+    /// `record(event.event(in: buffer), …)` without making the event's Strings (recovery's path).
+    mutating func record(_ event: UsageEventBytes, in buffer: [UInt8], day: DayKey, month: MonthKey, position: Int) {
+        let numbers = event.numbers
+        let operationType = buffer.span.extracting(event.operationType)
+        monthByOperation[month, default: OperationUsage()].add(operationType: operationType, numbers)
+        days[day, default: DayIndex()].add(operationType: operationType, numbers, position: position)
     }
 
     /// Usage per operation type of `day`, nil when it has none.
@@ -64,8 +72,13 @@ struct DayIndex: Sendable {
     var byOperation = OperationUsage()
     var positions: [UInt32] = []
 
-    mutating func add(_ event: UsageEvent, position: Int) {
-        byOperation.add(event)
+    mutating func add(operationType: String, _ event: UsageNumbers, position: Int) {
+        byOperation.add(operationType: operationType, event)
+        positions.append(UInt32(position))
+    }
+
+    mutating func add(operationType: Span<UInt8>, _ numbers: UsageNumbers, position: Int) {
+        byOperation.add(operationType: operationType, numbers)
         positions.append(UInt32(position))
     }
 }
@@ -76,14 +89,30 @@ struct DayIndex: Sendable {
 struct OperationUsage: Sendable {
     private(set) var entries: [(operationType: String, usage: MonthAggregate)] = []
 
-    mutating func add(_ event: UsageEvent) {
-        if let index = entries.firstIndex(where: { $0.operationType == event.operationType }) {
-            entries[index].usage.add(event)
+    mutating func add(operationType: String, _ event: UsageNumbers) {
+        if let index = entries.firstIndex(where: { $0.operationType == operationType }) {
+            entries[index].usage.add(tokens: event.tokens, costNanoUSD: event.costNanoUSD)
         } else {
             var usage = MonthAggregate()
-            usage.add(event)
-            entries.append((event.operationType, usage))
+            usage.add(tokens: event.tokens, costNanoUSD: event.costNanoUSD)
+            entries.append((operationType, usage))
         }
+    }
+
+    /// `add(operationType: String(decoding: operationType, …), numbers)`, comparing bytes first:
+    /// the String is made only when no entry holds the same bytes (String equality is canonical
+    /// equivalence, which the slower path keeps).
+    mutating func add(operationType: Span<UInt8>, _ numbers: UsageNumbers) {
+        for index in entries.indices {
+            let stored = entries[index].operationType.utf8.span
+            if ByteHash.equal(stored, 0..<stored.count, operationType) {
+                entries[index].usage.add(tokens: numbers.tokens, costNanoUSD: numbers.costNanoUSD)
+                return
+            }
+        }
+        var text: [UInt8] = []
+        for offset in operationType.indices { text.append(operationType[offset]) }
+        add(operationType: String(decoding: text, as: UTF8.self), numbers)
     }
 
     /// The same usage keyed by operation type.

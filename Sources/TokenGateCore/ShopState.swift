@@ -211,10 +211,30 @@ public struct ShopState: Sendable {
         precondition(event.shopID == shopID, "usage event of shop '\(event.shopID)' applied to shop '\(shopID)'")
         guard eventStore.appendIfNew(event) else { return }
         let day = DayKey(unixMs: event.occurredAtUnixMs)
+        let month = day.month
+        addToTotals(UsageNumbers(event), day: day, month: month)
+        reportIndex.record(event, day: day, month: month, position: eventStore.count - 1)
+    }
+
+    /// `apply(usage: event.event(in: buffer))`, without making the event's Strings: recovery's path.
+    public mutating func apply(usage event: UsageEventBytes, in buffer: [UInt8]) {
+        let shop = buffer.span.extracting(event.shopID)
+        let owner = shopID.utf8.span
+        precondition(
+            ByteHash.equal(shop, 0..<shop.count, owner) || UsageEventBytes.text(event.shopID, in: buffer) == shopID,
+            "usage event of shop '\(UsageEventBytes.text(event.shopID, in: buffer))' applied to shop '\(shopID)'")
+        guard eventStore.appendIfNew(event, in: buffer) else { return }
+        let day = DayKey(unixMs: event.occurredAtUnixMs)
+        let month = day.month
+        addToTotals(event.numbers, day: day, month: month)
+        reportIndex.record(event, in: buffer, day: day, month: month, position: eventStore.count - 1)
+    }
+
+    /// Adds a new event to the day's cost and the month's totals.
+    private mutating func addToTotals(_ event: UsageNumbers, day: DayKey, month: MonthKey) {
         // In place: one hash of the day, not two (a read and a write), once per replayed event.
         Self.addSaturating(&dailyCost[day, default: 0], event.costNanoUSD)
-        monthly[day.month, default: MonthAggregate()].add(event)
-        reportIndex.record(event, position: eventStore.count - 1)
+        monthly[month, default: MonthAggregate()].add(tokens: event.tokens, costNanoUSD: event.costNanoUSD)
     }
 
     // MARK: - Retention

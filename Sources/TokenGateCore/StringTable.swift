@@ -83,14 +83,18 @@ struct StringTable: Sendable {
     /// same field of the shop's previous event): checked first, it skips hashing and probing
     /// for the operation type, model and user that repeat from event to event.
     mutating func intern(_ string: String, hint: UInt32? = nil) -> UInt32 {
-        let utf8 = string.utf8.span
+        intern(string.utf8.span, hint: hint)
+    }
+
+    /// The index of the string whose UTF-8 bytes are `utf8`, storing it first when it is new.
+    mutating func intern(_ utf8: Span<UInt8>, hint: UInt32? = nil) -> UInt32 {
         if let hint, Int(hint) < ends.count, ByteHash.equal(bytes.span, range(Int(hint)), utf8) { return hint }
         let hash = ByteHash.hash(utf8)
         if let found = index.find(hash: hash, { ByteHash.equal(bytes.span, range($0), utf8) }) {
             return UInt32(found)
         }
         let newEntry = ends.count
-        bytes.append(contentsOf: string.utf8)
+        for offset in utf8.indices { bytes.append(utf8[offset]) }
         precondition(bytes.count <= Int(UInt32.max), "a shop's string table is limited to 4 GiB")
         ends.append(UInt32(bytes.count))
         if index.isFull {
@@ -170,14 +174,13 @@ enum ByteHash {
         return value
     }
 
-    /// Whether `arena[range]` holds exactly `bytes`.
+    /// Whether `arena[range]` holds exactly `bytes`. Both sides as spans of one length, so the
+    /// loop checks no bounds per byte.
     static func equal(_ arena: Span<UInt8>, _ range: Range<Int>, _ bytes: Span<UInt8>) -> Bool {
         guard range.count == bytes.count else { return false }
-        var index = 0
-        for position in range {
-            if arena[position] != bytes[index] { return false }
-            index += 1
-        }
-        return true
+        let stored = arena.extracting(range)
+        var differ: UInt8 = 0
+        for index in 0..<min(stored.count, bytes.count) { differ |= stored[index] ^ bytes[index] }
+        return differ == 0
     }
 }

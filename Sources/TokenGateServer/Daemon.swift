@@ -57,7 +57,8 @@ public enum Daemon {
         do {
             lock = try DataDirectoryLock(directory: options.dataDirectory)
             let log = try WriteAheadLog(directory: options.dataDirectory, policy: options.fsync)
-            let encoding = FactEncoding(encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) })
+            let encoding = FactEncoding(
+                encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) }, decodeUsage: FactCodec.decodeUsage)
             ledger = Ledger(
                 directory: options.dataDirectory, configuration: configuration, log: log, encoding: encoding,
                 shardCount: options.shardCount, bootID: randomBootID(), retentionMonths: options.retentionMonths)

@@ -10,11 +10,31 @@ import TokenGateCore
 public struct FactEncoding: Sendable {
     public var encode: @Sendable (Fact) -> [UInt8]
     public var decode: @Sendable ([UInt8]) throws -> Fact
+    /// Recovery's fast path: the usage event of the record in `buffer[range]` with its text
+    /// left in `buffer`, or nil for any record it does not read (then `decode` decodes it).
+    /// Whenever it answers, `decode` of the same bytes must give `.usage(answer.event)`.
+    public var decodeUsage: @Sendable (_ buffer: [UInt8], _ range: Range<Int>) -> UsageEventBytes?
 
-    public init(encode: @escaping @Sendable (Fact) -> [UInt8], decode: @escaping @Sendable ([UInt8]) throws -> Fact) {
+    public init(
+        encode: @escaping @Sendable (Fact) -> [UInt8], decode: @escaping @Sendable ([UInt8]) throws -> Fact,
+        decodeUsage: @escaping @Sendable (_ buffer: [UInt8], _ range: Range<Int>) -> UsageEventBytes? = { _, _ in nil }
+    ) {
         self.encode = encode
         self.decode = decode
+        self.decodeUsage = decodeUsage
     }
+
+    /// The fact of the record in `buffer[range]`, through `decodeUsage` when it answers.
+    func decodeForRecovery(_ buffer: [UInt8], _ range: Range<Int>) throws -> RecoveredFact {
+        if let usage = decodeUsage(buffer, range) { return .usage(usage) }
+        return .other(try decode(Array(buffer[range])))
+    }
+}
+
+/// A fact as recovery decodes it: usage events keep their text in the bytes read.
+enum RecoveredFact {
+    case usage(UsageEventBytes)
+    case other(Fact)
 }
 
 /// What recovery found, for the startup log line.
@@ -177,15 +197,20 @@ public final class Ledger: Sendable {
         let report: RecoveryReport
         do {
             if let snapshot = try Snapshot.loadNewest(directory: directory, fileSystem: fileSystem) {
-                for entry in snapshot.entries { applier.add(try encoding.decode(entry)) }
+                for entry in snapshot.entries {
+                    applier.add(try encoding.decodeForRecovery(entry, entry.indices), from: entry, newBuffer: true)
+                }
                 afterSequence = snapshot.lastSequence
                 snapshotSequence.store(afterSequence, ordering: .relaxed)
                 result.snapshotFile = snapshot.file
                 result.snapshotFacts = snapshot.entries.count
                 result.warnings += snapshot.warnings
             }
-            report = try log.recover(afterSequence: afterSequence, repair: repair) { record in
-                applier.add(try encoding.decode(record.body))
+            var segmentSequence: UInt64?
+            report = try log.recover(afterSequence: afterSequence, repair: repair) { segmentFirst, _, segment, body in
+                let fact = try encoding.decodeForRecovery(segment, body)
+                applier.add(fact, from: segment, newBuffer: segmentFirst != segmentSequence)
+                segmentSequence = segmentFirst
             }
             applier.finish()
         } catch {

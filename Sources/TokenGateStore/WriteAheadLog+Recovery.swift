@@ -19,6 +19,18 @@ extension WriteAheadLog {
     public func recover(
         afterSequence: UInt64, repair: Bool, _ apply: (WALRecord) throws -> Void
     ) throws -> RecoveryReport {
+        try recover(afterSequence: afterSequence, repair: repair) { _, sequence, segment, body in
+            try apply(WALRecord(sequence: sequence, body: Array(segment[body])))
+        }
+    }
+
+    /// `recover`, handing each record as its segment's first sequence (which names the segment),
+    /// its sequence, the bytes of its whole segment and the range of its body in them, so that
+    /// nothing is copied per record.
+    public func recover(
+        afterSequence: UInt64, repair: Bool,
+        _ apply: (_ segmentFirstSequence: UInt64, _ sequence: UInt64, _ segment: [UInt8], _ body: Range<Int>) throws -> Void
+    ) throws -> RecoveryReport {
         state.withLock { state in
             precondition(state.phase == .new, "WriteAheadLog.recover must be called once, first")
             state.phase = .recovering
@@ -110,7 +122,7 @@ struct RecoveryPass {
         self.repair = repair
     }
 
-    mutating func run(_ segments: [Segment], _ apply: (WALRecord) throws -> Void) throws {
+    mutating func run(_ segments: [Segment], _ apply: (UInt64, UInt64, [UInt8], Range<Int>) throws -> Void) throws {
         for (index, segment) in segments.enumerated() {
             if let reason = startProblem(segment) {
                 guard repair else { throw StoreError.corrupt(segment.name, 0, reason) }
@@ -124,7 +136,7 @@ struct RecoveryPass {
                 bytes, firstSequence: segment.firstSequence, recordBytesMax: log.recordBytesMax
             ) { sequence, range in
                 guard sequence > after else { return }
-                try apply(WALRecord(sequence: sequence, body: Array(bytes[range])))
+                try apply(segment.firstSequence, sequence, bytes, range)
                 replayed += 1
             }
             report.recordsReplayed += replayed

@@ -28,6 +28,14 @@ public enum FactCodec {
         return try decodeWithProtobufC(bytes)
     }
 
+    /// The usage event of the FactRecord in `buffer[range]`, its text left in `buffer`, when the
+    /// record is one the direct decoder reads; nil for anything else (then use `decode`).
+    /// `decode(Array(buffer[range]))` is then `.usage(result.event(in: buffer))`.
+    public static func decodeUsage(_ buffer: [UInt8], _ range: Range<Int>) -> UsageEventBytes? {
+        guard range.count <= WireLimits.messageBytesMax else { return nil }
+        return UsageFactDecoder.decode(buffer, range)
+    }
+
     /// `decode` through protobuf-c alone (also the reference the direct decoder is tested against).
     static func decodeWithProtobufC(_ bytes: [UInt8]) throws(TokenGateError) -> Fact {
         switch ProtobufC.unpack(bytes, as: Fact.self) {

@@ -63,15 +63,27 @@ struct PlainProtoReader {
         return Int(length)
     }
 
-    /// A string field of ASCII without NUL, the ids and names the daemon writes. Anything
-    /// else (other UTF-8 needs validating; protobuf-c's C strings end at a NUL) is left to
-    /// protobuf-c. ASCII is valid UTF-8, so decoding it cannot repair anything.
-    mutating func string() -> String? {
+    /// The range of a string field of ASCII without NUL, the ids and names the daemon writes.
+    /// Anything else (other UTF-8 needs validating; protobuf-c's C strings end at a NUL) is left
+    /// to protobuf-c. Its bytes are checked in one branch-free pass.
+    mutating func asciiRange() -> Range<Int>? {
         guard let length = length() else { return nil }
-        let text = UnsafeBufferPointer(rebasing: bytes[offset..<(offset + length)])
+        let range = offset..<(offset + length)
         offset += length
-        for byte in text where byte == 0 || byte >= 0x80 { return nil }
-        return String(decoding: text, as: UTF8.self)
+        var high: UInt8 = 0
+        var low: UInt8 = 0xFF
+        for index in range {
+            high |= bytes[index]
+            low = min(low, bytes[index])
+        }
+        return high < 0x80 && low > 0 ? range : nil
+    }
+
+    /// A string field of ASCII without NUL (see `asciiRange`). ASCII is valid UTF-8, so
+    /// decoding it cannot repair anything.
+    mutating func string() -> String? {
+        guard let range = asciiRange() else { return nil }
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
     }
 
     /// A field key: its number (1...`fieldsMax`, not seen before, marked in `seen`) and wire type.

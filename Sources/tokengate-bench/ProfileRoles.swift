@@ -12,7 +12,8 @@ enum ProfileRoles {
     /// Serves on `socketPath` with a fresh ledger in `dataDirectory` until killed.
     static func serve(socketPath: String, dataDirectory: String) throws -> Never {
         let log = try WriteAheadLog(directory: dataDirectory, policy: .always)
-        let encoding = FactEncoding(encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) })
+        let encoding = FactEncoding(
+                encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) }, decodeUsage: FactCodec.decodeUsage)
         let ledger = Ledger(directory: dataDirectory, configuration: .defaults, log: log, encoding: encoding, bootID: "profile")
         _ = try ledger.recover(repair: false)
         let service = BudgetService(ledger: ledger, clock: SystemClock())
@@ -22,6 +23,26 @@ enum ProfileRoles {
             ledger: ledger, logger: Logger(), onFatal: { message in fail(message) })
         try server.start()
         while true { sleep(3_600) }
+    }
+
+    /// Recovers `dataDirectory` as tokengated does at start (same codec, default shards) and
+    /// prints the records replayed and the time it took, then exits without serving or writing
+    /// a snapshot. For counting recovery's instructions under callgrind, whose signal handling
+    /// `dispatchMain` breaks (so the daemon cannot be profiled to SERVING and stopped).
+    static func recover(dataDirectory: String) -> Never {
+        let started = DispatchTime.now().uptimeNanoseconds
+        do {
+            let log = try WriteAheadLog(directory: dataDirectory, policy: .never)
+            let encoding = FactEncoding(
+                encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) }, decodeUsage: FactCodec.decodeUsage)
+            let ledger = Ledger(directory: dataDirectory, configuration: .defaults, log: log, encoding: encoding, bootID: "profile")
+            let recovery = try ledger.recover(repair: false)
+            let elapsedMs = (DispatchTime.now().uptimeNanoseconds - started) / 1_000_000
+            print("recovered \(recovery.snapshotFacts) snapshot facts and \(recovery.logRecords) log records in \(elapsedMs) ms")
+        } catch {
+            fail("recover: \(error)")
+        }
+        exit(0)
     }
 
     /// Makes `count` sequential CanMakeRequest calls (or LogUsage with `logUsage`) and exits.

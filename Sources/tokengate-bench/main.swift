@@ -14,6 +14,9 @@ case "--echo-server":
 case "--profile-server":
     guard arguments.count == 3 else { fail("--profile-server SOCKET DATA_DIR") }
     do { try ProfileRoles.serve(socketPath: arguments[1], dataDirectory: arguments[2]) } catch { fail("\(error)") }
+case "--profile-recover":
+    guard arguments.count == 2 else { fail("--profile-recover DATA_DIR") }
+    ProfileRoles.recover(dataDirectory: arguments[1])
 case "--profile-client":
     guard arguments.count == 4, let count = Int(arguments[2]) else { fail("--profile-client SOCKET CALLS can|log") }
     ProfileRoles.call(socketPath: arguments[1], count: count, logUsage: arguments[3] == "log")

@@ -68,4 +68,16 @@ final class FileIOTests: XCTestCase {
         try disk.writeAtomically(directory + "/big", bytes)
         XCTAssertEqual(try disk.readAll(directory + "/big"), bytes)
     }
+
+    /// Bytes past the size `fstat` reported (a file that grew; /proc files report 0) are read
+    /// too, and an empty file reads as no bytes.
+    func testReadAllReadsPastTheReportedSize() throws {
+        let status = try disk.readAll("/proc/self/status")
+        XCTAssertTrue(String(decoding: status, as: UTF8.self).hasPrefix("Name:"))
+        XCTAssertEqual(status.last, UInt8(ascii: "\n"))
+        let directory = makeTemporaryDirectory()
+        defer { removeDirectory(directory) }
+        try disk.writeAtomically(directory + "/empty", [])
+        XCTAssertEqual(try disk.readAll(directory + "/empty"), [])
+    }
 }

@@ -11,7 +11,8 @@ import XCTest
 @testable import TokenGateStore
 
 /// The daemon's codec for facts.
-let factEncoding = FactEncoding(encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) })
+let factEncoding = FactEncoding(
+    encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) }, decodeUsage: FactCodec.decodeUsage)
 
 /// 2026-11-25 12:00 UTC.
 let ledgerNow: UnixMillis = try! MonthKey(year: 2026, month: 11).startUnixMs + 24 * 86_400_000 + 43_200_000

@@ -53,4 +53,19 @@ final class ParallelReplayTests: XCTestCase {
         XCTAssertEqual(recovered.factsByShop, expected)
         try recovered.close()
     }
+
+    /// The workers' grouping sort must order keys exactly as `sort()` does, including many keys
+    /// sharing a top half (a shop's facts), whose low halves (log positions) must stay ascending.
+    func testGroupingSortEqualsSort() {
+        let seed = UInt64.random(in: 1...UInt64.max)
+        print("ParallelReplayTests seed \(seed)")
+        var random = SplitMix64(seed: seed)
+        for count in [0, 1, 2, 255, 256, 257, 10_000] {
+            let tops = (0..<max(1, count / 8)).map { _ in random.next() >> 32 }
+            var keys = (0..<count).map { index in tops[Int(random.next() % UInt64(tops.count))] << 32 | UInt64(index) }
+            let expected = keys.sorted()
+            RecoveryApplier.sortByTopHalf(&keys)
+            XCTAssertEqual(keys, expected, "seed \(seed) count \(count)")
+        }
+    }
 }

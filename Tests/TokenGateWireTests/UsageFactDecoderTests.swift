@@ -54,6 +54,33 @@ final class UsageFactDecoderTests: XCTestCase {
         }
         let tier = FactCodec.encode(.tierAssignment(shopID: "s", tier: "starter"))
         XCTAssertNil(UsageFactDecoder.decode(tier))
+        XCTAssertNil(FactCodec.decodeUsage(tier, tier.indices))
+    }
+
+    /// Recovery decodes a record where it lies in its log segment: the event must be the same
+    /// as decoding the record's bytes on their own, whatever surrounds them.
+    func testRecordInsideASegmentDecodesToTheSameEvent() throws {
+        var segment: [UInt8] = [0x0A, 0xFF]
+        var records: [(UsageEvent, Range<Int>)] = []
+        for sample in samples {
+            let bytes = FactCodec.encode(.usage(sample))
+            records.append((sample, segment.count..<(segment.count + bytes.count)))
+            segment += bytes + [0x0A, 0x80]
+        }
+        var decoded = 0
+        for (sample, range) in records {
+            guard let usage = FactCodec.decodeUsage(segment, range) else {
+                XCTAssertNil(UsageFactDecoder.decode(Array(segment[range])), sample.eventID)
+                continue
+            }
+            XCTAssertEqual(usage.event(in: segment), sample)
+            XCTAssertEqual(UsageEventBytes.text(usage.shopID, in: segment), sample.shopID)
+            decoded += 1
+            // One byte more or less is not the record.
+            XCTAssertNil(FactCodec.decodeUsage(segment, range.lowerBound..<(range.upperBound + 1)))
+            XCTAssertNil(FactCodec.decodeUsage(segment, range.lowerBound..<(range.upperBound - 1)))
+        }
+        XCTAssertEqual(decoded, 4, "the plain samples take the fast path")
     }
 
     func testDamagedBytesDecodeAlikeOnBothPaths() {
@@ -70,6 +97,9 @@ final class UsageFactDecoderTests: XCTestCase {
             default: bytes[Int(random.next() % UInt64(bytes.count))] ^= 0x80
             }
             let direct = Result { () throws(TokenGateError) -> Fact in try FactCodec.decode(bytes) }
+            if let usage = FactCodec.decodeUsage(bytes, bytes.indices) {
+                XCTAssertEqual(try? direct.get(), .usage(usage.event(in: bytes)), "seed \(seed) round \(round) bytes \(bytes)")
+            }
             let reference = Result { () throws(TokenGateError) -> Fact in try FactCodec.decodeWithProtobufC(bytes) }
             switch (direct, reference) {
             case (.success(let a), .success(let b)):
