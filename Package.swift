@@ -32,7 +32,10 @@ let package = Package(
             dependencies: ["TokenGateCore", "TokenGateWire", "TokenGateStore", "CTokenGateSys"],
             swiftSettings: strict
         ),
-        .target(name: "TokenGateClient", dependencies: ["TokenGateCore", "TokenGateWire"], swiftSettings: strict),
+        .target(
+            name: "TokenGateClient", dependencies: ["TokenGateCore", "TokenGateWire"],
+            swiftSettings: strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+        ),
         .executableTarget(name: "tokengated", dependencies: ["TokenGateServer"], swiftSettings: strict),
         .executableTarget(
             name: "tokengate",
