@@ -237,17 +237,11 @@ public final class Ledger: Sendable {
         shardIndex(forHash: Self.shopHash(shopID))
     }
 
-    /// The hash that places a shop in its shard (recovery also groups facts by it): FNV-1a of
-    /// the id's UTF-8, a quarter of the cost of Swift's seeded hash on every call. It only
-    /// spreads shops over shards; each shard's dictionary keeps the seeded hash, so ids chosen to
-    /// collide here can at worst crowd one shard's lock, never slow its lookups.
+    /// The hash that places a shop in its shard (recovery also groups facts by it).
     static func shopHash(_ shopID: String) -> Int {
-        var id = shopID
-        return id.withUTF8 { bytes in
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            return Int(truncatingIfNeeded: hash ^ (hash >> 29))
-        }
+        var hasher = Hasher()
+        hasher.combine(shopID)
+        return hasher.finalize()
     }
 
     func shardIndex(forHash hash: Int) -> Int {
