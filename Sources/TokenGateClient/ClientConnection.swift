@@ -356,6 +356,7 @@ final class ClientConnection: Sendable {
         var reader = FrameReader(frameBytesMax: Self.responseFrameBytesMax)
         var chunk = [UInt8](repeating: 0, count: Self.readChunkBytes)
         var failure = TokenGateError(.unavailable, "tokengated closed the connection")
+        var resumed: [UnownedJob] = []
         executor.becomeReader()
         readLoop: while true {
             do {
@@ -371,14 +372,14 @@ final class ClientConnection: Sendable {
                     }
                     deliver(response)
                 }
-                executor.runReady(flushingEvery: Self.readerFlushInterval, writeOwed)
+                executor.runReady(spare: &resumed, flushingEvery: Self.readerFlushInterval, writeOwed)
             } catch {
                 failure = TokenGateError(.unavailable, "connection to tokengated failed: \(error)")
                 break
             }
         }
         fail(failure)
-        executor.runReady(flushingEvery: Self.readerFlushInterval, writeOwed)
+        executor.runReady(spare: &resumed, flushingEvery: Self.readerFlushInterval, writeOwed)
         executor.resignReader()
         UnixSocket.close(fd)
     }

@@ -46,18 +46,15 @@ public final class ReaderExecutor: TaskExecutor {
     public var isReaderThread: Bool { reader.load(ordering: .relaxed) == UInt(pthread_self()) }
 
     /// Runs every job the reader thread enqueued, including those enqueued while running them,
-    /// calling `flush` after every `interval` jobs and once at the end.
-    func runReady(flushingEvery interval: Int, _ flush: () -> Void) {
+    /// calling `flush` after every `interval` jobs and once at the end. `spare` is the reader's
+    /// own empty array, swapped with the queue so that neither is reallocated per read.
+    func runReady(spare: inout [UnownedJob], flushingEvery interval: Int, _ flush: () -> Void) {
         let executor = asUnownedTaskExecutor()
         var sinceFlush = 0
         while true {
-            let jobs = ready.withLock { jobs -> [UnownedJob] in
-                let taken = jobs
-                jobs = []
-                return taken
-            }
-            if jobs.isEmpty { break }
-            for job in jobs {
+            ready.withLock { swap(&$0, &spare) }
+            if spare.isEmpty { break }
+            for job in spare {
                 job.runSynchronously(on: executor)
                 sinceFlush += 1
                 if sinceFlush == interval {
@@ -65,6 +62,7 @@ public final class ReaderExecutor: TaskExecutor {
                     sinceFlush = 0
                 }
             }
+            spare.removeAll(keepingCapacity: true)
         }
         flush()
     }

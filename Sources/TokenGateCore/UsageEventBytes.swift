@@ -113,22 +113,11 @@ struct UsageNumbers {
     var knowledgeBaseSize: UInt64
     var recordedAtUnixMs: UnixMillis
 
-    init(
-        inputTokens: UInt64, outputTokens: UInt64, cachedInputTokens: UInt64, occurredAtUnixMs: UnixMillis,
-        costNanoUSD: NanoUSD, messageLength: UInt32, historyLength: UInt32, knowledgeBaseSize: UInt64,
-        recordedAtUnixMs: UnixMillis
-    ) {
-        self.inputTokens = inputTokens
-        self.outputTokens = outputTokens
-        self.cachedInputTokens = cachedInputTokens
-        self.occurredAtUnixMs = occurredAtUnixMs
-        self.costNanoUSD = costNanoUSD
-        self.messageLength = messageLength
-        self.historyLength = historyLength
-        self.knowledgeBaseSize = knowledgeBaseSize
-        self.recordedAtUnixMs = recordedAtUnixMs
-    }
+    var tokens: (input: UInt64, output: UInt64, cached: UInt64) { (inputTokens, outputTokens, cachedInputTokens) }
+}
 
+extension UsageNumbers {
+    // In an extension, so the struct keeps its memberwise initializer.
     init(_ event: UsageEvent) {
         self.init(
             inputTokens: event.inputTokens, outputTokens: event.outputTokens, cachedInputTokens: event.cachedInputTokens,
@@ -136,6 +125,4 @@ struct UsageNumbers {
             messageLength: event.metadata.messageLength, historyLength: event.metadata.historyLength,
             knowledgeBaseSize: event.metadata.knowledgeBaseSize, recordedAtUnixMs: event.recordedAtUnixMs)
     }
-
-    var tokens: (input: UInt64, output: UInt64, cached: UInt64) { (inputTokens, outputTokens, cachedInputTokens) }
 }

@@ -4,8 +4,9 @@
 // protobuf-c decodes it.
 //
 // Buffer ownership: the reader borrows the caller's bytes inside the caller's
-// `withUnsafeBufferPointer` and must not outlive it; every read is checked against `end`, so it
-// never reads outside them (the buffer's own subscript checks stay on as well).
+// `withUnsafeBufferPointer` and must not outlive it; every read is checked against `end`, and
+// `end` is within the buffer, so it never reads outside it (debug builds also check the
+// buffer's subscripts).
 
 /// A cursor over `offset..<end` of borrowed bytes.
 struct PlainProtoReader {
