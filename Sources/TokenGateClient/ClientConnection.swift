@@ -73,7 +73,7 @@ final class ClientConnection: Sendable {
     }
 
     private struct State {
-        var pending: [UInt64: PendingCall] = [:]
+        var pending = CallTable<PendingCall>()
         var failure: TokenGateError?
         /// No pending deadline is earlier than this (it may be stale-low after calls end).
         var earliestDeadlineNs = UInt64.max
@@ -173,10 +173,10 @@ final class ClientConnection: Sendable {
     func fail(_ error: TokenGateError) {
         let pending = state.withLock { state in
             if state.failure == nil { state.failure = error }
-            defer { state.pending = [:] }
-            return state.pending
+            defer { state.pending.removeAll() }
+            return state.pending.entries
         }
-        for call in pending.values where !call.waiter.isSuspending { call.waiter.end(.failure(error)) }
+        for (_, call) in pending where !call.waiter.isSuspending { call.waiter.end(.failure(error)) }
         UnixSocket.shutdown(fd)
     }
 
@@ -187,7 +187,7 @@ final class ClientConnection: Sendable {
             guard state.earliestDeadlineNs <= now else { return ([], state.earliestDeadlineNs != .max) }
             var expired: [PendingCall] = []
             var earliest = UInt64.max
-            for (callID, call) in state.pending where call.deadlineNs > 0 {
+            for (callID, call) in state.pending.entries where call.deadlineNs > 0 {
                 if call.deadlineNs <= now {
                     if call.waiter.isSuspending {
                         state.keepEarly(callID, .failure(Self.deadlineError(call.timeoutMs)))
@@ -243,11 +243,10 @@ final class ClientConnection: Sendable {
     private func attach(_ callID: UInt64, _ continuation: UnsafeContinuation<Outcome, Never>) {
         let ready = state.withLock { state -> Outcome? in
             if !state.early.isEmpty, let early = state.early.removeValue(forKey: callID) { return early }
-            guard state.pending[callID] != nil else {
+            guard state.pending.update(callID, { $0.waiter = .unary(continuation) }) else {
                 // Only `fail` drops an entry whose caller has not suspended yet.
                 return .failure(state.failure ?? TokenGateError(.unavailable, "connection to tokengated lost"))
             }
-            state.pending[callID]!.waiter = .unary(continuation)
             return nil
         }
         if let ready { continuation.resume(returning: ready) }

@@ -81,25 +81,24 @@ public struct PriceTable: Sendable, Equatable {
     /// Throws `notFound` for a model that is neither listed nor covered by the fallback, and when
     /// no version is effective yet at `at`.
     public func version(model: String, at: UnixMillis) throws(TokenGateError) -> PriceVersion {
-        let versions: [PriceVersion]
-        if let listed = models[model] {
-            versions = listed
+        if let versions = models[model] {
+            // The latest version that has taken effect; a scan, not a binary search, so an
+            // unsorted list (rejected by Configuration.validate) still cannot pick a wrong one.
+            // By index: copying each candidate out retained its fields.
+            var effective: Int?
+            for index in versions.indices where versions[index].effectiveFromUnixMs <= at {
+                if effective.map({ versions[index].effectiveFromUnixMs >= versions[$0].effectiveFromUnixMs }) ?? true {
+                    effective = index
+                }
+            }
+            if let effective { return versions[effective] }
         } else if let fallback {
-            versions = [fallback]
+            if fallback.effectiveFromUnixMs <= at { return fallback }
         } else {
             throw .notFound(
                 "unknown model '\(model.prefix(CoreLimits.nameBytesMax))': add it to the price table or configure a fallback price")
         }
-        // The latest version that has taken effect; a scan, not a binary search, so an unsorted
-        // list (rejected by Configuration.validate) still cannot pick a wrong version.
-        var effective: PriceVersion?
-        for version in versions where version.effectiveFromUnixMs <= at {
-            if effective == nil || version.effectiveFromUnixMs >= effective!.effectiveFromUnixMs { effective = version }
-        }
-        guard let effective else {
-            throw .notFound("no price for model '\(model)' is in effect at \(UTCCalendar.iso8601(at)); the earliest version starts later")
-        }
-        return effective
+        throw .notFound("no price for model '\(model)' is in effect at \(UTCCalendar.iso8601(at)); the earliest version starts later")
     }
 
     /// The cost of one call of `model` at `at`. Cached tokens are part of `inputTokens`: the

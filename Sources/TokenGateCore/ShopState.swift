@@ -56,7 +56,7 @@ func saturatingAdd(_ a: UInt64, _ b: UInt64) -> UInt64 {
 /// and live reservations.
 public struct ShopState: Sendable {
     /// The shop this state belongs to.
-    public let shopID: String
+    public private(set) var shopID: String
     /// The assigned tier; nil = the configuration's default tier.
     public private(set) var assignedTier: String?
     /// Usage events in the order they were applied, compact, with an index by event id.
@@ -79,6 +79,14 @@ public struct ShopState: Sendable {
 
     /// An empty shop: no tier assignment, no usage.
     public init(shopID: String) {
+        self.shopID = shopID
+    }
+
+    /// Hands this state, which must hold nothing (no tier, usage, billing records, holds or
+    /// rate-limit window), to another shop: the ledger checks the calls of shops it keeps no
+    /// state for on one such blank state instead of building and dropping one per call.
+    public mutating func reassignBlank(to shopID: String) {
+        assert(!isKnown && !tracksReservations && !hasBillingRecords && !tracksRateLimits, "only a blank state changes hands")
         self.shopID = shopID
     }
 

@@ -18,7 +18,8 @@ struct BatchReply {
 extension ConnectionLoop {
     /// Waits for the batch's writes to be durable, then sends the replies. A reply whose write
     /// is not durable becomes an error; a dead log stops the daemon (`onFatal`).
-    func flush(_ replies: [BatchReply]) throws {
+    func flushReplies() throws {
+        let replies = buffers.replies
         guard !replies.isEmpty else { return }
         let sequence = replies.compactMap(\.sequence).max() ?? 0
         var refusal: (status: TokenGateError, durable: UInt64)?
@@ -34,15 +35,14 @@ extension ConnectionLoop {
                 refusal = (Self.status(for: error), server.ledger.durableSequence)
             }
         }
-        var out: [UInt8] = []
         for reply in replies {
             var response = reply.response
             if let refusal, let sequence = reply.sequence, sequence > refusal.durable {
                 response = Server.errorEnvelope(callID: response.callID, refusal.status)
             }
-            response.appendFrame(to: &out)
+            response.appendFrame(to: &buffers.out)
         }
-        guard writer.write(out) else { throw SocketError("write", errno: EPIPE) }
+        guard writer.write(buffers.out) else { throw SocketError("write", errno: EPIPE) }
     }
 
     /// The status of a call whose write the log could not make durable.

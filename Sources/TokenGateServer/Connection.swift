@@ -18,12 +18,34 @@ final class LastMethod {
     var series: MethodMetrics?
 }
 
+/// A connection's batch of replies and the bytes they are sent in, kept between batches so
+/// that a worker's steady stream of calls allocates neither. Owned by the connection's thread.
+final class ReplyBuffers {
+    /// Buffers that grew past this (a large report, a deep pipeline) are freed after their batch.
+    static let keptBytesMax = 64 << 10
+
+    var replies: [BatchReply] = []
+    var out: [UInt8] = []
+
+    /// Empties both for the next batch, keeping their storage unless it grew large.
+    func reset() {
+        if out.capacity > Self.keptBytesMax {
+            out = []
+            replies = []
+        } else {
+            out.removeAll(keepingCapacity: true)
+            replies.removeAll(keepingCapacity: true)
+        }
+    }
+}
+
 struct ConnectionLoop {
     let server: Server
     let fd: Int32
     let peer: PeerCredentials?
     let writer: ConnectionWriter
     let lastMethod = LastMethod()
+    let buffers = ReplyBuffers()
 
     init(server: Server, fd: Int32, peer: PeerCredentials?) {
         self.server = server
@@ -75,25 +97,25 @@ struct ConnectionLoop {
     /// `callsInFlightPerConnectionMax`. Returns false when the connection must close.
     private func answerBufferedFrames(_ reader: inout FrameReader) throws -> Bool {
         while true {
-            var replies: [BatchReply] = []
+            defer { buffers.reset() }
             var calls = 0
             let batchStartMs = monotonicMs()
             do throws(FrameError) {
                 while calls < limits.callsInFlightPerConnectionMax, let frame = try reader.nextFrameSlice() {
                     calls += 1
                     guard let (response, sequence) = answer(frame, batchStartMs: batchStartMs) else { continue }
-                    replies.append(BatchReply(response: response, sequence: sequence))
+                    buffers.replies.append(BatchReply(response: response, sequence: sequence))
                 }
             } catch {
                 if case .tooLarge(let length, let limit) = error {
                     let status = TokenGateError(.resourceExhausted, "frame of \(length) bytes is over the limit of \(limit) bytes; closing the connection")
-                    replies.append(BatchReply(response: Server.errorEnvelope(callID: 0, status), sequence: nil))
+                    buffers.replies.append(BatchReply(response: Server.errorEnvelope(callID: 0, status), sequence: nil))
                 }
-                try flush(replies)
+                try flushReplies()
                 return false
             }
             if calls == 0 { return true }
-            try flush(replies)
+            try flushReplies()
             if calls < limits.callsInFlightPerConnectionMax { return true }
         }
     }

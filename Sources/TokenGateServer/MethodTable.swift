@@ -37,7 +37,8 @@ public struct HandlerOutput: Sendable {
 public struct Method: Sendable {
     public let path: String
     public let flags: MethodFlags
-    public let handler: @Sendable ([UInt8], CallContext) throws(TokenGateError) -> HandlerOutput
+    /// Takes the request's payload, a slice of the frame it came in.
+    public let handler: @Sendable (ArraySlice<UInt8>, CallContext) throws(TokenGateError) -> HandlerOutput
 
     /// A unary method: decode `Request`, run `body`, encode its `Response`.
     public static func unary<Request: WireMessage, Response: WireMessage>(
@@ -45,7 +46,7 @@ public struct Method: Sendable {
         _ body: @escaping @Sendable (Request, CallContext) throws(TokenGateError) -> (Response, UInt64?)
     ) -> Method {
         Method(path: path, flags: flags) { payload, context throws(TokenGateError) in
-            let request = try Request.decode(payload)
+            let request = try Request.decode(payload: payload)
             let (response, sequence) = try body(request, context)
             return HandlerOutput(payload: response.encoded(), durableSequence: sequence)
         }
@@ -59,7 +60,7 @@ public struct Method: Sendable {
         _ body: @escaping @Sendable (Request, CallContext, ResponseStream) throws(TokenGateError) -> Void
     ) -> Method {
         Method(path: path, flags: flags) { payload, context throws(TokenGateError) in
-            let request = try Request.decode(payload)
+            let request = try Request.decode(payload: payload)
             try body(request, context, ResponseStream(callID: context.callID, writer: context.writer))
             return HandlerOutput(payload: [], durableSequence: nil, streamed: true)
         }

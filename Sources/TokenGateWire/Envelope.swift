@@ -15,15 +15,21 @@ public struct RequestEnvelope: Sendable, Equatable {
     public var method: String
     /// Relative deadline in milliseconds; 0 = none.
     public var deadlineMs: UInt32
-    /// The method's encoded request message.
-    public var payload: [UInt8]
+    /// The method's encoded request message. A decoded envelope's payload is a slice of the
+    /// frame it came in (no copy), so it keeps that buffer alive: handlers use it and let go.
+    public var payload: ArraySlice<UInt8>
 
     /// Makes a request envelope.
-    public init(callID: UInt64, method: String, deadlineMs: UInt32 = 0, payload: [UInt8]) {
+    public init(callID: UInt64, method: String, deadlineMs: UInt32 = 0, payload: ArraySlice<UInt8>) {
         self.callID = callID
         self.method = method
         self.deadlineMs = deadlineMs
         self.payload = payload
+    }
+
+    /// Makes a request envelope around an encoded message.
+    public init(callID: UInt64, method: String, deadlineMs: UInt32 = 0, payload: [UInt8]) {
+        self.init(callID: callID, method: method, deadlineMs: deadlineMs, payload: payload[...])
     }
 }
 
@@ -65,7 +71,8 @@ extension RequestEnvelope {
 
     /// Decodes a request frame's payload bytes held in a larger buffer (no copy of the frame).
     public static func decode(_ frame: ArraySlice<UInt8>) throws(TokenGateError) -> RequestEnvelope {
-        try decodeEnvelope(frame, protoName: protoName, fieldPrefix: "request_frame", decodeFields)
+        if frame.count <= WireLimits.messageBytesMax, let plain = HotMessageDecoder.requestEnvelope(frame) { return plain }
+        return try decodeEnvelope(frame, protoName: protoName, fieldPrefix: "request_frame", decodeFields)
     }
 
     /// The protobuf bytes of this envelope (without the frame's length prefix).
@@ -94,7 +101,8 @@ extension ResponseEnvelope {
 
     /// Decodes a response frame's payload bytes held in a larger buffer (no copy of the frame).
     public static func decode(_ frame: ArraySlice<UInt8>) throws(TokenGateError) -> ResponseEnvelope {
-        try decodeEnvelope(frame, protoName: protoName, fieldPrefix: "response_frame", decodeFields)
+        if frame.count <= WireLimits.messageBytesMax, let plain = HotMessageDecoder.responseEnvelope(frame) { return plain }
+        return try decodeEnvelope(frame, protoName: protoName, fieldPrefix: "response_frame", decodeFields)
     }
 
     /// The protobuf bytes of this envelope (without the frame's length prefix).

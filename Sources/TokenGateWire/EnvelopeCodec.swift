@@ -67,8 +67,9 @@ enum EnvelopeCodec {
     static func withCStringBytes<Result>(_ string: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
         var string = string
         return string.withUTF8 { utf8 in
-            let end = utf8.firstIndex(of: 0) ?? utf8.count
-            return body(UnsafeBufferPointer(rebasing: utf8[..<end]))
+            // memchr, not firstIndex(of:): this runs on every string of every hot message.
+            guard let base = utf8.baseAddress, let nul = memchr(base, 0, utf8.count) else { return body(utf8) }
+            return body(UnsafeBufferPointer(start: base, count: base.distance(to: nul.assumingMemoryBound(to: UInt8.self))))
         }
     }
 
@@ -243,7 +244,7 @@ extension RequestEnvelope {
 
     static func decodeFields(_ bytes: ArraySlice<UInt8>) throws(EnvelopeCodec.Failure) -> RequestEnvelope {
         var reader = EnvelopeCodec.Reader(bytes)
-        var envelope = RequestEnvelope(callID: 0, method: "", deadlineMs: 0, payload: [])
+        var envelope = RequestEnvelope(callID: 0, method: "", deadlineMs: 0, payload: ArraySlice())
         var method: ArraySlice<UInt8> = []
         while !reader.isAtEnd {
             let field = try reader.next()
@@ -251,7 +252,7 @@ extension RequestEnvelope {
             case 1: envelope.callID = try reader.varint(field)
             case 2: method = try reader.delimited(field)
             case 3: envelope.deadlineMs = UInt32(truncatingIfNeeded: try reader.varint(field))
-            case 4: envelope.payload = Array(try reader.delimited(field))
+            case 4: envelope.payload = try reader.delimited(field)
             default: break
             }
         }

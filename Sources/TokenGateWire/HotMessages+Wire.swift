@@ -15,8 +15,13 @@ import TokenGateCore
 extension CanMakeRequestRequest {
     /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
     public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
-        if let plain = HotMessageDecoder.canMakeRequest(bytes) { return plain }
-        return try WireCodec.decode(bytes, fieldPrefix: "can_make_request")
+        try decode(payload: bytes[...])
+    }
+
+    /// Decodes a request envelope's payload in place (the daemon's path: no copy).
+    public static func decode(payload: ArraySlice<UInt8>) throws(TokenGateError) -> Self {
+        if let plain = HotMessageDecoder.canMakeRequest(payload) { return plain }
+        return try WireCodec.decode(Array(payload), fieldPrefix: "can_make_request")
     }
 
     /// The protobuf bytes of this message (the same bytes as protobuf-c's pack).
@@ -73,7 +78,7 @@ enum HotMessageDecoder {
     private static let varint = PlainProtoReader.varint
     private static let lengthDelimited = PlainProtoReader.lengthDelimited
 
-    static func canMakeRequest(_ bytes: [UInt8]) -> CanMakeRequestRequest? {
+    static func canMakeRequest(_ bytes: ArraySlice<UInt8>) -> CanMakeRequestRequest? {
         guard bytes.count <= WireLimits.messageBytesMax else { return nil }
         return PlainProtoReader.reading(bytes, canMakeRequest)
     }
@@ -111,6 +116,76 @@ enum HotMessageDecoder {
         return request
     }
 
+    /// The envelope of every request frame: call id, a method path the daemon knows, deadline
+    /// and payload, each once. The payload stays a slice of `frame`.
+    static func requestEnvelope(_ frame: ArraySlice<UInt8>) -> RequestEnvelope? {
+        let fields = PlainProtoReader.reading(frame) { reader -> (UInt64, Range<Int>, UInt64, Range<Int>)? in
+            var callID: UInt64 = 0
+            var method = 0..<0
+            var deadline: UInt64 = 0
+            var payload = 0..<0
+            var seen: UInt32 = 0
+            while reader.offset < reader.end {
+                guard let (field, type) = reader.key(fieldsMax: 4, seen: &seen) else { return nil }
+                switch (field, type) {
+                case (1, varint), (3, varint):
+                    guard let value = reader.varint() else { return nil }
+                    if field == 1 { callID = value } else { deadline = value }
+                case (2, lengthDelimited), (4, lengthDelimited):
+                    guard let length = reader.length() else { return nil }
+                    let range = reader.offset..<(reader.offset + length)
+                    reader.offset += length
+                    if field == 2 { method = range } else { payload = range }
+                default:
+                    return nil
+                }
+            }
+            return (callID, method, deadline, payload)
+        }
+        guard let (callID, method, deadline, payload) = fields, let deadlineMs = UInt32(exactly: deadline) else { return nil }
+        let base = frame.startIndex
+        guard let path = EnvelopeCodec.knownMethod(frame[(base + method.lowerBound)..<(base + method.upperBound)]) else {
+            return nil
+        }
+        return RequestEnvelope(
+            callID: callID, method: path, deadlineMs: deadlineMs,
+            payload: frame[(base + payload.lowerBound)..<(base + payload.upperBound)])
+    }
+
+    /// The envelope of every response frame: call id, status code, an ASCII status message,
+    /// payload and end-of-stream flag, each once. The payload is copied out of `frame`, which
+    /// is the reader's buffer.
+    static func responseEnvelope(_ frame: ArraySlice<UInt8>) -> ResponseEnvelope? {
+        PlainProtoReader.reading(frame) { reader -> ResponseEnvelope? in
+            var envelope = ResponseEnvelope(callID: 0)
+            var seen: UInt32 = 0
+            while reader.offset < reader.end {
+                guard let (field, type) = reader.key(fieldsMax: 5, seen: &seen) else { return nil }
+                switch (field, type) {
+                case (1, varint):
+                    guard let value = reader.varint() else { return nil }
+                    envelope.callID = value
+                case (2, varint):
+                    guard let value = reader.varint(), let code = UInt32(exactly: value) else { return nil }
+                    envelope.statusCode = code
+                case (3, lengthDelimited):
+                    guard let message = reader.string() else { return nil }
+                    envelope.statusMessage = message
+                case (4, lengthDelimited):
+                    guard let length = reader.length() else { return nil }
+                    envelope.payload = Array(UnsafeBufferPointer(rebasing: reader.bytes[reader.offset..<(reader.offset + length)]))
+                    reader.offset += length
+                case (5, varint):
+                    guard let value = reader.bool() else { return nil }
+                    envelope.endOfStream = value
+                default:
+                    return nil
+                }
+            }
+            return envelope
+        }
+    }
+
     static func canMakeRequestResponse(_ bytes: [UInt8]) -> CanMakeRequestResponse? {
         guard bytes.count <= WireLimits.messageBytesMax else { return nil }
         return PlainProtoReader.reading(bytes, canMakeRequestResponse)
@@ -120,39 +195,40 @@ enum HotMessageDecoder {
         var response = CanMakeRequestResponse(decision: .allow, reason: .unspecified, shadowReason: .unspecified)
         var decision: Decision?
         var seen: UInt32 = 0
+        // Strings are fields 4, 10 and 12; every other field is a varint. One switch on the
+        // field number (a jump table), each case reading its value.
+        let strings: UInt32 = 1 << 4 | 1 << 10 | 1 << 12
         while reader.offset < reader.end {
-            guard let (field, type) = reader.key(fieldsMax: 14, seen: &seen) else { return nil }
-            switch (field, type) {
-            case (4, lengthDelimited), (10, lengthDelimited), (12, lengthDelimited):
+            guard let (field, type) = reader.key(fieldsMax: 14, seen: &seen),
+                type == (strings & 1 << UInt32(field) != 0 ? lengthDelimited : varint)
+            else { return nil }
+            if type == lengthDelimited {
                 guard let string = reader.string() else { return nil }
                 switch field {
                 case 4: response.message = string
                 case 10: response.reservationID = string
                 default: response.requestID = string
                 }
-            case (3, varint), (13, varint):
-                guard let value = reader.bool() else { return nil }
-                if field == 3 { response.warning = value } else { response.shadowDenied = value }
-            case (1, varint):
-                guard let value = reader.enumValue(as: Decision.self) else { return nil }
-                decision = value
-            case (2, varint), (14, varint):
-                guard let value = reader.enumValue(as: DecisionReason.self) else { return nil }
-                if field == 2 { response.reason = value } else { response.shadowReason = value }
-            case (7, varint), (8, varint):
-                guard let value = reader.varint(), let narrow = UInt32(exactly: value) else { return nil }
+                continue
+            }
+            guard let value = reader.varint() else { return nil }
+            switch field {
+            case 1:
+                guard let number = Int32(exactly: value), let known = Decision(rawValue: number) else { return nil }
+                decision = known
+            case 2, 14:
+                guard let number = Int32(exactly: value), let reason = DecisionReason(rawValue: number) else { return nil }
+                if field == 2 { response.reason = reason } else { response.shadowReason = reason }
+            case 3, 13:
+                guard value <= 1 else { return nil }
+                if field == 3 { response.warning = value == 1 } else { response.shadowDenied = value == 1 }
+            case 7, 8:
+                guard let narrow = UInt32(exactly: value) else { return nil }
                 if field == 7 { response.dailyUsedBasisPoints = narrow } else { response.monthlyUsedBasisPoints = narrow }
-            case (5, varint), (6, varint), (9, varint), (11, varint):
-                guard let value = reader.varint() else { return nil }
-                let signed = Int64(bitPattern: value)
-                switch field {
-                case 5: response.dailyRemainingNanoUSD = signed
-                case 6: response.monthlyRemainingNanoUSD = signed
-                case 9: response.estimatedCostNanoUSD = signed
-                default: response.reservationExpiresUnixMs = signed
-                }
-            default:
-                return nil
+            case 5: response.dailyRemainingNanoUSD = Int64(bitPattern: value)
+            case 6: response.monthlyRemainingNanoUSD = Int64(bitPattern: value)
+            case 9: response.estimatedCostNanoUSD = Int64(bitPattern: value)
+            default: response.reservationExpiresUnixMs = Int64(bitPattern: value)
             }
         }
         // Only ALLOW and DENY are decisions; protobuf-c's path words the error for the rest.

@@ -21,8 +21,17 @@ public protocol WireMessage: Sendable {
     ///   UTF-8 (the message names the field) or an enum number is unknown;
     ///   `RESOURCE_EXHAUSTED` when the bytes exceed `WireLimits.messageBytesMax`.
     static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self
+    /// Decodes a request envelope's payload, which is a slice of the frame it came in.
+    static func decode(payload: ArraySlice<UInt8>) throws(TokenGateError) -> Self
     /// The protobuf bytes of this message.
     func encoded() -> [UInt8]
+}
+
+extension WireMessage {
+    /// Copies the payload out of the frame: the hot messages decode it in place instead.
+    public static func decode(payload: ArraySlice<UInt8>) throws(TokenGateError) -> Self {
+        try decode(Array(payload))
+    }
 }
 
 /// The shared decode of every `WireMessage`, worded for a caller that sent bad bytes.

@@ -32,6 +32,14 @@ struct PlainProtoReader {
         }
     }
 
+    /// The bytes of `slice`, read by `body`; offsets count from the slice's first byte.
+    static func reading<T>(_ slice: ArraySlice<UInt8>, _ body: (inout PlainProtoReader) -> T) -> T {
+        slice.withUnsafeBufferPointer { buffer in
+            var reader = PlainProtoReader(buffer)
+            return body(&reader)
+        }
+    }
+
     /// A base-128 varint of at most 10 bytes that fits in 64 bits.
     @inline(__always)
     mutating func varint() -> UInt64? {

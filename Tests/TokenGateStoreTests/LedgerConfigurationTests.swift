@@ -167,6 +167,31 @@ final class LedgerConfigurationTests: XCTestCase {
 }
 
 final class LedgerSweepTests: XCTestCase {
+    /// Shops with no state are checked on one blank state per shard: what one check leaves
+    /// (a rate-limit window) must become that shop's own and never reach the next shop.
+    func testUnknownShopsNeverShareTheBlankState() throws {
+        let directory = makeTemporaryDirectory()
+        defer { removeDirectory(directory) }
+        let log = try WriteAheadLog(directory: directory, policy: .always)
+        var base = Configuration.defaults
+        base.tierRateLimits["starter"] = RateLimit(requestsPerMinute: 1)
+        let ledger = Ledger(
+            directory: directory, configuration: base, log: log,
+            encoding: FactEncoding(encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) }), shardCount: 1, bootID: "t")
+        _ = try ledger.recover(repair: false)
+        let now: UnixMillis = 1_795_000_000_000
+        func decide(_ shop: String) throws -> DecisionReason { try ledger.canMakeRequest(CanMakeRequestRequest(shopID: shop), now: now).reason }
+
+        XCTAssertEqual(try decide("a"), .withinBudget)
+        XCTAssertEqual(try decide("b"), .withinBudget, "b's first request is not counted in a's window")
+        XCTAssertThrowsError(try ledger.canMakeRequest(CanMakeRequestRequest(shopID: "c", model: "no-such-model"), now: now))
+        XCTAssertEqual(try decide("d"), .withinBudget, "a failed check leaves nothing behind for the next shop")
+        XCTAssertEqual(try decide("a"), .rateLimited)
+        XCTAssertEqual(try decide("b"), .rateLimited)
+        XCTAssertEqual(ledger.shards[0].shops.withLock { $0.keys.sorted() }, ["a", "b", "d"])
+        try ledger.close()
+    }
+
     func testSweepForgetsShopsWithNothingLeftToRemember() throws {
         let directory = makeTemporaryDirectory()
         defer { removeDirectory(directory) }

@@ -63,7 +63,7 @@ final class EnvelopeTests: XCTestCase {
         let envelope = RequestEnvelope(callID: 7, method: MethodPath.logUsage, deadlineMs: 0, payload: [0x12, 0x7F, 0x01])
         let decoded = try RequestEnvelope.decode(envelope.encoded())
         XCTAssertEqual(decoded.payload, [0x12, 0x7F, 0x01])
-        XCTAssertThrowsError(try LogUsageRequest.decode(decoded.payload)) { error in
+        XCTAssertThrowsError(try LogUsageRequest.decode(payload: decoded.payload)) { error in
             XCTAssertEqual(error as? TokenGateError, TokenGateError(.invalidArgument, "payload is not a tokengate.v1.LogUsageRequest"))
         }
     }
@@ -77,7 +77,7 @@ final class EnvelopeTests: XCTestCase {
         var decoded: [RequestEnvelope] = []
         while let frame = try reader.nextFrame() { decoded.append(try RequestEnvelope.decode(frame)) }
         XCTAssertEqual(decoded, envelopes)
-        XCTAssertEqual(try HealthCheckRequest.decode(decoded[2].payload).service, "s2")
+        XCTAssertEqual(try HealthCheckRequest.decode(payload: decoded[2].payload).service, "s2")
     }
 
     func testMethodPathsAreDistinctAndInGRPCForm() {

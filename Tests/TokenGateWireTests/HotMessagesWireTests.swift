@@ -149,7 +149,7 @@ final class HotMessagesWireTests: XCTestCase {
             assertPathsAgree(responseBytes, as: CanMakeRequestResponse.self, prefix: "can_make_request_response", "seed \(Self.seed &+ 2) round \(round)")
             // Strings cut at a NUL come back cut, as protobuf-c packs them; all else comes back whole.
             let requestHasNUL = [request.shopID, request.operationType, request.model, request.requestID].contains { $0.utf8.contains(0) }
-            if let direct = HotMessageDecoder.canMakeRequest(requestBytes) {
+            if let direct = HotMessageDecoder.canMakeRequest(requestBytes[...]) {
                 if !requestHasNUL { XCTAssertEqual(direct, request, "round \(round)") }
                 plainRequests += 1
             }
@@ -163,13 +163,63 @@ final class HotMessagesWireTests: XCTestCase {
         XCTAssertGreaterThan(plainRequests, 100)
         XCTAssertGreaterThan(plainResponses, 100)
         let typical = CanMakeRequestRequest(shopID: "shop-0000042", estimatedInputTokens: 2_000, maxOutputTokens: 500)
-        XCTAssertEqual(HotMessageDecoder.canMakeRequest(typical.encoded()), typical)
+        XCTAssertEqual(HotMessageDecoder.canMakeRequest(typical.encoded()[...]), typical)
         let allowed = CanMakeRequestResponse(decision: .allow, reason: .withinBudget, message: "within budget", estimatedCostNanoUSD: 1_250_000)
         XCTAssertEqual(HotMessageDecoder.canMakeRequestResponse(allowed.encoded()), allowed)
         // No decision is not a response; a repeated field is left to protobuf-c (last one wins there).
         XCTAssertNil(HotMessageDecoder.canMakeRequestResponse([]))
-        XCTAssertNil(HotMessageDecoder.canMakeRequest([0x20, 0x01, 0x20, 0x02]))
+        XCTAssertNil(HotMessageDecoder.canMakeRequest([0x20, 0x01, 0x20, 0x02][...]))
         XCTAssertEqual(try CanMakeRequestRequest.decode([0x20, 0x01, 0x20, 0x02]).estimatedInputTokens, 2)
+    }
+
+    static func randomEnvelopes(_ generator: inout SeededGenerator) -> (RequestEnvelope, ResponseEnvelope) {
+        let methods = MethodPath.all + ["", "/not.a/Method", "ショップ"]
+        let payload = (0..<Int(generator.next() % 40)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        let request = RequestEnvelope(
+            callID: number(&generator), method: methods[Int(generator.next() % UInt64(methods.count))],
+            deadlineMs: UInt32(truncatingIfNeeded: number(&generator)), payload: payload)
+        let response = ResponseEnvelope(
+            callID: number(&generator), statusCode: UInt32(truncatingIfNeeded: number(&generator)), statusMessage: text(&generator),
+            payload: payload, endOfStream: generator.next() % 2 == 0)
+        return (request, response)
+    }
+
+    /// The envelopes' direct decoders give what the general envelope decoder gives, or leave
+    /// the bytes to it; a request's payload stays a slice of the frame, wherever it starts.
+    func testEnvelopeDirectDecodersAgreeWithTheGeneralDecoder() {
+        let seed = UInt64.random(in: 1...UInt64.max)
+        print("HotMessagesWireTests envelope seed \(seed)")
+        var generator = SeededGenerator(seed: seed)
+        var plain = (requests: 0, responses: 0)
+        for round in 0..<10_000 {
+            let (request, response) = Self.randomEnvelopes(&generator)
+            let damage = round % 2 == 1
+            // A frame inside a larger buffer, as the daemon's reader holds it.
+            let requestBytes = [0xAA] + (damage ? Self.damaged(request.encoded(), &generator) : request.encoded())
+            let requestFrame = requestBytes[1...]
+            let general = try? RequestEnvelope.decodeFields(requestFrame)
+            if let direct = HotMessageDecoder.requestEnvelope(requestFrame) {
+                XCTAssertEqual(direct, general, "seed \(seed) round \(round)")
+                plain.requests += 1
+            }
+            if !damage, MethodPath.all.contains(request.method) {
+                XCTAssertEqual(try? RequestEnvelope.decode(requestFrame), request, "seed \(seed) round \(round)")
+            }
+            let responseBytes = damage ? Self.damaged(response.encoded(), &generator) : response.encoded()
+            let generalResponse = try? ResponseEnvelope.decodeFields(responseBytes[...])
+            if let direct = HotMessageDecoder.responseEnvelope(responseBytes[...]) {
+                XCTAssertEqual(direct, generalResponse, "seed \(seed) round \(round)")
+                plain.responses += 1
+            }
+        }
+        XCTAssertGreaterThan(plain.requests, 1_000)
+        XCTAssertGreaterThan(plain.responses, 1_000)
+        let call = RequestEnvelope(callID: 9, method: MethodPath.canMakeRequest, deadlineMs: 2_000, payload: [1, 2, 3])
+        var stream: [UInt8] = [0, 0, 0]
+        call.appendFrame(to: &stream)
+        let decoded = HotMessageDecoder.requestEnvelope(stream[7...])
+        XCTAssertEqual(decoded, call)
+        XCTAssertEqual(decoded?.payload.startIndex, stream.count - 3, "the payload is a slice of the frame, not a copy")
     }
 
     func testDamagedBytesDecodeAlikeOnBothPaths() {
