@@ -105,3 +105,43 @@ enum ProfileRoles {
         exit(0)
     }
 }
+
+extension ProfileRoles {
+    /// Drives a running TokenGate with the C load generator (`--raw-load`'s) sending real
+    /// CanMakeRequest frames, one in flight per connection: the daemon's share of the 64-connection
+    /// figure, without the Swift client's. Every frame asks about another of the workload's
+    /// shops; their answers must all be one size, which the generator counts by.
+    static func rawGate(socketPath: String, connections: Int, seconds: Double) async -> Never {
+        let workload = Workload(shopCount: BenchOptions.loadShops, runTag: "raw")
+        let client = TokenGateClient(socketPath: socketPath)
+        var frames: [[UInt8]] = []
+        var responseBytes: Set<Int> = []
+        do {
+            for shop in 0..<BenchOptions.loadShops {
+                let request = workload.canMakeRequest(worker: 0, call: shop)
+                let response = try await client.canMakeRequest(request)
+                let envelope = RequestEnvelope(callID: 1, method: MethodPath.canMakeRequest, deadlineMs: 2_000, payload: request.encoded())
+                var frame: [UInt8] = []
+                envelope.appendFrame(to: &frame)
+                frames.append(frame)
+                responseBytes.insert(ResponseEnvelope(callID: 1, payload: response.encoded(), endOfStream: true).encoded().count + 4)
+            }
+        } catch {
+            fail("raw gate: \(error)")
+        }
+        client.close()
+        guard responseBytes.count == 1, let size = responseBytes.first else {
+            fail("raw gate: the answers differ in size (\(responseBytes.sorted()) bytes); the C generator counts fixed-size answers")
+        }
+        let spec = RawLoad.Spec(
+            socketPath: socketPath, connections: connections, depth: 1, requests: frames, response: .fixed(bytes: size),
+            warmupNs: 100_000_000, durationNs: UInt64(seconds * 1e9), recordLatencies: false)
+        do {
+            let measured = try RawLoad.run(spec)
+            print("\(Int(measured.callsPerSecond)) calls/s (\(measured.calls) calls)")
+        } catch {
+            fail("raw gate: \(error)")
+        }
+        exit(0)
+    }
+}

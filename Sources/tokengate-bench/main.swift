@@ -42,6 +42,10 @@ case "--raw-load":
     ProfileRoles.rawLoad(
         socketPath: arguments[1], connections: connections, depth: depth, requestBytes: request, responseBytes: response,
         seconds: seconds)
+case "--raw-gate":
+    guard arguments.count == 4, let connections = Int(arguments[2]), let seconds = Double(arguments[3]), connections > 0
+    else { fail("--raw-gate SOCKET CONNECTIONS SECONDS") }
+    await ProfileRoles.rawGate(socketPath: arguments[1], connections: connections, seconds: seconds)
 case "--pinned-client":
     await PinnedClient.run(Array(arguments.dropFirst()))
 default:
