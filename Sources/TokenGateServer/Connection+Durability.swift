@@ -9,19 +9,20 @@ import TokenGateCore
 import TokenGateStore
 import TokenGateWire
 
-/// One reply of a batch and the log sequence that must be durable before it is sent.
-struct BatchReply {
-    var response: ResponseEnvelope
-    var sequence: UInt64?
+/// A reply frame of a batch (its bytes in `ReplyBuffers.out`) and the log sequence that must be
+/// durable before it is sent.
+struct DurableReply {
+    var frame: Range<Int>
+    var callID: UInt64
+    var sequence: UInt64
 }
 
 extension ConnectionLoop {
     /// Waits for the batch's writes to be durable, then sends the replies. A reply whose write
     /// is not durable becomes an error; a dead log stops the daemon (`onFatal`).
-    func flushReplies() throws {
-        let replies = buffers.replies
-        guard !replies.isEmpty else { return }
-        let sequence = replies.compactMap(\.sequence).max() ?? 0
+    mutating func flushReplies() throws {
+        guard !buffers.out.isEmpty else { return }
+        let sequence = buffers.durable.lazy.map(\.sequence).max() ?? 0
         var refusal: (status: TokenGateError, durable: UInt64)?
         if sequence > 0 {
             do throws(StoreError) {
@@ -35,14 +36,21 @@ extension ConnectionLoop {
                 refusal = (Self.status(for: error), server.ledger.durableSequence)
             }
         }
-        for reply in replies {
-            var response = reply.response
-            if let refusal, let sequence = reply.sequence, sequence > refusal.durable {
-                response = Server.errorEnvelope(callID: response.callID, refusal.status)
-            }
-            response.appendFrame(to: &buffers.out)
-        }
+        if let refusal { refuseUndurable(refusal.status, durable: refusal.durable) }
         guard writer.write(buffers.out) else { throw SocketError("write", errno: EPIPE) }
+    }
+
+    /// Replaces each reply whose write is past `durable` with `status`, keeping the rest.
+    private mutating func refuseUndurable(_ status: TokenGateError, durable: UInt64) {
+        var rebuilt: [UInt8] = []
+        var copied = 0
+        for reply in buffers.durable where reply.sequence > durable {
+            rebuilt += buffers.out[copied..<reply.frame.lowerBound]
+            Server.errorEnvelope(callID: reply.callID, status).appendFrame(to: &rebuilt)
+            copied = reply.frame.upperBound
+        }
+        rebuilt += buffers.out[copied...]
+        buffers.out = rebuilt
     }
 
     /// The status of a call whose write the log could not make durable.

@@ -9,8 +9,8 @@ import TokenGateWire
 
 /// The last method a connection called, with its metrics series: a worker's connection calls
 /// the same method again and again, and the two lookups by path (method table, metrics) hashed
-/// the path on every call. Owned by the connection's thread.
-final class LastMethod {
+/// the path on every call.
+struct LastMethod {
     /// Nil until the first call.
     var path: String?
     /// Nil for a path the method table does not know.
@@ -18,24 +18,32 @@ final class LastMethod {
     var series: MethodMetrics?
 }
 
-/// A connection's batch of replies and the bytes they are sent in, kept between batches so
-/// that a worker's steady stream of calls allocates neither. Owned by the connection's thread.
-final class ReplyBuffers {
-    /// Buffers that grew past this (a large report, a deep pipeline) are freed after their batch.
+/// A connection's batch of reply frames, kept between batches so that a worker's steady stream
+/// of calls allocates no buffer.
+struct ReplyBuffers {
+    /// A buffer that grew past this (a large report, a deep pipeline) is freed after its batch.
     static let keptBytesMax = 64 << 10
 
-    var replies: [BatchReply] = []
+    /// The batch's reply frames, in call order, as they will be written.
     var out: [UInt8] = []
+    /// The replies in `out` that may be sent only once the log has made their write durable.
+    var durable: [DurableReply] = []
 
-    /// Empties both for the next batch, keeping their storage unless it grew large.
-    func reset() {
+    /// Adds one reply frame to the batch.
+    mutating func append(_ response: ResponseEnvelope, durableAt sequence: UInt64?) {
+        let start = out.count
+        response.appendFrame(to: &out)
+        if let sequence { durable.append(DurableReply(frame: start..<out.count, callID: response.callID, sequence: sequence)) }
+    }
+
+    /// Empties the batch, keeping the buffer unless it grew large.
+    mutating func reset() {
         if out.capacity > Self.keptBytesMax {
             out = []
-            replies = []
         } else {
             out.removeAll(keepingCapacity: true)
-            replies.removeAll(keepingCapacity: true)
         }
+        if !durable.isEmpty { durable = [] }
     }
 }
 
@@ -44,8 +52,10 @@ struct ConnectionLoop {
     let fd: Int32
     let peer: PeerCredentials?
     let writer: ConnectionWriter
-    let lastMethod = LastMethod()
-    let buffers = ReplyBuffers()
+    // Values of the loop, not objects: a class's stored properties cost a run-time exclusivity
+    // check on every access (about 80 instructions each).
+    var lastMethod = LastMethod()
+    var buffers = ReplyBuffers()
 
     init(server: Server, fd: Int32, peer: PeerCredentials?) {
         self.server = server
@@ -60,7 +70,7 @@ struct ConnectionLoop {
 
     private var limits: ServerLimits { server.configuration.limits }
 
-    func run() {
+    mutating func run() {
         defer { writer.close() }
         var reader = FrameReader(frameBytesMax: limits.requestFrameBytesMax)
         // Idle connections keep a small buffer; one that fills it grows it to the full chunk.
@@ -95,7 +105,7 @@ struct ConnectionLoop {
 
     /// Answers every complete frame in the reader, in batches of at most
     /// `callsInFlightPerConnectionMax`. Returns false when the connection must close.
-    private func answerBufferedFrames(_ reader: inout FrameReader) throws -> Bool {
+    private mutating func answerBufferedFrames(_ reader: inout FrameReader) throws -> Bool {
         while true {
             defer { buffers.reset() }
             var calls = 0
@@ -104,12 +114,12 @@ struct ConnectionLoop {
                 while calls < limits.callsInFlightPerConnectionMax, let frame = try reader.nextFrameSlice() {
                     calls += 1
                     guard let (response, sequence) = answer(frame, batchStartMs: batchStartMs) else { continue }
-                    buffers.replies.append(BatchReply(response: response, sequence: sequence))
+                    buffers.append(response, durableAt: sequence)
                 }
             } catch {
                 if case .tooLarge(let length, let limit) = error {
                     let status = TokenGateError(.resourceExhausted, "frame of \(length) bytes is over the limit of \(limit) bytes; closing the connection")
-                    buffers.replies.append(BatchReply(response: Server.errorEnvelope(callID: 0, status), sequence: nil))
+                    buffers.append(Server.errorEnvelope(callID: 0, status), durableAt: nil)
                 }
                 try flushReplies()
                 return false
@@ -122,7 +132,7 @@ struct ConnectionLoop {
 
     /// Decodes one request frame and answers it; never throws (every failure is a status).
     /// Returns nil when a streaming handler answered through its stream.
-    private func answer(_ frame: ArraySlice<UInt8>, batchStartMs: Int64) -> (ResponseEnvelope, UInt64?)? {
+    private mutating func answer(_ frame: ArraySlice<UInt8>, batchStartMs: Int64) -> (ResponseEnvelope, UInt64?)? {
         let startNanoseconds = MonotonicClock.nanoseconds()
         let request: RequestEnvelope
         do {

@@ -172,7 +172,8 @@ public final class Server: Sendable {
         logger.log(.debug, "connection accepted", who)
         service.metrics.connectionOpened()
         let thread = Thread { [self] in
-            ConnectionLoop(server: self, fd: fd, peer: peer).run()
+            var loop = ConnectionLoop(server: self, fd: fd, peer: peer)
+            loop.run()
             service.metrics.connectionClosed()
             registry.withLock { _ = $0.connections.remove(fd) }
             UnixSocket.close(fd)

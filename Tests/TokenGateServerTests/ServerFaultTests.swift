@@ -178,6 +178,46 @@ final class ServerFaultTests: XCTestCase {
         restarted.stop()
     }
 
+    /// One pipelined batch of reads and writes while the disk is full: only the writes' replies
+    /// become errors, every other reply arrives intact and in order.
+    func testAFullDiskRefusesOnlyTheWritesOfAMixedBatch() throws {
+        let daemon = try InProcessDaemon()
+        defer { try? FileManager.default.removeItem(atPath: daemon.directory) }
+        daemon.disk.writeErrno.store(ENOSPC, ordering: .relaxed)
+        let calls: [(String, [UInt8])] = [
+            (MethodPath.health, HealthCheckRequest().encoded()),
+            (MethodPath.logUsage, Self.usage("m1").encoded()),
+            (MethodPath.canMakeRequest, CanMakeRequestRequest(shopID: "shop_disk").encoded()),
+            (MethodPath.logUsage, Self.usage("m2").encoded()),
+            (MethodPath.health, HealthCheckRequest().encoded()),
+        ]
+        var batch: [UInt8] = []
+        for (index, (method, payload)) in calls.enumerated() {
+            RequestEnvelope(callID: UInt64(index + 1), method: method, payload: payload).appendFrame(to: &batch)
+        }
+        let fd = try UnixSocket.connect(path: daemon.socketPath)
+        defer { UnixSocket.close(fd) }
+        try UnixSocket.setReceiveTimeout(fd, milliseconds: 5_000)
+        try UnixSocket.writeAll(fd, batch)
+        var reader = FrameReader(frameBytesMax: 1 << 20)
+        var replies: [ResponseEnvelope] = []
+        var chunk = [UInt8](repeating: 0, count: 4_096)
+        while replies.count < calls.count {
+            let count = try UnixSocket.read(fd, into: &chunk)
+            XCTAssertGreaterThan(count, 0, "the daemon closed the connection")
+            if count == 0 { break }
+            reader.append(chunk[0..<count])
+            while let frame = try reader.nextFrame() { replies.append(try ResponseEnvelope.decode(frame)) }
+        }
+        XCTAssertEqual(replies.map(\.callID), [1, 2, 3, 4, 5])
+        XCTAssertEqual(replies.map(\.statusCode), [0, StatusCode.resourceExhausted.rawValue, 0, StatusCode.resourceExhausted.rawValue, 0])
+        XCTAssertEqual(try HealthCheckResponse.decode(replies[0].payload).status, .serving)
+        XCTAssertEqual(try CanMakeRequestResponse.decode(replies[2].payload).decision, .allow)
+        XCTAssertTrue(replies[3].statusMessage.contains("disk is full"), replies[3].statusMessage)
+        XCTAssertEqual(try HealthCheckResponse.decode(replies[4].payload).status, .serving)
+        daemon.stop()
+    }
+
     func testHealthIsNotServingAndWritesAreRefusedUntilRecoveryIsDone() async throws {
         let daemon = try InProcessDaemon(recovered: false)
         defer { try? FileManager.default.removeItem(atPath: daemon.directory) }
