@@ -167,19 +167,28 @@ final class LedgerConfigurationTests: XCTestCase {
 }
 
 final class LedgerSweepTests: XCTestCase {
+    let directory = makeTemporaryDirectory()
+    let now: UnixMillis = 1_795_000_000_000
+
+    override func tearDown() { removeDirectory(directory) }
+
+    /// A recovered, empty ledger whose default tier allows `requestsPerMinute` per shop.
+    func openLedger(requestsPerMinute: UInt32, shardCount: Int) throws -> Ledger {
+        let log = try WriteAheadLog(directory: directory, policy: .always)
+        var base = Configuration.defaults
+        base.tierRateLimits["starter"] = RateLimit(requestsPerMinute: requestsPerMinute)
+        let ledger = Ledger(
+            directory: directory, configuration: base, log: log,
+            encoding: FactEncoding(encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) }),
+            shardCount: shardCount, bootID: "t")
+        _ = try ledger.recover(repair: false)
+        return ledger
+    }
+
     /// Shops with no state are checked on one blank state per shard: what one check leaves
     /// (a rate-limit window) must become that shop's own and never reach the next shop.
     func testUnknownShopsNeverShareTheBlankState() throws {
-        let directory = makeTemporaryDirectory()
-        defer { removeDirectory(directory) }
-        let log = try WriteAheadLog(directory: directory, policy: .always)
-        var base = Configuration.defaults
-        base.tierRateLimits["starter"] = RateLimit(requestsPerMinute: 1)
-        let ledger = Ledger(
-            directory: directory, configuration: base, log: log,
-            encoding: FactEncoding(encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) }), shardCount: 1, bootID: "t")
-        _ = try ledger.recover(repair: false)
-        let now: UnixMillis = 1_795_000_000_000
+        let ledger = try openLedger(requestsPerMinute: 1, shardCount: 1)
         func decide(_ shop: String) throws -> DecisionReason { try ledger.canMakeRequest(CanMakeRequestRequest(shopID: shop), now: now).reason }
 
         XCTAssertEqual(try decide("a"), .withinBudget)
@@ -193,16 +202,7 @@ final class LedgerSweepTests: XCTestCase {
     }
 
     func testSweepForgetsShopsWithNothingLeftToRemember() throws {
-        let directory = makeTemporaryDirectory()
-        defer { removeDirectory(directory) }
-        let log = try WriteAheadLog(directory: directory, policy: .always)
-        var base = Configuration.defaults
-        base.tierRateLimits["starter"] = RateLimit(requestsPerMinute: 60)
-        let ledger = Ledger(
-            directory: directory, configuration: base, log: log,
-            encoding: FactEncoding(encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) }), shardCount: 4, bootID: "t")
-        _ = try ledger.recover(repair: false)
-        let now: UnixMillis = 1_795_000_000_000
+        let ledger = try openLedger(requestsPerMinute: 60, shardCount: 4)
         func shopCount() -> Int { ledger.shards.reduce(0) { $0 + $1.shops.withLock { $0.count } } }
 
         _ = try ledger.canMakeRequest(CanMakeRequestRequest(shopID: "drive-by"), now: now)
