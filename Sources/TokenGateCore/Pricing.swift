@@ -87,9 +87,8 @@ public struct PriceTable: Sendable, Equatable {
             // By index: copying each candidate out retained its fields.
             var effective: Int?
             for index in versions.indices where versions[index].effectiveFromUnixMs <= at {
-                if effective.map({ versions[index].effectiveFromUnixMs >= versions[$0].effectiveFromUnixMs }) ?? true {
-                    effective = index
-                }
+                if let best = effective, versions[index].effectiveFromUnixMs < versions[best].effectiveFromUnixMs { continue }
+                effective = index
             }
             if let effective { return versions[effective] }
         } else if let fallback {

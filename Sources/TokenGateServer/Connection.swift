@@ -43,7 +43,7 @@ struct ReplyBuffers {
         } else {
             out.removeAll(keepingCapacity: true)
         }
-        if !durable.isEmpty { durable = [] }
+        if !durable.isEmpty { durable.removeAll(keepingCapacity: true) }
     }
 }
 
