@@ -52,10 +52,12 @@ let package = Package(
             dependencies: ["TokenGateClient", "TokenGateServer", "TokenGateStore", "TokenGateWire", "CBenchFloor"],
             swiftSettings: strict
         ),
-        .testTarget(name: "TokenGateCoreTests", dependencies: ["TokenGateCore"]),
-        .testTarget(name: "TokenGateWireTests", dependencies: ["TokenGateWire", "TokenGateCore"]),
-        .testTarget(name: "TokenGateStoreTests", dependencies: ["TokenGateStore", "TokenGateWire"]),
-        .testTarget(name: "TokenGateClientTests", dependencies: ["TokenGateClient", "TokenGateWire"]),
-        .testTarget(name: "TokenGateServerTests", dependencies: ["TokenGateServer", "TokenGateClient", "TokenGateWire"]),
+        // What the test targets share (a seeded generator).
+        .target(name: "TokenGateTestSupport", path: "Tests/TokenGateTestSupport"),
+        .testTarget(name: "TokenGateCoreTests", dependencies: ["TokenGateCore", "TokenGateTestSupport"]),
+        .testTarget(name: "TokenGateWireTests", dependencies: ["TokenGateWire", "TokenGateCore", "TokenGateTestSupport"]),
+        .testTarget(name: "TokenGateStoreTests", dependencies: ["TokenGateStore", "TokenGateWire", "TokenGateTestSupport"]),
+        .testTarget(name: "TokenGateClientTests", dependencies: ["TokenGateClient", "TokenGateWire", "TokenGateTestSupport"]),
+        .testTarget(name: "TokenGateServerTests", dependencies: ["TokenGateServer", "TokenGateClient", "TokenGateWire", "TokenGateTestSupport"]),
     ]
 )

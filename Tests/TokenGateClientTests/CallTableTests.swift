@@ -4,12 +4,13 @@
 import XCTest
 
 @testable import TokenGateClient
+import TokenGateTestSupport
 
 final class CallTableTests: XCTestCase {
     func testMatchesADictionaryUnderRandomOperations() {
         let seed = UInt64.random(in: 1...UInt64.max)
         print("CallTableTests seed \(seed)")
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         var table = CallTable<Int>()
         var model: [UInt64: Int] = [:]
         var nextID: UInt64 = 1
@@ -44,18 +45,5 @@ final class CallTableTests: XCTestCase {
             }
         }
         XCTAssertFalse(table.update(0) { $0 = 1 }, "id 0 is never a call")
-    }
-}
-
-/// A small seeded generator (SplitMix64), so a failure can be replayed from its printed seed.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

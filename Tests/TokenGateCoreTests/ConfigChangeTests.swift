@@ -6,6 +6,7 @@
 import XCTest
 
 @testable import TokenGateCore
+import TokenGateTestSupport
 
 final class ConfigChangeTests: XCTestCase {
     let now = Fixture.now

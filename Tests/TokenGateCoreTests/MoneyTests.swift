@@ -4,6 +4,7 @@
 import XCTest
 
 @testable import TokenGateCore
+import TokenGateTestSupport
 
 final class MoneyTests: XCTestCase {
     func testAddAndMultiplyAreExact() throws {

@@ -9,6 +9,7 @@ import Foundation
 import XCTest
 
 @testable import TokenGateCore
+import TokenGateTestSupport
 
 /// The workload's numbers, written once and read by both sides.
 private enum Numbers {

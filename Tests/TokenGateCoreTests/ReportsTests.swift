@@ -6,6 +6,7 @@
 import XCTest
 
 @testable import TokenGateCore
+import TokenGateTestSupport
 
 /// A recorded usage event built directly, for report tests that do not need pricing.
 func recorded(

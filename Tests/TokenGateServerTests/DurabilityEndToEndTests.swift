@@ -6,6 +6,7 @@ import Foundation
 import Synchronization
 import TokenGateClient
 import XCTest
+import TokenGateTestSupport
 
 final class DurabilityEndToEndTests: XCTestCase {
     // MARK: - kill -9 loop
@@ -31,7 +32,7 @@ final class DurabilityEndToEndTests: XCTestCase {
         let environment = ProcessInfo.processInfo.environment
         let seed = environment["TOKENGATE_KILL_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0..<1_000_000)
         print("kill -9 loop (\(fsync)): seed \(seed), \(iterations) iterations (TOKENGATE_KILL_SEED, TOKENGATE_KILL_ITERATIONS)")
-        var random = SeededRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         let daemon = try TestDaemon(arguments: ["--snapshot-every-records", "400", "--fsync", fsync])
         let occurredAt = nowUnixMs()
         var costs: [String: NanoUSD] = [:]  // every event id sent so far, with its cost once known
@@ -422,15 +423,3 @@ func waitFor(seconds: Double, _ condition: () -> Bool) -> Bool {
     return condition()
 }
 
-/// SplitMix64: the kill loop's parameters replay from the printed seed.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

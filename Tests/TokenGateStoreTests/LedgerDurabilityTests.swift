@@ -9,6 +9,7 @@ import TokenGateCore
 import XCTest
 
 @testable import TokenGateStore
+import TokenGateTestSupport
 
 final class LedgerDurabilityTests: XCTestCase {
     // MARK: - Snapshots under load

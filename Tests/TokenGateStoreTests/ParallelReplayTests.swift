@@ -7,6 +7,7 @@ import TokenGateCore
 import XCTest
 
 @testable import TokenGateStore
+import TokenGateTestSupport
 
 final class ParallelReplayTests: XCTestCase {
     /// Events interleaved over many shops, with repeated ids whose later copies differ (so a

@@ -8,6 +8,7 @@ import TokenGateCore
 import TokenGateProtoC
 import TokenGateWire
 import XCTest
+import TokenGateTestSupport
 
 final class EnvelopeCodecTests: XCTestCase {
     static let seed: UInt64 = 0x7E6A_7E00_0006
@@ -40,21 +41,21 @@ final class EnvelopeCodecTests: XCTestCase {
         }
     }
 
-    static func randomText(_ generator: inout SeededGenerator) -> String {
+    static func randomText(_ generator: inout SplitMix64) -> String {
         let choices = ["", "/tokengate.v1.BudgetService/CanMakeRequest", MethodPath.health, "/m", "naïve €", "a\u{0}b"]
         return choices[Int(generator.next() % UInt64(choices.count))]
     }
 
-    static func randomBytes(_ generator: inout SeededGenerator, max: Int) -> [UInt8] {
+    static func randomBytes(_ generator: inout SplitMix64, max: Int) -> [UInt8] {
         (0..<Int(generator.next() % UInt64(max + 1))).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
     }
 
-    static func randomNumber(_ generator: inout SeededGenerator) -> UInt64 {
+    static func randomNumber(_ generator: inout SplitMix64) -> UInt64 {
         [0, 1, 127, 128, 300, UInt64(UInt32.max), UInt64.max, generator.next()][Int(generator.next() % 8)]
     }
 
     func testEncodingMatchesProtobufC() {
-        var generator = SeededGenerator(seed: Self.seed)
+        var generator = SplitMix64(seed: Self.seed)
         for round in 0..<2_000 {
             let request = RequestEnvelope(
                 callID: Self.randomNumber(&generator), method: Self.randomText(&generator),
@@ -73,7 +74,7 @@ final class EnvelopeCodecTests: XCTestCase {
     }
 
     func testDecodingAcceptsAndRefusesWhatProtobufCDoes() {
-        var generator = SeededGenerator(seed: Self.seed ^ 0xDEC0DE)
+        var generator = SplitMix64(seed: Self.seed ^ 0xDEC0DE)
         for round in 0..<20_000 {
             let bytes = Self.mutatedEnvelopeBytes(&generator)
             let expectedRequest = Self.protobufCRequest(bytes)
@@ -95,7 +96,7 @@ final class EnvelopeCodecTests: XCTestCase {
 
     /// A valid envelope with unknown fields of every wire type, then sometimes cut, sometimes
     /// with bytes flipped, sometimes pure noise.
-    static func mutatedEnvelopeBytes(_ generator: inout SeededGenerator) -> [UInt8] {
+    static func mutatedEnvelopeBytes(_ generator: inout SplitMix64) -> [UInt8] {
         var fields = ProtobufBytes()
         for _ in 0..<Int(generator.next() % 6) {
             // Mostly the envelopes' own fields; sometimes a tag of several bytes.

@@ -3,12 +3,13 @@
 
 import TokenGateWire
 import XCTest
+import TokenGateTestSupport
 
 final class FrameSliceTests: XCTestCase {
     func testSlicesMatchPayloadsUnderSeededRandomChunking() throws {
         let seed = UInt64.random(in: 0...UInt64.max)
         print("FrameSliceTests seed: \(seed)")
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         let frames: [[UInt8]] = (0..<2_000).map { index in
             (0..<Int.random(in: 0...400, using: &random)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) }
         }

@@ -4,6 +4,7 @@
 
 import TokenGateWire
 import XCTest
+import TokenGateTestSupport
 
 final class FramingTests: XCTestCase {
     private let limit = 1 << 20
@@ -137,7 +138,7 @@ final class FramingTests: XCTestCase {
     func testSeededRandomChunkingOfALongStream() throws {
         let seed = UInt64.random(in: 0...UInt64.max)
         print("FramingTests seed: \(seed)")
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         let frames: [[UInt8]] = (0..<3000).map { index in
             let count = Int.random(in: 0...600, using: &random)
             return (0..<count).map { UInt8(truncatingIfNeeded: $0 &+ index) }

@@ -9,16 +9,17 @@ import TokenGateProtoC
 import XCTest
 
 @testable import TokenGateWire
+import TokenGateTestSupport
 
 final class HotMessagesWireTests: XCTestCase {
     static let seed: UInt64 = 0x7E6A_7E00_0601
 
-    static func text(_ generator: inout SeededGenerator) -> String {
+    static func text(_ generator: inout SplitMix64) -> String {
         let choices = ["", "shop-0000042", "gemini-2.5-pro", "ショップ-🛒", "a\u{0}b", "\u{0}", String(repeating: "x", count: 200)]
         return choices[Int(generator.next() % UInt64(choices.count))]
     }
 
-    static func number(_ generator: inout SeededGenerator) -> UInt64 {
+    static func number(_ generator: inout SplitMix64) -> UInt64 {
         [0, 1, 127, 128, 300, UInt64(UInt32.max), UInt64(Int64.max), UInt64.max, generator.next()][Int(generator.next() % 9)]
     }
 
@@ -60,7 +61,7 @@ final class HotMessagesWireTests: XCTestCase {
     }
 
     func testRequestBytesMatchProtobufC() {
-        var generator = SeededGenerator(seed: Self.seed)
+        var generator = SplitMix64(seed: Self.seed)
         for round in 0..<2_000 {
             let request = CanMakeRequestRequest(
                 shopID: Self.text(&generator), operationType: Self.text(&generator), model: Self.text(&generator),
@@ -71,7 +72,7 @@ final class HotMessagesWireTests: XCTestCase {
     }
 
     func testResponseBytesMatchProtobufC() {
-        var generator = SeededGenerator(seed: Self.seed &+ 1)
+        var generator = SplitMix64(seed: Self.seed &+ 1)
         let decisions: [Decision] = [.allow, .deny]
         let reasons = DecisionReason.allCases
         for round in 0..<2_000 {
@@ -89,14 +90,14 @@ final class HotMessagesWireTests: XCTestCase {
         }
     }
 
-    static func randomRequest(_ generator: inout SeededGenerator) -> CanMakeRequestRequest {
+    static func randomRequest(_ generator: inout SplitMix64) -> CanMakeRequestRequest {
         CanMakeRequestRequest(
             shopID: text(&generator), operationType: text(&generator), model: text(&generator),
             estimatedInputTokens: number(&generator), maxOutputTokens: number(&generator), requestID: text(&generator),
             reserve: generator.next() % 2 == 0)
     }
 
-    static func randomResponse(_ generator: inout SeededGenerator) -> CanMakeRequestResponse {
+    static func randomResponse(_ generator: inout SplitMix64) -> CanMakeRequestResponse {
         let reasons = DecisionReason.allCases
         return CanMakeRequestResponse(
             decision: [.allow, .deny][Int(generator.next() % 2)], reason: reasons[Int(generator.next() % UInt64(reasons.count))],
@@ -110,7 +111,7 @@ final class HotMessagesWireTests: XCTestCase {
     }
 
     /// `bytes` with one seeded change: a byte replaced, cut short, a byte inserted, or a high bit flipped.
-    static func damaged(_ bytes: [UInt8], _ generator: inout SeededGenerator) -> [UInt8] {
+    static func damaged(_ bytes: [UInt8], _ generator: inout SplitMix64) -> [UInt8] {
         var bytes = bytes
         guard !bytes.isEmpty else { return [UInt8(truncatingIfNeeded: generator.next())] }
         let at = Int(generator.next() % UInt64(bytes.count))
@@ -137,7 +138,7 @@ final class HotMessagesWireTests: XCTestCase {
     }
 
     func testDirectDecodersMatchProtobufC() {
-        var generator = SeededGenerator(seed: Self.seed &+ 2)
+        var generator = SplitMix64(seed: Self.seed &+ 2)
         var plainRequests = 0
         var plainResponses = 0
         for round in 0..<2_000 {
@@ -172,7 +173,7 @@ final class HotMessagesWireTests: XCTestCase {
         XCTAssertEqual(try CanMakeRequestRequest.decode([0x20, 0x01, 0x20, 0x02]).estimatedInputTokens, 2)
     }
 
-    static func randomEnvelopes(_ generator: inout SeededGenerator) -> (RequestEnvelope, ResponseEnvelope) {
+    static func randomEnvelopes(_ generator: inout SplitMix64) -> (RequestEnvelope, ResponseEnvelope) {
         let methods = MethodPath.all + ["", "/not.a/Method", "ショップ"]
         let payload = (0..<Int(generator.next() % 40)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
         let request = RequestEnvelope(
@@ -189,7 +190,7 @@ final class HotMessagesWireTests: XCTestCase {
     func testEnvelopeDirectDecodersAgreeWithTheGeneralDecoder() {
         let seed = UInt64.random(in: 1...UInt64.max)
         print("HotMessagesWireTests envelope seed \(seed)")
-        var generator = SeededGenerator(seed: seed)
+        var generator = SplitMix64(seed: seed)
         var plain = (requests: 0, responses: 0)
         for round in 0..<10_000 {
             let (request, response) = Self.randomEnvelopes(&generator)
@@ -225,7 +226,7 @@ final class HotMessagesWireTests: XCTestCase {
     func testDamagedBytesDecodeAlikeOnBothPaths() {
         let seed = UInt64.random(in: 1...UInt64.max)
         print("HotMessagesWireTests seed \(seed)")
-        var generator = SeededGenerator(seed: seed)
+        var generator = SplitMix64(seed: seed)
         for round in 0..<10_000 {
             let request = Self.damaged(Self.randomRequest(&generator).encoded(), &generator)
             assertPathsAgree(request, as: CanMakeRequestRequest.self, prefix: "can_make_request", "seed \(seed) round \(round)")

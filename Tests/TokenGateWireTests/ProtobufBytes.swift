@@ -39,15 +39,3 @@ struct ProtobufBytes {
 /// Bytes that are not valid UTF-8 (0xFF and 0xFE never occur in UTF-8).
 let invalidUTF8: [UInt8] = [0xFF, 0xFE]
 
-/// A small deterministic generator so seeded tests replay exactly (SplitMix64).
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

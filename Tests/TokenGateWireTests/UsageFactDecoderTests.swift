@@ -6,6 +6,7 @@ import TokenGateCore
 import XCTest
 
 @testable import TokenGateWire
+import TokenGateTestSupport
 
 final class UsageFactDecoderTests: XCTestCase {
     private func event(_ id: String) -> UsageEvent {
@@ -86,7 +87,7 @@ final class UsageFactDecoderTests: XCTestCase {
     func testDamagedBytesDecodeAlikeOnBothPaths() {
         let seed = UInt64.random(in: 1...UInt64.max)
         print("UsageFactDecoderTests seed \(seed)")
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         let encoded = samples.map { FactCodec.encode(.usage($0)) }
         for round in 0..<20_000 {
             var bytes = encoded[Int(random.next() % UInt64(encoded.count))]
