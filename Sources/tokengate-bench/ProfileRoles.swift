@@ -92,21 +92,23 @@ enum ProfileRoles {
     /// Drives an echo server (`--echo-server`) with the C load generator, for comparing the
     /// floor's system counters with `--load-client`'s.
     static func rawLoad(socketPath: String, connections: Int, depth: Int, requestBytes: Int, responseBytes: Int, seconds: Double) -> Never {
-        let spec = RawLoad.Spec(
+        runCLoad(RawLoad.Spec(
             socketPath: socketPath, connections: connections, depth: depth,
             requests: [[UInt8](repeating: 0x2a, count: requestBytes)], response: .fixed(bytes: responseBytes),
-            warmupNs: 100_000_000, durationNs: UInt64(seconds * 1e9), recordLatencies: false)
+            warmupNs: 100_000_000, durationNs: UInt64(seconds * 1e9), recordLatencies: false), role: "raw load")
+    }
+
+    /// Runs the C load generator and prints its rate, then exits.
+    private static func runCLoad(_ spec: RawLoad.Spec, role: String) -> Never {
         do {
             let measured = try RawLoad.run(spec)
             print("\(Int(measured.callsPerSecond)) calls/s (\(measured.calls) calls)")
         } catch {
-            fail("raw load: \(error)")
+            fail("\(role): \(error)")
         }
         exit(0)
     }
-}
 
-extension ProfileRoles {
     /// Drives a running TokenGate with the C load generator (`--raw-load`'s) sending real
     /// CanMakeRequest frames, one in flight per connection: the daemon's share of the 64-connection
     /// figure, without the Swift client's. Every frame asks about another of the workload's
@@ -133,15 +135,8 @@ extension ProfileRoles {
         guard responseBytes.count == 1, let size = responseBytes.first else {
             fail("raw gate: the answers differ in size (\(responseBytes.sorted()) bytes); the C generator counts fixed-size answers")
         }
-        let spec = RawLoad.Spec(
+        runCLoad(RawLoad.Spec(
             socketPath: socketPath, connections: connections, depth: 1, requests: frames, response: .fixed(bytes: size),
-            warmupNs: 100_000_000, durationNs: UInt64(seconds * 1e9), recordLatencies: false)
-        do {
-            let measured = try RawLoad.run(spec)
-            print("\(Int(measured.callsPerSecond)) calls/s (\(measured.calls) calls)")
-        } catch {
-            fail("raw gate: \(error)")
-        }
-        exit(0)
+            warmupNs: 100_000_000, durationNs: UInt64(seconds * 1e9), recordLatencies: false), role: "raw gate")
     }
 }

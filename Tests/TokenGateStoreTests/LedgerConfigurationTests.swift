@@ -195,6 +195,7 @@ final class LedgerSweepTests: XCTestCase {
         XCTAssertEqual(try decide("b"), .withinBudget, "b's first request is not counted in a's window")
         XCTAssertThrowsError(try ledger.canMakeRequest(CanMakeRequestRequest(shopID: "c", model: "no-such-model"), now: now))
         XCTAssertEqual(try decide("d"), .withinBudget, "a failed check leaves nothing behind for the next shop")
+        _ = try ledger.optimize(ApplyOptimizationRequest(shopID: "e"), now: now)  // borrows the blank, keeps nothing
         XCTAssertEqual(try decide("a"), .rateLimited)
         XCTAssertEqual(try decide("b"), .rateLimited)
         XCTAssertEqual(ledger.shards[0].shops.withLock { $0.keys.sorted() }, ["a", "b", "d"])
