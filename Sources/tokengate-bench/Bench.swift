@@ -180,16 +180,33 @@ final class BenchRun {
             let echoSocket = servers[fasterServer[shape]!]!.socket
             var floor = Measurement(calls: 0, elapsedNs: 0, latenciesNs: [])
             var gate = Measurement(calls: 0, elapsedNs: 0, latenciesNs: [])
+            var floorCPU = CPUPerCall()
+            var gateCPU = CPUPerCall()
             for _ in 0..<Self.pairedSlices {
-                floor.merge(try floorLoad(echoSocket, sizes, shape, durationNs: sliceNs))
-                gate.merge(try await gateLoad(gateSocket, shape, durationNs: sliceNs) { client, worker, call throws(TokenGateError) in
-                    _ = try await client.canMakeRequest(workload.canMakeRequest(worker: worker, call: call))
+                floor.merge(try await floorCPU.measure(windowNs: sliceNs) { try floorLoad(echoSocket, sizes, shape, durationNs: sliceNs) })
+                gate.merge(try await gateCPU.measure(windowNs: sliceNs) {
+                    try await gateLoad(gateSocket, shape, durationNs: sliceNs) { client, worker, call throws(TokenGateError) in
+                        _ = try await client.canMakeRequest(workload.canMakeRequest(worker: worker, call: call))
+                    }
                 })
             }
             let latencies = shape != .pipelined
-            report.add("floor.\(shape.key)", "floor (\(fasterServer[shape]!) server), \(shape.label)", floor, latencies: latencies, rate: true)
+            let floorLabel = "floor (\(fasterServer[shape]!) server), \(shape.label)"
+            report.add("floor.\(shape.key)", floorLabel, floor, latencies: latencies, rate: true)
             report.add("tg.can.\(shape.key)", "CanMakeRequest, \(shape.label)", gate, latencies: latencies, rate: true)
+            if shape == .manyConnections {
+                addCPU("floor.\(shape.key)", floorLabel, floorCPU)
+                addCPU("tg.can.\(shape.key)", "CanMakeRequest, \(shape.label)", gateCPU)
+            }
         }
+    }
+
+    /// The machine's user and system CPU time per call of a load (all processes: client,
+    /// server and kernel on their behalf).
+    private func addCPU(_ key: String, _ label: String, _ cpu: CPUPerCall) {
+        let perCall = cpu.microseconds
+        report.add(key + ".cpu_user_us", label + ", user CPU per call", perCall.user, "µs")
+        report.add(key + ".cpu_system_us", label + ", system CPU per call", perCall.system, "µs")
     }
 
     /// Slices the floor and CanMakeRequest alternate in.
