@@ -70,7 +70,7 @@ final class BenchRun {
         do {
             let sizes = try await measureSizes()
             var fasterServer = Dictionary(uniqueKeysWithValues: LoadShape.allCases.map { ($0, "thread") })
-            if options.runs("floor") { fasterServer = try screenFloorServers(sizes) }
+            if options.runs("floor") { fasterServer = try await screenFloorServers(sizes) }
             if options.runs("gate") { try await measureFloorAgainstGate(sizes, fasterServer: fasterServer) }
             if options.runs("log") { try await measureLogUsage() }
             if options.runs("redis") { try measureRedis() }
@@ -138,15 +138,17 @@ final class BenchRun {
     // MARK: - Floor
 
     /// Screens both echo servers at every shape; returns the faster one per shape (the floor).
-    func screenFloorServers(_ sizes: MessageSizes) throws -> [LoadShape: String] {
+    func screenFloorServers(_ sizes: MessageSizes) async throws -> [LoadShape: String] {
         report.section("Floor screening: raw Unix-socket echo of the CanMakeRequest sizes (C, plain read/write)")
         var best: [LoadShape: (kind: String, measured: Measurement)] = [:]
         for kind in ["thread", "epoll"] {
             let (server, socket) = try startEchoServer(kind, sizes)
             defer { server.kill() }
             for shape in LoadShape.allCases {
-                let measured = try floorLoad(socket, sizes, shape, durationNs: durationNs)
+                var cpu = CPUPerCall()
+                let measured = try await cpu.measure(windowNs: durationNs) { try floorLoad(socket, sizes, shape, durationNs: durationNs) }
                 report.add("floor.\(kind).\(shape.key)", "\(kind) server, \(shape.label)", measured, latencies: shape != .pipelined, rate: true)
+                if shape == .manyConnections { addCPU("floor.\(kind).\(shape.key)", "\(kind) server, \(shape.label)", cpu) }
                 if let previous = best[shape], !isBetter(measured, than: previous.measured, shape) { continue }
                 best[shape] = (kind, measured)
             }
@@ -203,7 +205,7 @@ final class BenchRun {
 
     /// The machine's user and system CPU time per call of a load (all processes: client,
     /// server and kernel on their behalf).
-    private func addCPU(_ key: String, _ label: String, _ cpu: CPUPerCall) {
+    func addCPU(_ key: String, _ label: String, _ cpu: CPUPerCall) {
         let perCall = cpu.microseconds
         report.add(key + ".cpu_user_us", label + ", user CPU per call", perCall.user, "µs")
         report.add(key + ".cpu_system_us", label + ", system CPU per call", perCall.system, "µs")

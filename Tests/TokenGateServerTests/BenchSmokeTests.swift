@@ -43,6 +43,13 @@ final class BenchSmokeTests: XCTestCase {
             XCTAssertNotNil(value, "\(key) missing")
             XCTAssertGreaterThan(value ?? 0, 0, "\(key) must be a measured, positive figure")
         }
+        // CPU time per call comes from /proc/stat in 10 ms ticks: with this tiny budget a
+        // share may round to 0, so only its presence is checked.
+        for key in ["floor.thread.c64", "floor.c64", "tg.can.c64"].flatMap({ [$0 + ".cpu_user_us", $0 + ".cpu_system_us"] }) {
+            let value = figures[key] as? Double
+            XCTAssertNotNil(value, "\(key) missing")
+            XCTAssertGreaterThanOrEqual(value ?? -1, 0, key)
+        }
         let targets = try XCTUnwrap(root["targets"] as? [[String: Any]])
         XCTAssertGreaterThanOrEqual(targets.count, 11, "every target of issue 6 is evaluated")
     }
