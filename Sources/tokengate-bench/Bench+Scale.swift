@@ -54,7 +54,7 @@ extension BenchRun {
             _ = try ScaleData.generate(directory: data, shops: shops, events: shops, nowMs: nowMs)
             let (daemon, socket, ready) = try await startDaemon(dataDirectory: data)
             defer { daemon.kill() }
-            let scaled = Workload(shopCount: shops, runTag: "scale")
+            let scaled = Workload(shopCount: shops)
             let measured = try await gateLoad(socket, .sequential) { client, worker, call throws(TokenGateError) in
                 _ = try await client.canMakeRequest(scaled.canMakeRequest(worker: worker, call: call &* 104_729))
             }
@@ -84,7 +84,7 @@ extension BenchRun {
         report.add("scale.events.rss_mib", "resident memory, \(label)", Double(resident) / 1_048_576, "MiB")
         report.add("scale.events.bytes_per_event", "resident memory per stored event", Double(resident - emptyResident) / Double(events), "B")
         let workload = self.workload
-        let tag = "10ad0000"
+        let tag: UInt32 = 0x10ad_0000
         let measured = try await gateLoad(socket, .manyConnections) { client, worker, call throws(TokenGateError) in
             _ = try await client.logUsage(workload.logUsage(worker: worker, call: call, tag: tag))
         }

@@ -16,7 +16,7 @@ extension BenchRun {
     func measureLogUsage(_ socket: String, policy: String) async throws {
         let workload = self.workload
         for shape in LoadShape.allCases {
-            let tag = Workload.pad(String(UInt32.random(in: 0...UInt32.max), radix: 16), 8)
+            let tag = UInt32.random(in: 0...UInt32.max)
             let measured = try await gateLoad(socket, shape) { client, worker, call throws(TokenGateError) in
                 _ = try await client.logUsage(workload.logUsage(worker: worker, call: call, tag: tag))
             }

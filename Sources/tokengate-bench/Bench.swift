@@ -49,7 +49,7 @@ final class BenchRun {
         guard FileManager.default.isExecutableFile(atPath: daemonPath) else {
             throw BenchError("tokengated not found at \(daemonPath); build it (swift build -c release) or pass --daemon")
         }
-        workload = Workload(shopCount: BenchOptions.loadShops, runTag: "bench")
+        workload = Workload(shopCount: BenchOptions.loadShops)
     }
 
     var warmupNs: UInt64 { UInt64(options.warmupMs) * 1_000_000 }
@@ -126,7 +126,7 @@ final class BenchRun {
         let requestFrame = RequestEnvelope(callID: callID, method: MethodPath.canMakeRequest, deadlineMs: client.defaultTimeoutMs, payload: request.encoded())
         let responseFrame = ResponseEnvelope(callID: callID, statusCode: 0, payload: response.encoded(), endOfStream: true)
         let sizes = MessageSizes(requestBytes: requestFrame.encoded().count + 4, responseBytes: responseFrame.encoded().count + 4)
-        let usage = workload.logUsage(worker: 0, call: 0, tag: "51ce0000")
+        let usage = workload.logUsage(worker: 0, call: 0, tag: 0x51ce_0000)
         let usageFrame = RequestEnvelope(callID: callID, method: MethodPath.logUsage, deadlineMs: client.defaultTimeoutMs, payload: usage.encoded())
         report.section("Message sizes (frames with their 4-byte length)")
         report.add("size.can_make_request.request_bytes", "CanMakeRequest request", Double(sizes.requestBytes), "B")

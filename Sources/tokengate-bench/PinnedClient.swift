@@ -13,7 +13,7 @@ enum PinnedClient {
         else { fail(usage) }
         let sliceNs = phaseMs * 1_000_000 / slices
         let warmupNs = warmupMs * 1_000_000
-        let workload = Workload(shopCount: BenchOptions.loadShops, runTag: "pinned")
+        let workload = Workload(shopCount: BenchOptions.loadShops)
         var floor = Measurement(calls: 0, elapsedNs: 0, latenciesNs: [])
         var gate = Measurement(calls: 0, elapsedNs: 0, latenciesNs: [])
         do {

@@ -50,11 +50,11 @@ enum ProfileRoles {
         let done = DispatchSemaphore(value: 0)
         let client = TokenGateClient(socketPath: socketPath)
         Task(executorPreference: client.executor) {
-            let workload = Workload(shopCount: BenchOptions.loadShops, runTag: "profile")
+            let workload = Workload(shopCount: BenchOptions.loadShops)
             do {
                 for call in 0..<count {
                     if logUsage {
-                        _ = try await client.logUsage(workload.logUsage(worker: 0, call: call, tag: "0f11e000"))
+                        _ = try await client.logUsage(workload.logUsage(worker: 0, call: call, tag: 0x0f11_e000))
                     } else {
                         _ = try await client.canMakeRequest(workload.canMakeRequest(worker: 0, call: call))
                     }
@@ -70,14 +70,14 @@ enum ProfileRoles {
 
     /// Runs one load shape for `seconds` and prints the calls per second (for perf/strace).
     static func load(socketPath: String, logUsage: Bool, connections: Int, inFlight: Int, seconds: Double) async -> Never {
-        let workload = Workload(shopCount: BenchOptions.loadShops, runTag: "load")
+        let workload = Workload(shopCount: BenchOptions.loadShops)
         do {
             let measured = try await GateLoad.run(
                 socketPath: socketPath, connections: connections, inFlight: inFlight, warmupNs: 100_000_000,
                 durationNs: UInt64(seconds * 1e9), recordLatencies: false
             ) { client, worker, call throws(TokenGateError) in
                 if logUsage {
-                    _ = try await client.logUsage(workload.logUsage(worker: worker, call: call, tag: "10ad0001"))
+                    _ = try await client.logUsage(workload.logUsage(worker: worker, call: call, tag: 0x10ad_0001))
                 } else {
                     _ = try await client.canMakeRequest(workload.canMakeRequest(worker: worker, call: call))
                 }
@@ -114,7 +114,7 @@ enum ProfileRoles {
     /// figure, without the Swift client's. Every frame asks about another of the workload's
     /// shops; their answers must all be one size, which the generator counts by.
     static func rawGate(socketPath: String, connections: Int, seconds: Double) async -> Never {
-        let workload = Workload(shopCount: BenchOptions.loadShops, runTag: "raw")
+        let workload = Workload(shopCount: BenchOptions.loadShops)
         let client = TokenGateClient(socketPath: socketPath)
         var frames: [[UInt8]] = []
         var responseBytes: Set<Int> = []

@@ -37,9 +37,9 @@ enum ScaleData {
     /// conversation ids, the default operation type and model, and typical metadata.
     static func usageEvent(_ index: Int, shopID: String, occurredAt: UnixMillis) -> UsageEvent {
         UsageEvent(
-            eventID: Workload.eventID(tag: "5ca1e000", worker: index >> 40, call: index), shopID: shopID,
-            userID: "user-" + Workload.pad(String(index % 5_000), 6),
-            conversationID: "conv-" + Workload.pad(String(index / 7 % 100_000), 8),
+            eventID: Workload.eventID(tag: 0x5ca1_e000, worker: index >> 40, call: index), shopID: shopID,
+            userID: Workload.id("user-", index % 5_000, width: 6),
+            conversationID: Workload.id("conv-", index / 7 % 100_000, width: 8),
             operationType: "chat_message", model: "gemini-2.5-flash",
             inputTokens: 2_062, outputTokens: 201, cachedInputTokens: 0, occurredAtUnixMs: occurredAt,
             costNanoUSD: 1_121_100,
