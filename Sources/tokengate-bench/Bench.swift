@@ -1,7 +1,8 @@
 // One benchmark run, in the order that keeps figures comparable: measure the message sizes,
-// then the floor (echo of those sizes, thread and epoll servers), TokenGate (CanMakeRequest and
-// LogUsage under each fsync policy), Redis, the one-core pinned round trip and the scale test,
-// all at the same concurrency, then the ratios against their targets.
+// then the floor (echo of those sizes, thread and epoll servers), TokenGate's CanMakeRequest
+// alternating with the floor and the Redis gate, LogUsage under each fsync policy (`always`
+// alternating with Redis's fsync-always AOF), the one-core pinned round trip and the scale
+// test, all at the same concurrency, then the ratios against their targets.
 import Foundation
 import TokenGateClient
 import TokenGateWire
@@ -10,6 +11,14 @@ import TokenGateWire
 struct MessageSizes {
     var requestBytes: Int
     var responseBytes: Int
+}
+
+/// One load of a comparison measured in alternating slices (`measureAlternating`): its report
+/// key and label, and one slice of it at a shape for a duration.
+struct SliceSubject {
+    let key: String
+    let label: (LoadShape) -> String
+    let slice: (LoadShape, _ durationNs: UInt64) async throws -> Measurement
 }
 
 /// The three load shapes every subject is measured under.
@@ -73,7 +82,6 @@ final class BenchRun {
             if options.runs("floor") { fasterServer = try await screenFloorServers(sizes) }
             if options.runs("gate") { try await measureFloorAgainstGate(sizes, fasterServer: fasterServer) }
             if options.runs("log") { try await measureLogUsage() }
-            if options.runs("redis") { try measureRedis() }
             if options.runs("pinned") { try await measurePinned(sizes) }
             if options.runs("scale") { try await measureScale() }
         } catch {
@@ -167,38 +175,46 @@ final class BenchRun {
         return (server, socket)
     }
 
-    /// The floor (the faster server per shape) and CanMakeRequest through the client, measured
-    /// in alternating slices so that whatever else the machine is doing weighs on both alike.
+    /// The floor (the faster server per shape), CanMakeRequest through the client and the Redis
+    /// gate, measured in alternating slices.
     func measureFloorAgainstGate(_ sizes: MessageSizes, fasterServer: [LoadShape: String]) async throws {
-        report.section("CanMakeRequest against the floor, in \(Self.pairedSlices) alternating slices each (tokengated --fsync always)")
+        report.section("CanMakeRequest against the floor and Redis, in \(Self.pairedSlices) alternating slices each (tokengated --fsync always)")
         var servers: [String: (child: Child, socket: String)] = [:]
         defer { for server in servers.values { server.child.kill() } }
         for kind in Set(fasterServer.values) { servers[kind] = try startEchoServer(kind, sizes) }
         let (daemon, gateSocket, _) = try await startDaemon()
         defer { daemon.kill() }
+        let redis = try startRedis(appendFsyncAlways: false)
+        defer { redis?.child.kill() }
         let workload = self.workload
+        let floor = SliceSubject(key: "floor", label: { "floor (\(fasterServer[$0]!) server), \($0.label)" }) { shape, durationNs in
+            try self.floorLoad(servers[fasterServer[shape]!]!.socket, sizes, shape, durationNs: durationNs)
+        }
+        let gate = SliceSubject(key: "tg.can", label: { "CanMakeRequest, \($0.label)" }) { shape, durationNs in
+            try await self.gateLoad(gateSocket, shape, durationNs: durationNs) { client, worker, call throws(TokenGateError) in
+                _ = try await client.canMakeRequest(workload.canMakeRequest(worker: worker, call: call))
+            }
+        }
+        try await measureAlternating([floor, gate] + (redis.map { [$0.subject] } ?? []))
+    }
+
+    /// Measures every subject at every load shape in `pairedSlices` slices, taking turns, so
+    /// that whatever else the machine is doing weighs on all alike; at 64 connections also the
+    /// CPU time per call of each.
+    func measureAlternating(_ subjects: [SliceSubject]) async throws {
         let sliceNs = durationNs / UInt64(Self.pairedSlices)
         for shape in LoadShape.allCases {
-            let echoSocket = servers[fasterServer[shape]!]!.socket
-            var floor = Measurement(calls: 0, elapsedNs: 0, latenciesNs: [])
-            var gate = Measurement(calls: 0, elapsedNs: 0, latenciesNs: [])
-            var floorCPU = CPUPerCall()
-            var gateCPU = CPUPerCall()
+            var measured = subjects.map { _ in Measurement(calls: 0, elapsedNs: 0, latenciesNs: []) }
+            var cpu = subjects.map { _ in CPUPerCall() }
             for _ in 0..<Self.pairedSlices {
-                floor.merge(try await floorCPU.measure(windowNs: sliceNs) { try floorLoad(echoSocket, sizes, shape, durationNs: sliceNs) })
-                gate.merge(try await gateCPU.measure(windowNs: sliceNs) {
-                    try await gateLoad(gateSocket, shape, durationNs: sliceNs) { client, worker, call throws(TokenGateError) in
-                        _ = try await client.canMakeRequest(workload.canMakeRequest(worker: worker, call: call))
-                    }
-                })
+                for (index, subject) in subjects.enumerated() {
+                    measured[index].merge(try await cpu[index].measure(windowNs: sliceNs) { try await subject.slice(shape, sliceNs) })
+                }
             }
-            let latencies = shape != .pipelined
-            let floorLabel = "floor (\(fasterServer[shape]!) server), \(shape.label)"
-            report.add("floor.\(shape.key)", floorLabel, floor, latencies: latencies, rate: true)
-            report.add("tg.can.\(shape.key)", "CanMakeRequest, \(shape.label)", gate, latencies: latencies, rate: true)
-            if shape == .manyConnections {
-                addCPU("floor.\(shape.key)", floorLabel, floorCPU)
-                addCPU("tg.can.\(shape.key)", "CanMakeRequest, \(shape.label)", gateCPU)
+            for (index, subject) in subjects.enumerated() {
+                let key = "\(subject.key).\(shape.key)"
+                report.add(key, subject.label(shape), measured[index], latencies: shape != .pipelined, rate: true)
+                if shape == .manyConnections { addCPU(key, subject.label(shape), cpu[index]) }
             }
         }
     }
@@ -211,7 +227,7 @@ final class BenchRun {
         report.add(key + ".cpu_system_us", label + ", system CPU per call", perCall.system, "µs")
     }
 
-    /// Slices the floor and CanMakeRequest alternate in.
+    /// Slices the subjects of a comparison alternate in.
     static let pairedSlices = 4
 
     func floorLoad(_ socket: String, _ sizes: MessageSizes, _ shape: LoadShape, durationNs: UInt64) throws -> Measurement {

@@ -28,11 +28,10 @@ struct BenchOptions: Sendable {
     var onlySections: Set<String> = []
 
     /// The sections of a run, in order; `--only` picks some of them.
-    static let sections = ["floor", "gate", "log", "redis", "pinned", "scale"]
+    static let sections = ["floor", "gate", "log", "pinned", "scale"]
 
     /// Whether `section` runs: it is picked (or nothing is picked) and not skipped.
     func runs(_ section: String) -> Bool {
-        if section == "redis" && redisDisabled { return true }  // prints "n/a (skipped)"
         if section == "scale" && skipScale || section == "pinned" && skipPinned { return false }
         return onlySections.isEmpty || onlySections.contains(section)
     }
@@ -63,8 +62,9 @@ struct BenchOptions: Sendable {
           --no-scale           skip the scale test
           --no-pinned          skip the one-core pinned round trip
           --only LIST          run only these sections, comma-separated, from:
-                               floor, gate, log, redis, pinned, scale (for profiling work;
-                               gate without floor takes the thread server as the floor)
+                               floor, gate, log, pinned, scale (for profiling work; gate
+                               without floor takes the thread server as the floor; gate and
+                               log measure the Redis peer too, unless --no-redis)
           -h, --help           print this help
 
         """
