@@ -1,6 +1,7 @@
 // One connection's loop: read what has arrived (one `read` may carry many pipelined frames),
-// answer every complete frame in order, wait once for the log to make the batch's writes
-// durable, and send all the replies with one `write`.
+// answer every complete frame in order, and send all the replies with one `write`, once the
+// log has made the batch's writes durable (Connection+Durability.swift).
+import Dispatch
 import Glibc
 import Synchronization
 import TokenGateCore
@@ -52,6 +53,8 @@ struct ConnectionLoop {
     let fd: Int32
     let peer: PeerCredentials?
     let writer: ConnectionWriter
+    /// Held while a batch of replies is with the log, waiting to be sent (`flushReplies`).
+    let batchWithLog = DispatchSemaphore(value: 1)
     // Values of the loop, not objects: a class's stored properties cost a run-time exclusivity
     // check on every access (about 80 instructions each).
     var lastMethod = LastMethod()
@@ -71,7 +74,13 @@ struct ConnectionLoop {
     private var limits: ServerLimits { server.configuration.limits }
 
     mutating func run() {
-        defer { writer.close() }
+        defer {
+            // The replies with the log go out before the connection closes. (A semaphore must
+            // be back at its initial value when it is freed.)
+            batchWithLog.wait()
+            batchWithLog.signal()
+            writer.close()
+        }
         var reader = FrameReader(frameBytesMax: limits.requestFrameBytesMax)
         // Idle connections keep a small buffer; one that fills it grows it to the full chunk.
         var chunk = [UInt8](repeating: 0, count: min(Self.initialChunkBytes, limits.readChunkBytes))

@@ -2,36 +2,107 @@
 // end_of_stream and the final status. A stream writes through its connection's writer, so a
 // finite stream (an export) can run on the connection's thread while a long-lived one (a
 // watcher) is handed to a hub and fed from other threads.
+import Foundation
 import Synchronization
 import TokenGateCore
 import TokenGateWire
 
-/// Serializes whole frames onto one connection's socket, from any thread.
+/// Serializes whole frames onto one connection's socket, from any thread. A thread that must
+/// not block on a slow peer (the log's flusher sending durable replies) sends what the socket
+/// takes now and leaves the rest to a background task; until that task has sent it, later
+/// frames queue behind it, so frames never interleave.
 final class ConnectionWriter: Sendable {
+    private struct State {
+        var closed = false
+        /// Bytes waiting for the background task; nil when none is running.
+        var queued: [UInt8]?
+        /// Called when the background task has sent (or dropped) everything queued.
+        var whenDrained: [@Sendable () -> Void] = []
+    }
+
     private let fd: Int32
-    private let closed = Mutex(false)
+    private let state = Mutex(State())
 
     init(fd: Int32) { self.fd = fd }
 
-    /// Writes `bytes` (whole frames); false once the connection is closed or a write failed.
+    /// Writes `bytes` (whole frames), blocking up to the socket's send timeout; false once the
+    /// connection is closed or a write failed. Behind a background send, queues them instead.
     @discardableResult
     func write(_ bytes: [UInt8]) -> Bool {
-        closed.withLock { closed in
-            guard !closed else { return false }
+        state.withLock { state in
+            guard !state.closed else { return false }
+            if state.queued != nil {
+                state.queued! += bytes
+                return true
+            }
             do {
                 try UnixSocket.writeAll(fd, bytes)
                 return true
             } catch {
-                closed = true
+                state.closed = true
                 return false
             }
         }
     }
 
-    /// Marks the connection closed: later writes are dropped (their peer is gone).
-    func close() { closed.withLock { $0 = true } }
+    /// Writes `bytes` (whole frames) without blocking: what the socket cannot take now is sent
+    /// by a background task. Calls `done` once they are sent or dropped (the peer is gone).
+    func writeWithoutBlocking(_ bytes: [UInt8], then done: @escaping @Sendable () -> Void) {
+        enum Next { case finished, queued, start([UInt8]) }
+        let next: Next = state.withLock { state in
+            guard !state.closed else { return .finished }
+            if state.queued != nil {
+                state.queued! += bytes
+                state.whenDrained.append(done)
+                return .queued
+            }
+            do {
+                let sent = try UnixSocket.sendAvailable(fd, bytes)
+                guard sent < bytes.count else { return .finished }
+                state.queued = []
+                state.whenDrained = [done]
+                return .start(Array(bytes[sent...]))
+            } catch {
+                state.closed = true
+                return .finished
+            }
+        }
+        switch next {
+        case .finished: done()
+        case .queued: break
+        // Rare (a peer that stopped reading), and it may block for the send timeout: a thread of
+        // its own rather than one of the few of a global queue.
+        case .start(let rest): Thread.detachNewThread { self.sendQueued(rest) }
+        }
+    }
 
-    var isClosed: Bool { closed.withLock { $0 } }
+    /// The background task: sends `bytes`, then whatever queued behind them, blocking; then
+    /// calls those waiting for it.
+    private func sendQueued(_ bytes: [UInt8]) {
+        var bytes = bytes
+        while true {
+            let sent = (try? UnixSocket.writeAll(fd, bytes)) != nil
+            let (more, drained): ([UInt8]?, [@Sendable () -> Void]) = state.withLock { state in
+                if !sent { state.closed = true }
+                if !state.closed, let queued = state.queued, !queued.isEmpty {
+                    state.queued = []
+                    return (queued, [])
+                }
+                defer { (state.queued, state.whenDrained) = (nil, []) }
+                return (nil, state.whenDrained)
+            }
+            guard let more else {
+                for done in drained { done() }
+                return
+            }
+            bytes = more
+        }
+    }
+
+    /// Marks the connection closed: later writes are dropped (their peer is gone).
+    func close() { state.withLock { $0.closed = true } }
+
+    var isClosed: Bool { state.withLock { $0.closed } }
 }
 
 /// One server-streaming call's response side. Thread-safe; finishing twice is a no-op.

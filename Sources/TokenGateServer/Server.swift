@@ -1,7 +1,7 @@
 // The Unix-socket server: one accept thread and one thread per connection. On 2 cores a
 // thread-per-connection server with blocking I/O beat an epoll loop for this request size
 // (DESIGN.md §9), and it lets a batch of pipelined calls be read with one `read`, answered in
-// order and written back with one `write` after a single wait for the log.
+// order and written back with one `write` once the log has made their writes durable.
 import Foundation
 import Synchronization
 import TokenGateCore

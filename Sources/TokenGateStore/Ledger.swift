@@ -209,6 +209,13 @@ public final class Ledger: Sendable {
         try log.waitUntilDurable(sequence)
     }
 
+    /// Calls `notify` once `sequence` is durable, or with the error that means it never will
+    /// be, without blocking this thread: on it when already known, else on the log's flusher
+    /// (so `notify` must not block).
+    public func whenDurable(_ sequence: UInt64, _ notify: @escaping @Sendable (Result<Void, StoreError>) -> Void) {
+        log.whenDurable(sequence, notify)
+    }
+
     /// The last sequence durable under the fsync policy: after a failed batch write, the calls
     /// whose sequence is above it were not acknowledged.
     public var durableSequence: UInt64 { log.durableSequence }

@@ -1,7 +1,8 @@
 // The flusher thread of the write-ahead log and the segment writer it drives. The flusher
 // sleeps until someone waits (or too much is pending, or the everysec timer fires), takes every
-// pending byte at once, writes it with one write per segment touched, fdatasyncs once, and wakes
-// every waiter the batch covers. A failed write is undone and retried later; a failed
+// pending byte at once, writes it with one write per segment touched, fdatasyncs once, and
+// settles every waiter the batch covers: it wakes a blocked thread, or calls a connection's
+// completion, which sends that connection's replies. A failed write is undone and retried later; a failed
 // fdatasync is never retried: the log turns failed.
 
 import Dispatch
@@ -45,7 +46,7 @@ extension WriteAheadLog {
         var buffer: [UInt8] = []
         while true {
             let (step, resolved) = state.withLock { nextStep(&$0, taking: &buffer) }
-            for waiter in resolved { waiter.semaphore.signal() }
+            resolved.notify()
             switch step {
             case .exit:
                 return
@@ -54,14 +55,14 @@ extension WriteAheadLog {
             case .work(let first, let last, let sync):
                 let outcome = flush(buffer, firstSequence: first, sync: sync)
                 let resolved = state.withLock { publish(outcome, batch: buffer, lastSequence: last, &$0) }
-                for waiter in resolved { waiter.semaphore.signal() }
+                resolved.notify()
                 buffer.removeAll(keepingCapacity: buffer.capacity <= StoreLimits.recycledBufferBytesMax)
             }
         }
     }
 
     /// Decides the next step; when there is work, swaps the pending bytes into `buffer`.
-    func nextStep(_ state: inout LogState, taking buffer: inout [UInt8]) -> (FlusherStep, [Waiter]) {
+    func nextStep(_ state: inout LogState, taking buffer: inout [UInt8]) -> (FlusherStep, [Resolved]) {
         state.flusherIdle = false
         if let failure = state.failure {
             let resolved = state.resolveAllWaiters(with: failure)
@@ -127,7 +128,7 @@ extension WriteAheadLog {
     /// Records what the flush achieved and settles the waiters it covers.
     func publish(
         _ outcome: FlushOutcome, batch: [UInt8], lastSequence: UInt64, _ state: inout LogState
-    ) -> [Waiter] {
+    ) -> [Resolved] {
         state.writtenSequence = outcome.writtenSequence
         state.syncedSequence = outcome.syncedSequence
         var writeError: SystemError?
@@ -146,7 +147,7 @@ extension WriteAheadLog {
             break
         }
         let durable = durable(state)
-        var resolved: [Waiter] = []
+        var resolved: [Resolved] = []
         state.waiters.removeAll { waiter in
             let result: Result<Void, StoreError>
             if let failure = state.failure {
@@ -158,8 +159,7 @@ extension WriteAheadLog {
             } else {
                 return false
             }
-            waiter.outcome.withLock { $0 = result }
-            resolved.append(waiter)
+            resolved.append((waiter, result))
             return true
         }
         return resolved

@@ -128,25 +128,45 @@ public final class WriteAheadLog: Sendable {
     ///   not acknowledged; it stays queued and is written with a later batch), `.failed` when
     ///   an fdatasync failed (forever after), `.closed`.
     public func waitUntilDurable(_ sequence: UInt64) throws(StoreError) {
-        let (waiter, wake) = try state.withLock { state throws(StoreError) -> (Waiter?, Bool) in
+        var blocked: BlockedWait?
+        let registered = try register(sequence) {
+            let wait = BlockedWait()
+            blocked = wait
+            return Waiter(sequence: sequence) { result in wait.resolve(result) }
+        }
+        if registered { try blocked!.wait() }
+    }
+
+    /// Calls `notify` once every record through `sequence` is durable, or with the error that
+    /// means it never will be: on this thread when that is already known, else on the
+    /// flusher's, which settles the batch's other waiters after it (so `notify` must not block).
+    public func whenDurable(_ sequence: UInt64, _ notify: @escaping @Sendable (Result<Void, StoreError>) -> Void) {
+        do throws(StoreError) {
+            if try !register(sequence, { Waiter(sequence: sequence, resolve: notify) }) { notify(.success(())) }
+        } catch {
+            notify(.failure(error))
+        }
+    }
+
+    /// Adds the waiter `makeWaiter` builds for `sequence`, waking the flusher if it sleeps.
+    /// False (and no waiter) when the record is durable already.
+    private func register(_ sequence: UInt64, _ makeWaiter: () -> Waiter) throws(StoreError) -> Bool {
+        let wake = try state.withLock { state throws(StoreError) -> Bool? in
             precondition(state.phase.hasRecovered, "WriteAheadLog.waitUntilDurable before recover")
             precondition(sequence < state.nextSequence, "waiting for sequence \(sequence), never appended")
             if let failure = state.failure { throw failure }
-            if sequence <= durable(state) { return (nil, false) }
+            if sequence <= durable(state) { return nil }
             guard state.phase == .open || state.phase == .closing else {
                 throw StoreError(.closed, "the log is closed")
             }
-            let waiter = Waiter(sequence: sequence)
-            state.waiters.append(waiter)
+            state.waiters.append(makeWaiter())
             state.retryAwaitsDemand = false
-            let wake = state.flusherIdle
-            state.flusherIdle = false
-            return (waiter, wake)
+            defer { state.flusherIdle = false }
+            return state.flusherIdle
         }
-        guard let waiter else { return }
+        guard let wake else { return false }
         if wake { flusherWake.signal() }
-        waiter.semaphore.wait()
-        try waiter.outcome.withLock { $0 }!.get()
+        return true
     }
 
     // MARK: - Snapshots and shutdown
@@ -218,11 +238,11 @@ public final class WriteAheadLog: Sendable {
 
     /// Turns the log dead after a failed fdatasync: every waiter and every later call fails.
     func markFailed(_ failure: StoreError) {
-        let resolved = state.withLock { state -> [Waiter] in
+        let resolved = state.withLock { state -> [Resolved] in
             if state.failure == nil { state.failure = failure }
             return state.resolveAllWaiters(with: state.failure!)
         }
-        for waiter in resolved { waiter.semaphore.signal() }
+        resolved.notify()
     }
 }
 
@@ -254,22 +274,46 @@ struct LogState {
     /// Next background fdatasync under `everysec`.
     var syncDeadline = DispatchTime.now()
 
-    /// Sets `error` as the outcome of every waiter and removes them all.
-    mutating func resolveAllWaiters(with error: StoreError) -> [Waiter] {
-        let resolved = waiters
-        waiters.removeAll()
-        for waiter in resolved { waiter.outcome.withLock { $0 = .failure(error) } }
-        return resolved
+    /// Removes every waiter, each to be told `error`.
+    mutating func resolveAllWaiters(with error: StoreError) -> [Resolved] {
+        defer { waiters.removeAll() }
+        return waiters.map { ($0, .failure(error)) }
     }
 }
 
-/// A thread blocked in `waitUntilDurable`. The flusher sets the outcome, then signals.
+/// A waiter and its outcome, to be told once the log's lock is released.
+typealias Resolved = (waiter: Waiter, result: Result<Void, StoreError>)
+
+extension [Resolved] {
+    func notify() {
+        for (waiter, result) in self { waiter.resolve(result) }
+    }
+}
+
+/// A wait for a sequence to be durable; the flusher calls `resolve` with the outcome, outside
+/// the log's lock.
 final class Waiter: Sendable {
     let sequence: UInt64
-    let semaphore = DispatchSemaphore(value: 0)
-    let outcome = Mutex<Result<Void, StoreError>?>(nil)
+    let resolve: @Sendable (Result<Void, StoreError>) -> Void
 
-    init(sequence: UInt64) {
+    init(sequence: UInt64, resolve: @escaping @Sendable (Result<Void, StoreError>) -> Void) {
         self.sequence = sequence
+        self.resolve = resolve
+    }
+}
+
+/// A thread blocked in `waitUntilDurable` until its waiter is resolved.
+final class BlockedWait: Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private let outcome = Mutex<Result<Void, StoreError>?>(nil)
+
+    func resolve(_ result: Result<Void, StoreError>) {
+        outcome.withLock { $0 = result }
+        semaphore.signal()
+    }
+
+    func wait() throws(StoreError) {
+        semaphore.wait()
+        try outcome.withLock { $0 }!.get()
     }
 }

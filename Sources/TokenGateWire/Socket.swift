@@ -108,6 +108,28 @@ public enum UnixSocket {
         if failure != 0 { throw SocketError("write", errno: failure) }
     }
 
+    /// Sends as much of `bytes[offset...]` as the socket takes now, without waiting for room
+    /// (0 when it has none). Never raises SIGPIPE: a closed peer is `EPIPE`.
+    public static func sendAvailable(_ fd: Int32, _ bytes: [UInt8], from offset: Int = 0) throws(SocketError) -> Int {
+        var offset = offset
+        let start = offset
+        let failure: Int32 = bytes.withUnsafeBytes { raw in
+            while offset < raw.count {
+                let sent = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                if sent >= 0 {
+                    offset += sent
+                } else if Glibc.errno == EAGAIN || Glibc.errno == EWOULDBLOCK {
+                    return 0
+                } else if Glibc.errno != EINTR {
+                    return Glibc.errno
+                }
+            }
+            return 0
+        }
+        if failure != 0 { throw SocketError("write", errno: failure) }
+        return offset - start
+    }
+
     /// Waits until `fd` is readable (or closed), at most `timeoutMs` (-1 = forever).
     /// Returns false on timeout.
     public static func waitReadable(_ fd: Int32, timeoutMs: Int32) throws(SocketError) -> Bool {

@@ -2,6 +2,7 @@
 // idle floods, early disconnects, too many connections, peers outside the allow-list. After
 // each, a normal client must still get correct answers.
 import Foundation
+import Synchronization
 import TokenGateClient
 import TokenGateWire
 import XCTest
@@ -137,6 +138,39 @@ final class HostilePeerTests: XCTestCase {
         print("hostile: RSS before \(before) KiB, with 1,000 idle connections \(during) KiB, after \(after) KiB")
         XCTAssertLessThan(during - before, 32 * 1_024, "an idle connection must cost little memory (under 32 KiB each)")
         XCTAssertLessThan(after - before, 16 * 1_024, "closing the idle connections must give their memory back")
+    }
+
+    /// Replies that wait for the log are sent by the log's flusher; a peer that pipelines
+    /// LogUsage calls and never reads must not hold up anyone else's writes (the flusher never
+    /// blocks on a socket), and is dropped after the write timeout.
+    func testAPeerThatNeverReadsItsRepliesHoldsUpNoOneElse() async throws {
+        let daemon = try TestDaemon(arguments: ["--write-timeout-ms", "3000"])
+        let peer = try RawPeer(daemon.socketPath)
+        var frames: [UInt8] = []
+        for index in 0..<20_000 {
+            let usage = LogUsageRequest(eventID: "flood-\(index)", shopID: "shop_flood", inputTokens: 10, outputTokens: 1)
+            Framing.appendFrame(RequestEnvelope(callID: UInt64(index + 1), method: MethodPath.logUsage, payload: usage.encoded()).encoded(), to: &frames)
+        }
+        // Far more replies than the socket buffers hold; the send blocks once the daemon stops
+        // reading and fails once the daemon drops the connection.
+        let sent = DispatchSemaphore(value: 0)
+        let refused = Mutex(false)
+        Thread.detachNewThread { [frames, fd = peer.fd] in
+            do { try UnixSocket.writeAll(fd, frames) } catch { refused.withLock { $0 = true } }
+            sent.signal()
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let client = daemon.client()
+        let started = Date()
+        for index in 0..<50 {
+            _ = try await client.logUsage(.init(eventID: "other-\(index)", shopID: "shop_other", inputTokens: 100, outputTokens: 10))
+        }
+        let seconds = Date().timeIntervalSince(started)
+        XCTAssertLessThan(seconds, 0.9, "other connections' LogUsage calls waited on the stalled peer (\(seconds) s for 50)")
+        XCTAssertEqual(sent.wait(timeout: .now() + 10), .success, "the stalled peer's connection is still open")
+        XCTAssertTrue(refused.withLock { $0 }, "a peer that never reads is dropped after the write timeout")
+        try await assertStillServes(daemon)
+        withExtendedLifetime(peer) {}
     }
 
     func testEarlyDisconnectsAndTheConnectionCap() async throws {
