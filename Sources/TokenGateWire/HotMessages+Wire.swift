@@ -1,5 +1,6 @@
 // Hand-written encoders for the two messages of every CanMakeRequest, the gate chat workers call
-// before each LLM call: the request (encoded by the client) and the response (by the daemon).
+// before each LLM call: the request (encoded by the client) and the response (by the daemon);
+// and a direct decoder of LogUsage's request, which chat workers send after each call.
 // protobuf-c's generic pack cost about 2,500 instructions a message here (a C struct built
 // through an arena, a size pass and a pack pass over descriptors); these write the same bytes
 // directly. The bytes are exactly protobuf-c's (fields in number order, proto3 defaults
@@ -71,7 +72,7 @@ extension CanMakeRequestResponse {
     }
 }
 
-/// Direct decoders of the plain shape of the gate's two messages: each field at most once, known
+/// Direct decoders of the plain shape of the hot messages: each field at most once, known
 /// fields with their wire types, ASCII strings without NUL, bools 0 or 1, enums the Swift type
 /// knows. Nil for anything else, which the caller decodes with protobuf-c instead.
 enum HotMessageDecoder {
@@ -109,6 +110,52 @@ enum HotMessageDecoder {
             case (7, varint):
                 guard let value = reader.bool() else { return nil }
                 request.reserve = value
+            default:
+                return nil
+            }
+        }
+        return request
+    }
+
+    static func logUsage(_ bytes: ArraySlice<UInt8>) -> LogUsageRequest? {
+        guard bytes.count <= WireLimits.messageBytesMax else { return nil }
+        return PlainProtoReader.reading(bytes, logUsage)
+    }
+
+    /// LogUsageRequest in the plain shape, metadata without pairs.
+    private static func logUsage(_ reader: inout PlainProtoReader) -> LogUsageRequest? {
+        // Every field starts at its proto3 default (the Swift initializer's defaults differ).
+        var request = LogUsageRequest(eventID: "", shopID: "", operationType: "", model: "")
+        var seen: UInt32 = 0
+        while reader.offset < reader.end {
+            guard let (field, type) = reader.key(fieldsMax: 12, seen: &seen) else { return nil }
+            switch (field, type) {
+            case (1...6, lengthDelimited), (11, lengthDelimited):
+                guard let string = reader.string() else { return nil }
+                switch field {
+                case 1: request.eventID = string
+                case 2: request.shopID = string
+                case 3: request.userID = string
+                case 4: request.conversationID = string
+                case 5: request.operationType = string
+                case 6: request.model = string
+                default: request.reservationID = string
+                }
+            case (7...10, varint):
+                guard let value = reader.varint() else { return nil }
+                switch field {
+                case 7: request.inputTokens = value
+                case 8: request.outputTokens = value
+                case 9: request.cachedInputTokens = value
+                default: request.occurredAtUnixMs = Int64(bitPattern: value)
+                }
+            case (12, lengthDelimited):
+                guard let length = reader.length(),
+                    let metadata = UsageFactDecoder.usageMetadata(
+                        PlainProtoReader(reader.bytes, offset: reader.offset, end: reader.offset + length))
+                else { return nil }
+                request.metadata = metadata
+                reader.offset += length
             default:
                 return nil
             }

@@ -325,7 +325,14 @@ extension LogUsageRequest: WireMessage, CMessageEncodable {
     public static let protoName = "tokengate.v1.LogUsageRequest"
     /// Decodes and validates protobuf bytes; an absent `metadata` decodes as empty metadata.
     public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
-        try WireCodec.decode(bytes, fieldPrefix: "log_usage")
+        try decode(payload: bytes[...])
+    }
+
+    /// Decodes a request envelope's payload in place: the plain shape directly (about 4,000
+    /// instructions less than protobuf-c's unpack and copy), anything else through protobuf-c.
+    public static func decode(payload: ArraySlice<UInt8>) throws(TokenGateError) -> Self {
+        if let plain = HotMessageDecoder.logUsage(payload) { return plain }
+        return try WireCodec.decode(Array(payload), fieldPrefix: "log_usage")
     }
     /// The protobuf bytes of this message.
     public func encoded() -> [UInt8] { ProtobufC.pack(self) }

@@ -83,8 +83,9 @@ enum UsageFactDecoder {
         return true
     }
 
-    /// The UsageMetadata without pairs `reader` covers.
-    private static func usageMetadata(_ reader: PlainProtoReader) -> UsageMetadata? {
+    /// The UsageMetadata without pairs `reader` covers (also LogUsageRequest's, which has the
+    /// same fields).
+    static func usageMetadata(_ reader: PlainProtoReader) -> UsageMetadata? {
         var reader = reader
         var metadata = UsageMetadata()
         var seen: UInt32 = 0

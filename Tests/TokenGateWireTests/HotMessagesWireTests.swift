@@ -173,6 +173,51 @@ final class HotMessagesWireTests: XCTestCase {
         XCTAssertEqual(try CanMakeRequestRequest.decode([0x20, 0x01, 0x20, 0x02]).estimatedInputTokens, 2)
     }
 
+    /// A LogUsageRequest whose strings are mostly plain ids (the others from `text`), with
+    /// metadata pairs now and then.
+    static func randomUsage(_ generator: inout SplitMix64) -> LogUsageRequest {
+        func id(_ generator: inout SplitMix64) -> String {
+            generator.next() % 4 == 0 ? text(&generator) : "id-\(generator.next() % 100_000)"
+        }
+        let extra = generator.next() % 4 == 0 ? [MetadataEntry(key: id(&generator), value: id(&generator))] : []
+        return LogUsageRequest(
+            eventID: id(&generator), shopID: id(&generator), userID: id(&generator), conversationID: id(&generator),
+            operationType: id(&generator), model: id(&generator), inputTokens: number(&generator),
+            outputTokens: number(&generator), cachedInputTokens: number(&generator),
+            occurredAtUnixMs: Int64(bitPattern: number(&generator)), reservationID: id(&generator),
+            metadata: UsageMetadata(
+                messageLength: UInt32(truncatingIfNeeded: number(&generator)),
+                historyLength: UInt32(truncatingIfNeeded: number(&generator)), knowledgeBaseSize: number(&generator),
+                extra: extra))
+    }
+
+    func testLogUsageDirectDecoderMatchesProtobufC() {
+        var generator = SplitMix64(seed: Self.seed &+ 3)
+        var plain = 0
+        for round in 0..<3_000 {
+            let usage = Self.randomUsage(&generator)
+            let bytes = usage.encoded()  // protobuf-c's pack
+            let context = "seed \(Self.seed &+ 3) round \(round)"
+            assertPathsAgree(bytes, as: LogUsageRequest.self, prefix: "log_usage", context)
+            assertPathsAgree(Self.damaged(bytes, &generator), as: LogUsageRequest.self, prefix: "log_usage", context + " damaged")
+            let strings = [usage.eventID, usage.shopID, usage.userID, usage.conversationID, usage.operationType, usage.model, usage.reservationID]
+            if let direct = HotMessageDecoder.logUsage(bytes[...]) {
+                if !strings.contains(where: { $0.utf8.contains(0) }) { XCTAssertEqual(direct, usage, context) }
+                XCTAssertTrue(usage.metadata.extra.isEmpty, "metadata pairs are left to protobuf-c, \(context)")
+                plain += 1
+            }
+        }
+        XCTAssertGreaterThan(plain, 500, "the direct path must carry the plain requests")
+        // What a chat worker sends, and the proto3 defaults of absent fields (not the Swift ones).
+        let typical = LogUsageRequest(
+            eventID: "0f11e000-0000-4000-8000-000000000001", shopID: "shop-0000042", userID: "user-000001",
+            inputTokens: 2_062, outputTokens: 201, metadata: UsageMetadata(messageLength: 180, historyLength: 6))
+        XCTAssertEqual(HotMessageDecoder.logUsage(typical.encoded()[...]), typical)
+        let bare = try? LogUsageRequest.decode(LogUsageRequest(shopID: "s", operationType: "", model: "").encoded())
+        XCTAssertEqual(bare?.operationType, "")
+        XCTAssertEqual(bare?.model, "")
+    }
+
     static func randomEnvelopes(_ generator: inout SplitMix64) -> (RequestEnvelope, ResponseEnvelope) {
         let methods = MethodPath.all + ["", "/not.a/Method", "ショップ"]
         let payload = (0..<Int(generator.next() % 40)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }

@@ -40,6 +40,33 @@ final class UsageFactDecoderTests: XCTestCase {
         return samples
     }
 
+    /// The direct encoder of usage records writes exactly protobuf-c's bytes, for the samples
+    /// and for seeded events with every kind of string and number (NULs, non-ASCII, extremes).
+    func testUsageRecordBytesMatchProtobufC() {
+        var generator = SplitMix64(seed: 0x05A6_E0EC_0DE5)
+        func text() -> String {
+            let choices = ["", "shop-0000042", "ü-évènement", "a\u{0}b", "\u{0}", String(repeating: "x", count: 300)]
+            return choices[Int(generator.next() % UInt64(choices.count))]
+        }
+        func number() -> UInt64 {
+            [0, 1, 127, 128, 16_384, UInt64(UInt32.max), UInt64(Int64.max), UInt64.max, generator.next()][Int(generator.next() % 9)]
+        }
+        var events = samples
+        for _ in 0..<2_000 {
+            events.append(UsageEvent(
+                eventID: text(), shopID: text(), userID: text(), conversationID: text(), operationType: text(), model: text(),
+                inputTokens: number(), outputTokens: number(), cachedInputTokens: number(),
+                occurredAtUnixMs: Int64(bitPattern: number()), costNanoUSD: Int64(bitPattern: number()),
+                metadata: UsageMetadata(
+                    messageLength: UInt32(truncatingIfNeeded: number()), historyLength: UInt32(truncatingIfNeeded: number()),
+                    knowledgeBaseSize: number()),
+                recordedAtUnixMs: Int64(bitPattern: number())))
+        }
+        for (index, event) in events.enumerated() {
+            XCTAssertEqual(FactCodec.encode(.usage(event)), ProtobufC.pack(Fact.usage(event)), "event \(index): \(event)")
+        }
+    }
+
     func testDirectDecoderMatchesProtobufC() throws {
         for sample in samples {
             let bytes = FactCodec.encode(.usage(sample))
