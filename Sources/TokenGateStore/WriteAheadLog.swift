@@ -292,14 +292,9 @@ extension [Resolved] {
 
 /// A wait for a sequence to be durable; the flusher calls `resolve` with the outcome, outside
 /// the log's lock.
-final class Waiter: Sendable {
+struct Waiter: Sendable {
     let sequence: UInt64
     let resolve: @Sendable (Result<Void, StoreError>) -> Void
-
-    init(sequence: UInt64, resolve: @escaping @Sendable (Result<Void, StoreError>) -> Void) {
-        self.sequence = sequence
-        self.resolve = resolve
-    }
 }
 
 /// A thread blocked in `waitUntilDurable` until its waiter is resolved.

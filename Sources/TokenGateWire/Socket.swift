@@ -108,11 +108,10 @@ public enum UnixSocket {
         if failure != 0 { throw SocketError("write", errno: failure) }
     }
 
-    /// Sends as much of `bytes[offset...]` as the socket takes now, without waiting for room
-    /// (0 when it has none). Never raises SIGPIPE: a closed peer is `EPIPE`.
-    public static func sendAvailable(_ fd: Int32, _ bytes: [UInt8], from offset: Int = 0) throws(SocketError) -> Int {
-        var offset = offset
-        let start = offset
+    /// Sends as much of `bytes` as the socket takes now, without waiting for room (0 when it
+    /// has none). Never raises SIGPIPE: a closed peer is `EPIPE`.
+    public static func sendAvailable(_ fd: Int32, _ bytes: [UInt8]) throws(SocketError) -> Int {
+        var offset = 0
         let failure: Int32 = bytes.withUnsafeBytes { raw in
             while offset < raw.count {
                 let sent = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
@@ -127,7 +126,7 @@ public enum UnixSocket {
             return 0
         }
         if failure != 0 { throw SocketError("write", errno: failure) }
-        return offset - start
+        return offset
     }
 
     /// Waits until `fd` is readable (or closed), at most `timeoutMs` (-1 = forever).
