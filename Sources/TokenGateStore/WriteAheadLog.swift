@@ -128,45 +128,34 @@ public final class WriteAheadLog: Sendable {
     ///   not acknowledged; it stays queued and is written with a later batch), `.failed` when
     ///   an fdatasync failed (forever after), `.closed`.
     public func waitUntilDurable(_ sequence: UInt64) throws(StoreError) {
-        var blocked: BlockedWait?
-        let registered = try register(sequence) {
-            let wait = BlockedWait()
-            blocked = wait
-            return Waiter(sequence: sequence) { result in wait.resolve(result) }
-        }
-        if registered { try blocked!.wait() }
+        let blocked = BlockedWait()
+        whenDurable(sequence) { result in blocked.resolve(result) }
+        try blocked.wait()
     }
 
     /// Calls `notify` once every record through `sequence` is durable, or with the error that
     /// means it never will be: on this thread when that is already known, else on the
     /// flusher's, which settles the batch's other waiters after it (so `notify` must not block).
     public func whenDurable(_ sequence: UInt64, _ notify: @escaping @Sendable (Result<Void, StoreError>) -> Void) {
-        do throws(StoreError) {
-            if try !register(sequence, { Waiter(sequence: sequence, resolve: notify) }) { notify(.success(())) }
-        } catch {
-            notify(.failure(error))
-        }
-    }
-
-    /// Adds the waiter `makeWaiter` builds for `sequence`, waking the flusher if it sleeps.
-    /// False (and no waiter) when the record is durable already.
-    private func register(_ sequence: UInt64, _ makeWaiter: () -> Waiter) throws(StoreError) -> Bool {
-        let wake = try state.withLock { state throws(StoreError) -> Bool? in
-            precondition(state.phase.hasRecovered, "WriteAheadLog.waitUntilDurable before recover")
+        enum Registration { case durable, failed(StoreError), waiting(wakeFlusher: Bool) }
+        let registration: Registration = state.withLock { state in
+            precondition(state.phase.hasRecovered, "WriteAheadLog.whenDurable before recover")
             precondition(sequence < state.nextSequence, "waiting for sequence \(sequence), never appended")
-            if let failure = state.failure { throw failure }
-            if sequence <= durable(state) { return nil }
+            if let failure = state.failure { return .failed(failure) }
+            if sequence <= durable(state) { return .durable }
             guard state.phase == .open || state.phase == .closing else {
-                throw StoreError(.closed, "the log is closed")
+                return .failed(StoreError(.closed, "the log is closed"))
             }
-            state.waiters.append(makeWaiter())
+            state.waiters.append(Waiter(sequence: sequence, resolve: notify))
             state.retryAwaitsDemand = false
             defer { state.flusherIdle = false }
-            return state.flusherIdle
+            return .waiting(wakeFlusher: state.flusherIdle)
         }
-        guard let wake else { return false }
-        if wake { flusherWake.signal() }
-        return true
+        switch registration {
+        case .durable: notify(.success(()))
+        case .failed(let error): notify(.failure(error))
+        case .waiting(let wakeFlusher): if wakeFlusher { flusherWake.signal() }
+        }
     }
 
     // MARK: - Snapshots and shutdown

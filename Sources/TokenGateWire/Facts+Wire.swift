@@ -24,10 +24,7 @@ public enum FactCodec {
     /// message always present) but written directly: protobuf-c's pack cost about 5,000
     /// instructions a record. Tested against protobuf-c's bytes.
     static func encodeUsage(_ event: UsageEvent) -> [UInt8] {
-        var metadata: [UInt8] = []
-        EnvelopeCodec.appendVarintField(1, UInt64(event.metadata.messageLength), to: &metadata)
-        EnvelopeCodec.appendVarintField(2, UInt64(event.metadata.historyLength), to: &metadata)
-        EnvelopeCodec.appendVarintField(3, event.metadata.knowledgeBaseSize, to: &metadata)
+        let metadata = [UInt64(event.metadata.messageLength), UInt64(event.metadata.historyLength), event.metadata.knowledgeBaseSize]
         var record: [UInt8] = []
         record.reserveCapacity(
             ProtoFields.overheadBytes + event.eventID.utf8.count + event.shopID.utf8.count + event.userID.utf8.count
@@ -43,19 +40,18 @@ public enum FactCodec {
         EnvelopeCodec.appendVarintField(9, event.cachedInputTokens, to: &record)
         EnvelopeCodec.appendVarintField(10, UInt64(bitPattern: event.occurredAtUnixMs), to: &record)
         EnvelopeCodec.appendVarintField(11, UInt64(bitPattern: event.costNanoUSD), to: &record)
-        appendMessageField(12, metadata, to: &record)
+        // The metadata message in place: its fields 1...3 are varints with one-byte tags.
+        EnvelopeCodec.appendVarint(12 << 3 | 2, to: &record)
+        let metadataBytes = metadata.reduce(0) { $0 + ($1 == 0 ? 0 : 1 + EnvelopeCodec.varintSize($1)) }
+        EnvelopeCodec.appendVarint(UInt64(metadataBytes), to: &record)
+        for (index, value) in metadata.enumerated() { EnvelopeCodec.appendVarintField(UInt64(index + 1), value, to: &record) }
         EnvelopeCodec.appendVarintField(13, UInt64(bitPattern: event.recordedAtUnixMs), to: &record)
         var fact: [UInt8] = []
         fact.reserveCapacity(record.count + 6)
-        appendMessageField(1, record, to: &fact)
+        EnvelopeCodec.appendVarint(1 << 3 | 2, to: &fact)
+        EnvelopeCodec.appendVarint(UInt64(record.count), to: &fact)
+        fact.append(contentsOf: record)
         return fact
-    }
-
-    /// A message field, written even when empty (protobuf-c packs every message it points to).
-    private static func appendMessageField(_ field: UInt64, _ bytes: [UInt8], to out: inout [UInt8]) {
-        EnvelopeCodec.appendVarint(field << 3 | 2, to: &out)
-        EnvelopeCodec.appendVarint(UInt64(bytes.count), to: &out)
-        out.append(contentsOf: bytes)
     }
 
     /// Decodes a stored fact.

@@ -93,31 +93,26 @@ public enum UnixSocket {
 
     /// Writes every byte (looping over short writes). Never raises SIGPIPE: a closed peer is `EPIPE`.
     public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(SocketError) {
-        let failure: Int32 = bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let sent = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-                if sent >= 0 {
-                    offset += sent
-                } else if Glibc.errno != EINTR {
-                    return Glibc.errno
-                }
-            }
-            return 0
-        }
-        if failure != 0 { throw SocketError("write", errno: failure) }
+        _ = try send(fd, bytes, waiting: true)
     }
 
     /// Sends as much of `bytes` as the socket takes now, without waiting for room (0 when it
     /// has none). Never raises SIGPIPE: a closed peer is `EPIPE`.
     public static func sendAvailable(_ fd: Int32, _ bytes: [UInt8]) throws(SocketError) -> Int {
+        try send(fd, bytes, waiting: false)
+    }
+
+    /// Sends `bytes`, looping over short sends; without `waiting`, stops when the socket is full.
+    /// Returns the bytes sent.
+    private static func send(_ fd: Int32, _ bytes: [UInt8], waiting: Bool) throws(SocketError) -> Int {
+        let flags = Int32(waiting ? MSG_NOSIGNAL : MSG_NOSIGNAL | MSG_DONTWAIT)
         var offset = 0
         let failure: Int32 = bytes.withUnsafeBytes { raw in
             while offset < raw.count {
-                let sent = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                let sent = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, flags)
                 if sent >= 0 {
                     offset += sent
-                } else if Glibc.errno == EAGAIN || Glibc.errno == EWOULDBLOCK {
+                } else if !waiting && (Glibc.errno == EAGAIN || Glibc.errno == EWOULDBLOCK) {
                     return 0
                 } else if Glibc.errno != EINTR {
                     return Glibc.errno
