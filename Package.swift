@@ -1,10 +1,13 @@
 // swift-tools-version:6.0
 // TokenGate: a per-shop LLM budget gate served over a Unix socket. The modules depend one way:
 // Core (pure domain) <- Wire (protobuf-c framing and conversion) and Store (shards, log,
-// snapshots) <- Server <- tokengated; Wire <- Client <- tokengate.
+// snapshots) <- Server <- tokengated; Wire <- Client <- tokengate. Clock (the monotonic clock)
+// <- Store, Server and Client.
 import PackageDescription
 
-let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
+// Warnings are errors in this project's own builds, passed by scripts/test.sh
+// (`-Xswiftc -warnings-as-errors`), not here: SwiftPM refuses `unsafeFlags` in a package that
+// another package depends on by version.
 
 let package = Package(
     name: "TokenGate",
@@ -24,33 +27,32 @@ let package = Package(
         .target(name: "CTokenGateSys"),
         .target(name: "CTokenGateCRC"),
         .target(name: "CBenchFloor"),
-        .target(name: "TokenGateCore", swiftSettings: strict),
-        .target(name: "TokenGateWire", dependencies: ["TokenGateProtoC", "TokenGateCore"], swiftSettings: strict),
-        .target(name: "TokenGateStore", dependencies: ["TokenGateCore", "CTokenGateCRC"], swiftSettings: strict),
+        .target(name: "TokenGateClock"),
+        .target(name: "TokenGateCore"),
+        .target(name: "TokenGateWire", dependencies: ["TokenGateProtoC", "TokenGateCore"]),
+        .target(name: "TokenGateStore", dependencies: ["TokenGateCore", "TokenGateClock", "CTokenGateCRC"]),
         .target(
             name: "TokenGateServer",
-            dependencies: ["TokenGateCore", "TokenGateWire", "TokenGateStore", "CTokenGateSys"],
-            swiftSettings: strict
+            dependencies: ["TokenGateCore", "TokenGateClock", "TokenGateWire", "TokenGateStore", "CTokenGateSys"]
         ),
         .target(
-            name: "TokenGateClient", dependencies: ["TokenGateCore", "TokenGateWire"],
-            swiftSettings: strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+            name: "TokenGateClient", dependencies: ["TokenGateCore", "TokenGateClock", "TokenGateWire"],
+            swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
-        .executableTarget(name: "tokengated", dependencies: ["TokenGateServer"], swiftSettings: strict),
+        .executableTarget(name: "tokengated", dependencies: ["TokenGateServer"]),
         .executableTarget(
             name: "tokengate",
-            dependencies: ["TokenGateClient", "TokenGateStore"],
-            swiftSettings: strict
+            dependencies: ["TokenGateClient", "TokenGateStore"]
         ),
         .executableTarget(
             name: "tokengate-fuzz-wire",
-            dependencies: ["TokenGateWire", "TokenGateStore"],
-            swiftSettings: strict
+            dependencies: ["TokenGateWire", "TokenGateStore"]
         ),
         .executableTarget(
             name: "tokengate-bench",
-            dependencies: ["TokenGateClient", "TokenGateServer", "TokenGateStore", "TokenGateWire", "CBenchFloor"],
-            swiftSettings: strict
+            dependencies: [
+                "TokenGateClient", "TokenGateClock", "TokenGateServer", "TokenGateStore", "TokenGateWire", "CBenchFloor",
+            ]
         ),
         // What the test targets share (a seeded generator).
         .target(name: "TokenGateTestSupport", path: "Tests/TokenGateTestSupport"),
