@@ -1,7 +1,7 @@
 // Roles for profiling under valgrind (callgrind counts instructions, which stays stable on a
 // busy machine): the daemon's parts wired as tokengated does, but without `dispatchMain`
 // (whose signal thread valgrind cannot run), and a fixed number of sequential calls from a
-// plain thread. Not used by a benchmark run; see README "Profiling".
+// plain thread. Not used by a benchmark run; see docs/performance.md, "Where the time goes".
 import Foundation
 import TokenGateClient
 import TokenGateClock
