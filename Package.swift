@@ -44,7 +44,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "tokengate-fuzz-wire",
-            dependencies: ["TokenGateWire", "TokenGateStore"],
+            dependencies: ["TokenGateWire", "TokenGateStore", "TokenGateServer"],
             swiftSettings: strict
         ),
         .executableTarget(
