@@ -102,6 +102,7 @@ class _Connection:
                 waiter.put_nowait(self.failure)
             elif not waiter.done():
                 waiter.set_exception(self.failure)
+                waiter.exception()  # whoever awaits it still gets the error; nobody awaiting it is no leak
         self.pending.clear()
 
 
