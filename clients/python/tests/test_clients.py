@@ -426,3 +426,46 @@ def test_http_metrics_endpoint_serves_prometheus_text_to_curl(tmp_path):
             assert error.value.code == status
         with urllib.request.urlopen(url, timeout=10) as again:
             assert again.status == 200
+
+
+# -- The package README ---------------------------------------------------------------------------
+
+def test_the_package_readme_runs_the_seed_call_sites_blocking_and_asyncio(tmp_path):
+    """Every python block of clients/python/README.md, run in order against a real daemon; then
+    the two chat handlers it defines, with a stand-in for the model call."""
+    import collections
+    import re
+    text = open(os.path.join(PACKAGE, "README.md"), encoding="utf-8").read()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 3
+    Reply = collections.namedtuple("Reply", "text input_tokens output_tokens")
+    models = []
+
+    def call_model(model, history, message, max_output):
+        models.append(model)
+        return Reply("Hello!", 2_062, 201)
+
+    async def call_model_async(model, history, message, max_output):
+        return call_model(model, history, message, max_output)
+
+    with tempfile_daemon(tmp_path) as daemon:
+        namespace = {}
+        for index, block in enumerate(blocks):
+            code = block.replace("/tmp/tokengate.sock", daemon.socket_path).replace("/var/lib/chat-worker/",
+                                                                                    str(tmp_path) + "/")
+            exec(compile(code, f"clients/python/README.md block {index + 1}", "exec"), namespace)
+        answer = namespace["handle_chat"]("readme_shop", "u1", "c1", "Where is my order?", ["hi"] * 40, call_model)
+        assert answer == {"text": "Hello!", "order_id": None}
+
+        async def run_async():
+            try:
+                return await namespace["handle_chat_async"]("readme_shop", "u1", "c2", "And now?", [], call_model_async)
+            finally:
+                await namespace["async_gate"].close()
+        assert asyncio.run(run_async())["text"] == "Hello!"
+        gate = namespace["gate"]
+        assert messages_of(gate, "readme_shop") == 2  # one per handler
+        assert messages_of(gate, "shop_1") == 1  # the first block's log_usage
+        assert gate.get_shop_view(shop_id="readme_shop").shop_id == "readme_shop"
+        gate.close()
+        assert models == ["gemini-2.5-flash", "gemini-2.5-flash"]
