@@ -140,8 +140,12 @@ def test_asyncio_calls_are_pipelined_on_one_connection(daemon):
             assert isinstance(results[0], TokenGateError) and results[0].code == StatusCode.INVALID_ARGUMENT
             assert results[1].status == pb.SERVING_STATUS_SERVING
             assert (await gate.log_usage(shop_id="py_aio", input_tokens=1, output_tokens=1)).event_id.startswith("tgc-")
+            unnamed = pb.LogUsageRequest(shop_id="py_aio", operation_type="chat_message", model="gemini-2.5-flash",
+                                         input_tokens=1, output_tokens=1)
+            named = await gate.call("LogUsage", unnamed)
+            assert named.event_id.startswith("tgc-") and not unnamed.event_id, "even the generic call names the event"
         with Client(daemon.socket_path) as blocking:
-            assert messages_of(blocking, "py_aio") == 501
+            assert messages_of(blocking, "py_aio") == 502
     asyncio.run(main())
 
 
@@ -257,6 +261,37 @@ def test_spool_file_cuts_a_torn_tail_and_refuses_damage_in_the_middle(tmp_path):
     with pytest.raises(TokenGateError) as error:
         UsageSpool(10, 1 << 20, folder)
     assert error.value.code == StatusCode.DATA_LOSS and "offset" in error.value.message
+
+
+CRASHING_WRITER = """
+import sys
+from tokengate import Client
+gate = Client(sys.argv[1], timeout=0.2, spool_dir=sys.argv[2])
+for i in range(1000000):
+    outcome = gate.log_usage_or_spool(event_id=f"py-crash-{i}", shop_id="py_crash", input_tokens=1, output_tokens=1)
+    assert outcome.spooled
+    print(outcome.event_id, flush=True)
+"""
+
+
+def test_spooled_events_survive_a_sigkill_of_the_writer(tmp_path):
+    """Every event log_usage_or_spool returned as spooled is in the file when the process dies."""
+    with tempfile_daemon(tmp_path) as daemon:
+        daemon.stop()
+        spool_dir = str(tmp_path / "spool")
+        writer = subprocess.Popen([sys.executable, "-c", CRASHING_WRITER, daemon.socket_path, spool_dir],
+                                  stdout=subprocess.PIPE, text=True, cwd=PACKAGE, env=dict(os.environ, PYTHONPATH=PACKAGE))
+        acknowledged = [writer.stdout.readline().strip() for _ in range(40)]
+        writer.kill()
+        acknowledged += [line.strip() for line in writer.stdout.read().splitlines()]  # printed before the kill
+        writer.wait()
+        assert acknowledged[0] == "py-crash-0" and len(acknowledged) >= 40
+        daemon.start()
+        with Client(daemon.socket_path, spool_dir=spool_dir) as gate:
+            assert gate.flush_spool(timeout=20) == 0
+            recorded = messages_of(gate, "py_crash")
+        # The writer may have spooled one more event after its last line: never fewer.
+        assert len(acknowledged) <= recorded <= len(acknowledged) + 1
 
 
 class tempfile_daemon:
