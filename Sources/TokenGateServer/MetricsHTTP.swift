@@ -4,7 +4,7 @@
 // the parser is fuzzed (tokengate-fuzz-wire's `http` target) and unit-tested byte by byte.
 
 /// Where `--metrics-listen` serves: a numeric IPv4 or IPv6 address and a TCP port.
-public struct MetricsListenAddress: Sendable, Equatable {
+public struct MetricsListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: UInt16
 
@@ -128,7 +128,7 @@ public enum HTTPRequestParser {
 }
 
 /// The answer to one request: status, headers and body, rendered by `bytes`.
-public struct HTTPResponse: Sendable, Equatable {
+public struct HTTPResponse: Sendable {
     public static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
     public var status: Int
@@ -136,11 +136,6 @@ public struct HTTPResponse: Sendable, Equatable {
     public var body: [UInt8]
     /// HEAD: the headers say what GET would send, without the body.
     public var omitBody = false
-
-    public static func == (left: HTTPResponse, right: HTTPResponse) -> Bool {
-        left.status == right.status && left.body == right.body && left.omitBody == right.omitBody
-            && left.headers.elementsEqual(right.headers, by: { $0 == $1 })
-    }
 
     /// The routing of the metrics endpoint: `GET`/`HEAD /metrics` → 200 with `metrics()`;
     /// another path → 404; another method → 405 with `Allow`; an unparsable request → its status.

@@ -26,7 +26,20 @@ protos=(tokengate/v1/tokengate.proto tokengate/v1/storage.proto)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 protoc --proto_path="$root/proto" --python_out="$out" --pyi_out="$out" "${protos[@]}"
-"${PYTHON:-python3}" gen_stubs.py "$out/tokengate" "$out/tokengate/v1"
+# gen_stubs.py needs a Python with the protobuf runtime: $PYTHON, ci.sh's newest venv, python3,
+# or else a small venv made here (pip, the newest protobuf of pyproject.toml's range).
+python=""
+for candidate in "${PYTHON:-}" "$root/.build/python/newest/bin/python" "$root/.build/python/gen/bin/python" python3; do
+  if [ -n "$candidate" ] && "$candidate" -c 'import google.protobuf' >/dev/null 2>&1; then python=$candidate; break; fi
+done
+if [ -z "$python" ]; then
+  range=$(sed -nE 's/^dependencies = \["protobuf(>=[0-9.]+,<[0-9.]+)"\]$/\1/p' pyproject.toml)
+  echo "gen.sh: no Python with protobuf found; making $root/.build/python/gen (protobuf$range)" >&2
+  python3 -m venv "$root/.build/python/gen"
+  "$root/.build/python/gen/bin/python" -m pip install -q --disable-pip-version-check "protobuf$range"
+  python="$root/.build/python/gen/bin/python"
+fi
+"$python" gen_stubs.py "$out/tokengate" "$out/tokengate/v1"
 
 files=()
 for p in "${protos[@]}"; do
