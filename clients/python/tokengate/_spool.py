@@ -187,7 +187,7 @@ class UsageSpool:
 
     def oldest(self, count: int) -> List[pb.LogUsageRequest]:
         with self._lock:
-            batch = []
+            batch: List[pb.LogUsageRequest] = []
             for event, _ in self._waiting.values():
                 if len(batch) == count:
                     break
@@ -280,6 +280,7 @@ class UsageSpool:
                                      "the event was NOT spooled") from None
 
     def _truncate(self, size: int) -> None:
+        assert self._fd is not None
         try:
             os.ftruncate(self._fd, size)
             self._file_bytes = size
@@ -288,6 +289,7 @@ class UsageSpool:
 
     def _rewrite(self) -> None:
         """Replaces the file with its waiting events: temp file, fsync, rename, fsync the folder."""
+        assert self._fd is not None and self.directory is not None
         path = os.path.join(self.directory, FILE_NAME)
         temporary = path + ".tmp"
         data = MAGIC + b"".join(record(KIND_EVENT, event.SerializeToString()) for event, _ in self._waiting.values())

@@ -253,6 +253,17 @@ def build_request(method: RpcMethod, request: Optional[Message], fields: dict) -
     return message
 
 
+def with_event_id(method: RpcMethod, request: Message) -> Message:
+    """A LogUsage request without an event id gets one (on a copy): every LogUsage this client
+    sends carries an id, so a retry is never counted twice, also through ``call``/``call_many``."""
+    if method.name != "LogUsage" or not isinstance(request, pb.LogUsageRequest) or request.event_id:
+        return request
+    named = pb.LogUsageRequest()
+    named.CopyFrom(request)
+    named.event_id = make_event_id()
+    return named
+
+
 def policy_answer(policy: GatePolicy, request: pb.CanMakeRequestRequest, cause: TokenGateError) -> pb.CanMakeRequestResponse:
     """The policy's decision when the daemon could not answer."""
     verb = "allowed by the fail-open" if policy.allow else "denied by the fail-closed"

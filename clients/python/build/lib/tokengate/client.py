@@ -226,6 +226,7 @@ class Client:
         entries = []
         data = bytearray()
         for method, (_, request, _) in zip(methods, calls):
+            request = _protocol.with_event_id(method, request)
             call_id = self._take_call_id()
             entries.append((call_id, _Pending(streaming=False)))
             data += _protocol.encode_request(call_id, method, request, timeout)
