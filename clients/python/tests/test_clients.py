@@ -419,6 +419,8 @@ def test_the_typed_stubs_check_with_mypy(tmp_path):
     assert ok.returncode == 0, ok.stdout + ok.stderr
     # Without the stubs mypy would know no export_usage_csv and type health() as Any.
     assert 'Revealed type is "tokengate.v1.tokengate_pb2.HealthCheckResponse"' in ok.stdout, ok.stdout
+    package = subprocess.run(run + ["tokengate"], capture_output=True, text=True, env=env, cwd=PACKAGE)
+    assert package.returncode == 0, package.stdout + package.stderr
     failed = subprocess.run(run + [str(bad)], capture_output=True, text=True, env=env, cwd=PACKAGE)
     assert failed.returncode == 1 and '"health" of "Client" has incompatible type "str"' in failed.stdout, failed.stdout
 

@@ -58,8 +58,9 @@ class _Connection:
             self.writer.write(data)
             await self.writer.drain()
         except OSError as error:
-            self._fail(TokenGateError(StatusCode.UNAVAILABLE, f"connection to tokengated at {self.path} failed: {error}"))
-            raise self.failure from None
+            failure = TokenGateError(StatusCode.UNAVAILABLE, f"connection to tokengated at {self.path} failed: {error}")
+            self._fail(failure)
+            raise failure from None
 
     def forget(self, call_id: int) -> None:
         self.pending.pop(call_id, None)
@@ -360,14 +361,17 @@ def _attach_rpc_methods() -> None:
     for method in METHODS.values():
         if hasattr(Client, method.attribute):
             continue
+        rpc: Callable[..., Any]
         if method.server_streaming:
-            def rpc(self: Client, request: Optional[Message] = None, /, *, timeout: Optional[float] = None,
+            def stream_rpc(self: Client, request: Optional[Message] = None, /, *, timeout: Optional[float] = None,
                     _method: RpcMethod = method, **fields: Any) -> AsyncIterator[Message]:
                 return self._stream(_method, _protocol.build_request(_method, request, fields), timeout)
+            rpc = stream_rpc
         else:
-            async def rpc(self: Client, request: Optional[Message] = None, /, *, timeout: Optional[float] = None,
+            async def unary_rpc(self: Client, request: Optional[Message] = None, /, *, timeout: Optional[float] = None,
                           _method: RpcMethod = method, **fields: Any) -> Any:
                 return await self._unary(_method, _protocol.build_request(_method, request, fields), timeout)
+            rpc = unary_rpc
         rpc.__name__ = rpc.__qualname__ = method.attribute
         rpc.__doc__ = f"The {method.name} RPC ({method.path}): a {method.request_type.__name__} or its fields as " \
                       f"keywords; returns {'an async iterator of ' if method.server_streaming else 'a '}" \

@@ -93,9 +93,9 @@ class _Connection:
             try:
                 self.sock.sendall(data)
             except OSError as error:
-                self._fail_locked(TokenGateError(StatusCode.UNAVAILABLE,
-                                                 f"connection to tokengated at {self.path} failed: {error}"))
-                raise self.failure from None
+                failure = TokenGateError(StatusCode.UNAVAILABLE, f"connection to tokengated at {self.path} failed: {error}")
+                self._fail_locked(failure)
+                raise failure from None
 
     def forget(self, call_id: int) -> None:
         with self.lock:
@@ -237,8 +237,8 @@ class Client:
             if not pending.event.wait(left):
                 connection.forget(call_id)
                 results.append(TokenGateError(StatusCode.DEADLINE_EXCEEDED, f"no answer within {timeout:g} s"))
-            elif pending.error is not None:
-                results.append(pending.error)
+            elif pending.error is not None or pending.frame is None:
+                results.append(pending.error or TokenGateError(StatusCode.INTERNAL, "answer lost"))
             else:
                 try:
                     results.append(_protocol.decode_response(pending.frame, method.response_type))
@@ -434,14 +434,17 @@ def _attach_rpc_methods() -> None:
     for method in METHODS.values():
         if hasattr(Client, method.attribute):
             continue
+        rpc: Callable[..., Any]
         if method.server_streaming:
-            def rpc(self: Client, request: Optional[Message] = None, /, *, timeout: Optional[float] = None,
+            def stream_rpc(self: Client, request: Optional[Message] = None, /, *, timeout: Optional[float] = None,
                     _method: RpcMethod = method, **fields: Any) -> Iterator[Message]:
                 return self._stream(_method, _protocol.build_request(_method, request, fields), timeout)
+            rpc = stream_rpc
         else:
-            def rpc(self: Client, request: Optional[Message] = None, /, *, timeout: Optional[float] = None,
+            def unary_rpc(self: Client, request: Optional[Message] = None, /, *, timeout: Optional[float] = None,
                     _method: RpcMethod = method, **fields: Any) -> Any:
                 return self._unary(_method, _protocol.build_request(_method, request, fields), timeout)
+            rpc = unary_rpc
         rpc.__name__ = rpc.__qualname__ = method.attribute
         rpc.__doc__ = f"The {method.name} RPC ({method.path}): a {method.request_type.__name__} or its fields as " \
                       f"keywords; returns {'an iterator of ' if method.server_streaming else 'a '}" \
