@@ -123,6 +123,25 @@ final class MetricsHTTPTests: XCTestCase {
         XCTAssertTrue(text.contains("is not a loopback address") && text.contains("--metrics-listen-any"), text)
     }
 
+    /// The endpoint in-process with a short read timeout: a peer that sends half a request
+    /// head and stalls gets 408 once the timeout passed, and the endpoint answers the next one.
+    func testAStalledPeerIsAnswered408AfterTheReadTimeout() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/bin/bash") else { throw XCTSkip("bash is not installed") }
+        var limits = ServerLimits()
+        limits.metricsRequestTimeoutMs = 300
+        let endpoint = try MetricsHTTPServer(address: MetricsListenAddress(host: "127.0.0.1", port: 0), limits: limits)
+        endpoint.start(serving: { true }, metrics: { "up 1\n" }, logger: Logger())
+        let port = endpoint.address.port
+        let started = Date()
+        let stalled = try Self.run("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port); printf 'GET /metrics HTTP/1.1\\r\\n' >&3; cat <&3"])
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertTrue(stalled.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"), stalled)
+        XCTAssertGreaterThanOrEqual(elapsed, 0.29)
+        XCTAssertLessThan(elapsed, 5)
+        let whole = try Self.run("/bin/bash", ["-c", "exec 3<>/dev/tcp/127.0.0.1/\(port); printf 'GET /metrics HTTP/1.1\\r\\n\\r\\n' >&3; cat <&3"])
+        XCTAssertTrue(whole.hasPrefix("HTTP/1.1 200 OK\r\n") && whole.hasSuffix("\r\n\r\nup 1\n"), whole)
+    }
+
     /// A port the kernel just handed out (bound, then closed).
     static func freePort() throws -> UInt16 {
         let fd = try TCPSocket.listen(host: "127.0.0.1", port: 0, backlog: 1)
@@ -131,9 +150,13 @@ final class MetricsHTTPTests: XCTestCase {
     }
 
     static func curl(_ arguments: [String]) throws -> String {
+        try run("/usr/bin/curl", ["--max-time", "10"] + arguments)
+    }
+
+    static func run(_ executable: String, _ arguments: [String]) throws -> String {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["--max-time", "10"] + arguments
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
         let out = Pipe()
         process.standardOutput = out
         try process.run()
