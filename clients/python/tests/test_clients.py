@@ -205,6 +205,23 @@ def test_a_refusal_by_the_daemon_is_raised_even_with_a_policy(gate, daemon):
         assert client.metrics().fail_open_total == 0
 
 
+def test_policy_counters_reach_the_daemon_metrics(daemon, tmp_path):
+    async def main():
+        async with tokengate.aio.Client(str(tmp_path / "absent.sock"), when_unreachable=GatePolicy.fail_closed()) as gate:
+            await gate.can_make_request(shop_id="s")
+            gate.socket_path = daemon.socket_path  # the daemon is back
+            await gate.report_metrics("py-aio-reporter")
+    asyncio.run(main())
+    with Client(str(tmp_path / "absent.sock"), when_unreachable=GatePolicy.fail_open()) as gate:
+        gate.can_make_request(shop_id="s")
+        gate.can_make_request(shop_id="s")
+        gate.socket_path = daemon.socket_path
+        gate.report_metrics("py-reporter")
+        text = gate.get_metrics().text
+    assert 'tokengate_client_fail_open_total{client="py-reporter"} 2' in text
+    assert 'tokengate_client_fail_closed_total{client="py-aio-reporter"} 1' in text
+
+
 # -- The spool ------------------------------------------------------------------------------------
 
 def test_crc32c_matches_the_swift_spool():

@@ -164,6 +164,14 @@ class Client:
         copy.spool_depth = self._spool.depth
         return copy
 
+    async def report_metrics(self, client_id: str, *, timeout: Optional[float] = None) -> pb.ReportClientMetricsResponse:
+        """As ``tokengate.Client.report_metrics``."""
+        counters = self.metrics()
+        return await self.report_client_metrics(  # type: ignore[attr-defined, no-any-return]
+            client_id=client_id, fail_open_total=counters.fail_open_total,
+            fail_closed_total=counters.fail_closed_total, spooled_total=counters.spooled_total,
+            spool_depth=counters.spool_depth, timeout=timeout)
+
     # -- Calls ------------------------------------------------------------------------------
 
     async def call(self, method: str, request: Message, response_type: Optional[Type[Message]] = None,

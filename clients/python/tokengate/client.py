@@ -205,6 +205,15 @@ class Client:
         copy.spool_depth = self._spool.depth
         return copy
 
+    def report_metrics(self, client_id: str, *, timeout: Optional[float] = None) -> pb.ReportClientMetricsResponse:
+        """Sends this client's policy and spool counters to the daemon (ReportClientMetrics), which
+        exposes them as ``tokengate_client_*{client="..."}``; call it every minute or so."""
+        counters = self.metrics()
+        return self.report_client_metrics(  # type: ignore[attr-defined, no-any-return]
+            client_id=client_id, fail_open_total=counters.fail_open_total,
+            fail_closed_total=counters.fail_closed_total, spooled_total=counters.spooled_total,
+            spool_depth=counters.spool_depth, timeout=timeout)
+
     # -- Calls ------------------------------------------------------------------------------
 
     def call(self, method: str, request: Message, response_type: Optional[Type[Message]] = None,
