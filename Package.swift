@@ -46,7 +46,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "tokengate-fuzz-wire",
-            dependencies: ["TokenGateWire", "TokenGateStore"]
+            dependencies: ["TokenGateWire", "TokenGateStore", "TokenGateServer"]
         ),
         .executableTarget(
             name: "tokengate-bench",

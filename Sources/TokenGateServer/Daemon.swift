@@ -79,6 +79,9 @@ public enum Daemon {
             let hint = (error as? SocketError)?.errno == EADDRINUSE ? " (another tokengated is serving on it)" : ""
             fail("cannot listen on \(options.socketPath)\(hint): \(error)")
         }
+        if let problem = Operations.startMetricsEndpoint(options.operations, limits: options.limits, service: service, logger: logger) {
+            fail(problem)
+        }
         let recovery: LedgerRecovery
         do {
             recovery = try ledger.recover(repair: options.repair)
