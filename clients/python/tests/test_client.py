@@ -204,5 +204,5 @@ def test_the_readme_examples_run(daemon, capsys, readme):
     printed = capsys.readouterr().out.split()
     if readme == "README.md":
         event_id, cost = printed
-        assert event_id.startswith(("tgc-", "tgp-"))  # README.md is rewritten elsewhere (issue 21 part 3)
+        assert event_id.startswith("tgc-")  # the client made the event id
         assert int(cost) == SMALL_EVENT_COST
