@@ -77,16 +77,22 @@ struct ExpositionWriter {
         return "\(whole).\(digits)"
     }
 
-    /// Label values escape backslash, double quote and newline.
+    /// Label values escape backslash, double quote and line feed (the text format's three
+    /// escapes), over Unicode scalars: "\r\n" is one Character, and comparing Characters let a
+    /// CR LF pass unescaped. Identifiers cannot hold control characters (`Validation`); any
+    /// other control character in a label (an error text) is written as U+FFFD so that no
+    /// value can end a line.
     static func escape(_ value: String) -> String {
-        guard value.contains(where: { $0 == "\\" || $0 == "\"" || $0 == "\n" }) else { return value }
+        guard value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") }) else {
+            return value
+        }
         var out = ""
-        for character in value {
-            switch character {
+        for scalar in value.unicodeScalars {
+            switch scalar {
             case "\\": out += "\\\\"
             case "\"": out += "\\\""
             case "\n": out += "\\n"
-            default: out.append(character)
+            default: out.unicodeScalars.append(scalar.value < 0x20 ? "\u{FFFD}" : scalar)
             }
         }
         return out
