@@ -121,6 +121,7 @@ public enum Daemon {
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
                 logger.info("draining", ["signal": signalNumber == SIGTERM ? "SIGTERM" : "SIGINT"])
+                server.beginDraining()
                 Operations.beginDraining()
                 service.isReady = false
                 service.finishStreams()

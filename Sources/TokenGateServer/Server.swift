@@ -90,13 +90,31 @@ public final class Server: Sendable {
         thread.start()
     }
 
-    /// Stops accepting, lets every connection finish the calls it has read (later ones are
-    /// refused with UNAVAILABLE), and waits up to `timeoutMs` for the connections to close.
-    public func drain(timeoutMs: Int64 = 5_000) {
-        let fds = registry.withLock { registry in
-            registry.draining = true
-            return registry.connections
-        }
+    /// Drains (DESIGN §5): stops accepting, stops reading (`SHUT_RD`: what a connection has
+    /// queued is still read, later writes of its peer fail), answers every call read (calls
+    /// dispatched from now on get UNAVAILABLE), waits for each connection's replies held by the
+    /// log to be durable and sent, and lets the connections close. Connections still open after
+    /// `timeoutMs` (default: `limits.drainTimeoutMs`) are shut down both ways. Returns the
+    /// number of connections that had to be cut.
+    @discardableResult
+    public func drain(timeoutMs: Int64? = nil) -> Int {
+        beginDraining()
+        let fds = registry.withLock { $0.connections }
+        for connection in fds { UnixSocket.shutdownRead(connection) }
+        let deadline = monotonicMs() + (timeoutMs ?? configuration.limits.drainTimeoutMs)
+        waitForConnections(until: deadline)
+        let left = registry.withLock { $0.connections }
+        guard !left.isEmpty else { return 0 }
+        logger.warning("drain timed out; cutting connections", ["connections": "\(left.count)"])
+        for connection in left { UnixSocket.shutdown(connection) }
+        waitForConnections(until: monotonicMs() + 1_000)
+        return left.count
+    }
+
+    /// The first step of a drain, idempotent: calls dispatched from now on get UNAVAILABLE, and
+    /// the listener is closed (nothing more is accepted).
+    public func beginDraining() {
+        registry.withLock { $0.draining = true }
         drainingFlag.store(true, ordering: .releasing)
         let fd = listener.withLock { fd in
             defer { fd = -1 }
@@ -108,10 +126,11 @@ public final class Server: Sendable {
             UnixSocket.shutdown(fd)
             UnixSocket.close(fd)
         }
-        for connection in fds { UnixSocket.shutdown(connection) }
-        let deadline = monotonicMs() + timeoutMs
+    }
+
+    private func waitForConnections(until deadline: Int64) {
         while registry.withLock({ !$0.connections.isEmpty }) && monotonicMs() < deadline {
-            usleep(5_000)
+            usleep(2_000)
         }
     }
 

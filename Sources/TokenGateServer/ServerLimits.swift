@@ -28,6 +28,10 @@ public struct ServerLimits: Sendable, Equatable {
     public var readChunkBytes = 64 << 10
     /// Pending connections the kernel queues while every accept is busy.
     public var listenBacklog: Int32 = 1_024
+    /// How long a drain (SIGTERM) waits for connections to answer the calls they have read and
+    /// send their durable replies before closing them anyway; well under systemd's
+    /// TimeoutStopSec (90 s by default) so the final snapshot still runs.
+    public var drainTimeoutMs: Int64 = 10_000
 
     public init() {}
 
@@ -42,6 +46,7 @@ public struct ServerLimits: Sendable, Equatable {
         if idleTimeoutMs < 0 { return "idleTimeoutMs must be >= 0" }
         if writeTimeoutMs < 1 { return "writeTimeoutMs must be positive" }
         if readChunkBytes < 4_096 { return "readChunkBytes must be at least 4096" }
+        if drainTimeoutMs < 0 { return "drainTimeoutMs must be >= 0" }
         return nil
     }
 }

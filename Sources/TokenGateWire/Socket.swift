@@ -141,6 +141,12 @@ public enum UnixSocket {
         _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
     }
 
+    /// Stops reading: `read` returns what is already queued, then end of file; the peer's later
+    /// writes fail with EPIPE instead of being queued unread. Replies can still be written.
+    public static func shutdownRead(_ fd: Int32) {
+        _ = Glibc.shutdown(fd, Int32(SHUT_RD))
+    }
+
     public static func close(_ fd: Int32) {
         _ = Glibc.close(fd)
     }

@@ -9,7 +9,7 @@ struct FlagError: Error {
 let accessAndLimitFlags: Set<String> = [
     "--socket-mode", "--admin-uids", "--allow-uids", "--allow-gids", "--max-request-frame", "--max-response-frame",
     "--max-connections", "--max-calls-in-flight", "--max-executing-calls", "--frame-read-timeout-ms",
-    "--idle-timeout-ms", "--write-timeout-ms",
+    "--idle-timeout-ms", "--write-timeout-ms", "--drain-timeout-ms",
 ]
 
 /// Applies one access or limit flag; false when `flag` is not one of them.
@@ -43,6 +43,7 @@ func parseAccessOrLimitFlag(_ flag: String, value: @autoclosure () -> String, in
     case "--frame-read-timeout-ms": options.limits.frameReadTimeoutMs = try number(Int32.self, 1...Int32.max)
     case "--idle-timeout-ms": options.limits.idleTimeoutMs = try number(Int32.self, 0...Int32.max)
     case "--write-timeout-ms": options.limits.writeTimeoutMs = try number(Int32.self, 1...Int32.max)
+    case "--drain-timeout-ms": options.limits.drainTimeoutMs = try number(Int64.self, 0...3_600_000)
     default: return false
     }
     return true

@@ -45,6 +45,7 @@ let usage = """
       --frame-read-timeout-ms MS   drop a peer that stalls mid-frame [10000]
       --idle-timeout-ms MS         close an idle connection; 0 = never [600000]
       --write-timeout-ms MS        drop a peer that stops reading replies [10000]
+      --drain-timeout-ms MS        on SIGTERM, wait this long for read calls to be answered [10000]
       --high-cost-check-at HH:MM
                          UTC time of the daily high-cost check of the day before (default: 02:00);
                          at startup the latest check due is run again (alerts are stored once)
