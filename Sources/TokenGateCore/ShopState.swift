@@ -137,6 +137,9 @@ public struct ShopState: Sendable {
     /// Sum of the live holds, as of the last mutating call (for tests and metrics).
     public var heldNanoUSD: NanoUSD { reservations.heldTotal }
 
+    /// Live holds (expired ones included until the next call or sweep forgets them).
+    public var liveReservationCount: Int { reservations.live.count }
+
     /// True while the shop has live holds or remembers how ended ones ended.
     public var tracksReservations: Bool { !reservations.isEmpty }
 

@@ -56,8 +56,11 @@ public final class Server: Sendable {
     let executingCalls = Atomic<Int>(0)
     /// Set when the listening socket was passed in by systemd (socket activation).
     private let inherited = AtomicLazyReference<InheritedListener>()
-    /// Called when the log can no longer make writes durable: the daemon must exit non-zero.
+    /// Called when the log can no longer make writes durable, or the accept loop stopped: the
+    /// daemon must exit non-zero (the daemon's handler is `FatalExit.exit`, safe from any thread).
     let onFatal: @Sendable (String) -> Never
+    /// True while the accept loop runs (the watchdog's first condition).
+    private let accepting = Atomic<Bool>(false)
 
     public init(
         configuration: ServerConfiguration, service: BudgetService, ledger: Ledger, logger: Logger,
@@ -85,6 +88,7 @@ public final class Server: Sendable {
                 path: configuration.socketPath, backlog: configuration.limits.listenBacklog, mode: configuration.socketMode)
         }
         listener.withLock { $0 = fd }
+        accepting.store(true, ordering: .releasing)
         let thread = Thread { [self] in acceptLoop(fd) }
         thread.name = "tokengate-accept"
         thread.start()
@@ -136,31 +140,54 @@ public final class Server: Sendable {
 
     var isDraining: Bool { drainingFlag.load(ordering: .acquiring) }
 
+    /// The listening socket (for tests that break it), -1 once drained.
+    var listenerDescriptor: Int32 { listener.withLock { $0 } }
+
     /// The socket systemd passed, when socket-activated.
     public var inheritedListener: InheritedListener? { inherited.load() }
 
     // MARK: - Accepting
 
+    /// Whether the daemon is live for the systemd watchdog (DESIGN §5): the accept loop runs and
+    /// the log's flusher is not stuck in one write and sync for longer than `stallMs`.
+    public func isLive(stallMs: Int64) -> Bool {
+        accepting.load(ordering: .acquiring) && ledger.logIsMakingProgress(stallMs: stallMs)
+    }
+
+    /// Accepts until the drain. Resource shortages are waited out; any other error stops the
+    /// loop, and a daemon that can no longer accept is not serving: that is fatal (logged by
+    /// `onFatal`, exit non-zero), never a silent return with health still SERVING.
     private func acceptLoop(_ listenFD: Int32) {
         while true {
-            if let passed = inherited.load(), !passed.waitForConnection() { return }
+            if let passed = inherited.load(), !passed.waitForConnection() {
+                if isDraining { return }
+                acceptLoopFailed("the socket-activation wait failed")
+            }
             let fd: Int32
             do {
                 fd = try UnixSocket.accept(listenFD)
             } catch {
                 if isDraining { return }
-                if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOMEM {
+                switch error.errno {
+                case EMFILE, ENFILE, ENOMEM, ENOBUFS:
                     logger.warning("accept failed; retrying", ["error": "\(error)"])
                     usleep(10_000)
-                    continue
-                }
                 // EAGAIN: a passed socket may be non-blocking (systemd's NonBlocking=yes).
-                if error.errno == ECONNABORTED || error.errno == EAGAIN { continue }
-                logger.error("accept failed; listener stopped", ["error": "\(error)"])
-                return
+                // ECONNABORTED, EPROTO, EPERM: that one connection failed, not the listener.
+                case ECONNABORTED, EAGAIN, EINTR, EPROTO, EPERM:
+                    break
+                default:
+                    acceptLoopFailed("accept failed: \(error)")
+                }
+                continue
             }
             admit(fd)
         }
+    }
+
+    private func acceptLoopFailed(_ reason: String) -> Never {
+        accepting.store(false, ordering: .releasing)
+        onFatal("the accept loop stopped (\(reason)); no connection can be served, exiting")
     }
 
     private func admit(_ fd: Int32) {

@@ -32,6 +32,10 @@ public struct ServerLimits: Sendable, Equatable {
     /// send their durable replies before closing them anyway; well under systemd's
     /// TimeoutStopSec (90 s by default) so the final snapshot still runs.
     public var drainTimeoutMs: Int64 = 10_000
+    /// Reply bytes queued for a peer that does not read them (a connection's durable replies,
+    /// an alert watcher's stream); past this the peer is dropped instead of buffered for. A
+    /// full response frame must fit.
+    public var queuedReplyBytesMax = 8 << 20
 
     public init() {}
 
@@ -47,6 +51,7 @@ public struct ServerLimits: Sendable, Equatable {
         if writeTimeoutMs < 1 { return "writeTimeoutMs must be positive" }
         if readChunkBytes < 4_096 { return "readChunkBytes must be at least 4096" }
         if drainTimeoutMs < 0 { return "drainTimeoutMs must be >= 0" }
+        if queuedReplyBytesMax < responseFrameBytesMax { return "queuedReplyBytesMax must be >= responseFrameBytesMax" }
         return nil
     }
 }

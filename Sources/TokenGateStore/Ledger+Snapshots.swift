@@ -48,7 +48,17 @@ extension Ledger {
     /// - Throws: `StoreError` (`.failed` when the log is dead, `.io` when the disk refuses).
     @discardableResult
     public func writeSnapshot(now: UnixMillis?) throws -> SnapshotSummary {
-        try snapshotLock.withLock { _ throws -> SnapshotSummary in try writeSnapshotLocked(now: now) }
+        try snapshotLock.withLock { _ throws -> SnapshotSummary in
+            do {
+                let summary = try writeSnapshotLocked(now: now)
+                log.metrics.snapshotFailing.store(false, ordering: .relaxed)
+                return summary
+            } catch {
+                log.metrics.snapshotFailures.add(1, ordering: .relaxed)
+                log.metrics.snapshotFailing.store(true, ordering: .relaxed)
+                throw error
+            }
+        }
     }
 
     /// The records logged since the newest snapshot.

@@ -46,6 +46,10 @@ let usage = """
       --idle-timeout-ms MS         close an idle connection; 0 = never [600000]
       --write-timeout-ms MS        drop a peer that stops reading replies [10000]
       --drain-timeout-ms MS        on SIGTERM, wait this long for read calls to be answered [10000]
+      --max-live-reservations N    holds live at once in all; more get RESOURCE_EXHAUSTED [1000000]
+      --max-gate-only-shops N      shops kept only for holds or rate windows [200000]
+      --max-queued-reply-bytes B   replies queued for a peer that is not reading, per
+                                   connection or watcher; past it the peer is dropped [8388608]
       --high-cost-check-at HH:MM
                          UTC time of the daily high-cost check of the day before (default: 02:00);
                          at startup the latest check due is run again (alerts are stored once)
