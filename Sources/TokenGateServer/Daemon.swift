@@ -10,7 +10,6 @@ import TokenGateWire
 
 /// Everything `tokengated` can be told on its command line.
 public struct DaemonOptions: Sendable {
-    public static let socketPathDefault = "/tmp/tokengate.sock"
     public static let dataDirectoryDefault = "./tokengate-data"
 
     public var socketPath: String
@@ -40,7 +39,7 @@ public struct DaemonOptions: Sendable {
     public var gateMemory = GateMemoryLimits()
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        socketPath = environment["TOKENGATE_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.socketPathDefault
+        socketPath = SocketPaths.defaultPath(environment: environment)
     }
 }
 

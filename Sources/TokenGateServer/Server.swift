@@ -20,11 +20,15 @@ public struct ServerConfiguration: Sendable {
     public var allowedUIDs: Set<UInt32> = []
     public var allowedGIDs: Set<UInt32> = []
 
-    /// Whether a peer may connect at all under the allow-lists.
-    func admits(_ peer: PeerCredentials?) -> Bool {
+    /// Whether a peer may connect at all under the allow-lists. `groups` reads the peer's
+    /// supplementary groups (SO_PEERGROUPS), asked only when its uid and primary gid are not
+    /// listed: `--allow-gids` admits members of a group, not only those whose primary group it is.
+    func admits(_ peer: PeerCredentials?, groups: () -> [UInt32]?) -> Bool {
         if allowedUIDs.isEmpty && allowedGIDs.isEmpty { return true }
         guard let peer else { return false }
-        return allowedUIDs.contains(peer.uid) || allowedGIDs.contains(peer.gid)
+        if allowedUIDs.contains(peer.uid) || allowedGIDs.contains(peer.gid) { return true }
+        guard !allowedGIDs.isEmpty, let groups = groups() else { return false }
+        return groups.contains { allowedGIDs.contains($0) }
     }
 
     public init(socketPath: String, adminUIDs: Set<UInt32>) {
@@ -196,7 +200,7 @@ public final class Server: Sendable {
             "peer_pid": "\(peer?.pid ?? 0)", "peer_uid": peer.map { "\($0.uid)" } ?? "unknown",
             "peer_gid": peer.map { "\($0.gid)" } ?? "unknown",
         ]
-        guard configuration.admits(peer) else {
+        guard configuration.admits(peer, groups: { UnixSocket.peerGroups(fd) }) else {
             logger.warning("connection refused: peer not in the allow-list", who)
             service.metrics.connectionsRejected.add()
             refuse(fd, TokenGateError(.permissionDenied, "uid \(peer.map { String($0.uid) } ?? "unknown") may not use tokengated (not in the allow-list)"))
@@ -237,15 +241,43 @@ public final class Server: Sendable {
         UnixSocket.close(fd)
     }
 
-    /// Creates the socket's directory (mode 0750) when it does not exist yet.
-    private static func createParentDirectory(of socketPath: String) throws(TokenGateError) {
+    /// Creates the socket's directory (mode 0750, owned by the daemon) when it does not exist
+    /// yet; refuses one that another user could have prepared (DESIGN §5): owned by a user other
+    /// than the daemon's or root, or writable by others without the sticky bit.
+    static func createParentDirectory(of socketPath: String) throws(TokenGateError) {
         let parent = (socketPath as NSString).deletingLastPathComponent
-        guard !parent.isEmpty, !FileManager.default.fileExists(atPath: parent) else { return }
-        do {
-            try FileManager.default.createDirectory(
-                atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
-        } catch {
-            throw TokenGateError(.failedPrecondition, "cannot create the socket's directory \(parent): \(error.localizedDescription)")
+        guard !parent.isEmpty else { return }
+        if !FileManager.default.fileExists(atPath: parent) {
+            do {
+                let grandparent = (parent as NSString).deletingLastPathComponent
+                if !grandparent.isEmpty && !FileManager.default.fileExists(atPath: grandparent) {
+                    try FileManager.default.createDirectory(atPath: grandparent, withIntermediateDirectories: true)
+                }
+            } catch {
+                throw TokenGateError(.failedPrecondition, "cannot create \((parent as NSString).deletingLastPathComponent): \(error.localizedDescription)")
+            }
+            // mkdir applies the umask; the mode is then set on the directory just made, before
+            // any socket is in it.
+            if mkdir(parent, 0o750) != 0 && errno != EEXIST {
+                throw TokenGateError(.failedPrecondition, "cannot create the socket's directory \(parent): \(String(cString: strerror(errno)))")
+            }
+            _ = chmod(parent, 0o750)
+        }
+        var info = stat()
+        guard stat(parent, &info) == 0 else {
+            throw TokenGateError(.failedPrecondition, "cannot inspect the socket's directory \(parent): \(String(cString: strerror(errno)))")
+        }
+        if info.st_uid != getuid() && info.st_uid != 0 {
+            throw TokenGateError(
+                .failedPrecondition,
+                "the socket's directory \(parent) belongs to uid \(info.st_uid), not to this daemon (uid \(getuid())) or root: "
+                    + "another user could replace the socket; remove it or choose another --socket")
+        }
+        if info.st_mode & 0o022 != 0 && info.st_mode & UInt32(S_ISVTX) == 0 {
+            throw TokenGateError(
+                .failedPrecondition,
+                "the socket's directory \(parent) is writable by others (mode \(String(info.st_mode & 0o7777, radix: 8))): "
+                    + "another user could replace the socket; make it 0750 or choose another --socket")
         }
     }
 

@@ -15,7 +15,10 @@ let usage = """
     tiers); no config file is needed.
 
     Options:
-      --socket PATH      Unix socket to listen on (default: $TOKENGATE_SOCKET or /tmp/tokengate.sock)
+      --socket PATH      Unix socket to listen on (default: $TOKENGATE_SOCKET, else
+                         /run/tokengate/tokengate.sock for root, else
+                         $XDG_RUNTIME_DIR/tokengate/tokengate.sock); its directory is created
+                         0750 and refused when another user owns it
       --data-dir DIR     where the write-ahead log and snapshots live (default: ./tokengate-data)
       --fsync POLICY     always (default: every acknowledged write is on disk, group commit),
                          everysec (up to ~1 s of acknowledged writes may be lost on power failure),
