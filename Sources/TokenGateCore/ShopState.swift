@@ -253,6 +253,13 @@ public struct ShopState: Sendable {
     /// The usage of months whose raw events retention dropped, by month.
     public var archivedMonths: [MonthKey: MonthAggregate] { archived }
 
+    /// Changes exactly when retention drops raw events of this shop: the newest month whose raw
+    /// events were dropped, as `year * 12 + month` (0 before any drop). Rebuilt identically by
+    /// replay (the archived month totals are durable), so usage-log cursors can carry it.
+    public var retentionGeneration: Int {
+        archived.keys.max().map { Int($0.year) * 12 + Int($0.month) } ?? 0
+    }
+
     /// Retention: forgets the raw usage events of every month before `month` (their ids and
     /// their days), adding them to those months' archived aggregates. Month totals do not
     /// change, so bills and reports of those months still add up; billing records stay.
