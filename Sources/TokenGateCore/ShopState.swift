@@ -146,16 +146,25 @@ public struct ShopState: Sendable {
     /// Every durable fact of this shop, in an order that rebuilds it: the tier, the archived
     /// month aggregates, the events, the billing records. This is what a snapshot stores.
     public var durableFacts: [Fact] {
+        var facts = durableFactsBeforeEvents
+        facts.reserveCapacity(eventStore.count + facts.count + 2)
+        for position in 0..<eventStore.count { facts.append(.usage(event(at: position))) }
+        return facts + durableFactsAfterEvents
+    }
+
+    /// The facts `durableFacts` puts before the events: the tier and the archived months.
+    public var durableFactsBeforeEvents: [Fact] {
         var facts: [Fact] = []
-        facts.reserveCapacity(eventStore.count + archived.count + 2)
         if let assignedTier { facts.append(.tierAssignment(shopID: shopID, tier: assignedTier)) }
         for (month, aggregate) in archived.sorted(by: { $0.key < $1.key }) {
             facts.append(.monthAggregate(shopID: shopID, month: month, aggregate: aggregate))
         }
-        for position in 0..<eventStore.count { facts.append(.usage(event(at: position))) }
-        facts += billingRecords.map(Fact.billing)
-        facts += reportIndex.alerts.map(Fact.alert)
         return facts
+    }
+
+    /// The facts `durableFacts` puts after the events: billing records and alerts.
+    public var durableFactsAfterEvents: [Fact] {
+        billingRecords.map(Fact.billing) + reportIndex.alerts.map(Fact.alert)
     }
 
     /// Sum and count of holds still live at `now`.
