@@ -51,10 +51,15 @@ final class LivenessTests: XCTestCase {
         var metrics = try ExpositionParser(try await client.getMetrics().text)
         XCTAssertEqual(metrics.value("tokengate_snapshot_failures_total"), 1)
         XCTAssertEqual(metrics.value("tokengate_snapshot_failing"), 1)
+        let failing = try await client.health()
+        XCTAssertEqual(failing.status, .serving, "the daemon still serves and loses nothing")
+        XCTAssertTrue(failing.warnings.contains { $0.contains("snapshot failed") }, "\(failing.warnings)")
         daemon.disk.atomicWriteErrno.store(0, ordering: .relaxed)
         _ = try daemon.ledger.writeSnapshot()
         metrics = try ExpositionParser(try await client.getMetrics().text)
         XCTAssertEqual(metrics.value("tokengate_snapshot_failures_total"), 1)
         XCTAssertEqual(metrics.value("tokengate_snapshot_failing"), 0)
+        let healthy = try await client.health()
+        XCTAssertEqual(healthy.warnings, [])
     }
 }
