@@ -157,3 +157,23 @@ final class IdentifierTests: XCTestCase {
         return try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
     }
 }
+
+extension IdentifierTests {
+    func testConfigFileIdentifiersWithControlCharactersStopStartupNamingTheKey() throws {
+        var template = Array("/tmp/tg-idcfg-XXXXXX".utf8CString)
+        let directory = String(cString: try XCTUnwrap(mkdtemp(&template)))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = directory + "/config.json"
+        let common = ["--socket", directory + "/s.sock", "--data-dir", directory + "/data", "--config", file]
+        for (json, field) in [
+            (#"{"shadow_shops": ["fine", "bad\u0085shop"]}"#, "shadow_shops entry"),
+            (#"{"tiers": {"gold\n": {"monthly_fee_usd": "9", "included_messages": 10, "overage_per_message_usd": "0", "max_monthly_spend_usd": "none"}}}"#,
+             "tier name"),
+        ] {
+            try Data(json.utf8).write(to: URL(fileURLWithPath: file))
+            let failure = try startupFailure(common)
+            XCTAssertEqual(failure.status, 1)
+            XCTAssertTrue(failure.stderr.contains(field) && failure.stderr.contains("control character"), failure.stderr)
+        }
+    }
+}
