@@ -20,6 +20,9 @@ let package = Package(
             pkgConfig: "libprotobuf-c",
             providers: [.apt(["libprotobuf-c-dev"])]
         ),
+        // PostgreSQL (DESIGN §8): libpq fenced in TokenGatePostgres, as protobuf-c is in the wire.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(name: "TokenGatePostgres", dependencies: ["CLibPQ", "TokenGateCore"], swiftSettings: strict),
         .target(name: "TokenGateProtoC", dependencies: ["CProtobufC"]),
         .target(name: "CTokenGateSys"),
         .target(name: "CTokenGateCRC"),
@@ -29,7 +32,7 @@ let package = Package(
         .target(name: "TokenGateStore", dependencies: ["TokenGateCore", "CTokenGateCRC"], swiftSettings: strict),
         .target(
             name: "TokenGateServer",
-            dependencies: ["TokenGateCore", "TokenGateWire", "TokenGateStore", "CTokenGateSys"],
+            dependencies: ["TokenGateCore", "TokenGateWire", "TokenGateStore", "TokenGatePostgres", "CTokenGateSys"],
             swiftSettings: strict
         ),
         .target(
@@ -49,7 +52,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "tokengate-bench",
-            dependencies: ["TokenGateClient", "TokenGateServer", "TokenGateStore", "TokenGateWire", "CBenchFloor"],
+            dependencies: [
+                "TokenGateClient", "TokenGateServer", "TokenGateStore", "TokenGateWire", "TokenGatePostgres", "CBenchFloor",
+            ],
             swiftSettings: strict
         ),
         // What the test targets share (a seeded generator).
@@ -59,5 +64,10 @@ let package = Package(
         .testTarget(name: "TokenGateStoreTests", dependencies: ["TokenGateStore", "TokenGateWire", "TokenGateTestSupport"]),
         .testTarget(name: "TokenGateClientTests", dependencies: ["TokenGateClient", "TokenGateWire", "TokenGateTestSupport"]),
         .testTarget(name: "TokenGateServerTests", dependencies: ["TokenGateServer", "TokenGateClient", "TokenGateWire", "TokenGateTestSupport"]),
+        .testTarget(
+            name: "TokenGatePostgresTests",
+            dependencies: [
+                "TokenGatePostgres", "TokenGateServer", "TokenGateClient", "TokenGateStore", "TokenGateWire", "TokenGateTestSupport",
+            ]),
     ]
 )
