@@ -63,11 +63,8 @@ let package = Package(
         .testTarget(name: "TokenGateWireTests", dependencies: ["TokenGateWire", "TokenGateCore", "TokenGateTestSupport"]),
         .testTarget(name: "TokenGateStoreTests", dependencies: ["TokenGateStore", "TokenGateWire", "TokenGateTestSupport"]),
         .testTarget(name: "TokenGateClientTests", dependencies: ["TokenGateClient", "TokenGateWire", "TokenGateTestSupport"]),
-        .testTarget(name: "TokenGateServerTests", dependencies: ["TokenGateServer", "TokenGateClient", "TokenGateWire", "TokenGateTestSupport"]),
         .testTarget(
-            name: "TokenGatePostgresTests",
-            dependencies: [
-                "TokenGatePostgres", "TokenGateServer", "TokenGateClient", "TokenGateStore", "TokenGateWire", "TokenGateTestSupport",
-            ]),
+            name: "TokenGateServerTests",
+            dependencies: ["TokenGateServer", "TokenGateClient", "TokenGateWire", "TokenGatePostgres", "TokenGateTestSupport"]),
     ]
 )

@@ -16,7 +16,10 @@ scripts/fuzz.sh --seconds "${TOKENGATE_FUZZ_SECONDS:-20}"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-swift test --skip-build --disable-swift-testing 2>&1 | tee "$log" || status=$?
+# One throwaway PostgreSQL for the whole run (scripts/with-postgres.sh); the shipping tests may
+# not skip here: TOKENGATE_REQUIRE_POSTGRES turns a missing server into a failure.
+TOKENGATE_REQUIRE_POSTGRES=1 scripts/with-postgres.sh swift test --skip-build --disable-swift-testing 2>&1 | tee "$log" \
+  || status=$?
 # The Python client (clients/python): its pinned runtime, a check that its generated code is
 # current, and its tests against .build/debug/tokengated. (PIP_BREAK_SYSTEM_PACKAGES lets pip
 # install into a distribution-managed Python as well; other Pythons ignore it.)

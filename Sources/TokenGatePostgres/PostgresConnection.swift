@@ -77,6 +77,8 @@ public final class PostgresConnection {
             throw PostgresError(.connection, "cannot connect to PostgreSQL: \(message)")
         }
         self.connection = connection
+        // libpq prints server notices on stderr; the daemon's log is the place for what matters.
+        try execute("SET client_min_messages = warning")
     }
 
     deinit {
