@@ -53,14 +53,15 @@ public struct DaemonOptions: Sendable {
 
 public enum Daemon {
     /// Runs the daemon until a signal stops it. Never returns.
-    public static func run(_ options: DaemonOptions) -> Never {
-        let logger = Logger(format: options.operations.logFormat)
+    public static func run(_ commandLine: DaemonOptions) -> Never {
+        let logger = Logger(format: commandLine.operations.logFormat)
         let fail: @Sendable (String) -> Never = { message in
             logger.error(message)
             exit(1)
         }
         let startedMs = monotonicMs()
-        let configuration = loadConfiguration(options, fail: fail)
+        let configuration = loadConfiguration(commandLine, fail: fail)
+        let options = withConfigFilePostgres(commandLine, fail: fail)
         let lock: DataDirectoryLock
         let ledger: Ledger
         let log: WriteAheadLog

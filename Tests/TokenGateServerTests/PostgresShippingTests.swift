@@ -204,6 +204,30 @@ final class PostgresShippingTests: XCTestCase {
         }
     }
 
+    // MARK: - The config file's postgres section; text that array literals must escape
+
+    /// Shipping turned on by the config file's `postgres` section; ids and metadata holding
+    /// quotes, backslashes, commas, braces and non-ASCII text arrive byte for byte.
+    func testConfigFileTurnsShippingOnAndTextArrivesIntact() async throws {
+        let conninfo = try TestPostgres.database()
+        let config = NSTemporaryDirectory() + "tg-pg-config-\(UInt32.random(in: 0...UInt32.max)).json"
+        let json = "{\"postgres\": {\"conninfo\": \"\(conninfo)\", \"host_id\": \"from-file\"}}"
+        try json.write(toFile: config, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        let daemon = try TestDaemon(arguments: ["--config", config])
+        let user = #"us"er\,{x} NULL"#
+        let conversation = "conv ✓ ü, \"q\""
+        let metadata = UsageMetadata(messageLength: 7, extra: [MetadataEntry(key: #"k"ey"#, value: #"v\al"ue"#)])
+        _ = try await daemon.client().logUsage(
+            LogUsageRequest(eventID: "text-1", shopID: "text_shop", userID: user, conversationID: conversation, inputTokens: 5,
+                occurredAtUnixMs: Int64(Date().timeIntervalSince1970 * 1000), metadata: metadata))
+        let database = try PostgresConnection(conninfo: conninfo)
+        _ = try await waitFor(database, "SELECT count(*) FROM token_usage_logs") { $0 == ["1"] }
+        let row = try database.query(
+            #"SELECT user_id, conversation_id, host_id, metadata->>'k"ey', metadata->>'messageLength' FROM token_usage_logs"#)
+        XCTAssertEqual(row.rows.first, [user, conversation, "from-file", #"v\al"ue"#, "7"])
+    }
+
     // MARK: - The seed's SQL
 
     /// The seed's "monthly summary by shop" and "high-cost shops" queries, run verbatim, agree
