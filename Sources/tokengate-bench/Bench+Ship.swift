@@ -53,7 +53,6 @@ extension BenchRun {
         let copyRate = Double(events) / copySeconds
         report.add("ship.events_per_s", "shipping a backlog of \(events) events (from SERVING to the cursor at the end)", shipRate, "/s")
         report.add("ship.copy_events_per_s", "COPY of the same rows into a table like it (the floor)", copyRate, "/s")
-        report.add("ship.ratio_to_copy", "shipping / COPY", shipRate / copyRate, "x")
         try await measureLogUsageWithShipping(admin)
     }
 
@@ -79,8 +78,6 @@ extension BenchRun {
         }
         report.add("ship.log.off.c64", "LogUsage, 64 conns, shipping off", measured[0], latencies: true, rate: true)
         report.add("ship.log.on.c64", "LogUsage, 64 conns, shipping on", measured[1], latencies: true, rate: true)
-        let ratio = measured[1].callsPerSecond / max(measured[0].callsPerSecond, 1)
-        report.add("ship.log.ratio", "LogUsage with shipping / without", ratio, "x")
     }
 
     /// A new database in the server of `admin`; returns its conninfo.

@@ -68,7 +68,7 @@ struct BenchOptions: Sendable {
           --no-pinned          skip the one-core pinned round trip
           --postgres CONNINFO  PostgreSQL server for the ship section (default: $TOKENGATE_BENCH_POSTGRES
                                or $TOKENGATE_TEST_POSTGRES; without one the section is skipped)
-          --ship-events N      backlog shipped by the ship section (default 1000000)
+          --ship-events N      backlog shipped by the ship section (default 1000000; quick 100000)
           --only LIST          run only these sections, comma-separated, from:
                                floor, gate, log, pinned, scale, ship (for profiling work; gate
                                without floor takes the thread server as the floor; gate and
@@ -140,6 +140,7 @@ struct BenchOptions: Sendable {
         scaleShopsLarge = 100_000
         scaleEvents = 300_000
         scaleEventShops = 3_000
+        shipEvents = 100_000
     }
 }
 
