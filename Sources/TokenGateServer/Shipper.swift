@@ -85,8 +85,16 @@ public final class Shipper: Sendable {
         log.holdSegments(from: 1)
     }
 
-    /// A copy of the current status.
-    public var currentStatus: ShipStatus { status.withLock { $0 } }
+    /// A copy of the current status, with the log's durable sequence read now (so the lag is
+    /// current even while the shipper waits out a backoff).
+    public var currentStatus: ShipStatus {
+        let durable = shippableSequence()
+        return status.withLock { status in
+            var copy = status
+            copy.durableSequence = max(copy.durableSequence, durable)
+            return copy
+        }
+    }
 
     /// Starts the shipper's thread.
     public func start() {
@@ -117,6 +125,10 @@ public final class Shipper: Sendable {
                 try shipUntilStopped(connection)
             } catch {
                 record(error)
+                // While PostgreSQL is away the backlog grows: keep its figures and alert current.
+                let durable = shippableSequence()
+                status.withLock { $0.durableSequence = durable }
+                checkBacklog(cursor: status.withLock { $0.cursor ?? 0 }, tail: LogTail(directory: log.directory))
                 sleep(milliseconds: backoff)
                 backoff = min(backoff * 2, options.backoffMaxMilliseconds)
             }

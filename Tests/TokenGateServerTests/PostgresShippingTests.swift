@@ -8,6 +8,9 @@ import TokenGatePostgres
 import XCTest
 
 final class PostgresShippingTests: XCTestCase {
+    /// The host id a daemon ships under when the test names none (the host name).
+    static let host = ProcessInfo.processInfo.hostName
+
     // MARK: - Migrations
 
     /// An empty database migrates to the latest version; a database at version 1 (with a row)
@@ -111,7 +114,7 @@ final class PostgresShippingTests: XCTestCase {
     /// the shipper reports the error; once PostgreSQL is back the backlog ships in full.
     func testPostgresStoppedUnderLoadKeepsServingAndShipsTheBacklogAfter() async throws {
         let conninfo = try TestPostgres.database()
-        let daemon = try TestDaemon(arguments: ["--postgres", conninfo])
+        let daemon = try TestDaemon(arguments: ["--postgres", conninfo, "--ship-backlog-bytes-max", "20000"])
         let client = daemon.client()
         let occurredAt = Int64(Date().timeIntervalSince1970 * 1000)
         _ = try await client.logUsage(LogUsageRequest(eventID: "before", shopID: "down_shop", inputTokens: 10, occurredAtUnixMs: occurredAt))
@@ -125,9 +128,18 @@ final class PostgresShippingTests: XCTestCase {
                     LogUsageRequest(eventID: "down-\(number)", shopID: "down_shop", inputTokens: 100, occurredAtUnixMs: occurredAt))
                 answered += 1
             }
-            let metrics = try await client.getMetrics().text
-            XCTAssertTrue(metrics.contains("tokengate_ship_connected{host_id="), metrics)
+            // The backoff is at most 5 s; the backlog (500 records, over 20,000 bytes) is checked after each attempt.
+            var metrics = ""
+            for _ in 0..<80 {
+                metrics = try await client.getMetrics().text
+                if metrics.contains("tokengate_ship_backlog_over_limit{host_id=\"") && metrics.contains("_over_limit{host_id=\"\(Self.host)\"} 1") { break }
+                try await Task.sleep(nanoseconds: 100_000_000)
+            }
+            XCTAssertTrue(metrics.contains("tokengate_ship_connected{host_id=\"\(Self.host)\"} 0"), metrics)
             XCTAssertTrue(metrics.contains("tokengate_ship_last_error_info"), "no error reported while PostgreSQL is down")
+            XCTAssertTrue(metrics.contains("tokengate_ship_backlog_over_limit{host_id=\"\(Self.host)\"} 1"), "no backlog alert: \(metrics)")
+            let lag = MetricsText.value(metrics, "tokengate_ship_lag_records")
+            XCTAssertGreaterThanOrEqual(lag ?? 0, 500, "the 500 events logged while PostgreSQL was down are not in the lag")
         }
         XCTAssertEqual(answered, 500)
         let database = try PostgresConnection(conninfo: conninfo)
@@ -325,6 +337,16 @@ final class PostgresShippingTests: XCTestCase {
             try await Task.sleep(nanoseconds: 50_000_000)
         }
         return row
+    }
+}
+
+/// Reads one sample's value from Prometheus text.
+enum MetricsText {
+    static func value(_ text: String, _ name: String) -> Double? {
+        for line in text.split(separator: "\n") where line.hasPrefix(name + "{") || line.hasPrefix(name + " ") {
+            return line.split(separator: " ").last.flatMap { Double($0) }
+        }
+        return nil
     }
 }
 
