@@ -99,6 +99,7 @@ private struct UsageColumns: Sendable {
     var metadata = PostgresArray()
     var occurred = PostgresArray()
     var recorded = PostgresArray()
+    var periods = PostgresArray()
 
     mutating func append(_ event: UsageEvent) {
         eventIDs.append(text: event.eventID)
@@ -114,12 +115,13 @@ private struct UsageColumns: Sendable {
         metadata.append(text: ShipStatements.metadataJSON(event.metadata))
         occurred.append(number: String(event.occurredAtUnixMs))
         recorded.append(number: String(event.recordedAtUnixMs))
+        periods.append(text: MonthKey(unixMs: event.occurredAtUnixMs).description)
     }
 
     func statement(hostID: String) -> PostgresStatement {
         let columns = [
             eventIDs, shopIDs, userIDs, conversationIDs, operationTypes, models, inputTokens, outputTokens,
-            cachedInputTokens, costs, metadata, occurred, recorded,
+            cachedInputTokens, costs, metadata, occurred, recorded, periods,
         ]
         return PostgresStatement(ShipStatements.insertUsage, columns.map { $0.literal } + [hostID])
     }
