@@ -62,6 +62,12 @@ public enum ConfigurationFile {
         public var conninfo: String?
         public var hostID: String?
         public var shipBacklogBytesMax: UInt64?
+
+        public init(conninfo: String?, hostID: String?, shipBacklogBytesMax: UInt64?) {
+            self.conninfo = conninfo
+            self.hostID = hostID
+            self.shipBacklogBytesMax = shipBacklogBytesMax
+        }
     }
 
     /// The `postgres` section of a config file (nil when the file has none).
