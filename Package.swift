@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // TokenGate: a per-shop LLM budget gate served over a Unix socket. The modules depend one way:
-// Core (pure domain) <- Wire (protobuf-c framing and conversion) and Store (shards, log,
-// snapshots) <- Server <- tokengated; Wire <- Client <- tokengate.
+// Core (pure domain) <- Wire (protobuf-c framing and conversion), Store (shards, log,
+// snapshots) and Postgres (libpq, schema, shipped rows) <- Server <- tokengated; Wire <- Client
+// <- tokengate.
 import PackageDescription
 
 let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]

@@ -25,8 +25,9 @@ public struct ShipperOptions: Sendable {
     public var backlogBytesMax: Int = 1 << 30
     /// Log records per transaction.
     public var batchRecordsMax: Int = 20_000
-    /// Sleep when there is nothing to ship.
-    public var idlePollMilliseconds: Int = 20
+    /// Sleep when there is nothing (or little) to ship: bounds the lag under live traffic and
+    /// sets how many commits a second the shipper costs PostgreSQL.
+    public var idlePollMilliseconds: Int = 100
     /// First and largest wait between attempts while PostgreSQL fails.
     public var backoffInitialMilliseconds: Int = 100
     public var backoffMaxMilliseconds: Int = 5_000
@@ -203,6 +204,14 @@ public final class Shipper: Sendable {
                 if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs) }
                 inFlight = InFlight(through: records.last!.sequence, statementCount: statements.count, rows: batch.rowCount)
                 sent = records.last!.sequence
+                // Caught up with live traffic: let a batch gather instead of paying a commit (and
+                // PostgreSQL's fsync) for every few records, which competes with the daemon.
+                if records.count < options.batchRecordsMax / 4 {
+                    try confirm(inFlight!, connection, since: &lastConfirmNs)
+                    inFlight = nil
+                    connection.endPipelineMode()
+                    sleep(milliseconds: options.idlePollMilliseconds)
+                }
             }
         }
         if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs) }

@@ -145,9 +145,15 @@ final class PostgresShippingTests: XCTestCase {
         let database = try PostgresConnection(conninfo: conninfo)
         let count = try await waitFor(database, "SELECT count(*) FROM token_usage_logs WHERE shop_id = 'down_shop'") { $0 == ["501"] }
         XCTAssertEqual(count, ["501"])
-        let status = try daemon.runCLI(["ship", "status", "--json"])
+        // The daemon learns of the commit when it reads the batch's results: poll briefly.
+        var status = try daemon.runCLI(["ship", "status", "--json"])
+        for _ in 0..<50 where !status.stdout.contains("\"lag_records\":0") {
+            try await Task.sleep(nanoseconds: 100_000_000)
+            status = try daemon.runCLI(["ship", "status", "--json"])
+        }
         XCTAssertEqual(status.exitCode, 0, status.stderr)
         XCTAssertTrue(status.stdout.contains("\"lag_records\":0"), status.stdout)
+        XCTAssertTrue(status.stdout.contains("\"cursor\":501"), status.stdout)
     }
 
     // MARK: - Re-ship changes nothing; everything durable lands
