@@ -98,10 +98,10 @@ public enum Migrations {
           billing_period text NOT NULL,
           host_id text NOT NULL
         );
-        -- The seed's high-cost query scans the last 24 hours (created_at); its billing query reads
-        -- one shop's month (shop_id, created_at range). Every index costs the shipper's inserts.
+        -- The seed's monthly summary groups by month of created_at; its high-cost query scans the last 24 hours.
         CREATE INDEX token_usage_logs_created_at ON token_usage_logs (created_at);
         CREATE INDEX token_usage_logs_shop_created_at ON token_usage_logs (shop_id, created_at);
+        CREATE INDEX token_usage_logs_shop_period ON token_usage_logs (shop_id, billing_period);
 
         CREATE TABLE billing_records (
           id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
