@@ -4,6 +4,7 @@
 import CTokenGateSys
 import Dispatch
 import Foundation
+import TokenGateClock
 import TokenGateCore
 import TokenGatePostgres
 import TokenGateStore
@@ -59,7 +60,7 @@ public enum Daemon {
             logger.error(message)
             exit(1)
         }
-        let startedMs = monotonicMs()
+        let startedMs = MonotonicClock.milliseconds()
         let configuration = loadConfiguration(commandLine, fail: fail)
         let options = withConfigFilePostgres(commandLine, fail: fail)
         let lock: DataDirectoryLock
@@ -94,6 +95,9 @@ public enum Daemon {
             let hint = (error as? SocketError)?.errno == EADDRINUSE ? " (another tokengated is serving on it)" : ""
             fail("cannot listen on \(options.socketPath)\(hint): \(error)")
         }
+        if let problem = Operations.startMetricsEndpoint(options.operations, limits: options.limits, service: service, logger: logger) {
+            fail(problem)
+        }
         let recovery: LedgerRecovery
         do {
             recovery = try ledger.recover(repair: options.repair)
@@ -109,7 +113,7 @@ public enum Daemon {
         startSweeper(ledger: ledger, clock: SystemClock())
         shipper?.start()
         service.isReady = true
-        let startupMs = monotonicMs() - startedMs
+        let startupMs = MonotonicClock.milliseconds() - startedMs
         logger.info("tokengated serving", [
             "version": TokenGateVersion.current, "socket": server.inheritedListener?.path ?? options.socketPath,
             "socket_activated": "\(server.inheritedListener != nil)", "data_dir": options.dataDirectory,

@@ -9,6 +9,7 @@
 import Dispatch
 import Foundation
 import Synchronization
+import TokenGateClock
 import TokenGateCore
 import TokenGatePostgres
 import TokenGateStore
@@ -99,7 +100,7 @@ public final class Shipper: Sendable {
 
     /// Starts the shipper's thread.
     public func start() {
-        status.withLock { $0.caughtUpAtMs = monotonicMs() }
+        status.withLock { $0.caughtUpAtMs = MonotonicClock.milliseconds() }
         let thread = Thread { [self] in
             run()
             finished.signal()
@@ -193,7 +194,7 @@ public final class Shipper: Sendable {
                     continue
                 }
                 checkBacklog(cursor: sent, tail: tail)
-                status.withLock { $0.caughtUpAtMs = monotonicMs() }
+                status.withLock { $0.caughtUpAtMs = MonotonicClock.milliseconds() }
                 sleep(milliseconds: options.idlePollMilliseconds)
                 lastConfirmNs = MonotonicClock.nanoseconds()
             case .records(let records):
@@ -233,7 +234,7 @@ public final class Shipper: Sendable {
             let rate = seconds > 0 ? Double(batch.rows) / seconds : 0
             status.rowsPerSecond = status.batchesShipped == 1 ? rate : status.rowsPerSecond * 0.7 + rate * 0.3
             status.lastError = nil
-            if batch.through >= durable { status.caughtUpAtMs = monotonicMs() }
+            if batch.through >= durable { status.caughtUpAtMs = MonotonicClock.milliseconds() }
         }
         checkBacklog(cursor: batch.through, tail: LogTail(directory: log.directory))
     }
@@ -351,7 +352,7 @@ extension Shipper {
         writer.family("tokengate_ship_lag_records", "gauge", "Log records not yet in PostgreSQL.")
         writer.sample("tokengate_ship_lag_records", host, status.lagRecords)
         writer.family("tokengate_ship_lag_seconds", "gauge", "Seconds since PostgreSQL last held every durable record.")
-        let lagMs = status.lagRecords == 0 ? 0 : max(0, monotonicMs() - status.caughtUpAtMs)
+        let lagMs = status.lagRecords == 0 ? 0 : max(0, MonotonicClock.milliseconds() - status.caughtUpAtMs)
         writer.sample("tokengate_ship_lag_seconds", host, String(format: "%.3f", Double(lagMs) / 1000))
         writer.family("tokengate_ship_rows_total", "counter", "Rows written to PostgreSQL (already present ones included).")
         writer.sample("tokengate_ship_rows_total", host, status.rowsShipped)

@@ -5,6 +5,7 @@
 // daemons, shipping on and off, in alternating slices.
 import Foundation
 import TokenGateClient
+import TokenGateClock
 import TokenGateCore
 import TokenGatePostgres
 import TokenGateStore
@@ -30,23 +31,23 @@ extension BenchRun {
 
         progress("ship: shipping \(events) events")
         let (daemon, _, _) = try await startDaemon(dataDirectory: data, extraArguments: ["--postgres", database, "--host-id", "bench"])
-        let started = monotonicNs()
+        let started = MonotonicClock.nanoseconds()
         var shipped = 0
         while shipped < events {
             try await Task.sleep(nanoseconds: 50_000_000)
             shipped = Int(try connection.query("SELECT shipped_through FROM tokengate_ship_cursor WHERE host_id = 'bench'").scalar ?? "0") ?? 0
             guard daemon.process.isRunning else { throw BenchError("tokengated exited while shipping") }
         }
-        let shipSeconds = Double(monotonicNs() - started) / 1e9
+        let shipSeconds = Double(MonotonicClock.nanoseconds() - started) / 1e9
         daemon.kill()
         let rows = Int(try connection.query("SELECT count(*) FROM token_usage_logs").scalar ?? "0") ?? 0
         guard rows == events else { throw BenchError("PostgreSQL holds \(rows) rows, not \(events)") }
 
         progress("ship: COPY of the same \(events) rows")
         let copyText = try Self.copyText(data)
-        let copyStarted = monotonicNs()
+        let copyStarted = MonotonicClock.nanoseconds()
         let copied = try connection.copyIn("COPY bench_copy (\(CopyText.usageColumns)) FROM STDIN", chunks: copyText)
-        let copySeconds = Double(monotonicNs() - copyStarted) / 1e9
+        let copySeconds = Double(MonotonicClock.nanoseconds() - copyStarted) / 1e9
         guard copied == events else { throw BenchError("COPY wrote \(copied) rows, not \(events)") }
 
         let shipRate = Double(events) / shipSeconds
