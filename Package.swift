@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 // TokenGate: a per-shop LLM budget gate served over a Unix socket. The modules depend one way:
-// Core (pure domain) <- Wire (protobuf-c framing and conversion) and Store (shards, log,
-// snapshots) <- Server <- tokengated; Wire <- Client <- tokengate. Clock (the monotonic clock)
-// <- Store, Server and Client.
+// Core (pure domain) <- Wire (protobuf-c framing and conversion), Store (shards, log,
+// snapshots) and Postgres (libpq, schema, shipped rows) <- Server <- tokengated; Wire <- Client
+// <- tokengate. Clock (the monotonic clock) <- Store, Server and Client.
 import PackageDescription
 
 // Warnings are errors in this project's own builds, passed by scripts/test.sh
@@ -23,6 +23,9 @@ let package = Package(
             pkgConfig: "libprotobuf-c",
             providers: [.apt(["libprotobuf-c-dev"])]
         ),
+        // PostgreSQL (DESIGN §8): libpq fenced in TokenGatePostgres, as protobuf-c is in the wire.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(name: "TokenGatePostgres", dependencies: ["CLibPQ", "TokenGateCore"]),
         .target(name: "TokenGateProtoC", dependencies: ["CProtobufC"]),
         .target(name: "CTokenGateSys"),
         .target(name: "CTokenGateCRC"),
@@ -33,7 +36,9 @@ let package = Package(
         .target(name: "TokenGateStore", dependencies: ["TokenGateCore", "TokenGateClock", "CTokenGateCRC"]),
         .target(
             name: "TokenGateServer",
-            dependencies: ["TokenGateCore", "TokenGateClock", "TokenGateWire", "TokenGateStore", "CTokenGateSys"]
+            dependencies: [
+                "TokenGateCore", "TokenGateClock", "TokenGateWire", "TokenGateStore", "TokenGatePostgres", "CTokenGateSys",
+            ]
         ),
         .target(
             name: "TokenGateClient", dependencies: ["TokenGateCore", "TokenGateClock", "TokenGateWire"],
@@ -51,7 +56,8 @@ let package = Package(
         .executableTarget(
             name: "tokengate-bench",
             dependencies: [
-                "TokenGateClient", "TokenGateClock", "TokenGateServer", "TokenGateStore", "TokenGateWire", "CBenchFloor",
+                "TokenGateClient", "TokenGateClock", "TokenGateServer", "TokenGateStore", "TokenGateWire", "TokenGatePostgres",
+                "CBenchFloor",
             ]
         ),
         // What the test targets share (a seeded generator).
@@ -60,6 +66,8 @@ let package = Package(
         .testTarget(name: "TokenGateWireTests", dependencies: ["TokenGateWire", "TokenGateCore", "TokenGateTestSupport"]),
         .testTarget(name: "TokenGateStoreTests", dependencies: ["TokenGateStore", "TokenGateWire", "TokenGateTestSupport"]),
         .testTarget(name: "TokenGateClientTests", dependencies: ["TokenGateClient", "TokenGateWire", "TokenGateTestSupport"]),
-        .testTarget(name: "TokenGateServerTests", dependencies: ["TokenGateServer", "TokenGateClient", "TokenGateWire", "TokenGateTestSupport"]),
+        .testTarget(
+            name: "TokenGateServerTests",
+            dependencies: ["TokenGateServer", "TokenGateClient", "TokenGateWire", "TokenGatePostgres", "TokenGateTestSupport"]),
     ]
 )

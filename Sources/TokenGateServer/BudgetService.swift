@@ -16,6 +16,8 @@ public final class BudgetService: Sendable {
     let alertWatchers = AlertWatchers()
     /// Shadow-mode would-be denials, for GetConfiguration and metrics.
     public let gateCounters = GateCounters()
+    /// The PostgreSQL shipper when `--postgres` is on, for its metrics.
+    public let shipper = Mutex<Shipper?>(nil)
 
     public init(ledger: Ledger, clock: any WallClock) {
         self.ledger = ledger

@@ -6,6 +6,7 @@ import Dispatch
 import Foundation
 import TokenGateClock
 import TokenGateCore
+import TokenGatePostgres
 import TokenGateStore
 import TokenGateWire
 
@@ -38,24 +39,34 @@ public struct DaemonOptions: Sendable {
     public var retentionMonths = Retention.monthsDefault
     /// What gate calls may make the daemon keep (`--max-live-reservations`, `--max-gate-only-shops`).
     public var gateMemory = GateMemoryLimits()
+    /// Shipping to PostgreSQL (`--postgres`, `$TOKENGATE_POSTGRES`); nil: off, nothing changes.
+    public var postgres: ShipperOptions?
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = SocketPaths.defaultPath(environment: environment)
+        if let conninfo = environment["TOKENGATE_POSTGRES"], !conninfo.isEmpty {
+            postgres = ShipperOptions(conninfo: conninfo, hostID: Self.hostIDDefault)
+        }
     }
+
+    /// The host id rows are shipped under unless `--host-id` names one: the host name.
+    public static var hostIDDefault: String { ProcessInfo.processInfo.hostName }
 }
 
 public enum Daemon {
     /// Runs the daemon until a signal stops it. Never returns.
-    public static func run(_ options: DaemonOptions) -> Never {
-        let logger = Logger(format: options.operations.logFormat)
+    public static func run(_ commandLine: DaemonOptions) -> Never {
+        let logger = Logger(format: commandLine.operations.logFormat)
         let fail: @Sendable (String) -> Never = { message in FatalExit.exit(message, logger: logger) }
         let startedMs = MonotonicClock.milliseconds()
-        let configuration = loadConfiguration(options, fail: fail)
+        let configuration = loadConfiguration(commandLine, fail: fail)
+        let options = withConfigFilePostgres(commandLine, fail: fail)
         let lock: DataDirectoryLock
         let ledger: Ledger
+        let log: WriteAheadLog
         do {
             lock = try DataDirectoryLock(directory: options.dataDirectory)
-            let log = try WriteAheadLog(directory: options.dataDirectory, policy: options.fsync)
+            log = try WriteAheadLog(directory: options.dataDirectory, policy: options.fsync)
             let encoding = FactEncoding(
                 encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) }, decodeUsage: FactCodec.decodeUsage)
             ledger = Ledger(
@@ -66,6 +77,11 @@ public enum Daemon {
             fail("cannot open data dir \(options.dataDirectory): \(error)")
         }
         let service = BudgetService(ledger: ledger, clock: SystemClock())
+        let shipper = options.postgres.map { postgres in
+            checkPostgresSchema(postgres, logger: logger, fail: fail)
+            return Shipper(options: postgres, log: log, ledger: ledger, logger: logger)
+        }
+        service.shipper.withLock { $0 = shipper }
         var serverConfiguration = ServerConfiguration(socketPath: options.socketPath, adminUIDs: options.adminUIDs ?? [getuid(), 0])
         serverConfiguration.limits = options.limits
         serverConfiguration.socketMode = options.socketMode
@@ -94,6 +110,7 @@ public enum Daemon {
         _ = tokengate_release_free_memory()
         checkRecoveredConfiguration(ledger, options: options, fail: fail)
         startSweeper(ledger: ledger, clock: SystemClock())
+        shipper?.start()
         service.isReady = true
         let startupMs = MonotonicClock.milliseconds() - startedMs
         logger.info("tokengated serving", [
@@ -150,6 +167,20 @@ public enum Daemon {
     }
 
     nonisolated(unsafe) private static var signalSources: [any DispatchSourceSignal] = []
+
+    /// With --postgres: a schema newer than this daemon knows stops startup here, before anything
+    /// is served; PostgreSQL being unreachable does not (the shipper retries, the log keeps all).
+    private static func checkPostgresSchema(_ options: ShipperOptions, logger: Logger, fail: (String) -> Never) {
+        do {
+            let connection = try PostgresConnection(conninfo: options.conninfo)
+            let (from, to) = try Migrations.migrate(connection)
+            if from != to { logger.info("migrated the PostgreSQL schema", ["from": "\(from)", "to": "\(to)"]) }
+        } catch let error where error.kind == .schemaTooNew {
+            fail("--postgres: \(error.message)")
+        } catch {
+            logger.warning("PostgreSQL is not reachable at startup; serving anyway, the shipper retries", ["error": "\(error)"])
+        }
+    }
 
     private static func randomBootID() -> String {
         String(UInt64.random(in: 0...UInt64.max), radix: 36)

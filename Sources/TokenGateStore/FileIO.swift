@@ -62,6 +62,26 @@ public protocol FileSystem: Sendable {
     func createDirectory(_ path: String) throws(SystemError)
     /// Makes the directory's entries (created, renamed, removed files) durable.
     func syncDirectory(_ path: String) throws(SystemError)
+    /// Up to `maxBytes` bytes of `path` from byte `offset` (fewer at the end of the file).
+    func readRange(_ path: String, from offset: Int, maxBytes: Int) throws(SystemError) -> [UInt8]
+    /// The size of a file in bytes.
+    func size(_ path: String) throws(SystemError) -> Int
+}
+
+/// Reads of part of a file, for the shipper's tail of the log (issue 19). The defaults go through
+/// `readAll`, so a simulated file system needs nothing more; `PosixFileSystem` uses pread/stat.
+extension FileSystem {
+    /// Up to `maxBytes` bytes of `path` from byte `offset` (fewer at the end of the file).
+    public func readRange(_ path: String, from offset: Int, maxBytes: Int) throws(SystemError) -> [UInt8] {
+        let bytes = try readAll(path)
+        guard offset < bytes.count else { return [] }
+        return Array(bytes[offset..<min(bytes.count, offset + maxBytes)])
+    }
+
+    /// The size of a file in bytes.
+    public func size(_ path: String) throws(SystemError) -> Int {
+        try readAll(path).count
+    }
 }
 
 /// A file open for appending. Used by one writer at a time; `Sendable` so it can move between
@@ -117,6 +137,39 @@ public struct PosixFileSystem: FileSystem {
             throw error
         }
         return PosixAppendFile(fd: fd, path: path, size: Int(info.st_size))
+    }
+
+    /// `pread` from `offset`: up to `maxBytes` bytes, fewer at the end of the file.
+    public func readRange(_ path: String, from offset: Int, maxBytes: Int) throws(SystemError) -> [UInt8] {
+        let fd = try retryingEINTR("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { Glibc.close(fd) }
+        var failure: SystemError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: maxBytes) { buffer, initialized in
+            while initialized < maxBytes {
+                let result = Result { () throws(SystemError) -> Int in
+                    try retryingEINTR("pread", path) {
+                        pread(fd, buffer.baseAddress! + initialized, maxBytes - initialized, off_t(offset + initialized))
+                    }
+                }
+                switch result {
+                case .success(let count):
+                    if count == 0 { return }
+                    initialized += count
+                case .failure(let error):
+                    failure = error
+                    return
+                }
+            }
+        }
+        if let failure { throw failure }
+        return bytes
+    }
+
+    /// `stat`'s size.
+    public func size(_ path: String) throws(SystemError) -> Int {
+        var info = stat()
+        _ = try retryingEINTR("stat", path) { stat(path, &info) }
+        return Int(info.st_size)
     }
 
     /// Reads until end of file; the file may grow while it is read. The size `fstat` gives is

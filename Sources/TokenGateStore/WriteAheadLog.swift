@@ -52,6 +52,9 @@ public final class WriteAheadLog: Sendable {
         let started = flushStartedNanoseconds.load(ordering: .relaxed)
         return started == 0 || DispatchTime.now().uptimeNanoseconds &- started < stallNanoseconds
     }
+    /// The first sequence that must stay on disk whatever snapshots cover: the first record not
+    /// yet shipped to PostgreSQL (issue 19). `UInt64.max`: no hold (no shipper).
+    let shipHold = Atomic<UInt64>(UInt64.max)
 
     /// Prepares a log in `directory` (created when missing). Nothing is read until `recover`.
     /// - Parameters:
@@ -172,10 +175,18 @@ public final class WriteAheadLog: Sendable {
 
     // MARK: - Snapshots and shutdown
 
+    /// Keeps every segment holding a record at or after `sequence` until a later call moves the
+    /// hold forward (the shipper calls this with its cursor + 1; 1 keeps everything).
+    public func holdSegments(from sequence: UInt64) {
+        shipHold.store(sequence, ordering: .sequentiallyConsistent)
+    }
+
     /// Starts a new segment at the next sequence to be written, then deletes every segment whose
     /// records are all at or below `sequence`. Call it only after a snapshot through `sequence`
     /// is durable; to keep the older snapshot usable as a fallback, pass that one's sequence.
-    public func removeSegments(through sequence: UInt64) throws {
+    public func removeSegments(through requested: UInt64) throws {
+        let hold = shipHold.load(ordering: .sequentiallyConsistent)
+        let sequence = hold == UInt64.max ? requested : min(requested, hold == 0 ? 0 : hold - 1)
         let failure = state.withLock { state -> StoreError? in
             precondition(state.phase.hasRecovered, "removeSegments before recover")
             return state.failure

@@ -11,6 +11,7 @@ let usage = """
                       [--metrics-listen ADDR:PORT [--metrics-listen-any]]
                       [--high-cost-check-at HH:MM] [--high-cost-threshold-usd X]
                       [--snapshot-every-records N] [--snapshot-every-seconds S] [--retention-months M]
+                      [--postgres CONNINFO [--host-id ID] [--ship-backlog-bytes-max N]]
 
     Serves TokenGate's BudgetService on a Unix socket, with embedded defaults (prices, limits,
     tiers); no config file is needed.
@@ -73,6 +74,13 @@ let usage = """
       --retention-months M
                          keep raw usage events for M months (2...1200, default: 13); older ones are
                          dropped at snapshot time, their monthly totals and billing records kept
+      --postgres CONNINFO
+                         ship every durable record to PostgreSQL (libpq conninfo or URI; also
+                         $TOKENGATE_POSTGRES); the daemon creates and migrates the schema
+      --host-id ID       this host's key in PostgreSQL (default: the host name)
+      --ship-backlog-bytes-max N
+                         unshipped log over N bytes raises the backlog alert (default: 1 GiB);
+                         usage is never refused for it
       --version          print the version
       -h, --help         print this help
 
@@ -90,6 +98,8 @@ func number(_ flag: String, _ text: String) -> UInt64 {
 }
 
 var options = DaemonOptions()
+var pendingHostID: String?
+var pendingBacklogBytesMax: UInt64?
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     func value(for flag: String) -> String {
@@ -149,6 +159,18 @@ while let argument = arguments.popFirst() {
             die("--retention-months must be \(range.lowerBound)...\(range.upperBound), not '\(text)'")
         }
         options.retentionMonths = months
+    case "--postgres":
+        let conninfo = value(for: argument)
+        guard !conninfo.isEmpty else { die("--postgres needs a libpq connection string, e.g. 'host=/run/postgresql dbname=tokengate'") }
+        var postgres = options.postgres ?? ShipperOptions(conninfo: conninfo, hostID: DaemonOptions.hostIDDefault)
+        postgres.conninfo = conninfo
+        options.postgres = postgres
+    case "--host-id":
+        let id = value(for: argument)
+        guard !id.isEmpty, id.utf8.count <= 128 else { die("--host-id must be 1 to 128 bytes") }
+        pendingHostID = id
+    case "--ship-backlog-bytes-max":
+        pendingBacklogBytesMax = number(argument, value(for: argument))
     case "--version":
         print("tokengated \(TokenGateVersion.current)")
         exit(0)
@@ -164,5 +186,11 @@ while let argument = arguments.popFirst() {
             die(error.message)
         }
     }
+}
+if pendingHostID != nil || pendingBacklogBytesMax != nil {
+    guard var postgres = options.postgres else { die("--host-id and --ship-backlog-bytes-max need --postgres (or $TOKENGATE_POSTGRES)") }
+    if let id = pendingHostID { postgres.hostID = id }
+    if let bytes = pendingBacklogBytesMax { postgres.backlogBytesMax = Int(clamping: bytes) }
+    options.postgres = postgres
 }
 Daemon.run(options)

@@ -1,0 +1,156 @@
+// Turning the store's facts into PostgreSQL rows: one `ShipBatch` collects the facts of a run of
+// log records and becomes one transaction of statements (usage events as one multi-row INSERT
+// over unnest'ed arrays, the rarer facts one statement each, then the cursor), sent in pipeline
+// mode. Every write is idempotent by its natural key, so shipping a record twice changes nothing.
+//
+// A new fact kind is one case in `add` and one statement constant in `ShipStatements`.
+
+import TokenGateCore
+
+/// The rows of a run of facts, ready to be written in one transaction.
+public struct ShipBatch: Sendable {
+    /// Usage events, column by column (the arrays of the unnest INSERT).
+    private var usage = UsageColumns()
+    /// Everything else, one statement each, in log order.
+    private var others: [PostgresStatement] = []
+    /// Facts added (usage and other), for metrics.
+    public private(set) var rowCount = 0
+    /// Usage events added.
+    public var usageCount: Int { usage.eventIDs.count }
+
+    /// Which host's rows these are (the `host_id` column and the cursor's key).
+    public let hostID: String
+
+    public init(hostID: String) {
+        self.hostID = hostID
+    }
+
+    /// Adds the row(s) of one fact. Facts with no table (run-time limits, rate limits,
+    /// optimization rules, shadow mode, unknown-shop policy) add nothing.
+    public mutating func add(_ fact: Fact) {
+        switch fact {
+        case .usage(let event):
+            usage.append(event)
+        case .billing(let record):
+            others.append(ShipStatements.billing(record, hostID: hostID))
+        case .tierAssignment(let shopID, let tier):
+            others.append(PostgresStatement(ShipStatements.insertTierAssignment, [shopID, tier, hostID]))
+        case .alert(let alert):
+            others.append(ShipStatements.alert(alert, hostID: hostID))
+        case .paidMark(let mark):
+            others.append(
+                PostgresStatement(
+                    ShipStatements.markPaid, [mark.shopID, mark.period + "-01", String(mark.paidAtUnixMs)]))
+        case .configChange(.setPrice(let request)):
+            others.append(ShipStatements.priceVersion(request.version, isFallback: request.asFallback, hostID: hostID))
+        case .configChange(.upsertTier(let request)):
+            others.append(ShipStatements.tier(request.tier.tier))
+        case .configChange:
+            return
+        case .monthAggregate(let shopID, let month, let aggregate):
+            others.append(ShipStatements.monthAggregate(shopID: shopID, month: month, aggregate, hostID: hostID))
+        }
+        rowCount += 1
+    }
+
+    /// Adds the tiers and price versions of a configuration (those from the configuration file
+    /// never pass through the log). Idempotent like everything else.
+    public mutating func add(_ configuration: Configuration) {
+        for tier in configuration.tiers.values.sorted(by: { $0.name < $1.name }) {
+            others.append(ShipStatements.tier(tier))
+        }
+        for (model, versions) in configuration.prices.models.sorted(by: { $0.key < $1.key }) {
+            for version in versions {
+                others.append(
+                    ShipStatements.priceVersion(ModelPrice(model: model, version: version), isFallback: false, hostID: hostID))
+            }
+        }
+        if let fallback = configuration.prices.fallback {
+            others.append(ShipStatements.priceVersion(ModelPrice(model: "", version: fallback), isFallback: true, hostID: hostID))
+        }
+    }
+
+    /// The transaction: BEGIN, the rows, the cursor moved to `shippedThrough` (nil: left as it
+    /// is), COMMIT.
+    public func statements(shippedThrough: UInt64?) -> [PostgresStatement] {
+        var statements = [PostgresStatement("BEGIN")]
+        if usage.eventIDs.count > 0 { statements.append(usage.statement(hostID: hostID)) }
+        statements += others
+        if let shippedThrough {
+            statements.append(PostgresStatement(ShipStatements.moveCursor, [hostID, String(shippedThrough)]))
+        }
+        statements.append(PostgresStatement("COMMIT"))
+        return statements
+    }
+}
+
+/// Usage events as parallel arrays, one per column of `ShipStatements.insertUsage`.
+private struct UsageColumns: Sendable {
+    var eventIDs = PostgresArray()
+    var shopIDs = PostgresArray()
+    var userIDs = PostgresArray()
+    var conversationIDs = PostgresArray()
+    var operationTypes = PostgresArray()
+    var models = PostgresArray()
+    var inputTokens = PostgresArray()
+    var outputTokens = PostgresArray()
+    var cachedInputTokens = PostgresArray()
+    var costs = PostgresArray()
+    var metadata = PostgresArray()
+    var occurred = PostgresArray()
+    var recorded = PostgresArray()
+    var periods = PostgresArray()
+
+    mutating func append(_ event: UsageEvent) {
+        eventIDs.append(text: event.eventID)
+        shopIDs.append(text: event.shopID)
+        userIDs.append(text: event.userID)
+        conversationIDs.append(text: event.conversationID)
+        operationTypes.append(text: event.operationType)
+        models.append(text: event.model)
+        inputTokens.append(number: String(event.inputTokens))
+        outputTokens.append(number: String(event.outputTokens))
+        cachedInputTokens.append(number: String(event.cachedInputTokens))
+        costs.append(number: String(event.costNanoUSD))
+        metadata.append(text: ShipStatements.metadataJSON(event.metadata))
+        occurred.append(number: String(event.occurredAtUnixMs))
+        recorded.append(number: String(event.recordedAtUnixMs))
+        periods.append(text: MonthKey(unixMs: event.occurredAtUnixMs).description)
+    }
+
+    func statement(hostID: String) -> PostgresStatement {
+        let columns = [
+            eventIDs, shopIDs, userIDs, conversationIDs, operationTypes, models, inputTokens, outputTokens,
+            cachedInputTokens, costs, metadata, occurred, recorded, periods,
+        ]
+        return PostgresStatement(ShipStatements.insertUsage, columns.map { $0.literal } + [hostID])
+    }
+}
+
+/// A PostgreSQL array literal (`{"a","b"}`, `{1,2}`) built one element at a time, as UTF-8
+/// bytes (appending to a String scalar by scalar cost more than the rest of a batch).
+struct PostgresArray: Sendable {
+    private var bytes: [UInt8] = [UInt8(ascii: "{")]
+    private(set) var count = 0
+
+    /// A text element, double-quoted with `"` and `\` escaped (array literal syntax).
+    mutating func append(text value: String) {
+        if count > 0 { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+            bytes.append(byte)
+        }
+        bytes.append(UInt8(ascii: "\""))
+        count += 1
+    }
+
+    /// A number written by the caller (`String(Int64)`), which needs no quoting.
+    mutating func append(number: String) {
+        if count > 0 { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(contentsOf: number.utf8)
+        count += 1
+    }
+
+    var literal: String { String(decoding: bytes + [UInt8(ascii: "}")], as: UTF8.self) }
+}
