@@ -34,7 +34,7 @@ cat > "$work/consumer/Sources/consumer/main.swift" <<'EOF'
 import TokenGateClient
 
 func example() async throws {
-    var configuration = TokenGateClient.Configuration(socketPath: "/tmp/tokengate.sock")
+    var configuration = TokenGateClient.Configuration(socketPath: "/run/tokengate/tokengate.sock")
     configuration.whenUnreachable = .failOpen(timeoutMs: 250)  // or .failClosed
     configuration.spoolDirectory = "/var/spool/chat-worker/tokengate"  // optional: survives a worker restart
     let gate = try TokenGateClient(configuration: configuration)

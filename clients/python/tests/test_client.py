@@ -199,8 +199,8 @@ def test_a_call_after_the_daemon_restarted_reconnects(own_daemon):
 def test_the_readme_examples_run(daemon, capsys, readme):
     text = open(os.path.join(REPOSITORY, readme), encoding="utf-8").read()
     example = re.search(r"```python\n(.*?)```", text, re.S).group(1)
-    assert "/tmp/tokengate.sock" in example
-    exec(compile(example.replace("/tmp/tokengate.sock", daemon.socket_path), readme, "exec"), {})
+    assert "/run/tokengate/tokengate.sock" in example
+    exec(compile(example.replace("/run/tokengate/tokengate.sock", daemon.socket_path), readme, "exec"), {})
     printed = capsys.readouterr().out.split()
     if readme == "README.md":
         event_id, cost = printed

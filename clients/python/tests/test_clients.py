@@ -402,6 +402,15 @@ def test_default_socket_path_follows_the_daemon_rule(monkeypatch):
     monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/4242")
     expected = "/run/tokengate/tokengate.sock" if os.geteuid() == 0 else "/run/user/4242/tokengate/tokengate.sock"
     assert default_socket_path() == expected
+    # As SocketPaths.defaultPath: root's path, the runtime dir (absolute only), else /tmp/tokengate-UID.
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert default_socket_path() == "/run/user/4242/tokengate/tokengate.sock"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "relative/dir")
+    assert default_socket_path() == "/tmp/tokengate-1000/tokengate.sock"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert default_socket_path() == "/tmp/tokengate-1000/tokengate.sock"
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert default_socket_path() == "/run/tokengate/tokengate.sock"
 
 
 TYPED_SAMPLE = '''
@@ -505,7 +514,7 @@ def test_the_package_readme_runs_the_seed_call_sites_blocking_and_asyncio(tmp_pa
     with tempfile_daemon(tmp_path) as daemon:
         namespace = {}
         for index, block in enumerate(blocks):
-            code = block.replace("/tmp/tokengate.sock", daemon.socket_path).replace("/var/lib/chat-worker/",
+            code = block.replace("/run/tokengate/tokengate.sock", daemon.socket_path).replace("/var/lib/chat-worker/",
                                                                                     str(tmp_path) + "/")
             exec(compile(code, f"clients/python/README.md block {index + 1}", "exec"), namespace)
         answer = namespace["handle_chat"]("readme_shop", "u1", "c1", "Where is my order?", ["hi"] * 40, call_model)

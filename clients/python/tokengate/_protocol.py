@@ -165,14 +165,17 @@ class LogUsageOutcome:
 def default_socket_path() -> str:
     """The daemon's default socket (DESIGN §5): ``$TOKENGATE_SOCKET``, else
     ``/run/tokengate/tokengate.sock`` for root, else ``$XDG_RUNTIME_DIR/tokengate/tokengate.sock``
-    (``/run/user/UID`` when ``XDG_RUNTIME_DIR`` is unset, which is where systemd puts it)."""
+    (an absolute path), else ``/tmp/tokengate-UID/tokengate.sock``: the same rule as the daemon and
+    the Swift client (``SocketPaths.defaultPath``)."""
     explicit = os.environ.get("TOKENGATE_SOCKET")
     if explicit:
         return explicit
     if os.geteuid() == 0:
         return "/run/tokengate/tokengate.sock"
-    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.geteuid()}"
-    return os.path.join(runtime, "tokengate", "tokengate.sock")
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime.startswith("/"):
+        return runtime.rstrip("/") + "/tokengate/tokengate.sock"
+    return f"/tmp/tokengate-{os.geteuid()}/tokengate.sock"
 
 
 def make_event_id() -> str:
