@@ -112,6 +112,14 @@ public struct Configuration: Sendable, Equatable {
     public var tierRateLimits: [String: RateLimit]
     /// Rate limits of single shops; a shop's replaces its tier's.
     public var shopRateLimits: [String: RateLimit]
+    /// How long after a period's end a final bill waits (DESIGN §3 GenerateBilling), so that
+    /// spools and restarts around midnight land their usage first. Set at startup only
+    /// (`--billing-grace-hours`, config file `billing_grace_hours`); never logged.
+    public var billingGraceMs: Int64 = Configuration.billingGraceMsDefault
+    /// 24 hours.
+    public static let billingGraceMsDefault: Int64 = 24 * 3_600_000
+    /// At most a year of grace.
+    public static let billingGraceHoursMax: UInt64 = 8_760
 
     /// A configuration; see the properties (`defaults` is the embedded one).
     public init(

@@ -30,9 +30,7 @@ extension ShopState {
         if config.unknownShopPolicy == .deny, !isKnown {
             throw .notFound("shop '\(shopID)' is unknown (no tier assignment, no usage) and unknown shops are refused")
         }
-        guard request.preview || now >= period.endUnixMs else {
-            throw .failedPrecondition("period \(period.text) has not ended; use preview")
-        }
+        if !request.preview { try Self.checkFinalBillAllowed(period, config: config, now: now) }
         let name = tierName(config: config)
         guard let tier = config.tiers[name] else {
             throw .failedPrecondition("shop '\(shopID)' is on tier '\(name)', which is not configured; assign a configured tier")
@@ -45,6 +43,22 @@ extension ShopState {
             totalChargeNanoUSD: charges.total, paid: false, generatedAtUnixMs: now, preview: request.preview)
         let response = try billingResponse(record, config: config, newlyStored: !request.preview)
         return request.preview ? .preview(response) : .store(record, response)
+    }
+
+    /// A final bill of `period` may be stored only once the period has ended and its grace
+    /// period (`config.billingGraceMs`) has passed; else `failedPrecondition` saying when.
+    public static func checkFinalBillAllowed(_ period: MonthKey, config: Configuration, now: UnixMillis) throws(TokenGateError) {
+        guard now < period.endUnixMs else {
+            let possible = period.endUnixMs &+ config.billingGraceMs
+            guard now < possible else { return }
+            throw .failedPrecondition(
+                "period \(period.text) ended at \(UTCCalendar.iso8601(period.endUnixMs)) but its grace period "
+                    + "(\(config.billingGraceMs / 3_600_000) h, --billing-grace-hours) lets late usage land first; "
+                    + "a final bill is possible from \(UTCCalendar.iso8601(possible)) (unix ms \(possible)); use preview until then")
+        }
+        throw .failedPrecondition(
+            "period \(period.text) has not ended; a final bill is possible from "
+                + "\(UTCCalendar.iso8601(period.endUnixMs &+ config.billingGraceMs)) (after its grace period); use preview")
     }
 
     /// The response for `record` with the recommendation under the current tiers.

@@ -76,10 +76,19 @@ public final class BudgetService: Sendable {
                 let (response, sequence) = try ledger.logUsage(request, now: context.now)
                 return (response, sequence)
             },
-            /// GenerateBilling: OK, INVALID_ARGUMENT (period), FAILED_PRECONDITION (open period
-            /// without preview), NOT_FOUND (unknown tier), UNAVAILABLE.
-            .unary(MethodPath.generateBilling, .write) { (request: GenerateBillingRequest, context) throws(TokenGateError) in
-                try ledger.generateBilling(request, now: context.now)
+            /// GenerateBilling: OK, INVALID_ARGUMENT (period), PERMISSION_DENIED (a final bill,
+            /// `preview = false`, from a peer not in the admin list: previews are open to every
+            /// peer), FAILED_PRECONDITION (period not ended or in its grace period, without
+            /// preview), NOT_FOUND (unknown tier), UNAVAILABLE.
+            .unary(MethodPath.generateBilling, [.write, .partlyAdmin]) {
+                (request: GenerateBillingRequest, context) throws(TokenGateError) -> (GenerateBillingResponse, UInt64?) in
+                guard request.preview || context.isAdmin else {
+                    throw TokenGateError(
+                        .permissionDenied,
+                        "a final bill (GenerateBilling without preview) is an admin action; uid "
+                            + "\(context.peer.map { String($0.uid) } ?? "unknown") is not in the admin list (previews are open to every peer)")
+                }
+                return try ledger.generateBilling(request, now: context.now)
             },
             /// Health: always OK; SERVING once recovery has finished, NOT_SERVING before and while draining.
             .unary(MethodPath.health, .alwaysAvailable) { [self] (_: HealthCheckRequest, _) throws(TokenGateError) in

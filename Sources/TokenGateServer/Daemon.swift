@@ -36,6 +36,8 @@ public struct DaemonOptions: Sendable {
     public var snapshots = SnapshotPolicy()
     /// Months of raw usage events kept (`--retention-months`).
     public var retentionMonths = Retention.monthsDefault
+    /// `--billing-grace-hours`: overrides the config file's `billing_grace_hours` when set.
+    public var billingGraceHours: UInt64?
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = environment["TOKENGATE_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.socketPathDefault

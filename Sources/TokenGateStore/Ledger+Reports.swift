@@ -99,10 +99,8 @@ extension Ledger {
         -> (GenerateBillingBatchResponse, UInt64?)
     {
         let period = try MonthKey(parsing: request.period)
-        guard now >= period.endUnixMs else {
-            throw .failedPrecondition("period \(period.text) has not ended; a batch bills ended periods only (preview one shop with `bill --preview`)")
-        }
         let config = currentConfiguration
+        try ShopState.checkFinalBillAllowed(period, config: config, now: now)
         var response = GenerateBillingBatchResponse(generated: 0, alreadyStored: 0, records: [], totalChargeNanoUSD: 0)
         var records: [BillingRecord] = []
         var sequence: UInt64?

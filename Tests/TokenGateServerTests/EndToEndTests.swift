@@ -71,7 +71,7 @@ final class EndToEndTests: XCTestCase {
     }
 
     func testBillingStoresOncePerPeriodAndPreviewsTheOpenMonth() async throws {
-        let daemon = try TestDaemon()
+        let daemon = try TestDaemon(arguments: ["--billing-grace-hours", "0"])
         let client = daemon.client()
         let now = Int64(Date().timeIntervalSince1970 * 1_000)
         let lastMonth = MonthKey(unixMs: MonthKey(unixMs: now).startUnixMs - 1)
