@@ -254,8 +254,14 @@ struct EventStore: Sendable {
         return idIndex.find(hash: hash) { matches(id, at: $0) }
     }
 
+    /// The hash an event id is filed under (the same for a request's id and a stored event's).
+    static func idHash(of id: String) -> Int {
+        let utf8 = id.utf8.span
+        return EventIDKey(utf8: utf8)?.hash ?? ByteHash.hash(utf8)
+    }
+
     /// The hash the id index filed the event at `position` under.
-    private func idHash(at position: Int) -> Int {
+    func idHash(at position: Int) -> Int {
         let record = records[position]
         if record.flags & StoredEvent.idInArena == 0 { return EventIDKey(high: record.idHigh, low: record.idLow).hash }
         return ByteHash.hash(idBytes.span.extracting(idRange(record)))

@@ -17,7 +17,8 @@ extension ShopState {
     ///
     /// Throws: `invalidArgument` (ids, token counts, cached > input, metadata, unknown operation
     /// type, occurred_at negative or more than 5 s in the future), `notFound` (model without a
-    /// price at that time), `failedPrecondition` (occurred_at in a billed month; reservation
+    /// price at that time), `alreadyExists` (the event id is recorded with other content, naming
+    /// the first field that differs), `failedPrecondition` (occurred_at in a billed month; reservation
     /// already settled by another event), `outOfRange` (overflow).
     public func planUsage(_ request: LogUsageRequest, config: Configuration, now: UnixMillis) throws(TokenGateError)
         -> UsagePlan
@@ -25,7 +26,14 @@ extension ShopState {
         try Validation.shop(request.shopID, owner: shopID)
         try Validation.requiredID(request.eventID, maximum: CoreLimits.eventIDBytesMax, field: "event_id")
         if let index = eventStore.position(of: request.eventID) {
-            return .duplicate(rebuiltResponse(eventAt: index, config: config))
+            let first = event(at: index)
+            if let field = Self.firstDifference(request, from: first) {
+                throw .alreadyExists(
+                    "event_id '\(request.eventID)' was recorded with another \(field) (shop '\(shopID)', "
+                        + "at \(UTCCalendar.iso8601(first.recordedAtUnixMs))); an event id names one model call: "
+                        + "send a retry unchanged, and give a new call a new id")
+            }
+            return .duplicate(rebuiltResponse(eventAt: index, event: first, config: config))
         }
         try Self.validateUsageFields(request)
         let limits = try config.limits(shopID: shopID, operationType: request.operationType)
@@ -129,18 +137,35 @@ extension ShopState {
         return response
     }
 
-    /// The response the first LogUsage of the event at `index` gave, rebuilt: the totals of its day
-    /// and month up to and including it, and its violations and alerts under the current limits.
-    func rebuiltResponse(eventAt index: Int, config: Configuration) -> LogUsageResponse {
-        let event = event(at: index)
-        let day = DayKey(unixMs: event.occurredAtUnixMs)
-        var dayBefore: NanoUSD = 0
-        var monthBefore: NanoUSD = 0
-        for earlier in eventStore.records[..<index] {
-            let earlierDay = DayKey(unixMs: earlier.occurredAtUnixMs)
-            if earlierDay == day { dayBefore = Money.addSaturating(dayBefore, earlier.costNanoUSD) }
-            if earlierDay.month == day.month { monthBefore = Money.addSaturating(monthBefore, earlier.costNanoUSD) }
+    /// The first field (in LogUsageRequest's order) in which `request` differs from the event
+    /// first recorded under its id, or nil when it is the same request (DESIGN §3 idempotency).
+    /// `occurred_at_unix_ms` is compared as the client sent it: 0 matches an event recorded at
+    /// the time it arrived. The reservation id is not part of the event and is not compared.
+    static func firstDifference(_ request: LogUsageRequest, from first: UsageEvent) -> String? {
+        if request.shopID != first.shopID { return "shop_id" }
+        if request.userID != first.userID { return "user_id" }
+        if request.conversationID != first.conversationID { return "conversation_id" }
+        if request.operationType != first.operationType { return "operation_type" }
+        if request.model != first.model { return "model" }
+        if request.inputTokens != first.inputTokens { return "input_tokens" }
+        if request.outputTokens != first.outputTokens { return "output_tokens" }
+        if request.cachedInputTokens != first.cachedInputTokens { return "cached_input_tokens" }
+        let sentNow = first.occurredAtUnixMs == first.recordedAtUnixMs
+        if request.occurredAtUnixMs == 0 ? !sentNow : request.occurredAtUnixMs != first.occurredAtUnixMs {
+            return "occurred_at_unix_ms"
         }
+        if request.metadata != first.metadata { return "metadata" }
+        return nil
+    }
+
+    /// The response the first LogUsage of the event at `index` gave, rebuilt in O(1): the totals of
+    /// its day and month up to and including it (kept beside the event when it was applied), and
+    /// its violations and alerts under the current limits.
+    func rebuiltResponse(eventAt index: Int, event: UsageEvent, config: Configuration) -> LogUsageResponse {
+        let day = DayKey(unixMs: event.occurredAtUnixMs)
+        let after = totalsAfter[index]
+        let dayBefore = Money.addSaturating(after.day, -event.costNanoUSD)
+        let monthBefore = Money.addSaturating(after.month, -event.costNanoUSD)
         // Limits may have changed or lost the operation type since; the totals still stand.
         let limits = try? config.limits(shopID: shopID, operationType: event.operationType)
         let rebuilt = try? Self.usageResponse(

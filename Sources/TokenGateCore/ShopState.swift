@@ -61,6 +61,10 @@ public struct ShopState: Sendable {
     public private(set) var assignedTier: String?
     /// Usage events in the order they were applied, compact, with an index by event id.
     private(set) var eventStore = EventStore()
+    /// For each event of `eventStore`, the recorded cost of its day and month right after it:
+    /// the totals its first LogUsage answered, so a duplicate is answered in O(1). Rebuilt by
+    /// replay (applying in log order gives the same sums), never logged.
+    private(set) var totalsAfter: [(day: NanoUSD, month: NanoUSD)] = []
     /// Recorded cost per UTC day (all operation types).
     private(set) var dailyCost: [DayKey: NanoUSD] = [:]
     /// Recorded usage per UTC month.
@@ -101,6 +105,13 @@ public struct ShopState: Sendable {
     public func event(at position: Int) -> UsageEvent {
         eventStore.event(at: position, shopID: shopID)
     }
+
+    /// The hash event id `id` is filed under, here and in the store-wide id index (process-seeded:
+    /// never stored).
+    public static func eventIDHash(_ id: String) -> Int { EventStore.idHash(of: id) }
+
+    /// `eventIDHash` of the event at `position`, without rebuilding its id.
+    public func eventIDHash(at position: Int) -> Int { eventStore.idHash(at: position) }
 
     /// Every usage event in the order applied, rebuilt from the compact store (O(events): for
     /// tests and tools, not for serving).
@@ -238,11 +249,24 @@ public struct ShopState: Sendable {
         reportIndex.record(event, in: buffer, day: day, month: month, position: eventStore.count - 1)
     }
 
-    /// Adds a new event to the day's cost and the month's totals.
+    /// Adds a new event to the day's cost and the month's totals, and keeps both beside it.
     private mutating func addToTotals(_ event: UsageNumbers, day: DayKey, month: MonthKey) {
         // In place: one hash of the day, not two (a read and a write), once per replayed event.
-        Self.addSaturating(&dailyCost[day, default: 0], event.costNanoUSD)
-        monthly[month, default: MonthAggregate()].add(tokens: event.tokens, costNanoUSD: event.costNanoUSD)
+        var dayAfter: NanoUSD = 0
+        Self.addSaturating(&dailyCost[day, default: 0], event.costNanoUSD, after: &dayAfter)
+        var monthAfter: NanoUSD = 0
+        Self.add(event, to: &monthly[month, default: MonthAggregate()], after: &monthAfter)
+        totalsAfter.append((dayAfter, monthAfter))
+    }
+
+    private static func addSaturating(_ total: inout NanoUSD, _ amount: NanoUSD, after: inout NanoUSD) {
+        total = Money.addSaturating(total, amount)
+        after = total
+    }
+
+    private static func add(_ event: UsageNumbers, to aggregate: inout MonthAggregate, after: inout NanoUSD) {
+        aggregate.add(tokens: event.tokens, costNanoUSD: event.costNanoUSD)
+        after = aggregate.costNanoUSD
     }
 
     // MARK: - Retention
@@ -256,21 +280,32 @@ public struct ShopState: Sendable {
     /// Returns how many events were dropped. Costs O(months) when there is nothing to drop.
     @discardableResult
     public mutating func dropEvents(before month: MonthKey) -> Int {
+        var ignored: [Int] = []
+        return dropEvents(before: month, droppedIDHashes: &ignored)
+    }
+
+    /// `dropEvents(before:)`, adding the id hash of every dropped event to `droppedIDHashes`.
+    @discardableResult
+    public mutating func dropEvents(before month: MonthKey, droppedIDHashes: inout [Int]) -> Int {
         // A month still holds raw events exactly when its total differs from its archived part.
         guard monthly.contains(where: { $0.key < month && $0.value != archived[$0.key] }) else { return 0 }
         var kept = EventStore()
+        var keptTotals: [(day: NanoUSD, month: NanoUSD)] = []
         for position in 0..<eventStore.count {
             let event = event(at: position)
             let day = DayKey(unixMs: event.occurredAtUnixMs)
             guard day.month < month else {
                 _ = kept.appendIfNew(event)
+                keptTotals.append(totalsAfter[position])
                 continue
             }
+            droppedIDHashes.append(eventStore.idHash(at: position))
             archived[day.month, default: MonthAggregate()].add(event)
             dailyCost[day] = nil
         }
         let dropped = eventStore.count - kept.count
         eventStore = kept
+        totalsAfter = keptTotals
         reportIndex.reindex(after: eventStore, droppedBefore: month)
         return dropped
     }

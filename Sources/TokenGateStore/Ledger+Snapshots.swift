@@ -94,14 +94,18 @@ extension Ledger {
         of shard: Shard, dropBefore: MonthKey?, into builder: inout SnapshotBuilder, _ copy: inout SnapshotCopy
     ) throws {
         let ids = shard.shops.withLock { shops in copy.timed { Array(shops.keys) } }
+        var droppedIDs: [Int] = []
         for id in ids {
             let (shop, dropped) = shard.shops.withLock { shops in
                 copy.timed { () -> (ShopState?, Int) in
                     guard shops[id] != nil else { return (nil, 0) }
-                    let dropped = dropBefore.map { shops[id]!.dropEvents(before: $0) } ?? 0
+                    let dropped = dropBefore.map { shops[id]!.dropEvents(before: $0, droppedIDHashes: &droppedIDs) } ?? 0
                     return (shops[id], dropped)
                 }
             }
+            // Outside the shard's lock (the id index's locks come first).
+            for hash in droppedIDs { eventIDs.remove(hash, shopID: id) }
+            droppedIDs.removeAll(keepingCapacity: true)
             copy.eventsDropped += dropped
             guard let shop else { continue }
             for fact in shop.durableFacts {

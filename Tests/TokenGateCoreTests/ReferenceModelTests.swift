@@ -98,6 +98,13 @@ private struct Reference {
     static func month(ofDay day: Int64) -> String {
         monthStarts.last { $0.day <= day }!.text
     }
+    /// The first millisecond after month "YYYY-MM".
+    static func monthEnd(_ text: String) -> Int64 {
+        let index = monthStarts.firstIndex { $0.text == text }!
+        return monthStarts[index + 1].day * 86_400_000
+    }
+    /// A final bill waits 24 hours after its month (the default grace period).
+    static let graceMs: Int64 = 86_400_000
     static func day(_ ms: Int64) -> Int64 { ms / 86_400_000 }
     static func month(_ ms: Int64) -> String { month(ofDay: day(ms)) }
 
@@ -200,9 +207,9 @@ final class ReferenceModelTests: XCTestCase {
         let expected: Set<String> = [
             "gate ALLOW", "gate DAILY_CAP_REACHED", "gate MONTHLY_CAP_REACHED", "gate TIER_SPEND_CAP_REACHED",
             "gate MESSAGE_TOKEN_LIMIT", "gate UNKNOWN_SHOP", "gate shadow", "gate warning", "gate reserved",
-            "usage record", "usage duplicate", "usage future", "usage billed month", "usage settled twice", "usage settles",
+            "usage record", "usage duplicate", "usage conflict", "usage future", "usage billed month", "usage settled twice", "usage settles",
             "usage violation", "usage alert", "release ok", "release FAILED_PRECONDITION", "release NOT_FOUND",
-            "billing store", "billing existing", "billing preview", "billing open", "billing unknown shop",
+            "billing store", "billing existing", "billing preview", "billing open", "billing grace", "billing unknown shop",
             "gate RATE_LIMITED", "gate shadow RATE_LIMITED", "usage duplicate rejudged", "config limits", "config price",
             "config shadow", "config unknown shops", "config tier", "config tier rate", "config shop rate",
         ]
@@ -216,6 +223,7 @@ final class ReferenceModelTests: XCTestCase {
         var real = ShopState(shopID: "shop")
         var ref = Reference(denyUnknown: seed % 3 == 0, shadowGlobal: seed % 5 == 0)
         var firstResponses: [String: LogUsageResponse] = [:]
+        var firstRequests: [String: (request: LogUsageRequest, at: Int64)] = [:]
         var issued: [String] = []
         var now = utc(2026, 1, 30, 20)
         var counter = 0
@@ -232,7 +240,7 @@ final class ReferenceModelTests: XCTestCase {
                 ok = gateStep(&real, &ref, config, now, &random, &issued, expect)
             case 35..<65:
                 counter += 1
-                ok = usageStep(&real, &ref, config, now, &random, issued, &firstResponses, "e\(counter)", expect)
+                ok = usageStep(&real, &ref, config, now, &random, issued, &firstResponses, &firstRequests, "e\(counter)", expect)
             case 65..<75:
                 ok = releaseStep(&real, &ref, now, &random, issued, expect)
             case 75..<92:
@@ -329,11 +337,14 @@ final class ReferenceModelTests: XCTestCase {
 
     /// A random LogUsage: sometimes a repeated event id, a reservation id (issued or not), a
     /// time in the past days or slightly in the future, any model and operation.
-    private func randomUsage(_ ref: Reference, _ now: Int64, _ random: inout SplitMix64, _ issued: [String], _ newID: String)
-        -> LogUsageRequest
-    {
+    private func randomUsage(
+        _ ref: Reference, _ now: Int64, _ random: inout SplitMix64, _ issued: [String], _ newID: String,
+        _ firstRequests: [String: (request: LogUsageRequest, at: Int64)]
+    ) -> LogUsageRequest {
         let repeated = !ref.events.isEmpty && random.next() % 100 < 15
         let eventID = repeated ? ref.events[Int(random.next() % UInt64(ref.events.count))].id : newID
+        // Half the repeats are a retry (the same request again), half a client bug (same id, other content).
+        if repeated, random.next() % 2 == 0, let first = firstRequests[eventID] { return first.request }
         let roll = random.next() % 100
         let reservation = roll < 40 && !issued.isEmpty ? issued[Int(random.next() % UInt64(issued.count))] : roll < 45 ? "zz" : ""
         let timeRoll = random.next() % 100
@@ -349,9 +360,10 @@ final class ReferenceModelTests: XCTestCase {
 
     private func usageStep(
         _ real: inout ShopState, _ ref: inout Reference, _ config: Configuration, _ now: Int64, _ random: inout SplitMix64,
-        _ issued: [String], _ firstResponses: inout [String: LogUsageResponse], _ newID: String, _ expect: Expect
+        _ issued: [String], _ firstResponses: inout [String: LogUsageResponse],
+        _ firstRequests: inout [String: (request: LogUsageRequest, at: Int64)], _ newID: String, _ expect: Expect
     ) -> Bool {
-        let request = randomUsage(ref, now, &random, issued, newID)
+        let request = randomUsage(ref, now, &random, issued, newID, firstRequests)
         let (eventID, reservation) = (request.eventID, request.reservationID)
         let result = Result { () throws(TokenGateError) in try real.planUsage(request, config: config, now: now) }
         func refused(_ code: StatusCode, _ outcome: String) -> Bool {
@@ -359,7 +371,29 @@ final class ReferenceModelTests: XCTestCase {
             seen.insert("usage \(outcome)")
             return true
         }
-        if let first = firstResponses[eventID], let event = ref.events.first(where: { $0.id == eventID }) {
+        if let first = firstResponses[eventID], let event = ref.events.first(where: { $0.id == eventID }),
+            let sent = firstRequests[eventID]
+        {
+            // The same request (as the client sent it) is a retry; anything else is refused,
+            // naming the first field that differs. A time sent as 0 was the time it arrived.
+            let old = sent.request
+            func sameTime(_ a: Int64, _ b: Int64) -> Bool {
+                a == b || (a == 0 && b == sent.at) || (b == 0 && a == sent.at)
+            }
+            let differing: String? =
+                request.operationType != old.operationType ? "operation_type"
+                : request.model != old.model ? "model"
+                : request.inputTokens != old.inputTokens ? "input_tokens"
+                : request.outputTokens != old.outputTokens ? "output_tokens"
+                : request.cachedInputTokens != old.cachedInputTokens ? "cached_input_tokens"
+                : !sameTime(request.occurredAtUnixMs, old.occurredAtUnixMs) ? "occurred_at_unix_ms" : nil
+            if let differing {
+                guard case .failure(let error) = result, error.code == .alreadyExists,
+                    error.message.contains("with another \(differing) ")
+                else { return expect(false, "expected ALREADY_EXISTS naming \(differing), got \(result)") }
+                seen.insert("usage conflict")
+                return true
+            }
             guard case .success(.duplicate(let response)) = result else { return expect(false, "expected duplicate, got \(result)") }
             seen.insert("usage duplicate")
             // The first call's cost and totals; violations and alerts judged under today's limits.
@@ -399,6 +433,7 @@ final class ReferenceModelTests: XCTestCase {
         real.apply(.usage(event))
         real.settleReservation(id: reservation, byEvent: eventID, now: now)
         firstResponses[eventID] = response
+        firstRequests[eventID] = (request, now)
         ref.events.append(Reference.Event(
             id: eventID, at: at, month: Reference.month(at), cost: wanted.cost, input: request.inputTokens, output: request.outputTokens,
             operation: request.operationType))
@@ -513,6 +548,12 @@ final class ReferenceModelTests: XCTestCase {
         if !previousMonth && !preview {
             guard case .failure(let error) = result, error.code == .failedPrecondition else { return expect(false, "open: \(result)") }
             seen.insert("billing open")
+            return true
+        }
+        if !preview && now < Reference.monthEnd(period.text) + Reference.graceMs {
+            guard case .failure(let error) = result, error.code == .failedPrecondition, error.message.contains("grace period")
+            else { return expect(false, "in grace: \(result)") }
+            seen.insert("billing grace")
             return true
         }
         let inPeriod = ref.events.filter { $0.month == period.text }

@@ -77,14 +77,31 @@ final class UsageTests: XCTestCase {
         var state = ShopState(shopID: "shop")
         let first = try state.log(Fixture.usage("e1", input: 1000), config: config, now: now)
         _ = try state.log(Fixture.usage("e2", input: 2000), config: config, now: now)
-        // Retried later with different numbers: the first result is returned and nothing changes.
-        let again = try state.log(Fixture.usage("e1", input: 9999, output: 9), config: config, now: now + 60_000)
+        // Retried later, unchanged (occurred_at 0 stays 0): the first result is returned and nothing changes.
+        let again = try state.log(Fixture.usage("e1", input: 1000), config: config, now: now + 60_000)
         var expected = first
         expected.duplicate = true
         XCTAssertEqual(again, expected)
         XCTAssertEqual(again.dailyTotalNanoUSD, usd("1"), "the total as of the first call, not now")
         XCTAssertEqual(state.events.count, 2)
         XCTAssertEqual(state.spent(day: DayKey(unixMs: now)), usd("3"))
+        // The same id with other content is a client bug: ALREADY_EXISTS naming the first field that differs.
+        assertThrows(.alreadyExists, "with another input_tokens") { () throws(TokenGateError) in
+            try state.planUsage(Fixture.usage("e1", input: 9999, output: 9), config: self.config, now: self.now + 60_000)
+        }
+        assertThrows(.alreadyExists, "with another model") { () throws(TokenGateError) in
+            try state.planUsage(Fixture.usage("e1", input: 1000, model: "other"), config: self.config, now: self.now)
+        }
+        assertThrows(.alreadyExists, "with another occurred_at_unix_ms") { () throws(TokenGateError) in
+            try state.planUsage(Fixture.usage("e1", input: 1000, at: self.now - 1), config: self.config, now: self.now)
+        }
+        var otherMetadata = Fixture.usage("e1", input: 1000)
+        otherMetadata.metadata.messageLength = 7
+        assertThrows(.alreadyExists, "with another metadata") { () throws(TokenGateError) in
+            try state.planUsage(otherMetadata, config: self.config, now: self.now)
+        }
+        // The time it arrived, sent explicitly, is the same request as 0.
+        XCTAssertTrue(try state.log(Fixture.usage("e1", input: 1000, at: now), config: config, now: now + 1).duplicate)
         // Applying the same fact twice (log replay) is a no-op too.
         state.apply(.usage(state.event(id: "e1")!))
         XCTAssertEqual(state.events.count, 2)

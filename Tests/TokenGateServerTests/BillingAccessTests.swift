@@ -86,3 +86,26 @@ final class BillingAccessTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("--billing-grace-hours must be 0...8760"), bad.stderr)
     }
 }
+
+final class IdempotencyEndToEndTests: XCTestCase {
+    func testClientAlwaysSendsAnEventIDAndConflictsAreAlreadyExists() async throws {
+        let daemon = try TestDaemon()
+        let client = daemon.client()
+        let first = try await client.logUsage(.init(shopID: "shop_i", inputTokens: 100, outputTokens: 10))
+        XCTAssertTrue(first.eventID.hasPrefix("tgc-"), "the client names the event: \(first.eventID)")
+        XCTAssertEqual(first.eventID.count, 4 + 36)
+        let retry = try await client.logUsage(.init(eventID: first.eventID, shopID: "shop_i", inputTokens: 100, outputTokens: 10))
+        XCTAssertTrue(retry.duplicate)
+        XCTAssertEqual(retry.monthlyTotalNanoUSD, first.monthlyTotalNanoUSD)
+        do {
+            _ = try await client.logUsage(.init(eventID: first.eventID, shopID: "shop_j", inputTokens: 100, outputTokens: 10))
+            XCTFail("one id under two shops must be refused")
+        } catch {
+            XCTAssertEqual(error.code, .alreadyExists)
+            XCTAssertTrue(error.message.contains("shop_id"), error.message)
+        }
+        await assertStatus(.alreadyExists) {
+            _ = try await client.logUsage(.init(eventID: first.eventID, shopID: "shop_i", inputTokens: 101, outputTokens: 10))
+        }
+    }
+}
