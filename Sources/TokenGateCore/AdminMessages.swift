@@ -204,11 +204,15 @@ public struct AssignShopTierRequest: Sendable, Equatable {
     public var shopID: String
     /// A configured tier.
     public var tier: String
+    /// When the assignment takes effect; 0 = now. A past time backdates it into periods whose
+    /// bill is not final (issue 17, terms of the month).
+    public var effectiveFromUnixMs: UnixMillis
 
     /// A request.
-    public init(shopID: String, tier: String) {
+    public init(shopID: String, tier: String, effectiveFromUnixMs: UnixMillis = 0) {
         self.shopID = shopID
         self.tier = tier
+        self.effectiveFromUnixMs = effectiveFromUnixMs
     }
 }
 

@@ -479,7 +479,8 @@ public struct UsageEvent: Sendable, Equatable {
 public enum Fact: Sendable, Equatable {
     case usage(UsageEvent)
     case billing(BillingRecord)
-    case tierAssignment(shopID: String, tier: String)
+    /// The shop's tier from `effectiveFromUnixMs` on (0: since always); "" = the default tier.
+    case tierAssignment(shopID: String, tier: String, effectiveFromUnixMs: UnixMillis = 0)
     /// An alert, stored once per (shop, kind, period).
     case alert(Alert)
     /// A stored billing record was marked paid.

@@ -33,12 +33,17 @@ public struct GenerateBillingBatchResponse: Sendable, Equatable {
     public var records: [BillingRecord]
     /// Sum of every record's total charge (all shops, not only those listed).
     public var totalChargeNanoUSD: NanoUSD
+    /// Shops billed for the period with no usage in it (they still owe their monthly fee).
+    public var quiet: UInt32
 
-    public init(generated: UInt32, alreadyStored: UInt32, records: [BillingRecord], totalChargeNanoUSD: NanoUSD) {
+    public init(
+        generated: UInt32, alreadyStored: UInt32, records: [BillingRecord], totalChargeNanoUSD: NanoUSD, quiet: UInt32 = 0
+    ) {
         self.generated = generated
         self.alreadyStored = alreadyStored
         self.records = records
         self.totalChargeNanoUSD = totalChargeNanoUSD
+        self.quiet = quiet
     }
 }
 

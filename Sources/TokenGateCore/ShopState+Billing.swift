@@ -31,7 +31,8 @@ extension ShopState {
             throw .notFound("shop '\(shopID)' is unknown (no tier assignment, no usage) and unknown shops are refused")
         }
         if !request.preview { try Self.checkFinalBillAllowed(period, config: config, now: now) }
-        let name = tierName(config: config)
+        // Terms of the month: the assignment in effect at the period's last instant.
+        let name = tierName(config: config, at: period.endUnixMs - 1)
         guard let tier = config.tiers[name] else {
             throw .failedPrecondition("shop '\(shopID)' is on tier '\(name)', which is not configured; assign a configured tier")
         }

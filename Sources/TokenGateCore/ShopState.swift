@@ -57,8 +57,12 @@ func saturatingAdd(_ a: UInt64, _ b: UInt64) -> UInt64 {
 public struct ShopState: Sendable {
     /// The shop this state belongs to.
     public private(set) var shopID: String
-    /// The assigned tier; nil = the configuration's default tier.
-    public private(set) var assignedTier: String?
+    /// Tier assignments in order of effect (issue 17, terms of the month): the tier from `from`
+    /// until the next entry; `tier` nil = the configuration's default tier. Before the first
+    /// entry the shop is on the default tier.
+    public private(set) var tierHistory: [(from: UnixMillis, tier: String?)] = []
+    /// The assigned tier now (the latest assignment); nil = the configuration's default tier.
+    public var assignedTier: String? { tierHistory.last?.tier }
     /// Usage events in the order they were applied, compact, with an index by event id.
     private(set) var eventStore = EventStore()
     /// For each event of `eventStore`, the recorded cost of its day and month right after it:
@@ -140,10 +144,25 @@ public struct ShopState: Sendable {
     public var months: [MonthKey] { monthly.keys.sorted() }
 
     /// A shop is known once it has a tier assignment or any recorded usage.
-    public var isKnown: Bool { assignedTier != nil || !monthly.isEmpty }
+    public var isKnown: Bool { !tierHistory.isEmpty || !monthly.isEmpty }
 
     /// The tier the shop is billed and gated under.
     public func tierName(config: Configuration) -> String { assignedTier ?? config.defaultTier }
+
+    /// The tier in effect at `time` (the assignment with the latest `from` at or before it).
+    public func tierName(config: Configuration, at time: UnixMillis) -> String {
+        tierHistory.last { $0.from <= time }?.tier ?? config.defaultTier
+    }
+
+    /// True when an assignment to a tier (not the default) was in effect at some time in
+    /// `[start, end)`.
+    public func hadAssignment(from start: UnixMillis, to end: UnixMillis) -> Bool {
+        for (index, entry) in tierHistory.enumerated() where entry.tier != nil {
+            let until = index + 1 < tierHistory.count ? tierHistory[index + 1].from : .max
+            if entry.from < end && until > start { return true }
+        }
+        return false
+    }
 
     /// Sum of the live holds, as of the last mutating call (for tests and metrics).
     public var heldNanoUSD: NanoUSD { reservations.heldTotal }
@@ -156,7 +175,9 @@ public struct ShopState: Sendable {
     public var durableFacts: [Fact] {
         var facts: [Fact] = []
         facts.reserveCapacity(eventStore.count + archived.count + 2)
-        if let assignedTier { facts.append(.tierAssignment(shopID: shopID, tier: assignedTier)) }
+        for entry in tierHistory {
+            facts.append(.tierAssignment(shopID: shopID, tier: entry.tier ?? "", effectiveFromUnixMs: entry.from))
+        }
         for (month, aggregate) in archived.sorted(by: { $0.key < $1.key }) {
             facts.append(.monthAggregate(shopID: shopID, month: month, aggregate: aggregate))
         }
@@ -186,7 +207,7 @@ public struct ShopState: Sendable {
 
     /// Applies a durable fact: from a live write after it is logged, or from log replay and
     /// snapshot load. A usage event whose id is already present is a no-op; a billing record
-    /// replaces any record of its period; a tier assignment to "" reverts to the default tier;
+    /// replaces any record of its period; a tier assignment holds from its effective time on, replacing later ones ("" = the default tier);
     /// a month aggregate adds to its month (snapshots hold each once, the log never holds one).
     /// Facts for another shop are a routing bug and trap.
     public mutating func apply(_ fact: Fact) {
@@ -201,9 +222,11 @@ public struct ShopState: Sendable {
             var stored = record
             stored.preview = false
             billing[period] = stored
-        case .tierAssignment(let shop, let tier):
+        case .tierAssignment(let shop, let tier, let from):
             precondition(shop == shopID, "tier assignment of shop '\(shop)' applied to shop '\(shopID)'")
-            assignedTier = tier.isEmpty ? nil : tier
+            // It holds from `from` on: later entries (a backdated change) give way to it.
+            tierHistory.removeAll { $0.from >= from }
+            tierHistory.append((from, tier.isEmpty ? nil : tier))
         case .alert(let alert):
             precondition(alert.shopID == shopID, "alert of shop '\(alert.shopID)' applied to shop '\(shopID)'")
             reportIndex.store(alert)

@@ -91,8 +91,9 @@ extension Ledger {
         return ListBillingRecordsResponse(records: readShop(request.shopID) { $0.billingRecords })
     }
 
-    /// GenerateBillingBatch: stores the record of `period` for every shop with usage in it that
-    /// has none, and returns every shop's record of the period. Re-running it stores nothing
+    /// GenerateBillingBatch: stores the record of `period` for every shop that has none and had
+    /// usage in it or a tier assignment in effect during it (quiet shops owe their fee too), and
+    /// returns every shop's record of the period, with how many were quiet. Re-running it stores nothing
     /// new. Throws `invalidArgument` (period), `failedPrecondition` (the period has not ended;
     /// a shop's tier is not configured — records stored before it stay stored), `unavailable`.
     public func generateBillingBatch(_ request: GenerateBillingBatchRequest, now: UnixMillis) throws(TokenGateError)
@@ -108,7 +109,11 @@ extension Ledger {
             try shard.shops.withLock { shops throws(TokenGateError) in
                 for shopID in shops.keys.sorted() {
                     let shop = shops[shopID]!
-                    guard shop.aggregate(month: period).messages > 0 || shop.billingRecord(period: period) != nil else { continue }
+                    // Every shop with usage in the period, or an assignment to a tier in effect
+                    // during it (a quiet shop still owes its monthly fee), or a stored record.
+                    guard shop.aggregate(month: period).messages > 0 || shop.billingRecord(period: period) != nil
+                        || shop.hadAssignment(from: period.startUnixMs, to: period.endUnixMs)
+                    else { continue }
                     let billing = GenerateBillingRequest(shopID: shopID, period: period.text)
                     let plan: BillingPlan
                     do throws(TokenGateError) {
@@ -130,6 +135,7 @@ extension Ledger {
             }
         }
         records.sort { $0.shopID < $1.shopID }
+        response.quiet = UInt32(records.count { $0.messagesUsed == 0 })
         response.totalChargeNanoUSD = records.reduce(0) { Money.addSaturating($0, $1.totalChargeNanoUSD) }
         response.records = Array(records.prefix(ReportLimits.shopsPerResponseMax))
         return (response, sequence ?? log.lastSequence)

@@ -391,7 +391,7 @@ extension Fact {
         switch self {
         case .usage(let event): event.shopID
         case .billing(let record): record.shopID
-        case .tierAssignment(let shopID, _): shopID
+        case .tierAssignment(let shopID, _, _): shopID
         case .alert(let alert): alert.shopID
         case .paidMark(let mark): mark.shopID
         case .configChange: ""

@@ -513,13 +513,16 @@ extension AssignShopTierRequest: WireMessage, CMessageEncodable {
     }
 
     init(copying c: Tokengate__V1__AssignShopTierRequest) throws(FieldError) {
-        self.init(shopID: try copyString(c.shop_id, field: "shop_id"), tier: try copyString(c.tier, field: "tier"))
+        self.init(
+            shopID: try copyString(c.shop_id, field: "shop_id"), tier: try copyString(c.tier, field: "tier"),
+            effectiveFromUnixMs: c.effective_from_unix_ms)
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__AssignShopTierRequest {
         var c = Self.cEmpty()
         c.shop_id = arena.cString(shopID)
         c.tier = arena.cString(tier)
+        c.effective_from_unix_ms = effectiveFromUnixMs
         return c
     }
 }

@@ -116,7 +116,7 @@ extension Fact: CMessageEncodable {
             guard let assignment: TierAssignment = try copyMessage(c.tier_assignment, field: "tier_assignment") else {
                 throw FieldError(field: "tier_assignment", problem: .missing)
             }
-            self = .tierAssignment(shopID: assignment.shopID, tier: assignment.tier)
+            self = .tierAssignment(shopID: assignment.shopID, tier: assignment.tier, effectiveFromUnixMs: assignment.effectiveFromUnixMs)
         case TOKENGATE__V1__FACT_RECORD__FACT_CONFIG_CHANGE:
             guard let change: ConfigChange = try copyMessage(c.config_change, field: "config_change") else {
                 throw FieldError(field: "config_change", problem: .missing)
@@ -147,9 +147,9 @@ extension Fact: CMessageEncodable {
         case .billing(let record):
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_BILLING
             c.billing = arena.message(record)
-        case .tierAssignment(let shopID, let tier):
+        case .tierAssignment(let shopID, let tier, let effectiveFrom):
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_TIER_ASSIGNMENT
-            c.tier_assignment = arena.message(TierAssignment(shopID: shopID, tier: tier))
+            c.tier_assignment = arena.message(TierAssignment(shopID: shopID, tier: tier, effectiveFromUnixMs: effectiveFrom))
         case .alert(let alert):
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_ALERT
             c.alert = arena.message(alert)
@@ -215,10 +215,12 @@ private struct TierAssignment: CMessageEncodable {
     static let protoName = "tokengate.v1.TierAssignmentRecord"
     var shopID: String
     var tier: String
+    var effectiveFromUnixMs: UnixMillis
 
-    init(shopID: String, tier: String) {
+    init(shopID: String, tier: String, effectiveFromUnixMs: UnixMillis) {
         self.shopID = shopID
         self.tier = tier
+        self.effectiveFromUnixMs = effectiveFromUnixMs
     }
 
     static func cEmpty() -> Tokengate__V1__TierAssignmentRecord {
@@ -228,13 +230,16 @@ private struct TierAssignment: CMessageEncodable {
     }
 
     init(copying c: Tokengate__V1__TierAssignmentRecord) throws(FieldError) {
-        self.init(shopID: try copyString(c.shop_id, field: "shop_id"), tier: try copyString(c.tier, field: "tier"))
+        self.init(
+            shopID: try copyString(c.shop_id, field: "shop_id"), tier: try copyString(c.tier, field: "tier"),
+            effectiveFromUnixMs: c.effective_from_unix_ms)
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__TierAssignmentRecord {
         var c = Self.cEmpty()
         c.shop_id = arena.cString(shopID)
         c.tier = arena.cString(tier)
+        c.effective_from_unix_ms = effectiveFromUnixMs
         return c
     }
 }

@@ -122,7 +122,7 @@ extension GenerateBillingBatchResponse: WireMessage, CMessageEncodable {
         self.init(
             generated: c.generated, alreadyStored: c.already_stored,
             records: try copyMessages(count: c.n_records, c.records, field: "records"),
-            totalChargeNanoUSD: c.total_charge_nano_usd
+            totalChargeNanoUSD: c.total_charge_nano_usd, quiet: c.quiet
         )
     }
 
@@ -132,6 +132,7 @@ extension GenerateBillingBatchResponse: WireMessage, CMessageEncodable {
         c.already_stored = alreadyStored
         (c.n_records, c.records) = arena.messages(records)
         c.total_charge_nano_usd = totalChargeNanoUSD
+        c.quiet = quiet
         return c
     }
 }

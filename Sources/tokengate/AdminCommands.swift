@@ -39,11 +39,13 @@ let adminCommands: [Command] = [
         }
     },
     Command(
-        name: "shop-tier", synopsis: "shop-tier SHOP TIER", summary: "put SHOP on TIER for billing and rate limits (AssignShopTier)",
-        options: [], switches: []
+        name: "shop-tier", synopsis: "shop-tier SHOP TIER [--effective-from 2026-11-01T00:00:00Z]",
+        summary: "put SHOP on TIER for billing and rate limits (AssignShopTier), from now or backdated into a month not yet billed",
+        options: ["--effective-from"], switches: []
     ) { arguments, client in
         let response = try await client.assignShopTier(
-            .init(shopID: try arguments.positional(0, "SHOP"), tier: try arguments.positional(1, "TIER")))
+            .init(shopID: try arguments.positional(0, "SHOP"), tier: try arguments.positional(1, "TIER"),
+                  effectiveFromUnixMs: try arguments.time("--effective-from")))
         var report = Report()
         report.add("shop_id", response.shopID)
         report.add("tier", response.tier)

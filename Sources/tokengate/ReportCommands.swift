@@ -20,16 +20,17 @@ private let billingCommands: [Command] = [
     },
     Command(
         name: "bill-all", synopsis: "bill-all --period YYYY-MM",
-        summary: "store the bill of every shop with usage in an ended month (GenerateBillingBatch, admin)",
+        summary: "store the bill of every shop with usage or a tier in an ended month, quiet ones included (GenerateBillingBatch, admin)",
         options: ["--period"], switches: []
     ) { arguments, client in
         let response = try await client.generateBillingBatch(.init(period: try requiredPeriod(arguments)))
         var report = describeRecords(response.records)
         let heading = "generated \(response.generated), already stored \(response.alreadyStored), "
-            + "total charge \(Money.formatUSD(response.totalChargeNanoUSD))"
+            + "quiet (no usage, fee only) \(response.quiet), total charge \(Money.formatUSD(response.totalChargeNanoUSD))"
         report.humanText = heading + "\n\n" + (report.humanText ?? "")
         report.add("generated", response.generated)
         report.add("already_stored", response.alreadyStored)
+        report.add("quiet", response.quiet)
         report.addMoney("total_charge", response.totalChargeNanoUSD)
         return report
     },

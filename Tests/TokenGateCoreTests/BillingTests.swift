@@ -200,18 +200,41 @@ final class BillingTests: XCTestCase {
             eventID: "december", shopID: "shop", userID: "", conversationID: "", operationType: "chat_message",
             model: "gemini-2.5-flash", inputTokens: 7, outputTokens: 3, cachedInputTokens: 0,
             occurredAtUnixMs: utc(2026, 12, 1), costNanoUSD: 99, metadata: UsageMetadata(), recordedAtUnixMs: utc(2026, 12, 1))))
-        state.apply(.tierAssignment(shopID: "shop", tier: "professional"))
+        // Moved to professional on 2026-12-10, after November ended: November keeps its terms
+        // (the seed re-priced it under the tier in effect when the bill was generated).
+        state.apply(.tierAssignment(shopID: "shop", tier: "professional", effectiveFromUnixMs: utc(2026, 12, 10)))
         let november = try state.bill(GenerateBillingRequest(shopID: "shop", period: "2026-11"), config: .defaults, now: utc(2027, 1, 2))
         XCTAssertEqual(november.record.messagesUsed, 2)
         XCTAssertEqual(november.record.apiCostNanoUSD, 1_100_000)
-        XCTAssertEqual(november.record.tier, "professional")
-        XCTAssertEqual(november.record.totalChargeNanoUSD, usd("15"))
+        XCTAssertEqual(november.record.tier, "starter", "the tier in effect at November's last instant")
+        XCTAssertEqual(november.record.totalChargeNanoUSD, usd("5"))
         XCTAssertEqual(november.recommendedTier, "starter")
-        XCTAssertEqual(november.savingNanoUSD, usd("10"))
+        XCTAssertEqual(november.savingNanoUSD, 0)
         let december = try state.bill(GenerateBillingRequest(shopID: "shop", period: "2026-12"), config: .defaults, now: utc(2027, 1, 2))
         XCTAssertEqual(december.record.messagesUsed, 1)
         XCTAssertEqual(december.record.tokensUsed, 10)
         XCTAssertEqual(december.record.apiCostNanoUSD, 99)
+        XCTAssertEqual(december.record.tier, "professional", "in effect at December's last instant")
+        XCTAssertEqual(december.record.totalChargeNanoUSD, usd("15"))
+    }
+
+    func testBackdatedAssignmentReplacesLaterOnesAndSinceAlwaysRecordsStillRead() throws {
+        var state = ShopState(shopID: "shop")
+        // A record written before assignments were versioned reads as effective since always.
+        state.apply(.tierAssignment(shopID: "shop", tier: "professional"))
+        XCTAssertEqual(state.tierName(config: .defaults, at: utc(2020, 1, 1)), "professional")
+        state.apply(.tierAssignment(shopID: "shop", tier: "enterprise", effectiveFromUnixMs: utc(2026, 12, 1)))
+        state.apply(.tierAssignment(shopID: "shop", tier: "starter", effectiveFromUnixMs: utc(2026, 11, 15)))
+        XCTAssertEqual(state.tierName(config: .defaults, at: utc(2026, 11, 14)), "professional")
+        XCTAssertEqual(state.tierName(config: .defaults, at: utc(2026, 12, 5)), "starter", "the backdated change replaced the later one")
+        XCTAssertEqual(state.durableFacts.count, 2)
+        XCTAssertTrue(state.hadAssignment(from: utc(2026, 10, 1), to: utc(2026, 11, 1)))
+        var quiet = ShopState(shopID: "late")
+        quiet.apply(.tierAssignment(shopID: "late", tier: "starter", effectiveFromUnixMs: utc(2026, 11, 1)))
+        XCTAssertFalse(quiet.hadAssignment(from: utc(2026, 10, 1), to: utc(2026, 11, 1)), "assigned after October")
+        XCTAssertTrue(quiet.hadAssignment(from: utc(2026, 11, 1), to: utc(2026, 12, 1)))
+        quiet.apply(.tierAssignment(shopID: "late", tier: "", effectiveFromUnixMs: utc(2026, 11, 1)))
+        XCTAssertFalse(quiet.hadAssignment(from: utc(2026, 11, 1), to: utc(2026, 12, 1)), "reverted to the default tier")
     }
 
     func testBillingValidation() {

@@ -65,7 +65,10 @@ private struct Reference {
     var events: [Event] = []
     var holds: [String: Hold] = [:]
     var ended: [String: (how: String, eventID: String, at: Int64)] = [:]
-    var tier: String?
+    /// Tier assignments (from, tier) in order of effect; `tier` is the one in effect now.
+    var tierHistory: [(from: Int64, tier: String)] = []
+    var tier: String? { tierHistory.last?.tier }
+    func tier(at time: Int64) -> String { tierHistory.last { $0.from <= time }?.tier ?? "tiny" }
     var billed: [String: BillingRecord] = [:]
     var nextReservation = 0
     var denyUnknown: Bool
@@ -209,7 +212,7 @@ final class ReferenceModelTests: XCTestCase {
             "gate MESSAGE_TOKEN_LIMIT", "gate UNKNOWN_SHOP", "gate shadow", "gate warning", "gate reserved",
             "usage record", "usage duplicate", "usage conflict", "usage future", "usage billed month", "usage settled twice", "usage settles",
             "usage violation", "usage alert", "release ok", "release FAILED_PRECONDITION", "release NOT_FOUND",
-            "billing store", "billing existing", "billing preview", "billing open", "billing grace", "billing unknown shop",
+            "billing store", "billing existing", "billing preview", "billing open", "billing grace", "tier backdated", "billing under the month's tier", "billing unknown shop",
             "gate RATE_LIMITED", "gate shadow RATE_LIMITED", "usage duplicate rejudged", "config limits", "config price",
             "config shadow", "config unknown shops", "config tier", "config tier rate", "config shop rate",
         ]
@@ -249,9 +252,14 @@ final class ReferenceModelTests: XCTestCase {
             case 92..<95:
                 ok = configStep(&config, &ref, now, &random, expect)
             case 95..<97:
+                // Now, or backdated up to 40 days (as the ledger allows: not into a billed month).
                 let tier = random.next() % 2 == 0 ? "tiny" : "big"
-                real.apply(.tierAssignment(shopID: "shop", tier: tier))
-                ref.tier = tier
+                let from = random.next() % 3 == 0 ? now - Int64(random.next() % 3_456_000_000) : now
+                if ref.billed.keys.contains(where: { Reference.monthEnd($0) > from }) { break }
+                real.apply(.tierAssignment(shopID: "shop", tier: tier, effectiveFromUnixMs: from))
+                ref.tierHistory.removeAll { $0.from >= from }
+                ref.tierHistory.append((from, tier))
+                if from < now { seen.insert("tier backdated") }
             default:
                 ok = billingStep(&real, &ref, config, now, &random, expect)
             }
@@ -557,7 +565,9 @@ final class ReferenceModelTests: XCTestCase {
             return true
         }
         let inPeriod = ref.events.filter { $0.month == period.text }
-        let tierName = ref.tier ?? "tiny"
+        // Terms of the month: the tier in effect at the period's last instant.
+        let tierName = ref.tier(at: Reference.monthEnd(period.text) - 1)
+        if tierName != (ref.tier ?? "tiny") { seen.insert("billing under the month's tier") }
         let charges = ref.charges(tierName, Int64(inPeriod.count))
         let expected = BillingRecord(
             shopID: "shop", period: period.text, tier: tierName, messagesUsed: UInt64(inPeriod.count),

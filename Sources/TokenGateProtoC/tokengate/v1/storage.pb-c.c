@@ -232,7 +232,7 @@ void   tokengate__v1__fact_record__free_unpacked
   assert(message->base.descriptor == &tokengate__v1__fact_record__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor tokengate__v1__tier_assignment_record__field_descriptors[2] =
+static const ProtobufCFieldDescriptor tokengate__v1__tier_assignment_record__field_descriptors[3] =
 {
   {
     "shop_id",
@@ -258,15 +258,28 @@ static const ProtobufCFieldDescriptor tokengate__v1__tier_assignment_record__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "effective_from_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__TierAssignmentRecord, effective_from_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__tier_assignment_record__field_indices_by_name[] = {
+  2,   /* field[2] = effective_from_unix_ms */
   0,   /* field[0] = shop_id */
   1,   /* field[1] = tier */
 };
 static const ProtobufCIntRange tokengate__v1__tier_assignment_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__tier_assignment_record__descriptor =
 {
@@ -276,7 +289,7 @@ const ProtobufCMessageDescriptor tokengate__v1__tier_assignment_record__descript
   "Tokengate__V1__TierAssignmentRecord",
   "tokengate.v1",
   sizeof(Tokengate__V1__TierAssignmentRecord),
-  2,
+  3,
   tokengate__v1__tier_assignment_record__field_descriptors,
   tokengate__v1__tier_assignment_record__field_indices_by_name,
   1,  tokengate__v1__tier_assignment_record__number_ranges,

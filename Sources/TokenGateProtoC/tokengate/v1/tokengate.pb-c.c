@@ -4984,7 +4984,7 @@ const ProtobufCMessageDescriptor tokengate__v1__alert__descriptor =
   (ProtobufCMessageInit) tokengate__v1__alert__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tokengate__v1__log_usage_response__field_descriptors[8] =
+static const ProtobufCFieldDescriptor tokengate__v1__log_usage_response__field_descriptors[10] =
 {
   {
     "event_id",
@@ -5082,21 +5082,47 @@ static const ProtobufCFieldDescriptor tokengate__v1__log_usage_response__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "billing_period",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__LogUsageResponse, billing_period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reservation_outcome",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__LogUsageResponse, reservation_outcome),
+    &tokengate__v1__reservation_outcome__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__log_usage_response__field_indices_by_name[] = {
   5,   /* field[5] = alerts */
+  8,   /* field[8] = billing_period */
   1,   /* field[1] = cost_nano_usd */
   2,   /* field[2] = daily_total_nano_usd */
   6,   /* field[6] = duplicate */
   0,   /* field[0] = event_id */
   3,   /* field[3] = monthly_total_nano_usd */
   7,   /* field[7] = occurred_at_unix_ms */
+  9,   /* field[9] = reservation_outcome */
   4,   /* field[4] = violations */
 };
 static const ProtobufCIntRange tokengate__v1__log_usage_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__log_usage_response__descriptor =
 {
@@ -5106,7 +5132,7 @@ const ProtobufCMessageDescriptor tokengate__v1__log_usage_response__descriptor =
   "Tokengate__V1__LogUsageResponse",
   "tokengate.v1",
   sizeof(Tokengate__V1__LogUsageResponse),
-  8,
+  10,
   tokengate__v1__log_usage_response__field_descriptors,
   tokengate__v1__log_usage_response__field_indices_by_name,
   1,  tokengate__v1__log_usage_response__number_ranges,
@@ -5524,7 +5550,7 @@ const ProtobufCMessageDescriptor tokengate__v1__health_check_response__descripto
   (ProtobufCMessageInit) tokengate__v1__health_check_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tokengate__v1__usage_event_record__field_descriptors[13] =
+static const ProtobufCFieldDescriptor tokengate__v1__usage_event_record__field_descriptors[14] =
 {
   {
     "event_id",
@@ -5682,8 +5708,21 @@ static const ProtobufCFieldDescriptor tokengate__v1__usage_event_record__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "billing_period",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageEventRecord, billing_period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__usage_event_record__field_indices_by_name[] = {
+  13,   /* field[13] = billing_period */
   8,   /* field[8] = cached_input_tokens */
   3,   /* field[3] = conversation_id */
   10,   /* field[10] = cost_nano_usd */
@@ -5701,7 +5740,7 @@ static const unsigned tokengate__v1__usage_event_record__field_indices_by_name[]
 static const ProtobufCIntRange tokengate__v1__usage_event_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__usage_event_record__descriptor =
 {
@@ -5711,7 +5750,7 @@ const ProtobufCMessageDescriptor tokengate__v1__usage_event_record__descriptor =
   "Tokengate__V1__UsageEventRecord",
   "tokengate.v1",
   sizeof(Tokengate__V1__UsageEventRecord),
-  13,
+  14,
   tokengate__v1__usage_event_record__field_descriptors,
   tokengate__v1__usage_event_record__field_indices_by_name,
   1,  tokengate__v1__usage_event_record__number_ranges,
@@ -6826,7 +6865,7 @@ const ProtobufCMessageDescriptor tokengate__v1__upsert_tier_response__descriptor
   (ProtobufCMessageInit) tokengate__v1__upsert_tier_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tokengate__v1__assign_shop_tier_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor tokengate__v1__assign_shop_tier_request__field_descriptors[3] =
 {
   {
     "shop_id",
@@ -6852,15 +6891,28 @@ static const ProtobufCFieldDescriptor tokengate__v1__assign_shop_tier_request__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "effective_from_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__AssignShopTierRequest, effective_from_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__assign_shop_tier_request__field_indices_by_name[] = {
+  2,   /* field[2] = effective_from_unix_ms */
   0,   /* field[0] = shop_id */
   1,   /* field[1] = tier */
 };
 static const ProtobufCIntRange tokengate__v1__assign_shop_tier_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__assign_shop_tier_request__descriptor =
 {
@@ -6870,7 +6922,7 @@ const ProtobufCMessageDescriptor tokengate__v1__assign_shop_tier_request__descri
   "Tokengate__V1__AssignShopTierRequest",
   "tokengate.v1",
   sizeof(Tokengate__V1__AssignShopTierRequest),
-  2,
+  3,
   tokengate__v1__assign_shop_tier_request__field_descriptors,
   tokengate__v1__assign_shop_tier_request__field_indices_by_name,
   1,  tokengate__v1__assign_shop_tier_request__number_ranges,
@@ -7487,7 +7539,7 @@ const ProtobufCMessageDescriptor tokengate__v1__generate_billing_batch_request__
   (ProtobufCMessageInit) tokengate__v1__generate_billing_batch_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tokengate__v1__generate_billing_batch_response__field_descriptors[4] =
+static const ProtobufCFieldDescriptor tokengate__v1__generate_billing_batch_response__field_descriptors[5] =
 {
   {
     "generated",
@@ -7537,17 +7589,30 @@ static const ProtobufCFieldDescriptor tokengate__v1__generate_billing_batch_resp
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "quiet",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GenerateBillingBatchResponse, quiet),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__generate_billing_batch_response__field_indices_by_name[] = {
   1,   /* field[1] = already_stored */
   0,   /* field[0] = generated */
+  4,   /* field[4] = quiet */
   2,   /* field[2] = records */
   3,   /* field[3] = total_charge_nano_usd */
 };
 static const ProtobufCIntRange tokengate__v1__generate_billing_batch_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__generate_billing_batch_response__descriptor =
 {
@@ -7557,7 +7622,7 @@ const ProtobufCMessageDescriptor tokengate__v1__generate_billing_batch_response_
   "Tokengate__V1__GenerateBillingBatchResponse",
   "tokengate.v1",
   sizeof(Tokengate__V1__GenerateBillingBatchResponse),
-  4,
+  5,
   tokengate__v1__generate_billing_batch_response__field_descriptors,
   tokengate__v1__generate_billing_batch_response__field_indices_by_name,
   1,  tokengate__v1__generate_billing_batch_response__number_ranges,
@@ -9569,6 +9634,40 @@ const ProtobufCEnumDescriptor tokengate__v1__alert_kind__descriptor =
   tokengate__v1__alert_kind__enum_values_by_name,
   1,
   tokengate__v1__alert_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue tokengate__v1__reservation_outcome__enum_values_by_number[5] =
+{
+  { "RESERVATION_OUTCOME_UNSPECIFIED", "TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_UNSPECIFIED", 0 },
+  { "RESERVATION_OUTCOME_SETTLED", "TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_SETTLED", 1 },
+  { "RESERVATION_OUTCOME_ALREADY_ENDED", "TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_ALREADY_ENDED", 2 },
+  { "RESERVATION_OUTCOME_UNKNOWN", "TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_UNKNOWN", 3 },
+  { "RESERVATION_OUTCOME_NONE", "TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_NONE", 4 },
+};
+static const ProtobufCIntRange tokengate__v1__reservation_outcome__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex tokengate__v1__reservation_outcome__enum_values_by_name[5] =
+{
+  { "RESERVATION_OUTCOME_ALREADY_ENDED", 2 },
+  { "RESERVATION_OUTCOME_NONE", 4 },
+  { "RESERVATION_OUTCOME_SETTLED", 1 },
+  { "RESERVATION_OUTCOME_UNKNOWN", 3 },
+  { "RESERVATION_OUTCOME_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor tokengate__v1__reservation_outcome__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "tokengate.v1.ReservationOutcome",
+  "ReservationOutcome",
+  "Tokengate__V1__ReservationOutcome",
+  "tokengate.v1",
+  5,
+  tokengate__v1__reservation_outcome__enum_values_by_number,
+  5,
+  tokengate__v1__reservation_outcome__enum_values_by_name,
+  1,
+  tokengate__v1__reservation_outcome__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue tokengate__v1__serving_status__enum_values_by_number[3] =

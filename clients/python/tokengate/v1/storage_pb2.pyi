@@ -70,9 +70,11 @@ class PaidMarkRecord(_message.Message):
     def __init__(self, shop_id: _Optional[str] = ..., period: _Optional[str] = ..., paid_at_unix_ms: _Optional[int] = ...) -> None: ...
 
 class TierAssignmentRecord(_message.Message):
-    __slots__ = ["shop_id", "tier"]
+    __slots__ = ["effective_from_unix_ms", "shop_id", "tier"]
+    EFFECTIVE_FROM_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     SHOP_ID_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
+    effective_from_unix_ms: int
     shop_id: str
     tier: str
-    def __init__(self, shop_id: _Optional[str] = ..., tier: _Optional[str] = ...) -> None: ...
+    def __init__(self, shop_id: _Optional[str] = ..., tier: _Optional[str] = ..., effective_from_unix_ms: _Optional[int] = ...) -> None: ...

@@ -27,6 +27,11 @@ LIMIT_KIND_INPUT_TOKENS: LimitKind
 LIMIT_KIND_OUTPUT_TOKENS: LimitKind
 LIMIT_KIND_TOTAL_TOKENS: LimitKind
 LIMIT_KIND_UNSPECIFIED: LimitKind
+RESERVATION_OUTCOME_ALREADY_ENDED: ReservationOutcome
+RESERVATION_OUTCOME_NONE: ReservationOutcome
+RESERVATION_OUTCOME_SETTLED: ReservationOutcome
+RESERVATION_OUTCOME_UNKNOWN: ReservationOutcome
+RESERVATION_OUTCOME_UNSPECIFIED: ReservationOutcome
 SERVING_STATUS_NOT_SERVING: ServingStatus
 SERVING_STATUS_SERVING: ServingStatus
 SERVING_STATUS_UNSPECIFIED: ServingStatus
@@ -87,12 +92,14 @@ class ApplyOptimizationResponse(_message.Message):
     def __init__(self, optimized: bool = ..., model: _Optional[str] = ..., history_length: _Optional[int] = ..., max_output_tokens: _Optional[int] = ..., reasons: _Optional[_Iterable[str]] = ..., estimated_cost_before_nano_usd: _Optional[int] = ..., estimated_cost_after_nano_usd: _Optional[int] = ...) -> None: ...
 
 class AssignShopTierRequest(_message.Message):
-    __slots__ = ["shop_id", "tier"]
+    __slots__ = ["effective_from_unix_ms", "shop_id", "tier"]
+    EFFECTIVE_FROM_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     SHOP_ID_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
+    effective_from_unix_ms: int
     shop_id: str
     tier: str
-    def __init__(self, shop_id: _Optional[str] = ..., tier: _Optional[str] = ...) -> None: ...
+    def __init__(self, shop_id: _Optional[str] = ..., tier: _Optional[str] = ..., effective_from_unix_ms: _Optional[int] = ...) -> None: ...
 
 class AssignShopTierResponse(_message.Message):
     __slots__ = ["previous_tier", "shop_id", "tier"]
@@ -203,16 +210,18 @@ class GenerateBillingBatchRequest(_message.Message):
     def __init__(self, period: _Optional[str] = ...) -> None: ...
 
 class GenerateBillingBatchResponse(_message.Message):
-    __slots__ = ["already_stored", "generated", "records", "total_charge_nano_usd"]
+    __slots__ = ["already_stored", "generated", "quiet", "records", "total_charge_nano_usd"]
     ALREADY_STORED_FIELD_NUMBER: _ClassVar[int]
     GENERATED_FIELD_NUMBER: _ClassVar[int]
+    QUIET_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_CHARGE_NANO_USD_FIELD_NUMBER: _ClassVar[int]
     already_stored: int
     generated: int
+    quiet: int
     records: _containers.RepeatedCompositeFieldContainer[BillingRecord]
     total_charge_nano_usd: int
-    def __init__(self, generated: _Optional[int] = ..., already_stored: _Optional[int] = ..., records: _Optional[_Iterable[_Union[BillingRecord, _Mapping]]] = ..., total_charge_nano_usd: _Optional[int] = ...) -> None: ...
+    def __init__(self, generated: _Optional[int] = ..., already_stored: _Optional[int] = ..., records: _Optional[_Iterable[_Union[BillingRecord, _Mapping]]] = ..., total_charge_nano_usd: _Optional[int] = ..., quiet: _Optional[int] = ...) -> None: ...
 
 class GenerateBillingRequest(_message.Message):
     __slots__ = ["period", "preview", "shop_id"]
@@ -473,24 +482,28 @@ class LogUsageRequest(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., shop_id: _Optional[str] = ..., user_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., operation_type: _Optional[str] = ..., model: _Optional[str] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cached_input_tokens: _Optional[int] = ..., occurred_at_unix_ms: _Optional[int] = ..., reservation_id: _Optional[str] = ..., metadata: _Optional[_Union[UsageMetadata, _Mapping]] = ...) -> None: ...
 
 class LogUsageResponse(_message.Message):
-    __slots__ = ["alerts", "cost_nano_usd", "daily_total_nano_usd", "duplicate", "event_id", "monthly_total_nano_usd", "occurred_at_unix_ms", "violations"]
+    __slots__ = ["alerts", "billing_period", "cost_nano_usd", "daily_total_nano_usd", "duplicate", "event_id", "monthly_total_nano_usd", "occurred_at_unix_ms", "reservation_outcome", "violations"]
     ALERTS_FIELD_NUMBER: _ClassVar[int]
+    BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
     COST_NANO_USD_FIELD_NUMBER: _ClassVar[int]
     DAILY_TOTAL_NANO_USD_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     MONTHLY_TOTAL_NANO_USD_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_OUTCOME_FIELD_NUMBER: _ClassVar[int]
     VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
     alerts: _containers.RepeatedCompositeFieldContainer[Alert]
+    billing_period: str
     cost_nano_usd: int
     daily_total_nano_usd: int
     duplicate: bool
     event_id: str
     monthly_total_nano_usd: int
     occurred_at_unix_ms: int
+    reservation_outcome: ReservationOutcome
     violations: _containers.RepeatedCompositeFieldContainer[LimitViolation]
-    def __init__(self, event_id: _Optional[str] = ..., cost_nano_usd: _Optional[int] = ..., daily_total_nano_usd: _Optional[int] = ..., monthly_total_nano_usd: _Optional[int] = ..., violations: _Optional[_Iterable[_Union[LimitViolation, _Mapping]]] = ..., alerts: _Optional[_Iterable[_Union[Alert, _Mapping]]] = ..., duplicate: bool = ..., occurred_at_unix_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, event_id: _Optional[str] = ..., cost_nano_usd: _Optional[int] = ..., daily_total_nano_usd: _Optional[int] = ..., monthly_total_nano_usd: _Optional[int] = ..., violations: _Optional[_Iterable[_Union[LimitViolation, _Mapping]]] = ..., alerts: _Optional[_Iterable[_Union[Alert, _Mapping]]] = ..., duplicate: bool = ..., occurred_at_unix_ms: _Optional[int] = ..., billing_period: _Optional[str] = ..., reservation_outcome: _Optional[_Union[ReservationOutcome, str]] = ...) -> None: ...
 
 class MarkPaidRequest(_message.Message):
     __slots__ = ["period", "shop_id"]
@@ -875,7 +888,8 @@ class UpsertTierResponse(_message.Message):
     def __init__(self, tier: _Optional[_Union[TierConfig, _Mapping]] = ...) -> None: ...
 
 class UsageEventRecord(_message.Message):
-    __slots__ = ["cached_input_tokens", "conversation_id", "cost_nano_usd", "event_id", "input_tokens", "metadata", "model", "occurred_at_unix_ms", "operation_type", "output_tokens", "recorded_at_unix_ms", "shop_id", "user_id"]
+    __slots__ = ["billing_period", "cached_input_tokens", "conversation_id", "cost_nano_usd", "event_id", "input_tokens", "metadata", "model", "occurred_at_unix_ms", "operation_type", "output_tokens", "recorded_at_unix_ms", "shop_id", "user_id"]
+    BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
     CACHED_INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     COST_NANO_USD_FIELD_NUMBER: _ClassVar[int]
@@ -889,6 +903,7 @@ class UsageEventRecord(_message.Message):
     RECORDED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     SHOP_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    billing_period: str
     cached_input_tokens: int
     conversation_id: str
     cost_nano_usd: int
@@ -902,7 +917,7 @@ class UsageEventRecord(_message.Message):
     recorded_at_unix_ms: int
     shop_id: str
     user_id: str
-    def __init__(self, event_id: _Optional[str] = ..., shop_id: _Optional[str] = ..., user_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., operation_type: _Optional[str] = ..., model: _Optional[str] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cached_input_tokens: _Optional[int] = ..., occurred_at_unix_ms: _Optional[int] = ..., cost_nano_usd: _Optional[int] = ..., metadata: _Optional[_Union[UsageMetadata, _Mapping]] = ..., recorded_at_unix_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, event_id: _Optional[str] = ..., shop_id: _Optional[str] = ..., user_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., operation_type: _Optional[str] = ..., model: _Optional[str] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cached_input_tokens: _Optional[int] = ..., occurred_at_unix_ms: _Optional[int] = ..., cost_nano_usd: _Optional[int] = ..., metadata: _Optional[_Union[UsageMetadata, _Mapping]] = ..., recorded_at_unix_ms: _Optional[int] = ..., billing_period: _Optional[str] = ...) -> None: ...
 
 class UsageFilter(_message.Message):
     __slots__ = ["from_unix_ms", "shop_id", "to_unix_ms"]
@@ -942,6 +957,9 @@ class LimitKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class AlertKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class ReservationOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class ServingStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):

@@ -28,15 +28,22 @@ typedef struct Tokengate__V1__FactRecord Tokengate__V1__FactRecord;
 
 /* --- messages --- */
 
+/*
+ * A shop's tier from `effective_from_unix_ms` on (issue 17: assignments are versioned, so a
+ * period is billed under the assignment in effect at its last instant). Records written before
+ * issue 17 have no field 3 and read as 0: in effect since always. An empty tier reverts to the
+ * default tier from that time.
+ */
 struct  Tokengate__V1__TierAssignmentRecord
 {
   ProtobufCMessage base;
   char *shop_id;
   char *tier;
+  int64_t effective_from_unix_ms;
 };
 #define TOKENGATE__V1__TIER_ASSIGNMENT_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__tier_assignment_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 typedef enum {

@@ -144,6 +144,30 @@ typedef enum _Tokengate__V1__AlertKind {
   TOKENGATE__V1__ALERT_KIND__ALERT_KIND_HIGH_DAILY_COST = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TOKENGATE__V1__ALERT_KIND)
 } Tokengate__V1__AlertKind;
+/*
+ * Issue 17: LogUsageResponse.reservation_outcome. A LogUsage is never refused because of its
+ * reservation: the model call happened, so the event is recorded at its actual cost.
+ */
+typedef enum _Tokengate__V1__ReservationOutcome {
+  TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_UNSPECIFIED = 0,
+  /*
+   * the live hold was released by this event
+   */
+  TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_SETTLED = 1,
+  /*
+   * settled by another event, released or expired before
+   */
+  TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_ALREADY_ENDED = 2,
+  /*
+   * never issued by this daemon, or ended too long ago to remember
+   */
+  TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_UNKNOWN = 3,
+  /*
+   * the request named no reservation
+   */
+  TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_NONE = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TOKENGATE__V1__RESERVATION_OUTCOME)
+} Tokengate__V1__ReservationOutcome;
 typedef enum _Tokengate__V1__ServingStatus {
   TOKENGATE__V1__SERVING_STATUS__SERVING_STATUS_UNSPECIFIED = 0,
   TOKENGATE__V1__SERVING_STATUS__SERVING_STATUS_SERVING = 1,
@@ -443,10 +467,19 @@ struct  Tokengate__V1__LogUsageResponse
    */
   protobuf_c_boolean duplicate;
   int64_t occurred_at_unix_ms;
+  /*
+   * Issue 17 (spent tokens are always recorded): the bill ("YYYY-MM") the event lands on: the
+   * month it occurred in, or the first later month whose bill is not final (a late event).
+   */
+  char *billing_period;
+  /*
+   * What became of the request's reservation id.
+   */
+  Tokengate__V1__ReservationOutcome reservation_outcome;
 };
 #define TOKENGATE__V1__LOG_USAGE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__log_usage_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0,NULL, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_UNSPECIFIED }
 
 
 struct  Tokengate__V1__GenerateBillingRequest
@@ -547,10 +580,15 @@ struct  Tokengate__V1__UsageEventRecord
   int64_t cost_nano_usd;
   Tokengate__V1__UsageMetadata *metadata;
   int64_t recorded_at_unix_ms;
+  /*
+   * Issue 17: the bill ("YYYY-MM") a late event landed on, because the month it occurred in was
+   * already billed (final); empty = the month it occurred in. Written only for late events.
+   */
+  char *billing_period;
 };
 #define TOKENGATE__V1__USAGE_EVENT_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__usage_event_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, NULL, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Tokengate__V1__PriceRates
@@ -803,10 +841,16 @@ struct  Tokengate__V1__AssignShopTierRequest
   ProtobufCMessage base;
   char *shop_id;
   char *tier;
+  /*
+   * Issue 17 (terms of the month): when the assignment takes effect; 0 = now. A time in the
+   * past backdates it, allowed only into periods whose bill for this shop is not final
+   * (else FAILED_PRECONDITION naming the final bill); a future time is INVALID_ARGUMENT.
+   */
+  int64_t effective_from_unix_ms;
 };
 #define TOKENGATE__V1__ASSIGN_SHOP_TIER_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__assign_shop_tier_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Tokengate__V1__AssignShopTierResponse
@@ -974,10 +1018,15 @@ struct  Tokengate__V1__GenerateBillingBatchResponse
   size_t n_records;
   Tokengate__V1__BillingRecord **records;
   int64_t total_charge_nano_usd;
+  /*
+   * Issue 17 (every shop billed): of the shops billed for the period (newly or before), how
+   * many had no usage in it (a quiet shop still owes its tier's monthly fee).
+   */
+  uint32_t quiet;
 };
 #define TOKENGATE__V1__GENERATE_BILLING_BATCH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__generate_billing_batch_response__descriptor) \
-    , 0, 0, 0,NULL, 0 }
+    , 0, 0, 0,NULL, 0, 0 }
 
 
 struct  Tokengate__V1__MarkPaidRequest
@@ -3510,6 +3559,7 @@ extern const ProtobufCEnumDescriptor    tokengate__v1__decision__descriptor;
 extern const ProtobufCEnumDescriptor    tokengate__v1__decision_reason__descriptor;
 extern const ProtobufCEnumDescriptor    tokengate__v1__limit_kind__descriptor;
 extern const ProtobufCEnumDescriptor    tokengate__v1__alert_kind__descriptor;
+extern const ProtobufCEnumDescriptor    tokengate__v1__reservation_outcome__descriptor;
 extern const ProtobufCEnumDescriptor    tokengate__v1__serving_status__descriptor;
 extern const ProtobufCEnumDescriptor    tokengate__v1__unknown_shop_policy__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__request_frame__descriptor;
