@@ -31,6 +31,8 @@ struct StoredEvent: Sendable {
     static let idInArena: UInt8 = 1
     static let wide: UInt8 = 2
     static let hasExtras: UInt8 = 4
+    /// A late event: its bill is in `lateMonths` (issue 17).
+    static let late: UInt8 = 8
 }
 
 /// The full-width fields of an event whose values did not fit `StoredEvent`.
@@ -118,6 +120,8 @@ struct EventStore: Sendable {
     private var idIndex = SlotTable()
     private var wide: [UInt32: WideEventFields] = [:]
     private var extras: [UInt32: [MetadataEntry]] = [:]
+    /// The bill of each late event (one whose month was already billed), by position.
+    private var lateMonths: [UInt32: MonthKey] = [:]
 
     /// Why UInt32: positions are stored in 4 bytes (id index, day index).
     static let eventsMax = Int(UInt32.max) - 1
@@ -136,7 +140,8 @@ struct EventStore: Sendable {
         appendIfNew(
             id: event.eventID.utf8.span, user: event.userID.utf8.span, conversation: event.conversationID.utf8.span,
             operationType: event.operationType.utf8.span, model: event.model.utf8.span, numbers: UsageNumbers(event),
-            extras: event.metadata.extra)
+            extras: event.metadata.extra,
+            billingMonth: event.billingPeriod.isEmpty ? nil : try? MonthKey(parsing: event.billingPeriod))
     }
 
     /// `appendIfNew(event.event(in: buffer))`, without making its Strings (recovery's path).
@@ -145,13 +150,14 @@ struct EventStore: Sendable {
         return appendIfNew(
             id: bytes.extracting(event.eventID), user: bytes.extracting(event.userID),
             conversation: bytes.extracting(event.conversationID), operationType: bytes.extracting(event.operationType),
-            model: bytes.extracting(event.model), numbers: event.numbers, extras: [])
+            model: bytes.extracting(event.model), numbers: event.numbers, extras: [],
+            billingMonth: event.billingMonth(in: buffer))
     }
 
     /// Appends the event given by its fields' UTF-8 bytes unless its id is stored.
     private mutating func appendIfNew(
         id: Span<UInt8>, user: Span<UInt8>, conversation: Span<UInt8>, operationType: Span<UInt8>, model: Span<UInt8>,
-        numbers: UsageNumbers, extras: [MetadataEntry]
+        numbers: UsageNumbers, extras: [MetadataEntry], billingMonth: MonthKey?
     ) -> Bool {
         precondition(records.count < Self.eventsMax, "a shop holds at most \(Self.eventsMax) events")
         let key = EventIDKey(utf8: id)
@@ -172,6 +178,10 @@ struct EventStore: Sendable {
                 recordedAtUnixMs: numbers.recordedAtUnixMs)
         }
         if record.flags & StoredEvent.hasExtras != 0 { self.extras[position] = extras }
+        if let billingMonth {
+            record.flags |= StoredEvent.late
+            lateMonths[position] = billingMonth
+        }
         records.append(record)
         if idIndex.isFull {
             idIndex.reset(forEntries: records.count)
@@ -203,7 +213,14 @@ struct EventStore: Sendable {
             event.recordedAtUnixMs = full.recordedAtUnixMs
         }
         if record.flags & StoredEvent.hasExtras != 0 { event.metadata.extra = extras[UInt32(position)] ?? [] }
+        if let month = billingMonth(at: position) { event.billingPeriod = month.text }
         return event
+    }
+
+    /// The bill a late event at `position` landed on; nil for every event that is not late.
+    func billingMonth(at position: Int) -> MonthKey? {
+        guard records[position].flags & StoredEvent.late != 0 else { return nil }
+        return lateMonths[UInt32(position)]
     }
 
     /// The operation type of the event at `position`.

@@ -310,6 +310,31 @@ public struct Alert: Sendable, Equatable {
     }
 }
 
+/// What became of a LogUsage's reservation id (issue 17). Raw values are the wire numbers. A
+/// LogUsage is never refused because of its reservation: the model call happened.
+public enum ReservationOutcome: Int32, Sendable, Equatable, CaseIterable, CustomStringConvertible {
+    /// Not known (a duplicate's answer: the first call's outcome is not kept).
+    case unspecified = 0
+    /// The live hold was released by this event.
+    case settled = 1
+    /// The hold had already ended: settled by another event, released or expired.
+    case alreadyEnded = 2
+    /// Never issued by this daemon, or ended too long ago to remember.
+    case unknown = 3
+    /// The request named no reservation.
+    case none = 4
+
+    public var description: String {
+        switch self {
+        case .unspecified: "RESERVATION_OUTCOME_UNSPECIFIED"
+        case .settled: "SETTLED"
+        case .alreadyEnded: "ALREADY_ENDED"
+        case .unknown: "UNKNOWN"
+        case .none: "NONE"
+        }
+    }
+}
+
 public struct LogUsageResponse: Sendable, Equatable {
     public var eventID: String
     public var costNanoUSD: NanoUSD
@@ -320,11 +345,19 @@ public struct LogUsageResponse: Sendable, Equatable {
     /// The event id had been recorded before; this is the first call's result.
     public var duplicate: Bool
     public var occurredAtUnixMs: UnixMillis
+    /// The bill ("YYYY-MM") the event lands on: the month it occurred in, or the first later
+    /// month whose bill is not final (a late event).
+    public var billingPeriod: String
+    /// What became of the request's reservation id.
+    public var reservationOutcome: ReservationOutcome
 
     public init(
         eventID: String, costNanoUSD: NanoUSD, dailyTotalNanoUSD: NanoUSD, monthlyTotalNanoUSD: NanoUSD,
-        violations: [LimitViolation] = [], alerts: [Alert] = [], duplicate: Bool = false, occurredAtUnixMs: UnixMillis = 0
+        violations: [LimitViolation] = [], alerts: [Alert] = [], duplicate: Bool = false, occurredAtUnixMs: UnixMillis = 0,
+        billingPeriod: String = "", reservationOutcome: ReservationOutcome = .unspecified
     ) {
+        self.billingPeriod = billingPeriod
+        self.reservationOutcome = reservationOutcome
         self.eventID = eventID
         self.costNanoUSD = costNanoUSD
         self.dailyTotalNanoUSD = dailyTotalNanoUSD
@@ -452,12 +485,17 @@ public struct UsageEvent: Sendable, Equatable {
     public var costNanoUSD: NanoUSD
     public var metadata: UsageMetadata
     public var recordedAtUnixMs: UnixMillis
+    /// The bill ("YYYY-MM") a late event landed on because the month it occurred in was already
+    /// billed; "" = the month it occurred in (every event that is not late).
+    public var billingPeriod: String
 
     public init(
         eventID: String, shopID: String, userID: String, conversationID: String, operationType: String,
         model: String, inputTokens: UInt64, outputTokens: UInt64, cachedInputTokens: UInt64,
-        occurredAtUnixMs: UnixMillis, costNanoUSD: NanoUSD, metadata: UsageMetadata, recordedAtUnixMs: UnixMillis
+        occurredAtUnixMs: UnixMillis, costNanoUSD: NanoUSD, metadata: UsageMetadata, recordedAtUnixMs: UnixMillis,
+        billingPeriod: String = ""
     ) {
+        self.billingPeriod = billingPeriod
         self.eventID = eventID
         self.shopID = shopID
         self.userID = userID

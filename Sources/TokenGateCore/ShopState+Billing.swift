@@ -36,7 +36,8 @@ extension ShopState {
         guard let tier = config.tiers[name] else {
             throw .failedPrecondition("shop '\(shopID)' is on tier '\(name)', which is not configured; assign a configured tier")
         }
-        let usage = aggregate(month: period)
+        // What landed on this bill: its own usage less late events sent on, plus late ones it took.
+        let usage = billedAggregate(month: period)
         let charges = try Billing.charges(tier: tier, messages: usage.messages)
         let record = BillingRecord(
             shopID: shopID, period: period.text, tier: name, messagesUsed: usage.messages, tokensUsed: usage.totalTokens,

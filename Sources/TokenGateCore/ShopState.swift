@@ -77,6 +77,11 @@ public struct ShopState: Sendable {
     private(set) var archived: [MonthKey: MonthAggregate] = [:]
     /// Stored billing records by period.
     private(set) var billing: [MonthKey: BillingRecord] = [:]
+    /// Late events (issue 17): usage that occurred in a month already billed and landed on a
+    /// later bill, by the month it landed on (`lateIn`) and the month it occurred in (`lateOut`).
+    /// Bills count what landed on them; reports and budgets count when usage occurred.
+    private(set) var lateIn: [MonthKey: MonthAggregate] = [:]
+    private(set) var lateOut: [MonthKey: MonthAggregate] = [:]
     /// Live holds and recently ended reservations (memory only, never logged).
     var reservations = ReservationBook()
     /// Per-day and per-operation aggregates, an index of events by day, and stored alerts
@@ -126,8 +131,25 @@ public struct ShopState: Sendable {
     /// Recorded cost of the UTC day `day` (holds not included).
     public func spent(day: DayKey) -> NanoUSD { dailyCost[day] ?? 0 }
 
-    /// Recorded usage of `month`.
+    /// Recorded usage of `month` (by when it occurred).
     public func aggregate(month: MonthKey) -> MonthAggregate { monthly[month] ?? MonthAggregate() }
+
+    /// The usage that lands on `month`'s bill: what occurred in it, less its late events (which
+    /// landed on a later bill), plus late events of earlier months that landed on it.
+    public func billedAggregate(month: MonthKey) -> MonthAggregate {
+        var result = aggregate(month: month)
+        if let out = lateOut[month] { result.subtract(out) }
+        if let into = lateIn[month] { result.add(into) }
+        return result
+    }
+
+    /// The bill usage occurring in `month` lands on: that month, or the first later one whose
+    /// bill is not stored (final).
+    public func landingMonth(for month: MonthKey) -> MonthKey {
+        var landing = month
+        while billing[landing] != nil { landing = landing.next }
+        return landing
+    }
 
     /// The stored billing record of `period`, if any.
     public func billingRecord(period: MonthKey) -> BillingRecord? { billing[period] }
@@ -255,6 +277,9 @@ public struct ShopState: Sendable {
         let day = DayKey(unixMs: event.occurredAtUnixMs)
         let month = day.month
         addToTotals(UsageNumbers(event), day: day, month: month)
+        if !event.billingPeriod.isEmpty, let landing = try? MonthKey(parsing: event.billingPeriod) {
+            addLate(UsageNumbers(event), occurred: month, landed: landing)
+        }
         reportIndex.record(event, day: day, month: month, position: eventStore.count - 1)
     }
 
@@ -269,7 +294,15 @@ public struct ShopState: Sendable {
         let day = DayKey(unixMs: event.occurredAtUnixMs)
         let month = day.month
         addToTotals(event.numbers, day: day, month: month)
+        if let landing = event.billingMonth(in: buffer) { addLate(event.numbers, occurred: month, landed: landing) }
         reportIndex.record(event, in: buffer, day: day, month: month, position: eventStore.count - 1)
+    }
+
+    /// Moves a late event's usage from the bill of the month it occurred in to the one it landed on.
+    private mutating func addLate(_ event: UsageNumbers, occurred: MonthKey, landed: MonthKey) {
+        guard landed != occurred else { return }
+        lateOut[occurred, default: MonthAggregate()].add(tokens: event.tokens, costNanoUSD: event.costNanoUSD)
+        lateIn[landed, default: MonthAggregate()].add(tokens: event.tokens, costNanoUSD: event.costNanoUSD)
     }
 
     /// Adds a new event to the day's cost and the month's totals, and keeps both beside it.

@@ -70,8 +70,9 @@ public final class BudgetService: Sendable {
             .unary(MethodPath.applyOptimization) { (request: ApplyOptimizationRequest, context) throws(TokenGateError) in
                 (try ledger.optimize(request, now: context.now), nil)
             },
-            /// LogUsage: OK, INVALID_ARGUMENT, NOT_FOUND (unknown model), FAILED_PRECONDITION
-            /// (billed month, reservation already ended), UNAVAILABLE (log write failed).
+            /// LogUsage: OK, INVALID_ARGUMENT, NOT_FOUND (unknown model), ALREADY_EXISTS (the event
+            /// id was recorded with other content), FAILED_PRECONDITION (older than retention),
+            /// UNAVAILABLE (log write failed). A billed month or an ended reservation is no refusal.
             .unary(MethodPath.logUsage, .write) { (request: LogUsageRequest, context) throws(TokenGateError) in
                 let (response, sequence) = try ledger.logUsage(request, now: context.now)
                 return (response, sequence)

@@ -111,7 +111,7 @@ extension Ledger {
                     let shop = shops[shopID]!
                     // Every shop with usage in the period, or an assignment to a tier in effect
                     // during it (a quiet shop still owes its monthly fee), or a stored record.
-                    guard shop.aggregate(month: period).messages > 0 || shop.billingRecord(period: period) != nil
+                    guard shop.billedAggregate(month: period).messages > 0 || shop.billingRecord(period: period) != nil
                         || shop.hadAssignment(from: period.startUnixMs, to: period.endUnixMs)
                     else { continue }
                     let billing = GenerateBillingRequest(shopID: shopID, period: period.text)

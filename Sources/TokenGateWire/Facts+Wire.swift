@@ -46,6 +46,8 @@ public enum FactCodec {
         EnvelopeCodec.appendVarint(UInt64(metadataBytes), to: &record)
         for (index, value) in metadata.enumerated() { EnvelopeCodec.appendVarintField(UInt64(index + 1), value, to: &record) }
         EnvelopeCodec.appendVarintField(13, UInt64(bitPattern: event.recordedAtUnixMs), to: &record)
+        // Only a late event carries its bill (proto3 omits the empty string, as protobuf-c does).
+        ProtoFields.appendString(14, event.billingPeriod, to: &record)
         var fact: [UInt8] = []
         fact.reserveCapacity(record.count + 6)
         EnvelopeCodec.appendVarint(1 << 3 | 2, to: &fact)
@@ -187,7 +189,8 @@ extension UsageEvent: CMessageEncodable {
             inputTokens: c.input_tokens, outputTokens: c.output_tokens, cachedInputTokens: c.cached_input_tokens,
             occurredAtUnixMs: c.occurred_at_unix_ms, costNanoUSD: c.cost_nano_usd,
             metadata: try copyMessage(c.metadata, field: "metadata") ?? UsageMetadata(),
-            recordedAtUnixMs: c.recorded_at_unix_ms
+            recordedAtUnixMs: c.recorded_at_unix_ms,
+            billingPeriod: try copyString(c.billing_period, field: "billing_period")
         )
     }
 
@@ -206,6 +209,7 @@ extension UsageEvent: CMessageEncodable {
         c.cost_nano_usd = costNanoUSD
         c.metadata = arena.message(metadata)
         c.recorded_at_unix_ms = recordedAtUnixMs
+        c.billing_period = arena.cString(billingPeriod)
         return c
     }
 }

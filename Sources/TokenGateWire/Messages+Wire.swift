@@ -457,7 +457,9 @@ extension LogUsageResponse: WireMessage, CMessageEncodable {
             dailyTotalNanoUSD: c.daily_total_nano_usd, monthlyTotalNanoUSD: c.monthly_total_nano_usd,
             violations: try copyMessages(count: c.n_violations, c.violations, field: "violations"),
             alerts: try copyMessages(count: c.n_alerts, c.alerts, field: "alerts"),
-            duplicate: c.duplicate != 0, occurredAtUnixMs: c.occurred_at_unix_ms
+            duplicate: c.duplicate != 0, occurredAtUnixMs: c.occurred_at_unix_ms,
+            billingPeriod: try copyString(c.billing_period, field: "billing_period"),
+            reservationOutcome: try copyEnum(c.reservation_outcome, as: ReservationOutcome.self, field: "reservation_outcome")
         )
     }
 
@@ -471,6 +473,8 @@ extension LogUsageResponse: WireMessage, CMessageEncodable {
         (c.n_alerts, c.alerts) = arena.messages(alerts)
         c.duplicate = cBool(duplicate)
         c.occurred_at_unix_ms = occurredAtUnixMs
+        c.billing_period = arena.cString(billingPeriod)
+        c.reservation_outcome = cEnum(reservationOutcome)
         return c
     }
 }

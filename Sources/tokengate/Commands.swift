@@ -132,6 +132,8 @@ func describe(_ response: LogUsageResponse) -> Report {
     report.addMoney("cost", response.costNanoUSD)
     report.addMoney("daily_total", response.dailyTotalNanoUSD)
     report.addMoney("monthly_total", response.monthlyTotalNanoUSD)
+    report.add("billing_period", response.billingPeriod)
+    report.add("reservation_outcome", response.reservationOutcome.description)
     report.addList("violations", response.violations.map(\.message), json: response.violations.map { violation in
         .object([("kind", .string(violation.kind.description)), ("limit", .uint(violation.limit)),
                  ("actual", .uint(violation.actual)), ("message", .string(violation.message))])

@@ -58,7 +58,10 @@ private enum Numbers {
 
 /// The naive model: lists, linear scans, no indexes, no caches, no saturating tricks.
 private struct Reference {
-    struct Event { var id: String, at: Int64, month: String, cost: Int64, input: UInt64, output: UInt64, operation: String }
+    /// `billedIn`: the bill it landed on (its month, or the first later one not yet billed).
+    struct Event {
+        var id: String, at: Int64, month: String, cost: Int64, input: UInt64, output: UInt64, operation: String, billedIn: String
+    }
     struct Hold { var amount: Int64, expires: Int64 }
     /// A leaky bucket: `content` (cost × 60,000 per call) as of `at`, draining `rate` per ms.
     struct Bucket { var content: Int64, at: Int64, rate: Int64 }
@@ -420,11 +423,23 @@ final class ReferenceModelTests: XCTestCase {
         }
         let at = request.occurredAtUnixMs == 0 ? now : request.occurredAtUnixMs
         if request.occurredAtUnixMs > now + 5_000 { return refused(.invalidArgument, "future") }
-        if ref.billed[Reference.month(at)] != nil { return refused(.failedPrecondition, "billed month") }
-        if !reservation.isEmpty, let ending = ref.ending(reservation, now), ending.how == "settled", ending.eventID != eventID {
-            return refused(.failedPrecondition, "settled twice")
+        // Never refused for a billed month (it lands on the first later open bill) nor for its
+        // reservation (the outcome says what became of it).
+        var billedIn = Reference.month(at)
+        while ref.billed[billedIn] != nil { billedIn = Reference.month(Reference.monthEnd(billedIn)) }
+        if billedIn != Reference.month(at) { seen.insert("usage billed month") }
+        let outcome: ReservationOutcome =
+            reservation.isEmpty ? .none
+            : ref.holds[reservation].map { now < $0.expires } == true ? .settled
+            : ref.ending(reservation, now) != nil ? .alreadyEnded : .unknown
+        if let ending = ref.ending(reservation, now), ending.how == "settled", ending.eventID != eventID {
+            seen.insert("usage settled twice")
         }
         guard case .success(.record(let event, let response)) = result else { return expect(false, "expected record, got \(result)") }
+        var landed = expect(response.billingPeriod == billedIn, "billing period \(response.billingPeriod) vs \(billedIn)")
+        landed = landed && expect(event.billingPeriod == (billedIn == Reference.month(at) ? "" : billedIn), "event's bill")
+        landed = landed && expect(response.reservationOutcome == outcome, "outcome \(response.reservationOutcome) vs \(outcome)")
+        if !landed { return false }
 
         let wanted = ref.expectedUsage(request, at: at)
         var ok = expect(event.costNanoUSD == wanted.cost && response.costNanoUSD == wanted.cost, "cost \(event.costNanoUSD) vs \(wanted)")
@@ -444,7 +459,7 @@ final class ReferenceModelTests: XCTestCase {
         firstRequests[eventID] = (request, now)
         ref.events.append(Reference.Event(
             id: eventID, at: at, month: Reference.month(at), cost: wanted.cost, input: request.inputTokens, output: request.outputTokens,
-            operation: request.operationType))
+            operation: request.operationType, billedIn: billedIn))
         if let hold = ref.holds[reservation], now < hold.expires {
             ref.holds[reservation] = nil
             ref.ended[reservation] = ("settled", eventID, now)
@@ -564,7 +579,7 @@ final class ReferenceModelTests: XCTestCase {
             seen.insert("billing grace")
             return true
         }
-        let inPeriod = ref.events.filter { $0.month == period.text }
+        let inPeriod = ref.events.filter { $0.billedIn == period.text }
         // Terms of the month: the tier in effect at the period's last instant.
         let tierName = ref.tier(at: Reference.monthEnd(period.text) - 1)
         if tierName != (ref.tier ?? "tiny") { seen.insert("billing under the month's tier") }
