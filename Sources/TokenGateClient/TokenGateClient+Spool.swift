@@ -56,6 +56,9 @@ extension TokenGateClient {
         return spool.depth
     }
 
+    /// The file in `spoolDirectory` that keeps spooled events the daemon refused for good.
+    public static var deadLetterFileName: String { UsageSpool.deadLetterFileName }
+
     /// How often `flushSpool` looks at the spool depth, in milliseconds.
     static let flushPollMs = 5
 
@@ -169,6 +172,13 @@ extension TokenGateClient {
                 // Not refused for good: unreachable, closed, or overloaded. Try again later.
                 reached = false
             case .failure(let error):
+                // Refused for good (malformed): kept in the dead-letter file, never dropped unseen.
+                do throws(TokenGateError) {
+                    try spool.deadLetter(event, error: error, atUnixMs: Int64(Date().timeIntervalSince1970 * 1_000))
+                } catch {
+                    reached = false  // keep it in the spool until it can be written down
+                    continue
+                }
                 updateMetrics { $0.spoolRejectedCount += 1 }
                 configuration.onSpoolRejection?(event, error)
                 spool.remove(event.eventID)

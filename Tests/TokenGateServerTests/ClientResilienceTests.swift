@@ -106,6 +106,53 @@ final class ClientResilienceTests: XCTestCase {
         after.shutdown()
     }
 
+    /// Issue 17: a spooled event of a month billed meanwhile, or under a reservation that ended,
+    /// is recorded once (the tokens were spent); only a malformed one leaves the spool, into the
+    /// dead-letter file that `tokengate dead-letters` reads.
+    func testSpoolDropsNothingButMalformedEvents() async throws {
+        let daemon = try TestDaemon(arguments: ["--billing-grace-hours", "0"])
+        daemon.stop(signal: SIGTERM)
+        let thisMonth = MonthKey(unixMs: nowMs())
+        let lastMonth = thisMonth.previous
+        var configuration = TokenGateClient.Configuration(socketPath: daemon.socketPath)
+        configuration.spoolDirectory = daemon.directory + "/late-spool"
+        let before = try TokenGateClient(configuration: configuration)
+        var late = Self.event(id: "late-1", shop: "shop_late")
+        late.occurredAtUnixMs = lastMonth.endUnixMs - 1
+        var orphan = Self.event(id: "orphan-1", shop: "shop_late")
+        orphan.reservationID = "rsv-gone-1:shop_late"
+        var malformed = Self.event(id: "bad-1", shop: "shop_late")
+        malformed.model = "no-such-model"
+        for event in [late, orphan, malformed] {
+            guard case .spooled = try await before.logUsageOrSpool(event) else { return XCTFail("the daemon is down") }
+        }
+        before.shutdown()
+
+        try daemon.start()
+        // Last month is closed before the spool reaches the daemon.
+        let closed = try await daemon.client().generateBilling(.init(shopID: "shop_late", period: lastMonth.text))
+        XCTAssertEqual(closed.record.messagesUsed, 0)
+        let after = try TokenGateClient(configuration: configuration)
+        let left = await after.flushSpool(timeoutMs: 20_000)
+        XCTAssertEqual(left, 0)
+        XCTAssertEqual(after.metrics.resentCount, 2, "the late and the orphaned event were recorded")
+        XCTAssertEqual(after.metrics.spoolRejectedCount, 1, "only the malformed one was refused")
+        let bill = try await after.generateBilling(.init(shopID: "shop_late", period: thisMonth.text, preview: true))
+        XCTAssertEqual(bill.record.messagesUsed, 2, "the late event landed on this month's bill")
+        let again = try await after.generateBilling(.init(shopID: "shop_late", period: lastMonth.text))
+        XCTAssertEqual(again.record, closed.record, "the final bill did not change")
+        after.shutdown()
+
+        let letters = try TestDaemon.runCLI(["dead-letters", daemon.directory + "/late-spool", "--json"])
+        XCTAssertEqual(letters.exitCode, 0, letters.stderr)
+        let report = try parseJSONObject(letters.stdout)
+        XCTAssertEqual(report["count"] as? Int, 1)
+        let first = (report["events"] as? [[String: Any]])?.first
+        XCTAssertEqual(first?["event_id"] as? String, "bad-1")
+        XCTAssertEqual(first?["model"] as? String, "no-such-model")
+        XCTAssertEqual(first?["code"] as? String, "NOT_FOUND")
+    }
+
     func testGatePolicyLeavesRealAnswersAndCallerErrorsAlone() async throws {
         let daemon = try TestDaemon()
         var configuration = TokenGateClient.Configuration(socketPath: daemon.socketPath)
