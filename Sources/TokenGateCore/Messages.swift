@@ -399,12 +399,23 @@ public struct BillingRecord: Sendable, Equatable {
     public var generatedAtUnixMs: UnixMillis
     /// Computed, not stored.
     public var preview: Bool
+    /// Set by VoidBilling (issue 17): why, when (0 = not void) and by which admin uid.
+    public var voidReason: String
+    public var voidedAtUnixMs: UnixMillis
+    public var voidedByUID: UInt32
+
+    /// Voided by VoidBilling; kept beside its reissue.
+    public var isVoid: Bool { voidedAtUnixMs != 0 }
 
     public init(
         shopID: String, period: String, tier: String, messagesUsed: UInt64, tokensUsed: UInt64,
         apiCostNanoUSD: NanoUSD, baseChargeNanoUSD: NanoUSD, overageChargeNanoUSD: NanoUSD,
-        totalChargeNanoUSD: NanoUSD, paid: Bool = false, generatedAtUnixMs: UnixMillis = 0, preview: Bool = false
+        totalChargeNanoUSD: NanoUSD, paid: Bool = false, generatedAtUnixMs: UnixMillis = 0, preview: Bool = false,
+        voidReason: String = "", voidedAtUnixMs: UnixMillis = 0, voidedByUID: UInt32 = 0
     ) {
+        self.voidReason = voidReason
+        self.voidedAtUnixMs = voidedAtUnixMs
+        self.voidedByUID = voidedByUID
         self.shopID = shopID
         self.period = period
         self.tier = tier
@@ -523,6 +534,8 @@ public enum Fact: Sendable, Equatable {
     case alert(Alert)
     /// A stored billing record was marked paid.
     case paidMark(PaidMark)
+    /// A stored billing record was voided (storage.proto `VoidRecord`, issue 17).
+    case voidMark(VoidMark)
     /// A run-time configuration change (an admin RPC), applied to the Configuration, not a shop.
     case configChange(ConfigChange)
     /// The totals of a month whose raw events retention dropped (storage.proto

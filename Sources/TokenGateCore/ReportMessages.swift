@@ -63,6 +63,43 @@ public struct MarkPaidResponse: Sendable, Equatable {
     public init(record: BillingRecord) { self.record = record }
 }
 
+/// VoidBilling: void a stored billing record, with a reason (admin, issue 17).
+public struct VoidBillingRequest: Sendable, Equatable {
+    public var shopID: String
+    /// "YYYY-MM".
+    public var period: String
+    public var reason: String
+    public init(shopID: String, period: String, reason: String) {
+        self.shopID = shopID
+        self.period = period
+        self.reason = reason
+    }
+}
+
+/// The voided record, with its void fields.
+public struct VoidBillingResponse: Sendable, Equatable {
+    public var record: BillingRecord
+    public init(record: BillingRecord) { self.record = record }
+}
+
+/// The durable fact of VoidBilling (storage.proto `VoidRecord`).
+public struct VoidMark: Sendable, Equatable {
+    public var shopID: String
+    /// "YYYY-MM".
+    public var period: String
+    public var reason: String
+    public var voidedAtUnixMs: UnixMillis
+    public var voidedByUID: UInt32
+
+    public init(shopID: String, period: String, reason: String, voidedAtUnixMs: UnixMillis, voidedByUID: UInt32) {
+        self.shopID = shopID
+        self.period = period
+        self.reason = reason
+        self.voidedAtUnixMs = voidedAtUnixMs
+        self.voidedByUID = voidedByUID
+    }
+}
+
 /// The durable fact of MarkPaid (storage.proto `PaidMarkRecord`).
 public struct PaidMark: Sendable, Equatable {
     public var shopID: String

@@ -75,8 +75,10 @@ public struct ShopState: Sendable {
     private(set) var monthly: [MonthKey: MonthAggregate] = [:]
     /// The part of each month's usage whose raw events retention dropped (see `dropEvents`).
     private(set) var archived: [MonthKey: MonthAggregate] = [:]
-    /// Stored billing records by period.
+    /// Stored billing records by period (the final bill of each; void ones are in `voided`).
     private(set) var billing: [MonthKey: BillingRecord] = [:]
+    /// Records VoidBilling voided, in the order they were voided (issue 17: corrections append).
+    private(set) var voided: [BillingRecord] = []
     /// Late events (issue 17): usage that occurred in a month already billed and landed on a
     /// later bill, by the month it landed on (`lateIn`) and the month it occurred in (`lateOut`).
     /// Bills count what landed on them; reports and budgets count when usage occurred.
@@ -159,8 +161,16 @@ public struct ShopState: Sendable {
         billing.sorted { $0.key < $1.key }.map(\.value)
     }
 
-    /// True when any billing record is stored.
-    public var hasBillingRecords: Bool { !billing.isEmpty }
+    /// True when any billing record is stored (void ones included).
+    public var hasBillingRecords: Bool { !billing.isEmpty || !voided.isEmpty }
+
+    /// Every record, void ones beside their reissues: by period, then in the order generated.
+    public var allBillingRecords: [BillingRecord] {
+        (voided + billingRecords).sorted { a, b in
+            a.period != b.period ? a.period < b.period : a.generatedAtUnixMs != b.generatedAtUnixMs
+                ? a.generatedAtUnixMs < b.generatedAtUnixMs : a.isVoid && !b.isVoid
+        }
+    }
 
     /// Months with recorded usage, oldest first.
     public var months: [MonthKey] { monthly.keys.sorted() }
@@ -204,6 +214,15 @@ public struct ShopState: Sendable {
             facts.append(.monthAggregate(shopID: shopID, month: month, aggregate: aggregate))
         }
         for position in 0..<eventStore.count { facts.append(.usage(event(at: position))) }
+        // A void record is rebuilt by its billing record then its void mark, before any reissue.
+        for record in voided {
+            var original = record
+            (original.voidReason, original.voidedAtUnixMs, original.voidedByUID) = ("", 0, 0)
+            facts.append(.billing(original))
+            facts.append(.voidMark(VoidMark(
+                shopID: shopID, period: record.period, reason: record.voidReason, voidedAtUnixMs: record.voidedAtUnixMs,
+                voidedByUID: record.voidedByUID)))
+        }
         facts += billingRecords.map(Fact.billing)
         facts += reportIndex.alerts.map(Fact.alert)
         return facts
@@ -256,6 +275,12 @@ public struct ShopState: Sendable {
             precondition(mark.shopID == shopID, "paid mark of shop '\(mark.shopID)' applied to shop '\(shopID)'")
             // A mark is logged only for a stored record, and replay keeps the log's order.
             if let period = try? MonthKey(parsing: mark.period) { billing[period]?.paid = true }
+        case .voidMark(let mark):
+            precondition(mark.shopID == shopID, "void mark of shop '\(mark.shopID)' applied to shop '\(shopID)'")
+            // A mark is logged only for a stored record; the period is open again.
+            guard let period = try? MonthKey(parsing: mark.period), var record = billing.removeValue(forKey: period) else { return }
+            (record.voidReason, record.voidedAtUnixMs, record.voidedByUID) = (mark.reason, mark.voidedAtUnixMs, mark.voidedByUID)
+            voided.append(record)
         case .configChange:
             preconditionFailure("a configuration change was routed to shop '\(shopID)'; it changes the Configuration")
         case .monthAggregate(let shop, let month, let aggregate):

@@ -88,7 +88,7 @@ extension Ledger {
     /// ListBillingRecords: the shop's stored records, oldest period first (none for an unknown shop).
     public func listBillingRecords(_ request: ListBillingRecordsRequest) throws(TokenGateError) -> ListBillingRecordsResponse {
         try Validation.shopID(request.shopID)
-        return ListBillingRecordsResponse(records: readShop(request.shopID) { $0.billingRecords })
+        return ListBillingRecordsResponse(records: readShop(request.shopID) { $0.allBillingRecords })
     }
 
     /// GenerateBillingBatch: stores the record of `period` for every shop that has none and had
@@ -139,6 +139,21 @@ extension Ledger {
         response.totalChargeNanoUSD = records.reduce(0) { Money.addSaturating($0, $1.totalChargeNanoUSD) }
         response.records = Array(records.prefix(ReportLimits.shopsPerResponseMax))
         return (response, sequence ?? log.lastSequence)
+    }
+
+    /// VoidBilling (issue 17): marks the stored record of the period void, keeping it (reason,
+    /// time, the admin's `uid`); the period is open again. Throws `invalidArgument`, `notFound`
+    /// (no stored record), `failedPrecondition` (paid), `unavailable`.
+    public func voidBilling(_ request: VoidBillingRequest, now: UnixMillis, byUID uid: UInt32) throws(TokenGateError)
+        -> (VoidBillingResponse, UInt64)
+    {
+        try Validation.shopID(request.shopID)
+        return try withShop(request.shopID) { shop throws(TokenGateError) in
+            let (mark, record) = try shop.planVoid(request, now: now, byUID: uid)
+            let sequence = try append(.voidMark(mark))
+            shop.apply(.voidMark(mark))
+            return (VoidBillingResponse(record: record), sequence)
+        }
     }
 
     /// MarkPaid: marks the stored record paid (a repeat returns it unchanged). Throws

@@ -394,6 +394,7 @@ extension Fact {
         case .tierAssignment(let shopID, _, _): shopID
         case .alert(let alert): alert.shopID
         case .paidMark(let mark): mark.shopID
+        case .voidMark(let mark): mark.shopID
         case .configChange: ""
         case .monthAggregate(let shopID, _, _): shopID
         }

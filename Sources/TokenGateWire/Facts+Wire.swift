@@ -155,6 +155,9 @@ extension Fact: CMessageEncodable {
         case .alert(let alert):
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_ALERT
             c.alert = arena.message(alert)
+        case .voidMark(let mark):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_VOID_RECORD
+            c.void_record = arena.message(mark)
         case .paidMark(let mark):
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_PAID_MARK
             c.paid_mark = arena.message(mark)

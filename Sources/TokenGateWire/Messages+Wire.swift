@@ -528,7 +528,9 @@ extension BillingRecord: CMessageEncodable {
             tier: try copyString(c.tier, field: "tier"), messagesUsed: c.messages_used, tokensUsed: c.tokens_used,
             apiCostNanoUSD: c.api_cost_nano_usd, baseChargeNanoUSD: c.base_charge_nano_usd,
             overageChargeNanoUSD: c.overage_charge_nano_usd, totalChargeNanoUSD: c.total_charge_nano_usd,
-            paid: c.paid != 0, generatedAtUnixMs: c.generated_at_unix_ms, preview: c.preview != 0
+            paid: c.paid != 0, generatedAtUnixMs: c.generated_at_unix_ms, preview: c.preview != 0,
+            voidReason: try copyString(c.void_reason, field: "void_reason"), voidedAtUnixMs: c.voided_at_unix_ms,
+            voidedByUID: c.voided_by_uid
         )
     }
 
@@ -546,6 +548,9 @@ extension BillingRecord: CMessageEncodable {
         c.paid = cBool(paid)
         c.generated_at_unix_ms = generatedAtUnixMs
         c.preview = cBool(preview)
+        c.void_reason = arena.cString(voidReason)
+        c.voided_at_unix_ms = voidedAtUnixMs
+        c.voided_by_uid = voidedByUID
         return c
     }
 }

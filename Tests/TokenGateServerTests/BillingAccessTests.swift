@@ -109,3 +109,29 @@ final class IdempotencyEndToEndTests: XCTestCase {
         }
     }
 }
+
+final class VoidEndToEndTests: XCTestCase {
+    func testVoidThroughTheCLIKeepsBothRecords() async throws {
+        let daemon = try TestDaemon(arguments: ["--billing-grace-hours", "0"])
+        let client = daemon.client()
+        let lastMonth = MonthKey(unixMs: nowMs()).previous
+        _ = try await client.logUsage(.init(eventID: "void-1", shopID: "shop_vd", inputTokens: 10, outputTokens: 1,
+                                            occurredAtUnixMs: lastMonth.startUnixMs))
+        _ = try await client.generateBilling(.init(shopID: "shop_vd", period: lastMonth.text))
+        let usage = try daemon.runCLI(["void", "shop_vd", "--period", lastMonth.text])
+        XCTAssertEqual(usage.exitCode, 2, "--reason is required")
+        let voided = try daemon.runCLI(["void", "shop_vd", "--period", lastMonth.text, "--reason", "wrong tier", "--json"])
+        XCTAssertEqual(voided.exitCode, 0, voided.stderr)
+        XCTAssertEqual(try parseJSONObject(voided.stdout)["void_reason"] as? String, "wrong tier")
+        _ = try await client.generateBilling(.init(shopID: "shop_vd", period: lastMonth.text))
+        let bills = try daemon.runCLI(["bills", "shop_vd", "--json"])
+        XCTAssertEqual(bills.exitCode, 0, bills.stderr)
+        let records = try parseJSONObject(bills.stdout)["records"] as? [[String: Any]]
+        XCTAssertEqual(records?.map { $0["void"] as? Bool }, [true, false])
+        XCTAssertEqual(records?.first?["voided_by_uid"] as? Int, Int(getuid()))
+        let text = try daemon.runCLI(["bills", "shop_vd"])
+        XCTAssertTrue(text.stdout.contains("VOID"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("wrong tier"), text.stdout)
+        await assertStatus(.notFound) { _ = try await client.voidBilling(.init(shopID: "shop_vd", period: "2020-01", reason: "x")) }
+    }
+}

@@ -55,4 +55,54 @@ final class LedgerTermsTests: XCTestCase {
             try ledger.close()
         }
     }
+
+    /// Corrections append: a void record stays beside its reissue, through replay and snapshots,
+    /// with the id index and the versioned assignments (the restart test).
+    func testVoidRecordsReissuesAndTheIDIndexSurviveSnapshotsAndReplay() throws {
+        let disk = SimulatedFileSystem()
+        var (ledger, _) = try openLedger(disk)
+        try logDurably(ledger, usage("oct-1", shop: "shop_v", at: october.startUnixMs + 10))
+        _ = try ledger.assignShopTier(.init(shopID: "shop_v", tier: "professional", effectiveFromUnixMs: october.startUnixMs + 5),
+                                      now: ledgerNow)
+        let first = try ledger.generateBilling(.init(shopID: "shop_v", period: october.text), now: ledgerNow).0.record
+        XCTAssertEqual(first.tier, "professional")
+        // Wrong tier: void October, backdate starter into it (now allowed), reissue.
+        XCTAssertThrowsError(try ledger.voidBilling(.init(shopID: "shop_v", period: october.text, reason: ""), now: ledgerNow, byUID: 0))
+        let (voided, sequence) = try ledger.voidBilling(
+            .init(shopID: "shop_v", period: october.text, reason: "wrong tier"), now: ledgerNow + 1, byUID: 1234)
+        try ledger.waitUntilDurable(sequence)
+        XCTAssertTrue(voided.record.isVoid)
+        XCTAssertEqual(voided.record.voidedByUID, 1234)
+        XCTAssertThrowsError(try ledger.markPaid(.init(shopID: "shop_v", period: october.text), now: ledgerNow)) { error in
+            XCTAssertEqual((error as? TokenGateError)?.code, .notFound, "a void record cannot be marked paid")
+        }
+        _ = try ledger.assignShopTier(.init(shopID: "shop_v", tier: "starter", effectiveFromUnixMs: october.startUnixMs + 5),
+                                      now: ledgerNow + 2)
+        let (reissue, reissueSequence) = try ledger.generateBilling(.init(shopID: "shop_v", period: october.text), now: ledgerNow + 3)
+        try ledger.waitUntilDurable(try XCTUnwrap(reissueSequence))
+        XCTAssertTrue(reissue.newlyStored)
+        XCTAssertEqual(reissue.record.tier, "starter")
+        XCTAssertEqual(reissue.record.totalChargeNanoUSD, 5_000_000_000)
+        _ = try ledger.markPaid(.init(shopID: "shop_v", period: october.text), now: ledgerNow + 4)
+        XCTAssertThrowsError(try ledger.voidBilling(.init(shopID: "shop_v", period: october.text, reason: "again"),
+                                                    now: ledgerNow + 5, byUID: 0)) { error in
+            XCTAssertEqual((error as? TokenGateError)?.code, .failedPrecondition, "a paid record cannot be voided")
+        }
+        try logDurably(ledger, usage("nov-1", shop: "other_v"))
+        let expected = try ledger.listBillingRecords(.init(shopID: "shop_v")).records
+        XCTAssertEqual(expected.map(\.isVoid), [true, false])
+        XCTAssertEqual(expected.map(\.tier), ["professional", "starter"])
+        try ledger.close()
+
+        for round in 0..<2 {
+            (ledger, _) = try openLedger(disk)
+            XCTAssertEqual(try ledger.listBillingRecords(.init(shopID: "shop_v")).records, expected, "round \(round)")
+            XCTAssertEqual(ledger.shop("shop_v")?.tierName(config: .defaults, at: october.startUnixMs + 6), "starter")
+            XCTAssertThrowsError(try ledger.logUsage(usage("oct-1", shop: "other_v"), now: ledgerNow)) { error in
+                XCTAssertEqual((error as? TokenGateError)?.code, .alreadyExists, "round \(round)")
+            }
+            if round == 0 { try ledger.writeSnapshot(now: ledgerNow) }
+            try ledger.close()
+        }
+    }
 }

@@ -2347,6 +2347,96 @@ void   tokengate__v1__generate_billing_batch_response__free_unpacked
   assert(message->base.descriptor == &tokengate__v1__generate_billing_batch_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tokengate__v1__void_billing_request__init
+                     (Tokengate__V1__VoidBillingRequest         *message)
+{
+  static const Tokengate__V1__VoidBillingRequest init_value = TOKENGATE__V1__VOID_BILLING_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__void_billing_request__get_packed_size
+                     (const Tokengate__V1__VoidBillingRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__void_billing_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__void_billing_request__pack
+                     (const Tokengate__V1__VoidBillingRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__void_billing_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__void_billing_request__pack_to_buffer
+                     (const Tokengate__V1__VoidBillingRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__void_billing_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__VoidBillingRequest *
+       tokengate__v1__void_billing_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__VoidBillingRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__void_billing_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__void_billing_request__free_unpacked
+                     (Tokengate__V1__VoidBillingRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__void_billing_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__void_billing_response__init
+                     (Tokengate__V1__VoidBillingResponse         *message)
+{
+  static const Tokengate__V1__VoidBillingResponse init_value = TOKENGATE__V1__VOID_BILLING_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__void_billing_response__get_packed_size
+                     (const Tokengate__V1__VoidBillingResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__void_billing_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__void_billing_response__pack
+                     (const Tokengate__V1__VoidBillingResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__void_billing_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__void_billing_response__pack_to_buffer
+                     (const Tokengate__V1__VoidBillingResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__void_billing_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__VoidBillingResponse *
+       tokengate__v1__void_billing_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__VoidBillingResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__void_billing_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__void_billing_response__free_unpacked
+                     (Tokengate__V1__VoidBillingResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__void_billing_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   tokengate__v1__mark_paid_request__init
                      (Tokengate__V1__MarkPaidRequest         *message)
 {
@@ -5203,7 +5293,7 @@ const ProtobufCMessageDescriptor tokengate__v1__generate_billing_request__descri
   (ProtobufCMessageInit) tokengate__v1__generate_billing_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tokengate__v1__billing_record__field_descriptors[12] =
+static const ProtobufCFieldDescriptor tokengate__v1__billing_record__field_descriptors[15] =
 {
   {
     "shop_id",
@@ -5349,6 +5439,42 @@ static const ProtobufCFieldDescriptor tokengate__v1__billing_record__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "void_reason",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__BillingRecord, void_reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "voided_at_unix_ms",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__BillingRecord, voided_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "voided_by_uid",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__BillingRecord, voided_by_uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__billing_record__field_indices_by_name[] = {
   5,   /* field[5] = api_cost_nano_usd */
@@ -5363,11 +5489,14 @@ static const unsigned tokengate__v1__billing_record__field_indices_by_name[] = {
   2,   /* field[2] = tier */
   4,   /* field[4] = tokens_used */
   8,   /* field[8] = total_charge_nano_usd */
+  12,   /* field[12] = void_reason */
+  13,   /* field[13] = voided_at_unix_ms */
+  14,   /* field[14] = voided_by_uid */
 };
 static const ProtobufCIntRange tokengate__v1__billing_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__billing_record__descriptor =
 {
@@ -5377,7 +5506,7 @@ const ProtobufCMessageDescriptor tokengate__v1__billing_record__descriptor =
   "Tokengate__V1__BillingRecord",
   "tokengate.v1",
   sizeof(Tokengate__V1__BillingRecord),
-  12,
+  15,
   tokengate__v1__billing_record__field_descriptors,
   tokengate__v1__billing_record__field_indices_by_name,
   1,  tokengate__v1__billing_record__number_ranges,
@@ -7629,6 +7758,108 @@ const ProtobufCMessageDescriptor tokengate__v1__generate_billing_batch_response_
   (ProtobufCMessageInit) tokengate__v1__generate_billing_batch_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor tokengate__v1__void_billing_request__field_descriptors[3] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__VoidBillingRequest, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__VoidBillingRequest, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__VoidBillingRequest, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__void_billing_request__field_indices_by_name[] = {
+  1,   /* field[1] = period */
+  2,   /* field[2] = reason */
+  0,   /* field[0] = shop_id */
+};
+static const ProtobufCIntRange tokengate__v1__void_billing_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__void_billing_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.VoidBillingRequest",
+  "VoidBillingRequest",
+  "Tokengate__V1__VoidBillingRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__VoidBillingRequest),
+  3,
+  tokengate__v1__void_billing_request__field_descriptors,
+  tokengate__v1__void_billing_request__field_indices_by_name,
+  1,  tokengate__v1__void_billing_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__void_billing_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__void_billing_response__field_descriptors[1] =
+{
+  {
+    "record",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__VoidBillingResponse, record),
+    &tokengate__v1__billing_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__void_billing_response__field_indices_by_name[] = {
+  0,   /* field[0] = record */
+};
+static const ProtobufCIntRange tokengate__v1__void_billing_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__void_billing_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.VoidBillingResponse",
+  "VoidBillingResponse",
+  "Tokengate__V1__VoidBillingResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__VoidBillingResponse),
+  1,
+  tokengate__v1__void_billing_response__field_descriptors,
+  tokengate__v1__void_billing_response__field_indices_by_name,
+  1,  tokengate__v1__void_billing_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__void_billing_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor tokengate__v1__mark_paid_request__field_descriptors[2] =
 {
   {
@@ -9730,7 +9961,7 @@ const ProtobufCEnumDescriptor tokengate__v1__unknown_shop_policy__descriptor =
   tokengate__v1__unknown_shop_policy__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor tokengate__v1__budget_service__method_descriptors[31] =
+static const ProtobufCMethodDescriptor tokengate__v1__budget_service__method_descriptors[32] =
 {
   { "CanMakeRequest", &tokengate__v1__can_make_request_request__descriptor, &tokengate__v1__can_make_request_response__descriptor },
   { "ReleaseReservation", &tokengate__v1__release_reservation_request__descriptor, &tokengate__v1__release_reservation_response__descriptor },
@@ -9751,6 +9982,7 @@ static const ProtobufCMethodDescriptor tokengate__v1__budget_service__method_des
   { "ListBillingRecords", &tokengate__v1__list_billing_records_request__descriptor, &tokengate__v1__list_billing_records_response__descriptor },
   { "GenerateBillingBatch", &tokengate__v1__generate_billing_batch_request__descriptor, &tokengate__v1__generate_billing_batch_response__descriptor },
   { "MarkPaid", &tokengate__v1__mark_paid_request__descriptor, &tokengate__v1__mark_paid_response__descriptor },
+  { "VoidBilling", &tokengate__v1__void_billing_request__descriptor, &tokengate__v1__void_billing_response__descriptor },
   { "GetShopView", &tokengate__v1__get_shop_view_request__descriptor, &tokengate__v1__shop_view__descriptor },
   { "GetStatistics", &tokengate__v1__get_statistics_request__descriptor, &tokengate__v1__get_statistics_response__descriptor },
   { "GetMonthlySummary", &tokengate__v1__get_monthly_summary_request__descriptor, &tokengate__v1__get_monthly_summary_response__descriptor },
@@ -9768,25 +10000,25 @@ const unsigned tokengate__v1__budget_service__method_indices_by_name[] = {
   2,        /* ApplyOptimization */
   10,        /* AssignShopTier */
   0,        /* CanMakeRequest */
-  26,        /* ExportUsageCsv */
+  27,        /* ExportUsageCsv */
   4,        /* GenerateBilling */
   17,        /* GenerateBillingBatch */
   7,        /* GetConfiguration */
-  23,        /* GetHighCostShops */
-  29,        /* GetMetrics */
-  22,        /* GetMonthlyReport */
-  21,        /* GetMonthlySummary */
-  24,        /* GetProjections */
-  19,        /* GetShopView */
-  20,        /* GetStatistics */
+  24,        /* GetHighCostShops */
+  30,        /* GetMetrics */
+  23,        /* GetMonthlyReport */
+  22,        /* GetMonthlySummary */
+  25,        /* GetProjections */
+  20,        /* GetShopView */
+  21,        /* GetStatistics */
   5,        /* Health */
-  27,        /* ListAlerts */
+  28,        /* ListAlerts */
   16,        /* ListBillingRecords */
   3,        /* LogUsage */
   18,        /* MarkPaid */
-  25,        /* QueryUsageLogs */
+  26,        /* QueryUsageLogs */
   1,        /* ReleaseReservation */
-  30,        /* ReportClientMetrics */
+  31,        /* ReportClientMetrics */
   11,        /* SetLimits */
   13,        /* SetOptimizationRules */
   8,        /* SetPrice */
@@ -9794,7 +10026,8 @@ const unsigned tokengate__v1__budget_service__method_indices_by_name[] = {
   14,        /* SetShadowMode */
   15,        /* SetUnknownShopPolicy */
   9,        /* UpsertTier */
-  28,        /* WatchAlerts */
+  19,        /* VoidBilling */
+  29,        /* WatchAlerts */
   6         /* WatchHealth */
 };
 const ProtobufCServiceDescriptor tokengate__v1__budget_service__descriptor =
@@ -9804,7 +10037,7 @@ const ProtobufCServiceDescriptor tokengate__v1__budget_service__descriptor =
   "BudgetService",
   "Tokengate__V1__BudgetService",
   "tokengate.v1",
-  31,
+  32,
   tokengate__v1__budget_service__method_descriptors,
   tokengate__v1__budget_service__method_indices_by_name
 };
@@ -9960,13 +10193,21 @@ void tokengate__v1__budget_service__mark_paid(ProtobufCService *service,
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
   service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void tokengate__v1__budget_service__void_billing(ProtobufCService *service,
+                                                 const Tokengate__V1__VoidBillingRequest *input,
+                                                 Tokengate__V1__VoidBillingResponse_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void tokengate__v1__budget_service__get_shop_view(ProtobufCService *service,
                                                   const Tokengate__V1__GetShopViewRequest *input,
                                                   Tokengate__V1__ShopView_Closure closure,
                                                   void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__get_statistics(ProtobufCService *service,
                                                    const Tokengate__V1__GetStatisticsRequest *input,
@@ -9974,7 +10215,7 @@ void tokengate__v1__budget_service__get_statistics(ProtobufCService *service,
                                                    void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__get_monthly_summary(ProtobufCService *service,
                                                         const Tokengate__V1__GetMonthlySummaryRequest *input,
@@ -9982,7 +10223,7 @@ void tokengate__v1__budget_service__get_monthly_summary(ProtobufCService *servic
                                                         void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__get_monthly_report(ProtobufCService *service,
                                                        const Tokengate__V1__GetMonthlyReportRequest *input,
@@ -9990,7 +10231,7 @@ void tokengate__v1__budget_service__get_monthly_report(ProtobufCService *service
                                                        void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 23, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__get_high_cost_shops(ProtobufCService *service,
                                                         const Tokengate__V1__GetHighCostShopsRequest *input,
@@ -9998,7 +10239,7 @@ void tokengate__v1__budget_service__get_high_cost_shops(ProtobufCService *servic
                                                         void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 23, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 24, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__get_projections(ProtobufCService *service,
                                                     const Tokengate__V1__GetProjectionsRequest *input,
@@ -10006,7 +10247,7 @@ void tokengate__v1__budget_service__get_projections(ProtobufCService *service,
                                                     void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 24, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 25, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__query_usage_logs(ProtobufCService *service,
                                                      const Tokengate__V1__QueryUsageLogsRequest *input,
@@ -10014,7 +10255,7 @@ void tokengate__v1__budget_service__query_usage_logs(ProtobufCService *service,
                                                      void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 25, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 26, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__export_usage_csv(ProtobufCService *service,
                                                      const Tokengate__V1__ExportUsageCsvRequest *input,
@@ -10022,7 +10263,7 @@ void tokengate__v1__budget_service__export_usage_csv(ProtobufCService *service,
                                                      void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 26, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 27, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__list_alerts(ProtobufCService *service,
                                                 const Tokengate__V1__ListAlertsRequest *input,
@@ -10030,7 +10271,7 @@ void tokengate__v1__budget_service__list_alerts(ProtobufCService *service,
                                                 void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 27, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 28, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__watch_alerts(ProtobufCService *service,
                                                  const Tokengate__V1__WatchAlertsRequest *input,
@@ -10038,7 +10279,7 @@ void tokengate__v1__budget_service__watch_alerts(ProtobufCService *service,
                                                  void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 28, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 29, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__get_metrics(ProtobufCService *service,
                                                 const Tokengate__V1__GetMetricsRequest *input,
@@ -10046,7 +10287,7 @@ void tokengate__v1__budget_service__get_metrics(ProtobufCService *service,
                                                 void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 29, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 30, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__report_client_metrics(ProtobufCService *service,
                                                           const Tokengate__V1__ReportClientMetricsRequest *input,
@@ -10054,7 +10295,7 @@ void tokengate__v1__budget_service__report_client_metrics(ProtobufCService *serv
                                                           void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 30, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 31, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__init (Tokengate__V1__BudgetService_Service *service,
                                           Tokengate__V1__BudgetService_ServiceDestroy destroy)

@@ -112,7 +112,7 @@ class AssignShopTierResponse(_message.Message):
     def __init__(self, shop_id: _Optional[str] = ..., tier: _Optional[str] = ..., previous_tier: _Optional[str] = ...) -> None: ...
 
 class BillingRecord(_message.Message):
-    __slots__ = ["api_cost_nano_usd", "base_charge_nano_usd", "generated_at_unix_ms", "messages_used", "overage_charge_nano_usd", "paid", "period", "preview", "shop_id", "tier", "tokens_used", "total_charge_nano_usd"]
+    __slots__ = ["api_cost_nano_usd", "base_charge_nano_usd", "generated_at_unix_ms", "messages_used", "overage_charge_nano_usd", "paid", "period", "preview", "shop_id", "tier", "tokens_used", "total_charge_nano_usd", "void_reason", "voided_at_unix_ms", "voided_by_uid"]
     API_COST_NANO_USD_FIELD_NUMBER: _ClassVar[int]
     BASE_CHARGE_NANO_USD_FIELD_NUMBER: _ClassVar[int]
     GENERATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
@@ -125,6 +125,9 @@ class BillingRecord(_message.Message):
     TIER_FIELD_NUMBER: _ClassVar[int]
     TOKENS_USED_FIELD_NUMBER: _ClassVar[int]
     TOTAL_CHARGE_NANO_USD_FIELD_NUMBER: _ClassVar[int]
+    VOIDED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    VOIDED_BY_UID_FIELD_NUMBER: _ClassVar[int]
+    VOID_REASON_FIELD_NUMBER: _ClassVar[int]
     api_cost_nano_usd: int
     base_charge_nano_usd: int
     generated_at_unix_ms: int
@@ -137,7 +140,10 @@ class BillingRecord(_message.Message):
     tier: str
     tokens_used: int
     total_charge_nano_usd: int
-    def __init__(self, shop_id: _Optional[str] = ..., period: _Optional[str] = ..., tier: _Optional[str] = ..., messages_used: _Optional[int] = ..., tokens_used: _Optional[int] = ..., api_cost_nano_usd: _Optional[int] = ..., base_charge_nano_usd: _Optional[int] = ..., overage_charge_nano_usd: _Optional[int] = ..., total_charge_nano_usd: _Optional[int] = ..., paid: bool = ..., generated_at_unix_ms: _Optional[int] = ..., preview: bool = ...) -> None: ...
+    void_reason: str
+    voided_at_unix_ms: int
+    voided_by_uid: int
+    def __init__(self, shop_id: _Optional[str] = ..., period: _Optional[str] = ..., tier: _Optional[str] = ..., messages_used: _Optional[int] = ..., tokens_used: _Optional[int] = ..., api_cost_nano_usd: _Optional[int] = ..., base_charge_nano_usd: _Optional[int] = ..., overage_charge_nano_usd: _Optional[int] = ..., total_charge_nano_usd: _Optional[int] = ..., paid: bool = ..., generated_at_unix_ms: _Optional[int] = ..., preview: bool = ..., void_reason: _Optional[str] = ..., voided_at_unix_ms: _Optional[int] = ..., voided_by_uid: _Optional[int] = ...) -> None: ...
 
 class CanMakeRequestRequest(_message.Message):
     __slots__ = ["estimated_input_tokens", "max_output_tokens", "model", "operation_type", "request_id", "reserve", "shop_id"]
@@ -940,6 +946,22 @@ class UsageMetadata(_message.Message):
     knowledge_base_size: int
     message_length: int
     def __init__(self, message_length: _Optional[int] = ..., history_length: _Optional[int] = ..., knowledge_base_size: _Optional[int] = ..., extra: _Optional[_Iterable[_Union[MetadataEntry, _Mapping]]] = ...) -> None: ...
+
+class VoidBillingRequest(_message.Message):
+    __slots__ = ["period", "reason", "shop_id"]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SHOP_ID_FIELD_NUMBER: _ClassVar[int]
+    period: str
+    reason: str
+    shop_id: str
+    def __init__(self, shop_id: _Optional[str] = ..., period: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class VoidBillingResponse(_message.Message):
+    __slots__ = ["record"]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    record: BillingRecord
+    def __init__(self, record: _Optional[_Union[BillingRecord, _Mapping]] = ...) -> None: ...
 
 class WatchAlertsRequest(_message.Message):
     __slots__ = ["shop_id"]

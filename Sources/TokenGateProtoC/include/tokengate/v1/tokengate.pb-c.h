@@ -67,6 +67,8 @@ typedef struct Tokengate__V1__ListBillingRecordsRequest Tokengate__V1__ListBilli
 typedef struct Tokengate__V1__ListBillingRecordsResponse Tokengate__V1__ListBillingRecordsResponse;
 typedef struct Tokengate__V1__GenerateBillingBatchRequest Tokengate__V1__GenerateBillingBatchRequest;
 typedef struct Tokengate__V1__GenerateBillingBatchResponse Tokengate__V1__GenerateBillingBatchResponse;
+typedef struct Tokengate__V1__VoidBillingRequest Tokengate__V1__VoidBillingRequest;
+typedef struct Tokengate__V1__VoidBillingResponse Tokengate__V1__VoidBillingResponse;
 typedef struct Tokengate__V1__MarkPaidRequest Tokengate__V1__MarkPaidRequest;
 typedef struct Tokengate__V1__MarkPaidResponse Tokengate__V1__MarkPaidResponse;
 typedef struct Tokengate__V1__GetShopViewRequest Tokengate__V1__GetShopViewRequest;
@@ -518,10 +520,20 @@ struct  Tokengate__V1__BillingRecord
    * true when this record was computed, not stored
    */
   protobuf_c_boolean preview;
+  /*
+   * Issue 17 (corrections append): set on a record VoidBilling voided; it stays listed beside
+   * the record that replaced it. voided_at_unix_ms = 0 = not void.
+   */
+  char *void_reason;
+  int64_t voided_at_unix_ms;
+  /*
+   * the admin peer's uid
+   */
+  uint32_t voided_by_uid;
 };
 #define TOKENGATE__V1__BILLING_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__billing_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 struct  Tokengate__V1__GenerateBillingResponse
@@ -1027,6 +1039,41 @@ struct  Tokengate__V1__GenerateBillingBatchResponse
 #define TOKENGATE__V1__GENERATE_BILLING_BATCH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__generate_billing_batch_response__descriptor) \
     , 0, 0, 0,NULL, 0, 0 }
+
+
+/*
+ * Issue 17: VoidBilling. FAILED_PRECONDITION for a paid record; NOT_FOUND when the period has
+ * no stored (not void) record; INVALID_ARGUMENT without a reason.
+ */
+struct  Tokengate__V1__VoidBillingRequest
+{
+  ProtobufCMessage base;
+  char *shop_id;
+  /*
+   * "YYYY-MM"
+   */
+  char *period;
+  /*
+   * why (required, at most 1024 bytes)
+   */
+  char *reason;
+};
+#define TOKENGATE__V1__VOID_BILLING_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__void_billing_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__VoidBillingResponse
+{
+  ProtobufCMessage base;
+  /*
+   * the voided record, with its void fields
+   */
+  Tokengate__V1__BillingRecord *record;
+};
+#define TOKENGATE__V1__VOID_BILLING_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__void_billing_response__descriptor) \
+    , NULL }
 
 
 struct  Tokengate__V1__MarkPaidRequest
@@ -2440,6 +2487,44 @@ Tokengate__V1__GenerateBillingBatchResponse *
 void   tokengate__v1__generate_billing_batch_response__free_unpacked
                      (Tokengate__V1__GenerateBillingBatchResponse *message,
                       ProtobufCAllocator *allocator);
+/* Tokengate__V1__VoidBillingRequest methods */
+void   tokengate__v1__void_billing_request__init
+                     (Tokengate__V1__VoidBillingRequest         *message);
+size_t tokengate__v1__void_billing_request__get_packed_size
+                     (const Tokengate__V1__VoidBillingRequest   *message);
+size_t tokengate__v1__void_billing_request__pack
+                     (const Tokengate__V1__VoidBillingRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__void_billing_request__pack_to_buffer
+                     (const Tokengate__V1__VoidBillingRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__VoidBillingRequest *
+       tokengate__v1__void_billing_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__void_billing_request__free_unpacked
+                     (Tokengate__V1__VoidBillingRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__VoidBillingResponse methods */
+void   tokengate__v1__void_billing_response__init
+                     (Tokengate__V1__VoidBillingResponse         *message);
+size_t tokengate__v1__void_billing_response__get_packed_size
+                     (const Tokengate__V1__VoidBillingResponse   *message);
+size_t tokengate__v1__void_billing_response__pack
+                     (const Tokengate__V1__VoidBillingResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__void_billing_response__pack_to_buffer
+                     (const Tokengate__V1__VoidBillingResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__VoidBillingResponse *
+       tokengate__v1__void_billing_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__void_billing_response__free_unpacked
+                     (Tokengate__V1__VoidBillingResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Tokengate__V1__MarkPaidRequest methods */
 void   tokengate__v1__mark_paid_request__init
                      (Tokengate__V1__MarkPaidRequest         *message);
@@ -3168,6 +3253,12 @@ typedef void (*Tokengate__V1__GenerateBillingBatchRequest_Closure)
 typedef void (*Tokengate__V1__GenerateBillingBatchResponse_Closure)
                  (const Tokengate__V1__GenerateBillingBatchResponse *message,
                   void *closure_data);
+typedef void (*Tokengate__V1__VoidBillingRequest_Closure)
+                 (const Tokengate__V1__VoidBillingRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__VoidBillingResponse_Closure)
+                 (const Tokengate__V1__VoidBillingResponse *message,
+                  void *closure_data);
 typedef void (*Tokengate__V1__MarkPaidRequest_Closure)
                  (const Tokengate__V1__MarkPaidRequest *message,
                   void *closure_data);
@@ -3341,6 +3432,10 @@ struct Tokengate__V1__BudgetService_Service
                     const Tokengate__V1__MarkPaidRequest *input,
                     Tokengate__V1__MarkPaidResponse_Closure closure,
                     void *closure_data);
+  void (*void_billing)(Tokengate__V1__BudgetService_Service *service,
+                       const Tokengate__V1__VoidBillingRequest *input,
+                       Tokengate__V1__VoidBillingResponse_Closure closure,
+                       void *closure_data);
   void (*get_shop_view)(Tokengate__V1__BudgetService_Service *service,
                         const Tokengate__V1__GetShopViewRequest *input,
                         Tokengate__V1__ShopView_Closure closure,
@@ -3416,6 +3511,7 @@ void tokengate__v1__budget_service__init (Tokengate__V1__BudgetService_Service *
       function_prefix__ ## list_billing_records,\
       function_prefix__ ## generate_billing_batch,\
       function_prefix__ ## mark_paid,\
+      function_prefix__ ## void_billing,\
       function_prefix__ ## get_shop_view,\
       function_prefix__ ## get_statistics,\
       function_prefix__ ## get_monthly_summary,\
@@ -3504,6 +3600,10 @@ void tokengate__v1__budget_service__mark_paid(ProtobufCService *service,
                                               const Tokengate__V1__MarkPaidRequest *input,
                                               Tokengate__V1__MarkPaidResponse_Closure closure,
                                               void *closure_data);
+void tokengate__v1__budget_service__void_billing(ProtobufCService *service,
+                                                 const Tokengate__V1__VoidBillingRequest *input,
+                                                 Tokengate__V1__VoidBillingResponse_Closure closure,
+                                                 void *closure_data);
 void tokengate__v1__budget_service__get_shop_view(ProtobufCService *service,
                                                   const Tokengate__V1__GetShopViewRequest *input,
                                                   Tokengate__V1__ShopView_Closure closure,
@@ -3614,6 +3714,8 @@ extern const ProtobufCMessageDescriptor tokengate__v1__list_billing_records_requ
 extern const ProtobufCMessageDescriptor tokengate__v1__list_billing_records_response__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__generate_billing_batch_request__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__generate_billing_batch_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__void_billing_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__void_billing_response__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__mark_paid_request__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__mark_paid_response__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__get_shop_view_request__descriptor;
