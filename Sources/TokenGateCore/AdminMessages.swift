@@ -184,8 +184,13 @@ public struct SetPriceResponse: Sendable, Equatable {
 public struct UpsertTierRequest: Sendable, Equatable {
     /// The tier.
     public var tier: TierSettings
+    /// When the terms take effect; 0 = now (resolved to the time it was accepted before logging).
+    public var effectiveFromUnixMs: UnixMillis
     /// A request.
-    public init(tier: TierSettings) { self.tier = tier }
+    public init(tier: TierSettings, effectiveFromUnixMs: UnixMillis = 0) {
+        self.tier = tier
+        self.effectiveFromUnixMs = effectiveFromUnixMs
+    }
 }
 
 /// The tier as it is now.

@@ -33,7 +33,7 @@ extension ShopState {
         if !request.preview { try Self.checkFinalBillAllowed(period, config: config, now: now) }
         // Terms of the month: the assignment in effect at the period's last instant.
         let name = tierName(config: config, at: period.endUnixMs - 1)
-        guard let tier = config.tiers[name] else {
+        guard let tier = config.tierTerms(named: name, at: period.endUnixMs - 1) else {
             throw .failedPrecondition("shop '\(shopID)' is on tier '\(name)', which is not configured; assign a configured tier")
         }
         // What landed on this bill: its own usage less late events sent on, plus late ones it took.
@@ -67,9 +67,11 @@ extension ShopState {
     func billingResponse(_ record: BillingRecord, config: Configuration, newlyStored: Bool) throws(TokenGateError)
         -> GenerateBillingResponse
     {
+        // Compared under the terms of the record's month.
+        let end = ((try? MonthKey(parsing: record.period))?.endUnixMs ?? Int64.max) - 1
         let recommendation = try Billing.recommend(
             messages: record.messagesUsed, currentName: record.tier, currentTotal: record.totalChargeNanoUSD,
-            tiers: config.tiers)
+            tiers: config.tiers(at: end))
         return GenerateBillingResponse(
             record: record, recommendedTier: recommendation.tier, recommendedTotalNanoUSD: recommendation.total,
             savingNanoUSD: recommendation.saving, newlyStored: newlyStored)

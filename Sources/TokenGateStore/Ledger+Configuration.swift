@@ -15,12 +15,36 @@ extension Ledger {
     public func changeConfiguration(_ change: ConfigChange, now: UnixMillis) throws(TokenGateError) -> (
         change: ConfigChange, configuration: Configuration, sequence: UInt64
     ) {
-        try configuration.withLock { config throws(TokenGateError) in
+        if case .upsertTier(let request) = change, request.effectiveFromUnixMs != 0, request.effectiveFromUnixMs < now {
+            try checkBackdatedTerms(request.tier.tier.name, from: request.effectiveFromUnixMs)
+        }
+        return try configuration.withLock { config throws(TokenGateError) in
             let (resolved, next) = try config.planning(change, now: now)
             let sequence = try append(.configChange(resolved))
             config = next
             runtimeChanges.withLock { $0.record(resolved) }
             return (resolved, next, sequence)
+        }
+    }
+
+    /// Backdated tier terms may reach only periods that no shop on the tier has a final bill
+    /// for (checked before the configuration's lock is taken; shard locks are never held
+    /// while it is). Throws `failedPrecondition` naming the first such bill.
+    private func checkBackdatedTerms(_ tier: String, from: UnixMillis) throws(TokenGateError) {
+        let config = currentConfiguration
+        for shard in shards {
+            try shard.shops.withLock { shops throws(TokenGateError) in
+                for (shopID, shop) in shops {
+                    for record in shop.billingRecords {
+                        guard let period = try? MonthKey(parsing: record.period), period.endUnixMs > from,
+                            shop.tierName(config: config, at: period.endUnixMs - 1) == tier
+                        else { continue }
+                        throw .failedPrecondition(
+                            "the final bill of shop '\(shopID)' for \(record.period) is on tier '\(tier)'; terms effective from "
+                                + "\(UTCCalendar.iso8601(from)) would re-price it. Backdate only into periods not yet billed")
+                    }
+                }
+            }
         }
     }
 

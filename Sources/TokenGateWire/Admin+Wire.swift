@@ -457,12 +457,13 @@ extension UpsertTierRequest: WireMessage, CMessageEncodable {
     }
 
     init(copying c: Tokengate__V1__UpsertTierRequest) throws(FieldError) {
-        self.init(tier: try copyRequired(c.tier, field: "tier"))
+        self.init(tier: try copyRequired(c.tier, field: "tier"), effectiveFromUnixMs: c.effective_from_unix_ms)
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__UpsertTierRequest {
         var c = Self.cEmpty()
         c.tier = arena.message(tier)
+        c.effective_from_unix_ms = effectiveFromUnixMs
         return c
     }
 }

@@ -188,8 +188,23 @@ private struct Reference {
         return (false, limit.rpm == 0 && limit.tpm == 0 ? nil : (requests, tokenBucket))
     }
 
-    func charges(_ tierName: String, _ messages: Int64) -> (base: Int64, overage: Int64, total: Int64) {
-        let t = tiers[tierName]!
+    /// Versions of tier terms (from, numbers) once changed at run time; `tiers` is the latest.
+    var tierVersions: [String: [(from: Int64, numbers: Numbers.TierNumbers)]] = [:]
+    func terms(_ name: String, at time: Int64) -> Numbers.TierNumbers {
+        guard let versions = tierVersions[name], !versions.isEmpty else { return tiers[name]! }
+        return versions.last { $0.from <= time }?.numbers ?? versions[0].numbers
+    }
+    mutating func setTerms(_ name: String, _ numbers: Numbers.TierNumbers, from: Int64) {
+        var versions = tierVersions[name] ?? [(0, tiers[name]!)]
+        versions.removeAll { $0.from == from }
+        versions.append((from, numbers))
+        versions.sort { $0.from < $1.from }
+        tierVersions[name] = versions
+        tiers[name] = versions.last!.numbers
+    }
+
+    func charges(_ tierName: String, _ messages: Int64, at time: Int64) -> (base: Int64, overage: Int64, total: Int64) {
+        let t = terms(tierName, at: time)
         let overage = t.included.map { max(0, messages - $0) * t.overage } ?? 0
         let total = t.cap.map { min(t.fee + overage, $0) } ?? t.fee + overage
         return (t.fee, overage, total)
@@ -215,7 +230,7 @@ final class ReferenceModelTests: XCTestCase {
             "gate MESSAGE_TOKEN_LIMIT", "gate UNKNOWN_SHOP", "gate shadow", "gate warning", "gate reserved",
             "usage record", "usage duplicate", "usage conflict", "usage future", "usage billed month", "usage settled twice", "usage settles",
             "usage violation", "usage alert", "release ok", "release FAILED_PRECONDITION", "release NOT_FOUND",
-            "billing store", "billing existing", "billing preview", "billing open", "billing grace", "tier backdated", "billing under the month's tier", "billing unknown shop",
+            "billing store", "billing existing", "billing preview", "billing open", "billing grace", "tier backdated", "tier terms backdated", "billing under the month's tier", "billing unknown shop",
             "gate RATE_LIMITED", "gate shadow RATE_LIMITED", "usage duplicate rejudged", "config limits", "config price",
             "config shadow", "config unknown shops", "config tier", "config tier rate", "config shop rate",
         ]
@@ -505,10 +520,17 @@ final class ReferenceModelTests: XCTestCase {
             (kind, mirror) = ("unknown shops", { $0.denyUnknown = deny })
         case 4:
             let (fee, cap): (Int64, Int64?) = (pick([1_000_000_000, 2_000_000_000]), pick([3_000_000_000, 5_000_000_000, nil]))
+            // Now, or backdated (as the ledger allows: into no month billed on this tier).
+            var from = pick([true, false, false]) ? now - Int64(random.next() % 3_456_000_000) : now
+            if ref.billed.keys.contains(where: { Reference.monthEnd($0) > from && ref.tier(at: Reference.monthEnd($0) - 1) == "tiny" }) {
+                from = now
+            }
             change = .upsertTier(.init(tier: TierSettings(tier: Tier(
                 name: "tiny", monthlyFeeNanoUSD: fee, includedMessages: 5, overagePerMessageNanoUSD: 250_000_000, maxMonthlySpendNanoUSD: cap,
-                selfServe: true))))
-            (kind, mirror) = ("tier", { $0.tiers["tiny"] = Numbers.TierNumbers(fee: fee, included: 5, overage: 250_000_000, cap: cap) })
+                selfServe: true)), effectiveFromUnixMs: from))
+            let numbers = Numbers.TierNumbers(fee: fee, included: 5, overage: 250_000_000, cap: cap)
+            if from < now { seen.insert("tier terms backdated") }
+            (kind, mirror) = ("tier", { $0.setTerms("tiny", numbers, from: from) })
         default:
             let (rpm, tpm): (Int64, Int64) = (pick([0, 2, 5]), pick([0, 8_000, 20_000]))
             let rate = RateLimit(requestsPerMinute: UInt32(rpm), tokensPerMinute: UInt64(tpm))
@@ -583,7 +605,7 @@ final class ReferenceModelTests: XCTestCase {
         // Terms of the month: the tier in effect at the period's last instant.
         let tierName = ref.tier(at: Reference.monthEnd(period.text) - 1)
         if tierName != (ref.tier ?? "tiny") { seen.insert("billing under the month's tier") }
-        let charges = ref.charges(tierName, Int64(inPeriod.count))
+        let charges = ref.charges(tierName, Int64(inPeriod.count), at: Reference.monthEnd(period.text) - 1)
         let expected = BillingRecord(
             shopID: "shop", period: period.text, tier: tierName, messagesUsed: UInt64(inPeriod.count),
             tokensUsed: inPeriod.reduce(0) { $0 + $1.input + $1.output }, apiCostNanoUSD: inPeriod.reduce(0) { $0 + $1.cost },

@@ -56,6 +56,52 @@ final class LedgerTermsTests: XCTestCase {
         }
     }
 
+    /// Terms of the month for tier terms: a fee change does not re-price a month already over,
+    /// backdating stops at a final bill on the tier, and the versions survive replay and snapshots.
+    func testTierTermsAreVersionedAndBackdatingStopsAtAFinalBill() throws {
+        let disk = SimulatedFileSystem()
+        var (ledger, _) = try openLedger(disk)
+        try logDurably(ledger, usage("t-oct", shop: "shop_t", at: october.startUnixMs + 10))
+        try logDurably(ledger, usage("t-nov", shop: "shop_t"))
+        func starter(fee: Int64) -> UpsertTierRequest {
+            var tier = Configuration.defaults.tiers["starter"]!
+            tier.monthlyFeeNanoUSD = fee
+            return UpsertTierRequest(tier: TierSettings(tier: tier, rateLimit: nil))
+        }
+        // Starter's fee goes to $7 now (25 November): October keeps $5.
+        _ = try ledger.changeConfiguration(.upsertTier(starter(fee: 7_000_000_000)), now: ledgerNow)
+        let octoberBill = try ledger.generateBilling(.init(shopID: "shop_t", period: october.text), now: ledgerNow).0.record
+        XCTAssertEqual(octoberBill.totalChargeNanoUSD, 5_000_000_000, "terms of October, not of the day it was billed")
+        let novemberPreview = try ledger.generateBilling(.init(shopID: "shop_t", period: november.text, preview: true), now: ledgerNow)
+        XCTAssertEqual(novemberPreview.0.record.totalChargeNanoUSD, 7_000_000_000)
+        // Backdating into October is refused (October is final for shop_t, on starter); into November it is fine.
+        var backdated = starter(fee: 6_000_000_000)
+        backdated.effectiveFromUnixMs = october.startUnixMs + 20
+        XCTAssertThrowsError(try ledger.changeConfiguration(.upsertTier(backdated), now: ledgerNow)) { error in
+            XCTAssertEqual((error as? TokenGateError)?.code, .failedPrecondition)
+            XCTAssertTrue((error as? TokenGateError)?.message.contains("2026-10") == true, "\(error)")
+        }
+        backdated.effectiveFromUnixMs = november.startUnixMs
+        _ = try ledger.changeConfiguration(.upsertTier(backdated), now: ledgerNow)
+        var future = starter(fee: 1)
+        future.effectiveFromUnixMs = ledgerNow + 86_400_000
+        XCTAssertThrowsError(try ledger.changeConfiguration(.upsertTier(future), now: ledgerNow))
+        XCTAssertEqual(try ledger.generateBilling(.init(shopID: "shop_t", period: november.text, preview: true), now: ledgerNow)
+            .0.record.totalChargeNanoUSD, 7_000_000_000, "1-24 November at $6, from 25 November $7: November's last instant says $7")
+        XCTAssertEqual(ledger.currentConfiguration.tierTerms(named: "starter", at: november.startUnixMs + 1)?.monthlyFeeNanoUSD,
+                       6_000_000_000)
+        try ledger.close()
+        for round in 0..<2 {
+            (ledger, _) = try openLedger(disk)
+            let config = ledger.currentConfiguration
+            XCTAssertEqual(config.tierTerms(named: "starter", at: october.startUnixMs + 1)?.monthlyFeeNanoUSD, 5_000_000_000)
+            XCTAssertEqual(config.tierTerms(named: "starter", at: november.startUnixMs + 1)?.monthlyFeeNanoUSD, 6_000_000_000)
+            XCTAssertEqual(config.tiers["starter"]?.monthlyFeeNanoUSD, 7_000_000_000, "the gate's terms: now")
+            if round == 0 { try ledger.writeSnapshot(now: ledgerNow) }
+            try ledger.close()
+        }
+    }
+
     /// Corrections append: a void record stays beside its reissue, through replay and snapshots,
     /// with the id index and the versioned assignments (the restart test).
     func testVoidRecordsReissuesAndTheIDIndexSurviveSnapshotsAndReplay() throws {

@@ -6918,7 +6918,7 @@ const ProtobufCMessageDescriptor tokengate__v1__set_price_response__descriptor =
   (ProtobufCMessageInit) tokengate__v1__set_price_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tokengate__v1__upsert_tier_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor tokengate__v1__upsert_tier_request__field_descriptors[2] =
 {
   {
     "tier",
@@ -6932,14 +6932,27 @@ static const ProtobufCFieldDescriptor tokengate__v1__upsert_tier_request__field_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "effective_from_unix_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UpsertTierRequest, effective_from_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__upsert_tier_request__field_indices_by_name[] = {
+  1,   /* field[1] = effective_from_unix_ms */
   0,   /* field[0] = tier */
 };
 static const ProtobufCIntRange tokengate__v1__upsert_tier_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__upsert_tier_request__descriptor =
 {
@@ -6949,7 +6962,7 @@ const ProtobufCMessageDescriptor tokengate__v1__upsert_tier_request__descriptor 
   "Tokengate__V1__UpsertTierRequest",
   "tokengate.v1",
   sizeof(Tokengate__V1__UpsertTierRequest),
-  1,
+  2,
   tokengate__v1__upsert_tier_request__field_descriptors,
   tokengate__v1__upsert_tier_request__field_indices_by_name,
   1,  tokengate__v1__upsert_tier_request__number_ranges,

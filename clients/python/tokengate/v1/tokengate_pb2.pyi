@@ -882,10 +882,12 @@ class TierConfig(_message.Message):
     def __init__(self, name: _Optional[str] = ..., monthly_fee_nano_usd: _Optional[int] = ..., included_messages: _Optional[int] = ..., unlimited_messages: bool = ..., overage_per_message_nano_usd: _Optional[int] = ..., max_monthly_spend_nano_usd: _Optional[int] = ..., no_spend_cap: bool = ..., self_serve: bool = ..., rate_limit: _Optional[_Union[RateLimit, _Mapping]] = ...) -> None: ...
 
 class UpsertTierRequest(_message.Message):
-    __slots__ = ["tier"]
+    __slots__ = ["effective_from_unix_ms", "tier"]
+    EFFECTIVE_FROM_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
+    effective_from_unix_ms: int
     tier: TierConfig
-    def __init__(self, tier: _Optional[_Union[TierConfig, _Mapping]] = ...) -> None: ...
+    def __init__(self, tier: _Optional[_Union[TierConfig, _Mapping]] = ..., effective_from_unix_ms: _Optional[int] = ...) -> None: ...
 
 class UpsertTierResponse(_message.Message):
     __slots__ = ["tier"]

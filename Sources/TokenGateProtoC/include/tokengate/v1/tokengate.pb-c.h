@@ -832,10 +832,17 @@ struct  Tokengate__V1__UpsertTierRequest
 {
   ProtobufCMessage base;
   Tokengate__V1__TierConfig *tier;
+  /*
+   * Issue 17 (terms of the month): when these terms (fee, included messages, overage, cap) take
+   * effect; 0 = now. A past time backdates them, allowed only when no shop on the tier has a
+   * final bill for a period ending after it (else FAILED_PRECONDITION naming the bill); a
+   * future time is INVALID_ARGUMENT. The tier's rate limit is not versioned (the gate uses it now).
+   */
+  int64_t effective_from_unix_ms;
 };
 #define TOKENGATE__V1__UPSERT_TIER_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__upsert_tier_request__descriptor) \
-    , NULL }
+    , NULL, 0 }
 
 
 struct  Tokengate__V1__UpsertTierResponse
