@@ -88,7 +88,8 @@ extension ShopState {
             throw .failedPrecondition("shop '\(shopID)' is on tier '\(name)', which is not configured; assign a configured tier")
         }
         let month = MonthKey(unixMs: now)
-        let usage = aggregate(month: month)
+        // This month's bill so far: what landed on it (the preview's numbers).
+        let usage = billedAggregate(month: month)
         let charges = try Billing.charges(tier: tier, messages: usage.messages)
         let recommendation = try Billing.recommend(messages: usage.messages, currentTier: tier, tiers: config.tiers)
         var view = ShopView(

@@ -20,12 +20,12 @@ extension ShopState {
     /// price at that time), `alreadyExists` (the event id is recorded with other content, naming
     /// the first field that differs), `outOfRange` (overflow). Never refused for a billed month
     /// (the event lands on the next open bill) nor for its reservation (`reservationOutcome`).
-    public func planUsage(_ request: LogUsageRequest, config: Configuration, now: UnixMillis) throws(TokenGateError)
-        -> UsagePlan
-    {
+    public func planUsage(
+        _ request: LogUsageRequest, config: Configuration, now: UnixMillis, digest: EventIDDigest? = nil
+    ) throws(TokenGateError) -> UsagePlan {
         try Validation.shop(request.shopID, owner: shopID)
         try Validation.requiredID(request.eventID, maximum: CoreLimits.eventIDBytesMax, field: "event_id")
-        if let index = eventStore.position(of: request.eventID) {
+        if let index = eventStore.position(of: request.eventID, digest: digest ?? EventIDDigest(request.eventID)) {
             let first = event(at: index)
             if let field = Self.firstDifference(request, from: first) {
                 throw .alreadyExists(
@@ -54,7 +54,8 @@ extension ShopState {
         var response = try Self.usageResponse(
             event, limits: limits, dayBefore: spent(day: day), monthBefore: aggregate(month: day.month).costNanoUSD,
             duplicate: false)
-        response.billingPeriod = landing.text
+        // The month's text is kept, not formatted for every event (formatting cost ~1,000 instructions).
+        response.billingPeriod = landing == monthText?.month ? monthText!.text : landing.text
         response.reservationOutcome = outcome
         return .record(event, response)
     }

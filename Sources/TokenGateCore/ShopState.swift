@@ -69,6 +69,8 @@ public struct ShopState: Sendable {
     /// the totals its first LogUsage answered, so a duplicate is answered in O(1). Rebuilt by
     /// replay (applying in log order gives the same sums), never logged.
     private(set) var totalsAfter: [(day: NanoUSD, month: NanoUSD)] = []
+    /// The text of the month of the last event applied live, for LogUsage's `billing_period`.
+    private(set) var monthText: (month: MonthKey, text: String)?
     /// Recorded cost per UTC day (all operation types).
     private(set) var dailyCost: [DayKey: NanoUSD] = [:]
     /// Recorded usage per UTC month.
@@ -140,6 +142,7 @@ public struct ShopState: Sendable {
     /// landed on a later bill), plus late events of earlier months that landed on it.
     public func billedAggregate(month: MonthKey) -> MonthAggregate {
         var result = aggregate(month: month)
+        if lateIn.isEmpty && lateOut.isEmpty { return result }
         if let out = lateOut[month] { result.subtract(out) }
         if let into = lateIn[month] { result.add(into) }
         return result
@@ -296,11 +299,12 @@ public struct ShopState: Sendable {
 
     /// `apply(.usage(event))`, for replay, which holds events apart from other facts: taking
     /// the event out of a Fact copied it (retaining its strings) once per replayed event.
-    public mutating func apply(usage event: UsageEvent) {
+    public mutating func apply(usage event: UsageEvent, digest: EventIDDigest? = nil) {
         precondition(event.shopID == shopID, "usage event of shop '\(event.shopID)' applied to shop '\(shopID)'")
-        guard eventStore.appendIfNew(event) else { return }
+        guard eventStore.appendIfNew(event, digest: digest) else { return }
         let day = DayKey(unixMs: event.occurredAtUnixMs)
         let month = day.month
+        if monthText?.month != month { monthText = (month, month.text) }
         addToTotals(UsageNumbers(event), day: day, month: month)
         if !event.billingPeriod.isEmpty, let landing = try? MonthKey(parsing: event.billingPeriod) {
             addLate(UsageNumbers(event), occurred: month, landed: landing)

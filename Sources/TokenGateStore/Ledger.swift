@@ -171,10 +171,11 @@ public final class Ledger: Sendable {
         var request = request
         if request.eventID.isEmpty { request.eventID = nextID(prefix: "evt") }
         let snapshot = configuration.snapshot
-        let idHash = ShopState.eventIDHash(request.eventID)
+        let digest = EventIDDigest(request.eventID)
+        let idHash = digest.hash
         // The id's stripe stays locked until the event is filed under its shop, so the same id
         // sent for two shops at once is recorded for one and refused for the other.
-        return try eventIDs.withStripe(idHash) { owners throws(TokenGateError) in
+        let logged = try eventIDs.withStripe(idHash) { owners throws(TokenGateError) -> LoggedUsage in
             if let owner = owners[idHash], owner != request.shopID,
                 let first = readShop(owner, { $0.event(id: request.eventID) })
             {
@@ -183,25 +184,38 @@ public final class Ledger: Sendable {
                         + "\(UTCCalendar.iso8601(first.recordedAtUnixMs))); the first field that differs is shop_id. "
                         + "Event ids are unique across the store: give each model call its own id")
             }
-            let (response, sequence, recorded) = try withShop(request.shopID) {
-                shop throws(TokenGateError) -> (LogUsageResponse, UInt64, Bool) in
-                switch try shop.planUsage(request, config: snapshot.value, now: now) {
+            let logged = try withShop(request.shopID) { shop throws(TokenGateError) -> LoggedUsage in
+                switch try shop.planUsage(request, config: snapshot.value, now: now, digest: digest) {
                 case .duplicate(let response):
                     // The first call may still be waiting for its fsync: wait for everything logged so far.
                     // Its alerts are stored now if a crash lost them between the two writes.
-                    return (response, max(log.lastSequence, try storeAlerts(response.alerts, in: &shop)), false)
+                    return LoggedUsage(response, max(log.lastSequence, try storeAlerts(response.alerts, in: &shop)), recorded: false)
                 case .record(let event, let response):
                     try checkRetention(event, now: now)
                     let sequence = try append(.usage(event))
-                    shop.apply(.usage(event))
+                    shop.apply(usage: event, digest: digest)
                     if !request.reservationID.isEmpty {
                         shop.settleReservation(id: request.reservationID, byEvent: event.eventID, now: now)
                     }
-                    return (response, max(sequence, try storeAlerts(response.alerts, in: &shop)), true)
+                    return LoggedUsage(response, max(sequence, try storeAlerts(response.alerts, in: &shop)), recorded: true)
                 }
             }
-            if recorded { owners[idHash] = request.shopID }
-            return (response, sequence)
+            if logged.recorded { owners[idHash] = request.shopID }
+            return logged
+        }
+        return (logged.response, logged.sequence)
+    }
+
+    /// LogUsage's result inside the locks (a struct: a tuple's type metadata was looked up at
+    /// run time on every call).
+    struct LoggedUsage {
+        var response: LogUsageResponse
+        var sequence: UInt64
+        var recorded: Bool
+        init(_ response: LogUsageResponse, _ sequence: UInt64, recorded: Bool) {
+            self.response = response
+            self.sequence = sequence
+            self.recorded = recorded
         }
     }
 

@@ -126,7 +126,8 @@ private struct Reference {
         let month = Self.month(now)
         return events.filter { $0.month == month }.reduce(0) { $0 + $1.cost }
     }
-    func messages(_ month: String) -> Int { events.filter { $0.month == month }.count }
+    /// Messages on `month`'s bill (late events of billed months land on a later one).
+    func messages(_ month: String) -> Int { events.filter { $0.billedIn == month }.count }
     func live(_ now: Int64) -> [Hold] { holds.values.filter { now < $0.expires } }
     func held(_ now: Int64) -> Int64 { live(now).reduce(0) { $0 + $1.amount } }
 
