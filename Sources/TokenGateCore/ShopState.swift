@@ -68,7 +68,10 @@ public struct ShopState: Sendable {
     /// For each event of `eventStore`, the recorded cost of its day and month right after it:
     /// the totals its first LogUsage answered, so a duplicate is answered in O(1). Rebuilt by
     /// replay (applying in log order gives the same sums), never logged.
-    private(set) var totalsAfter: [(day: NanoUSD, month: NanoUSD)] = []
+    private(set) var totalsAfter: [TotalsAfter] = []
+    /// The latest month with a final bill, so that LogUsage looks the bills up only for an
+    /// event of that month or an earlier one.
+    private(set) var latestFinal: MonthKey?
     /// The text of the month of the last event applied live, for LogUsage's `billing_period`.
     private(set) var monthText: (month: MonthKey, text: String)?
     /// Recorded cost per UTC day (all operation types).
@@ -151,6 +154,7 @@ public struct ShopState: Sendable {
     /// The bill usage occurring in `month` lands on: that month, or the first later one whose
     /// bill is not stored (final).
     public func landingMonth(for month: MonthKey) -> MonthKey {
+        guard let latestFinal, month <= latestFinal else { return month }
         var landing = month
         while billing[landing] != nil { landing = landing.next }
         return landing
@@ -266,6 +270,7 @@ public struct ShopState: Sendable {
             var stored = record
             stored.preview = false
             billing[period] = stored
+            if latestFinal.map({ $0 < period }) ?? true { latestFinal = period }
         case .tierAssignment(let shop, let tier, let from):
             precondition(shop == shopID, "tier assignment of shop '\(shop)' applied to shop '\(shopID)'")
             // It holds from `from` on: later entries (a backdated change) give way to it.
@@ -284,6 +289,7 @@ public struct ShopState: Sendable {
             guard let period = try? MonthKey(parsing: mark.period), var record = billing.removeValue(forKey: period) else { return }
             (record.voidReason, record.voidedAtUnixMs, record.voidedByUID) = (mark.reason, mark.voidedAtUnixMs, mark.voidedByUID)
             voided.append(record)
+            latestFinal = billing.keys.max()
         case .configChange:
             preconditionFailure("a configuration change was routed to shop '\(shopID)'; it changes the Configuration")
         case .monthAggregate(let shop, let month, let aggregate):
@@ -341,7 +347,7 @@ public struct ShopState: Sendable {
         Self.addSaturating(&dailyCost[day, default: 0], event.costNanoUSD, after: &dayAfter)
         var monthAfter: NanoUSD = 0
         Self.add(event, to: &monthly[month, default: MonthAggregate()], after: &monthAfter)
-        totalsAfter.append((dayAfter, monthAfter))
+        totalsAfter.append(TotalsAfter(day: dayAfter, month: monthAfter))
     }
 
     private static func addSaturating(_ total: inout NanoUSD, _ amount: NanoUSD, after: inout NanoUSD) {
@@ -375,7 +381,7 @@ public struct ShopState: Sendable {
         // A month still holds raw events exactly when its total differs from its archived part.
         guard monthly.contains(where: { $0.key < month && $0.value != archived[$0.key] }) else { return 0 }
         var kept = EventStore()
-        var keptTotals: [(day: NanoUSD, month: NanoUSD)] = []
+        var keptTotals: [TotalsAfter] = []
         for position in 0..<eventStore.count {
             let event = event(at: position)
             let day = DayKey(unixMs: event.occurredAtUnixMs)
@@ -394,4 +400,10 @@ public struct ShopState: Sendable {
         reportIndex.reindex(after: eventStore, droppedBefore: month)
         return dropped
     }
+}
+
+/// An event's day and month totals right after it was applied (`ShopState.totalsAfter`).
+struct TotalsAfter: Sendable {
+    var day: NanoUSD
+    var month: NanoUSD
 }
