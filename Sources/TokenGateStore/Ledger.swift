@@ -176,8 +176,8 @@ public final class Ledger: Sendable {
         // The id's stripe stays locked until the event is filed under its shop, so the same id
         // sent for two shops at once is recorded for one and refused for the other.
         let logged = try eventIDs.withStripe(idHash) { owners throws(TokenGateError) -> LoggedUsage in
-            if let owner = owners[idHash], owner != request.shopID,
-                let first = readShop(owner, { $0.event(id: request.eventID) })
+            if let number = owners.owner(of: idHash), case let owner = eventIDs.shops.shopID(number),
+                owner != request.shopID, let first = readShop(owner, { $0.event(id: request.eventID) })
             {
                 throw .alreadyExists(
                     "event_id '\(request.eventID)' was recorded for shop '\(owner)' (at "
@@ -200,7 +200,7 @@ public final class Ledger: Sendable {
                     return LoggedUsage(response, max(sequence, try storeAlerts(response.alerts, in: &shop)), recorded: true)
                 }
             }
-            if logged.recorded { owners[idHash] = request.shopID }
+            if logged.recorded { owners.set(idHash, owner: eventIDs.shops.number(of: request.shopID)) }
             return logged
         }
         return (logged.response, logged.sequence)
@@ -220,18 +220,31 @@ public final class Ledger: Sendable {
     }
 
     /// Files every event the shops hold in the id index (after recovery). Collected shard by
-    /// shard, then filed with no shard lock held (the index's locks come first).
+    /// shard, then filed with no shard lock held (the index's locks come first); the stripes are
+    /// sized for every event first.
     func rebuildEventIDIndex() {
+        eventIDs.reserve(shards.reduce(0) { total, shard in
+            total + shard.shops.withLock { shops in shops.values.reduce(0) { $0 + $1.eventCount } }
+        })
+        var entries: [IndexEntry] = []
         for shard in shards {
-            let entries: [(hash: Int, shopID: String)] = shard.shops.withLock { shops in
-                var entries: [(hash: Int, shopID: String)] = []
-                for (shopID, shop) in shops {
-                    for position in 0..<shop.eventCount { entries.append((shop.eventIDHash(at: position), shopID)) }
+            shard.shops.withLock { shops in
+                for (shopID, shop) in shops where shop.eventCount > 0 {
+                    let owner = eventIDs.shops.number(of: shopID)
+                    for position in 0..<shop.eventCount {
+                        entries.append(IndexEntry(hash: shop.eventIDHash(at: position), owner: owner))
+                    }
                 }
-                return entries
             }
-            for entry in entries { eventIDs.insert(entry.hash, shopID: entry.shopID) }
+            for entry in entries { eventIDs.insert(entry.hash, owner: entry.owner) }
+            entries.removeAll(keepingCapacity: true)
         }
+    }
+
+    /// An id hash and its owner's number, collected under a shard's lock for the id index.
+    private struct IndexEntry {
+        var hash: Int
+        var owner: UInt32
     }
 
     public func generateBilling(_ request: GenerateBillingRequest, now: UnixMillis) throws(TokenGateError) -> (GenerateBillingResponse, UInt64?) {
