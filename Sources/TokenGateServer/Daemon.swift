@@ -41,6 +41,8 @@ public struct DaemonOptions: Sendable {
     public var gateMemory = GateMemoryLimits()
     /// Shipping to PostgreSQL (`--postgres`, `$TOKENGATE_POSTGRES`); nil: off, nothing changes.
     public var postgres: ShipperOptions?
+    /// `--billing-grace-hours`: overrides the config file's `billing_grace_hours` when set.
+    public var billingGraceHours: UInt64?
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = SocketPaths.defaultPath(environment: environment)

@@ -12,6 +12,7 @@ let usage = """
                       [--high-cost-check-at HH:MM] [--high-cost-threshold-usd X]
                       [--snapshot-every-records N] [--snapshot-every-seconds S] [--retention-months M]
                       [--postgres CONNINFO [--host-id ID] [--ship-backlog-bytes-max N]]
+                      [--billing-grace-hours N]
 
     Serves TokenGate's BudgetService on a Unix socket, with embedded defaults (prices, limits,
     tiers); no config file is needed.
@@ -81,6 +82,10 @@ let usage = """
       --ship-backlog-bytes-max N
                          unshipped log over N bytes raises the backlog alert (default: 1 GiB);
                          usage is never refused for it
+      --billing-grace-hours N
+                         a final bill of a month is possible only N hours after it ended, so that
+                         spools and restarts around midnight land their usage first (0...8760,
+                         default: 24; overrides the config file's billing_grace_hours)
       --version          print the version
       -h, --help         print this help
 
@@ -171,6 +176,12 @@ while let argument = arguments.popFirst() {
         pendingHostID = id
     case "--ship-backlog-bytes-max":
         pendingBacklogBytesMax = number(argument, value(for: argument))
+    case "--billing-grace-hours":
+        let text = value(for: argument)
+        guard let hours = UInt64(text), hours <= Configuration.billingGraceHoursMax else {
+            die("--billing-grace-hours must be 0...\(Configuration.billingGraceHoursMax), not '\(text)'")
+        }
+        options.billingGraceHours = hours
     case "--version":
         print("tokengated \(TokenGateVersion.current)")
         exit(0)
