@@ -92,7 +92,7 @@ final class UsageSpool: Sendable {
 
     /// One dead-letter line: the event as sent, and why it was refused.
     static func deadLetterLine(_ request: LogUsageRequest, error: TokenGateError, atUnixMs now: Int64) -> String {
-        let q = UsageCSV.jsonString
+        let q = JSONValue.quoted
         let fields: [(String, String)] = [
             ("event_id", q(request.eventID)), ("shop_id", q(request.shopID)), ("user_id", q(request.userID)),
             ("conversation_id", q(request.conversationID)), ("operation_type", q(request.operationType)),

@@ -33,7 +33,7 @@ public struct ShipBatch: Sendable {
             usage.append(event)
         case .billing(let record):
             others.append(ShipStatements.billing(record, hostID: hostID))
-        case .tierAssignment(let shopID, let tier):
+        case .tierAssignment(let shopID, let tier, _):
             others.append(PostgresStatement(ShipStatements.insertTierAssignment, [shopID, tier, hostID]))
         case .alert(let alert):
             others.append(ShipStatements.alert(alert, hostID: hostID))
@@ -45,8 +45,8 @@ public struct ShipBatch: Sendable {
             others.append(ShipStatements.priceVersion(request.version, isFallback: request.asFallback, hostID: hostID))
         case .configChange(.upsertTier(let request)):
             others.append(ShipStatements.tier(request.tier.tier))
-        case .configChange:
-            return
+        case .configChange, .voidMark:
+            return  // void records are not shipped yet (billing_records holds one row per shop and period)
         case .monthAggregate(let shopID, let month, let aggregate):
             others.append(ShipStatements.monthAggregate(shopID: shopID, month: month, aggregate, hostID: hostID))
         }
@@ -115,7 +115,9 @@ private struct UsageColumns: Sendable {
         metadata.append(text: ShipStatements.metadataJSON(event.metadata))
         occurred.append(number: String(event.occurredAtUnixMs))
         recorded.append(number: String(event.recordedAtUnixMs))
-        periods.append(text: MonthKey(unixMs: event.occurredAtUnixMs).description)
+        // The bill the event landed on: the month it occurred in unless it was late (DESIGN §3).
+        periods.append(
+            text: event.billingPeriod.isEmpty ? MonthKey(unixMs: event.occurredAtUnixMs).description : event.billingPeriod)
     }
 
     func statement(hostID: String) -> PostgresStatement {
