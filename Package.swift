@@ -1,10 +1,13 @@
 // swift-tools-version:6.0
 // TokenGate: a per-shop LLM budget gate served over a Unix socket. The modules depend one way:
 // Core (pure domain) <- Wire (protobuf-c framing and conversion) and Store (shards, log,
-// snapshots) <- Server <- tokengated; Wire <- Client <- tokengate.
+// snapshots) <- Server <- tokengated; Wire <- Client <- tokengate. Clock (the monotonic clock)
+// <- Store, Server and Client.
 import PackageDescription
 
-let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
+// Warnings are errors in this project's own builds, passed by scripts/test.sh
+// (`-Xswiftc -warnings-as-errors`), not here: SwiftPM refuses `unsafeFlags` in a package that
+// another package depends on by version.
 
 let package = Package(
     name: "TokenGate",
@@ -22,40 +25,38 @@ let package = Package(
         ),
         // PostgreSQL (DESIGN §8): libpq fenced in TokenGatePostgres, as protobuf-c is in the wire.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
-        .target(name: "TokenGatePostgres", dependencies: ["CLibPQ", "TokenGateCore"], swiftSettings: strict),
+        .target(name: "TokenGatePostgres", dependencies: ["CLibPQ", "TokenGateCore"]),
         .target(name: "TokenGateProtoC", dependencies: ["CProtobufC"]),
         .target(name: "CTokenGateSys"),
         .target(name: "CTokenGateCRC"),
         .target(name: "CBenchFloor"),
-        .target(name: "TokenGateCore", swiftSettings: strict),
-        .target(name: "TokenGateWire", dependencies: ["TokenGateProtoC", "TokenGateCore"], swiftSettings: strict),
-        .target(name: "TokenGateStore", dependencies: ["TokenGateCore", "CTokenGateCRC"], swiftSettings: strict),
+        .target(name: "TokenGateClock"),
+        .target(name: "TokenGateCore"),
+        .target(name: "TokenGateWire", dependencies: ["TokenGateProtoC", "TokenGateCore"]),
+        .target(name: "TokenGateStore", dependencies: ["TokenGateCore", "TokenGateClock", "CTokenGateCRC"]),
         .target(
             name: "TokenGateServer",
-            dependencies: ["TokenGateCore", "TokenGateWire", "TokenGateStore", "TokenGatePostgres", "CTokenGateSys"],
-            swiftSettings: strict
+            dependencies: ["TokenGateCore", "TokenGateClock", "TokenGateWire", "TokenGateStore", "TokenGatePostgres", "CTokenGateSys"]
         ),
         .target(
-            name: "TokenGateClient", dependencies: ["TokenGateCore", "TokenGateWire"],
-            swiftSettings: strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+            name: "TokenGateClient", dependencies: ["TokenGateCore", "TokenGateClock", "TokenGateWire"],
+            swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
-        .executableTarget(name: "tokengated", dependencies: ["TokenGateServer"], swiftSettings: strict),
+        .executableTarget(name: "tokengated", dependencies: ["TokenGateServer"]),
         .executableTarget(
             name: "tokengate",
-            dependencies: ["TokenGateClient", "TokenGateStore"],
-            swiftSettings: strict
+            dependencies: ["TokenGateClient", "TokenGateStore"]
         ),
         .executableTarget(
             name: "tokengate-fuzz-wire",
-            dependencies: ["TokenGateWire", "TokenGateStore"],
-            swiftSettings: strict
+            dependencies: ["TokenGateWire", "TokenGateStore"]
         ),
         .executableTarget(
             name: "tokengate-bench",
             dependencies: [
-                "TokenGateClient", "TokenGateServer", "TokenGateStore", "TokenGateWire", "TokenGatePostgres", "CBenchFloor",
-            ],
-            swiftSettings: strict
+                "TokenGateClient", "TokenGateClock", "TokenGateServer", "TokenGateStore", "TokenGateWire", "TokenGatePostgres",
+                "CBenchFloor",
+            ]
         ),
         // What the test targets share (a seeded generator).
         .target(name: "TokenGateTestSupport", path: "Tests/TokenGateTestSupport"),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark in one command (README "Benchmark"): installs redis-server when it is missing
+# The benchmark in one command (docs/performance.md): installs redis-server when it is missing
 # (the peer comparison; skipped with --no-redis), builds tokengated and tokengate-bench in
 # release mode, and runs the benchmark with the given arguments (--quick, --json, ...).
 set -euo pipefail

@@ -2,12 +2,18 @@
 # The whole test suite, as README promises: installs what is missing, checks that the committed
 # generated protobuf code is current, builds everything with warnings as errors, and runs the
 # Swift tests (replaying the fuzz regression inputs and fuzzing each decoder briefly first),
-# then the Python client's tests against the daemon just built.
+# then the Python client's tests against the daemon just built, then checks that a separate
+# package can depend on the TokenGateClient library (scripts/consumer-check.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
 scripts/gen-proto.sh --check
-swift build --build-tests
+# Warnings are errors for this project's Swift code, given here rather than in Package.swift
+# (SwiftPM refuses `unsafeFlags` in a package others depend on by version). -Xswiftc reaches
+# only the Swift compiler, so the C targets build as before. `swift test --skip-build` below
+# gets the same flags, so it runs exactly this build and never rebuilds with other settings.
+swift_flags=(-Xswiftc -warnings-as-errors)
+swift build --build-tests "${swift_flags[@]}"
 # Hostile bytes: replay every saved fuzz regression, then fuzz each decoder for a short time.
 for dir in fuzz/regressions/*/; do
   .build/debug/tokengate-fuzz-wire "$(basename "$dir")" "$dir"
@@ -16,7 +22,7 @@ scripts/fuzz.sh --seconds "${TOKENGATE_FUZZ_SECONDS:-20}"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-swift test --skip-build --disable-swift-testing 2>&1 | tee "$log" || status=$?
+swift test --skip-build "${swift_flags[@]}" --disable-swift-testing 2>&1 | tee "$log" || status=$?
 # The Python client (clients/python): its pinned runtime, a check that its generated code is
 # current, and its tests against .build/debug/tokengated. (PIP_BREAK_SYSTEM_PACKAGES lets pip
 # install into a distribution-managed Python as well; other Pythons ignore it.)
@@ -27,8 +33,13 @@ python_status=0
   && clients/python/gen.sh --check && python3 -m pytest -q -p no:cacheprovider clients/python/tests) 2>&1 \
   | tee "$python_log" || python_status=$?
 [ $python_status = 0 ] || status=$python_status
+# A separate package depending on TokenGateClient by a version tag: one more passed or failed.
+consumer_status=0
+scripts/consumer-check.sh || consumer_status=$?
+[ $consumer_status = 0 ] || status=$consumer_status
 # One plain closing line for any reader: the totals of XCTest's last summary plus pytest's (a
-# Python stage that failed before pytest could report counts as one failure).
+# Python stage that failed before pytest could report counts as one failure) plus the
+# consumer check's one.
 summary=$(grep -E "Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -n 1 || true)
 total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
 failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
@@ -36,5 +47,7 @@ python_summary=$(grep -E "^=*[ ]*[0-9]+ (passed|failed|errors?)" "$python_log" |
 python_passed=$(echo "$python_summary" | grep -oE "[0-9]+ passed" | grep -oE "[0-9]+" || echo 0)
 python_failed=$(( $(echo "$python_summary" | grep -oE "[0-9]+ (failed|errors?)" | grep -oE "^[0-9]+" | paste -sd+ - || true) + 0 ))
 [ -z "$python_summary" ] && [ $python_status != 0 ] && python_failed=1
-[ -n "$summary" ] && echo "$((total - failed + python_passed)) passed, $((failed + python_failed)) failed"
+consumer_passed=$(( consumer_status == 0 ? 1 : 0 ))
+consumer_failed=$(( 1 - consumer_passed ))
+[ -n "$summary" ] && echo "$((total - failed + python_passed + consumer_passed)) passed, $((failed + python_failed + consumer_failed)) failed"
 exit $status

@@ -10,6 +10,7 @@
 // A server-streaming call yields every frame of its call id until end_of_stream or an error.
 import Foundation
 import Synchronization
+import TokenGateClock
 import TokenGateCore
 import TokenGateWire
 
@@ -127,7 +128,7 @@ final class ClientConnection: Sendable {
     /// Sends one call and waits for its outcome; `timeoutMs` 0 means no deadline.
     func call(method: String, payload: [UInt8], timeoutMs: UInt32) async -> Outcome {
         let callID = nextCallID()
-        let deadlineNs = timeoutMs > 0 ? Self.monotonicNs() + UInt64(timeoutMs) * 1_000_000 : 0
+        let deadlineNs = timeoutMs > 0 ? MonotonicClock.nanoseconds() + UInt64(timeoutMs) * 1_000_000 : 0
         let othersInFlight: Bool
         switch register(callID, waiter: .suspending, deadlineNs: deadlineNs, timeoutMs: timeoutMs) {
         case .success(let others): othersInFlight = others
@@ -210,13 +211,6 @@ final class ClientConnection: Sendable {
         TokenGateError(.deadlineExceeded, "no answer within \(timeoutMs) ms")
     }
 
-    /// CLOCK_MONOTONIC in nanoseconds.
-    static func monotonicNs() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-    }
-
     // MARK: - Private
 
     private func nextCallID() -> UInt64 {
@@ -254,7 +248,7 @@ final class ClientConnection: Sendable {
 
     /// Registers a streaming call, then writes its request frame.
     private func start(_ callID: UInt64, _ waiter: Waiter, method: String, payload: [UInt8], timeoutMs: UInt32) {
-        let deadlineNs = timeoutMs > 0 ? Self.monotonicNs() + UInt64(timeoutMs) * 1_000_000 : 0
+        let deadlineNs = timeoutMs > 0 ? MonotonicClock.nanoseconds() + UInt64(timeoutMs) * 1_000_000 : 0
         if case .failure(let refused) = register(callID, waiter: waiter, deadlineNs: deadlineNs, timeoutMs: timeoutMs) {
             waiter.end(.failure(refused))
             return

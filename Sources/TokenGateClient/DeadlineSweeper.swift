@@ -7,6 +7,7 @@
 // has no wake-ups.
 import Foundation
 import Synchronization
+import TokenGateClock
 
 final class DeadlineSweeper: Sendable {
     /// How often calls in flight are checked: the most a deadline can fire late.
@@ -81,7 +82,7 @@ final class DeadlineSweeper: Sendable {
             registry.connections.removeAll { $0.connection.map { !$0.isUsable } ?? true }
             return registry.connections.compactMap(\.connection)
         }
-        let now = ClientConnection.monotonicNs()
+        let now = MonotonicClock.nanoseconds()
         var pending = false
         for connection in connections where connection.expireDeadlines(now: now) { pending = true }
         return pending

@@ -4,6 +4,7 @@
 // once) until the daemon acknowledges them, retrying with backoff and at once on reconnect.
 import Foundation
 import Synchronization
+import TokenGateClock
 import TokenGateCore
 
 /// The drainer's sleep between retries, and a wake-up that arrived while it was awake.
@@ -46,9 +47,9 @@ extension TokenGateClient {
     /// Waits until the spool is empty or `timeoutMs` passed; returns the events still waiting.
     /// Retries at once rather than after the backoff. Use it before a planned shutdown.
     public func flushSpool(timeoutMs: UInt32) async -> Int {
-        let deadline = DispatchTime.now() + .milliseconds(Int(timeoutMs))
+        let deadline = MonotonicClock.nanoseconds() + UInt64(timeoutMs) * 1_000_000
         wakeDrainer()
-        while spool.depth > 0 && DispatchTime.now() < deadline {
+        while spool.depth > 0 && MonotonicClock.nanoseconds() < deadline {
             try? await Task.sleep(for: .milliseconds(Self.flushPollMs))
         }
         return spool.depth

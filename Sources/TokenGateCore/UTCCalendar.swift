@@ -55,11 +55,80 @@ public enum UTCCalendar {
         return "\(day.text)T\(pad(hours, 2)):\(pad(minutes, 2)):\(pad(seconds, 2)).\(pad(millis, 3))Z"
     }
 
+    /// Parses the ISO 8601 UTC times people type and `iso8601` writes: a date `2026-11-01` (its
+    /// midnight) or `2026-10-31T23:59:59Z` with optional fractional seconds (`.999`; digits after
+    /// the millisecond are dropped) and `Z` or an offset `+02:00`. Years 0000...9999. Nil for
+    /// anything else, including impossible dates (`2026-02-30`). The project's one parser of
+    /// such times: exact integer arithmetic, no Foundation formatter, no floating point.
+    public static func parseISO8601(_ text: String) -> UnixMillis? {
+        var scanner = DigitScanner(Array(text.utf8))
+        guard let year = scanner.number(4), scanner.skip("-"), let month = scanner.number(2), scanner.skip("-"),
+            let day = scanner.number(2), (1...12).contains(month), day >= 1
+        else { return nil }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        guard civilFromDays(days) == (year, month, day) else { return nil }
+        if scanner.atEnd { return days * millisecondsPerDay }
+        guard scanner.skip("T") || scanner.skip("t"), let hour = scanner.number(2), scanner.skip(":"),
+            let minute = scanner.number(2), scanner.skip(":"), let second = scanner.number(2),
+            hour < 24, minute < 60, second < 60
+        else { return nil }
+        var millis: Int64 = 0
+        if scanner.skip(".") {
+            var digits = 0
+            while let digit = scanner.number(1) {
+                if digits < 3 { millis = millis * 10 + digit }
+                digits += 1
+            }
+            guard digits > 0 else { return nil }
+            for _ in digits..<max(digits, 3) { millis *= 10 }
+        }
+        var offsetMinutes: Int64 = 0
+        if !(scanner.skip("Z") || scanner.skip("z")) {
+            let sign: Int64
+            if scanner.skip("+") { sign = 1 } else if scanner.skip("-") { sign = -1 } else { return nil }
+            guard let hours = scanner.number(2), scanner.skip(":"), let minutes = scanner.number(2), hours < 24, minutes < 60
+            else { return nil }
+            offsetMinutes = sign * (hours * 60 + minutes)
+        }
+        guard scanner.atEnd else { return nil }
+        let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offsetMinutes * 60
+        return seconds * 1_000 + millis
+    }
+
     /// `value` in decimal, left-padded with zeros to `width`, sign first.
     static func pad(_ value: Int64, _ width: Int) -> String {
         let digits = String(value.magnitude)
         let padded = String(repeating: "0", count: max(0, width - digits.count)) + digits
         return value < 0 ? "-" + padded : padded
+    }
+}
+
+/// Reads fixed-width decimal fields and literal bytes from ASCII text, for `parseISO8601`.
+private struct DigitScanner {
+    private let bytes: [UInt8]
+    private var index = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var atEnd: Bool { index == bytes.count }
+
+    /// The next `width` bytes as a decimal number, or nil (consuming nothing) unless all are digits.
+    mutating func number(_ width: Int) -> Int64? {
+        guard bytes.count - index >= width else { return nil }
+        var value: Int64 = 0
+        for byte in bytes[index..<index + width] {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+        }
+        index += width
+        return value
+    }
+
+    /// Consumes `literal` (one ASCII character) when it comes next.
+    mutating func skip(_ literal: Unicode.Scalar) -> Bool {
+        guard index < bytes.count, bytes[index] == UInt8(ascii: literal) else { return false }
+        index += 1
+        return true
     }
 }
 

@@ -17,10 +17,3 @@ public struct SystemClock: WallClock {
         return UnixMillis(spec.tv_sec) * 1_000 + UnixMillis(spec.tv_nsec) / 1_000_000
     }
 }
-
-/// Monotonic milliseconds, for deadlines and timeouts (never goes back when the wall clock does).
-func monotonicMs() -> Int64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return Int64(spec.tv_sec) * 1_000 + Int64(spec.tv_nsec) / 1_000_000
-}

@@ -7,6 +7,7 @@
 // a later batch, so a retry with the same event id finds them); a failed fdatasync stops the
 // daemon before anything more is acknowledged.
 import Foundation
+import TokenGateClock
 import TokenGateCore
 import TokenGateStore
 import TokenGateWire

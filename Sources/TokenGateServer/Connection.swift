@@ -4,6 +4,7 @@
 import Dispatch
 import Glibc
 import Synchronization
+import TokenGateClock
 import TokenGateCore
 import TokenGateStore
 import TokenGateWire
@@ -118,7 +119,7 @@ struct ConnectionLoop {
         while true {
             defer { buffers.reset() }
             var calls = 0
-            let batchStartMs = monotonicMs()
+            let batchStartMs = MonotonicClock.milliseconds()
             do throws(FrameError) {
                 while calls < limits.callsInFlightPerConnectionMax, let frame = try reader.nextFrameSlice() {
                     calls += 1
@@ -192,7 +193,7 @@ struct ConnectionLoop {
                 throw TokenGateError(.permissionDenied, "\(request.method) is an admin method; uid \(peer.map { String($0.uid) } ?? "unknown") is not in the admin list")
             }
         }
-        if request.deadlineMs > 0 && monotonicMs() - batchStartMs >= Int64(request.deadlineMs) {
+        if request.deadlineMs > 0 && MonotonicClock.milliseconds() - batchStartMs >= Int64(request.deadlineMs) {
             throw TokenGateError(.deadlineExceeded, "deadline of \(request.deadlineMs) ms passed before the call could run")
         }
         let executing = server.executingCalls.add(1, ordering: .relaxed).newValue

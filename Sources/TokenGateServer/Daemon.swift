@@ -4,6 +4,7 @@
 import CTokenGateSys
 import Dispatch
 import Foundation
+import TokenGateClock
 import TokenGateCore
 import TokenGatePostgres
 import TokenGateStore
@@ -59,7 +60,7 @@ public enum Daemon {
             logger.error(message)
             exit(1)
         }
-        let startedMs = monotonicMs()
+        let startedMs = MonotonicClock.milliseconds()
         let configuration = loadConfiguration(options, fail: fail)
         let lock: DataDirectoryLock
         let ledger: Ledger
@@ -108,7 +109,7 @@ public enum Daemon {
         startSweeper(ledger: ledger, clock: SystemClock())
         shipper?.start()
         service.isReady = true
-        let startupMs = monotonicMs() - startedMs
+        let startupMs = MonotonicClock.milliseconds() - startedMs
         logger.info("tokengated serving", [
             "version": TokenGateVersion.current, "socket": server.inheritedListener?.path ?? options.socketPath,
             "socket_activated": "\(server.inheritedListener != nil)", "data_dir": options.dataDirectory,

@@ -4,6 +4,7 @@
 // order and written back with one `write` once the log has made their writes durable.
 import Foundation
 import Synchronization
+import TokenGateClock
 import TokenGateCore
 import TokenGateStore
 import TokenGateWire
@@ -109,8 +110,8 @@ public final class Server: Sendable {
             UnixSocket.close(fd)
         }
         for connection in fds { UnixSocket.shutdown(connection) }
-        let deadline = monotonicMs() + timeoutMs
-        while registry.withLock({ !$0.connections.isEmpty }) && monotonicMs() < deadline {
+        let deadline = MonotonicClock.milliseconds() + timeoutMs
+        while registry.withLock({ !$0.connections.isEmpty }) && MonotonicClock.milliseconds() < deadline {
             usleep(5_000)
         }
     }

@@ -9,6 +9,7 @@
 import Dispatch
 import Foundation
 import Synchronization
+import TokenGateClock
 import TokenGateCore
 import TokenGatePostgres
 import TokenGateStore
@@ -90,7 +91,7 @@ public final class Shipper: Sendable {
 
     /// Starts the shipper's thread.
     public func start() {
-        status.withLock { $0.caughtUpAtMs = monotonicMs() }
+        status.withLock { $0.caughtUpAtMs = MonotonicClock.milliseconds() }
         let thread = Thread { [self] in
             run()
             finished.signal()
@@ -159,14 +160,14 @@ public final class Shipper: Sendable {
                 cursor = try shipSnapshot(connection, cursor: cursor, oldestInLog: oldest)
             case .records(let records) where records.isEmpty:
                 checkBacklog(cursor: cursor, tail: tail)
-                status.withLock { $0.caughtUpAtMs = monotonicMs() }
+                status.withLock { $0.caughtUpAtMs = MonotonicClock.milliseconds() }
                 sleep(milliseconds: options.idlePollMilliseconds)
             case .records(let records):
                 var batch = ShipBatch(hostID: options.hostID)
                 for record in records { batch.add(try FactCodec.decode(record.body)) }
                 try write(batch, through: records.last!.sequence, connection)
                 cursor = records.last!.sequence
-                if cursor >= durable { status.withLock { $0.caughtUpAtMs = monotonicMs() } }
+                if cursor >= durable { status.withLock { $0.caughtUpAtMs = MonotonicClock.milliseconds() } }
                 checkBacklog(cursor: cursor, tail: tail)
             }
         }
@@ -285,7 +286,7 @@ extension Shipper {
         writer.family("tokengate_ship_lag_records", "gauge", "Log records not yet in PostgreSQL.")
         writer.sample("tokengate_ship_lag_records", host, status.lagRecords)
         writer.family("tokengate_ship_lag_seconds", "gauge", "Seconds since PostgreSQL last held every durable record.")
-        let lagMs = status.lagRecords == 0 ? 0 : max(0, monotonicMs() - status.caughtUpAtMs)
+        let lagMs = status.lagRecords == 0 ? 0 : max(0, MonotonicClock.milliseconds() - status.caughtUpAtMs)
         writer.sample("tokengate_ship_lag_seconds", host, String(format: "%.3f", Double(lagMs) / 1000))
         writer.family("tokengate_ship_rows_total", "counter", "Rows written to PostgreSQL (already present ones included).")
         writer.sample("tokengate_ship_rows_total", host, status.rowsShipped)

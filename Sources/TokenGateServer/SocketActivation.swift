@@ -10,6 +10,7 @@
 // to the kernel are stack values borrowed for the duration of each call.
 import Glibc
 import TokenGateCore
+import TokenGateWire
 
 /// A listening socket handed over by the service manager.
 public final class InheritedListener: Sendable {
@@ -51,7 +52,7 @@ public final class InheritedListener: Sendable {
             throw TokenGateError(.internal, "pipe for the accept loop's wake-up failed: \(String(cString: strerror(errno)))")
         }
         for descriptor in pipeFDs { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
-        return InheritedListener(fd: firstFD, path: boundPath(firstFD), wakeRead: pipeFDs[0], wakeWrite: pipeFDs[1])
+        return InheritedListener(fd: firstFD, path: UnixSocket.boundPath(firstFD) ?? "", wakeRead: pipeFDs[0], wakeWrite: pipeFDs[1])
     }
 
     /// Blocks until a connection waits to be accepted (true) or `stop` was called (false).
@@ -91,19 +92,6 @@ public final class InheritedListener: Sendable {
         }
         guard domain == AF_UNIX, intOption(fd, SO_TYPE) == Int32(SOCK_STREAM.rawValue), intOption(fd, SO_ACCEPTCONN) == 1 else {
             throw .invalidArgument("LISTEN_FDS=1 but \(hint)")
-        }
-    }
-
-    private static func boundPath(_ fd: Int32) -> String {
-        var address = sockaddr_un()
-        var length = socklen_t(MemoryLayout<sockaddr_un>.size)
-        let named = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) == 0 }
-        }
-        guard named, address.sun_family == sa_family_t(AF_UNIX) else { return "" }
-        return withUnsafeBytes(of: &address.sun_path) { raw in
-            let bytes = raw.prefix { $0 != 0 }
-            return String(decoding: bytes, as: UTF8.self)
         }
     }
 }

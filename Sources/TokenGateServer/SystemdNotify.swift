@@ -4,10 +4,10 @@
 // recovery; STOPPING=1 says a drain has begun; WATCHDOG=1 proves liveness every half
 // WatchdogSec. Without $NOTIFY_SOCKET every call is a no-op.
 //
-// This is one of the syscall-wrapper files: each send opens its own datagram socket, owned and
-// closed within the call; the address and message buffers are stack values borrowed by
-// `sendto` for the duration of the call.
+// The datagram itself goes through the wire module's socket wrappers (`UnixSocket.sendDatagram`,
+// which opens and closes its own socket per send).
 import Glibc
+import TokenGateWire
 
 public enum SystemdNotify {
     /// Sends `message` (newline-separated `KEY=value` pairs) to `socketPath`, by default
@@ -16,26 +16,9 @@ public enum SystemdNotify {
     @discardableResult
     public static func send(_ message: String, socketPath: String? = nil) -> Bool {
         guard let path = socketPath ?? getenv("NOTIFY_SOCKET").map({ String(cString: $0) }), !path.isEmpty else { return false }
-        var pathBytes = Array(path.utf8)
-        if pathBytes.first == UInt8(ascii: "@") { pathBytes[0] = 0 }
-        guard pathBytes.count <= 107, pathBytes.first == 0 || pathBytes.first == UInt8(ascii: "/") else { return false }
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: pathBytes) }
-        // An abstract address is exactly as long as its name; a path one includes its NUL.
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + pathBytes.count + (pathBytes.first == 0 ? 0 : 1))
-        let bytes = Array(message.utf8)
-        let sent = bytes.withUnsafeBytes { body in
-            withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                    sendto(fd, body.baseAddress, body.count, Int32(MSG_NOSIGNAL), address, length)
-                }
-            }
-        }
-        return sent == bytes.count
+        // systemd names either a file path or an abstract socket (`@name`).
+        guard path.hasPrefix("/") || path.hasPrefix("@") else { return false }
+        return (try? UnixSocket.sendDatagram(Array(message.utf8), to: path)) != nil
     }
 
     /// Tells systemd that the daemon is ready (recovery has finished), with a status line.

@@ -2,8 +2,8 @@
 // a few relaxed atomic adds and no allocation, so the hot path and the log's flusher can record
 // every call. They live in the store, the lowest module that measures anything (fsync and
 // snapshot durations); the server's metrics registry builds on the same types.
-import Glibc
 import Synchronization
+import TokenGateClock
 
 /// A monotonically increasing count, safe to add to from any thread.
 public final class AtomicCounter: Sendable {
@@ -92,17 +92,6 @@ public struct HistogramSnapshot: Sendable, Equatable {
 
     /// Number of observations.
     public var count: UInt64 { bucketCounts.reduce(0, &+) }
-}
-
-/// The monotonic clock in nanoseconds, for measuring durations.
-public enum MonotonicClock {
-    /// Nanoseconds of CLOCK_MONOTONIC (never goes back when the wall clock does).
-    @inline(__always)
-    public static func nanoseconds() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
-    }
 }
 
 /// The store's own measurements, kept by the write-ahead log and shared with the ledger that

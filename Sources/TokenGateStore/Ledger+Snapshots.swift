@@ -10,8 +10,8 @@
 // (usage by event id, billing by period, tier assignment as a set; a helper adding a fact kind
 // must keep this). Month aggregates appear only in snapshots, never in the log.
 
-import Dispatch
 import Synchronization
+import TokenGateClock
 import TokenGateCore
 
 /// What one snapshot did: for the daemon's log line and for measuring the pause it causes.
@@ -59,8 +59,7 @@ extension Ledger {
     }
 
     private func writeSnapshotLocked(now: UnixMillis?) throws -> SnapshotSummary {
-        let started = DispatchTime.now().uptimeNanoseconds
-        let startedMonotonic = MonotonicClock.nanoseconds()
+        let started = MonotonicClock.nanoseconds()
         // Read before any shard is visited: every fact at or below it is applied by then.
         let sequence = log.lastSequence
         let dropBefore = now.map { Retention.oldestKeptMonth(now: $0, months: retentionMonths) }
@@ -80,11 +79,11 @@ extension Ledger {
         try Snapshot.write(directory: directory, lastSequence: sequence, bytes: bytes, fileSystem: fileSystem)
         snapshotSequence.store(sequence, ordering: .relaxed)
         try log.removeSegments(through: previous)
-        log.metrics.snapshotDuration.record(since: startedMonotonic)
+        log.metrics.snapshotDuration.record(since: started)
         return SnapshotSummary(
             sequence: sequence, facts: facts, bytes: bytes.count, eventsDropped: copy.eventsDropped,
             file: Snapshot.join(directory, Snapshot.fileName(sequence)),
-            durationMicros: (DispatchTime.now().uptimeNanoseconds - started) / 1_000,
+            durationMicros: (MonotonicClock.nanoseconds() - started) / 1_000,
             longestLockHoldMicros: copy.longestLockHoldNanoseconds / 1_000)
     }
 
@@ -118,9 +117,9 @@ private struct SnapshotCopy {
 
     /// Runs `body` (inside a shard lock) and keeps the longest time it took.
     mutating func timed<Result>(_ body: () -> Result) -> Result {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = MonotonicClock.nanoseconds()
         let result = body()
-        longestLockHoldNanoseconds = max(longestLockHoldNanoseconds, DispatchTime.now().uptimeNanoseconds - start)
+        longestLockHoldNanoseconds = max(longestLockHoldNanoseconds, MonotonicClock.nanoseconds() - start)
         return result
     }
 }

@@ -5,6 +5,7 @@
 
 import Dispatch
 import Synchronization
+import TokenGateClock
 import TokenGateCore
 
 /// When periodic snapshots are due. A zero turns that trigger off.
@@ -72,24 +73,25 @@ public final class SnapshotScheduler: Sendable {
     }
 
     private func run() {
-        var last = DispatchTime.now()
-        var notBefore = DispatchTime.now()
+        var last = MonotonicClock.nanoseconds()
+        var notBefore = last
         while !stopped.load(ordering: .acquiring) {
             _ = wake.wait(timeout: .now() + .milliseconds(StoreLimits.snapshotPollMilliseconds))
-            let now = DispatchTime.now()
+            let now = MonotonicClock.nanoseconds()
             guard !stopped.load(ordering: .acquiring), now >= notBefore, isDue(since: last, now: now) else { continue }
             let result = Result { try ledger.writeSnapshot(now: clock()) }
-            last = DispatchTime.now()
-            if case .failure = result { notBefore = last + .seconds(StoreLimits.snapshotRetrySeconds) }
+            last = MonotonicClock.nanoseconds()
+            if case .failure = result { notBefore = last + UInt64(StoreLimits.snapshotRetrySeconds) * 1_000_000_000 }
             report(result)
         }
     }
 
-    private func isDue(since last: DispatchTime, now: DispatchTime) -> Bool {
+    /// `last` and `now` are `MonotonicClock.nanoseconds()` readings.
+    private func isDue(since last: UInt64, now: UInt64) -> Bool {
         let records = ledger.recordsSinceSnapshot
         guard records > 0 else { return false }
         if policy.everyRecords > 0 && records >= policy.everyRecords { return true }
-        let elapsed = (now.uptimeNanoseconds - last.uptimeNanoseconds) / 1_000_000_000
+        let elapsed = (now - last) / 1_000_000_000
         return policy.everySeconds > 0 && elapsed >= policy.everySeconds
     }
 }

@@ -7,6 +7,7 @@
 
 import Dispatch
 import Synchronization
+import TokenGateClock
 
 /// Why a write or sync of the segment writer failed.
 enum WriteFailure: Error {

@@ -154,25 +154,77 @@ public enum UnixSocket {
     }
 
     /// Calls `body` with a filled `sockaddr_un` for `path`; the pointer is valid only inside `body`.
+    /// The project's one `sockaddr_un` builder. With `abstractNames`, a path starting with `@`
+    /// names the abstract namespace (as systemd writes $NOTIFY_SOCKET): the `@` becomes a NUL and
+    /// the address is exactly as long as the name; a file path's address includes its NUL.
     private static func withAddress(
-        _ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) throws(SocketError) -> Void
+        _ path: String, abstractNames: Bool = false, _ body: (UnsafePointer<sockaddr>, socklen_t) throws(SocketError) -> Void
     ) throws(SocketError) {
-        let bytes = Array(path.utf8)
+        var bytes = Array(path.utf8)
         guard !bytes.isEmpty, bytes.count <= pathBytesMax, !bytes.contains(0) else {
             throw SocketError("socket path must be 1...\(pathBytesMax) bytes without NUL", errno: ENAMETOOLONG, path: path)
         }
+        let abstract = abstractNames && bytes[0] == UInt8(ascii: "@")
+        if abstract { bytes[0] = 0 }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
         }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (abstract ? 0 : 1))
         try withUnsafePointer(to: &address) { pointer throws(SocketError) in
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (address) throws(SocketError) in
                 try body(address, length)
             }
         }
+    }
+}
+
+extension UnixSocket {
+    /// Sends `bytes` as one datagram to the Unix datagram socket at `path` (`@name` for the
+    /// abstract namespace) from a socket opened and closed within the call. Never raises SIGPIPE.
+    public static func sendDatagram(_ bytes: [UInt8], to path: String) throws(SocketError) {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd < 0 { throw SocketError("socket", errno: Glibc.errno) }
+        defer { close(fd) }
+        try withAddress(path, abstractNames: true) { address, length throws(SocketError) in
+            let sent = bytes.withUnsafeBytes { body in
+                Glibc.sendto(fd, body.baseAddress, body.count, Int32(MSG_NOSIGNAL), address, length)
+            }
+            if sent < 0 { throw SocketError("sendto", errno: Glibc.errno, path: path) }
+            if sent != bytes.count { throw SocketError("sendto (short datagram)", errno: EMSGSIZE, path: path) }
+        }
+    }
+
+    /// Creates a Unix datagram socket bound to `path`, to receive what `sendDatagram` sends.
+    public static func bindDatagram(path: String) throws(SocketError) -> Int32 {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd < 0 { throw SocketError("socket", errno: Glibc.errno) }
+        do throws(SocketError) {
+            try withAddress(path) { address, length throws(SocketError) in
+                if Glibc.bind(fd, address, length) != 0 { throw SocketError("bind", errno: Glibc.errno, path: path) }
+            }
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// The file path a Unix socket is bound to (`getsockname`), or nil when `fd` is not a Unix
+    /// socket or is bound to no path.
+    public static func boundPath(_ fd: Int32) -> String? {
+        var address = sockaddr_un()
+        var length = socklen_t(MemoryLayout<sockaddr_un>.size)
+        let named = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.getsockname(fd, $0, &length) == 0 }
+        }
+        guard named, address.sun_family == sa_family_t(AF_UNIX) else { return nil }
+        let path = withUnsafeBytes(of: &address.sun_path) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        return path.isEmpty ? nil : path
     }
 }
 

@@ -4,6 +4,7 @@
 // LogUsage on a loaded store and the monthly report.
 import Foundation
 import TokenGateClient
+import TokenGateClock
 import TokenGateCore
 
 extension BenchRun {
@@ -71,10 +72,10 @@ extension BenchRun {
         let events = options.scaleEvents
         let shops = options.scaleEventShops
         let data = fresh("scale-events")
-        let generationStarted = monotonicNs()
+        let generationStarted = MonotonicClock.nanoseconds()
         let logBytes = try ScaleData.generate(directory: data, shops: shops, events: events, nowMs: nowMs)
         progress("generated \(events) events over \(shops) shops (\(logBytes >> 20) MiB of log) in "
-            + String(format: "%.1f s", Double(monotonicNs() - generationStarted) / 1e9))
+            + String(format: "%.1f s", Double(MonotonicClock.nanoseconds() - generationStarted) / 1e9))
         let label = "\(events.formatted()) events over \(shops.formatted()) shops"
         report.add("scale.events.log_mib", "log size, \(label)", Double(logBytes) / 1_048_576, "MiB")
         let (daemon, socket, ready) = try await startDaemon(dataDirectory: data)
@@ -96,9 +97,9 @@ extension BenchRun {
     func measureMonthlyReport(_ socket: String, shops: Int, nowMs: UnixMillis) async throws {
         let client = TokenGateClient(socketPath: socket, defaultTimeoutMs: 600_000)
         defer { client.close() }
-        let started = monotonicNs()
+        let started = MonotonicClock.nanoseconds()
         let response = try await client.monthlyReport(GetMonthlyReportRequest(period: MonthKey(unixMs: nowMs).text))
-        let elapsedMs = Double(monotonicNs() - started) / 1e6
+        let elapsedMs = Double(MonotonicClock.nanoseconds() - started) / 1e6
         guard response.totals.events > 0 else { throw BenchError("the monthly report counted no messages over the loaded store") }
         report.add("scale.report.ms", "monthly report over \(shops.formatted()) shops", elapsedMs, "ms")
     }

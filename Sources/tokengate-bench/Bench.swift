@@ -5,6 +5,7 @@
 // test, all at the same concurrency, then the ratios against their targets.
 import Foundation
 import TokenGateClient
+import TokenGateClock
 import TokenGateWire
 
 /// The byte sizes of one CanMakeRequest round trip, frames included.
@@ -106,7 +107,7 @@ final class BenchRun {
     {
         let socket = fresh("gate") + ".sock"
         let data = dataDirectory ?? fresh("data")
-        let started = monotonicNs()
+        let started = MonotonicClock.nanoseconds()
         let child = try Child(
             "tokengated", executable: daemonPath, arguments: ["--socket", socket, "--data-dir", data, "--fsync", fsync],
             stderrPath: fresh("tokengated") + ".log", pinToCPU: cpu)
@@ -118,7 +119,7 @@ final class BenchRun {
             client.close()
             try await Task.sleep(nanoseconds: 2_000_000)
         }
-        return (child, socket, Double(monotonicNs() - started) / 1e9)
+        return (child, socket, Double(MonotonicClock.nanoseconds() - started) / 1e9)
     }
 
     // MARK: - Sizes

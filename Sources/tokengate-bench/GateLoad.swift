@@ -3,6 +3,7 @@
 // CanMakeRequest over a thousand shops and LogUsage with realistic ids, so that every figure is
 // taken on the same message sizes.
 import TokenGateClient
+import TokenGateClock
 import TokenGateWire
 
 enum GateLoad {
@@ -16,7 +17,7 @@ enum GateLoad {
         let clients = (0..<connections).map { _ in TokenGateClient(socketPath: socketPath) }
         defer { for client in clients { client.close() } }
         for client in clients { _ = try await client.health() }
-        let measureFrom = monotonicNs() + warmupNs
+        let measureFrom = MonotonicClock.nanoseconds() + warmupNs
         let end = measureFrom + durationNs
         return try await withThrowingTaskGroup(of: Measurement.self) { group in
             for connection in 0..<connections {
@@ -44,11 +45,11 @@ enum GateLoad {
         var part = Measurement(calls: 0, elapsedNs: 0, latenciesNs: [])
         var call = 0
         while true {
-            let started = monotonicNs()
+            let started = MonotonicClock.nanoseconds()
             if started >= end { break }
             try await body(client, worker, call)
             call += 1
-            let finished = monotonicNs()
+            let finished = MonotonicClock.nanoseconds()
             if finished >= measureFrom && finished < end {
                 part.calls += 1
                 if recordLatencies { part.latenciesNs.append(finished - started) }

@@ -3,6 +3,7 @@
 // busy, so calls per second alone cannot say whether TokenGate's extra cost is its own code
 // (user time) or the kernel's work on its behalf (system time); this figure can.
 import Foundation
+import TokenGateClock
 
 /// Busy CPU time of all cores together, in clock ticks (`/proc/stat`, first line).
 struct MachineCPU {
@@ -35,9 +36,9 @@ struct CPUPerCall {
     /// throughout, so warm-up and window burn CPU at the same rate).
     mutating func measure(windowNs: UInt64, _ slice: () async throws -> Measurement) async rethrows -> Measurement {
         let before = MachineCPU.now()
-        let started = monotonicNs()
+        let started = MonotonicClock.nanoseconds()
         let measured = try await slice()
-        let wallNs = monotonicNs() - started
+        let wallNs = MonotonicClock.nanoseconds() - started
         guard let before, let after = MachineCPU.now(), wallNs > 0 else {
             complete = false
             return measured

@@ -1,5 +1,6 @@
-// The benchmark's command line: the two modes (--quick, under a minute; full, the figures the
-// README quotes), the output form, and the knobs the test suite uses to run it in seconds.
+// The benchmark's command line: the two modes (--quick, under a minute; full, the figures
+// docs/performance.md quotes), the output form, and the knobs the test suite uses to run it in
+// seconds.
 // Sizes and durations live here as named constants so a reader sees what "full" means.
 import Foundation
 

@@ -3,6 +3,7 @@
 // run's temporary directory, waited for until it answers, and killed by its own pid.
 import Foundation
 import TokenGateClient
+import TokenGateClock
 import TokenGateWire
 
 /// A child process the benchmark owns.
@@ -87,8 +88,8 @@ enum Machine {
 
     /// Waits until something accepts connections on `socketPath`.
     static func waitForSocket(_ socketPath: String, child: Child, timeoutMs: Int = 20_000) throws {
-        let deadline = monotonicNs() + UInt64(timeoutMs) * 1_000_000
-        while monotonicNs() < deadline {
+        let deadline = MonotonicClock.nanoseconds() + UInt64(timeoutMs) * 1_000_000
+        while MonotonicClock.nanoseconds() < deadline {
             if let fd = try? UnixSocket.connect(path: socketPath) {
                 UnixSocket.close(fd)
                 return
@@ -130,13 +131,6 @@ enum Machine {
 struct BenchError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// CLOCK_MONOTONIC in nanoseconds.
-func monotonicNs() -> UInt64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
 }
 
 /// Progress lines, on stderr so that `--json` keeps stdout clean.

@@ -1,9 +1,10 @@
 // Roles for profiling under valgrind (callgrind counts instructions, which stays stable on a
 // busy machine): the daemon's parts wired as tokengated does, but without `dispatchMain`
 // (whose signal thread valgrind cannot run), and a fixed number of sequential calls from a
-// plain thread. Not used by a benchmark run; see README "Profiling".
+// plain thread. Not used by a benchmark run; see docs/performance.md, "Where the time goes".
 import Foundation
 import TokenGateClient
+import TokenGateClock
 import TokenGateServer
 import TokenGateStore
 import TokenGateWire
@@ -30,14 +31,14 @@ enum ProfileRoles {
     /// a snapshot. For counting recovery's instructions under callgrind, whose signal handling
     /// `dispatchMain` breaks (so the daemon cannot be profiled to SERVING and stopped).
     static func recover(dataDirectory: String) -> Never {
-        let started = DispatchTime.now().uptimeNanoseconds
+        let started = MonotonicClock.nanoseconds()
         do {
             let log = try WriteAheadLog(directory: dataDirectory, policy: .never)
             let encoding = FactEncoding(
                 encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) }, decodeUsage: FactCodec.decodeUsage)
             let ledger = Ledger(directory: dataDirectory, configuration: .defaults, log: log, encoding: encoding, bootID: "profile")
             let recovery = try ledger.recover(repair: false)
-            let elapsedMs = (DispatchTime.now().uptimeNanoseconds - started) / 1_000_000
+            let elapsedMs = (MonotonicClock.nanoseconds() - started) / 1_000_000
             print("recovered \(recovery.snapshotFacts) snapshot facts and \(recovery.logRecords) log records in \(elapsedMs) ms")
         } catch {
             fail("recover: \(error)")

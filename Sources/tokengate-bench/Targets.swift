@@ -20,7 +20,7 @@ extension BenchRun {
             Target(name: "(info) CanMakeRequest p99.9, 1 conn / floor", numeratorKey: "tg.can.seq.p999_us", denominatorKey: "floor.seq.p999_us", bound: .none),
             // The same throughput against the screening run of the thread server, which no
             // TokenGate slice precedes: at 64 connections the floor slices that alternate with
-            // TokenGate have mostly come out well below it (README, "Benchmark").
+            // TokenGate have mostly come out well below it (docs/performance.md).
             Target(name: "(info) CanMakeRequest calls/s, \(c64) / screening floor", numeratorKey: "tg.can.\(c64).calls_per_s", denominatorKey: "floor.thread.\(c64).calls_per_s", bound: .none),
             Target(name: "(info) CanMakeRequest p50, \(c64) / floor", numeratorKey: "tg.can.\(c64).p50_us", denominatorKey: "floor.\(c64).p50_us", bound: .none),
             Target(name: "(info) CanMakeRequest calls/s, 1 conn / Redis gate", numeratorKey: "tg.can.seq.calls_per_s", denominatorKey: "redis.gate.seq.calls_per_s", bound: .none),

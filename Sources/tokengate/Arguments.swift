@@ -1,6 +1,7 @@
 // A small command-line parser: positional words, `--flag value` options and boolean switches,
 // each verb declaring which it accepts so a typo is an error, never silently ignored.
 import Foundation
+import TokenGateCore
 
 struct UsageError: Error {
     var message: String
@@ -60,13 +61,13 @@ struct Arguments {
         return positionals[index]
     }
 
-    /// An ISO 8601 UTC time like 2026-10-31T23:59:59Z (fractional seconds allowed), as Unix ms.
+    /// An ISO 8601 UTC time like 2026-10-31T23:59:59Z (fractional seconds allowed) or a UTC
+    /// date like 2026-10-31 (its midnight), as Unix ms; 0 when the option is absent.
     func time(_ name: String) throws -> Int64 {
         guard let text = values[name] else { return 0 }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let date = formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text)
-        guard let date else { throw UsageError(message: "\(name) must look like 2026-10-31T23:59:59Z, not '\(text)'") }
-        return Int64((date.timeIntervalSince1970 * 1_000).rounded())
+        guard let unixMs = UTCCalendar.parseISO8601(text) else {
+            throw UsageError(message: "\(name) must look like 2026-10-31 or 2026-10-31T23:59:59Z, not '\(text)'")
+        }
+        return unixMs
     }
 }

@@ -161,19 +161,8 @@ private func requiredPeriod(_ arguments: Arguments) throws -> String {
 /// or a UTC date (`2026-11-01`, its midnight).
 private func usageFilter(_ arguments: Arguments) throws -> UsageFilter {
     UsageFilter(
-        shopID: arguments.string("--shop", default: ""), fromUnixMs: try rangeTime(arguments, "--from"),
-        toUnixMs: try rangeTime(arguments, "--to"))
-}
-
-private func rangeTime(_ arguments: Arguments, _ name: String) throws -> Int64 {
-    guard var text = arguments.string(name) else { return 0 }
-    if text.count == 10 { text += "T00:00:00Z" }
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    guard let date = formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text) else {
-        throw UsageError(message: "\(name) must look like 2026-11-01 or 2026-10-31T23:59:59Z, not '\(arguments.string(name)!)'")
-    }
-    return Int64((date.timeIntervalSince1970 * 1_000).rounded())
+        shopID: arguments.string("--shop", default: ""), fromUnixMs: try arguments.time("--from"),
+        toUnixMs: try arguments.time("--to"))
 }
 
 // MARK: - Descriptions

@@ -22,8 +22,8 @@ let usage = """
                          everysec (up to ~1 s of acknowledged writes may be lost on power failure),
                          never (the OS decides; a power failure may lose recent writes)
       --shards N         number of store shards (default: 64)
-      --config FILE      JSON config file overriding the embedded defaults (see README); run-time
-                         changes made with admin RPCs are kept in the log and win over it
+      --config FILE      JSON config file overriding the embedded defaults (docs/configuration.md);
+                         run-time changes made with admin RPCs are kept in the log and win over it
       --repair           cut the log at the first corrupt record instead of refusing to start
       --log-format F     logfmt (default) or json: one line per event on stderr
       --metrics-file P   write the metrics (Prometheus text) to P every --metrics-interval

@@ -138,10 +138,10 @@ final class ConfigurationFileTests: XCTestCase {
 }
 
 final class ReadmeConfigurationExampleTests: XCTestCase {
-    /// The config file example in README.md must stay loadable.
+    /// The config file example in docs/configuration.md (linked from README.md) must stay loadable.
     func testTheReadmeExampleLoads() throws {
         let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("README.md")
+            .deletingLastPathComponent().appendingPathComponent("docs/configuration.md")
         let text = try String(contentsOf: readme, encoding: .utf8)
         let start = try XCTUnwrap(text.range(of: "```json\n"))
         let end = try XCTUnwrap(text.range(of: "```", range: start.upperBound..<text.endIndex))

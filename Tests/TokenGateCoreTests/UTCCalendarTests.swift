@@ -1,6 +1,7 @@
 // Tests of UTC day and month keys: month boundaries to the millisecond, leap years, strict
 // period parsing, and a sweep against a deliberately naive day-by-day calendar.
 
+import TokenGateTestSupport
 import XCTest
 
 @testable import TokenGateCore
@@ -84,6 +85,34 @@ final class UTCCalendarTests: XCTestCase {
                     days += 1
                 }
             }
+        }
+    }
+
+    func testISO8601ParsingAcceptsWhatTheCLITakesAndRoundTrips() {
+        XCTAssertEqual(UTCCalendar.parseISO8601("2026-11-01"), utc(2026, 11, 1))
+        XCTAssertEqual(UTCCalendar.parseISO8601("2026-10-31T23:59:59Z"), utc(2026, 10, 31, 23, 59, 59))
+        XCTAssertEqual(UTCCalendar.parseISO8601("2026-10-31T23:59:59.999Z"), utc(2026, 10, 31, 23, 59, 59, 999))
+        XCTAssertEqual(UTCCalendar.parseISO8601("2026-10-31T23:59:59.5Z"), utc(2026, 10, 31, 23, 59, 59, 500))
+        XCTAssertEqual(UTCCalendar.parseISO8601("2026-10-31T23:59:59.123456789Z"), utc(2026, 10, 31, 23, 59, 59, 123))
+        XCTAssertEqual(UTCCalendar.parseISO8601("2026-11-01T01:30:00+02:00"), utc(2026, 10, 31, 23, 30))
+        XCTAssertEqual(UTCCalendar.parseISO8601("2026-10-31T22:30:00-01:00"), utc(2026, 10, 31, 23, 30))
+        XCTAssertEqual(UTCCalendar.parseISO8601("2024-02-29"), utc(2024, 2, 29))
+        XCTAssertEqual(UTCCalendar.parseISO8601("1969-12-31T23:59:59.999Z"), -1)
+        var generator = SplitMix64(seed: 21)
+        for _ in 0..<1_000 {
+            let instant = Int64.random(in: utc(0, 1, 1)..<utc(9999, 12, 31), using: &generator)
+            XCTAssertEqual(UTCCalendar.parseISO8601(UTCCalendar.iso8601(instant)), instant)
+        }
+    }
+
+    func testISO8601ParsingRefusesWhatIsNotATime() {
+        for text in [
+            "", "2026-11", "2026-11-1", "2026-13-01", "2026-00-10", "2026-02-29", "2026-04-31", "2026-11-01T",
+            "2026-11-01T24:00:00Z", "2026-11-01T10:60:00Z", "2026-11-01T10:00:60Z", "2026-11-01T10:00:00",
+            "2026-11-01T10:00:00.Z", "2026-11-01T10:00:00+2", "2026-11-01 10:00:00Z", "2026-11-01T10:00:00Zx",
+            "+2026-11-01", "２０２６-11-01", "2026-11-01T10:00:00+25:00",
+        ] {
+            XCTAssertNil(UTCCalendar.parseISO8601(text), text)
         }
     }
 }

@@ -145,7 +145,7 @@ final class ClientResilienceTests: XCTestCase {
         gate.shutdown()
     }
 
-    /// The README's executor example, as written there (a counter aside).
+    /// The executor example of docs/swift-client.md, as written there (a counter aside).
     func testReadmeExecutorExample() async throws {
         let daemon = try TestDaemon()
         let gate = daemon.client()
