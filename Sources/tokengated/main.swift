@@ -10,7 +10,7 @@ let usage = """
                       [--log-format logfmt|json] [--metrics-file PATH [--metrics-interval SECONDS]]
                       [--high-cost-check-at HH:MM] [--high-cost-threshold-usd X]
                       [--snapshot-every-records N] [--snapshot-every-seconds S] [--retention-months M]
-                      [--postgres CONNINFO [--host-id ID] [--ship-backlog-bytes-max N]]
+                      [--postgres CONNINFO [--host-id ID] [--ship-backlog-bytes-max N] [--fleet [--fleet-lease-ttl-ms MS]]]
 
     Serves TokenGate's BudgetService on a Unix socket, with embedded defaults (prices, limits,
     tiers); no config file is needed.
@@ -68,6 +68,12 @@ let usage = """
       --ship-backlog-bytes-max N
                          unshipped log over N bytes raises the backlog alert (default: 1 GiB);
                          usage is never refused for it
+      --fleet            budgets across hosts (docs/fleet.md): every daemon with --fleet on one
+                         PostgreSQL enforces each shop's caps for the fleet, admitting locally
+                         against a lease carved from the shop's pool
+      --fleet-lease-ttl-ms MS
+                         how long a lease is trusted without PostgreSQL (default: 30000); after
+                         that a host cut off from PostgreSQL denies (fails closed)
       --version          print the version
       -h, --help         print this help
 
@@ -151,6 +157,13 @@ while let argument = arguments.popFirst() {
         pendingHostID = id
     case "--ship-backlog-bytes-max":
         pendingBacklogBytesMax = number(argument, value(for: argument))
+    case "--fleet": options.fleet = true
+    case "--fleet-lease-ttl-ms":
+        let text = value(for: argument)
+        guard let ms = Int64(text), (2_000...3_600_000).contains(ms) else {
+            die("--fleet-lease-ttl-ms must be 2000...3600000, not '\(text)'")
+        }
+        options.fleetLeaseTTLMs = ms
     case "--version":
         print("tokengated \(TokenGateVersion.current)")
         exit(0)
@@ -173,4 +186,5 @@ if pendingHostID != nil || pendingBacklogBytesMax != nil {
     if let bytes = pendingBacklogBytesMax { postgres.backlogBytesMax = Int(clamping: bytes) }
     options.postgres = postgres
 }
+if options.fleet && options.postgres == nil { die("--fleet needs --postgres (or $TOKENGATE_POSTGRES)") }
 Daemon.run(options)
