@@ -16,7 +16,7 @@ struct Command {
 private let usageOptions: Set<String> = ["--op", "--model", "--input-tokens", "--output-tokens"]
 
 /// Every verb, in help order. Each feature area contributes its verbs from its own file.
-let commands: [Command] = gateCommands + adminCommands + reportCommands + storageCommands + opsCommands
+let commands: [Command] = gateCommands + adminCommands + reportCommands + storageCommands + opsCommands + fleetCommands
 
 /// The verbs of the hot RPCs and health.
 let gateCommands: [Command] = [

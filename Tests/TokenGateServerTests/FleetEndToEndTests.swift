@@ -20,6 +20,71 @@ final class FleetEndToEndTests: XCTestCase {
     static let shops = ["fleet-a", "fleet-b", "fleet-c", "fleet-d"]
 
     func testThreeDaemonsHoldEachShopsDailyCapTogether() async throws {
+        try await runFleet(fault: nil, overshootBoundNanoUSD: 0)
+    }
+
+    /// One daemon killed with SIGKILL a second into the run and restarted two seconds later. The
+    /// holds it had are lost while their calls go on (the workers log them once it is back, as a
+    /// client's spool does): the stated bound is those holds' worst cases, two workers' worth.
+    func testKilledAndRestartedDaemon() async throws {
+        try await runFleet(
+            fault: { daemons in
+                try await Task.sleep(nanoseconds: 1_000_000_000)
+                daemons[1].stop(signal: SIGKILL)
+                try await Task.sleep(nanoseconds: 2_000_000_000)
+                try daemons[1].start()
+            }, overshootBoundNanoUSD: 2 * Self.worstCaseNanoUSD)
+    }
+
+    /// PostgreSQL stopped for ten seconds a second into the run: the daemons admit from the
+    /// leases they hold, then deny; once it is back, shipping and leasing resume.
+    func testPostgresStoppedForTenSeconds() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let pgCtl = environment["TOKENGATE_TEST_PG_CTL"], let data = environment["TOKENGATE_TEST_PG_DATA"] else {
+            throw XCTSkip("run under scripts/with-postgres.sh, which says how to stop and start its PostgreSQL")
+        }
+        let runAs = environment["TOKENGATE_TEST_PG_RUN_AS"] ?? ""
+        // The server's own options (socket directory, port), to start it again the same way.
+        let opts = try String(contentsOfFile: data + "/postmaster.opts", encoding: .utf8)
+        let quoted = opts.split(separator: "\"", omittingEmptySubsequences: false).enumerated()
+            .filter { $0.offset % 2 == 1 }.map { String($0.element) }
+        var serverOptions: [String] = []
+        var index = 0
+        while index < quoted.count {
+            if quoted[index] == "-D" { index += 2; continue }
+            serverOptions.append("'" + quoted[index] + "'")
+            index += 1
+        }
+        let startOptions = serverOptions.joined(separator: " ")
+        try await runFleet(
+            fault: { _ in
+                try await Task.sleep(nanoseconds: 1_000_000_000)
+                try Self.pgCtl(pgCtl, runAs: runAs, ["-D", data, "-m", "fast", "-w", "stop"])
+                try await Task.sleep(nanoseconds: 10_000_000_000)
+                try Self.pgCtl(
+                    pgCtl, runAs: runAs,
+                    ["-D", data, "-w", "-l", data + "/../server.log", "-o", startOptions, "start"])
+            }, overshootBoundNanoUSD: 0, seconds: 90)
+    }
+
+    static func pgCtl(_ pgCtl: String, runAs: String, _ arguments: [String]) throws {
+        let process = Process()
+        if runAs.isEmpty {
+            process.executableURL = URL(fileURLWithPath: pgCtl)
+            process.arguments = arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+            process.arguments = ["-u", runAs, "--", pgCtl] + arguments
+        }
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw XCTSkip("pg_ctl \(arguments) failed") }
+    }
+
+    func runFleet(
+        fault: (@Sendable ([TestDaemon]) async throws -> Void)?, overshootBoundNanoUSD: NanoUSD, seconds: Double = 60
+    ) async throws {
         let database = try FleetTestDatabase()
         let config = try writeConfig()
         var daemons: [TestDaemon] = []
@@ -30,7 +95,15 @@ final class FleetEndToEndTests: XCTestCase {
             ]))
         }
         let sockets = daemons.map(\.socketPath)
-        let spent = try await drive(sockets: sockets, seconds: 60)
+        let frozen = daemons
+        let tally = Tally()
+        tally.faultOver.store(fault == nil, ordering: .relaxed)
+        async let faulted: Void = {
+            try await fault?(frozen)
+            tally.faultOver.store(true, ordering: .relaxed)
+        }()
+        let spent = try await drive(sockets: sockets, seconds: seconds, tally: tally)
+        try await faulted
         let connection = try database.connect()
         try waitUntilShipped(spent, connection)
         let day = DayKey(unixMs: UnixMillis(Date().timeIntervalSince1970 * 1000))
@@ -43,7 +116,7 @@ final class FleetEndToEndTests: XCTestCase {
             let shipped = spent[shop] ?? 0
             lines.append("\(shop): spent \(Money.formatUSD(shipped)) of \(Money.formatUSD(Self.capNanoUSD)) (leased still \(rows.rows.first?[1] ?? "?"))")
             XCTAssertEqual(settled, shipped, "\(shop): the pool's settled spend differs from the shipped rows")
-            XCTAssertLessThanOrEqual(shipped, Self.capNanoUSD, "\(shop) overshot its fleet cap")
+            XCTAssertLessThanOrEqual(shipped, Self.capNanoUSD + overshootBoundNanoUSD, "\(shop) overshot its fleet cap")
             XCTAssertLessThan(Self.capNanoUSD - shipped, Self.worstCaseNanoUSD, "\(shop) ended more than one call from its cap")
         }
         let leases = try connection.query(
@@ -58,8 +131,7 @@ final class FleetEndToEndTests: XCTestCase {
 
     /// Two workers per daemon over every shop until each shop has been denied 40 calls in a row
     /// fleet-wide (no call fits any more) or `seconds` pass. Returns each shop's logged cost.
-    func drive(sockets: [String], seconds: Double) async throws -> [String: NanoUSD] {
-        let tally = Tally()
+    func drive(sockets: [String], seconds: Double, tally: Tally) async throws -> [String: NanoUSD] {
         let deadline = Date().addingTimeInterval(seconds)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, socket) in (sockets + sockets).enumerated() {
@@ -72,24 +144,44 @@ final class FleetEndToEndTests: XCTestCase {
                         let open = Self.shops.filter { shop in tally.deniedInARow.withLock { ($0[shop] ?? 0) < 40 } }
                         guard let shop = open.randomElement(using: &random) else { return }
                         call += 1
-                        let answer = try await client.canMakeRequest(CanMakeRequestRequest(
-                            shopID: shop, estimatedInputTokens: Self.inputTokens, maxOutputTokens: Self.maxOutputTokens,
-                            reserve: true))
+                        let answer: CanMakeRequestResponse
+                        do {
+                            answer = try await client.canMakeRequest(CanMakeRequestRequest(
+                                shopID: shop, estimatedInputTokens: Self.inputTokens, maxOutputTokens: Self.maxOutputTokens,
+                                reserve: true))
+                        } catch {
+                            // The daemon is down (the kill test): the worker waits, as a client would.
+                            try await Task.sleep(nanoseconds: 50_000_000)
+                            continue
+                        }
                         guard answer.decision == .allow else {
                             // Denied: counts towards the end only once nothing was allowed for 3 s (leftover leases go back).
-                            let quiet = tally.lastAllowed.withLock { Date().timeIntervalSince($0[shop] ?? .distantPast) > 3 }
+                            let quiet = tally.faultOver.load(ordering: .relaxed) && tally.lastAllowed.withLock { Date().timeIntervalSince($0[shop] ?? .distantPast) > 3 }
                             if quiet { tally.deniedInARow.withLock { $0[shop, default: 0] += 1 } }
                             tally.reasons.withLock { $0["\(shop) \(answer.reason) \(answer.message.prefix(60))", default: 0] += 1 }
                             continue
                         }
                         tally.deniedInARow.withLock { $0[shop] = 0 }
                         tally.lastAllowed.withLock { $0[shop] = Date() }
-                        let logged = try await client.logUsage(LogUsageRequest(
+                        let usage = LogUsageRequest(
                             eventID: "w\(index)-\(call)-\(UInt32.random(in: 0...UInt32.max, using: &random))", shopID: shop,
                             userID: "u", conversationID: "c", inputTokens: Self.inputTokens,
                             outputTokens: UInt64.random(in: 0...Self.maxOutputTokens, using: &random),
-                            reservationID: answer.reservationID))
-                        tally.costs.withLock { $0[shop, default: 0] += logged.costNanoUSD }
+                            reservationID: answer.reservationID)
+                        // The model was called: its usage is logged whatever happens (a client's
+                        // spool re-sends it with the same event id until the daemon takes it).
+                        var attempts = 0
+                        while true {
+                            do {
+                                let logged = try await client.logUsage(usage)
+                                tally.costs.withLock { $0[shop, default: 0] += logged.costNanoUSD }
+                                break
+                            } catch {
+                                attempts += 1
+                                if attempts > 600 { throw error }
+                                try await Task.sleep(nanoseconds: 50_000_000)
+                            }
+                        }
                     }
                 }
             }
@@ -104,6 +196,8 @@ final class FleetEndToEndTests: XCTestCase {
         let deniedInARow = Mutex<[String: Int]>([:])
         let lastAllowed = Mutex<[String: Date]>([:])
         let reasons = Mutex<[String: Int]>([:])
+        /// Denials count towards the end only after the fault (if any) is over.
+        let faultOver = Atomic<Bool>(false)
     }
 
     /// Waits until PostgreSQL holds every logged cost (the shippers caught up).
