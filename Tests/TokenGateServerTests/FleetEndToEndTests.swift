@@ -44,6 +44,7 @@ final class FleetEndToEndTests: XCTestCase {
             throw XCTSkip("run under scripts/with-postgres.sh, which says how to stop and start its PostgreSQL")
         }
         let runAs = environment["TOKENGATE_TEST_PG_RUN_AS"] ?? ""
+        FileHandle.standardError.write(Data("FleetEndToEndTests: reading postmaster.opts\n".utf8))
         // The server's own options (socket directory, port), to start it again the same way.
         let opts = try String(contentsOfFile: data + "/postmaster.opts", encoding: .utf8)
         let quoted = opts.split(separator: "\"", omittingEmptySubsequences: false).enumerated()
@@ -56,10 +57,12 @@ final class FleetEndToEndTests: XCTestCase {
             index += 1
         }
         let startOptions = serverOptions.joined(separator: " ")
+        FileHandle.standardError.write(Data("FleetEndToEndTests: options \(startOptions)\n".utf8))
         try await runFleet(
             fault: { _ in
                 try await Task.sleep(nanoseconds: 1_000_000_000)
                 try Self.pgCtl(pgCtl, runAs: runAs, ["-D", data, "-m", "fast", "-w", "stop"])
+                FileHandle.standardError.write(Data("FleetEndToEndTests: PostgreSQL stopped\n".utf8))
                 try await Task.sleep(nanoseconds: 10_000_000_000)
                 try Self.pgCtl(
                     pgCtl, runAs: runAs,
@@ -79,6 +82,7 @@ final class FleetEndToEndTests: XCTestCase {
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         process.waitUntilExit()
+        FileHandle.standardError.write(Data("FleetEndToEndTests: pg_ctl \(arguments.last ?? "") exited \(process.terminationStatus)\n".utf8))
         guard process.terminationStatus == 0 else { throw XCTSkip("pg_ctl \(arguments) failed") }
     }
 
@@ -95,6 +99,7 @@ final class FleetEndToEndTests: XCTestCase {
             ]))
         }
         let sockets = daemons.map(\.socketPath)
+        FileHandle.standardError.write(Data("FleetEndToEndTests: daemons up\n".utf8))
         let frozen = daemons
         let tally = Tally()
         tally.faultOver.store(fault == nil, ordering: .relaxed)
@@ -103,7 +108,9 @@ final class FleetEndToEndTests: XCTestCase {
             tally.faultOver.store(true, ordering: .relaxed)
         }()
         let spent = try await drive(sockets: sockets, seconds: seconds, tally: tally)
+        FileHandle.standardError.write(Data("FleetEndToEndTests: workers done\n".utf8))
         try await faulted
+        FileHandle.standardError.write(Data("FleetEndToEndTests: fault done\n".utf8))
         let connection = try database.connect()
         try waitUntilShipped(spent, connection)
         let day = DayKey(unixMs: UnixMillis(Date().timeIntervalSince1970 * 1000))
