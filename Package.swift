@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 // TokenGate: a per-shop LLM budget gate served over a Unix socket. The modules depend one way:
-// Core (pure domain) <- Wire (protobuf-c framing and conversion) and Store (shards, log,
-// snapshots) <- Server <- tokengated; Wire <- Client <- tokengate. Clock (the monotonic clock)
-// <- Store, Server and Client.
+// Core (pure domain) <- Wire (protobuf-c framing and conversion), Store (shards, log,
+// snapshots) and Postgres (libpq, schema, shipped rows) <- Server <- tokengated; Wire <- Client
+// <- tokengate. Clock (the monotonic clock) <- Store, Server and Client.
 import PackageDescription
 
 // Warnings are errors in this project's own builds, passed by scripts/test.sh
@@ -36,7 +36,9 @@ let package = Package(
         .target(name: "TokenGateStore", dependencies: ["TokenGateCore", "TokenGateClock", "CTokenGateCRC"]),
         .target(
             name: "TokenGateServer",
-            dependencies: ["TokenGateCore", "TokenGateClock", "TokenGateWire", "TokenGateStore", "TokenGatePostgres", "CTokenGateSys"]
+            dependencies: [
+                "TokenGateCore", "TokenGateClock", "TokenGateWire", "TokenGateStore", "TokenGatePostgres", "CTokenGateSys",
+            ]
         ),
         .target(
             name: "TokenGateClient", dependencies: ["TokenGateCore", "TokenGateClock", "TokenGateWire"],
@@ -50,7 +52,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "tokengate-fuzz-wire",
-            dependencies: ["TokenGateWire", "TokenGateStore"]
+            dependencies: ["TokenGateWire", "TokenGateStore", "TokenGateServer"]
         ),
         .executableTarget(
             name: "tokengate-bench",
@@ -65,11 +67,8 @@ let package = Package(
         .testTarget(name: "TokenGateWireTests", dependencies: ["TokenGateWire", "TokenGateCore", "TokenGateTestSupport"]),
         .testTarget(name: "TokenGateStoreTests", dependencies: ["TokenGateStore", "TokenGateWire", "TokenGateTestSupport"]),
         .testTarget(name: "TokenGateClientTests", dependencies: ["TokenGateClient", "TokenGateWire", "TokenGateTestSupport"]),
-        .testTarget(name: "TokenGateServerTests", dependencies: ["TokenGateServer", "TokenGateClient", "TokenGateWire", "TokenGateTestSupport"]),
         .testTarget(
-            name: "TokenGatePostgresTests",
-            dependencies: [
-                "TokenGatePostgres", "TokenGateServer", "TokenGateClient", "TokenGateStore", "TokenGateWire", "TokenGateTestSupport",
-            ]),
+            name: "TokenGateServerTests",
+            dependencies: ["TokenGateServer", "TokenGateClient", "TokenGateWire", "TokenGatePostgres", "TokenGateTestSupport"]),
     ]
 )

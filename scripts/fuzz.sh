@@ -8,11 +8,11 @@ targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
-    -h|--help) echo "usage: scripts/fuzz.sh [--seconds N] [frames|envelope|requests|facts|records ...]"; exit 0 ;;
+    -h|--help) echo "usage: scripts/fuzz.sh [--seconds N] [frames|envelope|requests|facts|records|http ...]"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(frames envelope requests facts records)
+[ ${#targets[@]} -gt 0 ] || targets=(frames envelope requests facts records http)
 
 swift build --scratch-path .build-fuzz --product tokengate-fuzz-wire \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -use-ld=lld >&2

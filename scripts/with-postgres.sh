@@ -22,9 +22,10 @@ stop() {
 trap stop EXIT
 as_postgres "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; exit 1; }
-as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o \
-  "-c listen_addresses='' -c unix_socket_directories=$dir -p $port -c fsync=off -c max_connections=200" start >/dev/null \
-  || { cat "$dir/server.log" >&2; exit 1; }
+# In the config file, not on pg_ctl's command line, so a test's `pg_ctl start` gets them too.
+printf "%s\n" "listen_addresses = ''" "unix_socket_directories = '$dir'" "port = $port" "max_connections = 200" \
+  | as_postgres tee -a "$dir/data/postgresql.conf" >/dev/null
+as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
 # For tests that stop and restart the server (PostgreSQL down under load).
 export TOKENGATE_TEST_PG_CTL="$bin/pg_ctl"
 export TOKENGATE_TEST_PG_DATA="$dir/data"

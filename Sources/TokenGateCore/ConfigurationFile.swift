@@ -13,6 +13,8 @@
 //   shop_rate_limits  { SHOP: { requests_per_minute, tokens_per_minute } }
 //   optimization      { model_downgrades: { FROM: TO }, threshold_percent (or null), history_cap }
 //   reservation_ttl_ms, unknown_shops ("default_tier" | "deny"), shadow_mode, shadow_shops
+//   postgres          { conninfo, host_id, ship_backlog_bytes_max }   the daemon's shipping (DESIGN §8);
+//                     --postgres and $TOKENGATE_POSTGRES win over it
 // VERSION: effective_from_unix_ms, input_usd_per_million, output_usd_per_million,
 //   cached_input_usd_per_million (default: the input price), prompt_tiers [ { prompt_tokens_above,
 //   input_usd_per_million, output_usd_per_million, cached_input_usd_per_million } ], source.
@@ -29,7 +31,7 @@ public enum ConfigurationFile {
     /// whatever order the file lists them in).
     static let topLevelKeys = [
         "prices", "fallback_price", "tiers", "default_tier", "limits", "shop_limits", "shop_rate_limits", "optimization",
-        "reservation_ttl_ms", "unknown_shops", "shadow_mode", "shadow_shops",
+        "reservation_ttl_ms", "unknown_shops", "shadow_mode", "shadow_shops", "postgres",
     ]
 
     /// `base` with the file's settings applied, validated as a whole.
@@ -53,6 +55,34 @@ public enum ConfigurationFile {
             throw .invalidArgument("the configuration it makes is invalid: \(error.message)")
         }
         return config
+    }
+
+    /// The file's `postgres` section: PostgreSQL shipping settings, nil where absent.
+    public struct PostgresSettings: Sendable, Equatable {
+        public var conninfo: String?
+        public var hostID: String?
+        public var shipBacklogBytesMax: UInt64?
+
+        public init(conninfo: String?, hostID: String?, shipBacklogBytesMax: UInt64?) {
+            self.conninfo = conninfo
+            self.hostID = hostID
+            self.shipBacklogBytesMax = shipBacklogBytesMax
+        }
+    }
+
+    /// The `postgres` section of a config file (nil when the file has none).
+    /// Throws `invalidArgument` naming the key, as `apply` does.
+    public static func postgresSettings(_ bytes: [UInt8]) throws(TokenGateError) -> PostgresSettings? {
+        let root = ConfigField(value: try JSONValue.parse(bytes), path: "")
+        guard let field = try root.memberMap(allowed: topLevelKeys)["postgres"] else { return nil }
+        return try postgres(field)
+    }
+
+    private static func postgres(_ field: ConfigField) throws(TokenGateError) -> PostgresSettings {
+        let members = try field.memberMap(allowed: ["conninfo", "host_id", "ship_backlog_bytes_max"])
+        return PostgresSettings(
+            conninfo: try members["conninfo"]?.string(), hostID: try members["host_id"]?.string(),
+            shipBacklogBytesMax: try members["ship_backlog_bytes_max"]?.unsigned(max: UInt64(Int64.max)))
     }
 
     private static func apply(_ key: String, _ field: ConfigField, to config: inout Configuration) throws(TokenGateError) {
@@ -92,6 +122,7 @@ public enum ConfigurationFile {
             }
         case "shadow_mode": config.shadowMode = try field.bool()
         case "shadow_shops": config.shadowShops = Set(try field.items().map { item throws(TokenGateError) in try item.string() })
+        case "postgres": _ = try postgres(field)  // the daemon's setting, not the domain's: checked here, read by `postgresSettings`
         default: preconditionFailure("top-level key '\(key)' is allowed but not handled")
         }
     }

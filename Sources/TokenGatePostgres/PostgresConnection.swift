@@ -77,6 +77,8 @@ public final class PostgresConnection {
             throw PostgresError(.connection, "cannot connect to PostgreSQL: \(message)")
         }
         self.connection = connection
+        // libpq prints server notices on stderr; the daemon's log is the place for what matters.
+        try execute("SET client_min_messages = warning")
     }
 
     deinit {
@@ -121,15 +123,31 @@ public final class PostgresConnection {
     /// server aborts the rest of the pipeline up to the sync, so wrap writes in BEGIN/COMMIT
     /// statements of the same pipeline to make them all or nothing).
     public func pipeline(_ statements: [PostgresStatement]) throws(PostgresError) -> [PostgresRows] {
-        guard PQenterPipelineMode(connection) == 1 else { throw connectionError() }
-        defer { _ = PQexitPipelineMode(connection) }
+        try sendPipelined(statements)
+        let results = try readPipelined(statementCount: statements.count)
+        endPipelineMode()
+        return results
+    }
+
+    /// Sends `statements` and a sync in pipeline mode (entered if needed) without reading any
+    /// result, so the caller can prepare the next group while the server runs this one. Read
+    /// each group's results with `readPipelined`, in the order the groups were sent.
+    public func sendPipelined(_ statements: [PostgresStatement]) throws(PostgresError) {
+        if PQpipelineStatus(connection) == PQ_PIPELINE_OFF {
+            guard PQenterPipelineMode(connection) == 1 else { throw connectionError() }
+        }
         for statement in statements {
             guard send(statement) else { throw connectionError() }
         }
         guard PQpipelineSync(connection) == 1 else { throw connectionError() }
+    }
+
+    /// Reads the results of the oldest group sent with `sendPipelined` (`statementCount`
+    /// statements and their sync).
+    public func readPipelined(statementCount: Int) throws(PostgresError) -> [PostgresRows] {
         var results: [PostgresRows] = []
         var failure: PostgresError?
-        for _ in statements {
+        for _ in 0..<statementCount {
             var rows = PostgresRows()
             while let result = PQgetResult(connection) {
                 defer { PQclear(result) }
@@ -141,7 +159,7 @@ public final class PostgresConnection {
             }
             results.append(rows)
         }
-        // The sync's own result, then the NULL that ends it.
+        // The sync's own result.
         guard let sync = PQgetResult(connection) else { throw connectionError() }
         let syncStatus = PQresultStatus(sync)
         PQclear(sync)
@@ -150,6 +168,11 @@ public final class PostgresConnection {
         }
         if let failure { throw failure }
         return results
+    }
+
+    /// Leaves pipeline mode once every group sent has been read (a no-op otherwise).
+    public func endPipelineMode() {
+        _ = PQexitPipelineMode(connection)
     }
 
     /// Runs `COPY ... FROM STDIN` with `sql`, sending each chunk of COPY text data, and returns

@@ -105,6 +105,7 @@ private struct UsageColumns: Sendable {
     var metadata = PostgresArray()
     var occurred = PostgresArray()
     var recorded = PostgresArray()
+    var periods = PostgresArray()
 
     mutating func append(_ event: UsageEvent) {
         eventIDs.append(text: event.eventID)
@@ -120,40 +121,42 @@ private struct UsageColumns: Sendable {
         metadata.append(text: ShipStatements.metadataJSON(event.metadata))
         occurred.append(number: String(event.occurredAtUnixMs))
         recorded.append(number: String(event.recordedAtUnixMs))
+        periods.append(text: MonthKey(unixMs: event.occurredAtUnixMs).description)
     }
 
     func statement(hostID: String) -> PostgresStatement {
         let columns = [
             eventIDs, shopIDs, userIDs, conversationIDs, operationTypes, models, inputTokens, outputTokens,
-            cachedInputTokens, costs, metadata, occurred, recorded,
+            cachedInputTokens, costs, metadata, occurred, recorded, periods,
         ]
         return PostgresStatement(ShipStatements.insertUsage, columns.map { $0.literal } + [hostID])
     }
 }
 
-/// A PostgreSQL array literal (`{"a","b"}`, `{1,2}`) built one element at a time.
+/// A PostgreSQL array literal (`{"a","b"}`, `{1,2}`) built one element at a time, as UTF-8
+/// bytes (appending to a String scalar by scalar cost more than the rest of a batch).
 struct PostgresArray: Sendable {
-    private var text = "{"
+    private var bytes: [UInt8] = [UInt8(ascii: "{")]
     private(set) var count = 0
 
     /// A text element, double-quoted with `"` and `\` escaped (array literal syntax).
     mutating func append(text value: String) {
-        if count > 0 { text += "," }
-        text += "\""
-        for scalar in value.unicodeScalars {
-            if scalar == "\"" || scalar == "\\" { text += "\\" }
-            text.unicodeScalars.append(scalar)
+        if count > 0 { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+            bytes.append(byte)
         }
-        text += "\""
+        bytes.append(UInt8(ascii: "\""))
         count += 1
     }
 
     /// A number written by the caller (`String(Int64)`), which needs no quoting.
     mutating func append(number: String) {
-        if count > 0 { text += "," }
-        text += number
+        if count > 0 { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(contentsOf: number.utf8)
         count += 1
     }
 
-    var literal: String { text + "}" }
+    var literal: String { String(decoding: bytes + [UInt8(ascii: "}")], as: UTF8.self) }
 }

@@ -6,8 +6,9 @@ import TokenGateCore
 
 /// The shipper's SQL, in one place.
 public enum ShipStatements {
-    /// Usage events from 13 parallel arrays ($1...$13) and the host id ($14). Row locks on the
-    /// inserted keys only; a key already present is skipped (the event was shipped before).
+    /// Usage events from 14 parallel arrays ($1...$14) and the host id ($15). Row locks on the
+    /// inserted keys only; a key already present is skipped (the event was shipped before). The
+    /// billing period comes from the daemon (the UTC month it bills the event in), not to_char.
     static let insertUsage = """
         INSERT INTO token_usage_logs (
           event_id, shop_id, user_id, conversation_id, operation_type, model_name, input_tokens, output_tokens,
@@ -16,11 +17,10 @@ public enum ShipStatements {
         SELECT e, s, u, c, o, m, i, ot, ci, i + ot, n::numeric / 1000000000, n, md::jsonb,
                timestamptz 'epoch' + oc * interval '1 millisecond',
                timestamptz 'epoch' + rc * interval '1 millisecond',
-               to_char((timestamptz 'epoch' + oc * interval '1 millisecond') AT TIME ZONE 'UTC', 'YYYY-MM'),
-               $14
+               bp, $15
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[],
-                    $8::numeric[], $9::numeric[], $10::bigint[], $11::text[], $12::bigint[], $13::bigint[])
-             AS r(e, s, u, c, o, m, i, ot, ci, n, md, oc, rc)
+                    $8::numeric[], $9::numeric[], $10::bigint[], $11::text[], $12::bigint[], $13::bigint[], $14::text[])
+             AS r(e, s, u, c, o, m, i, ot, ci, n, md, oc, rc, bp)
         ON CONFLICT (event_id) DO NOTHING
         """
 

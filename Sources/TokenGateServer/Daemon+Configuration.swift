@@ -30,6 +30,26 @@ extension Daemon {
         }
     }
 
+    /// `options` with the config file's `postgres` section applied where neither a flag nor
+    /// `$TOKENGATE_POSTGRES` set shipping up (those win over the file).
+    static func withConfigFilePostgres(_ options: DaemonOptions, fail: (String) -> Never) -> DaemonOptions {
+        guard options.postgres == nil, let path = options.configFile,
+            let data = FileManager.default.contents(atPath: path)
+        else { return options }
+        do {
+            guard let settings = try ConfigurationFile.postgresSettings([UInt8](data)), let conninfo = settings.conninfo,
+                !conninfo.isEmpty
+            else { return options }
+            var shipping = ShipperOptions(conninfo: conninfo, hostID: settings.hostID ?? DaemonOptions.hostIDDefault)
+            if let bytes = settings.shipBacklogBytesMax { shipping.backlogBytesMax = Int(clamping: bytes) }
+            var options = options
+            options.postgres = shipping
+            return options
+        } catch {
+            fail("config file \(path): \(error.message)")
+        }
+    }
+
     /// After recovery: the base with the logged run-time changes replayed must still be valid.
     static func checkRecoveredConfiguration(_ ledger: Ledger, options: DaemonOptions, fail: (String) -> Never) {
         guard let problem = ledger.configurationProblem() else { return }

@@ -59,14 +59,15 @@ public struct DaemonOptions: Sendable {
 
 public enum Daemon {
     /// Runs the daemon until a signal stops it. Never returns.
-    public static func run(_ options: DaemonOptions) -> Never {
-        let logger = Logger(format: options.operations.logFormat)
+    public static func run(_ commandLine: DaemonOptions) -> Never {
+        let logger = Logger(format: commandLine.operations.logFormat)
         let fail: @Sendable (String) -> Never = { message in
             logger.error(message)
             exit(1)
         }
         let startedMs = MonotonicClock.milliseconds()
-        let configuration = loadConfiguration(options, fail: fail)
+        let configuration = loadConfiguration(commandLine, fail: fail)
+        let options = withConfigFilePostgres(commandLine, fail: fail)
         let lock: DataDirectoryLock
         let ledger: Ledger
         let log: WriteAheadLog
@@ -101,6 +102,9 @@ public enum Daemon {
         } catch {
             let hint = (error as? SocketError)?.errno == EADDRINUSE ? " (another tokengated is serving on it)" : ""
             fail("cannot listen on \(options.socketPath)\(hint): \(error)")
+        }
+        if let problem = Operations.startMetricsEndpoint(options.operations, limits: options.limits, service: service, logger: logger) {
+            fail(problem)
         }
         let recovery: LedgerRecovery
         do {

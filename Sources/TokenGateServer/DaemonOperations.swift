@@ -3,6 +3,7 @@
 // .prom file every N seconds for node_exporter's textfile collector (temp file, fsync, rename,
 // so the collector never reads half a file).
 import Dispatch
+import TokenGateWire
 import TokenGateCore
 import TokenGateStore
 
@@ -19,6 +20,11 @@ public struct OperationsOptions: Sendable {
     public var metricsFile: String?
     /// Seconds between writes of `metricsFile`.
     public var metricsIntervalSeconds = OperationsOptions.metricsIntervalSecondsDefault
+    /// Where to serve `GET /metrics` over HTTP; nil = nowhere.
+    public var metricsListen: MetricsListenAddress?
+    /// Allows `metricsListen` on an address other hosts can reach (the metrics name shops and
+    /// their spend, so by default they stay on the loopback interface).
+    public var metricsListenAnyAddress = false
 
     /// logfmt, no metrics file.
     public init() {}
@@ -45,6 +51,29 @@ public enum Operations {
             write()
             repeatEvery(.seconds(options.metricsIntervalSeconds), write)
         }
+    }
+
+    /// Binds and starts the HTTP metrics endpoint when `--metrics-listen` asks for one; it
+    /// answers 503 until the service is ready. Returns a message for a refused or unbindable address.
+    public static func startMetricsEndpoint(
+        _ options: OperationsOptions, limits: ServerLimits, service: BudgetService, logger: Logger
+    ) -> String? {
+        guard let address = options.metricsListen else { return nil }
+        guard let loopback = TCPSocket.isLoopback(host: address.host) else {
+            return "--metrics-listen: '\(address.host)' is not a numeric IPv4 or IPv6 address"
+        }
+        if !loopback && !options.metricsListenAnyAddress {
+            return "--metrics-listen \(address.description) is not a loopback address; the metrics name shops and their spend, so add --metrics-listen-any to serve them beyond this host"
+        }
+        let endpoint: MetricsHTTPServer
+        do {
+            endpoint = try MetricsHTTPServer(address: address, limits: limits)
+        } catch {
+            return "--metrics-listen \(address.description): \(error)"
+        }
+        endpoint.start(serving: { service.isReady }, metrics: { service.metricsText(now: service.now()) }, logger: logger)
+        logger.info("serving metrics over HTTP", ["url": "http://\(endpoint.address.description)/metrics"])
+        return nil
     }
 
     /// Called when draining begins.

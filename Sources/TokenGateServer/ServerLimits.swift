@@ -28,6 +28,18 @@ public struct ServerLimits: Sendable, Equatable {
     public var readChunkBytes = 64 << 10
     /// Pending connections the kernel queues while every accept is busy.
     public var listenBacklog: Int32 = 1_024
+    /// HTTP metrics endpoint (`--metrics-listen`): a scrape's request head is a few hundred
+    /// bytes; 8 KiB is what common servers allow for a whole head, and all one peer can make it buffer.
+    public var metricsRequestBytesMax = 8 << 10
+    /// A scraper that has not sent its whole request head by then is answered 408 and dropped;
+    /// the endpoint serves one request at a time, so this bounds how long one peer can hold it.
+    public var metricsRequestTimeoutMs: Int32 = 5_000
+    /// After refusing a request whose bytes are still arriving (431), the endpoint reads and drops
+    /// up to this much for up to `metricsRefusedDrainMs`, so the peer gets the answer, not a reset.
+    public var metricsRefusedDrainBytesMax = 256 << 10
+    public var metricsRefusedDrainMs: Int32 = 500
+    /// Scrapes waiting while one is answered (a few scrapers at most).
+    public var metricsListenBacklog: Int32 = 16
 
     public init() {}
 
@@ -42,6 +54,8 @@ public struct ServerLimits: Sendable, Equatable {
         if idleTimeoutMs < 0 { return "idleTimeoutMs must be >= 0" }
         if writeTimeoutMs < 1 { return "writeTimeoutMs must be positive" }
         if readChunkBytes < 4_096 { return "readChunkBytes must be at least 4096" }
+        if metricsRequestBytesMax < 1_024 { return "metricsRequestBytesMax must be at least 1024" }
+        if metricsRequestTimeoutMs < 1 { return "metricsRequestTimeoutMs must be positive" }
         return nil
     }
 }

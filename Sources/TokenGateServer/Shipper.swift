@@ -26,8 +26,9 @@ public struct ShipperOptions: Sendable {
     public var backlogBytesMax: Int = 1 << 30
     /// Log records per transaction.
     public var batchRecordsMax: Int = 20_000
-    /// Sleep when there is nothing to ship.
-    public var idlePollMilliseconds: Int = 20
+    /// Sleep when there is nothing (or little) to ship: bounds the lag under live traffic and
+    /// sets how many commits a second the shipper costs PostgreSQL.
+    public var idlePollMilliseconds: Int = 100
     /// First and largest wait between attempts while PostgreSQL fails.
     public var backoffInitialMilliseconds: Int = 100
     public var backoffMaxMilliseconds: Int = 5_000
@@ -89,8 +90,16 @@ public final class Shipper: Sendable {
         log.holdSegments(from: 1)
     }
 
-    /// A copy of the current status.
-    public var currentStatus: ShipStatus { status.withLock { $0 } }
+    /// A copy of the current status, with the log's durable sequence read now (so the lag is
+    /// current even while the shipper waits out a backoff).
+    public var currentStatus: ShipStatus {
+        let durable = shippableSequence()
+        return status.withLock { status in
+            var copy = status
+            copy.durableSequence = max(copy.durableSequence, durable)
+            return copy
+        }
+    }
 
     /// Starts the shipper's thread.
     public func start() {
@@ -121,6 +130,10 @@ public final class Shipper: Sendable {
                 try shipUntilStopped(connection)
             } catch {
                 record(error)
+                // While PostgreSQL is away the backlog grows: keep its figures and alert current.
+                let durable = shippableSequence()
+                status.withLock { $0.durableSequence = durable }
+                checkBacklog(cursor: status.withLock { $0.cursor ?? 0 }, tail: LogTail(directory: log.directory))
                 sleep(milliseconds: backoff)
                 backoff = min(backoff * 2, options.backoffMaxMilliseconds)
             }
@@ -151,30 +164,83 @@ public final class Shipper: Sendable {
         return rows.scalar.flatMap { UInt64($0) } ?? 0
     }
 
-    /// Ships batches until stopped or an error (thrown to `run`, which backs off and reconnects).
+    /// A batch sent in pipeline mode whose results are not read yet.
+    private struct InFlight {
+        var through: UInt64
+        var statementCount: Int
+        var rows: Int
+    }
+
+    /// Ships batches until stopped or an error (thrown to `run`, which backs off and reconnects
+    /// and reads the cursor again, so a batch whose commit was not confirmed is sent again).
+    /// One batch stays in flight: the next one is read from the log, decoded and sent while
+    /// PostgreSQL runs the previous one, whose results are read after.
     private func shipUntilStopped(_ connection: PostgresConnection) throws {
         var tail = LogTail(directory: log.directory, recordBytesMax: StoreLimits.defaultRecordBytesMax)
-        var cursor = status.withLock { $0.cursor ?? 0 }
+        var sent = status.withLock { $0.cursor ?? 0 }
+        var inFlight: InFlight?
+        var lastConfirmNs = MonotonicClock.nanoseconds()
         while !stopping.load(ordering: .relaxed) {
             let durable = shippableSequence()
             status.withLock { $0.durableSequence = durable }
-            switch try tail.read(from: cursor + 1, through: durable, limit: options.batchRecordsMax) {
+            switch try tail.read(from: sent + 1, through: durable, limit: options.batchRecordsMax) {
             case .missing(let oldest):
-                cursor = try shipSnapshot(connection, cursor: cursor, oldestInLog: oldest)
+                if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs) }
+                inFlight = nil
+                connection.endPipelineMode()
+                sent = try shipSnapshot(connection, cursor: sent, oldestInLog: oldest)
             case .records(let records) where records.isEmpty:
-                checkBacklog(cursor: cursor, tail: tail)
+                if let pending = inFlight {
+                    try confirm(pending, connection, since: &lastConfirmNs)
+                    inFlight = nil
+                    connection.endPipelineMode()
+                    continue
+                }
+                checkBacklog(cursor: sent, tail: tail)
                 status.withLock { $0.caughtUpAtMs = MonotonicClock.milliseconds() }
                 sleep(milliseconds: options.idlePollMilliseconds)
+                lastConfirmNs = MonotonicClock.nanoseconds()
             case .records(let records):
                 var batch = ShipBatch(hostID: options.hostID)
                 batch.settlesLeases = options.settlesLeases
                 for record in records { batch.add(try FactCodec.decode(record.body)) }
-                try write(batch, through: records.last!.sequence, connection)
-                cursor = records.last!.sequence
-                if cursor >= durable { status.withLock { $0.caughtUpAtMs = MonotonicClock.milliseconds() } }
-                checkBacklog(cursor: cursor, tail: tail)
+                let statements = batch.statements(shippedThrough: records.last!.sequence)
+                try connection.sendPipelined(statements)
+                if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs) }
+                inFlight = InFlight(through: records.last!.sequence, statementCount: statements.count, rows: batch.rowCount)
+                sent = records.last!.sequence
+                // Caught up with live traffic: let a batch gather instead of paying a commit (and
+                // PostgreSQL's fsync) for every few records, which competes with the daemon.
+                if records.count < options.batchRecordsMax / 4 {
+                    try confirm(inFlight!, connection, since: &lastConfirmNs)
+                    inFlight = nil
+                    connection.endPipelineMode()
+                    sleep(milliseconds: options.idlePollMilliseconds)
+                }
             }
         }
+        if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs) }
+    }
+
+    /// Reads the results of a batch sent earlier: once its COMMIT succeeded, the cursor has
+    /// moved, so the log may drop what it covers.
+    private func confirm(_ batch: InFlight, _ connection: PostgresConnection, since lastConfirmNs: inout UInt64) throws {
+        _ = try connection.readPipelined(statementCount: batch.statementCount)
+        let now = MonotonicClock.nanoseconds()
+        let seconds = Double(now - lastConfirmNs) / 1e9
+        lastConfirmNs = now
+        log.holdSegments(from: batch.through + 1)
+        let durable = shippableSequence()
+        status.withLock { status in
+            status.cursor = batch.through
+            status.rowsShipped += UInt64(batch.rows)
+            status.batchesShipped += 1
+            let rate = seconds > 0 ? Double(batch.rows) / seconds : 0
+            status.rowsPerSecond = status.batchesShipped == 1 ? rate : status.rowsPerSecond * 0.7 + rate * 0.3
+            status.lastError = nil
+            if batch.through >= durable { status.caughtUpAtMs = MonotonicClock.milliseconds() }
+        }
+        checkBacklog(cursor: batch.through, tail: LogTail(directory: log.directory))
     }
 
     /// One transaction: the rows and the cursor, in pipeline mode.

@@ -27,9 +27,14 @@ struct BenchOptions: Sendable {
     var skipPinned = false
     /// Sections to run (`--only`); empty = all of them.
     var onlySections: Set<String> = []
+    /// PostgreSQL for the ship section (`--postgres`; else $TOKENGATE_BENCH_POSTGRES or
+    /// $TOKENGATE_TEST_POSTGRES, which scripts/with-postgres.sh sets).
+    var postgres: String?
+    /// Events in the ship section's backlog (`--ship-events`).
+    var shipEvents = 1_000_000
 
     /// The sections of a run, in order; `--only` picks some of them.
-    static let sections = ["floor", "gate", "log", "pinned", "scale"]
+    static let sections = ["floor", "gate", "log", "pinned", "scale", "ship"]
 
     /// Whether `section` runs: it is picked (or nothing is picked) and not skipped.
     func runs(_ section: String) -> Bool {
@@ -62,8 +67,11 @@ struct BenchOptions: Sendable {
           --no-redis           skip the Redis peer
           --no-scale           skip the scale test
           --no-pinned          skip the one-core pinned round trip
+          --postgres CONNINFO  PostgreSQL server for the ship section (default: $TOKENGATE_BENCH_POSTGRES
+                               or $TOKENGATE_TEST_POSTGRES; without one the section is skipped)
+          --ship-events N      backlog shipped by the ship section (default 1000000; quick 100000)
           --only LIST          run only these sections, comma-separated, from:
-                               floor, gate, log, pinned, scale (for profiling work; gate
+                               floor, gate, log, pinned, scale, ship (for profiling work; gate
                                without floor takes the thread server as the floor; gate and
                                log measure the Redis peer too, unless --no-redis)
           -h, --help           print this help
@@ -92,12 +100,14 @@ struct BenchOptions: Sendable {
             case "--no-scale": options.skipScale = true
             case "--no-pinned": options.skipPinned = true
             case "--only": options.onlySections = sections(argument, value)
+            case "--postgres": options.postgres = text(argument, value)
+            case "--ship-events": options.shipEvents = number(argument, value)
             case "-h", "--help":
                 print(usage, terminator: "")
                 exit(0)
             default: fail("unknown argument '\(argument)' (see --help)")
             }
-            if ["--phase-ms", "--warmup-ms", "--scale-shops", "--scale-events", "--daemon", "--redis", "--only"].contains(argument) {
+            if ["--phase-ms", "--warmup-ms", "--scale-shops", "--scale-events", "--daemon", "--redis", "--only", "--postgres", "--ship-events"].contains(argument) {
                 index += 1
             }
         }
@@ -131,6 +141,7 @@ struct BenchOptions: Sendable {
         scaleShopsLarge = 100_000
         scaleEvents = 300_000
         scaleEventShops = 3_000
+        shipEvents = 100_000
     }
 }
 

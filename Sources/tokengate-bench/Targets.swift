@@ -17,6 +17,10 @@ extension BenchRun {
             Target(name: "resident bytes per stored usage event", numeratorKey: "scale.events.bytes_per_event", denominatorKey: nil, bound: .atMost(150)),
             Target(name: "recovery of the event store, seconds", numeratorKey: "scale.events.recovery_s", denominatorKey: nil, bound: .atMost(15)),
             Target(name: "pinned one core: CanMakeRequest p50 / floor p50", numeratorKey: "pinned.tg.p50_us", denominatorKey: "pinned.floor.p50_us", bound: .atMost(2)),
+            // PostgreSQL shipping (issue 19, `--only ship`).
+            Target(name: "shipping events/s / COPY of the same rows", numeratorKey: "ship.events_per_s", denominatorKey: "ship.copy_events_per_s", bound: .atLeast(0.5)),
+            Target(name: "shipping events/s from a 1M backlog", numeratorKey: "ship.events_per_s", denominatorKey: nil, bound: .atLeast(50_000)),
+            Target(name: "LogUsage calls/s, \(c64), shipping on / off", numeratorKey: "ship.log.on.\(c64).calls_per_s", denominatorKey: "ship.log.off.\(c64).calls_per_s", bound: .atLeast(0.9)),
             Target(name: "(info) CanMakeRequest p99.9, 1 conn / floor", numeratorKey: "tg.can.seq.p999_us", denominatorKey: "floor.seq.p999_us", bound: .none),
             // The same throughput against the screening run of the thread server, which no
             // TokenGate slice precedes: at 64 connections the floor slices that alternate with

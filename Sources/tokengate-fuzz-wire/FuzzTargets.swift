@@ -3,11 +3,12 @@
 // decoder. Each target also checks an invariant (a decoded message re-encodes and decodes to
 // itself), so libFuzzer finds wrong answers as well as crashes.
 import TokenGateCore
+import TokenGateServer
 import TokenGateStore
 import TokenGateWire
 
 enum FuzzTarget: String, CaseIterable {
-    case frames, envelope, requests, facts, records
+    case frames, envelope, requests, facts, records, http
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -16,6 +17,7 @@ enum FuzzTarget: String, CaseIterable {
         case .requests: fuzzRequests(bytes)
         case .facts: fuzzFacts(bytes)
         case .records: fuzzRecords(bytes)
+        case .http: fuzzHTTP(bytes)
         }
     }
 }
@@ -77,4 +79,24 @@ private func fuzzRecords(_ bytes: [UInt8]) {
     for record in decoded.records { reencoded += LogRecordDecoder.encode(sequence: record.sequence, body: record.body) }
     precondition(Array(bytes.prefix(reencoded.count)) == reencoded, "valid records re-encode to the same bytes")
     if decoded.problem == nil { precondition(reencoded.count == bytes.count, "no problem means every byte was a record") }
+}
+
+/// The HTTP metrics endpoint's request parser: fed whole and as every prefix the reader could
+/// see; a complete head stays complete with more bytes after it, and nothing over the limit is
+/// ever incomplete.
+private func fuzzHTTP(_ bytes: [UInt8]) {
+    let limit = 256
+    let whole = HTTPRequestParser.parse(bytes, headBytesMax: limit)
+    if bytes.count > limit, case .incomplete = whole { preconditionFailure("over the limit but incomplete") }
+    if case .complete(let head) = whole {
+        precondition(head.path.hasPrefix("/"), "a parsed path starts with /")
+        precondition(HTTPRequestParser.parse(bytes + Array("junk".utf8), headBytesMax: limit) == whole, "trailing bytes change a complete head")
+    }
+    var sawComplete = false
+    for end in stride(from: 0, through: bytes.count, by: max(1, bytes.count / 16)) {
+        let parse = HTTPRequestParser.parse(Array(bytes[..<end]), headBytesMax: limit)
+        if case .complete = parse { sawComplete = true }
+        if sawComplete, case .incomplete = parse { preconditionFailure("a longer prefix became incomplete again") }
+    }
+    _ = HTTPResponse.forMetrics(whole, serving: true, metrics: { "m 1\n" }).bytes
 }

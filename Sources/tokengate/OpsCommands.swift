@@ -34,4 +34,35 @@ let opsCommands: [Command] = [
             view.frames += 1
         }
     },
+    Command(
+        name: "ship", synopsis: "ship status",
+        summary: "the PostgreSQL shipper: cursor, lag in records and seconds, rows/s, last error (from GetMetrics)",
+        options: [], switches: []
+    ) { _, client in
+        shipStatus(MetricsScrape(text: try await client.getMetrics().text))
+    },
 ]
+
+/// `tokengate ship status`: the daemon's `tokengate_ship_*` samples as a report.
+func shipStatus(_ scrape: MetricsScrape) -> Report {
+    var report = Report()
+    guard let connected = scrape.series("tokengate_ship_connected").first else {
+        report.add("shipping", "off (tokengated runs without --postgres)")
+        return report
+    }
+    let value = { (name: String) in UInt64(scrape.sum(name)) }
+    report.add("host_id", connected.labels["host_id"] ?? "")
+    report.add("connected", connected.number == 1)
+    report.add("cursor", value("tokengate_ship_cursor_sequence"))
+    report.add("durable_sequence", value("tokengate_ship_durable_sequence"))
+    report.add("lag_records", value("tokengate_ship_lag_records"))
+    let lagSeconds = scrape.series("tokengate_ship_lag_seconds").first?.value ?? "0"
+    report.add("lag_seconds", human: lagSeconds, json: .string(lagSeconds))
+    report.add("rows_per_second", value("tokengate_ship_rows_per_second"))
+    report.add("rows_total", value("tokengate_ship_rows_total"))
+    report.add("errors_total", value("tokengate_ship_errors_total"))
+    report.add("backlog_bytes", value("tokengate_ship_backlog_bytes"))
+    report.add("backlog_over_limit", value("tokengate_ship_backlog_over_limit") == 1)
+    report.add("last_error", scrape.series("tokengate_ship_last_error_info").first?.labels["error"] ?? "")
+    return report
+}

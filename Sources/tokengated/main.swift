@@ -8,6 +8,7 @@ import TokenGateStore
 let usage = """
     Usage: tokengated [--socket PATH] [--data-dir DIR] [--config FILE] [--fsync always|everysec|never] [--repair]
                       [--log-format logfmt|json] [--metrics-file PATH [--metrics-interval SECONDS]]
+                      [--metrics-listen ADDR:PORT [--metrics-listen-any]]
                       [--high-cost-check-at HH:MM] [--high-cost-threshold-usd X]
                       [--snapshot-every-records N] [--snapshot-every-seconds S] [--retention-months M]
                       [--postgres CONNINFO [--host-id ID] [--ship-backlog-bytes-max N] [--fleet [--fleet-lease-ttl-ms MS]]]
@@ -29,6 +30,10 @@ let usage = """
       --metrics-file P   write the metrics (Prometheus text) to P every --metrics-interval
                          seconds (default 15), atomically, for node_exporter's textfile collector
       --metrics-interval SECONDS  1...3600
+      --metrics-listen ADDR:PORT  serve GET /metrics (Prometheus text 0.0.4) over HTTP, e.g.
+                         127.0.0.1:9464; a loopback address unless --metrics-listen-any is given
+      --metrics-listen-any  allow --metrics-listen on a non-loopback address (the metrics name
+                         shops and their spend: firewall it)
 
     Under systemd with socket activation (LISTEN_FDS=1), it serves on the passed socket (fd 3)
     and --socket only names it in the logs; with Type=notify it sends READY=1 after recovery.
@@ -117,6 +122,13 @@ while let argument = arguments.popFirst() {
         guard let format = LogFormat(rawValue: text) else { die("--log-format must be logfmt or json, not '\(text)'") }
         options.operations.logFormat = format
     case "--metrics-file": options.operations.metricsFile = value(for: argument)
+    case "--metrics-listen":
+        let text = value(for: argument)
+        guard let address = MetricsListenAddress.parse(text) else {
+            die("--metrics-listen must be ADDR:PORT such as 127.0.0.1:9464 or [::1]:9464, not '\(text)'")
+        }
+        options.operations.metricsListen = address
+    case "--metrics-listen-any": options.operations.metricsListenAnyAddress = true
     case "--metrics-interval":
         let text = value(for: argument)
         guard let seconds = Int(text), OperationsOptions.metricsIntervalSecondsRange.contains(seconds) else {

@@ -98,6 +98,18 @@ final class ConfigurationFileTests: XCTestCase {
         assertRejected(#"{"limits": {"chat_message": {"daily_usd": "99999999999"}}}"#, "too large")
     }
 
+    /// The `postgres` section is the daemon's: it leaves the configuration as it is, is read by
+    /// `postgresSettings`, and its mistakes name the key like any other.
+    func testPostgresSectionIsReadApartAndChecked() throws {
+        let text = #"{"postgres": {"conninfo": "dbname=tg", "host_id": "web-1", "ship_backlog_bytes_max": 1048576}}"#
+        XCTAssertEqual(try load(text), .defaults)
+        let settings = try ConfigurationFile.postgresSettings(Array(text.utf8))
+        XCTAssertEqual(settings, ConfigurationFile.PostgresSettings(conninfo: "dbname=tg", hostID: "web-1", shipBacklogBytesMax: 1_048_576))
+        XCTAssertNil(try ConfigurationFile.postgresSettings(Array("{}".utf8)))
+        assertRejected(#"{"postgres": {"conn": "x"}}"#, "unknown key 'postgres.conn'")
+        assertRejected(#"{"postgres": {"ship_backlog_bytes_max": "big"}}"#, "postgres.ship_backlog_bytes_max must be a whole number")
+    }
+
     func testMistakesNameTheKey() {
         assertRejected(#"{"tiers": {"starter": {"fee": "5"}}}"#, "unknown key 'tiers.starter.fee'; expected one of: monthly_fee_usd")
         assertRejected(#"{"limit": {}}"#, "unknown key 'limit'")

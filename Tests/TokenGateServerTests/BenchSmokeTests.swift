@@ -8,11 +8,39 @@ final class BenchSmokeTests: XCTestCase {
     /// The whole run must finish within this, or the test fails instead of hanging.
     static let runSecondsMax: Double = 90
 
+    /// `--only ship` against the run's PostgreSQL, on a tiny backlog: every ship figure is
+    /// measured and the three ship targets are evaluated.
+    func testShipSectionPrintsItsFigures() throws {
+        _ = try TestPostgres.database()  // skips (or fails under TOKENGATE_REQUIRE_POSTGRES) without a server
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestDaemon.productsDirectory + "/tokengate-bench")
+        process.arguments = ["--only", "ship", "--json", "--no-redis", "--ship-events", "3000", "--phase-ms", "200", "--warmup-ms", "30"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let watchdog = DispatchWorkItem { process.terminate() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + Self.runSecondsMax, execute: watchdog)
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        watchdog.cancel()
+        XCTAssertEqual(process.terminationStatus, 0, String(decoding: data, as: UTF8.self))
+        let root = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let figures = try XCTUnwrap(root["figures"] as? [String: Any])
+        for key in ["ship.events_per_s", "ship.copy_events_per_s", "ship.log.off.c64.calls_per_s", "ship.log.on.c64.calls_per_s"] {
+            XCTAssertGreaterThan(figures[key] as? Double ?? 0, 0, "\(key) must be a measured, positive figure")
+        }
+        let targets = try XCTUnwrap(root["targets"] as? [[String: Any]])
+        let ship = targets.filter { ($0["name"] as? String ?? "").contains("shipping") }
+        XCTAssertEqual(ship.count, 3, "\(ship)")
+    }
+
     func testQuickBenchmarkPrintsEveryFigure() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestDaemon.productsDirectory + "/tokengate-bench")
         process.arguments = [
             "--quick", "--json", "--phase-ms", "120", "--warmup-ms", "30", "--scale-shops", "3000", "--scale-events", "20000",
+            "--only", "floor,gate,log,pinned,scale",  // ship: testShipSectionPrintsItsFigures
         ]
         let output = Pipe()
         process.standardOutput = output

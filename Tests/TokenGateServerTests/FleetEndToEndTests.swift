@@ -39,51 +39,13 @@ final class FleetEndToEndTests: XCTestCase {
     /// PostgreSQL stopped for ten seconds a second into the run: the daemons admit from the
     /// leases they hold, then deny; once it is back, shipping and leasing resume.
     func testPostgresStoppedForTenSeconds() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        guard let pgCtl = environment["TOKENGATE_TEST_PG_CTL"], let data = environment["TOKENGATE_TEST_PG_DATA"] else {
-            throw XCTSkip("run under scripts/with-postgres.sh, which says how to stop and start its PostgreSQL")
-        }
-        let runAs = environment["TOKENGATE_TEST_PG_RUN_AS"] ?? ""
-        FileHandle.standardError.write(Data("FleetEndToEndTests: reading postmaster.opts\n".utf8))
-        // The server's own options (socket directory, port), to start it again the same way.
-        let opts = try String(contentsOfFile: data + "/postmaster.opts", encoding: .utf8)
-        let quoted = opts.split(separator: "\"", omittingEmptySubsequences: false).enumerated()
-            .filter { $0.offset % 2 == 1 }.map { String($0.element) }
-        var serverOptions: [String] = []
-        var index = 0
-        while index < quoted.count {
-            if quoted[index] == "-D" { index += 2; continue }
-            serverOptions.append("'" + quoted[index] + "'")
-            index += 1
-        }
-        let startOptions = serverOptions.joined(separator: " ")
-        FileHandle.standardError.write(Data("FleetEndToEndTests: options \(startOptions)\n".utf8))
         try await runFleet(
             fault: { _ in
                 try await Task.sleep(nanoseconds: 1_000_000_000)
-                try Self.pgCtl(pgCtl, runAs: runAs, ["-D", data, "-m", "fast", "-w", "stop"])
-                FileHandle.standardError.write(Data("FleetEndToEndTests: PostgreSQL stopped\n".utf8))
+                try TestPostgres.control("stop")
                 try await Task.sleep(nanoseconds: 10_000_000_000)
-                try Self.pgCtl(
-                    pgCtl, runAs: runAs,
-                    ["-D", data, "-w", "-l", data + "/../server.log", "-o", startOptions, "start"])
+                try TestPostgres.control("start")
             }, overshootBoundNanoUSD: 0, seconds: 90)
-    }
-
-    static func pgCtl(_ pgCtl: String, runAs: String, _ arguments: [String]) throws {
-        let process = Process()
-        if runAs.isEmpty {
-            process.executableURL = URL(fileURLWithPath: pgCtl)
-            process.arguments = arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            process.arguments = ["-u", runAs, "--", pgCtl] + arguments
-        }
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        process.waitUntilExit()
-        FileHandle.standardError.write(Data("FleetEndToEndTests: pg_ctl \(arguments.last ?? "") exited \(process.terminationStatus)\n".utf8))
-        guard process.terminationStatus == 0 else { throw XCTSkip("pg_ctl \(arguments) failed") }
     }
 
     func runFleet(
@@ -99,7 +61,6 @@ final class FleetEndToEndTests: XCTestCase {
             ]))
         }
         let sockets = daemons.map(\.socketPath)
-        FileHandle.standardError.write(Data("FleetEndToEndTests: daemons up\n".utf8))
         let frozen = daemons
         let tally = Tally()
         tally.faultOver.store(fault == nil, ordering: .relaxed)
@@ -108,9 +69,7 @@ final class FleetEndToEndTests: XCTestCase {
             tally.faultOver.store(true, ordering: .relaxed)
         }()
         let spent = try await drive(sockets: sockets, seconds: seconds, tally: tally)
-        FileHandle.standardError.write(Data("FleetEndToEndTests: workers done\n".utf8))
         try await faulted
-        FileHandle.standardError.write(Data("FleetEndToEndTests: fault done\n".utf8))
         let connection = try database.connect()
         try waitUntilShipped(spent, connection)
         let day = DayKey(unixMs: UnixMillis(Date().timeIntervalSince1970 * 1000))

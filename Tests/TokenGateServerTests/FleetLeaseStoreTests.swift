@@ -1,5 +1,5 @@
-// The lease SQL against a real PostgreSQL (scripts/with-postgres.sh starts one and sets
-// TOKENGATE_TEST_POSTGRES; each test makes a database of its own): grants are idempotent by
+// The lease SQL against a real PostgreSQL (scripts/with-postgres.sh starts one for the run;
+// each test makes a database of its own with TestPostgres): grants are idempotent by
 // sequence number, the conditional grant never lets hosts racing on separate connections lease
 // more than the cap, shipped usage settles once however often it is shipped, and release-host
 // gives a host's leases back.
@@ -11,29 +11,16 @@ import TokenGateCore
 import TokenGatePostgres
 import XCTest
 
-/// A database of its own for one test, dropped afterwards.
-final class FleetTestDatabase {
+/// A database of its own for one test (TestPostgres, PostgresShippingTests.swift), migrated.
+struct FleetTestDatabase {
     let conninfo: String
-    private let admin: PostgresConnection
-    private let name: String
 
     init() throws {
-        guard let server = ProcessInfo.processInfo.environment["TOKENGATE_TEST_POSTGRES"] else {
-            throw XCTSkip("TOKENGATE_TEST_POSTGRES is not set: run under scripts/with-postgres.sh (scripts/test.sh does)")
-        }
-        admin = try PostgresConnection(conninfo: server)
-        name = "tokengate_fleet_\(UInt32.random(in: 0...UInt32.max))_\(getpid())"
-        try admin.execute("CREATE DATABASE \(name)")
-        conninfo = server + " dbname=\(name)"
-        let connection = try PostgresConnection(conninfo: conninfo)
-        try Migrations.migrate(connection)
+        conninfo = try TestPostgres.database()
+        try Migrations.migrate(try PostgresConnection(conninfo: conninfo))
     }
 
     func connect() throws -> PostgresConnection { try PostgresConnection(conninfo: conninfo) }
-
-    deinit {
-        _ = try? admin.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-    }
 }
 
 final class FleetLeaseStoreTests: XCTestCase {

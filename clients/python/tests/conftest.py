@@ -27,9 +27,10 @@ def daemon_binary() -> str:
 class Daemon:
     """One tokengated process on a socket in a temporary directory."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, extra_arguments=()) -> None:
         self.directory = directory
         self.socket_path = os.path.join(directory, "gate.sock")
+        self.extra_arguments = list(extra_arguments)
         self.process = None
 
     def start(self) -> None:
@@ -38,7 +39,8 @@ class Daemon:
             pytest.fail(f"tokengated not found at {binary}: run `swift build` first or set $TOKENGATED")
         log = open(os.path.join(self.directory, "daemon.log"), "ab")
         self.process = subprocess.Popen(
-            [binary, "--socket", self.socket_path, "--data-dir", os.path.join(self.directory, "data")],
+            [binary, "--socket", self.socket_path, "--data-dir", os.path.join(self.directory, "data")]
+            + self.extra_arguments,
             stdout=log, stderr=log)
         log.close()
         deadline = time.monotonic() + START_SECONDS

@@ -1,116 +1,196 @@
-"""A blocking client for tokengated over its Unix socket.
+"""The blocking client of tokengated.
 
-Each frame is a 4-byte big-endian length and a protobuf envelope (``RequestFrame`` /
-``ResponseFrame`` from proto/tokengate/v1/tokengate.proto) carrying a call id, the method path,
-a relative deadline in milliseconds and the request bytes. Messages are encoded and decoded by
-the official protobuf runtime from code generated with ``gen.sh``; this module adds framing,
-call ids, deadlines and gRPC-numbered errors.
+One connection carries every call: callers on any number of threads write their request frames
+(each with a call id of its own) and wait; one reader thread per connection reads the answers
+in whatever order they come and hands each to the caller waiting for its call id. A method per
+RPC of the service is attached to ``Client`` from the service descriptor (see ``_protocol``);
+``client.pyi`` (written by gen.sh) gives them their types.
 """
 
 from __future__ import annotations
 
-import enum
-import math
-import os
+import queue
 import socket
-import struct
 import threading
 import time
-import uuid
-from typing import List, Optional, Sequence, Tuple, Type, TypeVar, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, Union
 
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 
+from tokengate import _protocol
+from tokengate._protocol import (DEFAULT_TIMEOUT_SECONDS, METHOD, METHODS, READ_CHUNK_BYTES, ClientMetrics, GatePolicy,
+                                 LogUsageOutcome, RpcMethod, StatusCode, TokenGateError, default_socket_path)
+from tokengate._spool import UsageSpool
 from tokengate.v1 import tokengate_pb2 as pb
 
-__all__ = ["Client", "StatusCode", "TokenGateError", "default_socket_path", "METHOD"]
+__all__ = ["Client", "GatePolicy", "ClientMetrics", "LogUsageOutcome", "StatusCode", "TokenGateError",
+           "default_socket_path", "METHOD", "METHODS"]
 
-#: Largest response frame this client buffers (reports and exports can be large).
-RESPONSE_FRAME_BYTES_MAX = 16 << 20
-#: Bytes asked of the socket per read.
-READ_CHUNK_BYTES = 64 << 10
-#: Deadline of a call that names none, in seconds.
-DEFAULT_TIMEOUT_SECONDS = 5.0
-
-_SERVICE = "/tokengate.v1.BudgetService/"
-
-#: Method paths of the calls this client makes, by RPC name.
-METHOD = {
-    name: _SERVICE + name
-    for name in ("CanMakeRequest", "ReleaseReservation", "ApplyOptimization", "LogUsage", "GenerateBilling", "Health")
-}
-
-_Response = TypeVar("_Response", bound=Message)
+#: Spooled events re-sent at once (pipelined on one connection) by the drainer.
+DRAIN_BATCH_MAX = 64
+#: Deadline of a re-send: a hung daemon must not stall the drainer.
+RESEND_TIMEOUT_SECONDS = 5.0
 
 
-class StatusCode(enum.IntEnum):
-    """gRPC canonical status codes; the values are the wire numbers."""
+class _Pending:
+    """One call waiting for its answer (unary) or its answers (a stream)."""
 
-    OK = 0
-    CANCELLED = 1
-    UNKNOWN = 2
-    INVALID_ARGUMENT = 3
-    DEADLINE_EXCEEDED = 4
-    NOT_FOUND = 5
-    ALREADY_EXISTS = 6
-    PERMISSION_DENIED = 7
-    RESOURCE_EXHAUSTED = 8
-    FAILED_PRECONDITION = 9
-    ABORTED = 10
-    OUT_OF_RANGE = 11
-    UNIMPLEMENTED = 12
-    INTERNAL = 13
-    UNAVAILABLE = 14
-    DATA_LOSS = 15
-    UNAUTHENTICATED = 16
+    __slots__ = ("event", "frame", "error", "frames")
+
+    def __init__(self, streaming: bool) -> None:
+        self.event = threading.Event()
+        self.frame: Optional[pb.ResponseFrame] = None
+        self.error: Optional[TokenGateError] = None
+        self.frames: Optional["queue.Queue[Union[pb.ResponseFrame, TokenGateError]]"] = queue.Queue() if streaming else None
+
+    def deliver(self, frame: pb.ResponseFrame) -> bool:
+        """Hands over one answer; True when the call is finished."""
+        if self.frames is None:
+            self.frame = frame
+            self.event.set()
+            return True
+        self.frames.put(frame)
+        return frame.end_of_stream or frame.status_code != 0
+
+    def fail(self, error: TokenGateError) -> None:
+        if self.frames is None:
+            self.error = error
+            self.event.set()
+        else:
+            self.frames.put(error)
 
 
-class TokenGateError(Exception):
-    """A failed call: a gRPC status code and a message a person can act on.
+class _Connection:
+    """One Unix-socket connection and its reader thread."""
 
-    Budget denials are not errors: they are ``decision = DECISION_DENY`` answers.
-    """
-
-    def __init__(self, code: Union[StatusCode, int], message: str) -> None:
+    def __init__(self, path: str, connect_timeout: Optional[float]) -> None:
+        self.path = path
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self.code = StatusCode(code)
-        except ValueError:
-            self.code = StatusCode.UNKNOWN
-        self.message = message
-        super().__init__(f"{self.code.name}: {message}")
+            sock.settimeout(connect_timeout)
+            sock.connect(path)
+            sock.settimeout(None)
+        except OSError as error:
+            sock.close()
+            raise TokenGateError(StatusCode.UNAVAILABLE,
+                                 f"cannot connect to tokengated at {path}: {error} (is the daemon running?)") from None
+        self.sock = sock
+        self.lock = threading.Lock()
+        self.pending: Dict[int, _Pending] = {}
+        self.failure: Optional[TokenGateError] = None
+        threading.Thread(target=self._read_loop, name="tokengate-reader", daemon=True).start()
 
+    @property
+    def usable(self) -> bool:
+        return self.failure is None
 
-def default_socket_path() -> str:
-    """``$TOKENGATE_SOCKET``, else ``/tmp/tokengate.sock`` (as the Swift client and the CLI)."""
-    return os.environ.get("TOKENGATE_SOCKET") or "/tmp/tokengate.sock"
+    def send(self, data: bytes, calls: Sequence[Tuple[int, _Pending]]) -> None:
+        with self.lock:
+            if self.failure is not None:
+                raise self.failure
+            for call_id, pending in calls:
+                self.pending[call_id] = pending
+            try:
+                self.sock.sendall(data)
+            except OSError as error:
+                failure = TokenGateError(StatusCode.UNAVAILABLE, f"connection to tokengated at {self.path} failed: {error}")
+                self._fail_locked(failure)
+                raise failure from None
+
+    def forget(self, call_id: int) -> None:
+        with self.lock:
+            self.pending.pop(call_id, None)
+
+    def close(self) -> None:
+        with self.lock:
+            self._fail_locked(TokenGateError(StatusCode.CANCELLED, "the client was closed"))
+
+    def _read_loop(self) -> None:
+        buffer = bytearray()
+        try:
+            while True:
+                chunk = self.sock.recv(READ_CHUNK_BYTES)
+                if not chunk:
+                    raise TokenGateError(StatusCode.UNAVAILABLE, f"tokengated at {self.path} closed the connection")
+                buffer += chunk
+                for frame in _protocol.take_frames(buffer):
+                    if frame.call_id == 0 and frame.status_code != 0:
+                        raise TokenGateError(frame.status_code, frame.status_message)
+                    with self.lock:
+                        pending = self.pending.get(frame.call_id)
+                        if pending is not None and pending.deliver(frame):
+                            del self.pending[frame.call_id]
+        except TokenGateError as error:
+            failure = error
+        except OSError as error:
+            failure = TokenGateError(StatusCode.UNAVAILABLE, f"connection to tokengated at {self.path} failed: {error}")
+        with self.lock:
+            self._fail_locked(failure)
+
+    def _fail_locked(self, error: TokenGateError) -> None:
+        if self.failure is None:
+            self.failure = error
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.sock.close()
+        for pending in self.pending.values():
+            pending.fail(self.failure)
+        self.pending.clear()
 
 
 class Client:
-    """A blocking client of tokengated. Thread-safe: calls are serialised on one connection.
+    """A blocking, thread-safe client of tokengated; calls from many threads are pipelined on one
+    connection. A lost connection fails the calls in flight with UNAVAILABLE and the next call
+    reconnects. A call not answered within its timeout fails with DEADLINE_EXCEEDED (the deadline
+    is also sent to the daemon, which drops calls that waited too long).
 
-    A lost connection fails the call with UNAVAILABLE and the next call reconnects. A call not
-    answered within its timeout fails with DEADLINE_EXCEEDED (the deadline is also sent to the
-    daemon, which drops calls that waited too long). ``call_many`` pipelines several calls in
-    one write.
-
-    >>> with Client("/tmp/tokengate.sock") as gate:
-    ...     verdict = gate.can_make_request(shop_id="shop_1", estimated_input_tokens=2000, max_output_tokens=500)
-    ...     if verdict.decision == pb.DECISION_ALLOW:
-    ...         gate.log_usage(shop_id="shop_1", input_tokens=2062, output_tokens=201)
+    - ``when_unreachable``: ``GatePolicy.fail_open()`` or ``GatePolicy.fail_closed()`` makes
+      ``can_make_request`` answer by itself, within the policy's short timeout, when the daemon
+      cannot (UNAVAILABLE or DEADLINE_EXCEEDED); ``None`` raises those errors.
+    - ``spool_dir``: where ``log_usage_or_spool`` keeps events the daemon could not take (with
+      fsync, so they survive a crash of this process); ``None`` keeps them in memory only.
+      A background thread re-sends them with their event ids until the daemon acknowledges them.
     """
 
-    def __init__(self, socket_path: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+    def __init__(self, socket_path: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT_SECONDS, *,
+                 when_unreachable: Optional[GatePolicy] = None, spool_dir: Optional[str] = None,
+                 spool_events_max: int = 10_000, spool_bytes_max: int = 16 << 20,
+                 spool_retry_interval: float = 0.05, spool_retry_interval_max: float = 1.0,
+                 on_spool_rejection: Optional[Callable[[pb.LogUsageRequest, TokenGateError], None]] = None) -> None:
         self.socket_path = socket_path or default_socket_path()
         self.timeout = timeout
-        self._sock: Optional[socket.socket] = None
-        self._buffer = bytearray()
-        self._next_call_id = 1
+        self.when_unreachable = when_unreachable
+        self.on_spool_rejection = on_spool_rejection
+        self._spool = UsageSpool(spool_events_max, spool_bytes_max, spool_dir)
+        self._retry_interval = spool_retry_interval
+        self._retry_interval_max = spool_retry_interval_max
+        self._metrics = ClientMetrics()
         self._lock = threading.Lock()
+        self._connection: Optional[_Connection] = None
+        self._next_call_id = 1
+        self._closed = False
+        self._drainer: Optional[threading.Thread] = None
+        self._wake = threading.Event()
+        if self._spool.depth:
+            self._start_drainer()
+
+    # -- Lifetime ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Closes the connection; a later call reconnects."""
+        """Stops the drainer, closes the connection and the spool (events still spooled stay in
+        its file for the next client of that directory)."""
         with self._lock:
-            self._disconnect()
+            self._closed = True
+            connection, self._connection = self._connection, None
+        self._wake.set()
+        drainer = self._drainer
+        if drainer is not None and drainer is not threading.current_thread():
+            drainer.join(timeout=RESEND_TIMEOUT_SECONDS)
+        if connection is not None:
+            connection.close()
+        self._spool.close()
 
     def __enter__(self) -> "Client":
         return self
@@ -118,194 +198,267 @@ class Client:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- The RPCs ---------------------------------------------------------------------------
+    def metrics(self) -> ClientMetrics:
+        """A copy of the client's counters."""
+        with self._lock:
+            copy = ClientMetrics(**vars(self._metrics))
+        copy.spool_depth = self._spool.depth
+        return copy
 
-    def can_make_request(self, request: Optional[pb.CanMakeRequestRequest] = None, *, timeout: Optional[float] = None,
-                         **fields: object) -> pb.CanMakeRequestResponse:
-        """The gate: may the shop make this call? With ``reserve=True``, holds its worst-case cost.
+    def report_metrics(self, client_id: str, *, timeout: Optional[float] = None) -> pb.ReportClientMetricsResponse:
+        """Sends this client's policy and spool counters to the daemon (ReportClientMetrics), which
+        exposes them as ``tokengate_client_*{client="..."}``; call it every minute or so."""
+        counters = self.metrics()
+        return self.report_client_metrics(  # type: ignore[attr-defined, no-any-return]
+            client_id=client_id, fail_open_total=counters.fail_open_total,
+            fail_closed_total=counters.fail_closed_total, spooled_total=counters.spooled_total,
+            spool_depth=counters.spool_depth, timeout=timeout)
 
-        Raises INVALID_ARGUMENT, NOT_FOUND (model without a price), UNAVAILABLE, DEADLINE_EXCEEDED.
-        ``operation_type`` defaults to ``chat_message`` and ``model`` to ``gemini-2.5-flash``.
-        """
-        message = _build(pb.CanMakeRequestRequest, request, fields)
-        _default_operation_and_model(message)
-        return self.call("CanMakeRequest", message, pb.CanMakeRequestResponse, timeout=timeout)
+    # -- Calls ------------------------------------------------------------------------------
 
-    def release_reservation(self, request: Optional[pb.ReleaseReservationRequest] = None, *,
-                            timeout: Optional[float] = None, **fields: object) -> pb.ReleaseReservationResponse:
-        """Cancels a hold. Raises NOT_FOUND, FAILED_PRECONDITION (already settled or released)."""
-        return self.call("ReleaseReservation", _build(pb.ReleaseReservationRequest, request, fields),
-                         pb.ReleaseReservationResponse, timeout=timeout)
-
-    def apply_optimization(self, request: Optional[pb.ApplyOptimizationRequest] = None, *,
-                           timeout: Optional[float] = None, **fields: object) -> pb.ApplyOptimizationResponse:
-        """A cheaper model, shorter history or fewer output tokens when the shop nears its budget."""
-        message = _build(pb.ApplyOptimizationRequest, request, fields)
-        _default_operation_and_model(message)
-        return self.call("ApplyOptimization", message, pb.ApplyOptimizationResponse, timeout=timeout)
-
-    def log_usage(self, request: Optional[pb.LogUsageRequest] = None, *, timeout: Optional[float] = None,
-                  **fields: object) -> pb.LogUsageResponse:
-        """Records what a call used; acknowledged once durable.
-
-        An empty ``event_id`` is replaced by a fresh one (``tgp-`` and a UUID) before sending,
-        so the same message can be sent again after UNAVAILABLE or DEADLINE_EXCEEDED without
-        being counted twice: the daemon answers a repeated id with ``duplicate = True``.
-        Raises INVALID_ARGUMENT, FAILED_PRECONDITION (a billed month), UNAVAILABLE, DEADLINE_EXCEEDED.
-        """
-        message = _build(pb.LogUsageRequest, request, fields)
-        if not message.event_id:
-            message.event_id = "tgp-" + str(uuid.uuid4())
-        _default_operation_and_model(message)
-        return self.call("LogUsage", message, pb.LogUsageResponse, timeout=timeout)
-
-    def generate_billing(self, request: Optional[pb.GenerateBillingRequest] = None, *,
-                         timeout: Optional[float] = None, **fields: object) -> pb.GenerateBillingResponse:
-        """The month's bill: stored once per (shop, period), or a preview of an open month.
-
-        Raises INVALID_ARGUMENT (period), FAILED_PRECONDITION (month not ended and no preview).
-        """
-        return self.call("GenerateBilling", _build(pb.GenerateBillingRequest, request, fields),
-                         pb.GenerateBillingResponse, timeout=timeout)
-
-    def health(self, *, timeout: Optional[float] = None) -> pb.HealthCheckResponse:
-        """SERVING once the daemon has recovered its data; NOT_SERVING before and while draining."""
-        return self.call("Health", pb.HealthCheckRequest(), pb.HealthCheckResponse, timeout=timeout)
-
-    # -- Generic calls ----------------------------------------------------------------------
-
-    def call(self, method: str, request: Message, response_type: Type[_Response],
-             timeout: Optional[float] = None) -> _Response:
-        """Calls one method (an RPC name such as ``"Health"`` or a full path) and decodes its answer."""
+    def call(self, method: str, request: Message, response_type: Optional[Type[Message]] = None,
+             timeout: Optional[float] = None) -> Any:
+        """Calls one unary method by RPC name (``"Health"``) or full path, and decodes its answer."""
         result = self.call_many([(method, request, response_type)], timeout=timeout)[0]
         if isinstance(result, TokenGateError):
             raise result
         return result
 
-    def call_many(self, calls: Sequence[Tuple[str, Message, Type[Message]]],
+    def call_many(self, calls: Sequence[Tuple[str, Message, Optional[Type[Message]]]],
                   timeout: Optional[float] = None) -> List[Union[Message, TokenGateError]]:
-        """Pipelines several calls: one write carries every request, answers are matched by call id.
-
-        Returns, in the order of ``calls``, each decoded response or the ``TokenGateError`` its
-        call ended with. A failure of the connection itself (UNAVAILABLE, DEADLINE_EXCEEDED) is
-        raised, since it leaves every call of the batch unanswered.
-        """
+        """Pipelines several calls in one write; returns, in the order of ``calls``, each decoded
+        response or the ``TokenGateError`` its call ended with."""
         timeout = self.timeout if timeout is None else timeout
-        deadline_ms = max(1, math.ceil(timeout * 1000)) if timeout and timeout > 0 else 0
+        give_up_at = time.monotonic() + timeout if timeout and timeout > 0 else None
+        methods = [_resolve(name, response_type) for name, _, response_type in calls]
+        connection = self._current_connection(timeout)
+        entries = []
+        data = bytearray()
+        for method, (_, request, _) in zip(methods, calls):
+            request = _protocol.with_event_id(method, request)
+            call_id = self._take_call_id()
+            entries.append((call_id, _Pending(streaming=False)))
+            data += _protocol.encode_request(call_id, method, request, timeout)
+        connection.send(bytes(data), entries)
+        results: List[Union[Message, TokenGateError]] = []
+        for method, (call_id, pending) in zip(methods, entries):
+            left = None if give_up_at is None else max(0.0, give_up_at - time.monotonic())
+            if not pending.event.wait(left):
+                connection.forget(call_id)
+                results.append(TokenGateError(StatusCode.DEADLINE_EXCEEDED, f"no answer within {timeout:g} s"))
+            elif pending.error is not None or pending.frame is None:
+                results.append(pending.error or TokenGateError(StatusCode.INTERNAL, "answer lost"))
+            else:
+                try:
+                    results.append(_protocol.decode_response(pending.frame, method.response_type))
+                except TokenGateError as error:
+                    results.append(error)
+        return results
+
+    def _unary(self, method: RpcMethod, request: Message, timeout: Optional[float]) -> Any:
+        result = self.call_many([(method.path, request, method.response_type)], timeout=timeout)[0]
+        if isinstance(result, TokenGateError):
+            raise result
+        return result
+
+    def _stream(self, method: RpcMethod, request: Message, timeout: Optional[float]) -> Iterator[Message]:
+        """A server stream's messages. ``timeout`` bounds the wait for each message (None: the
+        client's; 0: forever, as a watcher wants)."""
+        timeout = self.timeout if timeout is None else timeout
+        connection = self._current_connection(timeout)
+        call_id = self._take_call_id()
+        pending = _Pending(streaming=True)
+        connection.send(_protocol.encode_request(call_id, method, request, 0), [(call_id, pending)])
+        assert pending.frames is not None
+        try:
+            while True:
+                try:
+                    item = pending.frames.get(timeout=timeout if timeout and timeout > 0 else None)
+                except queue.Empty:
+                    raise TokenGateError(StatusCode.DEADLINE_EXCEEDED,
+                                         f"no message of {method.name} within {timeout:g} s") from None
+                if isinstance(item, TokenGateError):
+                    raise item
+                if item.status_code != 0:
+                    raise TokenGateError(item.status_code, item.status_message)
+                if item.payload or not item.end_of_stream:
+                    yield method.response_type.FromString(item.payload)
+                if item.end_of_stream:
+                    return
+        finally:
+            connection.forget(call_id)
+
+    # -- The policy and the spool -----------------------------------------------------------
+
+    def can_make_request(self, request: Optional[pb.CanMakeRequestRequest] = None, /, *,
+                         timeout: Optional[float] = None, **fields: Any) -> pb.CanMakeRequestResponse:
+        method = METHODS["CanMakeRequest"]
+        message = _protocol.build_request(method, request, fields)
+        policy = self.when_unreachable
+        if policy is None:
+            return self._unary(method, message, timeout)
+        try:
+            return self._unary(method, message, policy.timeout if timeout is None else min(timeout, policy.timeout))
+        except TokenGateError as error:
+            if not error.means_unreachable:
+                raise
+            with self._lock:
+                if policy.allow:
+                    self._metrics.fail_open_total += 1
+                else:
+                    self._metrics.fail_closed_total += 1
+            return _protocol.policy_answer(policy, message, error)
+
+    def log_usage_or_spool(self, request: Optional[pb.LogUsageRequest] = None, /, *,
+                           timeout: Optional[float] = None, **fields: Any) -> LogUsageOutcome:
+        """Records what a call used, and keeps the event when the daemon cannot take it.
+
+        The event gets an id first (``tgc-`` + UUID) when it has none. When the daemon is
+        unreachable, too slow, starting or draining, the event (stamped with the time of this
+        call when ``occurred_at_unix_ms`` is 0) goes into the spool and is re-sent in the
+        background until acknowledged; an event sent but unanswered may already be recorded, and
+        its re-send is then answered as a duplicate and counted once.
+
+        Raises RESOURCE_EXHAUSTED when the spool is full (the event is NOT recorded), INTERNAL
+        when the spool file cannot take it, and the daemon's own errors for a bad event
+        (INVALID_ARGUMENT, FAILED_PRECONDITION), which a re-send would not fix.
+        """
+        message = _protocol.build_request(METHODS["LogUsage"], request, fields)
+        called_at_ms = int(time.time() * 1000)
+        try:
+            return LogUsageOutcome(event_id=message.event_id, response=self._unary(METHODS["LogUsage"], message, timeout))
+        except TokenGateError as error:
+            if not (error.means_unreachable or error.code == StatusCode.CANCELLED):
+                raise
+            cause = error
+        if not message.occurred_at_unix_ms:
+            message.occurred_at_unix_ms = called_at_ms
+        depth = self._spool.add(message)
         with self._lock:
-            frames = bytearray()
-            ids = []
-            for method, request, _ in calls:
-                call_id = self._next_call_id
-                self._next_call_id += 1
-                ids.append(call_id)
-                envelope = pb.RequestFrame(call_id=call_id, method=_path(method), deadline_ms=deadline_ms,
-                                           payload=request.SerializeToString())
-                body = envelope.SerializeToString()
-                frames += struct.pack(">I", len(body)) + body
-            answers = self._exchange(bytes(frames), set(ids), deadline_ms)
-        return [_decode(answers[call_id], response_type) for call_id, (_, _, response_type) in zip(ids, calls)]
+            self._metrics.spooled_total += 1
+        self._start_drainer()
+        return LogUsageOutcome(event_id=message.event_id, spool_depth=depth, cause=cause)
+
+    def flush_spool(self, timeout: float) -> int:
+        """Waits until the spool is empty or ``timeout`` seconds passed; returns the events still
+        waiting. Retries at once rather than after the backoff. Use it before a planned exit."""
+        give_up_at = time.monotonic() + timeout
+        self._wake.set()
+        while self._spool.depth and time.monotonic() < give_up_at:
+            time.sleep(0.005)
+        return self._spool.depth
+
+    def _start_drainer(self) -> None:
+        with self._lock:
+            if self._closed or (self._drainer is not None and self._drainer.is_alive()):
+                return
+            self._drainer = threading.Thread(target=self._drain, name="tokengate-spool", daemon=True)
+            self._drainer.start()
+
+    def _drain(self) -> None:
+        backoff = self._retry_interval
+        while not self._closed:
+            batch = self._spool.oldest(DRAIN_BATCH_MAX)
+            if not batch:
+                with self._lock:
+                    if not self._spool.depth:
+                        self._drainer = None
+                        return
+                continue
+            self._wake.clear()
+            # The oldest event alone first (a probe: while the daemon is down one try is enough).
+            if self._resend(batch[:1]) and self._resend(batch[1:]):
+                backoff = self._retry_interval
+                continue
+            self._wake.wait(backoff)
+            backoff = min(backoff * 2, self._retry_interval_max)
+
+    def _resend(self, events: List[pb.LogUsageRequest]) -> bool:
+        """Sends spooled events pipelined; False when any could not reach the daemon."""
+        if not events:
+            return True
+        method = METHODS["LogUsage"]
+        timeout = self.timeout if self.timeout and self.timeout > 0 else RESEND_TIMEOUT_SECONDS
+        try:
+            results = self.call_many([(method.path, event, method.response_type) for event in events], timeout=timeout)
+        except TokenGateError:
+            return False
+        reached = True
+        for event, result in zip(events, results):
+            if isinstance(result, TokenGateError):
+                if result.means_unreachable or result.code in (StatusCode.CANCELLED, StatusCode.RESOURCE_EXHAUSTED):
+                    reached = False
+                    continue
+                with self._lock:
+                    self._metrics.spool_rejected_total += 1
+                if self.on_spool_rejection is not None:
+                    self.on_spool_rejection(event, result)
+            else:
+                with self._lock:
+                    self._metrics.resent_total += 1
+                    self._metrics.resent_duplicate_total += int(result.duplicate)
+            self._spool.remove(event.event_id)
+        return reached
 
     # -- Connection -------------------------------------------------------------------------
 
-    def _exchange(self, frames: bytes, pending: set, deadline_ms: int) -> dict:
-        """Sends the frames and reads until every call id in ``pending`` is answered."""
-        give_up_at = time.monotonic() + deadline_ms / 1000 if deadline_ms else None
-        try:
-            sock = self._connect(deadline_ms)
-            sock.sendall(frames)
-            answers = {}
-            while pending:
-                response = self._read_frame(sock, give_up_at)
-                if response.call_id == 0 and response.status_code != 0:
-                    raise TokenGateError(response.status_code, response.status_message)
-                if response.call_id in pending:
-                    pending.discard(response.call_id)
-                    answers[response.call_id] = response
-            return answers
-        except socket.timeout:
-            self._disconnect()
-            raise TokenGateError(StatusCode.DEADLINE_EXCEEDED, f"no answer within {deadline_ms} ms") from None
-        except TokenGateError:
-            self._disconnect()
-            raise
-        except OSError as error:
-            self._disconnect()
-            raise TokenGateError(StatusCode.UNAVAILABLE,
-                                 f"connection to tokengated at {self.socket_path} failed: {error}") from None
+    def _take_call_id(self) -> int:
+        with self._lock:
+            call_id = self._next_call_id
+            self._next_call_id += 1
+            return call_id
 
-    def _connect(self, deadline_ms: int) -> socket.socket:
-        if self._sock is None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.settimeout(deadline_ms / 1000 if deadline_ms else None)
-                sock.connect(self.socket_path)
-            except OSError as error:
-                sock.close()
-                raise TokenGateError(StatusCode.UNAVAILABLE,
-                                     f"cannot connect to tokengated at {self.socket_path}: {error} "
-                                     "(is the daemon running?)") from None
-            self._sock = sock
-            self._buffer.clear()
-        return self._sock
-
-    def _read_frame(self, sock: socket.socket, give_up_at: Optional[float]) -> pb.ResponseFrame:
-        while True:
-            if len(self._buffer) >= 4:
-                (length,) = struct.unpack(">I", self._buffer[:4])
-                if length > RESPONSE_FRAME_BYTES_MAX:
-                    raise TokenGateError(StatusCode.RESOURCE_EXHAUSTED,
-                                         f"response frame of {length} bytes is over {RESPONSE_FRAME_BYTES_MAX}")
-                if len(self._buffer) >= 4 + length:
-                    body = bytes(self._buffer[4:4 + length])
-                    del self._buffer[:4 + length]
-                    try:
-                        return pb.ResponseFrame.FromString(body)
-                    except DecodeError:
-                        raise TokenGateError(StatusCode.INTERNAL,
-                                             f"tokengated sent a frame that is not a ResponseFrame ({length} bytes)") from None
-            if give_up_at is not None:
-                sock.settimeout(max(give_up_at - time.monotonic(), 0.000001))
-            else:
-                sock.settimeout(None)
-            chunk = sock.recv(READ_CHUNK_BYTES)
-            if not chunk:
-                raise TokenGateError(StatusCode.UNAVAILABLE, "tokengated closed the connection")
-            self._buffer += chunk
-
-    def _disconnect(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-        self._buffer.clear()
+    def _current_connection(self, timeout: Optional[float]) -> _Connection:
+        with self._lock:
+            if self._closed:
+                raise TokenGateError(StatusCode.CANCELLED, "the client was closed")
+            connection = self._connection
+            if connection is not None and connection.usable:
+                return connection
+            reconnect = self._metrics.connections_made > 0
+            connection = _Connection(self.socket_path, timeout if timeout and timeout > 0 else None)
+            self._connection = connection
+            self._metrics.connections_made += 1
+        if reconnect and self._spool.depth:
+            self._wake.set()
+        return connection
 
 
-def _path(method: str) -> str:
-    return method if method.startswith("/") else _SERVICE + method
+def _resolve(name: str, response_type: Optional[Type[Message]]) -> RpcMethod:
+    """The method for an RPC name or path; an unknown one still goes out (the daemon answers
+    UNIMPLEMENTED) when its response type is given."""
+    short = name.rsplit("/", 1)[-1]
+    method = METHODS.get(short)
+    path = name if name.startswith("/") else f"/{_protocol.SERVICE_NAME}/{name}"
+    if method is not None and method.path == path and (response_type is None or response_type is method.response_type):
+        return method
+    if response_type is None:
+        raise TypeError(f"unknown method {name}: pass its response type")
+    return RpcMethod(name=short, attribute=_protocol.snake_case(short), path=path, request_type=Message,
+                     response_type=response_type, server_streaming=False)
 
 
-def _build(message_type: Type[_Response], request: Optional[_Response], fields: dict) -> _Response:
-    if request is not None and fields:
-        raise TypeError("pass either a request message or keyword fields, not both")
-    if request is not None:
-        copy = message_type()
-        copy.CopyFrom(request)
-        return copy
-    return message_type(**fields)
+def _attach_rpc_methods() -> None:
+    """A method per RPC of the service, unless written out above (the policy and defaults)."""
+    for method in METHODS.values():
+        if hasattr(Client, method.attribute):
+            continue
+        rpc: Callable[..., Any]
+        if method.server_streaming:
+            def stream_rpc(self: Client, request: Optional[Message] = None, /, *, timeout: Optional[float] = None,
+                    _method: RpcMethod = method, **fields: Any) -> Iterator[Message]:
+                return self._stream(_method, _protocol.build_request(_method, request, fields), timeout)
+            rpc = stream_rpc
+        else:
+            def unary_rpc(self: Client, request: Optional[Message] = None, /, *, timeout: Optional[float] = None,
+                    _method: RpcMethod = method, **fields: Any) -> Any:
+                return self._unary(_method, _protocol.build_request(_method, request, fields), timeout)
+            rpc = unary_rpc
+        rpc.__name__ = rpc.__qualname__ = method.attribute
+        rpc.__doc__ = f"The {method.name} RPC ({method.path}): a {method.request_type.__name__} or its fields as " \
+                      f"keywords; returns {'an iterator of ' if method.server_streaming else 'a '}" \
+                      f"{method.response_type.__name__}. Raises TokenGateError with the gRPC status."
+        setattr(Client, method.attribute, rpc)
 
 
-def _default_operation_and_model(message: Message) -> None:
-    """The Swift client's defaults, so both clients send the same request for the same call."""
-    if not message.operation_type:
-        message.operation_type = "chat_message"
-    if not message.model:
-        message.model = "gemini-2.5-flash"
-
-
-def _decode(response: pb.ResponseFrame, response_type: Type[Message]) -> Union[Message, TokenGateError]:
-    if response.status_code != 0:
-        return TokenGateError(response.status_code, response.status_message)
-    try:
-        return response_type.FromString(response.payload)
-    except DecodeError:
-        return TokenGateError(StatusCode.INTERNAL, f"answer is not a {response_type.DESCRIPTOR.full_name}")
+_attach_rpc_methods()

@@ -1,0 +1,110 @@
+// The PostgreSQL shipping benchmark (`--only ship`, issue 19): a daemon with a backlog of usage
+// events already in its log is attached to an empty database and the time until PostgreSQL holds
+// all of them is measured; the floor is COPY of the same rows into a table with the same columns
+// and indexes in the same database, in the same run. Then LogUsage at 64 connections against two
+// daemons, shipping on and off, in alternating slices.
+import Foundation
+import TokenGateClient
+import TokenGateClock
+import TokenGateCore
+import TokenGatePostgres
+import TokenGateStore
+import TokenGateWire
+
+extension BenchRun {
+    func measureShip() async throws {
+        report.section("PostgreSQL shipping (tokengated --postgres) against COPY of the same rows, same database")
+        let environment = ProcessInfo.processInfo.environment
+        guard let admin = options.postgres ?? environment["TOKENGATE_BENCH_POSTGRES"] ?? environment["TOKENGATE_TEST_POSTGRES"] else {
+            report.add("ship.events_per_s", "shipping from a backlog", nil, "/s",
+                note: "skipped: no PostgreSQL (--postgres CONNINFO, or run under scripts/with-postgres.sh)")
+            return
+        }
+        let events = options.shipEvents
+        let data = fresh("ship-data")
+        progress("ship: writing a backlog of \(events) events")
+        _ = try ScaleData.generate(directory: data, shops: 1_000, events: events, nowMs: SystemClockReading.nowMs())
+        let database = try Self.createDatabase(admin, "tg_bench_ship")
+        let connection = try PostgresConnection(conninfo: database)
+        try Migrations.migrate(connection)
+        try connection.execute("CREATE TABLE bench_copy (LIKE token_usage_logs INCLUDING ALL)")
+
+        progress("ship: shipping \(events) events")
+        let (daemon, _, _) = try await startDaemon(dataDirectory: data, extraArguments: ["--postgres", database, "--host-id", "bench"])
+        let started = MonotonicClock.nanoseconds()
+        var shipped = 0
+        while shipped < events {
+            try await Task.sleep(nanoseconds: 50_000_000)
+            shipped = Int(try connection.query("SELECT shipped_through FROM tokengate_ship_cursor WHERE host_id = 'bench'").scalar ?? "0") ?? 0
+            guard daemon.process.isRunning else { throw BenchError("tokengated exited while shipping") }
+        }
+        let shipSeconds = Double(MonotonicClock.nanoseconds() - started) / 1e9
+        daemon.kill()
+        let rows = Int(try connection.query("SELECT count(*) FROM token_usage_logs").scalar ?? "0") ?? 0
+        guard rows == events else { throw BenchError("PostgreSQL holds \(rows) rows, not \(events)") }
+
+        progress("ship: COPY of the same \(events) rows")
+        let copyText = try Self.copyText(data)
+        let copyStarted = MonotonicClock.nanoseconds()
+        let copied = try connection.copyIn("COPY bench_copy (\(CopyText.usageColumns)) FROM STDIN", chunks: copyText)
+        let copySeconds = Double(MonotonicClock.nanoseconds() - copyStarted) / 1e9
+        guard copied == events else { throw BenchError("COPY wrote \(copied) rows, not \(events)") }
+
+        let shipRate = Double(events) / shipSeconds
+        let copyRate = Double(events) / copySeconds
+        report.add("ship.events_per_s", "shipping a backlog of \(events) events (from SERVING to the cursor at the end)", shipRate, "/s")
+        report.add("ship.copy_events_per_s", "COPY of the same rows into a table like it (the floor)", copyRate, "/s")
+        try await measureLogUsageWithShipping(admin)
+    }
+
+    /// LogUsage at 64 connections with --postgres and without, alternating slices.
+    private func measureLogUsageWithShipping(_ admin: String) async throws {
+        let database = try Self.createDatabase(admin, "tg_bench_log")
+        let (off, offSocket, _) = try await startDaemon()
+        defer { off.kill() }
+        let (on, onSocket, _) = try await startDaemon(extraArguments: ["--postgres", database, "--host-id", "bench-log"])
+        defer { on.kill() }
+        let workload = self.workload
+        let slices = Self.pairedSlices
+        let sliceNs = durationNs / UInt64(slices)
+        var measured = [Measurement(calls: 0, elapsedNs: 0, latenciesNs: []), Measurement(calls: 0, elapsedNs: 0, latenciesNs: [])]
+        for _ in 0..<slices {
+            for (index, socket) in [offSocket, onSocket].enumerated() {
+                let tag = UInt32.random(in: 0...UInt32.max)
+                measured[index].merge(
+                    try await gateLoad(socket, .manyConnections, durationNs: sliceNs) { client, worker, call throws(TokenGateError) in
+                        _ = try await client.logUsage(workload.logUsage(worker: worker, call: call, tag: tag))
+                    })
+            }
+        }
+        report.add("ship.log.off.c64", "LogUsage, 64 conns, shipping off", measured[0], latencies: true, rate: true)
+        report.add("ship.log.on.c64", "LogUsage, 64 conns, shipping on", measured[1], latencies: true, rate: true)
+    }
+
+    /// A new database in the server of `admin`; returns its conninfo.
+    static func createDatabase(_ admin: String, _ stem: String) throws -> String {
+        let name = "\(stem)_\(UInt32.random(in: 0...UInt32.max))"
+        try PostgresConnection(conninfo: admin).execute("CREATE DATABASE \(name)")
+        return admin + " dbname=\(name)"
+    }
+
+    /// The backlog's usage events as COPY text, in chunks of about 1 MiB.
+    static func copyText(_ directory: String) throws -> [[UInt8]] {
+        var tail = LogTail(directory: directory)
+        var chunks: [[UInt8]] = []
+        var text = CopyText()
+        var next: UInt64 = 1
+        while case .records(let records) = try tail.read(from: next, through: UInt64.max, limit: 50_000), !records.isEmpty {
+            for record in records {
+                if case .usage(let event) = try FactCodec.decode(record.body) { text.appendUsage(event, hostID: "bench") }
+                if text.bytes.count >= 1 << 20 {
+                    chunks.append(text.bytes)
+                    text = CopyText()
+                }
+            }
+            next = records.last!.sequence + 1
+        }
+        if !text.bytes.isEmpty { chunks.append(text.bytes) }
+        return chunks
+    }
+}
