@@ -66,6 +66,8 @@ final class FleetEndToEndTests: XCTestCase {
         tally.faultOver.store(fault == nil, ordering: .relaxed)
         async let faulted: Void = {
             try await fault?(frozen)
+            // The quiet period that ends the run starts after the fault, not during it.
+            tally.lastAllowed.withLock { last in for shop in Self.shops { last[shop] = Date() } }
             tally.faultOver.store(true, ordering: .relaxed)
         }()
         let spent = try await drive(sockets: sockets, seconds: seconds, tally: tally)
@@ -121,8 +123,8 @@ final class FleetEndToEndTests: XCTestCase {
                             continue
                         }
                         guard answer.decision == .allow else {
-                            // Denied: counts towards the end only once nothing was allowed for 3 s (leftover leases go back).
-                            let quiet = tally.faultOver.load(ordering: .relaxed) && tally.lastAllowed.withLock { Date().timeIntervalSince($0[shop] ?? .distantPast) > 3 }
+                            // Denied: counts towards the end only once nothing was allowed for 5 s (leftover leases go back).
+                            let quiet = tally.faultOver.load(ordering: .relaxed) && tally.lastAllowed.withLock { Date().timeIntervalSince($0[shop] ?? .distantPast) > 5 }
                             if quiet { tally.deniedInARow.withLock { $0[shop, default: 0] += 1 } }
                             tally.reasons.withLock { $0["\(shop) \(answer.reason) \(answer.message.prefix(60))", default: 0] += 1 }
                             continue
