@@ -28,7 +28,7 @@ final class FleetEndToEndTests: XCTestCase {
     /// client's spool does): the stated bound is those holds' worst cases, two workers' worth.
     func testKilledAndRestartedDaemon() async throws {
         try await runFleet(
-            fault: { daemons in
+            fault: { daemons, _, _ in
                 try await Task.sleep(nanoseconds: 1_000_000_000)
                 daemons[1].stop(signal: SIGKILL)
                 try await Task.sleep(nanoseconds: 2_000_000_000)
@@ -40,7 +40,7 @@ final class FleetEndToEndTests: XCTestCase {
     /// leases they hold, then deny; once it is back, shipping and leasing resume.
     func testPostgresStoppedForTenSeconds() async throws {
         try await runFleet(
-            fault: { _ in
+            fault: { _, _, _ in
                 try await Task.sleep(nanoseconds: 1_000_000_000)
                 try TestPostgres.control("stop")
                 try await Task.sleep(nanoseconds: 10_000_000_000)
@@ -48,8 +48,37 @@ final class FleetEndToEndTests: XCTestCase {
             }, overshootBoundNanoUSD: 0, seconds: 90)
     }
 
+    /// Every shop's daily cap lowered from $0.30 to $0.20 on all three daemons two seconds into
+    /// the run. Grants stop at once; leases already out are honoured, so the stated bound is what
+    /// was settled or leased when the cap was lowered: spend ends at most at the larger of the new
+    /// cap and that, and within one call of the new cap when that was below it.
+    func testCapLoweredMidRun() async throws {
+        let lowered: NanoUSD = 200_000_000
+        try await runFleet(
+            fault: { daemons, conninfo, tally in
+                try await Task.sleep(nanoseconds: 2_000_000_000)
+                for daemon in daemons {
+                    for operation in ["chat_message", "product_description", "photo_studio", "suggestion"] {
+                        let result = try daemon.runCLI(["limits", "set", "--op", operation, "--daily-usd", "0.20"])
+                        XCTAssertEqual(result.exitCode, 0, result.stderr)
+                    }
+                }
+                // What was settled or leased once every daemon had the new cap (a grant sent with
+                // the old cap a moment before is counted too): no later grant can pass it.
+                try await Task.sleep(nanoseconds: 300_000_000)
+                let rows = try PostgresConnection(conninfo: conninfo).query(
+                    "SELECT shop_id, settled_nano_usd + leased_nano_usd FROM tokengate_budget_pools WHERE budget_window LIKE 'day:%'")
+                var committed: [String: NanoUSD] = [:]
+                for row in rows.rows { committed[row[0] ?? ""] = NanoUSD(row[1] ?? "") ?? 0 }
+                tally.caps.withLock { caps in
+                    for shop in Self.shops { caps[shop] = (lowered, max(0, (committed[shop] ?? 0) - lowered)) }
+                }
+            }, overshootBoundNanoUSD: 0)
+    }
+
     func runFleet(
-        fault: (@Sendable ([TestDaemon]) async throws -> Void)?, overshootBoundNanoUSD: NanoUSD, seconds: Double = 60
+        fault: (@Sendable ([TestDaemon], String, Tally) async throws -> Void)?, overshootBoundNanoUSD: NanoUSD,
+        seconds: Double = 60
     ) async throws {
         let database = try FleetTestDatabase()
         let config = try writeConfig()
@@ -63,9 +92,11 @@ final class FleetEndToEndTests: XCTestCase {
         let sockets = daemons.map(\.socketPath)
         let frozen = daemons
         let tally = Tally()
+        tally.caps.withLock { caps in for shop in Self.shops { caps[shop] = (Self.capNanoUSD, overshootBoundNanoUSD) } }
         tally.faultOver.store(fault == nil, ordering: .relaxed)
+        let conninfo = database.conninfo
         async let faulted: Void = {
-            try await fault?(frozen)
+            try await fault?(frozen, conninfo, tally)
             // The quiet period that ends the run starts after the fault, not during it.
             tally.lastAllowed.withLock { last in for shop in Self.shops { last[shop] = Date() } }
             tally.faultOver.store(true, ordering: .relaxed)
@@ -82,10 +113,13 @@ final class FleetEndToEndTests: XCTestCase {
                 [shop, "day:" + day.text])
             let settled = NanoUSD(rows.rows.first?[0] ?? "") ?? -1
             let shipped = spent[shop] ?? 0
-            lines.append("\(shop): spent \(Money.formatUSD(shipped)) of \(Money.formatUSD(Self.capNanoUSD)) (leased still \(rows.rows.first?[1] ?? "?"))")
+            lines.append("\(shop): spent \(Money.formatUSD(shipped)) of \(Money.formatUSD(tally.caps.withLock { $0[shop]!.cap })) (leased still \(rows.rows.first?[1] ?? "?"))")
             XCTAssertEqual(settled, shipped, "\(shop): the pool's settled spend differs from the shipped rows")
-            XCTAssertLessThanOrEqual(shipped, Self.capNanoUSD + overshootBoundNanoUSD, "\(shop) overshot its fleet cap")
-            XCTAssertLessThan(Self.capNanoUSD - shipped, Self.worstCaseNanoUSD, "\(shop) ended more than one call from its cap")
+            let (cap, bound) = tally.caps.withLock { $0[shop]! }
+            XCTAssertLessThanOrEqual(shipped, cap + bound, "\(shop) overshot its fleet cap by more than the stated bound")
+            if bound == 0 || overshootBoundNanoUSD > 0 {
+                XCTAssertLessThan(cap - shipped, Self.worstCaseNanoUSD, "\(shop) ended more than one call from its cap")
+            }
         }
         let leases = try connection.query(
             "SELECT host_id, shop_id, budget_window, amount_nano_usd, settled_nano_usd, sequence, expires_at > now() FROM tokengate_leases ORDER BY 2, 3, 1")
@@ -166,6 +200,8 @@ final class FleetEndToEndTests: XCTestCase {
         let reasons = Mutex<[String: Int]>([:])
         /// Denials count towards the end only after the fault (if any) is over.
         let faultOver = Atomic<Bool>(false)
+        /// Each shop's cap at the end and the overshoot the test allows (a cap lowered mid-run).
+        let caps = Mutex<[String: (cap: NanoUSD, bound: NanoUSD)]>([:])
     }
 
     /// Waits until PostgreSQL holds every logged cost (the shippers caught up).
