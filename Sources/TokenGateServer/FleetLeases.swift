@@ -218,8 +218,14 @@ public final class FleetLeases: Sendable {
             }
             return Array(entries.keys)
         }
-        for key in keys {
-            try tend(key, store, nowMs: nowMs, wall: wall, returningAll: returningAll)
+        // Pools with a call waiting go first, and a call that starts waiting during the pass is
+        // served next rather than after every other pool.
+        var pending = Set(keys)
+        while !pending.isEmpty, !stopping.load(ordering: .relaxed) || returningAll {
+            let waiting = entries.withLock { entries in pending.first { (entries[$0]?.needNanoUSD ?? 0) > 0 } }
+            let key = waiting ?? pending.first!
+            pending.remove(key)
+            try tend(key, store, nowMs: MonotonicClock.milliseconds(), wall: wall, returningAll: returningAll)
         }
     }
 

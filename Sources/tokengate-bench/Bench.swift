@@ -86,6 +86,7 @@ final class BenchRun {
             if options.runs("pinned") { try await measurePinned(sizes) }
             if options.runs("scale") { try await measureScale() }
             if options.runs("ship") { try await measureShip() }
+            if options.runs("fleet") { try await measureFleet() }
         } catch {
             progress("benchmark failed: \(error)")
             report.addNote("the run stopped early: \(error)")
