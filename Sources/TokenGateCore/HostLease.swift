@@ -112,6 +112,12 @@ public struct HostLease: Sendable, Equatable {
         }
     }
 
+    /// PostgreSQL renewed every lease of this host by a statement sent at `sentAtMs` (after the
+    /// entitlement was last changed by PostgreSQL, so the renewal covered it).
+    public mutating func renewed(sentAtMs: Int64, ttlMs: Int64) {
+        validUntilMs = max(validUntilMs, sentAtMs + HostLease.trustedMs(ttlMs))
+    }
+
     /// The operation in flight failed without an answer that can be trusted (lost reply,
     /// broken connection): it stays in flight, to be sent again with the same sequence.
     public func retry() -> LeaseOperation? { inFlight }

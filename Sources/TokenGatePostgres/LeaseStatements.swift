@@ -98,6 +98,13 @@ public enum LeaseStatements {
         WHERE shop_id = $1 AND budget_window = $2 AND cap_nano_usd IS DISTINCT FROM $3::bigint
         """
 
+    /// Renews every lease host $1 holds: expiry moved to now + $2 ms (one statement for all of
+    /// them, so renewal costs one transaction per pass, not one per pool). Locks those rows.
+    static let renewAll = """
+        UPDATE tokengate_leases SET expires_at = now() + $2::bigint * interval '1 millisecond'
+        WHERE host_id = $1 AND amount_nano_usd > 0
+        """
+
     /// A return: $5 (at most what is outstanding) goes from ($1 host, $2 shop, $3 window)'s
     /// lease back to the pool, once per sequence $4. Locks the lease row, then the pool row.
     static let giveBack = """

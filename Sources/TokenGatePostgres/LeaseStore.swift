@@ -58,6 +58,11 @@ public struct LeaseStore {
         return (results[1].affected == 1, try Self.state(results[2]))
     }
 
+    /// Renews every lease of this host (expiry now + `ttlMs`); returns how many.
+    public func renewAll(ttlMs: Int64) throws(PostgresError) -> Int {
+        try connection.query(LeaseStatements.renewAll, [hostID, String(ttlMs)]).affected
+    }
+
     /// The pool and this host's lease as they stand (all zero when never leased).
     public func read(_ pool: PoolKey) throws(PostgresError) -> LeaseState {
         try Self.state(connection.query(LeaseStatements.readState, [hostID, pool.shopID, pool.window.description]))

@@ -75,6 +75,7 @@ public final class FleetLeases: Sendable {
     let failures = Atomic<UInt64>(0)
     let connected = Atomic<Bool>(false)
     private let lastTickMs = Atomic<Int64>(0)
+    private let lastRenewalMs = Atomic<Int64>(0)
 
     public init(options: FleetOptions, ledger: Ledger, clock: any WallClock, logger: Logger) {
         self.options = options
@@ -218,6 +219,7 @@ public final class FleetLeases: Sendable {
             }
             return Array(entries.keys)
         }
+        try renewIfDue(store)
         // Pools with a call waiting go first, and a call that starts waiting during the pass is
         // served next rather than after every other pool.
         var pending = Set(keys)
@@ -275,14 +277,33 @@ public final class FleetLeases: Sendable {
         try send(operation, key: key, store: store)
     }
 
-    /// Grant, renewal or return for a pool in use.
+    /// Every third of the TTL, one statement renews all of this host's leases. A lease counts as
+    /// renewed only if its last answer came before the statement was sent (a grant answered
+    /// later carries its own validity).
+    private func renewIfDue(_ store: LeaseStore) throws {
+        let nowMs = MonotonicClock.milliseconds()
+        guard nowMs - lastRenewalMs.load(ordering: .relaxed) >= options.leaseTTLMs / 3 else { return }
+        _ = try store.renewAll(ttlMs: options.leaseTTLMs)
+        transactions.add(1, ordering: .relaxed)
+        lastRenewalMs.store(nowMs, ordering: .relaxed)
+        entries.withLock { entries in
+            for index in entries.indices where entries.values[index].loaded && entries.values[index].lease.inFlight == nil
+                && entries.values[index].lastAnswerMs <= nowMs
+            {
+                entries.values[index].lease.renewed(sentAtMs: nowMs, ttlMs: options.leaseTTLMs)
+            }
+        }
+    }
+
+    /// Grant or return for a pool in use.
     private func plan(_ entry: inout Entry, unused: NanoUSD, key: PoolKey, nowMs: Int64) -> LeaseOperation? {
         let need = entry.needNanoUSD
         let target = max(entry.ratePerSecond * LeaseSizing.sliceSecondsOfSpend, need)
         let cap = ledger.fleetCap(shopID: key.shopID, window: key.window)
         let free = entry.lease.pool.capNanoUSD == nil ? cap : min(entry.lease.pool.freeNanoUSD, cap)
         let expiring = entry.lease.validUntilMs - nowMs < options.renewBeforeMs
-        let short = (need > 0 && unused < need) || (target > 0 && unused < target / 2) || (expiring && target > 0)
+        // (An expiring lease with nothing to add is renewed by `renewIfDue`.)
+        let short = (need > 0 && unused < need) || (target > 0 && unused < target / 2) || (expiring && target > 0 && unused == 0)
         guard short else {
             entry.needNanoUSD = 0
             return nil
