@@ -136,9 +136,14 @@ public enum LeaseStatements {
         WHERE p.shop_id = $2 AND p.budget_window = $3
         """
 
-    /// Every lease row of ($1 host) in windows still open: shop, window (read at startup). No locks.
+    /// Every lease row of ($1 host) with its pool, read once at startup (a pool with no row here
+    /// has sequence 0 for this host and needs no read): shop, window, then `readState`'s columns.
+    /// No locks.
     static let hostLeases = """
-        SELECT shop_id, budget_window FROM tokengate_leases WHERE host_id = $1 AND (amount_nano_usd > 0 OR sequence > 0)
+        SELECT l.shop_id, l.budget_window, p.cap_nano_usd, p.settled_nano_usd, p.leased_nano_usd, l.amount_nano_usd,
+               l.settled_nano_usd, l.sequence, 1
+        FROM tokengate_leases l JOIN tokengate_budget_pools p USING (shop_id, budget_window)
+        WHERE l.host_id = $1
         """
 
     // MARK: - Settlement (in the shipper's transaction)

@@ -11,6 +11,12 @@ public struct LeaseState: Sendable, Equatable {
     public var lease: Lease
     /// Hosts holding an unexpired, non-empty lease on the pool.
     public var activeHosts: Int
+
+    public init(pool: LeasePool, lease: Lease, activeHosts: Int) {
+        self.pool = pool
+        self.lease = lease
+        self.activeHosts = activeHosts
+    }
 }
 
 /// Grants, returns and reads over one connection (used by one thread at a time).
@@ -68,12 +74,17 @@ public struct LeaseStore {
         try Self.state(connection.query(LeaseStatements.readState, [hostID, pool.shopID, pool.window.description]))
     }
 
-    /// The pools this host holds (or held) a lease on, for a restart to read back.
-    public func heldPools() throws(PostgresError) -> [(shopID: String, window: String)] {
-        try connection.query(LeaseStatements.hostLeases, [hostID]).rows.compactMap { row in
-            guard row.count == 2, let shop = row[0], let window = row[1] else { return nil }
-            return (shop, window)
+    /// Every lease row of this host with its pool, keyed by shop id and window text
+    /// (`BudgetWindow.description`), for a start to read back in one query.
+    public func hostLeases() throws(PostgresError) -> [String: [String: LeaseState]] {
+        var found: [String: [String: LeaseState]] = [:]
+        for row in try connection.query(LeaseStatements.hostLeases, [hostID]).rows {
+            guard row.count == 9, let shop = row[0], let window = row[1] else { continue }
+            var rows = PostgresRows()
+            rows.rows = [Array(row[2...])]
+            found[shop, default: [:]][window] = try Self.state(rows)
         }
+        return found
     }
 
     /// Writes off every outstanding lease of `hostID` (`tokengate fleet release-host`). Returns

@@ -76,6 +76,9 @@ public final class FleetLeases: Sendable {
     let connected = Atomic<Bool>(false)
     private let lastTickMs = Atomic<Int64>(0)
     private let lastRenewalMs = Atomic<Int64>(0)
+    /// This host's lease rows as found at start (nil until read): a pool not in it has no row for
+    /// this host, so it needs no read before its first grant.
+    private let startLeases = Mutex<[String: [String: LeaseState]]?>(nil)
 
     public init(options: FleetOptions, ledger: Ledger, clock: any WallClock, logger: Logger) {
         self.options = options
@@ -183,7 +186,13 @@ public final class FleetLeases: Sendable {
                     connection = try PostgresConnection(conninfo: options.conninfo)
                     connected.store(true, ordering: .relaxed)
                 }
-                try tend(LeaseStore(connection: connection!, hostID: options.hostID), returningAll: false)
+                let store = LeaseStore(connection: connection!, hostID: options.hostID)
+                if startLeases.withLock({ $0 == nil }) {
+                    let found = try store.hostLeases()
+                    transactions.add(1, ordering: .relaxed)
+                    startLeases.withLock { $0 = found }
+                }
+                try tend(store, returningAll: false)
                 _ = wake.wait(timeout: .now() + .milliseconds(options.tickMs))
             } catch {
                 connection = nil
@@ -234,8 +243,16 @@ public final class FleetLeases: Sendable {
     private func tend(_ key: PoolKey, _ store: LeaseStore, nowMs: Int64, wall: UnixMillis, returningAll: Bool) throws {
         guard var entry = entries.withLock({ $0[key] }) else { return }
         if !entry.loaded {
-            let state = try store.read(key)
-            transactions.add(1, ordering: .relaxed)
+            guard let known = startLeases.withLock({ $0 }) else { return }
+            let state: LeaseState
+            if let found = known[key.shopID]?[key.window.description] {
+                state = found
+            } else if returningAll {
+                return
+            } else {
+                // No row at start: nothing to read back (this host's sequence there is 0).
+                state = LeaseState(pool: LeasePool(), lease: Lease(), activeHosts: 1)
+            }
             entries.withLock { entries in
                 entries[key]?.lease = HostLease(lease: state.lease, pool: state.pool, readAtMs: nowMs, ttlMs: options.leaseTTLMs)
                 entries[key]?.loaded = true
