@@ -151,7 +151,7 @@ public final class FleetLeases: Sendable {
         }
         wake.signal()
         while MonotonicClock.milliseconds() - start < waitMs {
-            usleep(500)
+            usleep(2_000)
             let answered = entries.withLock { entries in
                 keys.allSatisfy { key in (entries[key]?.needNanoUSD ?? 0) == 0 && entries[key]?.lease.inFlight == nil }
             }
@@ -229,14 +229,22 @@ public final class FleetLeases: Sendable {
             return Array(entries.keys)
         }
         try renewIfDue(store)
-        // Pools with a call waiting go first, and a call that starts waiting during the pass is
-        // served next rather than after every other pool.
-        var pending = Set(keys)
-        while !pending.isEmpty, !stopping.load(ordering: .relaxed) || returningAll {
-            let waiting = entries.withLock { entries in pending.first { (entries[$0]?.needNanoUSD ?? 0) > 0 } }
-            let key = waiting ?? pending.first!
-            pending.remove(key)
-            try tend(key, store, nowMs: MonotonicClock.milliseconds(), wall: wall, returningAll: returningAll)
+        // Pools with a call waiting go first; every 32 pools, pools whose call started waiting
+        // during the pass are served before the rest.
+        var served = Set<PoolKey>()
+        var rest = keys[...]
+        while !stopping.load(ordering: .relaxed) || returningAll {
+            let waiting = entries.withLock { entries in
+                entries.filter { $0.value.needNanoUSD > 0 && !served.contains($0.key) }.map(\.key)
+            }
+            var batch = waiting
+            while batch.count < 32, let next = rest.popFirst() {
+                if !served.contains(next) { batch.append(next) }
+            }
+            if batch.isEmpty { break }
+            for key in batch where served.insert(key).inserted {
+                try tend(key, store, nowMs: MonotonicClock.milliseconds(), wall: wall, returningAll: returningAll)
+            }
         }
     }
 
