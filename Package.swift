@@ -47,7 +47,8 @@ let package = Package(
         .executableTarget(name: "tokengated", dependencies: ["TokenGateServer"]),
         .executableTarget(
             name: "tokengate",
-            dependencies: ["TokenGateClient", "TokenGateStore"]
+            // TokenGatePostgres: `tokengate fleet` talks to PostgreSQL directly (issue 20).
+            dependencies: ["TokenGateClient", "TokenGateStore", "TokenGatePostgres"]
         ),
         .executableTarget(
             name: "tokengate-fuzz-wire",

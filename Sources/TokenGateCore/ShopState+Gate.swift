@@ -40,8 +40,12 @@ extension ShopState {
     /// `notFound` (model without a price), `failedPrecondition` (the shop's tier is not
     /// configured), `resourceExhausted` (too many live holds), `outOfRange` (cost overflow),
     /// `internal` (request routed to the wrong shop, reused reservation id).
+    ///
+    /// In fleet mode `fleet` is this host's lease on the shop's pools (FleetAllowance.swift):
+    /// the budget checked is the fleet's, within what the lease covers.
     public mutating func canMakeRequest(
-        _ request: CanMakeRequestRequest, config: Configuration, now: UnixMillis, makeReservationID: () -> String
+        _ request: CanMakeRequestRequest, config: Configuration, now: UnixMillis, fleet: FleetAllowance? = nil,
+        makeReservationID: () -> String
     ) throws(TokenGateError) -> CanMakeRequestResponse {
         try Validation.shop(request.shopID, owner: shopID)
         try Validation.optionalIdentifier(request.requestID, field: "request_id", maximum: CoreLimits.requestIDBytesMax)
@@ -54,13 +58,15 @@ extension ShopState {
             model: request.model, inputTokens: request.estimatedInputTokens, outputTokens: request.maxOutputTokens,
             cachedInputTokens: 0, at: now)
         reservations.expire(now: now)
-        let usage = budgetUsage(limits: limits, now: now)
+        let local = budgetUsage(limits: limits, now: now)
+        let usage = fleet?.seen(local) ?? local
         var response = CanMakeRequestResponse(
             decision: .allow, reason: .withinBudget, warning: usage.reaches(percent: limits.alertThresholdPercent),
             message: "within budget", dailyRemainingNanoUSD: usage.dailyRemainingNanoUSD,
             monthlyRemainingNanoUSD: usage.monthlyRemainingNanoUSD, dailyUsedBasisPoints: usage.dailyBasisPoints,
             monthlyUsedBasisPoints: usage.monthlyBasisPoints, estimatedCostNanoUSD: estimate, requestID: request.requestID)
-        let budgetDenial = try denial(request, limits: limits, usage: usage, estimate: estimate, config: config)
+        let budgetDenial = try denial(
+            request, limits: limits, usage: fleet?.limited(local) ?? local, estimate: estimate, config: config)
         let rate = rateVerdict(request, config: config, now: now)
         if let denial = budgetDenial ?? rate.refusal {
             if config.isShadow(shopID: shopID) {

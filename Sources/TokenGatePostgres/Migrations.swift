@@ -17,6 +17,8 @@ public enum Migrations {
     public static let all: [Migration] = [
         Migration(version: 1, name: "seed tables, ship cursor", sql: seedTables),
         Migration(version: 2, name: "price versions, tier assignments, month aggregates, get_high_cost_shops", sql: projectTables),
+        // Budgets across hosts (issue 20): LeaseStatements.swift.
+        Migration(version: 3, name: "budget pools and host leases", sql: LeaseStatements.migration),
     ]
 
     /// The newest schema version this daemon knows.

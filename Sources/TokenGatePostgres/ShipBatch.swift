@@ -20,6 +20,9 @@ public struct ShipBatch: Sendable {
 
     /// Which host's rows these are (the `host_id` column and the cursor's key).
     public let hostID: String
+    /// Fleet mode (issue 20): the usage rows this transaction inserts are settled against the
+    /// budget pools and this host's leases in the same transaction (`LeaseStatements.settle`).
+    public var settlesLeases = false
 
     public init(hostID: String) {
         self.hostID = hostID
@@ -75,6 +78,9 @@ public struct ShipBatch: Sendable {
     public func statements(shippedThrough: UInt64?) -> [PostgresStatement] {
         var statements = [PostgresStatement("BEGIN")]
         if usage.eventIDs.count > 0 { statements.append(usage.statement(hostID: hostID)) }
+        if settlesLeases, usage.eventIDs.count > 0 {
+            statements.append(PostgresStatement(LeaseStatements.settle, [usage.eventIDs.literal, hostID]))
+        }
         statements += others
         if let shippedThrough {
             statements.append(PostgresStatement(ShipStatements.moveCursor, [hostID, String(shippedThrough)]))

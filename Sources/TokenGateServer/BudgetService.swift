@@ -18,10 +18,14 @@ public final class BudgetService: Sendable {
     public let gateCounters = GateCounters()
     /// The PostgreSQL shipper when `--postgres` is on, for its metrics.
     public let shipper = Mutex<Shipper?>(nil)
+    /// This host's budget leases when `--fleet` is on (FleetLeases.swift); nil: the gate
+    /// budgets from local spend alone.
+    public let fleet: FleetLeases?
 
-    public init(ledger: Ledger, clock: any WallClock) {
+    public init(ledger: Ledger, clock: any WallClock, fleet: FleetLeases? = nil) {
         self.ledger = ledger
         self.clock = clock
+        self.fleet = fleet
         ledger.alertFeed.setListener { [alertWatchers, weak ledger] alerts, sequence in
             guard let ledger else { return }
             alertWatchers.publishWhenDurable(alerts, durableAt: sequence, ledger: ledger)
@@ -58,8 +62,11 @@ public final class BudgetService: Sendable {
         let counters = gateCounters
         return [
             /// CanMakeRequest: OK (ALLOW or DENY), INVALID_ARGUMENT, NOT_FOUND (unknown model).
-            .unary(MethodPath.canMakeRequest) { (request: CanMakeRequestRequest, context) throws(TokenGateError) in
-                let response = try ledger.canMakeRequest(request, now: context.now)
+            .unary(MethodPath.canMakeRequest) { [fleet] (request: CanMakeRequestRequest, context) throws(TokenGateError) in
+                let response =
+                    if let fleet { try Self.fleetGate(request, context, ledger: ledger, fleet: fleet) } else {
+                        try ledger.canMakeRequest(request, now: context.now)
+                    }
                 metrics.recordDecision(response)
                 if response.shadowDenied { counters.recordShadowDenial(response.shadowReason) }
                 return (response, nil)

@@ -203,7 +203,8 @@ struct ConnectionLoop {
         if executing > limits.callsExecutingMax {
             throw TokenGateError(.resourceExhausted, "tokengated is overloaded (\(limits.callsExecutingMax) calls executing); retry with backoff")
         }
-        let context = CallContext(peer: peer, isAdmin: isAdmin, now: server.service.now(), callID: request.callID, writer: writer)
+        var context = CallContext(peer: peer, isAdmin: isAdmin, now: server.service.now(), callID: request.callID, writer: writer)
+        if request.deadlineMs > 0 { context.deadlineAtMs = batchStartMs + Int64(request.deadlineMs) }
         return try method.handler(request.payload, context)
     }
 }

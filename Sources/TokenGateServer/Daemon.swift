@@ -43,6 +43,11 @@ public struct DaemonOptions: Sendable {
     public var postgres: ShipperOptions?
     /// `--billing-grace-hours`: overrides the config file's `billing_grace_hours` when set.
     public var billingGraceHours: UInt64?
+    /// Budgets across hosts (`--fleet`, needs `postgres`): the gate admits against leases carved
+    /// from PostgreSQL's budget pools (FleetLeases.swift); off: nothing changes.
+    public var fleet = false
+    /// PostgreSQL's lease expiry in fleet mode (`--fleet-lease-ttl-ms`).
+    public var fleetLeaseTTLMs: Int64 = 30_000
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = SocketPaths.defaultPath(environment: environment)
@@ -78,9 +83,12 @@ public enum Daemon {
         } catch {
             fail("cannot open data dir \(options.dataDirectory): \(error)")
         }
-        let service = BudgetService(ledger: ledger, clock: SystemClock())
+        let fleet = makeFleet(options, ledger: ledger, logger: logger, fail: fail)
+        let service = BudgetService(ledger: ledger, clock: SystemClock(), fleet: fleet)
         let shipper = options.postgres.map { postgres in
             checkPostgresSchema(postgres, logger: logger, fail: fail)
+            var postgres = postgres
+            postgres.settlesLeases = fleet != nil
             return Shipper(options: postgres, log: log, ledger: ledger, logger: logger)
         }
         service.shipper.withLock { $0 = shipper }
@@ -113,6 +121,7 @@ public enum Daemon {
         checkRecoveredConfiguration(ledger, options: options, fail: fail)
         startSweeper(ledger: ledger, clock: SystemClock())
         shipper?.start()
+        fleet?.start()
         service.isReady = true
         let startupMs = MonotonicClock.milliseconds() - startedMs
         logger.info("tokengated serving", [
@@ -150,6 +159,8 @@ public enum Daemon {
                 service.isReady = false
                 service.finishStreams()
                 server.drain()
+                // Every unused lease goes back to its pool for the other hosts.
+                service.fleet?.stop()
                 scheduler.stop()
                 do {
                     let snapshot = try ledger.writeSnapshot(now: service.now())
@@ -182,6 +193,19 @@ public enum Daemon {
         } catch {
             logger.warning("PostgreSQL is not reachable at startup; serving anyway, the shipper retries", ["error": "\(error)"])
         }
+    }
+
+    /// Fleet mode's leases (`--fleet`), or nil.
+    private static func makeFleet(_ options: DaemonOptions, ledger: Ledger, logger: Logger, fail: (String) -> Never) -> FleetLeases? {
+        guard options.fleet else { return nil }
+        guard let postgres = options.postgres else { fail("--fleet needs --postgres (or $TOKENGATE_POSTGRES)") }
+        var fleetOptions = FleetOptions(conninfo: postgres.conninfo, hostID: postgres.hostID)
+        fleetOptions.leaseTTLMs = options.fleetLeaseTTLMs
+        fleetOptions.renewBeforeMs = min(fleetOptions.renewBeforeMs, options.fleetLeaseTTLMs / 3)
+        logger.info("fleet mode: budgets from leases on PostgreSQL's pools", [
+            "host_id": postgres.hostID, "lease_ttl_ms": "\(options.fleetLeaseTTLMs)",
+        ])
+        return FleetLeases(options: fleetOptions, ledger: ledger, clock: SystemClock(), logger: logger)
     }
 
     private static func randomBootID() -> String {

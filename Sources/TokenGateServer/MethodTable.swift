@@ -30,6 +30,8 @@ public struct CallContext: Sendable {
     public var callID: UInt64
     /// The connection's writer, for server-streaming methods.
     let writer: ConnectionWriter
+    /// When the call's deadline passes (monotonic ms); 0: no deadline.
+    var deadlineAtMs: Int64 = 0
 }
 
 /// A handler's result: the encoded response and the log sequence that must be durable first,

@@ -32,6 +32,6 @@ extension BudgetService {
             version: TokenGateVersion.current, serving: isReady, now: now,
             ledger: ledger.gauges(now: now, topShops: Self.topShopsInMetrics),
             logLastSequence: ledger.logLastSequence, store: ledger.storeMetrics, memory: ProcessMemory.read()))
-            + (shipper.withLock { $0 }?.exposition() ?? "")
+            + (shipper.withLock { $0 }?.exposition() ?? "") + (fleet?.exposition() ?? "")
     }
 }

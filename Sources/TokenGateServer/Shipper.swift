@@ -32,6 +32,9 @@ public struct ShipperOptions: Sendable {
     /// First and largest wait between attempts while PostgreSQL fails.
     public var backoffInitialMilliseconds: Int = 100
     public var backoffMaxMilliseconds: Int = 5_000
+    /// Fleet mode (`--fleet`, issue 20): shipped usage settles the budget pools and this
+    /// host's leases in the same transaction.
+    public var settlesLeases = false
 
     public init(conninfo: String, hostID: String) {
         self.conninfo = conninfo
@@ -199,6 +202,7 @@ public final class Shipper: Sendable {
                 lastConfirmNs = MonotonicClock.nanoseconds()
             case .records(let records):
                 var batch = ShipBatch(hostID: options.hostID)
+                batch.settlesLeases = options.settlesLeases
                 for record in records { batch.add(try FactCodec.decode(record.body)) }
                 let statements = batch.statements(shippedThrough: records.last!.sequence)
                 try connection.sendPipelined(statements)
@@ -274,6 +278,7 @@ public final class Shipper: Sendable {
         while start < snapshot.entries.count {
             let end = min(start + options.batchRecordsMax, snapshot.entries.count)
             var batch = ShipBatch(hostID: options.hostID)
+            batch.settlesLeases = options.settlesLeases
             for entry in snapshot.entries[start..<end] { batch.add(try FactCodec.decode(entry)) }
             let last = end == snapshot.entries.count
             if last {

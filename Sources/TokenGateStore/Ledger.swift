@@ -188,7 +188,9 @@ public final class Ledger: Sendable {
         if request.reserve { try gateMemory.checkReservationRoom() }
         return try shard.shops.withLock { shops throws(TokenGateError) in
             try shard.withState(request.shopID, in: &shops) { shop throws(TokenGateError) in
-                try shop.canMakeRequest(request, config: snapshot.value, now: now) { nextReservationID(shopID: request.shopID) }
+                try shop.canMakeRequest(request, config: snapshot.value, now: now) {
+                    nextReservationID(shopID: request.shopID)
+                }
             }
         }
     }
@@ -457,7 +459,7 @@ public final class Ledger: Sendable {
     }
 
     /// Reservation ids carry their shop, so a release finds the shard without a global index.
-    private func nextReservationID(shopID: String) -> String {
+    func nextReservationID(shopID: String) -> String {
         "\(nextID(prefix: "rsv")):\(shopID)"
     }
 

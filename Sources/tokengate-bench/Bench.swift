@@ -87,6 +87,7 @@ final class BenchRun {
             if options.runs("scale") { try await measureScale() }
             if options.runs("snapshot") { try await measureSnapshotStall() }
             if options.runs("ship") { try await measureShip() }
+            if options.runs("fleet") { try await measureFleet() }
         } catch {
             progress("benchmark failed: \(error)")
             report.addNote("the run stopped early: \(error)")

@@ -34,7 +34,7 @@ struct BenchOptions: Sendable {
     var shipEvents = 1_000_000
 
     /// The sections of a run, in order; `--only` picks some of them.
-    static let sections = ["floor", "gate", "log", "pinned", "scale", "snapshot", "ship"]
+    static let sections = ["floor", "gate", "log", "pinned", "scale", "snapshot", "ship", "fleet"]
 
     /// Whether `section` runs: it is picked (or nothing is picked) and not skipped.
     func runs(_ section: String) -> Bool {
@@ -72,7 +72,7 @@ struct BenchOptions: Sendable {
                                or $TOKENGATE_TEST_POSTGRES; without one the section is skipped)
           --ship-events N      backlog shipped by the ship section (default 1000000; quick 100000)
           --only LIST          run only these sections, comma-separated, from:
-                               floor, gate, log, pinned, scale, snapshot, ship (for profiling work; gate
+                               floor, gate, log, pinned, scale, snapshot, ship, fleet (for profiling work; gate
                                without floor takes the thread server as the floor; gate and
                                log measure the Redis peer too, unless --no-redis)
           -h, --help           print this help

@@ -17,6 +17,7 @@ private let usageOptions: Set<String> = ["--op", "--model", "--input-tokens", "-
 
 /// Every verb, in help order. Each feature area contributes its verbs from its own file.
 let commands: [Command] = gateCommands + adminCommands + reportCommands + storageCommands + deadLetterCommands + opsCommands
+    + fleetCommands
 
 /// The verbs of the hot RPCs and health.
 let gateCommands: [Command] = [

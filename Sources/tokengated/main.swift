@@ -11,7 +11,7 @@ let usage = """
                       [--metrics-listen ADDR:PORT [--metrics-listen-any]]
                       [--high-cost-check-at HH:MM] [--high-cost-threshold-usd X]
                       [--snapshot-every-records N] [--snapshot-every-seconds S] [--retention-months M]
-                      [--postgres CONNINFO [--host-id ID] [--ship-backlog-bytes-max N]]
+                      [--postgres CONNINFO [--host-id ID] [--ship-backlog-bytes-max N] [--fleet [--fleet-lease-ttl-ms MS]]]
                       [--billing-grace-hours N]
 
     Serves TokenGate's BudgetService on a Unix socket, with embedded defaults (prices, limits,
@@ -86,6 +86,12 @@ let usage = """
                          a final bill of a month is possible only N hours after it ended, so that
                          spools and restarts around midnight land their usage first (0...8760,
                          default: 24; overrides the config file's billing_grace_hours)
+      --fleet            budgets across hosts (docs/fleet.md): every daemon with --fleet on one
+                         PostgreSQL enforces each shop's caps for the fleet, admitting locally
+                         against a lease carved from the shop's pool
+      --fleet-lease-ttl-ms MS
+                         how long a lease is trusted without PostgreSQL (default: 30000); after
+                         that a host cut off from PostgreSQL denies (fails closed)
       --version          print the version
       -h, --help         print this help
 
@@ -182,6 +188,13 @@ while let argument = arguments.popFirst() {
             die("--billing-grace-hours must be 0...\(Configuration.billingGraceHoursMax), not '\(text)'")
         }
         options.billingGraceHours = hours
+    case "--fleet": options.fleet = true
+    case "--fleet-lease-ttl-ms":
+        let text = value(for: argument)
+        guard let ms = Int64(text), (2_000...3_600_000).contains(ms) else {
+            die("--fleet-lease-ttl-ms must be 2000...3600000, not '\(text)'")
+        }
+        options.fleetLeaseTTLMs = ms
     case "--version":
         print("tokengated \(TokenGateVersion.current)")
         exit(0)
@@ -204,4 +217,5 @@ if pendingHostID != nil || pendingBacklogBytesMax != nil {
     if let bytes = pendingBacklogBytesMax { postgres.backlogBytesMax = Int(clamping: bytes) }
     options.postgres = postgres
 }
+if options.fleet && options.postgres == nil { die("--fleet needs --postgres (or $TOKENGATE_POSTGRES)") }
 Daemon.run(options)

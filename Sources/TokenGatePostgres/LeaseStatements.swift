@@ -1,0 +1,207 @@
+// Budgets across hosts (DESIGN §8, issue 20): the pools and leases tables (migration 3) and
+// every statement that reads or writes them, with its parameters and what it locks. They do in
+// SQL exactly what TokenGateCore's `LeaseBook` does in memory (the simulation test's model).
+// Money is nano-USD bigint throughout; budget windows are `day:YYYY-MM-DD` and `month:YYYY-MM`
+// (UTC), as `BudgetWindow.description` writes them.
+//
+// Lock order, the same in every transaction so two hosts never deadlock: a host's own lease
+// rows (by shop, window), then pool rows (by shop, window).
+
+import TokenGateCore
+
+/// The fleet's SQL, in one place.
+public enum LeaseStatements {
+    // MARK: - Migration 3
+
+    static let migration = """
+        -- One row per (shop, budget window): the fleet's cap, the settled spend of every host,
+        -- and the sum of the hosts' outstanding leases. Invariant: settled + leased <= cap,
+        -- except for spend that arrived without a hold (usage is never refused).
+        CREATE TABLE tokengate_budget_pools (
+          shop_id text NOT NULL,
+          budget_window text NOT NULL,
+          cap_nano_usd bigint,
+          settled_nano_usd bigint NOT NULL DEFAULT 0,
+          leased_nano_usd bigint NOT NULL DEFAULT 0 CHECK (leased_nano_usd >= 0),
+          updated_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (shop_id, budget_window)
+        );
+
+        -- One row per (host, shop, window): what the host may still spend (amount), its shipped
+        -- spend, and the sequence number of the last grant or return applied (retries carry the
+        -- same number and change nothing).
+        CREATE TABLE tokengate_leases (
+          host_id text NOT NULL,
+          shop_id text NOT NULL,
+          budget_window text NOT NULL,
+          amount_nano_usd bigint NOT NULL DEFAULT 0 CHECK (amount_nano_usd >= 0),
+          settled_nano_usd bigint NOT NULL DEFAULT 0,
+          sequence bigint NOT NULL DEFAULT 0,
+          expires_at timestamptz NOT NULL DEFAULT now(),
+          updated_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (host_id, shop_id, budget_window)
+        );
+        CREATE INDEX tokengate_leases_pool ON tokengate_leases (shop_id, budget_window);
+        """
+
+    // MARK: - Grants and returns
+
+    /// Creates the pool row of ($1 shop, $2 window) when missing, its settled spend counted from
+    /// the usage already shipped in the window. Concurrent settlement cannot be lost: a ship
+    /// transaction that inserted usage first holds the row's key until it commits (this insert
+    /// then does nothing), and one that comes later adds to the row this one made.
+    static let ensurePool = """
+        INSERT INTO tokengate_budget_pools (shop_id, budget_window, settled_nano_usd)
+        SELECT $1, $2, coalesce(sum(total_cost_nano_usd), 0)::bigint FROM token_usage_logs
+        WHERE shop_id = $1 AND CASE WHEN $2 LIKE 'day:%'
+            THEN to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') = substr($2, 5)
+            ELSE to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM') = substr($2, 7) END
+        ON CONFLICT (shop_id, budget_window) DO NOTHING
+        """
+
+    /// Creates ($1 host, $2 shop, $3 window)'s lease row when missing.
+    static let ensureLease = """
+        INSERT INTO tokengate_leases (host_id, shop_id, budget_window) VALUES ($1, $2, $3)
+        ON CONFLICT (host_id, shop_id, budget_window) DO NOTHING
+        """
+
+    /// Locks the host's lease row for the rest of the transaction (first in the lock order), so
+    /// the next statement reads its sequence as it is.
+    static let lockLease = """
+        SELECT sequence FROM tokengate_leases WHERE host_id = $1 AND shop_id = $2 AND budget_window = $3 FOR UPDATE
+        """
+
+    /// The grant: one conditional UPDATE of the pool, `settled + leased + slice <= cap`, applied
+    /// only when sequence $6 is newer than the lease's (a retry changes nothing), and the lease
+    /// grown by the same amount with its expiry moved to now + $7 ms. $1 host, $2 shop,
+    /// $3 window, $4 cap, $5 slice. Locks the pool row.
+    static let grant = """
+        WITH pool AS (
+          UPDATE tokengate_budget_pools
+          SET leased_nano_usd = leased_nano_usd + $5::bigint, cap_nano_usd = $4::bigint, updated_at = now()
+          WHERE shop_id = $2 AND budget_window = $3
+            AND settled_nano_usd + leased_nano_usd + $5::bigint <= $4::bigint
+            AND $6::bigint > (SELECT sequence FROM tokengate_leases WHERE host_id = $1 AND shop_id = $2 AND budget_window = $3)
+          RETURNING 1
+        )
+        UPDATE tokengate_leases
+        SET amount_nano_usd = amount_nano_usd + $5::bigint, sequence = $6::bigint,
+            expires_at = now() + $7::bigint * interval '1 millisecond', updated_at = now()
+        WHERE host_id = $1 AND shop_id = $2 AND budget_window = $3 AND EXISTS (SELECT 1 FROM pool)
+        RETURNING amount_nano_usd
+        """
+
+    /// A grant that does not fit still records the cap the host asked with ($3), so that a
+    /// lowered cap reaches the pool; $1 shop, $2 window. Locks the pool row.
+    static let setCap = """
+        UPDATE tokengate_budget_pools SET cap_nano_usd = $3::bigint, updated_at = now()
+        WHERE shop_id = $1 AND budget_window = $2 AND cap_nano_usd IS DISTINCT FROM $3::bigint
+        """
+
+    /// Renews every lease host $1 holds: expiry moved to now + $2 ms (one statement for all of
+    /// them, so renewal costs one transaction per pass, not one per pool). Locks those rows.
+    static let renewAll = """
+        UPDATE tokengate_leases SET expires_at = now() + $2::bigint * interval '1 millisecond'
+        WHERE host_id = $1 AND amount_nano_usd > 0
+        """
+
+    /// A return: $5 (at most what is outstanding) goes from ($1 host, $2 shop, $3 window)'s
+    /// lease back to the pool, once per sequence $4. Locks the lease row, then the pool row.
+    static let giveBack = """
+        WITH lease AS (
+          SELECT amount_nano_usd, least(amount_nano_usd, greatest($5::bigint, 0)) AS back
+          FROM tokengate_leases
+          WHERE host_id = $1 AND shop_id = $2 AND budget_window = $3 AND sequence < $4::bigint
+          FOR UPDATE
+        ), pool AS (
+          UPDATE tokengate_budget_pools SET leased_nano_usd = leased_nano_usd - (SELECT back FROM lease), updated_at = now()
+          WHERE shop_id = $2 AND budget_window = $3 AND EXISTS (SELECT 1 FROM lease)
+          RETURNING 1
+        )
+        UPDATE tokengate_leases SET amount_nano_usd = amount_nano_usd - (SELECT back FROM lease), sequence = $4::bigint,
+          updated_at = now()
+        WHERE host_id = $1 AND shop_id = $2 AND budget_window = $3 AND EXISTS (SELECT 1 FROM pool)
+        RETURNING amount_nano_usd
+        """
+
+    /// The pool and ($1 host)'s lease on ($2 shop, $3 window), and the hosts holding a lease
+    /// on it: cap, settled, leased, amount, host settled, sequence, active hosts. No locks.
+    static let readState = """
+        SELECT p.cap_nano_usd, p.settled_nano_usd, p.leased_nano_usd,
+               coalesce(l.amount_nano_usd, 0), coalesce(l.settled_nano_usd, 0), coalesce(l.sequence, 0),
+               (SELECT count(*) FROM tokengate_leases a WHERE a.shop_id = $2 AND a.budget_window = $3
+                  AND a.amount_nano_usd > 0 AND a.expires_at > now())
+        FROM tokengate_budget_pools p
+        LEFT JOIN tokengate_leases l ON l.host_id = $1 AND l.shop_id = p.shop_id AND l.budget_window = p.budget_window
+        WHERE p.shop_id = $2 AND p.budget_window = $3
+        """
+
+    /// Every lease row of ($1 host) with its pool, read once at startup (a pool with no row here
+    /// has sequence 0 for this host and needs no read): shop, window, then `readState`'s columns.
+    /// No locks.
+    static let hostLeases = """
+        SELECT l.shop_id, l.budget_window, p.cap_nano_usd, p.settled_nano_usd, p.leased_nano_usd, l.amount_nano_usd,
+               l.settled_nano_usd, l.sequence, 1
+        FROM tokengate_leases l JOIN tokengate_budget_pools p USING (shop_id, budget_window)
+        WHERE l.host_id = $1
+        """
+
+    // MARK: - Settlement (in the shipper's transaction)
+
+    /// Settles the usage rows this transaction inserted (`xmin` is the current transaction: a
+    /// row shipped before, skipped by ON CONFLICT DO NOTHING, is not counted again) among event
+    /// ids $1, for host $2: each (shop, window)'s pool gains the spend as settled (created when
+    /// missing), and the host's lease gives up what the spend used of it. Locks the host's
+    /// lease rows, then the pool rows, each in key order.
+    static let settle = """
+        WITH fresh AS (
+          SELECT shop_id, created_at, total_cost_nano_usd AS cost FROM token_usage_logs
+          WHERE event_id = ANY($1::text[]) AND xmin = pg_current_xact_id()::xid
+        ), spend AS (
+          SELECT shop_id, 'day:' || to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS budget_window,
+                 sum(cost)::bigint AS cost FROM fresh GROUP BY 1, 2
+          UNION ALL
+          SELECT shop_id, 'month:' || to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM'), sum(cost)::bigint FROM fresh GROUP BY 1, 2
+        ), locked AS (
+          SELECT l.shop_id, l.budget_window, least(l.amount_nano_usd, s.cost) AS used
+          FROM tokengate_leases l JOIN spend s USING (shop_id, budget_window)
+          WHERE l.host_id = $2 ORDER BY l.shop_id, l.budget_window FOR UPDATE OF l
+        ), leases AS (
+          INSERT INTO tokengate_leases AS l (host_id, shop_id, budget_window, settled_nano_usd)
+          SELECT $2, shop_id, budget_window, cost FROM spend ORDER BY shop_id, budget_window
+          ON CONFLICT (host_id, shop_id, budget_window) DO UPDATE SET
+            amount_nano_usd = l.amount_nano_usd - coalesce((SELECT used FROM locked k WHERE k.shop_id = l.shop_id
+                                                              AND k.budget_window = l.budget_window), 0),
+            settled_nano_usd = l.settled_nano_usd + EXCLUDED.settled_nano_usd, updated_at = now()
+          RETURNING 1
+        )
+        INSERT INTO tokengate_budget_pools AS p (shop_id, budget_window, settled_nano_usd)
+        SELECT s.shop_id, s.budget_window, s.cost FROM spend s ORDER BY s.shop_id, s.budget_window
+        ON CONFLICT (shop_id, budget_window) DO UPDATE SET
+          settled_nano_usd = p.settled_nano_usd + EXCLUDED.settled_nano_usd,
+          leased_nano_usd = p.leased_nano_usd - coalesce((SELECT used FROM locked k WHERE k.shop_id = p.shop_id
+                                                          AND k.budget_window = p.budget_window), 0),
+          updated_at = now()
+        """
+
+    // MARK: - Administration
+
+    /// Writes off every outstanding lease of host $1 (`tokengate fleet release-host`): amounts go
+    /// back to their pools, sequences move on (a late reply of the host's changes nothing).
+    /// Returns the leases released and the amount. Locks the host's lease rows, then the pools.
+    static let releaseHost = """
+        WITH released AS (
+          SELECT shop_id, budget_window, amount_nano_usd FROM tokengate_leases
+          WHERE host_id = $1 AND amount_nano_usd > 0 ORDER BY shop_id, budget_window FOR UPDATE
+        ), pools AS (
+          UPDATE tokengate_budget_pools p SET leased_nano_usd = p.leased_nano_usd - r.amount_nano_usd, updated_at = now()
+          FROM released r WHERE p.shop_id = r.shop_id AND p.budget_window = r.budget_window
+          RETURNING 1
+        ), leases AS (
+          UPDATE tokengate_leases l SET amount_nano_usd = 0, sequence = l.sequence + 1, updated_at = now()
+          FROM released r WHERE l.host_id = $1 AND l.shop_id = r.shop_id AND l.budget_window = r.budget_window
+          RETURNING 1
+        )
+        SELECT count(*), coalesce(sum(amount_nano_usd), 0)::bigint FROM released
+        """
+}

@@ -1,0 +1,152 @@
+// The lease SQL against a real PostgreSQL (scripts/with-postgres.sh starts one for the run;
+// each test makes a database of its own with TestPostgres): grants are idempotent by
+// sequence number, the conditional grant never lets hosts racing on separate connections lease
+// more than the cap, shipped usage settles once however often it is shipped, and release-host
+// gives a host's leases back.
+
+import Dispatch
+import Foundation
+import Synchronization
+import TokenGateCore
+import TokenGatePostgres
+import XCTest
+
+/// A database of its own for one test (TestPostgres, PostgresShippingTests.swift), migrated.
+struct FleetTestDatabase {
+    let conninfo: String
+
+    init() throws {
+        conninfo = try TestPostgres.database()
+        try Migrations.migrate(try PostgresConnection(conninfo: conninfo))
+    }
+
+    func connect() throws -> PostgresConnection { try PostgresConnection(conninfo: conninfo) }
+}
+
+final class FleetLeaseStoreTests: XCTestCase {
+    let pool = PoolKey(shopID: "shop-a", window: .day(DayKey(unixMs: 1_796_601_600_000)))
+
+    func testGrantIsConditionalAndIdempotentBySequence() throws {
+        let database = try FleetTestDatabase()
+        let a = LeaseStore(connection: try database.connect(), hostID: "a")
+        let b = LeaseStore(connection: try database.connect(), hostID: "b")
+        let grant = LeaseOperation(kind: .grant, amountNanoUSD: 600, sequence: 1)
+        let first = try a.grant(grant, pool: pool, capNanoUSD: 1_000, ttlMs: 30_000)
+        XCTAssertTrue(first.applied)
+        XCTAssertEqual(first.state.lease.amountNanoUSD, 600)
+        // The same grant again (its reply was lost): nothing changes, the lease is answered.
+        let retry = try a.grant(grant, pool: pool, capNanoUSD: 1_000, ttlMs: 30_000)
+        XCTAssertFalse(retry.applied)
+        XCTAssertEqual(retry.state.lease, Lease(amountNanoUSD: 600, settledNanoUSD: 0, sequence: 1))
+        XCTAssertEqual(retry.state.pool, LeasePool(capNanoUSD: 1_000, settledNanoUSD: 0, leasedNanoUSD: 600))
+        // 600 + 500 > 1000: refused; 400 fits exactly.
+        XCTAssertFalse(try b.grant(LeaseOperation(kind: .grant, amountNanoUSD: 500, sequence: 1), pool: pool, capNanoUSD: 1_000, ttlMs: 30_000).applied)
+        let exact = try b.grant(LeaseOperation(kind: .grant, amountNanoUSD: 400, sequence: 2), pool: pool, capNanoUSD: 1_000, ttlMs: 30_000)
+        XCTAssertTrue(exact.applied)
+        XCTAssertEqual(exact.state.pool.leasedNanoUSD, 1_000)
+        XCTAssertEqual(exact.state.activeHosts, 2)
+        // A return, twice: applied once.
+        let back = LeaseOperation(kind: .giveBack, amountNanoUSD: 250, sequence: 2)
+        XCTAssertTrue(try a.giveBack(back, pool: pool).applied)
+        let again = try a.giveBack(back, pool: pool)
+        XCTAssertFalse(again.applied)
+        XCTAssertEqual(again.state.lease.amountNanoUSD, 350)
+        XCTAssertEqual(again.state.pool.leasedNanoUSD, 750)
+        // A lowered cap reaches the pool even when the grant does not fit.
+        XCTAssertFalse(try a.grant(LeaseOperation(kind: .grant, amountNanoUSD: 100, sequence: 3), pool: pool, capNanoUSD: 700, ttlMs: 30_000).applied)
+        XCTAssertEqual(try a.read(pool).pool.capNanoUSD, 700)
+        // release-host writes b's lease off.
+        let released = try LeaseStore.releaseHost("b", connection: try database.connect())
+        XCTAssertEqual(released.leases, 1)
+        XCTAssertEqual(released.amountNanoUSD, 400)
+        XCTAssertEqual(try a.read(pool).pool.leasedNanoUSD, 350)
+        XCTAssertEqual(try b.read(pool).lease.amountNanoUSD, 0)
+    }
+
+    func testRacingHostsNeverLeaseMoreThanTheCap() throws {
+        let database = try FleetTestDatabase()
+        let cap: NanoUSD = 1_000_000
+        let hostCount = 8
+        let granted = Mutex<[NanoUSD]>(Array(repeating: 0, count: hostCount))
+        let failures = Mutex<[String]>([])
+        let conninfo = database.conninfo
+        let pool = self.pool
+        DispatchQueue.concurrentPerform(iterations: hostCount) { host in
+            do {
+                let store = LeaseStore(connection: try PostgresConnection(conninfo: conninfo), hostID: "host-\(host)")
+                var sequence: Int64 = 0
+                var refusals = 0
+                // Slices of different sizes until three in a row are refused.
+                while refusals < 3 {
+                    sequence += 1
+                    let slice = NanoUSD(7_000 + host * 1_311 + Int(sequence % 5) * 997)
+                    let operation = LeaseOperation(kind: .grant, amountNanoUSD: slice, sequence: sequence)
+                    let reply = try store.grant(operation, pool: pool, capNanoUSD: cap, ttlMs: 30_000)
+                    if reply.applied {
+                        granted.withLock { $0[host] += slice }
+                        refusals = 0
+                    } else {
+                        refusals += 1
+                    }
+                    let state = reply.state.pool
+                    if state.settledNanoUSD + state.leasedNanoUSD > cap {
+                        failures.withLock { $0.append("host \(host) saw \(state)") }
+                    }
+                }
+            } catch {
+                failures.withLock { $0.append("host \(host): \(error)") }
+            }
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        let state = try LeaseStore(connection: try database.connect(), hostID: "host-0").read(pool)
+        let total = granted.withLock { $0.reduce(0, +) }
+        XCTAssertEqual(state.pool.leasedNanoUSD, total, "the pool's leased amount is the sum of the grants applied")
+        XCTAssertLessThanOrEqual(total, cap)
+        XCTAssertGreaterThan(total, cap - 20_000, "the racing hosts stopped far from the cap: \(total) of \(cap)")
+        let sum = try database.connect().query("SELECT sum(amount_nano_usd)::bigint FROM tokengate_leases").scalar
+        XCTAssertEqual(sum, String(total))
+    }
+
+    func testShippedUsageSettlesOnceAndShrinksTheLease() throws {
+        let database = try FleetTestDatabase()
+        let connection = try database.connect()
+        let store = LeaseStore(connection: connection, hostID: "a")
+        _ = try store.grant(LeaseOperation(kind: .grant, amountNanoUSD: 10_000, sequence: 1), pool: pool, capNanoUSD: 50_000, ttlMs: 30_000)
+        let day = DayKey(unixMs: 1_796_601_600_000)
+        func event(_ id: String, cost: NanoUSD) -> UsageEvent {
+            UsageEvent(
+                eventID: id, shopID: "shop-a", userID: "u", conversationID: "c", operationType: "chat_message",
+                model: "m", inputTokens: 10, outputTokens: 5, cachedInputTokens: 0,
+                occurredAtUnixMs: day.startUnixMs + 3_600_000, costNanoUSD: cost, metadata: UsageMetadata(),
+                recordedAtUnixMs: day.startUnixMs + 3_600_000)
+        }
+        var batch = ShipBatch(hostID: "a")
+        batch.settlesLeases = true
+        batch.add(.usage(event("e1", cost: 3_000)))
+        batch.add(.usage(event("e2", cost: 4_000)))
+        _ = try connection.pipeline(batch.statements(shippedThrough: 2))
+        // The same rows shipped again (a snapshot re-shipped, a cursor reset): settled once.
+        _ = try connection.pipeline(batch.statements(shippedThrough: 2))
+        var state = try store.read(pool)
+        XCTAssertEqual(state.pool, LeasePool(capNanoUSD: 50_000, settledNanoUSD: 7_000, leasedNanoUSD: 3_000))
+        XCTAssertEqual(state.lease, Lease(amountNanoUSD: 3_000, settledNanoUSD: 7_000, sequence: 1))
+        XCTAssertEqual(state.lease.entitlementNanoUSD, 10_000, "settling moves spend from the lease to settled")
+        // Spend beyond the lease (no reservation) is settled all the same; the lease goes to 0.
+        var more = ShipBatch(hostID: "a")
+        more.settlesLeases = true
+        more.add(.usage(event("e3", cost: 5_000)))
+        _ = try connection.pipeline(more.statements(shippedThrough: 3))
+        state = try store.read(pool)
+        XCTAssertEqual(state.pool, LeasePool(capNanoUSD: 50_000, settledNanoUSD: 12_000, leasedNanoUSD: 0))
+        let month = try store.read(PoolKey(shopID: "shop-a", window: .month(day.month)))
+        XCTAssertEqual(month.pool.settledNanoUSD, 12_000, "the month's pool is settled in the same transaction")
+        // A pool made after usage was shipped counts that usage as settled.
+        let other = PoolKey(shopID: "shop-a", window: .day(day))
+        try connection.execute("DELETE FROM tokengate_budget_pools; DELETE FROM tokengate_leases")
+        let fresh = try store.grant(LeaseOperation(kind: .grant, amountNanoUSD: 500, sequence: 1), pool: other, capNanoUSD: 12_500, ttlMs: 30_000)
+        XCTAssertEqual(fresh.state.pool.settledNanoUSD, 12_000)
+        XCTAssertTrue(fresh.applied)
+        XCTAssertFalse(
+            try store.grant(LeaseOperation(kind: .grant, amountNanoUSD: 1, sequence: 2), pool: other, capNanoUSD: 12_500, ttlMs: 30_000).applied)
+    }
+}
