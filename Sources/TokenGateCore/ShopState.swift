@@ -87,6 +87,10 @@ public struct ShopState: Sendable {
     /// Bills count what landed on them; reports and budgets count when usage occurred.
     private(set) var lateIn: [MonthKey: MonthAggregate] = [:]
     private(set) var lateOut: [MonthKey: MonthAggregate] = [:]
+    /// This shop's number in the store-wide event id index (`ShopNumbers` in TokenGateStore),
+    /// cached here so that recording an event does not look the shop id up again; 0 = not yet
+    /// numbered. Memory only; cleared when a blank state changes hands.
+    public var idIndexNumber: UInt32 = 0
     /// Live holds and recently ended reservations (memory only, never logged).
     var reservations = ReservationBook()
     /// Per-day and per-operation aggregates, an index of events by day, and stored alerts
@@ -106,6 +110,7 @@ public struct ShopState: Sendable {
     public mutating func reassignBlank(to shopID: String) {
         assert(!isKnown && !tracksReservations && !hasBillingRecords && !tracksRateLimits, "only a blank state changes hands")
         self.shopID = shopID
+        idIndexNumber = 0
     }
 
     // MARK: - Queries

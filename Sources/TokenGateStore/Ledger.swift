@@ -248,10 +248,13 @@ public final class Ledger: Sendable {
                     if !request.reservationID.isEmpty {
                         shop.settleReservation(id: request.reservationID, byEvent: event.eventID, now: now)
                     }
-                    return LoggedUsage(response, max(sequence, try storeAlerts(response.alerts, in: &shop)), recorded: true)
+                    if shop.idIndexNumber == 0 { shop.idIndexNumber = eventIDs.shops.number(of: request.shopID) }
+                    var logged = LoggedUsage(response, max(sequence, try storeAlerts(response.alerts, in: &shop)), recorded: true)
+                    logged.owner = shop.idIndexNumber
+                    return logged
                 }
             }
-            if logged.recorded { owners.set(idHash, owner: eventIDs.shops.number(of: request.shopID)) }
+            if logged.recorded { owners.set(idHash, owner: logged.owner) }
             return logged
         }
         return (logged.response, logged.sequence)
@@ -263,6 +266,8 @@ public final class Ledger: Sendable {
         var response: LogUsageResponse
         var sequence: UInt64
         var recorded: Bool
+        /// The shop's number in the id index (set when `recorded`).
+        var owner: UInt32 = 0
         init(_ response: LogUsageResponse, _ sequence: UInt64, recorded: Bool) {
             self.response = response
             self.sequence = sequence
