@@ -302,6 +302,50 @@ final class PostgresShippingTests: XCTestCase {
             [["1000", "wrong tier"], ["2000", "again"], ["3000", nil]])
     }
 
+    /// The same through a daemon: GenerateBilling, VoidBilling, GenerateBilling again and a
+    /// backdated AssignShopTier arrive (two bills, one void with the daemon's reason, time and
+    /// uid; the assignment with its time); a restart after deleting the cursor changes no row.
+    func testDaemonVoidReissueAndBackdatedAssignmentArrive() async throws {
+        let conninfo = try TestPostgres.database()
+        let daemon = try TestDaemon(arguments: ["--postgres", conninfo])
+        let client = daemon.client()
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let lastMonth = now - 40 * 86_400_000
+        for number in 0..<5 {
+            _ = try await client.logUsage(
+                LogUsageRequest(eventID: "vd-\(number)", shopID: "vd_shop", model: "gemini-2.5-pro", inputTokens: 100_000,
+                    outputTokens: 1_000, occurredAtUnixMs: lastMonth))
+        }
+        let period = UTCMonth.text(lastMonth)
+        _ = try await client.generateBilling(GenerateBillingRequest(shopID: "vd_shop", period: period))
+        let voided = try await client.voidBilling(VoidBillingRequest(shopID: "vd_shop", period: period, reason: "tier was wrong"))
+        let backdated = now - 35 * 86_400_000
+        _ = try await client.assignShopTier(AssignShopTierRequest(shopID: "vd_shop", tier: "professional", effectiveFromUnixMs: backdated))
+        let reissue = try await client.generateBilling(GenerateBillingRequest(shopID: "vd_shop", period: period))
+        let database = try PostgresConnection(conninfo: conninfo)
+        _ = try await waitFor(database, "SELECT count(*) FROM billing_records") { $0 == ["2"] }
+        _ = try await waitFor(database, "SELECT count(*) FROM tokengate_tier_assignment_history") { $0 == ["1"] }
+        let rows = try database.query(
+            "SELECT void_reason, voided_at_unix_ms, voided_by_uid, total_charge_nano_usd FROM billing_records ORDER BY created_at")
+        XCTAssertEqual(
+            rows.rows,
+            [
+                ["tier was wrong", "\(voided.record.voidedAtUnixMs)", "\(voided.record.voidedByUID)", "\(voided.record.totalChargeNanoUSD)"],
+                [nil, nil, nil, "\(reissue.record.totalChargeNanoUSD)"],
+            ])
+        XCTAssertEqual(voided.record.voidedByUID, getuid())
+        XCTAssertEqual(
+            try database.query("SELECT tier_name, effective_from_unix_ms FROM tokengate_tier_assignments").rows, [["professional", "\(backdated)"]])
+        let before = try Self.digest(database)
+        let cursor = try database.query("SELECT shipped_through FROM tokengate_ship_cursor").scalar!
+        try database.execute("DELETE FROM tokengate_ship_cursor")
+        daemon.stop(signal: SIGTERM)
+        try daemon.start()
+        let reshipped = try await waitFor(database, "SELECT shipped_through >= \(cursor) FROM tokengate_ship_cursor") { $0 == ["t"] }
+        XCTAssertEqual(reshipped, ["t"])
+        XCTAssertEqual(try Self.digest(database), before)
+    }
+
     /// A database at version 2 with a bill, a tier and an assignment migrates to the latest:
     /// the rows stay (the assignment and tier terms as versions holding since always, the bill
     /// live), and a void and reissue then land beside it. Migrating from the seed's version 1
