@@ -9,6 +9,12 @@ public struct Migration: Sendable {
     public var version: Int
     public var name: String
     public var sql: String
+
+    public init(version: Int, name: String, sql: String) {
+        self.version = version
+        self.name = name
+        self.sql = sql
+    }
 }
 
 /// The schema's migrations and the function that applies them.
@@ -29,12 +35,15 @@ public enum Migrations {
     /// Serializes migrations of daemons sharing one database (an arbitrary constant key).
     static let advisoryLockKey = "7301946021"
 
-    /// Brings the schema up to `target` (default: the latest), each migration in a transaction
-    /// of its own under an advisory lock, and returns the version found before and after.
+    /// Brings the schema up to `target` (default: the latest), each migration of `migrations`
+    /// not yet recorded (even one numbered below the highest applied) in a transaction of its
+    /// own under an advisory lock, and returns the highest version found before and after.
     /// - Throws: `.schemaTooNew` when the database has a migration this daemon does not know
     ///   (a newer daemon migrated it): the daemon must not write to a schema it does not understand.
     @discardableResult
-    public static func migrate(_ connection: PostgresConnection, upTo target: Int = latestVersion) throws(PostgresError) -> (
+    public static func migrate(
+        _ connection: PostgresConnection, upTo target: Int = latestVersion, using migrations: [Migration] = all
+    ) throws(PostgresError) -> (
         from: Int, to: Int
     ) {
         try connection.execute(
@@ -47,6 +56,7 @@ public enum Migrations {
             """)
         let found = try currentVersion(connection)
         let applied = try appliedVersions(connection)
+        let latestVersion = migrations.map(\.version).max() ?? 0
         guard found <= latestVersion else {
             throw PostgresError(
                 .schemaTooNew,
@@ -56,7 +66,7 @@ public enum Migrations {
         var version = found
         // Every known version not yet recorded, not only those above the highest: migrations
         // numbered on parallel branches may arrive after a higher one was applied.
-        for migration in all where !applied.contains(migration.version) && migration.version <= target {
+        for migration in migrations where !applied.contains(migration.version) && migration.version <= target {
             try connection.execute("BEGIN")
             do {
                 try connection.query("SELECT pg_advisory_xact_lock($1::bigint)", [advisoryLockKey])

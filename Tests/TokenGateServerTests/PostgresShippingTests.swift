@@ -391,6 +391,17 @@ final class PostgresShippingTests: XCTestCase {
                 VALUES ('m_shop', '2026-09-01', 'starter', 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, false, now(), 'h')
                 """))
 
+        // A version numbered below one already applied (the fleet's 3, merged after 4 ran) is
+        // applied when a daemon that knows it starts.
+        let fleet = Migration(version: 3, name: "stand-in for the fleet migration", sql: "CREATE TABLE fleet_stand_in (id int)")
+        var merged = Migrations.all
+        merged.insert(fleet, at: 2)
+        XCTAssertEqual(try Migrations.migrate(database, using: merged).to, Migrations.latestVersion)
+        XCTAssertEqual(try database.query("SELECT count(*) FROM fleet_stand_in").scalar, "0")
+        XCTAssertEqual(
+            try database.query("SELECT string_agg(version::text, ',' ORDER BY version) FROM tokengate_schema_migrations").scalar,
+            "1,2,3,4")
+
         let seed = try PostgresConnection(conninfo: try TestPostgres.database())
         XCTAssertEqual(try Migrations.migrate(seed, upTo: 1).to, 1)
         XCTAssertEqual(try Migrations.migrate(seed).to, Migrations.latestVersion)
