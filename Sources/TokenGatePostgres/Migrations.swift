@@ -9,6 +9,12 @@ public struct Migration: Sendable {
     public var version: Int
     public var name: String
     public var sql: String
+
+    public init(version: Int, name: String, sql: String) {
+        self.version = version
+        self.name = name
+        self.sql = sql
+    }
 }
 
 /// The schema's migrations and the function that applies them.
@@ -19,6 +25,7 @@ public enum Migrations {
         Migration(version: 2, name: "price versions, tier assignments, month aggregates, get_high_cost_shops", sql: projectTables),
         // Budgets across hosts (issue 20): LeaseStatements.swift.
         Migration(version: 3, name: "budget pools and host leases", sql: LeaseStatements.migration),
+        Migration(version: 4, name: "void billing records beside reissues, tier assignment and tier terms history", sql: versionedBilling),
     ]
 
     /// The newest schema version this daemon knows.
@@ -27,12 +34,15 @@ public enum Migrations {
     /// Serializes migrations of daemons sharing one database (an arbitrary constant key).
     static let advisoryLockKey = "7301946021"
 
-    /// Brings the schema up to `target` (default: the latest), each migration in a transaction
-    /// of its own under an advisory lock, and returns the version found before and after.
+    /// Brings the schema up to `target` (default: the latest), each migration of `migrations`
+    /// not yet recorded (even one numbered below the highest applied) in a transaction of its
+    /// own under an advisory lock, and returns the highest version found before and after.
     /// - Throws: `.schemaTooNew` when the database has a migration this daemon does not know
     ///   (a newer daemon migrated it): the daemon must not write to a schema it does not understand.
     @discardableResult
-    public static func migrate(_ connection: PostgresConnection, upTo target: Int = latestVersion) throws(PostgresError) -> (
+    public static func migrate(
+        _ connection: PostgresConnection, upTo target: Int = latestVersion, using migrations: [Migration] = all
+    ) throws(PostgresError) -> (
         from: Int, to: Int
     ) {
         try connection.execute(
@@ -44,6 +54,8 @@ public enum Migrations {
             )
             """)
         let found = try currentVersion(connection)
+        let applied = try appliedVersions(connection)
+        let latestVersion = migrations.map(\.version).max() ?? 0
         guard found <= latestVersion else {
             throw PostgresError(
                 .schemaTooNew,
@@ -51,12 +63,14 @@ public enum Migrations {
                     + "a newer tokengated migrated it; run that version (or newer), never an older one, against this database")
         }
         var version = found
-        for migration in all where migration.version > found && migration.version <= target {
+        // Every known version not yet recorded, not only those above the highest: migrations
+        // numbered on parallel branches may arrive after a higher one was applied.
+        for migration in migrations where !applied.contains(migration.version) && migration.version <= target {
             try connection.execute("BEGIN")
             do {
                 try connection.query("SELECT pg_advisory_xact_lock($1::bigint)", [advisoryLockKey])
                 // Another daemon may have applied it while we waited for the lock.
-                if try currentVersion(connection) < migration.version {
+                if try !appliedVersions(connection).contains(migration.version) {
                     try connection.execute(migration.sql)
                     try connection.query(
                         "INSERT INTO tokengate_schema_migrations (version, name) VALUES ($1::integer, $2)",
@@ -67,7 +81,7 @@ public enum Migrations {
                 _ = try? connection.execute("ROLLBACK")
                 throw error
             }
-            version = migration.version
+            version = max(version, migration.version)
         }
         return (found, version)
     }
@@ -76,6 +90,12 @@ public enum Migrations {
     public static func currentVersion(_ connection: PostgresConnection) throws(PostgresError) -> Int {
         let rows = try connection.query("SELECT coalesce(max(version), 0) FROM tokengate_schema_migrations")
         return Int(rows.scalar ?? "0") ?? 0
+    }
+
+    /// Every applied migration's version.
+    static func appliedVersions(_ connection: PostgresConnection) throws(PostgresError) -> Set<Int> {
+        let rows = try connection.query("SELECT version FROM tokengate_schema_migrations")
+        return Set(rows.rows.compactMap { $0.first.flatMap { $0 }.flatMap { Int($0) } })
     }
 
     // MARK: - 1: the seed's tables and the ship cursor
@@ -224,5 +244,67 @@ public enum Migrations {
           HAVING SUM(t.total_cost) > cost_threshold
           ORDER BY SUM(t.total_cost) DESC
         $$;
+        """
+
+    // MARK: - 4: voids beside reissues; tier assignments and tier terms as versions (issue 17)
+
+    static let versionedBilling = """
+        -- A voided bill stays, marked, beside its reissue. A bill's natural key becomes
+        -- (shop_id, billing_period, created_at): created_at is the daemon's generation time,
+        -- which differs between a bill and its reissue. At most one live bill per shop and period.
+        ALTER TABLE billing_records
+          ADD COLUMN voided_at timestamptz,
+          ADD COLUMN voided_at_unix_ms bigint,
+          ADD COLUMN void_reason text,
+          ADD COLUMN voided_by_uid bigint;
+        ALTER TABLE billing_records DROP CONSTRAINT billing_records_shop_id_billing_period_key;
+        ALTER TABLE billing_records ADD CONSTRAINT billing_records_shop_period_created UNIQUE (shop_id, billing_period, created_at);
+        CREATE UNIQUE INDEX billing_records_one_live ON billing_records (shop_id, billing_period) WHERE voided_at IS NULL;
+        CREATE VIEW tokengate_live_billing_records AS SELECT * FROM billing_records WHERE voided_at IS NULL;
+
+        -- Every assignment with the time it holds from (a backdated one removes the later ones,
+        -- as the daemon does). Rows shipped before version 4 had no time: they hold since always.
+        CREATE TABLE tokengate_tier_assignment_history (
+          shop_id text NOT NULL,
+          effective_from_unix_ms bigint NOT NULL,
+          effective_from timestamptz NOT NULL,
+          tier_name text NOT NULL,
+          host_id text NOT NULL,
+          updated_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (shop_id, effective_from_unix_ms)
+        );
+        INSERT INTO tokengate_tier_assignment_history (shop_id, effective_from_unix_ms, effective_from, tier_name, host_id, updated_at)
+          SELECT shop_id, 0, timestamptz 'epoch', tier_name, host_id, updated_at FROM tokengate_tier_assignments;
+        DROP TABLE tokengate_tier_assignments;
+        -- The assignment in force now, one row per shop, with the columns the table had.
+        CREATE VIEW tokengate_tier_assignments AS
+          SELECT DISTINCT ON (shop_id) shop_id, tier_name, host_id, updated_at, effective_from, effective_from_unix_ms
+          FROM tokengate_tier_assignment_history
+          WHERE effective_from <= now()
+          ORDER BY shop_id, effective_from_unix_ms DESC;
+
+        -- Every version of a tier's terms; pricing_tiers keeps one row per tier (the seed's
+        -- shops.pricing_tier references it) with the terms in force when last shipped.
+        CREATE TABLE tokengate_tier_versions (
+          tier_name text NOT NULL,
+          effective_from_unix_ms bigint NOT NULL,
+          effective_from timestamptz NOT NULL,
+          monthly_fee numeric(20, 9) NOT NULL,
+          monthly_fee_nano_usd bigint NOT NULL,
+          included_messages bigint,
+          overage_rate numeric(20, 9) NOT NULL,
+          overage_rate_nano_usd bigint NOT NULL,
+          max_monthly_spend numeric(20, 9),
+          max_monthly_spend_nano_usd bigint,
+          self_serve boolean NOT NULL,
+          updated_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (tier_name, effective_from_unix_ms)
+        );
+        INSERT INTO tokengate_tier_versions (
+          tier_name, effective_from_unix_ms, effective_from, monthly_fee, monthly_fee_nano_usd, included_messages,
+          overage_rate, overage_rate_nano_usd, max_monthly_spend, max_monthly_spend_nano_usd, self_serve, updated_at)
+          SELECT tier_name, 0, timestamptz 'epoch', monthly_fee, monthly_fee_nano_usd, included_messages, overage_rate,
+                 overage_rate_nano_usd, max_monthly_spend, max_monthly_spend_nano_usd, self_serve, updated_at
+          FROM pricing_tiers;
         """
 }

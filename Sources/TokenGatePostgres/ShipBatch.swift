@@ -36,8 +36,8 @@ public struct ShipBatch: Sendable {
             usage.append(event)
         case .billing(let record):
             others.append(ShipStatements.billing(record, hostID: hostID))
-        case .tierAssignment(let shopID, let tier, _):
-            others.append(PostgresStatement(ShipStatements.insertTierAssignment, [shopID, tier, hostID]))
+        case .tierAssignment(let shopID, let tier, let from):
+            others.append(PostgresStatement(ShipStatements.insertTierAssignment, [shopID, tier, hostID, String(from)]))
         case .alert(let alert):
             others.append(ShipStatements.alert(alert, hostID: hostID))
         case .paidMark(let mark):
@@ -47,9 +47,11 @@ public struct ShipBatch: Sendable {
         case .configChange(.setPrice(let request)):
             others.append(ShipStatements.priceVersion(request.version, isFallback: request.asFallback, hostID: hostID))
         case .configChange(.upsertTier(let request)):
-            others.append(ShipStatements.tier(request.tier.tier))
-        case .configChange, .voidMark:
-            return  // void records are not shipped yet (billing_records holds one row per shop and period)
+            others += ShipStatements.tier(request.tier.tier, effectiveFromUnixMs: request.effectiveFromUnixMs)
+        case .voidMark(let mark):
+            others.append(ShipStatements.void(mark))
+        case .configChange:
+            return
         case .monthAggregate(let shopID, let month, let aggregate):
             others.append(ShipStatements.monthAggregate(shopID: shopID, month: month, aggregate, hostID: hostID))
         }
@@ -60,7 +62,11 @@ public struct ShipBatch: Sendable {
     /// never pass through the log). Idempotent like everything else.
     public mutating func add(_ configuration: Configuration) {
         for tier in configuration.tiers.values.sorted(by: { $0.name < $1.name }) {
-            others.append(ShipStatements.tier(tier))
+            // Every version of its terms; a tier never versioned holds since always.
+            let versions = configuration.tierVersions[tier.name] ?? [TierVersion(from: 0, tier: tier)]
+            for version in versions {
+                others += ShipStatements.tier(version.tier, effectiveFromUnixMs: version.from)
+            }
         }
         for (model, versions) in configuration.prices.models.sorted(by: { $0.key < $1.key }) {
             for version in versions {

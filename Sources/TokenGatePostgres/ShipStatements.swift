@@ -24,7 +24,9 @@ public enum ShipStatements {
         ON CONFLICT (event_id) DO NOTHING
         """
 
-    /// A stored bill; (shop, period) is its natural key. Locks that key.
+    /// A stored bill; (shop, period, created_at) is its natural key (created_at: when the daemon
+    /// generated it, so a reissue after a void is another row). Skipped when that row exists or
+    /// when the period already has a live bill (the partial unique index). Locks those keys.
     static let insertBilling = """
         INSERT INTO billing_records (
           shop_id, billing_period, tier_name, messages_used, tokens_used, api_cost, api_cost_nano_usd, base_charge,
@@ -34,14 +36,27 @@ public enum ShipStatements {
                 $7::bigint::numeric / 1000000000, $7::bigint, $8::bigint::numeric / 1000000000, $8::bigint,
                 $9::bigint::numeric / 1000000000, $9::bigint, $10::boolean, NULL,
                 timestamptz 'epoch' + $11::bigint * interval '1 millisecond', $12)
-        ON CONFLICT (shop_id, billing_period) DO NOTHING
+        ON CONFLICT DO NOTHING
         """
 
-    /// A bill marked paid ($1 shop, $2 period as a date, $3 paid at, Unix ms). Locks the bill's
-    /// row; a bill already paid is left as it is.
+    /// A bill marked paid ($1 shop, $2 period as a date, $3 paid at, Unix ms): the live bill
+    /// generated before the mark (so re-shipping the paid mark of a since-voided bill does not
+    /// touch its reissue). Locks the bill's row; a bill already paid is left as it is.
     static let markPaid = """
         UPDATE billing_records SET paid = true, paid_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond'
-        WHERE shop_id = $1 AND billing_period = $2::date AND NOT paid
+        WHERE shop_id = $1 AND billing_period = $2::date AND NOT paid AND voided_at IS NULL
+          AND created_at <= timestamptz 'epoch' + $3::bigint * interval '1 millisecond'
+        """
+
+    /// A bill voided ($1 shop, $2 period as a date, $3 voided at, Unix ms, $4 reason, $5 uid):
+    /// the period's live bill is marked, unless this void (its time) is already on a bill of the
+    /// period, so re-shipping it never voids the reissue. Locks the bill's row.
+    static let markVoid = """
+        UPDATE billing_records SET voided_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond',
+          voided_at_unix_ms = $3::bigint, void_reason = $4, voided_by_uid = $5::bigint
+        WHERE shop_id = $1 AND billing_period = $2::date AND voided_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM billing_records v WHERE v.shop_id = $1 AND v.billing_period = $2::date
+                          AND v.voided_at_unix_ms = $3::bigint)
         """
 
     /// An alert, stored once per (shop, kind, period) as the daemon does.
@@ -54,14 +69,42 @@ public enum ShipStatements {
         ON CONFLICT (shop_id, alert_type, period) DO NOTHING
         """
 
-    /// A tier's current terms: the row by name is updated only when a term differs, so shipping
+    /// One version of a tier's terms ($1 name, $2 effective from, Unix ms, then the terms); a
+    /// version set again for the same instant replaces it (as the daemon does), an identical one
+    /// changes nothing (not even `updated_at`).
+    static let upsertTierVersion = """
+        INSERT INTO tokengate_tier_versions (
+          tier_name, effective_from_unix_ms, effective_from, monthly_fee, monthly_fee_nano_usd, included_messages,
+          overage_rate, overage_rate_nano_usd, max_monthly_spend, max_monthly_spend_nano_usd, self_serve)
+        VALUES ($1, $2::bigint, timestamptz 'epoch' + $2::bigint * interval '1 millisecond',
+                $3::bigint::numeric / 1000000000, $3::bigint, $4::bigint, $5::bigint::numeric / 1000000000,
+                $5::bigint, $6::bigint::numeric / 1000000000, $6::bigint, $7::boolean)
+        ON CONFLICT (tier_name, effective_from_unix_ms) DO UPDATE SET
+          monthly_fee = EXCLUDED.monthly_fee, monthly_fee_nano_usd = EXCLUDED.monthly_fee_nano_usd,
+          included_messages = EXCLUDED.included_messages, overage_rate = EXCLUDED.overage_rate,
+          overage_rate_nano_usd = EXCLUDED.overage_rate_nano_usd, max_monthly_spend = EXCLUDED.max_monthly_spend,
+          max_monthly_spend_nano_usd = EXCLUDED.max_monthly_spend_nano_usd, self_serve = EXCLUDED.self_serve,
+          updated_at = now()
+        WHERE (tokengate_tier_versions.monthly_fee_nano_usd, tokengate_tier_versions.included_messages,
+               tokengate_tier_versions.overage_rate_nano_usd, tokengate_tier_versions.max_monthly_spend_nano_usd,
+               tokengate_tier_versions.self_serve)
+          IS DISTINCT FROM (EXCLUDED.monthly_fee_nano_usd, EXCLUDED.included_messages, EXCLUDED.overage_rate_nano_usd,
+               EXCLUDED.max_monthly_spend_nano_usd, EXCLUDED.self_serve)
+        """
+
+    /// A tier's row in `pricing_tiers` ($1 name) set from its versions: the one in force now
+    /// (the earliest when all are in the future). Updated only when a term differs, so shipping
     /// the same terms again changes nothing (not even `updated_at`).
-    static let upsertTier = """
+    static let refreshTier = """
         INSERT INTO pricing_tiers (
           tier_name, monthly_fee, monthly_fee_nano_usd, included_messages, overage_rate, overage_rate_nano_usd,
           max_monthly_spend, max_monthly_spend_nano_usd, self_serve)
-        VALUES ($1, $2::bigint::numeric / 1000000000, $2::bigint, $3::bigint, $4::bigint::numeric / 1000000000,
-                $4::bigint, $5::bigint::numeric / 1000000000, $5::bigint, $6::boolean)
+        SELECT tier_name, monthly_fee, monthly_fee_nano_usd, included_messages, overage_rate, overage_rate_nano_usd,
+               max_monthly_spend, max_monthly_spend_nano_usd, self_serve
+        FROM tokengate_tier_versions WHERE tier_name = $1
+        ORDER BY effective_from <= now() DESC,
+                 CASE WHEN effective_from <= now() THEN -effective_from_unix_ms ELSE effective_from_unix_ms END
+        LIMIT 1
         ON CONFLICT (tier_name) DO UPDATE SET
           monthly_fee = EXCLUDED.monthly_fee, monthly_fee_nano_usd = EXCLUDED.monthly_fee_nano_usd,
           included_messages = EXCLUDED.included_messages, overage_rate = EXCLUDED.overage_rate,
@@ -74,11 +117,17 @@ public enum ShipStatements {
                EXCLUDED.max_monthly_spend_nano_usd, EXCLUDED.self_serve)
         """
 
-    /// A shop's tier (the seed's `shops.pricing_tier`), updated only when it changes.
+    /// A shop's tier ($1 shop, $2 tier, $3 host) from $4 (Unix ms) on: later assignments give
+    /// way to it (as in the daemon); the same assignment again changes nothing.
     static let insertTierAssignment = """
-        INSERT INTO tokengate_tier_assignments (shop_id, tier_name, host_id) VALUES ($1, $2, $3)
-        ON CONFLICT (shop_id) DO UPDATE SET tier_name = EXCLUDED.tier_name, host_id = EXCLUDED.host_id, updated_at = now()
-        WHERE tokengate_tier_assignments.tier_name IS DISTINCT FROM EXCLUDED.tier_name
+        WITH later AS (
+          DELETE FROM tokengate_tier_assignment_history WHERE shop_id = $1 AND effective_from_unix_ms > $4::bigint
+        )
+        INSERT INTO tokengate_tier_assignment_history (shop_id, effective_from_unix_ms, effective_from, tier_name, host_id)
+        VALUES ($1, $4::bigint, timestamptz 'epoch' + $4::bigint * interval '1 millisecond', $2, $3)
+        ON CONFLICT (shop_id, effective_from_unix_ms) DO UPDATE SET tier_name = EXCLUDED.tier_name,
+          host_id = EXCLUDED.host_id, updated_at = now()
+        WHERE tokengate_tier_assignment_history.tier_name IS DISTINCT FROM EXCLUDED.tier_name
         """
 
     /// A model's price version; a version set again for the same instant replaces it (as the
@@ -146,13 +195,23 @@ public enum ShipStatements {
             ])
     }
 
-    static func tier(_ tier: Tier) -> PostgresStatement {
+    /// A tier version's row, then the tier's current row (two statements).
+    static func tier(_ tier: Tier, effectiveFromUnixMs: UnixMillis) -> [PostgresStatement] {
+        [
+            PostgresStatement(
+                upsertTierVersion,
+                [
+                    tier.name, String(effectiveFromUnixMs), String(tier.monthlyFeeNanoUSD), tier.includedMessages.map { String($0) },
+                    String(tier.overagePerMessageNanoUSD), tier.maxMonthlySpendNanoUSD.map { String($0) }, String(tier.selfServe),
+                ]),
+            PostgresStatement(refreshTier, [tier.name]),
+        ]
+    }
+
+    static func void(_ mark: VoidMark) -> PostgresStatement {
         PostgresStatement(
-            upsertTier,
-            [
-                tier.name, String(tier.monthlyFeeNanoUSD), tier.includedMessages.map { String($0) },
-                String(tier.overagePerMessageNanoUSD), tier.maxMonthlySpendNanoUSD.map { String($0) }, String(tier.selfServe),
-            ])
+            markVoid,
+            [mark.shopID, mark.period + "-01", String(mark.voidedAtUnixMs), mark.reason, String(mark.voidedByUID)])
     }
 
     static func priceVersion(_ price: ModelPrice, isFallback: Bool, hostID: String) -> PostgresStatement {

@@ -215,11 +215,197 @@ final class PostgresShippingTests: XCTestCase {
     static func digest(_ database: PostgresConnection) throws -> [String] {
         try [
             "token_usage_logs", "billing_records", "pricing_tiers", "usage_alerts", "tokengate_price_versions",
-            "tokengate_tier_assignments",
+            "tokengate_tier_assignment_history", "tokengate_tier_versions",
         ].map { table in
             try database.query("SELECT count(*) || ':' || md5(string_agg(xmin::text || t::text, ',' ORDER BY t::text)) FROM \(table) t")
                 .scalar ?? ""
         }
+    }
+
+    // MARK: - Voids beside reissues, versioned tiers (migration 4)
+
+    /// A bill, its void and its reissue arrive as two rows (one void with reason, time and
+    /// uid, one live); a backdated tier assignment arrives with its time and removes the later
+    /// one; tier-term versions are kept, `pricing_tiers` showing the terms in force. Shipping
+    /// the same facts again (a deleted cursor) changes no row (same content, same xmin).
+    func testVoidReissueAndVersionedTiersLandAndReshipChangesNoRow() throws {
+        let database = try PostgresConnection(conninfo: try TestPostgres.database())
+        try Migrations.migrate(database)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let day: Int64 = 86_400_000
+        func bill(_ total: Int64, at time: Int64) -> BillingRecord {
+            BillingRecord(
+                shopID: "v_shop", period: "2026-10", tier: "starter", messagesUsed: 3, tokensUsed: 30, apiCostNanoUSD: 7,
+                baseChargeNanoUSD: total, overageChargeNanoUSD: 0, totalChargeNanoUSD: total, generatedAtUnixMs: time)
+        }
+        func tier(_ fee: Int64) -> Tier {
+            Tier(name: "growth", monthlyFeeNanoUSD: fee, includedMessages: 100, overagePerMessageNanoUSD: 5,
+                maxMonthlySpendNanoUSD: nil, selfServe: true)
+        }
+        let facts: [Fact] = [
+            .billing(bill(1_000, at: now - 3 * day)),
+            .paidMark(PaidMark(shopID: "v_shop", period: "2026-10", paidAtUnixMs: now - 3 * day + 1)),
+            .voidMark(VoidMark(shopID: "v_shop", period: "2026-10", reason: "wrong tier", voidedAtUnixMs: now - 2 * day, voidedByUID: 501)),
+            .billing(bill(2_000, at: now - 2 * day + 5)),
+            .tierAssignment(shopID: "v_shop", tier: "pro", effectiveFromUnixMs: now - day),
+            .tierAssignment(shopID: "v_shop", tier: "growth", effectiveFromUnixMs: now - 10 * day),
+            .tierAssignment(shopID: "v_shop", tier: "pro", effectiveFromUnixMs: now + 10 * day),
+            .configChange(.upsertTier(UpsertTierRequest(tier: TierSettings(tier: tier(10)), effectiveFromUnixMs: 0))),
+            .configChange(.upsertTier(UpsertTierRequest(tier: TierSettings(tier: tier(20)), effectiveFromUnixMs: now - day))),
+            .configChange(.upsertTier(UpsertTierRequest(tier: TierSettings(tier: tier(30)), effectiveFromUnixMs: now + day))),
+        ]
+        func ship(through sequence: UInt64) throws {
+            var batch = ShipBatch(hostID: "h1")
+            for fact in facts { batch.add(fact) }
+            _ = try database.pipeline(batch.statements(shippedThrough: sequence))
+        }
+        try ship(through: 10)
+        let bills = try database.query(
+            """
+            SELECT total_charge_nano_usd, paid, void_reason, voided_at_unix_ms, voided_by_uid,
+                   voided_at = timestamptz 'epoch' + voided_at_unix_ms * interval '1 millisecond'
+            FROM billing_records WHERE shop_id = 'v_shop' AND billing_period = '2026-10-01' ORDER BY created_at
+            """)
+        XCTAssertEqual(
+            bills.rows,
+            [["1000", "t", "wrong tier", "\(now - 2 * day)", "501", "t"], ["2000", "f", nil, nil, nil, nil]])
+        XCTAssertEqual(try database.query("SELECT total_charge_nano_usd FROM tokengate_live_billing_records").rows, [["2000"]])
+        XCTAssertEqual(
+            try database.query("SELECT tier_name, effective_from_unix_ms FROM tokengate_tier_assignment_history ORDER BY 2").rows,
+            [["growth", "\(now - 10 * day)"], ["pro", "\(now + 10 * day)"]], "the backdated assignment lost its time")
+        XCTAssertEqual(
+            try database.query("SELECT tier_name, effective_from_unix_ms FROM tokengate_tier_assignments").rows,
+            [["growth", "\(now - 10 * day)"]])
+        XCTAssertEqual(
+            try database.query("SELECT effective_from_unix_ms, monthly_fee_nano_usd FROM tokengate_tier_versions ORDER BY 1").rows,
+            [["0", "10"], ["\(now - day)", "20"], ["\(now + day)", "30"]])
+        XCTAssertEqual(try database.query("SELECT monthly_fee_nano_usd FROM pricing_tiers WHERE tier_name = 'growth'").scalar, "20")
+
+        // The assignment history is compared by content: replaying a backdated assignment
+        // re-inserts, then deletes again, the later rows it superseded (the end state is the same).
+        let history = "SELECT shop_id, effective_from_unix_ms, tier_name, host_id FROM tokengate_tier_assignment_history ORDER BY 2"
+        let before = try Self.digest(database)
+        let historyBefore = try database.query(history).rows
+        try database.execute("DELETE FROM tokengate_ship_cursor")
+        try ship(through: 10)
+        var after = try Self.digest(database)
+        after[5] = before[5]
+        XCTAssertEqual(after, before, "re-shipping the same facts changed a row")
+        XCTAssertEqual(try database.query(history).rows, historyBefore)
+        // A second void of the reissue, then a third bill: three rows, one live.
+        var batch = ShipBatch(hostID: "h1")
+        batch.add(.voidMark(VoidMark(shopID: "v_shop", period: "2026-10", reason: "again", voidedAtUnixMs: now - day, voidedByUID: 0)))
+        batch.add(.billing(bill(3_000, at: now - day + 1)))
+        _ = try database.pipeline(batch.statements(shippedThrough: 12))
+        XCTAssertEqual(
+            try database.query("SELECT total_charge_nano_usd, void_reason FROM billing_records ORDER BY created_at").rows,
+            [["1000", "wrong tier"], ["2000", "again"], ["3000", nil]])
+    }
+
+    /// The same through a daemon: GenerateBilling, VoidBilling, GenerateBilling again and a
+    /// backdated AssignShopTier arrive (two bills, one void with the daemon's reason, time and
+    /// uid; the assignment with its time); a restart after deleting the cursor changes no row.
+    func testDaemonVoidReissueAndBackdatedAssignmentArrive() async throws {
+        let conninfo = try TestPostgres.database()
+        let daemon = try TestDaemon(arguments: ["--postgres", conninfo])
+        let client = daemon.client()
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let lastMonth = now - 40 * 86_400_000
+        for number in 0..<5 {
+            _ = try await client.logUsage(
+                LogUsageRequest(eventID: "vd-\(number)", shopID: "vd_shop", model: "gemini-2.5-pro", inputTokens: 100_000,
+                    outputTokens: 1_000, occurredAtUnixMs: lastMonth))
+        }
+        let period = UTCMonth.text(lastMonth)
+        _ = try await client.generateBilling(GenerateBillingRequest(shopID: "vd_shop", period: period))
+        let voided = try await client.voidBilling(VoidBillingRequest(shopID: "vd_shop", period: period, reason: "tier was wrong"))
+        let backdated = now - 35 * 86_400_000
+        _ = try await client.assignShopTier(AssignShopTierRequest(shopID: "vd_shop", tier: "professional", effectiveFromUnixMs: backdated))
+        let reissue = try await client.generateBilling(GenerateBillingRequest(shopID: "vd_shop", period: period))
+        let database = try PostgresConnection(conninfo: conninfo)
+        _ = try await waitFor(database, "SELECT count(*) FROM billing_records") { $0 == ["2"] }
+        _ = try await waitFor(database, "SELECT count(*) FROM tokengate_tier_assignment_history") { $0 == ["1"] }
+        let rows = try database.query(
+            "SELECT void_reason, voided_at_unix_ms, voided_by_uid, total_charge_nano_usd FROM billing_records ORDER BY created_at")
+        XCTAssertEqual(
+            rows.rows,
+            [
+                ["tier was wrong", "\(voided.record.voidedAtUnixMs)", "\(voided.record.voidedByUID)", "\(voided.record.totalChargeNanoUSD)"],
+                [nil, nil, nil, "\(reissue.record.totalChargeNanoUSD)"],
+            ])
+        XCTAssertEqual(voided.record.voidedByUID, getuid())
+        XCTAssertEqual(
+            try database.query("SELECT tier_name, effective_from_unix_ms FROM tokengate_tier_assignments").rows, [["professional", "\(backdated)"]])
+        let before = try Self.digest(database)
+        let cursor = try database.query("SELECT shipped_through FROM tokengate_ship_cursor").scalar!
+        try database.execute("DELETE FROM tokengate_ship_cursor")
+        daemon.stop(signal: SIGTERM)
+        try daemon.start()
+        let reshipped = try await waitFor(database, "SELECT shipped_through >= \(cursor) FROM tokengate_ship_cursor") { $0 == ["t"] }
+        XCTAssertEqual(reshipped, ["t"])
+        XCTAssertEqual(try Self.digest(database), before)
+    }
+
+    /// A database at version 2 with a bill, a tier and an assignment migrates to the latest:
+    /// the rows stay (the assignment and tier terms as versions holding since always, the bill
+    /// live), and a void and reissue then land beside it. Migrating from the seed's version 1
+    /// works too.
+    func testMigrationFromVersionTwoKeepsRowsAndTakesVoids() throws {
+        let database = try PostgresConnection(conninfo: try TestPostgres.database())
+        XCTAssertEqual(try Migrations.migrate(database, upTo: 2).to, 2)
+        try database.execute(
+            """
+            INSERT INTO billing_records (shop_id, billing_period, tier_name, messages_used, tokens_used, api_cost,
+              api_cost_nano_usd, base_charge, base_charge_nano_usd, overage_charge, overage_charge_nano_usd, total_charge,
+              total_charge_nano_usd, paid, created_at, host_id)
+            VALUES ('m_shop', '2026-09-01', 'starter', 1, 2, 0, 0, 0.000000009, 9, 0, 0, 0.000000009, 9, false,
+              timestamptz 'epoch' + 1000 * interval '1 millisecond', 'h');
+            INSERT INTO pricing_tiers (tier_name, monthly_fee, monthly_fee_nano_usd, included_messages, overage_rate,
+              overage_rate_nano_usd, self_serve) VALUES ('starter', 0.000000004, 4, 10, 0, 0, true);
+            INSERT INTO tokengate_tier_assignments (shop_id, tier_name, host_id) VALUES ('m_shop', 'starter', 'h');
+            """)
+        let upgrade = try Migrations.migrate(database)
+        XCTAssertEqual(upgrade.from, 2)
+        XCTAssertEqual(upgrade.to, Migrations.latestVersion)
+        XCTAssertEqual(try database.query("SELECT tier_name, effective_from_unix_ms FROM tokengate_tier_assignments").rows.first, ["starter", "0"])
+        XCTAssertEqual(try database.query("SELECT effective_from_unix_ms, monthly_fee_nano_usd FROM tokengate_tier_versions").rows, [["0", "4"]])
+        XCTAssertEqual(try database.query("SELECT count(*) FROM tokengate_live_billing_records").scalar, "1")
+        var batch = ShipBatch(hostID: "h")
+        batch.add(.voidMark(VoidMark(shopID: "m_shop", period: "2026-09", reason: "r", voidedAtUnixMs: 5_000, voidedByUID: 7)))
+        batch.add(
+            .billing(
+                BillingRecord(
+                    shopID: "m_shop", period: "2026-09", tier: "starter", messagesUsed: 1, tokensUsed: 2, apiCostNanoUSD: 0,
+                    baseChargeNanoUSD: 8, overageChargeNanoUSD: 0, totalChargeNanoUSD: 8, generatedAtUnixMs: 6_000)))
+        _ = try database.pipeline(batch.statements(shippedThrough: 1))
+        XCTAssertEqual(
+            try database.query("SELECT total_charge_nano_usd, voided_by_uid FROM billing_records ORDER BY created_at").rows,
+            [["9", "7"], ["8", nil]])
+        // A second live bill of a period is still refused (the partial unique index).
+        XCTAssertThrowsError(
+            try database.execute(
+                """
+                INSERT INTO billing_records (shop_id, billing_period, tier_name, messages_used, tokens_used, api_cost,
+                  api_cost_nano_usd, base_charge, base_charge_nano_usd, overage_charge, overage_charge_nano_usd,
+                  total_charge, total_charge_nano_usd, paid, created_at, host_id)
+                VALUES ('m_shop', '2026-09-01', 'starter', 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, false, now(), 'h')
+                """))
+
+        // A version numbered below one already applied (the fleet's 3, merged after 4 ran) is
+        // applied when a daemon that knows it starts.
+        let fleet = Migration(version: 3, name: "stand-in for the fleet migration", sql: "CREATE TABLE fleet_stand_in (id int)")
+        var merged = Migrations.all
+        merged.insert(fleet, at: 2)
+        XCTAssertEqual(try Migrations.migrate(database, using: merged).to, Migrations.latestVersion)
+        XCTAssertEqual(try database.query("SELECT count(*) FROM fleet_stand_in").scalar, "0")
+        XCTAssertEqual(
+            try database.query("SELECT string_agg(version::text, ',' ORDER BY version) FROM tokengate_schema_migrations").scalar,
+            "1,2,3,4")
+
+        let seed = try PostgresConnection(conninfo: try TestPostgres.database())
+        XCTAssertEqual(try Migrations.migrate(seed, upTo: 1).to, 1)
+        XCTAssertEqual(try Migrations.migrate(seed).to, Migrations.latestVersion)
+        XCTAssertEqual(try seed.query("SELECT count(*) FROM tokengate_tier_assignments").scalar, "0")
     }
 
     // MARK: - The config file's postgres section; text that array literals must escape
