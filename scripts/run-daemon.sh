@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds tokengated (release) and runs it in the foreground with embedded defaults; extra
-# arguments go to the daemon (see `scripts/run-daemon.sh --help`).
+# arguments go to the daemon (see `scripts/run-daemon.sh --help`). The socket is
+# $TOKENGATE_SOCKET, else /run/tokengate/tokengate.sock for root, else
+# $XDG_RUNTIME_DIR/tokengate/tokengate.sock; `tokengate` finds it the same way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh

@@ -19,6 +19,8 @@ for dir in fuzz/regressions/*/; do
   .build/debug/tokengate-fuzz-wire "$(basename "$dir")" "$dir"
 done
 scripts/fuzz.sh --seconds "${TOKENGATE_FUZZ_SECONDS:-20}"
+# The reference parser the identifier tests feed the Prometheus exposition through (DESIGN §4).
+PIP_ROOT_USER_ACTION=ignore PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q prometheus_client==0.21.1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -2,6 +2,7 @@
 // CanMakeRequest answers when the daemon cannot (fail open or fail closed, and how long to wait
 // before deciding), and the bounds and optional directory of the LogUsage spool.
 import TokenGateCore
+import TokenGateWire
 
 /// What `canMakeRequest` answers when tokengated cannot: the caller's explicit choice.
 public struct GatePolicy: Sendable, Equatable {
@@ -81,9 +82,17 @@ extension TokenGateClient {
         /// billed meanwhile). The event leaves the spool; this is the caller's last sight of it.
         public var onSpoolRejection: (@Sendable (LogUsageRequest, TokenGateError) -> Void)?
 
+        /// The uid the process serving the socket must have (SO_PEERCRED, read at connect), so
+        /// that a socket another local user created is refused with PERMISSION_DENIED instead of
+        /// being talked to; nil checks nothing. Defaults to root (0) for
+        /// `/run/tokengate/tokengate.sock` (the daemon run by root, or systemd holding the
+        /// socket), nil elsewhere.
+        public var expectedDaemonUID: UInt32?
+
         /// A configuration with defaults for everything but the socket.
         public init(socketPath: String? = nil) {
             self.socketPath = socketPath ?? TokenGateClient.defaultSocketPath
+            self.expectedDaemonUID = SocketPaths.defaultExpectedUID(forPath: self.socketPath)
         }
 
         /// Spooled events re-sent at once (pipelined on one connection) by the drainer.

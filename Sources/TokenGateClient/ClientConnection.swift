@@ -110,12 +110,23 @@ final class ClientConnection: Sendable {
     /// 32 in flight went from about 200k to 345k calls/s; 2 and 8 were slower than 4).
     static let readerFlushInterval = 4
 
-    init(socketPath: String, executor: ReaderExecutor) throws(TokenGateError) {
+    init(socketPath: String, expectedDaemonUID: UInt32? = nil, executor: ReaderExecutor) throws(TokenGateError) {
         self.executor = executor
         do {
             fd = try UnixSocket.connect(path: socketPath)
         } catch {
             throw TokenGateError(.unavailable, "cannot connect to tokengated at \(socketPath): \(error) (is the daemon running?)")
+        }
+        if let expected = expectedDaemonUID {
+            let actual = UnixSocket.peerUID(fd)
+            guard actual == expected else {
+                UnixSocket.close(fd)
+                throw TokenGateError(
+                    .permissionDenied,
+                    "the socket \(socketPath) is served by uid \(actual.map(String.init) ?? "unknown"), not uid \(expected): "
+                        + "refusing to talk to what may be another user's impostor (set the expected uid, e.g. "
+                        + "tokengate --expect-uid, to the daemon's)")
+            }
         }
         let thread = Thread { [self] in readLoop() }
         thread.name = "tokengate-client-reader"

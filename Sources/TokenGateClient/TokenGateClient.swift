@@ -23,10 +23,11 @@ import TokenGateWire
 /// cost twice until the first hold expires) and `releaseReservation` (a retry may answer
 /// FAILED_PRECONDITION although the first attempt released it).
 public final class TokenGateClient: Sendable {
-    /// The socket used when none is given: `$TOKENGATE_SOCKET`, else `/tmp/tokengate.sock`.
+    /// The socket used when none is given: `$TOKENGATE_SOCKET`, else
+    /// `/run/tokengate/tokengate.sock` for root, else `$XDG_RUNTIME_DIR/tokengate/tokengate.sock`
+    /// (the daemon's default, DESIGN §5; `SocketPaths.defaultPath`).
     public static var defaultSocketPath: String {
-        let path = ProcessInfo.processInfo.environment["TOKENGATE_SOCKET"] ?? ""
-        return path.isEmpty ? "/tmp/tokengate.sock" : path
+        SocketPaths.defaultPath(environment: ProcessInfo.processInfo.environment)
     }
 
     /// The daemon's socket.
@@ -255,7 +256,8 @@ public final class TokenGateClient: Sendable {
     private func currentConnection() throws(TokenGateError) -> ClientConnection {
         let (connection, isNew, isReconnect) = try slot.withLock { slot throws(TokenGateError) in
             if let existing = slot.connection, existing.isUsable { return (existing, false, false) }
-            let fresh = try ClientConnection(socketPath: socketPath, executor: executor)
+            let fresh = try ClientConnection(
+                socketPath: socketPath, expectedDaemonUID: configuration.expectedDaemonUID, executor: executor)
             defer { slot.everConnected = true }
             slot.connection = fresh
             return (fresh, true, slot.everConnected)

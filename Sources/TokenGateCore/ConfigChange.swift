@@ -151,8 +151,7 @@ extension Configuration {
 
     /// A configuration key (model, tier, operation type): non-empty and key-sized.
     static func checkName(_ name: String, field: String) throws(TokenGateError) {
-        guard !name.isEmpty else { throw .invalidArgument("\(field) is empty") }
-        try Validation.bytesMax(name, CoreLimits.nameBytesMax, field: field)
+        try Validation.identifier(name, field: field, maximum: CoreLimits.nameBytesMax)
     }
 
     static func check(_ rate: RateLimit, field: String) throws(TokenGateError) {

@@ -6,6 +6,16 @@ extension Configuration {
     /// Checks that the configuration is coherent; throws `invalidArgument` naming the first
     /// problem found.
     public func validate() throws(TokenGateError) {
+        // Identifiers first, so no message below quotes a name with a control character in it.
+        for shop in shopLimitOverrides.keys {
+            try Validation.identifier(shop, field: "shop_limits key", maximum: CoreLimits.shopIDBytesMax)
+        }
+        for shop in shadowShops {
+            try Validation.identifier(shop, field: "shadow_shops entry", maximum: CoreLimits.shopIDBytesMax)
+        }
+        for name in tiers.keys { try Self.checkName(name, field: "tier name") }
+        for operation in limits.keys { try Self.checkName(operation, field: "operation type") }
+        for model in prices.models.keys { try Self.checkName(model, field: "prices model name") }
         try validatePrices()
         try validateTiers()
         guard !limits.isEmpty else { throw .invalidArgument("no operation types are configured") }

@@ -4,12 +4,16 @@
 
 /// Bounds on request fields and on per-shop tables.
 public enum CoreLimits {
-    /// Shop ids are opaque keys chosen by the platform; 128 bytes fits any UUID or slug with room.
+    /// Any identifier (DESIGN §4): ids are keys and labels, never documents. Fields below may be
+    /// tighter; none is looser.
+    public static let identifierBytesMax = 256
+    /// Shop ids are opaque keys chosen by the platform; 128 bytes fits any UUID or slug with room,
+    /// and keeps a reservation id (`rsv-<boot>-<n>:<shop>`) within `reservationIDBytesMax`.
     public static let shopIDBytesMax = 128
     /// Event ids are idempotency keys (UUIDs in practice); 128 bytes leaves room for prefixes.
     public static let eventIDBytesMax = 128
-    /// Reservation ids are made by the daemon; a longer one in a request is not ours.
-    public static let reservationIDBytesMax = 128
+    /// Reservation ids are made by the daemon and end with the shop id; a longer one is not ours.
+    public static let reservationIDBytesMax = 256
     /// Request ids are only echoed back for the caller's logs.
     public static let requestIDBytesMax = 128
     /// User and conversation ids are stored with every event; keep them key-sized.

@@ -35,6 +35,32 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// `text` as a JSON string literal (RFC 8259), the project's one JSON escaper (JSON logs,
+    /// CSV metadata, the CLI's `--json`). Works over Unicode scalars, so "\r\n" (one Character)
+    /// is two escapes. Control characters U+0000–U+001F and U+007F–U+009F are written as `\u`
+    /// escapes; everything else as is (JSON text is UTF-8).
+    public static func quoted(_ text: String) -> String {
+        var out = "\""
+        out.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
     /// Parses `bytes` as one JSON value. Throws `invalidArgument` with line and column.
     public static func parse(_ bytes: [UInt8]) throws(TokenGateError) -> JSONValue {
         var reader = JSONReader(bytes: bytes)

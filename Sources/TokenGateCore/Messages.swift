@@ -431,7 +431,12 @@ public struct HealthCheckRequest: Sendable, Equatable {
 
 public struct HealthCheckResponse: Sendable, Equatable {
     public var status: ServingStatus
-    public init(status: ServingStatus) { self.status = status }
+    /// What an operator should know while the daemon serves (a failing snapshot, say).
+    public var warnings: [String]
+    public init(status: ServingStatus, warnings: [String] = []) {
+        self.status = status
+        self.warnings = warnings
+    }
 }
 
 // MARK: - Stored facts

@@ -44,7 +44,9 @@ extension ShopState {
         _ request: CanMakeRequestRequest, config: Configuration, now: UnixMillis, makeReservationID: () -> String
     ) throws(TokenGateError) -> CanMakeRequestResponse {
         try Validation.shop(request.shopID, owner: shopID)
-        try Validation.bytesMax(request.requestID, CoreLimits.requestIDBytesMax, field: "request_id")
+        try Validation.optionalIdentifier(request.requestID, field: "request_id", maximum: CoreLimits.requestIDBytesMax)
+        try Validation.identifier(request.operationType, field: "operation_type", maximum: CoreLimits.nameBytesMax)
+        try Validation.identifier(request.model, field: "model", maximum: CoreLimits.nameBytesMax)
         try Validation.tokens(request.estimatedInputTokens, field: "estimated_input_tokens")
         try Validation.tokens(request.maxOutputTokens, field: "max_output_tokens")
         let limits = try config.limits(shopID: shopID, operationType: request.operationType)

@@ -13,6 +13,8 @@ extension ShopState {
         -> ApplyOptimizationResponse
     {
         try Validation.shop(request.shopID, owner: shopID)
+        try Validation.identifier(request.operationType, field: "operation_type", maximum: CoreLimits.nameBytesMax)
+        try Validation.identifier(request.model, field: "model", maximum: CoreLimits.nameBytesMax)
         try Validation.tokens(request.estimatedInputTokens, field: "estimated_input_tokens")
         try Validation.tokens(request.maxOutputTokens, field: "max_output_tokens")
         let limits = try config.limits(shopID: shopID, operationType: request.operationType)

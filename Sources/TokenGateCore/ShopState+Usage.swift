@@ -48,10 +48,12 @@ extension ShopState {
 
     /// Field checks that need no state.
     static func validateUsageFields(_ request: LogUsageRequest) throws(TokenGateError) {
-        try Validation.bytesMax(request.userID, CoreLimits.userIDBytesMax, field: "user_id")
-        try Validation.bytesMax(request.conversationID, CoreLimits.userIDBytesMax, field: "conversation_id")
-        try Validation.bytesMax(request.model, CoreLimits.nameBytesMax, field: "model")
-        try Validation.bytesMax(request.reservationID, CoreLimits.reservationIDBytesMax, field: "reservation_id")
+        try Validation.optionalIdentifier(request.userID, field: "user_id", maximum: CoreLimits.userIDBytesMax)
+        try Validation.optionalIdentifier(request.conversationID, field: "conversation_id", maximum: CoreLimits.userIDBytesMax)
+        try Validation.identifier(request.operationType, field: "operation_type", maximum: CoreLimits.nameBytesMax)
+        try Validation.identifier(request.model, field: "model", maximum: CoreLimits.nameBytesMax)
+        try Validation.optionalIdentifier(
+            request.reservationID, field: "reservation_id", maximum: CoreLimits.reservationIDBytesMax)
         try Validation.tokens(request.inputTokens, field: "input_tokens")
         try Validation.tokens(request.outputTokens, field: "output_tokens")
         try Validation.tokens(request.cachedInputTokens, field: "cached_input_tokens")

@@ -137,22 +137,34 @@ public struct ShopState: Sendable {
     /// Sum of the live holds, as of the last mutating call (for tests and metrics).
     public var heldNanoUSD: NanoUSD { reservations.heldTotal }
 
+    /// Live holds (expired ones included until the next call or sweep forgets them).
+    public var liveReservationCount: Int { reservations.live.count }
+
     /// True while the shop has live holds or remembers how ended ones ended.
     public var tracksReservations: Bool { !reservations.isEmpty }
 
     /// Every durable fact of this shop, in an order that rebuilds it: the tier, the archived
     /// month aggregates, the events, the billing records. This is what a snapshot stores.
     public var durableFacts: [Fact] {
+        var facts = durableFactsBeforeEvents
+        facts.reserveCapacity(eventStore.count + facts.count + 2)
+        for position in 0..<eventStore.count { facts.append(.usage(event(at: position))) }
+        return facts + durableFactsAfterEvents
+    }
+
+    /// The facts `durableFacts` puts before the events: the tier and the archived months.
+    public var durableFactsBeforeEvents: [Fact] {
         var facts: [Fact] = []
-        facts.reserveCapacity(eventStore.count + archived.count + 2)
         if let assignedTier { facts.append(.tierAssignment(shopID: shopID, tier: assignedTier)) }
         for (month, aggregate) in archived.sorted(by: { $0.key < $1.key }) {
             facts.append(.monthAggregate(shopID: shopID, month: month, aggregate: aggregate))
         }
-        for position in 0..<eventStore.count { facts.append(.usage(event(at: position))) }
-        facts += billingRecords.map(Fact.billing)
-        facts += reportIndex.alerts.map(Fact.alert)
         return facts
+    }
+
+    /// The facts `durableFacts` puts after the events: billing records and alerts.
+    public var durableFactsAfterEvents: [Fact] {
+        billingRecords.map(Fact.billing) + reportIndex.alerts.map(Fact.alert)
     }
 
     /// Sum and count of holds still live at `now`.
@@ -249,6 +261,13 @@ public struct ShopState: Sendable {
 
     /// The usage of months whose raw events retention dropped, by month.
     public var archivedMonths: [MonthKey: MonthAggregate] { archived }
+
+    /// Changes exactly when retention drops raw events of this shop: the newest month whose raw
+    /// events were dropped, as `year * 12 + month` (0 before any drop). Rebuilt identically by
+    /// replay (the archived month totals are durable), so usage-log cursors can carry it.
+    public var retentionGeneration: Int {
+        archived.keys.max().map { Int($0.year) * 12 + Int($0.month) } ?? 0
+    }
 
     /// Retention: forgets the raw usage events of every month before `month` (their ids and
     /// their days), adding them to those months' archived aggregates. Month totals do not

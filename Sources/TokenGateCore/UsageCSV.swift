@@ -53,29 +53,7 @@ public enum UsageCSV {
 
     /// The free-form metadata pairs as a JSON object (`{}` when there are none).
     public static func metadataJSON(_ entries: [MetadataEntry]) -> String {
-        "{" + entries.map { jsonString($0.key) + ":" + jsonString($0.value) }.joined(separator: ",") + "}"
-    }
-
-    /// `text` as a JSON string literal (RFC 8259 escapes).
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        "{" + entries.map { JSONValue.quoted($0.key) + ":" + JSONValue.quoted($0.value) }.joined(separator: ",") + "}"
     }
 }
 

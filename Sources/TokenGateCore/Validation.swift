@@ -4,16 +4,55 @@
 
 /// Request field validation; every failure is `invalidArgument` naming the field.
 public enum Validation {
-    /// A shop id: non-empty, at most `CoreLimits.shopIDBytesMax` UTF-8 bytes.
+    /// A shop id: an identifier (see `identifier`) of at most `CoreLimits.shopIDBytesMax` bytes.
     public static func shopID(_ shopID: String) throws(TokenGateError) {
-        guard !shopID.isEmpty else { throw .invalidArgument("shop_id is empty") }
-        try bytesMax(shopID, CoreLimits.shopIDBytesMax, field: "shop_id")
+        try identifier(shopID, field: "shop_id", maximum: CoreLimits.shopIDBytesMax)
     }
 
-    /// A required id field (event id): non-empty and at most `maximum` bytes.
+    /// A required id field (event id): an identifier of at most `maximum` bytes.
     public static func requiredID(_ value: String, maximum: Int, field: String) throws(TokenGateError) {
-        guard !value.isEmpty else { throw .invalidArgument("\(field) is empty") }
-        try bytesMax(value, maximum, field: field)
+        try identifier(value, field: field, maximum: maximum)
+    }
+
+    /// The one identifier check (DESIGN §4), used for every id of every RPC, of the config file
+    /// and of admin inputs: 1...`maximum` bytes (at most `CoreLimits.identifierBytesMax`) of
+    /// valid UTF-8 with no control character (U+0000–U+001F, U+007F–U+009F). A Swift `String`
+    /// decoded by the wire module is already valid UTF-8 (it refuses anything else), so one pass
+    /// over the bytes is enough; this runs on every hot call and allocates nothing.
+    ///
+    /// - Throws: `invalidArgument` naming `field`.
+    public static func identifier(
+        _ value: String, field: @autoclosure () -> String, maximum: Int = CoreLimits.identifierBytesMax
+    ) throws(TokenGateError) {
+        var value = value
+        let problem = value.withUTF8 { bytes in identifierProblem(bytes, maximum: maximum) }
+        if let problem { throw .invalidArgument("\(field()) \(problem)") }
+    }
+
+    /// `identifier`, but empty is allowed: the field is optional and empty means absent.
+    public static func optionalIdentifier(
+        _ value: String, field: @autoclosure () -> String, maximum: Int = CoreLimits.identifierBytesMax
+    ) throws(TokenGateError) {
+        if value.isEmpty { return }
+        try identifier(value, field: field(), maximum: maximum)
+    }
+
+    /// Why `bytes` (valid UTF-8) is not an identifier, or nil. The C1 controls U+0080–U+009F
+    /// are the two-byte sequences C2 80 … C2 9F.
+    static func identifierProblem(_ bytes: UnsafeBufferPointer<UInt8>, maximum: Int) -> String? {
+        if bytes.isEmpty { return "is empty" }
+        if bytes.count > maximum { return "is \(bytes.count) bytes long; the maximum is \(maximum)" }
+        var previous: UInt8 = 0
+        for (offset, byte) in bytes.enumerated() {
+            if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && byte < 0xA0) {
+                let hex = String(byte, radix: 16, uppercase: true)  // C2 xx is U+00xx
+                return "holds the control character U+" + String(repeating: "0", count: 4 - hex.count) + hex
+                    + " at byte \(previous == 0xC2 ? offset - 1 : offset); identifiers are 1...\(maximum) bytes of "
+                    + "UTF-8 text without control characters"
+            }
+            previous = byte
+        }
+        return nil
     }
 
     /// An optional text field: at most `maximum` UTF-8 bytes.
@@ -46,7 +85,7 @@ public enum Validation {
                 "metadata.extra has \(metadata.extra.count) entries; the maximum is \(CoreLimits.metadataEntriesMax)")
         }
         for entry in metadata.extra {
-            try bytesMax(entry.key, CoreLimits.metadataKeyBytesMax, field: "metadata.extra key")
+            try identifier(entry.key, field: "metadata.extra key", maximum: CoreLimits.metadataKeyBytesMax)
             try bytesMax(entry.value, CoreLimits.metadataValueBytesMax, field: "metadata.extra['\(entry.key)']")
         }
     }

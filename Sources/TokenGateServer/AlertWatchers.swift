@@ -48,15 +48,15 @@ final class AlertWatchers: Sendable {
         }
     }
 
-    /// Sends each alert to the watchers of its shop; drops watchers whose peer is gone. A peer
-    /// that stops reading delays the others by at most the connection write timeout, after
-    /// which its connection is dropped (ServerLimits.writeTimeoutMs).
+    /// Sends each alert to the watchers of its shop; drops watchers whose peer is gone. Sends do
+    /// not block: a watcher that stops reading has its alerts queued up to
+    /// `ServerLimits.queuedReplyBytesMax`, then is dropped; the others never wait for it.
     func publish(_ alerts: [Alert]) {
         watchers.withLock { watchers in
             for alert in alerts {
                 watchers.removeAll { watcher in
                     guard watcher.shopID.isEmpty || watcher.shopID == alert.shopID else { return watcher.stream.isClosed }
-                    return !watcher.stream.send(alert)
+                    return !watcher.stream.sendWithoutBlocking(alert)
                 }
             }
         }

@@ -81,14 +81,25 @@ public final class BudgetService: Sendable {
             .unary(MethodPath.generateBilling, .write) { (request: GenerateBillingRequest, context) throws(TokenGateError) in
                 try ledger.generateBilling(request, now: context.now)
             },
-            /// Health: always OK; SERVING once recovery has finished, NOT_SERVING before and while draining.
+            /// Health: always OK; SERVING once recovery has finished, NOT_SERVING before and while
+            /// draining; `warnings` says what an operator should fix while it serves.
             .unary(MethodPath.health, .alwaysAvailable) { [self] (_: HealthCheckRequest, _) throws(TokenGateError) in
-                (HealthCheckResponse(status: isReady ? .serving : .notServing), nil)
+                (HealthCheckResponse(status: isReady ? .serving : .notServing, warnings: healthWarnings()), nil)
             },
             /// WatchHealth: streams the current status, then every change, until the daemon stops.
             .serverStreaming(MethodPath.watchHealth, .alwaysAvailable) { [self] (_: HealthCheckRequest, _, stream) throws(TokenGateError) in
                 healthWatchers.add(stream, first: HealthCheckResponse(status: isReady ? .serving : .notServing))
             },
         ]
+    }
+}
+
+extension BudgetService {
+    /// What health reports besides the status (issue 18: a failed snapshot must not go unseen).
+    func healthWarnings() -> [String] {
+        let store = ledger.storeMetrics
+        guard store.snapshotFailing.load(ordering: .relaxed) else { return [] }
+        return ["the last snapshot failed (\(store.snapshotFailures.load(ordering: .relaxed)) failures so far): "
+            + "the log keeps growing and recovery gets slower until one succeeds; see the daemon's log"]
     }
 }

@@ -64,7 +64,9 @@ extension ConnectionLoop {
             case .failure(let error):
                 if case .failed = error.kind {
                     // Not on the log's thread, which goes on settling the other waiters. The
-                    // batch stays with the log: this connection sends nothing more.
+                    // batch stays with the log: this connection sends nothing more. Every
+                    // connection with a batch gets here; the daemon's `onFatal` (FatalExit)
+                    // lets only the first one exit.
                     Thread.detachNewThread {
                         server.onFatal("write-ahead log failed; no further writes can be acknowledged: \(error)")
                     }

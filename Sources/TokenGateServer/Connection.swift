@@ -65,7 +65,7 @@ struct ConnectionLoop {
         self.server = server
         self.fd = fd
         self.peer = peer
-        self.writer = ConnectionWriter(fd: fd)
+        self.writer = ConnectionWriter(fd: fd, queuedBytesMax: server.configuration.limits.queuedReplyBytesMax)
     }
 
     /// First read buffer of a connection: a few requests' worth, so 1,000 idle connections

@@ -11,7 +11,6 @@ import TokenGateWire
 
 /// Everything `tokengated` can be told on its command line.
 public struct DaemonOptions: Sendable {
-    public static let socketPathDefault = "/tmp/tokengate.sock"
     public static let dataDirectoryDefault = "./tokengate-data"
 
     public var socketPath: String
@@ -37,9 +36,11 @@ public struct DaemonOptions: Sendable {
     public var snapshots = SnapshotPolicy()
     /// Months of raw usage events kept (`--retention-months`).
     public var retentionMonths = Retention.monthsDefault
+    /// What gate calls may make the daemon keep (`--max-live-reservations`, `--max-gate-only-shops`).
+    public var gateMemory = GateMemoryLimits()
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        socketPath = environment["TOKENGATE_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.socketPathDefault
+        socketPath = SocketPaths.defaultPath(environment: environment)
     }
 }
 
@@ -47,10 +48,7 @@ public enum Daemon {
     /// Runs the daemon until a signal stops it. Never returns.
     public static func run(_ options: DaemonOptions) -> Never {
         let logger = Logger(format: options.operations.logFormat)
-        let fail: @Sendable (String) -> Never = { message in
-            logger.error(message)
-            exit(1)
-        }
+        let fail: @Sendable (String) -> Never = { message in FatalExit.exit(message, logger: logger) }
         let startedMs = MonotonicClock.milliseconds()
         let configuration = loadConfiguration(options, fail: fail)
         let lock: DataDirectoryLock
@@ -62,7 +60,8 @@ public enum Daemon {
                 encode: FactCodec.encode, decode: { bytes in try FactCodec.decode(bytes) }, decodeUsage: FactCodec.decodeUsage)
             ledger = Ledger(
                 directory: options.dataDirectory, configuration: configuration, log: log, encoding: encoding,
-                shardCount: options.shardCount, bootID: randomBootID(), retentionMonths: options.retentionMonths)
+                shardCount: options.shardCount, bootID: randomBootID(), retentionMonths: options.retentionMonths,
+                gateMemoryLimits: options.gateMemory)
         } catch {
             fail("cannot open data dir \(options.dataDirectory): \(error)")
         }
@@ -105,7 +104,9 @@ public enum Daemon {
             "log_records": "\(recovery.logRecords)", "last_sequence": "\(recovery.lastSequence)",
             "startup_ms": "\(startupMs)",
         ])
-        Operations.startServing(options.operations, service: service, recovery: recovery, startupMs: startupMs, logger: logger)
+        Operations.startServing(
+            options.operations, service: service, recovery: recovery, startupMs: startupMs, logger: logger,
+            liveness: { stallMs in server.isLive(stallMs: stallMs) })
         HighCostScheduler(
             ledger: ledger, clock: SystemClock(), schedule: options.highCostCheck,
             thresholdNanoUSD: options.highCostThresholdNanoUSD, logger: logger
@@ -125,6 +126,7 @@ public enum Daemon {
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
                 logger.info("draining", ["signal": signalNumber == SIGTERM ? "SIGTERM" : "SIGINT"])
+                server.beginDraining()
                 Operations.beginDraining()
                 service.isReady = false
                 service.finishStreams()

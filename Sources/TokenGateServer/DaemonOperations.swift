@@ -3,6 +3,7 @@
 // .prom file every N seconds for node_exporter's textfile collector (temp file, fsync, rename,
 // so the collector never reads half a file).
 import Dispatch
+import Synchronization
 import TokenGateWire
 import TokenGateCore
 import TokenGateStore
@@ -38,13 +39,26 @@ public enum Operations {
     /// Called once recovery has finished and the service is ready: records the log position
     /// for the metrics, sends READY=1, and starts the watchdog and metrics-file timers.
     public static func startServing(
-        _ options: OperationsOptions, service: BudgetService, recovery: LedgerRecovery, startupMs: Int64, logger: Logger
+        _ options: OperationsOptions, service: BudgetService, recovery: LedgerRecovery, startupMs: Int64, logger: Logger,
+        liveness: @escaping @Sendable (_ stallMs: Int64) -> Bool = { _ in true }
     ) {
         service.metrics.recordRecovered(lastSequence: recovery.lastSequence)
         let status = "serving; recovered \(recovery.snapshotFacts) snapshot facts and \(recovery.logRecords) log records in \(startupMs) ms"
         if SystemdNotify.ready(status: status) { logger.info("notified systemd", ["state": "READY=1"]) }
         if let interval = SystemdNotify.watchdogIntervalMicroseconds() {
-            repeatEvery(.microseconds(Int(min(interval, UInt64(Int.max))))) { SystemdNotify.watchdog() }
+            // WATCHDOG=1 only while the accept loop runs and the flusher is not stuck in one
+            // write and sync for longer than the interval (half WatchdogSec): a daemon that can
+            // no longer accept or make writes durable is restarted by systemd.
+            let stallMs = Int64(max(1, interval / 1_000))
+            let warned = Atomic<Bool>(false)
+            repeatEvery(.microseconds(Int(min(interval, UInt64(Int.max))))) {
+                if liveness(stallMs) {
+                    SystemdNotify.watchdog()
+                    warned.store(false, ordering: .relaxed)
+                } else if !warned.exchange(true, ordering: .relaxed) {
+                    logger.error("not live (accept loop stopped or the log's flusher is stuck); withholding WATCHDOG=1")
+                }
+            }
         }
         if let path = options.metricsFile {
             let write: @Sendable () -> Void = { writeMetricsFile(path, service: service, logger: logger) }

@@ -3,6 +3,7 @@
 // No line is written per successful hot-path call.
 import Foundation
 import Synchronization
+import TokenGateCore
 
 public enum LogLevel: String, Sendable {
     case debug, info, warning, error
@@ -51,45 +52,15 @@ public struct Logger: Sendable {
     }
 
     static func jsonLine(_ ts: Int64, _ level: LogLevel, _ message: String, _ fields: KeyValuePairs<String, String>) -> String {
-        var line = "{\"ts\":\(ts),\"level\":\"\(level.rawValue)\",\"msg\":\(jsonString(message))"
-        for (key, value) in fields { line += ",\(jsonString(key)):\(jsonString(value))" }
+        var line = "{\"ts\":\(ts),\"level\":\"\(level.rawValue)\",\"msg\":\(JSONValue.quoted(message))"
+        for (key, value) in fields { line += ",\(JSONValue.quoted(key)):\(JSONValue.quoted(value))" }
         return line + "}"
     }
 
-    /// A JSON string literal: quotes, backslashes and control characters escaped.
-    static func jsonString(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
-
+    /// A logfmt value: bare when it is plain ASCII without space, quote or `=`, else the JSON
+    /// string literal (what logfmt readers expect inside quotes; CR and other controls escaped).
     private static func quote(_ value: String) -> String {
-        let plain = !value.isEmpty && value.unicodeScalars.allSatisfy { $0.value > 0x20 && $0 != "\"" && $0 != "=" && $0.value < 0x7F }
-        if plain { return value }
-        var escaped = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": escaped += "\\\""
-            case "\\": escaped += "\\\\"
-            case "\n": escaped += "\\n"
-            default: escaped.unicodeScalars.append(scalar)
-            }
-        }
-        return escaped + "\""
+        let plain = !value.isEmpty && value.utf8.allSatisfy { $0 > 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "=") && $0 < 0x7F }
+        return plain ? value : JSONValue.quoted(value)
     }
 }

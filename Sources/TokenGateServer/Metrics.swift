@@ -157,11 +157,7 @@ final class ClientReports: Sendable {
     ///   clients have reported within `staleAfterMs`.
     func record(_ report: ReportClientMetricsRequest, now: UnixMillis) throws(TokenGateError) {
         let id = report.clientID
-        guard !id.isEmpty, id.utf8.count <= Self.clientIDBytesMax,
-              id.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
-        else {
-            throw .invalidArgument("client_id must be 1...\(Self.clientIDBytesMax) bytes of printable text, e.g. \"host/worker-3\"")
-        }
+        try Validation.identifier(id, field: "client_id", maximum: Self.clientIDBytesMax)
         try entries.withLock { entries throws(TokenGateError) in
             if entries[id] == nil && entries.count >= Self.clientsMax {
                 entries = entries.filter { now - $0.value.atUnixMs < Self.staleAfterMs }

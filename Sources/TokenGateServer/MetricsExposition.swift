@@ -77,16 +77,22 @@ struct ExpositionWriter {
         return "\(whole).\(digits)"
     }
 
-    /// Label values escape backslash, double quote and newline.
+    /// Label values escape backslash, double quote and line feed (the text format's three
+    /// escapes), over Unicode scalars: "\r\n" is one Character, and comparing Characters let a
+    /// CR LF pass unescaped. Identifiers cannot hold control characters (`Validation`); any
+    /// other control character in a label (an error text) is written as U+FFFD so that no
+    /// value can end a line.
     static func escape(_ value: String) -> String {
-        guard value.contains(where: { $0 == "\\" || $0 == "\"" || $0 == "\n" }) else { return value }
+        guard value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") }) else {
+            return value
+        }
         var out = ""
-        for character in value {
-            switch character {
+        for scalar in value.unicodeScalars {
+            switch scalar {
             case "\\": out += "\\\\"
             case "\"": out += "\\\""
             case "\n": out += "\\n"
-            default: out.append(character)
+            default: out.unicodeScalars.append(scalar.value < 0x20 ? "\u{FFFD}" : scalar)
             }
         }
         return out
@@ -168,6 +174,11 @@ extension Metrics {
         writer.sample("tokengate_reservations_held", [:], UInt64(inputs.ledger.reservationsHeld))
         writer.family("tokengate_reservations_held_nano_usd", "gauge", "Sum of the live reservation holds, in nano-USD.")
         writer.sample("tokengate_reservations_held_nano_usd", [:], String(inputs.ledger.reservationsHeldNanoUSD))
+        let gate = (gateOnlyShops: inputs.ledger.gateOnlyShops, liveReservations: inputs.ledger.liveReservationsCounted)
+        writer.family("tokengate_gate_only_shops", "gauge", "Shops kept only for holds or rate-limit windows (limit: --max-gate-only-shops).")
+        writer.sample("tokengate_gate_only_shops", [:], UInt64(max(0, gate.gateOnlyShops)))
+        writer.family("tokengate_live_reservations_counted", "gauge", "Live holds as counted against --max-live-reservations.")
+        writer.sample("tokengate_live_reservations_counted", [:], UInt64(max(0, gate.liveReservations)))
         writer.family("tokengate_shop_cost_today_nano_usd", "gauge", "Recorded cost today (UTC) of the shops that spent most, in nano-USD.")
         for shop in inputs.ledger.topShopsToday {
             writer.sample("tokengate_shop_cost_today_nano_usd", ["shop": shop.shopID], String(shop.costNanoUSD))
@@ -184,6 +195,10 @@ extension Metrics {
         writer.histogram("tokengate_log_fsync_duration_seconds", label: nil, inputs.store.fsyncLatency.snapshot())
         writer.family("tokengate_durability_wait_seconds", "histogram", "Time a batch of replies waited for its log writes to be durable.")
         writer.histogram("tokengate_durability_wait_seconds", label: nil, durabilityWait.snapshot())
+        writer.family("tokengate_snapshot_failures_total", "counter", "Snapshots that failed; the log keeps growing until one succeeds.")
+        writer.sample("tokengate_snapshot_failures_total", [:], inputs.store.snapshotFailures.load(ordering: .relaxed))
+        writer.family("tokengate_snapshot_failing", "gauge", "1 from a failed snapshot until the next one succeeds.")
+        writer.sample("tokengate_snapshot_failing", [:], inputs.store.snapshotFailing.load(ordering: .relaxed) ? UInt64(1) : 0)
         writer.family("tokengate_snapshot_duration_seconds", "histogram", "Duration of each snapshot of the store.")
         writer.histogram("tokengate_snapshot_duration_seconds", label: nil, inputs.store.snapshotDuration.snapshot())
         writer.family("tokengate_shops", "gauge", "Shops held in memory.")

@@ -22,8 +22,27 @@ final class ConnectionWriter: Sendable {
 
     private let fd: Int32
     private let state = Mutex(State())
+    /// Bytes that may wait for a peer that is not reading (`ServerLimits.queuedReplyBytesMax`);
+    /// past it the connection is shut down rather than buffered for without bound.
+    private let queuedBytesMax: Int
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32, queuedBytesMax: Int = ServerLimits().queuedReplyBytesMax) {
+        self.fd = fd
+        self.queuedBytesMax = queuedBytesMax
+    }
+
+    /// Queues `bytes` behind the background send, or, past `queuedBytesMax`, gives up on the
+    /// peer: marks the writer closed and shuts the socket down (its reader sees the end, the
+    /// background send fails and calls those waiting). Call with `state` locked.
+    private func enqueue(_ bytes: [UInt8], _ state: inout State) -> Bool {
+        guard state.queued!.count + bytes.count <= queuedBytesMax else {
+            state.closed = true
+            UnixSocket.shutdown(fd)
+            return false
+        }
+        state.queued! += bytes
+        return true
+    }
 
     /// Writes `bytes` (whole frames), blocking up to the socket's send timeout; false once the
     /// connection is closed or a write failed. Behind a background send, queues them instead.
@@ -31,10 +50,7 @@ final class ConnectionWriter: Sendable {
     func write(_ bytes: [UInt8]) -> Bool {
         state.withLock { state in
             guard !state.closed else { return false }
-            if state.queued != nil {
-                state.queued! += bytes
-                return true
-            }
+            if state.queued != nil { return enqueue(bytes, &state) }
             do {
                 try UnixSocket.writeAll(fd, bytes)
                 return true
@@ -52,13 +68,18 @@ final class ConnectionWriter: Sendable {
         let next: Next = state.withLock { state in
             guard !state.closed else { return .finished }
             if state.queued != nil {
-                state.queued! += bytes
+                guard enqueue(bytes, &state) else { return .finished }
                 state.whenDrained.append(done)
                 return .queued
             }
             do {
                 let sent = try UnixSocket.sendAvailable(fd, bytes)
                 guard sent < bytes.count else { return .finished }
+                guard bytes.count - sent <= queuedBytesMax else {
+                    state.closed = true
+                    UnixSocket.shutdown(fd)
+                    return .finished
+                }
                 state.queued = []
                 state.whenDrained = [done]
                 return .start(Array(bytes[sent...]))
@@ -124,6 +145,20 @@ public final class ResponseStream: Sendable {
         return finished.withLock { finished in
             guard !finished else { return false }
             return writer.write(Self.frame(envelope))
+        }
+    }
+
+    /// Sends one message without blocking on a slow peer (what the socket does not take now
+    /// is queued, up to the connection's queued-bytes limit, past which the peer is dropped).
+    /// Returns false when the peer is gone or was dropped. For publishers that serve many
+    /// streams and must not wait for one.
+    @discardableResult
+    public func sendWithoutBlocking(_ message: some WireMessage) -> Bool {
+        let envelope = ResponseEnvelope(callID: callID, payload: message.encoded(), endOfStream: false)
+        return finished.withLock { finished in
+            guard !finished else { return false }
+            writer.writeWithoutBlocking(Self.frame(envelope)) {}
+            return !writer.isClosed
         }
     }
 

@@ -21,11 +21,15 @@ public struct ServerConfiguration: Sendable {
     public var allowedUIDs: Set<UInt32> = []
     public var allowedGIDs: Set<UInt32> = []
 
-    /// Whether a peer may connect at all under the allow-lists.
-    func admits(_ peer: PeerCredentials?) -> Bool {
+    /// Whether a peer may connect at all under the allow-lists. `groups` reads the peer's
+    /// supplementary groups (SO_PEERGROUPS), asked only when its uid and primary gid are not
+    /// listed: `--allow-gids` admits members of a group, not only those whose primary group it is.
+    func admits(_ peer: PeerCredentials?, groups: () -> [UInt32]?) -> Bool {
         if allowedUIDs.isEmpty && allowedGIDs.isEmpty { return true }
         guard let peer else { return false }
-        return allowedUIDs.contains(peer.uid) || allowedGIDs.contains(peer.gid)
+        if allowedUIDs.contains(peer.uid) || allowedGIDs.contains(peer.gid) { return true }
+        guard !allowedGIDs.isEmpty, let groups = groups() else { return false }
+        return groups.contains { allowedGIDs.contains($0) }
     }
 
     public init(socketPath: String, adminUIDs: Set<UInt32>) {
@@ -57,8 +61,11 @@ public final class Server: Sendable {
     let executingCalls = Atomic<Int>(0)
     /// Set when the listening socket was passed in by systemd (socket activation).
     private let inherited = AtomicLazyReference<InheritedListener>()
-    /// Called when the log can no longer make writes durable: the daemon must exit non-zero.
+    /// Called when the log can no longer make writes durable, or the accept loop stopped: the
+    /// daemon must exit non-zero (the daemon's handler is `FatalExit.exit`, safe from any thread).
     let onFatal: @Sendable (String) -> Never
+    /// True while the accept loop runs (the watchdog's first condition).
+    private let accepting = Atomic<Bool>(false)
 
     public init(
         configuration: ServerConfiguration, service: BudgetService, ledger: Ledger, logger: Logger,
@@ -86,18 +93,37 @@ public final class Server: Sendable {
                 path: configuration.socketPath, backlog: configuration.limits.listenBacklog, mode: configuration.socketMode)
         }
         listener.withLock { $0 = fd }
+        accepting.store(true, ordering: .releasing)
         let thread = Thread { [self] in acceptLoop(fd) }
         thread.name = "tokengate-accept"
         thread.start()
     }
 
-    /// Stops accepting, lets every connection finish the calls it has read (later ones are
-    /// refused with UNAVAILABLE), and waits up to `timeoutMs` for the connections to close.
-    public func drain(timeoutMs: Int64 = 5_000) {
-        let fds = registry.withLock { registry in
-            registry.draining = true
-            return registry.connections
-        }
+    /// Drains (DESIGN §5): stops accepting, stops reading (`SHUT_RD`: what a connection has
+    /// queued is still read, later writes of its peer fail), answers every call read (calls
+    /// dispatched from now on get UNAVAILABLE), waits for each connection's replies held by the
+    /// log to be durable and sent, and lets the connections close. Connections still open after
+    /// `timeoutMs` (default: `limits.drainTimeoutMs`) are shut down both ways. Returns the
+    /// number of connections that had to be cut.
+    @discardableResult
+    public func drain(timeoutMs: Int64? = nil) -> Int {
+        beginDraining()
+        let fds = registry.withLock { $0.connections }
+        for connection in fds { UnixSocket.shutdownRead(connection) }
+        let deadline = MonotonicClock.milliseconds() + (timeoutMs ?? configuration.limits.drainTimeoutMs)
+        waitForConnections(until: deadline)
+        let left = registry.withLock { $0.connections }
+        guard !left.isEmpty else { return 0 }
+        logger.warning("drain timed out; cutting connections", ["connections": "\(left.count)"])
+        for connection in left { UnixSocket.shutdown(connection) }
+        waitForConnections(until: MonotonicClock.milliseconds() + 1_000)
+        return left.count
+    }
+
+    /// The first step of a drain, idempotent: calls dispatched from now on get UNAVAILABLE, and
+    /// the listener is closed (nothing more is accepted).
+    public func beginDraining() {
+        registry.withLock { $0.draining = true }
         drainingFlag.store(true, ordering: .releasing)
         let fd = listener.withLock { fd in
             defer { fd = -1 }
@@ -109,40 +135,64 @@ public final class Server: Sendable {
             UnixSocket.shutdown(fd)
             UnixSocket.close(fd)
         }
-        for connection in fds { UnixSocket.shutdown(connection) }
-        let deadline = MonotonicClock.milliseconds() + timeoutMs
+    }
+
+    private func waitForConnections(until deadline: Int64) {
         while registry.withLock({ !$0.connections.isEmpty }) && MonotonicClock.milliseconds() < deadline {
-            usleep(5_000)
+            usleep(2_000)
         }
     }
 
     var isDraining: Bool { drainingFlag.load(ordering: .acquiring) }
+
+    /// The listening socket (for tests that break it), -1 once drained.
+    var listenerDescriptor: Int32 { listener.withLock { $0 } }
 
     /// The socket systemd passed, when socket-activated.
     public var inheritedListener: InheritedListener? { inherited.load() }
 
     // MARK: - Accepting
 
+    /// Whether the daemon is live for the systemd watchdog (DESIGN §5): the accept loop runs and
+    /// the log's flusher is not stuck in one write and sync for longer than `stallMs`.
+    public func isLive(stallMs: Int64) -> Bool {
+        accepting.load(ordering: .acquiring) && ledger.logIsMakingProgress(stallMs: stallMs)
+    }
+
+    /// Accepts until the drain. Resource shortages are waited out; any other error stops the
+    /// loop, and a daemon that can no longer accept is not serving: that is fatal (logged by
+    /// `onFatal`, exit non-zero), never a silent return with health still SERVING.
     private func acceptLoop(_ listenFD: Int32) {
         while true {
-            if let passed = inherited.load(), !passed.waitForConnection() { return }
+            if let passed = inherited.load(), !passed.waitForConnection() {
+                if isDraining { return }
+                acceptLoopFailed("the socket-activation wait failed")
+            }
             let fd: Int32
             do {
                 fd = try UnixSocket.accept(listenFD)
             } catch {
                 if isDraining { return }
-                if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOMEM {
+                switch error.errno {
+                case EMFILE, ENFILE, ENOMEM, ENOBUFS:
                     logger.warning("accept failed; retrying", ["error": "\(error)"])
                     usleep(10_000)
-                    continue
-                }
                 // EAGAIN: a passed socket may be non-blocking (systemd's NonBlocking=yes).
-                if error.errno == ECONNABORTED || error.errno == EAGAIN { continue }
-                logger.error("accept failed; listener stopped", ["error": "\(error)"])
-                return
+                // ECONNABORTED, EPROTO, EPERM: that one connection failed, not the listener.
+                case ECONNABORTED, EAGAIN, EINTR, EPROTO, EPERM:
+                    break
+                default:
+                    acceptLoopFailed("accept failed: \(error)")
+                }
+                continue
             }
             admit(fd)
         }
+    }
+
+    private func acceptLoopFailed(_ reason: String) -> Never {
+        accepting.store(false, ordering: .releasing)
+        onFatal("the accept loop stopped (\(reason)); no connection can be served, exiting")
     }
 
     private func admit(_ fd: Int32) {
@@ -151,7 +201,7 @@ public final class Server: Sendable {
             "peer_pid": "\(peer?.pid ?? 0)", "peer_uid": peer.map { "\($0.uid)" } ?? "unknown",
             "peer_gid": peer.map { "\($0.gid)" } ?? "unknown",
         ]
-        guard configuration.admits(peer) else {
+        guard configuration.admits(peer, groups: { UnixSocket.peerGroups(fd) }) else {
             logger.warning("connection refused: peer not in the allow-list", who)
             service.metrics.connectionsRejected.add()
             refuse(fd, TokenGateError(.permissionDenied, "uid \(peer.map { String($0.uid) } ?? "unknown") may not use tokengated (not in the allow-list)"))
@@ -192,15 +242,43 @@ public final class Server: Sendable {
         UnixSocket.close(fd)
     }
 
-    /// Creates the socket's directory (mode 0750) when it does not exist yet.
-    private static func createParentDirectory(of socketPath: String) throws(TokenGateError) {
+    /// Creates the socket's directory (mode 0750, owned by the daemon) when it does not exist
+    /// yet; refuses one that another user could have prepared (DESIGN §5): owned by a user other
+    /// than the daemon's or root, or writable by others without the sticky bit.
+    static func createParentDirectory(of socketPath: String) throws(TokenGateError) {
         let parent = (socketPath as NSString).deletingLastPathComponent
-        guard !parent.isEmpty, !FileManager.default.fileExists(atPath: parent) else { return }
-        do {
-            try FileManager.default.createDirectory(
-                atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
-        } catch {
-            throw TokenGateError(.failedPrecondition, "cannot create the socket's directory \(parent): \(error.localizedDescription)")
+        guard !parent.isEmpty else { return }
+        if !FileManager.default.fileExists(atPath: parent) {
+            do {
+                let grandparent = (parent as NSString).deletingLastPathComponent
+                if !grandparent.isEmpty && !FileManager.default.fileExists(atPath: grandparent) {
+                    try FileManager.default.createDirectory(atPath: grandparent, withIntermediateDirectories: true)
+                }
+            } catch {
+                throw TokenGateError(.failedPrecondition, "cannot create \((parent as NSString).deletingLastPathComponent): \(error.localizedDescription)")
+            }
+            // mkdir applies the umask; the mode is then set on the directory just made, before
+            // any socket is in it.
+            if mkdir(parent, 0o750) != 0 && errno != EEXIST {
+                throw TokenGateError(.failedPrecondition, "cannot create the socket's directory \(parent): \(String(cString: strerror(errno)))")
+            }
+            _ = chmod(parent, 0o750)
+        }
+        var info = stat()
+        guard stat(parent, &info) == 0 else {
+            throw TokenGateError(.failedPrecondition, "cannot inspect the socket's directory \(parent): \(String(cString: strerror(errno)))")
+        }
+        if info.st_uid != getuid() && info.st_uid != 0 {
+            throw TokenGateError(
+                .failedPrecondition,
+                "the socket's directory \(parent) belongs to uid \(info.st_uid), not to this daemon (uid \(getuid())) or root: "
+                    + "another user could replace the socket; remove it or choose another --socket")
+        }
+        if info.st_mode & 0o022 != 0 && info.st_mode & UInt32(S_ISVTX) == 0 {
+            throw TokenGateError(
+                .failedPrecondition,
+                "the socket's directory \(parent) is writable by others (mode \(String(info.st_mode & 0o7777, radix: 8))): "
+                    + "another user could replace the socket; make it 0750 or choose another --socket")
         }
     }
 

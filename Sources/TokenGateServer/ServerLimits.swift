@@ -40,6 +40,14 @@ public struct ServerLimits: Sendable, Equatable {
     public var metricsRefusedDrainMs: Int32 = 500
     /// Scrapes waiting while one is answered (a few scrapers at most).
     public var metricsListenBacklog: Int32 = 16
+    /// How long a drain (SIGTERM) waits for connections to answer the calls they have read and
+    /// send their durable replies before closing them anyway; well under systemd's
+    /// TimeoutStopSec (90 s by default) so the final snapshot still runs.
+    public var drainTimeoutMs: Int64 = 10_000
+    /// Reply bytes queued for a peer that does not read them (a connection's durable replies,
+    /// an alert watcher's stream); past this the peer is dropped instead of buffered for. A
+    /// full response frame must fit.
+    public var queuedReplyBytesMax = 8 << 20
 
     public init() {}
 
@@ -56,6 +64,8 @@ public struct ServerLimits: Sendable, Equatable {
         if readChunkBytes < 4_096 { return "readChunkBytes must be at least 4096" }
         if metricsRequestBytesMax < 1_024 { return "metricsRequestBytesMax must be at least 1024" }
         if metricsRequestTimeoutMs < 1 { return "metricsRequestTimeoutMs must be positive" }
+        if drainTimeoutMs < 0 { return "drainTimeoutMs must be >= 0" }
+        if queuedReplyBytesMax < responseFrameBytesMax { return "queuedReplyBytesMax must be >= responseFrameBytesMax" }
         return nil
     }
 }

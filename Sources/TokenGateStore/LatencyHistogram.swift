@@ -101,6 +101,10 @@ public final class StoreMetrics: Sendable {
     public let fsyncLatency = LatencyHistogram()
     /// Duration of each snapshot, periodic or at shutdown.
     public let snapshotDuration = LatencyHistogram()
+    /// Snapshots that failed (the log then keeps growing until one succeeds).
+    public let snapshotFailures = Atomic<UInt64>(0)
+    /// True from a failed snapshot until the next one succeeds.
+    public let snapshotFailing = Atomic<Bool>(false)
 
     /// Empty histograms.
     public init() {}

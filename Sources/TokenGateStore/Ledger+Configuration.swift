@@ -67,6 +67,7 @@ extension Ledger {
                     shops[id]!.sweep(now: now)
                     if !shops[id]!.isWorthKeeping { shops[id] = nil }
                 }
+                shard.recount(shops)
             }
         }
     }

@@ -13,6 +13,9 @@ public struct LedgerGauges: Sendable, Equatable {
     public var reservationsHeldNanoUSD: NanoUSD
     /// The shops with the highest recorded cost on the current UTC day, highest first.
     public var topShopsToday: [ShopCost]
+    /// Live holds and gate-only shops as counted against `GateMemoryLimits`.
+    public var liveReservationsCounted = 0
+    public var gateOnlyShops = 0
 
     /// A shop and what it spent.
     public struct ShopCost: Sendable, Equatable {
@@ -22,12 +25,19 @@ public struct LedgerGauges: Sendable, Equatable {
 }
 
 extension Ledger {
+    /// Live holds and gate-only shops as counted against `GateMemoryLimits` (exact after each
+    /// sweep; between sweeps, expired holds count until a call or the sweep forgets them).
+    public var gateMemoryUsage: (liveReservations: Int, gateOnlyShops: Int) {
+        (gateMemory.liveReservations.load(ordering: .relaxed), gateMemory.gateOnlyShops.load(ordering: .relaxed))
+    }
+
     /// Counts shops and holds in every shard and keeps the `topShops` shops with the highest
     /// recorded cost on the UTC day of `now` (ties broken by shop id, for stable output).
     public func gauges(now: UnixMillis, topShops: Int) -> LedgerGauges {
         let today = DayKey(unixMs: now)
         var gauges = LedgerGauges(shopsPerShard: [], reservationsHeld: 0, reservationsHeldNanoUSD: 0, topShopsToday: [])
         gauges.shopsPerShard.reserveCapacity(shards.count)
+        (gauges.liveReservationsCounted, gauges.gateOnlyShops) = gateMemoryUsage
         for shard in shards {
             shard.shops.withLock { shops in
                 gauges.shopsPerShard.append(shops.count)
@@ -41,6 +51,11 @@ extension Ledger {
             }
         }
         return gauges
+    }
+
+    /// False once the log failed or while one flush has taken longer than `stallMs`.
+    public func logIsMakingProgress(stallMs: Int64) -> Bool {
+        log.isMakingProgress(stallNanoseconds: UInt64(max(1, stallMs)) * 1_000_000)
     }
 
     /// The store's histograms (fsync latency, snapshot duration).

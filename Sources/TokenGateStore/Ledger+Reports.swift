@@ -248,16 +248,31 @@ extension Ledger {
         try filter.validate()
         let pageSize = try Self.bounded(
             request.pageSize, default: ReportLimits.usagePageSizeDefault, max: ReportLimits.usagePageSizeMax, field: "page_size")
-        let position = try UsageCursor.decode(request.cursor, filter: filter)
-        let page = try readShop(filter.shopID) { shop throws(TokenGateError) -> UsagePage in
+        let (position, generation) = try UsageCursor.decodeWithGeneration(request.cursor, filter: filter)
+        let (page, current) = try readShop(filter.shopID) { shop throws(TokenGateError) -> (UsagePage, Int) in
+            let current = shop.retentionGeneration
+            guard request.cursor.isEmpty || generation == current else {
+                throw .failedPrecondition(
+                    "cursor is stale: the monthly retention drop removed this shop's raw events up to "
+                        + "\(Self.monthText(ofRetentionGeneration: current)) after it was issued, which renumbered the events; "
+                        + "restart with an empty cursor (the pages already read are still correct)")
+            }
             guard position <= shop.eventCount else {
                 throw .invalidArgument(
                     "cursor points past the shop's \(shop.eventCount) events; it is not from this daemon's data")
             }
-            return shop.usagePage(filter: filter, from: position, pageSize: Int(pageSize))
+            return (shop.usagePage(filter: filter, from: position, pageSize: Int(pageSize)), current)
         }
         return QueryUsageLogsResponse(
-            events: page.events, nextCursor: page.nextPosition.map { UsageCursor.encode(position: $0, filter: filter) } ?? "")
+            events: page.events,
+            nextCursor: page.nextPosition.map { UsageCursor.encode(position: $0, filter: filter, generation: current) } ?? "")
+    }
+
+    /// `2025-03` for the generation `ShopState.retentionGeneration` gives that month.
+    static func monthText(ofRetentionGeneration generation: Int) -> String {
+        let year = (generation - 1) / 12
+        let month = (generation - 1) % 12 + 1
+        return String(year) + (month < 10 ? "-0" : "-") + String(month)
     }
 
     /// ExportUsageCsv: every event in the filter as CSV chunks handed to `send`, shops in id

@@ -48,7 +48,17 @@ extension Ledger {
     /// - Throws: `StoreError` (`.failed` when the log is dead, `.io` when the disk refuses).
     @discardableResult
     public func writeSnapshot(now: UnixMillis?) throws -> SnapshotSummary {
-        try snapshotLock.withLock { _ throws -> SnapshotSummary in try writeSnapshotLocked(now: now) }
+        try snapshotLock.withLock { _ throws -> SnapshotSummary in
+            do {
+                let summary = try writeSnapshotLocked(now: now)
+                log.metrics.snapshotFailing.store(false, ordering: .relaxed)
+                return summary
+            } catch {
+                log.metrics.snapshotFailures.add(1, ordering: .relaxed)
+                log.metrics.snapshotFailing.store(true, ordering: .relaxed)
+                throw error
+            }
+        }
     }
 
     /// The records logged since the newest snapshot.
@@ -87,25 +97,44 @@ extension Ledger {
             longestLockHoldMicros: copy.longestLockHoldNanoseconds / 1_000)
     }
 
-    /// Appends the facts of every shop of `shard` to `builder`, holding the shard's lock only to
-    /// list its shops and then, per shop, to apply retention and copy the shop's value.
+    /// Appends the facts of every shop of `shard` to `builder`. The shard's lock is held to list
+    /// its shops; then, per shop, to apply retention and take its few non-event facts and its
+    /// event count; then per `StoreLimits.snapshotEventsPerLock` events, to rebuild them. The
+    /// snapshot never holds a copy of a shop's storage: with one (copy on write), every writer
+    /// of that shop duplicated the shop's whole event arrays under the lock while the snapshot
+    /// encoded. Events are append-only (only a snapshot, under `snapshotLock`, drops any), so the
+    /// positions below the count taken stay valid between slices; events appended after it were
+    /// logged after `sequence` and are replayed from the log.
     private func copyShops(
         of shard: Shard, dropBefore: MonthKey?, into builder: inout SnapshotBuilder, _ copy: inout SnapshotCopy
     ) throws {
         let ids = shard.shops.withLock { shops in copy.timed { Array(shops.keys) } }
         for id in ids {
-            let (shop, dropped) = shard.shops.withLock { shops in
-                copy.timed { () -> (ShopState?, Int) in
-                    guard shops[id] != nil else { return (nil, 0) }
-                    let dropped = dropBefore.map { shops[id]!.dropEvents(before: $0) } ?? 0
-                    return (shops[id], dropped)
+            let head = shard.shops.withLock { shops in
+                copy.timed { () -> (before: [Fact], after: [Fact], events: Int, dropped: Int)? in
+                    guard let index = shops.index(forKey: id) else { return nil }
+                    let dropped = dropBefore.map { shops.values[index].dropEvents(before: $0) } ?? 0
+                    return (shops.values[index].durableFactsBeforeEvents, shops.values[index].durableFactsAfterEvents,
+                            shops.values[index].eventCount, dropped)
                 }
             }
-            copy.eventsDropped += dropped
-            guard let shop else { continue }
-            for fact in shop.durableFacts {
-                try builder.append(encoding.encode(fact))
+            guard let head else { continue }
+            copy.eventsDropped += head.dropped
+            for fact in head.before { try builder.append(encoding.encode(fact)) }
+            var position = 0
+            while position < head.events {
+                let end = min(position + StoreLimits.snapshotEventsPerLock, head.events)
+                let slice = shard.shops.withLock { shops in
+                    copy.timed { () -> [UsageEvent] in
+                        guard let index = shops.index(forKey: id) else { return [] }
+                        return (position..<end).map { shops.values[index].event(at: $0) }
+                    }
+                }
+                guard !slice.isEmpty else { break }
+                for event in slice { try builder.append(encoding.encode(.usage(event))) }
+                position = end
             }
+            for fact in head.after { try builder.append(encoding.encode(fact)) }
         }
     }
 }

@@ -53,6 +53,41 @@ public final class Ledger: Sendable {
 
     final class Shard: Sendable {
         let shops = Mutex<[String: ShopState]>([:])
+        /// The ledger's gate memory counts; `share` is this shard's part of them.
+        let gate: GateMemory
+        private let liveShare = Atomic<Int>(0)
+        private let gateOnlyShare = Atomic<Int>(0)
+
+        init(gate: GateMemory) { self.gate = gate }
+
+        /// Reports a state's change from `before` to `after` to the gate memory counts. Call
+        /// with `shops` locked.
+        @inline(__always)
+        func account(_ before: GateMemoryShare, _ after: GateMemoryShare) {
+            if before.liveReservations != after.liveReservations {
+                let delta = after.liveReservations - before.liveReservations
+                liveShare.add(delta, ordering: .relaxed)
+                gate.liveReservations.add(delta, ordering: .relaxed)
+            }
+            if before.gateOnlyShops != after.gateOnlyShops {
+                let delta = after.gateOnlyShops - before.gateOnlyShops
+                gateOnlyShare.add(delta, ordering: .relaxed)
+                gate.gateOnlyShops.add(delta, ordering: .relaxed)
+            }
+        }
+
+        /// Replaces this shard's share with an exact count (the sweeper's). Call with `shops` locked.
+        func recount(_ shops: [String: ShopState]) {
+            var exact = GateMemoryShare()
+            for shop in shops.values {
+                let share = shop.gateMemory
+                exact.liveReservations += share.liveReservations
+                exact.gateOnlyShops += share.gateOnlyShops
+            }
+            account(
+                GateMemoryShare(liveReservations: liveShare.load(ordering: .relaxed), gateOnlyShops: gateOnlyShare.load(ordering: .relaxed)),
+                exact)
+        }
         /// A state with nothing in it, lent to a shop that has no state here (`withState`);
         /// taken only inside `shops`' lock.
         private let blank = Mutex(ShopState(shopID: ""))
@@ -68,7 +103,11 @@ public final class Ledger: Sendable {
             _ shopID: String, in shops: inout [String: ShopState], _ body: (inout ShopState) throws(TokenGateError) -> Result
         ) throws(TokenGateError) -> Result {
             if let index = shops.index(forKey: shopID) {
-                defer { if !shops.values[index].isWorthKeeping { shops.remove(at: index) } }
+                let before = shops.values[index].gateMemory
+                defer {
+                    account(before, shops.values[index].gateMemory)
+                    if !shops.values[index].isWorthKeeping { shops.remove(at: index) }
+                }
                 return try body(&shops.values[index])
             }
             return try blank.withLock { blank throws(TokenGateError) in
@@ -76,7 +115,12 @@ public final class Ledger: Sendable {
                 do throws(TokenGateError) {
                     let result = try body(&blank)
                     if blank.isWorthKeeping {
+                        // A new shop kept for gate state only: within the limit, or the call's
+                        // effect (its hold, its rate-limit window) is dropped with the blank.
+                        let share = blank.gateMemory
+                        if share.gateOnlyShops > 0 { try gate.checkGateOnlyRoom() }
                         shops[shopID] = blank
+                        account(GateMemoryShare(), share)
                         blank = ShopState(shopID: "")
                     }
                     return result
@@ -106,18 +150,22 @@ public final class Ledger: Sendable {
     /// Makes reservation and event ids unique across restarts of the daemon.
     private let bootID: String
     private let counter = Atomic<UInt64>(0)
+    /// Live holds and gate-only shops against their limits (GateMemory.swift).
+    let gateMemory: GateMemory
     /// Alerts stored by any write, for the server to publish to watchers (Ledger+Reports.swift).
     public let alertFeed = AlertFeed()
 
     public init(
         directory: String, configuration: Configuration, log: WriteAheadLog, encoding: FactEncoding,
         shardCount: Int = Ledger.shardCountDefault, fileSystem: any FileSystem = PosixFileSystem(),
-        bootID: String, retentionMonths: Int = Retention.monthsDefault
+        bootID: String, retentionMonths: Int = Retention.monthsDefault, gateMemoryLimits: GateMemoryLimits = GateMemoryLimits()
     ) {
         precondition(shardCount > 0, "a ledger needs at least one shard")
         precondition(Retention.monthsRange.contains(retentionMonths), "retentionMonths out of range")
         self.retentionMonths = retentionMonths
-        self.shards = (0..<shardCount).map { _ in Shard() }
+        let gate = GateMemory(limits: gateMemoryLimits)
+        self.gateMemory = gate
+        self.shards = (0..<shardCount).map { _ in Shard(gate: gate) }
         self.configuration = ConfigurationCell(configuration)
         self.log = log
         self.directory = directory
@@ -135,6 +183,7 @@ public final class Ledger: Sendable {
     public func canMakeRequest(_ request: CanMakeRequestRequest, now: UnixMillis) throws(TokenGateError) -> CanMakeRequestResponse {
         let snapshot = configuration.snapshot
         let shard = shard(for: request.shopID)
+        if request.reserve { try gateMemory.checkReservationRoom() }
         return try shard.shops.withLock { shops throws(TokenGateError) in
             try shard.withState(request.shopID, in: &shops) { shop throws(TokenGateError) in
                 try shop.canMakeRequest(request, config: snapshot.value, now: now) { nextReservationID(shopID: request.shopID) }
@@ -290,21 +339,34 @@ public final class Ledger: Sendable {
     func withShop<Result>(
         _ shopID: String, _ body: (inout ShopState) throws(TokenGateError) -> Result
     ) throws(TokenGateError) -> Result {
-        try shard(for: shopID).shops.withLock { shops throws(TokenGateError) in
-            let created = shops[shopID] == nil
-            if created { shops[shopID] = ShopState(shopID: shopID) }
-            // A refused or read-only call on a new shop id leaves nothing behind.
-            defer { if created, shops[shopID]?.isWorthKeeping == false { shops[shopID] = nil } }
-            return try body(&shops[shopID]!)
+        let shard = shard(for: shopID)
+        return try shard.shops.withLock { shops throws(TokenGateError) in
+            var index = shops.index(forKey: shopID)
+            let created = index == nil
+            if created {
+                shops[shopID] = ShopState(shopID: shopID)
+                index = shops.index(forKey: shopID)
+            }
+            let at = index!
+            let before = shops.values[at].gateMemory
+            defer {
+                shard.account(before, shops.values[at].gateMemory)
+                // A refused or read-only call on a new shop id leaves nothing behind.
+                if created, !shops.values[at].isWorthKeeping { shops.remove(at: at) }
+            }
+            return try body(&shops.values[at])
         }
     }
 
     private func withExistingShop<Result>(
         _ shopID: String, _ body: (inout ShopState) throws(TokenGateError) -> Result
     ) throws(TokenGateError) -> Result? {
-        try shard(for: shopID).shops.withLock { shops throws(TokenGateError) in
-            guard shops[shopID] != nil else { return nil }
-            return try body(&shops[shopID]!)
+        let shard = shard(for: shopID)
+        return try shard.shops.withLock { shops throws(TokenGateError) in
+            guard let index = shops.index(forKey: shopID) else { return nil }
+            let before = shops.values[index].gateMemory
+            defer { shard.account(before, shops.values[index].gateMemory) }
+            return try body(&shops.values[index])
         }
     }
 

@@ -24,6 +24,10 @@ public enum StoreLimits {
     public static let snapshotsKept = 2
     /// Largest snapshot entry; the length prefix is a u32.
     public static let snapshotEntryBytesMax = Int(UInt32.max)
+    /// Events a snapshot rebuilds per hold of a shard lock: about a millisecond of work, so a
+    /// call on that shard waits at most that long, and the snapshot keeps no copy of a shop's
+    /// storage (a writer would then duplicate the shop's arrays under the lock).
+    static let snapshotEventsPerLock = 1_024
     /// How often the snapshot scheduler looks at its triggers: a record-count trigger fires
     /// within this, and the check costs two atomic loads.
     static let snapshotPollMilliseconds = 100

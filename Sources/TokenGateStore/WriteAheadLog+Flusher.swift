@@ -54,6 +54,8 @@ extension WriteAheadLog {
             case .sleep(let deadline):
                 if let deadline { _ = flusherWake.wait(timeout: deadline) } else { flusherWake.wait() }
             case .work(let first, let last, let sync):
+                flushStartedNanoseconds.store(max(1, DispatchTime.now().uptimeNanoseconds), ordering: .relaxed)
+                defer { flushStartedNanoseconds.store(0, ordering: .relaxed) }
                 let outcome = flush(buffer, firstSequence: first, sync: sync)
                 let resolved = state.withLock { publish(outcome, batch: buffer, lastSequence: last, &$0) }
                 resolved.notify()

@@ -40,6 +40,18 @@ public final class WriteAheadLog: Sendable {
     let flusherThread = Mutex<OSThread?>(nil)
     /// fsync latency and snapshot durations, for the daemon's metrics.
     public let metrics = StoreMetrics()
+    /// When the flusher's current write and sync began (uptime ns), 0 while it is not flushing:
+    /// what the watchdog looks at (`isMakingProgress`).
+    let flushStartedNanoseconds = Atomic<UInt64>(0)
+
+    /// False once the log has failed, or while one write and sync of the flusher has taken
+    /// longer than `stallNanoseconds` (a hung disk): the daemon must then stop petting the
+    /// systemd watchdog. An idle flusher is making progress.
+    public func isMakingProgress(stallNanoseconds: UInt64) -> Bool {
+        if state.withLock({ $0.failure != nil }) { return false }
+        let started = flushStartedNanoseconds.load(ordering: .relaxed)
+        return started == 0 || DispatchTime.now().uptimeNanoseconds &- started < stallNanoseconds
+    }
 
     /// Prepares a log in `directory` (created when missing). Nothing is read until `recover`.
     /// - Parameters:

@@ -630,12 +630,15 @@ extension HealthCheckResponse: WireMessage, CMessageEncodable {
     }
 
     init(copying c: Tokengate__V1__HealthCheckResponse) throws(FieldError) {
-        self.init(status: try copyEnum(c.status, as: ServingStatus.self, field: "status"))
+        self.init(
+            status: try copyEnum(c.status, as: ServingStatus.self, field: "status"),
+            warnings: try copyStrings(count: c.n_warnings, c.warnings, field: "warnings"))
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__HealthCheckResponse {
         var c = Self.cEmpty()
         c.status = cEnum(status)
+        (c.n_warnings, c.warnings) = arena.cStrings(warnings)
         return c
     }
 }

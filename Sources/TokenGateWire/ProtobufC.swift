@@ -62,6 +62,8 @@ extension CMessageDecodable {
 struct FieldError: Error {
     enum Problem {
         case invalidUTF8
+        /// A string field holding NUL, which protobuf-c's C strings would silently cut at.
+        case controlCharacter
         case unknownEnum(enumName: String, value: Int32)
         case missing
         case duplicate
@@ -83,6 +85,8 @@ struct FieldError: Error {
         switch problem {
         case .invalidUTF8:
             return "\(path) is not valid UTF-8"
+        case .controlCharacter:
+            return "\(path) holds the control character U+0000; ids and texts may not hold control characters"
         case .unknownEnum(let enumName, let value) where value == 0:
             return "\(path) is unspecified (\(enumName) 0)"
         case .unknownEnum(let enumName, let value):
@@ -120,6 +124,9 @@ enum ProtobufC {
                 var allocator = ProtobufCAllocator(
                     alloc: UnpackArena.allocate, free: UnpackArena.free, allocator_data: UnsafeMutableRawPointer(arenaPointer))
                 return bytes.withUnsafeBufferPointer { buffer -> Result<M, DecodeFailure> in
+                    if let field = EmbeddedNUL.field(in: buffer, descriptor: descriptor) {
+                        return .failure(.field(FieldError(field: field, problem: .controlCharacter)))
+                    }
                     // An empty message is valid protobuf; give protobuf-c a real pointer regardless.
                     var emptyInput: UInt8 = 0
                     let unpacked = withUnsafePointer(to: &emptyInput) { empty in

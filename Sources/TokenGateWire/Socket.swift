@@ -38,10 +38,14 @@ public enum UnixSocket {
         }
         let fd = try makeSocket()
         do throws(SocketError) {
+            // The socket file gets its mode at bind, under a umask: a chmod after bind leaves a
+            // moment in which the file has the default mode. (umask is process-wide; the daemon
+            // binds at startup, before it starts any other thread that creates files.)
+            let previousMask = umask(~mode & 0o777)
+            defer { umask(previousMask) }
             try withAddress(path) { address, length throws(SocketError) in
                 if Glibc.bind(fd, address, length) != 0 { throw SocketError("bind", errno: Glibc.errno, path: path) }
             }
-            if Glibc.chmod(path, mode) != 0 { throw SocketError("chmod", errno: Glibc.errno, path: path) }
             if Glibc.listen(fd, backlog) != 0 { throw SocketError("listen", errno: Glibc.errno, path: path) }
         } catch {
             close(fd)
@@ -139,6 +143,37 @@ public enum UnixSocket {
     /// Stops further reads and writes; wakes a thread blocked in `read` on `fd`.
     public static func shutdown(_ fd: Int32) {
         _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+    }
+
+    /// The uid of the process at the other end of a connected Unix socket (SO_PEERCRED: for a
+    /// client, the process that created the listening socket); nil when the kernel will not say.
+    public static func peerUID(_ fd: Int32) -> UInt32? {
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; }, three 32-bit fields.
+        var credentials: (pid: Int32, uid: UInt32, gid: UInt32) = (0, 0, 0)
+        var length = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0, length == 12 else { return nil }
+        return credentials.uid
+    }
+
+    /// The supplementary groups of the peer (SO_PEERGROUPS, Linux 4.13 and later); nil when
+    /// the kernel will not say.
+    public static func peerGroups(_ fd: Int32) -> [UInt32]? {
+        var groups = [UInt32](repeating: 0, count: 64)
+        while true {
+            var length = socklen_t(groups.count * MemoryLayout<UInt32>.size)
+            let result = groups.withUnsafeMutableBytes { getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, $0.baseAddress, &length) }
+            if result == 0 { return Array(groups.prefix(Int(length) / MemoryLayout<UInt32>.size)) }
+            let needed = Int(length) / MemoryLayout<UInt32>.size
+            // ERANGE: the kernel says how much room it needs (NGROUPS_MAX is 65,536).
+            guard Glibc.errno == ERANGE, needed > groups.count, needed <= 65_536 else { return nil }
+            groups = [UInt32](repeating: 0, count: needed)
+        }
+    }
+
+    /// Stops reading: `read` returns what is already queued, then end of file; the peer's later
+    /// writes fail with EPIPE instead of being queued unread. Replies can still be written.
+    public static func shutdownRead(_ fd: Int32) {
+        _ = Glibc.shutdown(fd, Int32(SHUT_RD))
     }
 
     public static func close(_ fd: Int32) {

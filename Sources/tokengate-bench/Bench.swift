@@ -85,6 +85,7 @@ final class BenchRun {
             if options.runs("log") { try await measureLogUsage() }
             if options.runs("pinned") { try await measurePinned(sizes) }
             if options.runs("scale") { try await measureScale() }
+            if options.runs("snapshot") { try await measureSnapshotStall() }
         } catch {
             progress("benchmark failed: \(error)")
             report.addNote("the run stopped early: \(error)")
@@ -102,14 +103,17 @@ final class BenchRun {
 
     /// Starts tokengated on a fresh socket; returns it with its socket and the time from spawn to
     /// health SERVING (which is recovery for a data dir with content).
-    func startDaemon(dataDirectory: String? = nil, fsync: String = "always", pinToCPU cpu: Int? = nil) async throws
+    func startDaemon(
+        dataDirectory: String? = nil, fsync: String = "always", pinToCPU cpu: Int? = nil, extraArguments: [String] = []
+    ) async throws
         -> (child: Child, socket: String, readySeconds: Double)
     {
         let socket = fresh("gate") + ".sock"
         let data = dataDirectory ?? fresh("data")
         let started = MonotonicClock.nanoseconds()
         let child = try Child(
-            "tokengated", executable: daemonPath, arguments: ["--socket", socket, "--data-dir", data, "--fsync", fsync],
+            "tokengated", executable: daemonPath,
+            arguments: ["--socket", socket, "--data-dir", data, "--fsync", fsync] + extraArguments,
             stderrPath: fresh("tokengated") + ".log", pinToCPU: cpu)
         let client = TokenGateClient(socketPath: socket, defaultTimeoutMs: 2_000)
         defer { client.close() }

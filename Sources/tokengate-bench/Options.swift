@@ -29,7 +29,7 @@ struct BenchOptions: Sendable {
     var onlySections: Set<String> = []
 
     /// The sections of a run, in order; `--only` picks some of them.
-    static let sections = ["floor", "gate", "log", "pinned", "scale"]
+    static let sections = ["floor", "gate", "log", "pinned", "scale", "snapshot"]
 
     /// Whether `section` runs: it is picked (or nothing is picked) and not skipped.
     func runs(_ section: String) -> Bool {
@@ -56,14 +56,15 @@ struct BenchOptions: Sendable {
           --phase-ms N         measured window of each load phase (default 3000; quick 700)
           --warmup-ms N        warm-up before each window (default 300; quick 150)
           --scale-shops N      shops in the large store of the scale test (default 1000000)
-          --scale-events N     usage events in the memory/recovery store (default 10000000)
+          --scale-events N     usage events in the memory/recovery store and the snapshot
+                               test's store (default 10000000)
           --daemon PATH        tokengated to measure (default: next to this binary)
           --redis PATH         redis-server to compare with (default: found on PATH)
           --no-redis           skip the Redis peer
           --no-scale           skip the scale test
           --no-pinned          skip the one-core pinned round trip
           --only LIST          run only these sections, comma-separated, from:
-                               floor, gate, log, pinned, scale (for profiling work; gate
+                               floor, gate, log, pinned, scale, snapshot (for profiling work; gate
                                without floor takes the thread server as the floor; gate and
                                log measure the Redis peer too, unless --no-redis)
           -h, --help           print this help

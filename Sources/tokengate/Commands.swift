@@ -84,7 +84,9 @@ let gateCommands: [Command] = [
         name: "health", synopsis: "health", summary: "SERVING once the daemon has recovered (Health)", options: [], switches: []
     ) { _, client in
         var report = Report()
-        report.add("status", try await client.health().status.description)
+        let health = try await client.health()
+        report.add("status", health.status.description)
+        if !health.warnings.isEmpty { report.add("warnings", health.warnings.joined(separator: "; ")) }
         return report
     },
 ]

@@ -34,9 +34,11 @@ struct MetricsScrape {
         series(name, labels).reduce(0) { $0 + $1.number }
     }
 
-    /// Parses `name{a="x",b="y"} value` (labels optional).
+    /// Parses `name{a="x",b="y"} value` (labels optional). Over Unicode scalars, not
+    /// Characters: a label value that starts with a combining mark would otherwise merge with
+    /// its opening quote into one Character.
     static func parse(_ line: Substring) -> MetricSample? {
-        var rest = line[...]
+        var rest = line.unicodeScalars[...]
         let nameEnd = rest.firstIndex { $0 == "{" || $0 == " " } ?? rest.endIndex
         let name = String(rest[..<nameEnd])
         rest = rest[nameEnd...]
@@ -46,21 +48,21 @@ struct MetricsScrape {
             while let equals = rest.firstIndex(of: "="), rest.first != "}" {
                 let key = String(rest[..<equals]).trimmingCharacters(in: CharacterSet(charactersIn: ", "))
                 rest = rest[rest.index(after: equals)...].dropFirst()  // the opening quote
-                var value = ""
+                var value = String.UnicodeScalarView()
                 var escaped = false
-                while let character = rest.popFirst() {
-                    if escaped { value.append(character == "n" ? "\n" : character); escaped = false }
-                    else if character == "\\" { escaped = true }
-                    else if character == "\"" { break }
-                    else { value.append(character) }
+                while let scalar = rest.popFirst() {
+                    if escaped { value.append(scalar == "n" ? "\n" : scalar); escaped = false }
+                    else if scalar == "\\" { escaped = true }
+                    else if scalar == "\"" { break }
+                    else { value.append(scalar) }
                 }
-                labels[key] = value
+                labels[key] = String(value)
                 if rest.first == "," { rest = rest.dropFirst() }
             }
             guard rest.first == "}" else { return nil }
             rest = rest.dropFirst()
         }
-        let value = rest.trimmingCharacters(in: .whitespaces)
+        let value = String(rest).trimmingCharacters(in: .whitespaces)
         guard !name.isEmpty, !value.isEmpty else { return nil }
         return MetricSample(name: name, labels: labels, value: value)
     }

@@ -4,15 +4,18 @@
 import Foundation
 import TokenGateClient
 
-let commonOptions: Set<String> = ["--socket", "--timeout-ms"]
+let commonOptions: Set<String> = ["--socket", "--timeout-ms", "--expect-uid"]
 let commonSwitches: Set<String> = ["--json", "--help", "-h"]
 
 func printUsage() {
     let width = commands.map(\.name.count).max() ?? 0
     var text = """
-        Usage: tokengate [--socket PATH] [--json] [--timeout-ms N] VERB [ARGS]
+        Usage: tokengate [--socket PATH] [--expect-uid UID|any] [--json] [--timeout-ms N] VERB [ARGS]
 
-        Talks to tokengated over its Unix socket ($TOKENGATE_SOCKET or /tmp/tokengate.sock).
+        Talks to tokengated over its Unix socket: $TOKENGATE_SOCKET, else
+        /run/tokengate/tokengate.sock for root, else $XDG_RUNTIME_DIR/tokengate/tokengate.sock.
+        --expect-uid refuses a socket served by another uid (an impostor); it defaults to 0
+        for /run/tokengate/tokengate.sock and to no check elsewhere ("any").
         Dollar amounts are printed exactly; --json prints nano-USD integers (*_nano_usd).
 
         Verbs:
@@ -63,7 +66,23 @@ let json = arguments.has("--json")
 if let offline = command.offline {
     runOffline(command, offline, arguments, json: json)
 }
-let client = TokenGateClient(socketPath: arguments.string("--socket"), defaultTimeoutMs: timeout)
+var clientConfiguration = TokenGateClient.Configuration(socketPath: arguments.string("--socket"))
+clientConfiguration.defaultTimeoutMs = timeout
+if let expected = arguments.string("--expect-uid") {
+    if expected == "any" {
+        clientConfiguration.expectedDaemonUID = nil
+    } else if let uid = UInt32(expected) {
+        clientConfiguration.expectedDaemonUID = uid
+    } else {
+        fail("--expect-uid must be a uid or 'any', not '\(expected)'", code: 2)
+    }
+}
+let client: TokenGateClient
+do {
+    client = try TokenGateClient(configuration: clientConfiguration)
+} catch {
+    fail(error.message, code: 1)
+}
 Task {
     do {
         let report = try await command.run(arguments, client)

@@ -9,7 +9,8 @@ struct FlagError: Error {
 let accessAndLimitFlags: Set<String> = [
     "--socket-mode", "--admin-uids", "--allow-uids", "--allow-gids", "--max-request-frame", "--max-response-frame",
     "--max-connections", "--max-calls-in-flight", "--max-executing-calls", "--frame-read-timeout-ms",
-    "--idle-timeout-ms", "--write-timeout-ms",
+    "--idle-timeout-ms", "--write-timeout-ms", "--drain-timeout-ms", "--max-live-reservations", "--max-gate-only-shops",
+    "--max-queued-reply-bytes",
 ]
 
 /// Applies one access or limit flag; false when `flag` is not one of them.
@@ -43,6 +44,10 @@ func parseAccessOrLimitFlag(_ flag: String, value: @autoclosure () -> String, in
     case "--frame-read-timeout-ms": options.limits.frameReadTimeoutMs = try number(Int32.self, 1...Int32.max)
     case "--idle-timeout-ms": options.limits.idleTimeoutMs = try number(Int32.self, 0...Int32.max)
     case "--write-timeout-ms": options.limits.writeTimeoutMs = try number(Int32.self, 1...Int32.max)
+    case "--drain-timeout-ms": options.limits.drainTimeoutMs = try number(Int64.self, 0...3_600_000)
+    case "--max-live-reservations": options.gateMemory.liveReservationsMax = try number(Int.self, 1...100_000_000)
+    case "--max-gate-only-shops": options.gateMemory.gateOnlyShopsMax = try number(Int.self, 1...100_000_000)
+    case "--max-queued-reply-bytes": options.limits.queuedReplyBytesMax = try number(Int.self, 64 << 10...(1 << 30))
     default: return false
     }
     return true

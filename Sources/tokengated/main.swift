@@ -16,7 +16,10 @@ let usage = """
     tiers); no config file is needed.
 
     Options:
-      --socket PATH      Unix socket to listen on (default: $TOKENGATE_SOCKET or /tmp/tokengate.sock)
+      --socket PATH      Unix socket to listen on (default: $TOKENGATE_SOCKET, else
+                         /run/tokengate/tokengate.sock for root, else
+                         $XDG_RUNTIME_DIR/tokengate/tokengate.sock); its directory is created
+                         0750 and refused when another user owns it
       --data-dir DIR     where the write-ahead log and snapshots live (default: ./tokengate-data)
       --fsync POLICY     always (default: every acknowledged write is on disk, group commit),
                          everysec (up to ~1 s of acknowledged writes may be lost on power failure),
@@ -50,6 +53,11 @@ let usage = """
       --frame-read-timeout-ms MS   drop a peer that stalls mid-frame [10000]
       --idle-timeout-ms MS         close an idle connection; 0 = never [600000]
       --write-timeout-ms MS        drop a peer that stops reading replies [10000]
+      --drain-timeout-ms MS        on SIGTERM, wait this long for read calls to be answered [10000]
+      --max-live-reservations N    holds live at once in all; more get RESOURCE_EXHAUSTED [1000000]
+      --max-gate-only-shops N      shops kept only for holds or rate windows [200000]
+      --max-queued-reply-bytes B   replies queued for a peer that is not reading, per
+                                   connection or watcher; past it the peer is dropped [8388608]
       --high-cost-check-at HH:MM
                          UTC time of the daily high-cost check of the day before (default: 02:00);
                          at startup the latest check due is run again (alerts are stored once)

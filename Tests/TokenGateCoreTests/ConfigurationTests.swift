@@ -89,7 +89,7 @@ final class ConfigurationTests: XCTestCase {
             ("threshold_percent", { $0.optimization.thresholdPercent = 0 }),
             ("reservation_ttl_ms", { $0.reservationTTLMs = 0 }),
             ("no operation types", { $0.limits = [:] }),
-            ("shop_id is empty", { $0.shadowShops = [""] }),
+            ("shadow_shops entry is empty", { $0.shadowShops = [""] }),
         ]
         for (expected, change) in cases {
             var bad = Configuration.defaults

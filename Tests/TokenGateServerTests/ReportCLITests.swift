@@ -113,8 +113,11 @@ final class ReportCLITests: XCTestCase {
         let daemon = try TestDaemon()
         let client = daemon.client()
         let texts = ["plain", "comma, here", "quote \" here", "line\nbreak", "crlf\r\nend", "\"quoted\"", "ü ✓"]
+        // User ids are identifiers (no control characters, DESIGN §4); metadata values are free text.
+        let userIDs = texts.map { $0.replacingOccurrences(of: "\r", with: "\\r").replacingOccurrences(of: "\n", with: "\\n") }
         for (index, text) in texts.enumerated() {
-            var request = LogUsageRequest(eventID: "x\(index)", shopID: "shop_csv", userID: text, inputTokens: 10, outputTokens: 1)
+            var request = LogUsageRequest(
+                eventID: "x\(index)", shopID: "shop_csv", userID: userIDs[index], inputTokens: 10, outputTokens: 1)
             request.metadata = UsageMetadata(messageLength: 3, extra: [MetadataEntry(key: "note", value: text)])
             _ = try await client.logUsage(request)
         }
@@ -131,7 +134,7 @@ final class ReportCLITests: XCTestCase {
             """
         let rows = try XCTUnwrap(JSONSerialization.jsonObject(with: try python(script, [path])) as? [[String]])
         XCTAssertEqual(rows.map { $0[0] }, texts.indices.map { "x\($0)" }, "only shop_csv, in recording order")
-        XCTAssertEqual(rows.map { $0[1] }, texts)
+        XCTAssertEqual(rows.map { $0[1] }, userIDs)
         XCTAssertEqual(rows.map { $0[2] }, texts)
         XCTAssertEqual(rows.map { $0[3] }, Array(repeating: "5500", count: texts.count))
     }

@@ -18,12 +18,18 @@ final class FaultyDisk: FileSystem {
     let writeErrno = Atomic<Int32>(0)
     /// errno for every fdatasync, 0 for none.
     let syncErrno = Atomic<Int32>(0)
+    /// errno for every atomic file write (snapshots), 0 for none.
+    let atomicWriteErrno = Atomic<Int32>(0)
 
     func openAppend(_ path: String) throws(SystemError) -> any AppendFile {
         FaultyFile(base: try base.openAppend(path), disk: self, path: path)
     }
     func readAll(_ path: String) throws(SystemError) -> [UInt8] { try base.readAll(path) }
-    func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(SystemError) { try base.writeAtomically(path, bytes) }
+    func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(SystemError) {
+        let code = atomicWriteErrno.load(ordering: .relaxed)
+        if code != 0 { throw SystemError(errno: code, operation: "write", path: path) }
+        try base.writeAtomically(path, bytes)
+    }
     func list(_ directory: String) throws(SystemError) -> [String] { try base.list(directory) }
     func remove(_ path: String) throws(SystemError) { try base.remove(path) }
     func truncate(_ path: String, to length: Int) throws(SystemError) { try base.truncate(path, to: length) }

@@ -5486,7 +5486,7 @@ const ProtobufCMessageDescriptor tokengate__v1__health_check_request__descriptor
   (ProtobufCMessageInit) tokengate__v1__health_check_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tokengate__v1__health_check_response__field_descriptors[1] =
+static const ProtobufCFieldDescriptor tokengate__v1__health_check_response__field_descriptors[2] =
 {
   {
     "status",
@@ -5500,14 +5500,27 @@ static const ProtobufCFieldDescriptor tokengate__v1__health_check_response__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "warnings",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Tokengate__V1__HealthCheckResponse, n_warnings),
+    offsetof(Tokengate__V1__HealthCheckResponse, warnings),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__health_check_response__field_indices_by_name[] = {
   0,   /* field[0] = status */
+  1,   /* field[1] = warnings */
 };
 static const ProtobufCIntRange tokengate__v1__health_check_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__health_check_response__descriptor =
 {
@@ -5517,7 +5530,7 @@ const ProtobufCMessageDescriptor tokengate__v1__health_check_response__descripto
   "Tokengate__V1__HealthCheckResponse",
   "tokengate.v1",
   sizeof(Tokengate__V1__HealthCheckResponse),
-  1,
+  2,
   tokengate__v1__health_check_response__field_descriptors,
   tokengate__v1__health_check_response__field_indices_by_name,
   1,  tokengate__v1__health_check_response__number_ranges,

@@ -387,10 +387,12 @@ class HealthCheckRequest(_message.Message):
     def __init__(self, service: _Optional[str] = ...) -> None: ...
 
 class HealthCheckResponse(_message.Message):
-    __slots__ = ["status"]
+    __slots__ = ["status", "warnings"]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     status: ServingStatus
-    def __init__(self, status: _Optional[_Union[ServingStatus, str]] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, status: _Optional[_Union[ServingStatus, str]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class HighCostShop(_message.Message):
     __slots__ = ["cost_nano_usd", "messages", "projected_monthly_cost_nano_usd", "shop_id", "tokens"]

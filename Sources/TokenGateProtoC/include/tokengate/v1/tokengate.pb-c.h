@@ -525,10 +525,16 @@ struct  Tokengate__V1__HealthCheckResponse
 {
   ProtobufCMessage base;
   Tokengate__V1__ServingStatus status;
+  /*
+   * Issue 18 (hardening): what an operator should know while the daemon serves, e.g. that
+   * periodic snapshots are failing (the log keeps growing). Empty when all is well.
+   */
+  size_t n_warnings;
+  char **warnings;
 };
 #define TOKENGATE__V1__HEALTH_CHECK_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__health_check_response__descriptor) \
-    , TOKENGATE__V1__SERVING_STATUS__SERVING_STATUS_UNSPECIFIED }
+    , TOKENGATE__V1__SERVING_STATUS__SERVING_STATUS_UNSPECIFIED, 0,NULL }
 
 
 struct  Tokengate__V1__UsageEventRecord
