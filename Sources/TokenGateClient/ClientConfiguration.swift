@@ -78,8 +78,10 @@ extension TokenGateClient {
         /// The longest wait between spool retries, in milliseconds.
         public var spoolRetryIntervalMaxMs: UInt32 = 1_000
         /// Called (on a background task) for a spooled event the daemon refused for good on
-        /// re-send (for example INVALID_ARGUMENT, or FAILED_PRECONDITION because its month was
-        /// billed meanwhile). The event leaves the spool; this is the caller's last sight of it.
+        /// re-send: only a malformed event (INVALID_ARGUMENT, an unpriced model, an event id
+        /// re-used with other content, older than retention); a billed month or an ended
+        /// reservation is never a refusal. With `spoolDirectory`, the event is first written to
+        /// its dead-letter file (`tokengate dead-letters DIR`); then it leaves the spool.
         public var onSpoolRejection: (@Sendable (LogUsageRequest, TokenGateError) -> Void)?
 
         /// The uid the process serving the socket must have (SO_PEERCRED, read at connect), so

@@ -99,6 +99,28 @@ final class SpoolFile {
         if sync { try self.sync() }
     }
 
+    /// Appends `bytes` to the file at `path` (created 0640 when missing) and fsyncs it: the
+    /// dead-letter file, written once per refused event.
+    static func appendDurably(path: String, _ bytes: [UInt8]) throws(SpoolFileError) {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        if fd < 0 { throw SpoolFileError(operation: "open", path: path, errno: Glibc.errno) }
+        defer { Glibc.close(fd) }
+        let failure: Int32 = bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if written >= 0 {
+                    offset += written
+                } else if Glibc.errno != EINTR {
+                    return Glibc.errno
+                }
+            }
+            return 0
+        }
+        if failure != 0 { throw SpoolFileError(operation: "write", path: path, errno: failure) }
+        if fdatasync(fd) != 0 { throw SpoolFileError(operation: "fdatasync", path: path, errno: Glibc.errno) }
+    }
+
     /// Forces what was written to disk.
     func sync() throws(SpoolFileError) {
         if fdatasync(fd) != 0 { throw SpoolFileError(operation: "fdatasync", path: path, errno: Glibc.errno) }

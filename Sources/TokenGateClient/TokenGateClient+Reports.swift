@@ -27,6 +27,13 @@ extension TokenGateClient {
         try await call(MethodPath.markPaid, request, timeoutMs: timeoutMs)
     }
 
+    /// Voids a stored billing record (admin), keeping it beside its reissue; the period is open
+    /// again. Throws INVALID_ARGUMENT (no reason), NOT_FOUND (no stored record),
+    /// FAILED_PRECONDITION (paid), PERMISSION_DENIED.
+    public func voidBilling(_ request: VoidBillingRequest, timeoutMs: UInt32? = nil) async throws(TokenGateError) -> VoidBillingResponse {
+        try await call(MethodPath.voidBilling, request, timeoutMs: timeoutMs)
+    }
+
     // MARK: - Shop view, statistics, reports
 
     /// One shop's billing dashboard for the current month.

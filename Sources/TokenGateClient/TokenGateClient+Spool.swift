@@ -21,7 +21,7 @@ extension TokenGateClient {
     /// idempotent. When the daemon answers, this is `.logged` with its response. When it is
     /// unreachable, does not answer within the deadline, is starting or draining (UNAVAILABLE,
     /// DEADLINE_EXCEEDED) or the calling task is cancelled, the event (stamped with the time of
-    /// this call when `occurredAtUnixMs` is 0) goes into the spool and this returns `.spooled`;
+    /// this call, before its first send, when `occurredAtUnixMs` is 0) goes into the spool and this returns `.spooled`;
     /// the client re-sends it in the background until acknowledged. An event sent but
     /// unanswered may already be recorded: its re-send is answered as a duplicate and counted once.
     ///
@@ -32,11 +32,13 @@ extension TokenGateClient {
     public func logUsageOrSpool(_ request: LogUsageRequest, timeoutMs: UInt32? = nil) async throws(TokenGateError) -> LogUsageOutcome {
         var request = request
         if request.eventID.isEmpty { request.eventID = Self.makeEventID() }
-        let calledAtUnixMs = Int64(Date().timeIntervalSince1970 * 1_000)
+        // Stamped before the first send, so that the first attempt and every re-send are the
+        // same request: the daemon refuses an event id re-sent with other content
+        // (ALREADY_EXISTS), and "0" then a time would be other content.
+        if request.occurredAtUnixMs == 0 { request.occurredAtUnixMs = Int64(Date().timeIntervalSince1970 * 1_000) }
         do throws(TokenGateError) {
             return .logged(try await logUsage(request, timeoutMs: timeoutMs))
         } catch where Self.meansUnreachable(error) || error.code == .cancelled {
-            if request.occurredAtUnixMs == 0 { request.occurredAtUnixMs = calledAtUnixMs }
             let (depth, startDrainer) = try spool.add(request)
             updateMetrics { $0.spooledCount += 1 }
             if startDrainer { self.startDrainer() }
@@ -54,6 +56,9 @@ extension TokenGateClient {
         }
         return spool.depth
     }
+
+    /// The file in `spoolDirectory` that keeps spooled events the daemon refused for good.
+    public static var deadLetterFileName: String { UsageSpool.deadLetterFileName }
 
     /// How often `flushSpool` looks at the spool depth, in milliseconds.
     static let flushPollMs = 5
@@ -168,6 +173,13 @@ extension TokenGateClient {
                 // Not refused for good: unreachable, closed, or overloaded. Try again later.
                 reached = false
             case .failure(let error):
+                // Refused for good (malformed): kept in the dead-letter file, never dropped unseen.
+                do throws(TokenGateError) {
+                    try spool.deadLetter(event, error: error, atUnixMs: Int64(Date().timeIntervalSince1970 * 1_000))
+                } catch {
+                    reached = false  // keep it in the spool until it can be written down
+                    continue
+                }
                 updateMetrics { $0.spoolRejectedCount += 1 }
                 configuration.onSpoolRejection?(event, error)
                 spool.remove(event.eventID)

@@ -157,8 +157,15 @@ public final class TokenGateClient: Sendable {
     /// Records what a call used. Idempotent by event id: re-sending the same id returns the
     /// first result with `duplicate = true`. Acknowledged only once durable. Sends once and
     /// throws on failure; `logUsageOrSpool` keeps the event when the daemon is unreachable.
+    ///
+    /// A request without an event id gets one here (`tgc-` and a random UUID), so that a retry
+    /// of this call after a timeout is recognised as the same event and counted once; to retry
+    /// across calls, set the id yourself and send the same request again.
     public func logUsage(_ request: LogUsageRequest, timeoutMs: UInt32? = nil) async throws(TokenGateError) -> LogUsageResponse {
-        try await call(MethodPath.logUsage, request, timeoutMs: timeoutMs)
+        guard request.eventID.isEmpty else { return try await call(MethodPath.logUsage, request, timeoutMs: timeoutMs) }
+        var identified = request
+        identified.eventID = Self.makeEventID()
+        return try await call(MethodPath.logUsage, identified, timeoutMs: timeoutMs)
     }
 
     /// The month's bill for a shop: stored once per (shop, period), or a preview.

@@ -69,6 +69,42 @@ final class UsageSpool: Sendable {
     /// Events waiting to be re-sent.
     var depth: Int { state.withLock { $0.waiting.count } }
 
+    /// The file in the spool directory that keeps every spooled event the daemon refused for
+    /// good (a malformed event: INVALID_ARGUMENT and the like), one JSON object a line, so that
+    /// nothing leaves the spool unseen. `tokengate dead-letters DIR` prints it.
+    static let deadLetterFileName = "dead-letter.jsonl"
+
+    /// Appends `request` and the daemon's answer to the dead-letter file (with fsync); nothing
+    /// without a spool directory. Returns the file's path when written.
+    @discardableResult
+    func deadLetter(_ request: LogUsageRequest, error: TokenGateError, atUnixMs now: Int64) throws(TokenGateError) -> String? {
+        guard let directory else { return nil }
+        let path = directory + "/" + Self.deadLetterFileName
+        let line = Self.deadLetterLine(request, error: error, atUnixMs: now)
+        do {
+            // Under the spool's lock, so that lines of concurrent refusals never interleave.
+            try state.withLock { _ throws(SpoolFileError) in try SpoolFile.appendDurably(path: path, Array(line.utf8)) }
+        } catch {
+            throw TokenGateError(.internal, "cannot write the dead-letter file: \(error)")
+        }
+        return path
+    }
+
+    /// One dead-letter line: the event as sent, and why it was refused.
+    static func deadLetterLine(_ request: LogUsageRequest, error: TokenGateError, atUnixMs now: Int64) -> String {
+        let q = JSONValue.quoted
+        let fields: [(String, String)] = [
+            ("event_id", q(request.eventID)), ("shop_id", q(request.shopID)), ("user_id", q(request.userID)),
+            ("conversation_id", q(request.conversationID)), ("operation_type", q(request.operationType)),
+            ("model", q(request.model)), ("input_tokens", String(request.inputTokens)),
+            ("output_tokens", String(request.outputTokens)), ("cached_input_tokens", String(request.cachedInputTokens)),
+            ("occurred_at_unix_ms", String(request.occurredAtUnixMs)), ("reservation_id", q(request.reservationID)),
+            ("metadata", UsageCSV.metadataJSON(request.metadata.extra)), ("code", q(error.code.description)),
+            ("message", q(error.message)), ("refused_at_unix_ms", String(now)),
+        ]
+        return "{" + fields.map { q($0.0) + ":" + $0.1 }.joined(separator: ",") + "}\n"
+    }
+
     /// Adds an event (which must have an event id) behind the others. An event id already
     /// waiting is not added twice. Returns the depth and whether the caller must start a drainer.
     ///

@@ -184,8 +184,13 @@ public struct SetPriceResponse: Sendable, Equatable {
 public struct UpsertTierRequest: Sendable, Equatable {
     /// The tier.
     public var tier: TierSettings
+    /// When the terms take effect; 0 = now (resolved to the time it was accepted before logging).
+    public var effectiveFromUnixMs: UnixMillis
     /// A request.
-    public init(tier: TierSettings) { self.tier = tier }
+    public init(tier: TierSettings, effectiveFromUnixMs: UnixMillis = 0) {
+        self.tier = tier
+        self.effectiveFromUnixMs = effectiveFromUnixMs
+    }
 }
 
 /// The tier as it is now.
@@ -204,11 +209,15 @@ public struct AssignShopTierRequest: Sendable, Equatable {
     public var shopID: String
     /// A configured tier.
     public var tier: String
+    /// When the assignment takes effect; 0 = now. A past time backdates it into periods whose
+    /// bill is not final (issue 17, terms of the month).
+    public var effectiveFromUnixMs: UnixMillis
 
     /// A request.
-    public init(shopID: String, tier: String) {
+    public init(shopID: String, tier: String, effectiveFromUnixMs: UnixMillis = 0) {
         self.shopID = shopID
         self.tier = tier
+        self.effectiveFromUnixMs = effectiveFromUnixMs
     }
 }
 

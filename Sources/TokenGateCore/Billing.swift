@@ -26,9 +26,11 @@ public enum Billing {
         return (tier.monthlyFeeNanoUSD, overage, try Money.add(tier.monthlyFeeNanoUSD, overage))
     }
 
-    /// The cheapest self-serve tier for `messages`, by capped total. Ties keep `currentTier` when
+    /// The cheapest self-serve tier that would have served `messages` in full: its uncapped
+    /// charge stays below its spend cap (DESIGN §3, honest recommendation). Custom-priced tiers
+    /// (`selfServe` false, such as enterprise) are never recommended. Ties keep `currentTier` when
     /// it is among the cheapest, else the first name in byte order. `saving` is the current
-    /// tier's total minus the recommended one's, never negative. With no self-serve tier at all,
+    /// tier's total minus the recommended one's, never negative. With no eligible tier at all,
     /// the current tier is returned with saving 0.
     public static func recommend(messages: UInt64, currentTier: Tier, tiers: [String: Tier]) throws(TokenGateError)
         -> (tier: String, total: NanoUSD, saving: NanoUSD)
@@ -46,7 +48,12 @@ public enum Billing {
         for name in tiers.keys.sorted() {
             let tier = tiers[name]!
             guard tier.selfServe else { continue }
-            let total = try charges(tier: tier, messages: messages).total
+            // Past its cap the gate refuses the shop's calls (ShopState.tierSpendCapDenial
+            // denies the message whose uncapped bill reaches the cap), so a capped total is not
+            // a price at which the month would have been served.
+            let uncapped = try uncappedCharges(tier: tier, messages: messages).total
+            if let cap = tier.maxMonthlySpendNanoUSD, uncapped >= cap { continue }
+            let total = uncapped
             if let current = best {
                 let better = total < current.total || (total == current.total && name == currentName)
                 if better { best = (name, total) }

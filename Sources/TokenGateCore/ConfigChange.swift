@@ -47,7 +47,15 @@ extension Configuration {
             prices.models[request.version.model] = versions
         case .upsertTier(let request):
             let name = request.tier.tier.name
-            tiers[name] = request.tier.tier
+            // Versioned by effective time, like prices: a version replaces only one of the same
+            // time, so the order changes are replayed in does not matter. The terms the tier had
+            // before its first versioned change hold since always.
+            var versions = tierVersions[name] ?? tiers[name].map { [TierVersion(from: 0, tier: $0)] } ?? []
+            versions.removeAll { $0.from == request.effectiveFromUnixMs }
+            versions.append(TierVersion(from: request.effectiveFromUnixMs, tier: request.tier.tier))
+            versions.sort { $0.from < $1.from }
+            tierVersions[name] = versions
+            tiers[name] = versions.last?.tier ?? request.tier.tier
             if let rate = request.tier.rateLimit { tierRateLimits[name] = rate.isUnlimited ? nil : rate }
         case .setLimits(let request):
             let entry = request.limits
@@ -84,6 +92,14 @@ extension Configuration {
         case .upsertTier(let request):
             try Self.checkName(request.tier.tier.name, field: "tier.name")
             if let rate = request.tier.rateLimit { try Self.check(rate, field: "tier.rate_limit") }
+            var resolved = request
+            if resolved.effectiveFromUnixMs == 0 { resolved.effectiveFromUnixMs = now }
+            guard resolved.effectiveFromUnixMs > 0, resolved.effectiveFromUnixMs <= now else {
+                throw .invalidArgument(
+                    "effective_from_unix_ms \(request.effectiveFromUnixMs) must be 0 (now) or a past time (now is \(now)); "
+                        + "change a tier's terms when the time comes")
+            }
+            return .upsertTier(resolved)
         case .setLimits(let request):
             try Self.checkName(request.limits.operationType, field: "limits.operation_type")
             if !request.limits.shopID.isEmpty {
@@ -247,7 +263,7 @@ extension ConfigChange {
         case .setPrice(let request):
             request.asFallback ? ["fallback-price"] : ["price", request.version.model, String(request.version.version.effectiveFromUnixMs)]
         case .upsertTier(let request):
-            ["tier", request.tier.tier.name, request.tier.rateLimit == nil ? "prices" : "prices+rate"]
+            ["tier", request.tier.tier.name, String(request.effectiveFromUnixMs), request.tier.rateLimit == nil ? "prices" : "prices+rate"]
         case .setLimits(let request): ["limits", request.limits.shopID, request.limits.operationType]
         case .setRateLimit(let request): request.shopID.isEmpty ? ["tier-rate", request.tier] : ["shop-rate", request.shopID]
         case .setOptimizationRules: ["optimization"]

@@ -112,6 +112,18 @@ public struct Configuration: Sendable, Equatable {
     public var tierRateLimits: [String: RateLimit]
     /// Rate limits of single shops; a shop's replaces its tier's.
     public var shopRateLimits: [String: RateLimit]
+    /// Terms of tiers changed at run time with an effective time (issue 17, terms of the
+    /// month): name -> versions by `from`; `tiers` holds the latest. A tier without versions
+    /// has had its terms since always.
+    public var tierVersions: [String: [TierVersion]] = [:]
+    /// How long after a period's end a final bill waits (DESIGN §3 GenerateBilling), so that
+    /// spools and restarts around midnight land their usage first. Set at startup only
+    /// (`--billing-grace-hours`, config file `billing_grace_hours`); never logged.
+    public var billingGraceMs: Int64 = Configuration.billingGraceMsDefault
+    /// 24 hours.
+    public static let billingGraceMsDefault: Int64 = 24 * 3_600_000
+    /// At most a year of grace.
+    public static let billingGraceHoursMax: UInt64 = 8_760
 
     /// A configuration; see the properties (`defaults` is the embedded one).
     public init(
@@ -145,6 +157,19 @@ public struct Configuration: Sendable, Equatable {
     }
 
     /// The tier called `named`; throws `notFound` naming the configured tiers.
+    /// The terms of tier `named` in effect at `time` (nil when it is not configured).
+    public func tierTerms(named: String, at time: UnixMillis) -> Tier? {
+        guard let versions = tierVersions[named], let first = versions.first else { return tiers[named] }
+        return versions.last { $0.from <= time }?.tier ?? first.tier
+    }
+
+    /// Every tier with the terms in effect at `time`.
+    public func tiers(at time: UnixMillis) -> [String: Tier] {
+        var result = tiers
+        for name in tierVersions.keys { result[name] = tierTerms(named: name, at: time) }
+        return result
+    }
+
     public func tier(named: String) throws(TokenGateError) -> Tier {
         if let tier = tiers[named] { return tier }
         let configured = tiers.keys.sorted().joined(separator: ", ")
@@ -157,5 +182,15 @@ public struct Configuration: Sendable, Equatable {
     /// The threshold percentage of ApplyOptimization under `limits`.
     public func optimizationThresholdPercent(_ limits: OperationLimits) -> UInt32 {
         optimization.thresholdPercent ?? limits.alertThresholdPercent
+    }
+}
+
+/// A tier's terms from `from` on (issue 17): set by UpsertTier with an effective time.
+public struct TierVersion: Sendable, Equatable {
+    public var from: UnixMillis
+    public var tier: Tier
+    public init(from: UnixMillis, tier: Tier) {
+        self.from = from
+        self.tier = tier
     }
 }

@@ -13,6 +13,7 @@
 //   shop_rate_limits  { SHOP: { requests_per_minute, tokens_per_minute } }
 //   optimization      { model_downgrades: { FROM: TO }, threshold_percent (or null), history_cap }
 //   reservation_ttl_ms, unknown_shops ("default_tier" | "deny"), shadow_mode, shadow_shops
+//   billing_grace_hours  hours after a period's end before its final bill (default 24)
 // VERSION: effective_from_unix_ms, input_usd_per_million, output_usd_per_million,
 //   cached_input_usd_per_million (default: the input price), prompt_tiers [ { prompt_tokens_above,
 //   input_usd_per_million, output_usd_per_million, cached_input_usd_per_million } ], source.
@@ -29,7 +30,7 @@ public enum ConfigurationFile {
     /// whatever order the file lists them in).
     static let topLevelKeys = [
         "prices", "fallback_price", "tiers", "default_tier", "limits", "shop_limits", "shop_rate_limits", "optimization",
-        "reservation_ttl_ms", "unknown_shops", "shadow_mode", "shadow_shops",
+        "reservation_ttl_ms", "unknown_shops", "shadow_mode", "shadow_shops", "billing_grace_hours",
     ]
 
     /// `base` with the file's settings applied, validated as a whole.
@@ -83,6 +84,8 @@ public enum ConfigurationFile {
                 config.shopRateLimits[shop] = rate.isUnlimited ? nil : rate
             }
         case "optimization": config.optimization = try optimization(field, over: config.optimization)
+        case "billing_grace_hours":
+            config.billingGraceMs = Int64(try field.unsigned(max: Configuration.billingGraceHoursMax)) * 3_600_000
         case "reservation_ttl_ms": config.reservationTTLMs = Int64(try field.unsigned(max: UInt64(CoreLimits.reservationTTLMsMax)))
         case "unknown_shops":
             switch try field.string() {

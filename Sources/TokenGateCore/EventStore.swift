@@ -31,6 +31,8 @@ struct StoredEvent: Sendable {
     static let idInArena: UInt8 = 1
     static let wide: UInt8 = 2
     static let hasExtras: UInt8 = 4
+    /// A late event: its bill is in `lateMonths` (issue 17).
+    static let late: UInt8 = 8
 }
 
 /// The full-width fields of an event whose values did not fit `StoredEvent`.
@@ -118,6 +120,8 @@ struct EventStore: Sendable {
     private var idIndex = SlotTable()
     private var wide: [UInt32: WideEventFields] = [:]
     private var extras: [UInt32: [MetadataEntry]] = [:]
+    /// The bill of each late event (one whose month was already billed), by position.
+    private var lateMonths: [UInt32: MonthKey] = [:]
 
     /// Why UInt32: positions are stored in 4 bytes (id index, day index).
     static let eventsMax = Int(UInt32.max) - 1
@@ -126,17 +130,21 @@ struct EventStore: Sendable {
 
     /// The position of the event recorded under `id`.
     func position(of id: String) -> Int? {
-        let utf8 = id.utf8.span
-        let key = EventIDKey(utf8: utf8)
-        return position(of: utf8, key: key, hash: key?.hash ?? ByteHash.hash(utf8))
+        position(of: id, digest: EventIDDigest(id))
+    }
+
+    /// `position(of:)` with the id's packed form and hash worked out once (`EventIDDigest`).
+    func position(of id: String, digest: EventIDDigest) -> Int? {
+        position(of: id.utf8.span, key: digest.key, hash: digest.hash)
     }
 
     /// Appends `event` unless an event with its id is stored; returns whether it was appended.
-    mutating func appendIfNew(_ event: UsageEvent) -> Bool {
+    mutating func appendIfNew(_ event: UsageEvent, digest: EventIDDigest? = nil) -> Bool {
         appendIfNew(
             id: event.eventID.utf8.span, user: event.userID.utf8.span, conversation: event.conversationID.utf8.span,
             operationType: event.operationType.utf8.span, model: event.model.utf8.span, numbers: UsageNumbers(event),
-            extras: event.metadata.extra)
+            extras: event.metadata.extra,
+            billingMonth: event.billingPeriod.isEmpty ? nil : try? MonthKey(parsing: event.billingPeriod), digest: digest)
     }
 
     /// `appendIfNew(event.event(in: buffer))`, without making its Strings (recovery's path).
@@ -145,17 +153,18 @@ struct EventStore: Sendable {
         return appendIfNew(
             id: bytes.extracting(event.eventID), user: bytes.extracting(event.userID),
             conversation: bytes.extracting(event.conversationID), operationType: bytes.extracting(event.operationType),
-            model: bytes.extracting(event.model), numbers: event.numbers, extras: [])
+            model: bytes.extracting(event.model), numbers: event.numbers, extras: [],
+            billingMonth: event.billingMonth(in: buffer))
     }
 
     /// Appends the event given by its fields' UTF-8 bytes unless its id is stored.
     private mutating func appendIfNew(
         id: Span<UInt8>, user: Span<UInt8>, conversation: Span<UInt8>, operationType: Span<UInt8>, model: Span<UInt8>,
-        numbers: UsageNumbers, extras: [MetadataEntry]
+        numbers: UsageNumbers, extras: [MetadataEntry], billingMonth: MonthKey?, digest: EventIDDigest? = nil
     ) -> Bool {
         precondition(records.count < Self.eventsMax, "a shop holds at most \(Self.eventsMax) events")
-        let key = EventIDKey(utf8: id)
-        let hash = key?.hash ?? ByteHash.hash(id)
+        let key = digest.map(\.key) ?? EventIDKey(utf8: id)
+        let hash = digest?.hash ?? key?.hash ?? ByteHash.hash(id)
         if position(of: id, key: key, hash: hash) != nil { return false }
         var record = narrowRecord(numbers, key: key, idBytes: id.count, hasExtras: !extras.isEmpty)
         if key == nil { for index in id.indices { idBytes.append(id[index]) } }
@@ -172,6 +181,10 @@ struct EventStore: Sendable {
                 recordedAtUnixMs: numbers.recordedAtUnixMs)
         }
         if record.flags & StoredEvent.hasExtras != 0 { self.extras[position] = extras }
+        if let billingMonth {
+            record.flags |= StoredEvent.late
+            lateMonths[position] = billingMonth
+        }
         records.append(record)
         if idIndex.isFull {
             idIndex.reset(forEntries: records.count)
@@ -203,7 +216,14 @@ struct EventStore: Sendable {
             event.recordedAtUnixMs = full.recordedAtUnixMs
         }
         if record.flags & StoredEvent.hasExtras != 0 { event.metadata.extra = extras[UInt32(position)] ?? [] }
+        if let month = billingMonth(at: position) { event.billingPeriod = month.text }
         return event
+    }
+
+    /// The bill a late event at `position` landed on; nil for every event that is not late.
+    func billingMonth(at position: Int) -> MonthKey? {
+        guard records[position].flags & StoredEvent.late != 0 else { return nil }
+        return lateMonths[UInt32(position)]
     }
 
     /// The operation type of the event at `position`.
@@ -254,8 +274,11 @@ struct EventStore: Sendable {
         return idIndex.find(hash: hash) { matches(id, at: $0) }
     }
 
+    /// The hash an event id is filed under (the same for a request's id and a stored event's).
+    static func idHash(of id: String) -> Int { EventIDDigest(id).hash }
+
     /// The hash the id index filed the event at `position` under.
-    private func idHash(at position: Int) -> Int {
+    func idHash(at position: Int) -> Int {
         let record = records[position]
         if record.flags & StoredEvent.idInArena == 0 { return EventIDKey(high: record.idHigh, low: record.idLow).hash }
         return ByteHash.hash(idBytes.span.extracting(idRange(record)))
@@ -279,5 +302,21 @@ struct EventStore: Sendable {
     private func eventID(_ record: StoredEvent) -> String {
         if record.flags & StoredEvent.idInArena == 0 { return EventIDKey(high: record.idHigh, low: record.idLow).text }
         return String(decoding: idBytes[idRange(record)], as: UTF8.self)
+    }
+}
+
+/// An event id's packed form and hash, worked out once per LogUsage: reading a UUID id took
+/// ~600 instructions, and the id index, the duplicate lookup and the append each needed it.
+public struct EventIDDigest: Sendable {
+    let key: EventIDKey?
+    /// The hash the id is filed under, in a shop's store and in the store-wide id index.
+    public let hash: Int
+
+    /// The digest of `id`.
+    public init(_ id: String) {
+        let utf8 = id.utf8.span
+        let key = EventIDKey(utf8: utf8)
+        self.key = key
+        hash = key?.hash ?? ByteHash.hash(utf8)
     }
 }

@@ -310,6 +310,31 @@ public struct Alert: Sendable, Equatable {
     }
 }
 
+/// What became of a LogUsage's reservation id (issue 17). Raw values are the wire numbers. A
+/// LogUsage is never refused because of its reservation: the model call happened.
+public enum ReservationOutcome: Int32, Sendable, Equatable, CaseIterable, CustomStringConvertible {
+    /// Not known (a duplicate's answer: the first call's outcome is not kept).
+    case unspecified = 0
+    /// The live hold was released by this event.
+    case settled = 1
+    /// The hold had already ended: settled by another event, released or expired.
+    case alreadyEnded = 2
+    /// Never issued by this daemon, or ended too long ago to remember.
+    case unknown = 3
+    /// The request named no reservation.
+    case none = 4
+
+    public var description: String {
+        switch self {
+        case .unspecified: "RESERVATION_OUTCOME_UNSPECIFIED"
+        case .settled: "SETTLED"
+        case .alreadyEnded: "ALREADY_ENDED"
+        case .unknown: "UNKNOWN"
+        case .none: "NONE"
+        }
+    }
+}
+
 public struct LogUsageResponse: Sendable, Equatable {
     public var eventID: String
     public var costNanoUSD: NanoUSD
@@ -320,11 +345,19 @@ public struct LogUsageResponse: Sendable, Equatable {
     /// The event id had been recorded before; this is the first call's result.
     public var duplicate: Bool
     public var occurredAtUnixMs: UnixMillis
+    /// The bill ("YYYY-MM") the event lands on: the month it occurred in, or the first later
+    /// month whose bill is not final (a late event).
+    public var billingPeriod: String
+    /// What became of the request's reservation id.
+    public var reservationOutcome: ReservationOutcome
 
     public init(
         eventID: String, costNanoUSD: NanoUSD, dailyTotalNanoUSD: NanoUSD, monthlyTotalNanoUSD: NanoUSD,
-        violations: [LimitViolation] = [], alerts: [Alert] = [], duplicate: Bool = false, occurredAtUnixMs: UnixMillis = 0
+        violations: [LimitViolation] = [], alerts: [Alert] = [], duplicate: Bool = false, occurredAtUnixMs: UnixMillis = 0,
+        billingPeriod: String = "", reservationOutcome: ReservationOutcome = .unspecified
     ) {
+        self.billingPeriod = billingPeriod
+        self.reservationOutcome = reservationOutcome
         self.eventID = eventID
         self.costNanoUSD = costNanoUSD
         self.dailyTotalNanoUSD = dailyTotalNanoUSD
@@ -366,12 +399,23 @@ public struct BillingRecord: Sendable, Equatable {
     public var generatedAtUnixMs: UnixMillis
     /// Computed, not stored.
     public var preview: Bool
+    /// Set by VoidBilling (issue 17): why, when (0 = not void) and by which admin uid.
+    public var voidReason: String
+    public var voidedAtUnixMs: UnixMillis
+    public var voidedByUID: UInt32
+
+    /// Voided by VoidBilling; kept beside its reissue.
+    public var isVoid: Bool { voidedAtUnixMs != 0 }
 
     public init(
         shopID: String, period: String, tier: String, messagesUsed: UInt64, tokensUsed: UInt64,
         apiCostNanoUSD: NanoUSD, baseChargeNanoUSD: NanoUSD, overageChargeNanoUSD: NanoUSD,
-        totalChargeNanoUSD: NanoUSD, paid: Bool = false, generatedAtUnixMs: UnixMillis = 0, preview: Bool = false
+        totalChargeNanoUSD: NanoUSD, paid: Bool = false, generatedAtUnixMs: UnixMillis = 0, preview: Bool = false,
+        voidReason: String = "", voidedAtUnixMs: UnixMillis = 0, voidedByUID: UInt32 = 0
     ) {
+        self.voidReason = voidReason
+        self.voidedAtUnixMs = voidedAtUnixMs
+        self.voidedByUID = voidedByUID
         self.shopID = shopID
         self.period = period
         self.tier = tier
@@ -457,12 +501,17 @@ public struct UsageEvent: Sendable, Equatable {
     public var costNanoUSD: NanoUSD
     public var metadata: UsageMetadata
     public var recordedAtUnixMs: UnixMillis
+    /// The bill ("YYYY-MM") a late event landed on because the month it occurred in was already
+    /// billed; "" = the month it occurred in (every event that is not late).
+    public var billingPeriod: String
 
     public init(
         eventID: String, shopID: String, userID: String, conversationID: String, operationType: String,
         model: String, inputTokens: UInt64, outputTokens: UInt64, cachedInputTokens: UInt64,
-        occurredAtUnixMs: UnixMillis, costNanoUSD: NanoUSD, metadata: UsageMetadata, recordedAtUnixMs: UnixMillis
+        occurredAtUnixMs: UnixMillis, costNanoUSD: NanoUSD, metadata: UsageMetadata, recordedAtUnixMs: UnixMillis,
+        billingPeriod: String = ""
     ) {
+        self.billingPeriod = billingPeriod
         self.eventID = eventID
         self.shopID = shopID
         self.userID = userID
@@ -484,11 +533,14 @@ public struct UsageEvent: Sendable, Equatable {
 public enum Fact: Sendable, Equatable {
     case usage(UsageEvent)
     case billing(BillingRecord)
-    case tierAssignment(shopID: String, tier: String)
+    /// The shop's tier from `effectiveFromUnixMs` on (0: since always); "" = the default tier.
+    case tierAssignment(shopID: String, tier: String, effectiveFromUnixMs: UnixMillis = 0)
     /// An alert, stored once per (shop, kind, period).
     case alert(Alert)
     /// A stored billing record was marked paid.
     case paidMark(PaidMark)
+    /// A stored billing record was voided (storage.proto `VoidRecord`, issue 17).
+    case voidMark(VoidMark)
     /// A run-time configuration change (an admin RPC), applied to the Configuration, not a shop.
     case configChange(ConfigChange)
     /// The totals of a month whose raw events retention dropped (storage.proto

@@ -33,12 +33,17 @@ public struct GenerateBillingBatchResponse: Sendable, Equatable {
     public var records: [BillingRecord]
     /// Sum of every record's total charge (all shops, not only those listed).
     public var totalChargeNanoUSD: NanoUSD
+    /// Shops billed for the period with no usage in it (they still owe their monthly fee).
+    public var quiet: UInt32
 
-    public init(generated: UInt32, alreadyStored: UInt32, records: [BillingRecord], totalChargeNanoUSD: NanoUSD) {
+    public init(
+        generated: UInt32, alreadyStored: UInt32, records: [BillingRecord], totalChargeNanoUSD: NanoUSD, quiet: UInt32 = 0
+    ) {
         self.generated = generated
         self.alreadyStored = alreadyStored
         self.records = records
         self.totalChargeNanoUSD = totalChargeNanoUSD
+        self.quiet = quiet
     }
 }
 
@@ -56,6 +61,43 @@ public struct MarkPaidRequest: Sendable, Equatable {
 public struct MarkPaidResponse: Sendable, Equatable {
     public var record: BillingRecord
     public init(record: BillingRecord) { self.record = record }
+}
+
+/// VoidBilling: void a stored billing record, with a reason (admin, issue 17).
+public struct VoidBillingRequest: Sendable, Equatable {
+    public var shopID: String
+    /// "YYYY-MM".
+    public var period: String
+    public var reason: String
+    public init(shopID: String, period: String, reason: String) {
+        self.shopID = shopID
+        self.period = period
+        self.reason = reason
+    }
+}
+
+/// The voided record, with its void fields.
+public struct VoidBillingResponse: Sendable, Equatable {
+    public var record: BillingRecord
+    public init(record: BillingRecord) { self.record = record }
+}
+
+/// The durable fact of VoidBilling (storage.proto `VoidRecord`).
+public struct VoidMark: Sendable, Equatable {
+    public var shopID: String
+    /// "YYYY-MM".
+    public var period: String
+    public var reason: String
+    public var voidedAtUnixMs: UnixMillis
+    public var voidedByUID: UInt32
+
+    public init(shopID: String, period: String, reason: String, voidedAtUnixMs: UnixMillis, voidedByUID: UInt32) {
+        self.shopID = shopID
+        self.period = period
+        self.reason = reason
+        self.voidedAtUnixMs = voidedAtUnixMs
+        self.voidedByUID = voidedByUID
+    }
 }
 
 /// The durable fact of MarkPaid (storage.proto `PaidMarkRecord`).

@@ -44,3 +44,14 @@ extension MonthAggregate {
         costNanoUSD = Money.addSaturating(costNanoUSD, other.costNanoUSD)
     }
 }
+
+extension MonthAggregate {
+    /// Removes a part of this aggregate (late events that landed on another bill), never below 0.
+    mutating func subtract(_ part: MonthAggregate) {
+        messages -= min(messages, part.messages)
+        inputTokens -= min(inputTokens, part.inputTokens)
+        outputTokens -= min(outputTokens, part.outputTokens)
+        cachedInputTokens -= min(cachedInputTokens, part.cachedInputTokens)
+        costNanoUSD = max(0, Money.addSaturating(costNanoUSD, -part.costNanoUSD))
+    }
+}

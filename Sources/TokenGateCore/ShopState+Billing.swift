@@ -30,14 +30,14 @@ extension ShopState {
         if config.unknownShopPolicy == .deny, !isKnown {
             throw .notFound("shop '\(shopID)' is unknown (no tier assignment, no usage) and unknown shops are refused")
         }
-        guard request.preview || now >= period.endUnixMs else {
-            throw .failedPrecondition("period \(period.text) has not ended; use preview")
-        }
-        let name = tierName(config: config)
-        guard let tier = config.tiers[name] else {
+        if !request.preview { try Self.checkFinalBillAllowed(period, config: config, now: now) }
+        // Terms of the month: the assignment in effect at the period's last instant.
+        let name = tierName(config: config, at: period.endUnixMs - 1)
+        guard let tier = config.tierTerms(named: name, at: period.endUnixMs - 1) else {
             throw .failedPrecondition("shop '\(shopID)' is on tier '\(name)', which is not configured; assign a configured tier")
         }
-        let usage = aggregate(month: period)
+        // What landed on this bill: its own usage less late events sent on, plus late ones it took.
+        let usage = billedAggregate(month: period)
         let charges = try Billing.charges(tier: tier, messages: usage.messages)
         let record = BillingRecord(
             shopID: shopID, period: period.text, tier: name, messagesUsed: usage.messages, tokensUsed: usage.totalTokens,
@@ -47,13 +47,31 @@ extension ShopState {
         return request.preview ? .preview(response) : .store(record, response)
     }
 
+    /// A final bill of `period` may be stored only once the period has ended and its grace
+    /// period (`config.billingGraceMs`) has passed; else `failedPrecondition` saying when.
+    public static func checkFinalBillAllowed(_ period: MonthKey, config: Configuration, now: UnixMillis) throws(TokenGateError) {
+        guard now < period.endUnixMs else {
+            let possible = period.endUnixMs &+ config.billingGraceMs
+            guard now < possible else { return }
+            throw .failedPrecondition(
+                "period \(period.text) ended at \(UTCCalendar.iso8601(period.endUnixMs)) but its grace period "
+                    + "(\(config.billingGraceMs / 3_600_000) h, --billing-grace-hours) lets late usage land first; "
+                    + "a final bill is possible from \(UTCCalendar.iso8601(possible)) (unix ms \(possible)); use preview until then")
+        }
+        throw .failedPrecondition(
+            "period \(period.text) has not ended; a final bill is possible from "
+                + "\(UTCCalendar.iso8601(period.endUnixMs &+ config.billingGraceMs)) (after its grace period); use preview")
+    }
+
     /// The response for `record` with the recommendation under the current tiers.
     func billingResponse(_ record: BillingRecord, config: Configuration, newlyStored: Bool) throws(TokenGateError)
         -> GenerateBillingResponse
     {
+        // Compared under the terms of the record's month.
+        let end = ((try? MonthKey(parsing: record.period))?.endUnixMs ?? Int64.max) - 1
         let recommendation = try Billing.recommend(
             messages: record.messagesUsed, currentName: record.tier, currentTotal: record.totalChargeNanoUSD,
-            tiers: config.tiers)
+            tiers: config.tiers(at: end))
         return GenerateBillingResponse(
             record: record, recommendedTier: recommendation.tier, recommendedTotalNanoUSD: recommendation.total,
             savingNanoUSD: recommendation.saving, newlyStored: newlyStored)

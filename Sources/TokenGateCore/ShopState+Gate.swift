@@ -142,7 +142,8 @@ extension ShopState {
             throw .failedPrecondition("shop '\(shopID)' is on tier '\(name)', which is not configured; assign a configured tier")
         }
         guard let cap = tier.maxMonthlySpendNanoUSD else { return nil }
-        let recorded = aggregate(month: usage.month).messages
+        // What lands on this month's bill (late events of billed months included).
+        let recorded = billedAggregate(month: usage.month).messages
         let messages = saturatingAdd(saturatingAdd(recorded, UInt64(usage.heldCount)), 1)
         let uncapped = (try? Billing.uncappedCharges(tier: tier, messages: messages).total) ?? .max
         guard uncapped >= cap else { return nil }

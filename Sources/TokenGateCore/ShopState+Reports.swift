@@ -88,7 +88,8 @@ extension ShopState {
             throw .failedPrecondition("shop '\(shopID)' is on tier '\(name)', which is not configured; assign a configured tier")
         }
         let month = MonthKey(unixMs: now)
-        let usage = aggregate(month: month)
+        // This month's bill so far: what landed on it (the preview's numbers).
+        let usage = billedAggregate(month: month)
         let charges = try Billing.charges(tier: tier, messages: usage.messages)
         let recommendation = try Billing.recommend(messages: usage.messages, currentTier: tier, tiers: config.tiers)
         var view = ShopView(
@@ -223,14 +224,41 @@ extension ShopState {
         try Validation.shop(request.shopID, owner: shopID)
         let period = try MonthKey(parsing: request.period)
         guard var record = billingRecord(period: period) else {
+            let void = voided.contains { $0.period == period.text } ? " (its record was voided: a void record cannot be paid)" : ""
             throw .notFound(
-                "shop '\(shopID)' has no stored billing record for \(period.text); generate it first "
+                "shop '\(shopID)' has no stored billing record for \(period.text)\(void); generate it first "
                     + "(GenerateBilling without preview, or `tokengate bill-all --period \(period.text)`)")
         }
         if record.paid { return .alreadyPaid(record) }
         record.paid = true
         return .store(PaidMark(shopID: shopID, period: period.text, paidAtUnixMs: now), record)
     }
+
+    /// Plans VoidBilling (issue 17): the fact to log and the record as it will read. Throws
+    /// `invalidArgument` (shop id, period, reason empty or over 1024 bytes), `notFound` (no
+    /// stored record of the period), `failedPrecondition` (the record is paid).
+    public func planVoid(_ request: VoidBillingRequest, now: UnixMillis, byUID uid: UInt32) throws(TokenGateError)
+        -> (VoidMark, BillingRecord)
+    {
+        try Validation.shop(request.shopID, owner: shopID)
+        let period = try MonthKey(parsing: request.period)
+        guard !request.reason.isEmpty, request.reason.utf8.count <= Self.voidReasonBytesMax else {
+            throw .invalidArgument("reason must be 1...\(Self.voidReasonBytesMax) bytes: say why the bill is voided")
+        }
+        guard var record = billingRecord(period: period) else {
+            throw .notFound("shop '\(shopID)' has no stored (not void) billing record for \(period.text) to void")
+        }
+        guard !record.paid else {
+            throw .failedPrecondition(
+                "the bill of shop '\(shopID)' for \(period.text) is paid; a paid bill cannot be voided (issue a credit instead)")
+        }
+        let mark = VoidMark(shopID: shopID, period: period.text, reason: request.reason, voidedAtUnixMs: now, voidedByUID: uid)
+        (record.voidReason, record.voidedAtUnixMs, record.voidedByUID) = (mark.reason, now, uid)
+        return (mark, record)
+    }
+
+    /// Longest VoidBilling reason.
+    public static let voidReasonBytesMax = 1_024
 }
 
 /// Where an instant is in its UTC month, in whole days.

@@ -17,32 +17,46 @@ extension ShopState {
     ///
     /// Throws: `invalidArgument` (ids, token counts, cached > input, metadata, unknown operation
     /// type, occurred_at negative or more than 5 s in the future), `notFound` (model without a
-    /// price at that time), `failedPrecondition` (occurred_at in a billed month; reservation
-    /// already settled by another event), `outOfRange` (overflow).
-    public func planUsage(_ request: LogUsageRequest, config: Configuration, now: UnixMillis) throws(TokenGateError)
-        -> UsagePlan
-    {
+    /// price at that time), `alreadyExists` (the event id is recorded with other content, naming
+    /// the first field that differs), `outOfRange` (overflow). Never refused for a billed month
+    /// (the event lands on the next open bill) nor for its reservation (`reservationOutcome`).
+    public func planUsage(
+        _ request: LogUsageRequest, config: Configuration, now: UnixMillis, digest: EventIDDigest? = nil
+    ) throws(TokenGateError) -> UsagePlan {
         try Validation.shop(request.shopID, owner: shopID)
         try Validation.requiredID(request.eventID, maximum: CoreLimits.eventIDBytesMax, field: "event_id")
-        if let index = eventStore.position(of: request.eventID) {
-            return .duplicate(rebuiltResponse(eventAt: index, config: config))
+        if let index = eventStore.position(of: request.eventID, digest: digest ?? EventIDDigest(request.eventID)) {
+            let first = event(at: index)
+            if let field = Self.firstDifference(request, from: first) {
+                throw .alreadyExists(
+                    "event_id '\(request.eventID)' was recorded with another \(field) (shop '\(shopID)', "
+                        + "at \(UTCCalendar.iso8601(first.recordedAtUnixMs))); an event id names one model call: "
+                        + "send a retry unchanged, and give a new call a new id")
+            }
+            return .duplicate(rebuiltResponse(eventAt: index, event: first, config: config))
         }
         try Self.validateUsageFields(request)
         let limits = try config.limits(shopID: shopID, operationType: request.operationType)
         let occurredAt = try occurrenceTime(request.occurredAtUnixMs, now: now)
-        try checkReservation(request.reservationID, eventID: request.eventID, now: now)
+        let outcome = reservationOutcome(request.reservationID, now: now)
         let cost = try config.prices.cost(
             model: request.model, inputTokens: request.inputTokens, outputTokens: request.outputTokens,
             cachedInputTokens: request.cachedInputTokens, at: occurredAt)
+        let day = DayKey(unixMs: occurredAt)
+        // Spent tokens are always recorded: an event of a billed month lands on the next open bill.
+        let landing = landingMonth(for: day.month)
         let event = UsageEvent(
             eventID: request.eventID, shopID: shopID, userID: request.userID, conversationID: request.conversationID,
             operationType: request.operationType, model: request.model, inputTokens: request.inputTokens,
             outputTokens: request.outputTokens, cachedInputTokens: request.cachedInputTokens,
-            occurredAtUnixMs: occurredAt, costNanoUSD: cost, metadata: request.metadata, recordedAtUnixMs: now)
-        let day = DayKey(unixMs: occurredAt)
-        let response = try Self.usageResponse(
+            occurredAtUnixMs: occurredAt, costNanoUSD: cost, metadata: request.metadata, recordedAtUnixMs: now,
+            billingPeriod: landing == day.month ? "" : landing.text)
+        var response = try Self.usageResponse(
             event, limits: limits, dayBefore: spent(day: day), monthBefore: aggregate(month: day.month).costNanoUSD,
             duplicate: false)
+        // The month's text is kept, not formatted for every event (formatting cost ~1,000 instructions).
+        response.billingPeriod = landing == monthText?.month ? monthText!.text : landing.text
+        response.reservationOutcome = outcome
         return .record(event, response)
     }
 
@@ -61,10 +75,10 @@ extension ShopState {
         try Validation.metadata(request.metadata)
     }
 
-    /// The event's time: `now` for 0; never negative, never more than the allowed skew ahead,
-    /// never in a month that already has a stored billing record.
+    /// The event's time: `now` for 0; never negative, never more than the allowed skew ahead.
+    /// A time in a billed month is fine: the event lands on a later bill (`landingMonth`).
     func occurrenceTime(_ requested: UnixMillis, now: UnixMillis) throws(TokenGateError) -> UnixMillis {
-        if requested == 0 { return try unbilled(now) }
+        if requested == 0 { return now }
         guard requested > 0 else {
             throw .invalidArgument("occurred_at_unix_ms is \(requested); it must be 0 (now) or a time after 1970")
         }
@@ -72,28 +86,16 @@ extension ShopState {
             throw .invalidArgument(
                 "occurred_at_unix_ms \(UTCCalendar.iso8601(requested)) is in the future (now is \(UTCCalendar.iso8601(now)))")
         }
-        return try unbilled(requested)
+        return requested
     }
 
-    /// `time`, unless its month is billed.
-    private func unbilled(_ time: UnixMillis) throws(TokenGateError) -> UnixMillis {
-        let month = MonthKey(unixMs: time)
-        guard billing[month] == nil else {
-            throw .failedPrecondition(
-                "occurred_at \(UTCCalendar.iso8601(time)) falls in \(month.text), which is already billed for shop "
-                    + "'\(shopID)'; usage cannot be added to a billed month")
-        }
-        return time
-    }
-
-    /// A reservation already settled by another event cannot be settled again; unknown, released
-    /// and expired ids are fine (the hold is gone and the usage is recorded anyway).
-    func checkReservation(_ id: String, eventID: String, now: UnixMillis) throws(TokenGateError) {
-        guard !id.isEmpty, let ending = reservations.ending(id, at: now) else { return }
-        if case .settled(let other) = ending.how, other != eventID {
-            throw .failedPrecondition(
-                "reservation '\(id)' \(Self.describe(ending)); log each call with its own reservation id, or none")
-        }
+    /// What a LogUsage naming reservation `id` does to it. Never a refusal: the model call
+    /// happened, so the event is recorded whatever became of its hold.
+    func reservationOutcome(_ id: String, now: UnixMillis) -> ReservationOutcome {
+        if id.isEmpty { return .none }
+        if reservations.liveHold(id, at: now) != nil { return .settled }
+        if reservations.ending(id, at: now) != nil { return .alreadyEnded }
+        return .unknown
     }
 
     /// The LogUsage response for `event`, given its day's and month's recorded cost before it.
@@ -131,26 +133,44 @@ extension ShopState {
         return response
     }
 
-    /// The response the first LogUsage of the event at `index` gave, rebuilt: the totals of its day
-    /// and month up to and including it, and its violations and alerts under the current limits.
-    func rebuiltResponse(eventAt index: Int, config: Configuration) -> LogUsageResponse {
-        let event = event(at: index)
-        let day = DayKey(unixMs: event.occurredAtUnixMs)
-        var dayBefore: NanoUSD = 0
-        var monthBefore: NanoUSD = 0
-        for earlier in eventStore.records[..<index] {
-            let earlierDay = DayKey(unixMs: earlier.occurredAtUnixMs)
-            if earlierDay == day { dayBefore = Money.addSaturating(dayBefore, earlier.costNanoUSD) }
-            if earlierDay.month == day.month { monthBefore = Money.addSaturating(monthBefore, earlier.costNanoUSD) }
+    /// The first field (in LogUsageRequest's order) in which `request` differs from the event
+    /// first recorded under its id, or nil when it is the same request (DESIGN §3 idempotency).
+    /// `occurred_at_unix_ms` is compared as the client sent it: 0 matches an event recorded at
+    /// the time it arrived. The reservation id is not part of the event and is not compared.
+    static func firstDifference(_ request: LogUsageRequest, from first: UsageEvent) -> String? {
+        if request.shopID != first.shopID { return "shop_id" }
+        if request.userID != first.userID { return "user_id" }
+        if request.conversationID != first.conversationID { return "conversation_id" }
+        if request.operationType != first.operationType { return "operation_type" }
+        if request.model != first.model { return "model" }
+        if request.inputTokens != first.inputTokens { return "input_tokens" }
+        if request.outputTokens != first.outputTokens { return "output_tokens" }
+        if request.cachedInputTokens != first.cachedInputTokens { return "cached_input_tokens" }
+        let sentNow = first.occurredAtUnixMs == first.recordedAtUnixMs
+        if request.occurredAtUnixMs == 0 ? !sentNow : request.occurredAtUnixMs != first.occurredAtUnixMs {
+            return "occurred_at_unix_ms"
         }
+        if request.metadata != first.metadata { return "metadata" }
+        return nil
+    }
+
+    /// The response the first LogUsage of the event at `index` gave, rebuilt in O(1): the totals of
+    /// its day and month up to and including it (kept beside the event when it was applied), and
+    /// its violations and alerts under the current limits.
+    func rebuiltResponse(eventAt index: Int, event: UsageEvent, config: Configuration) -> LogUsageResponse {
+        let day = DayKey(unixMs: event.occurredAtUnixMs)
+        let after = totalsAfter[index]
+        let dayBefore = Money.addSaturating(after.day, -event.costNanoUSD)
+        let monthBefore = Money.addSaturating(after.month, -event.costNanoUSD)
         // Limits may have changed or lost the operation type since; the totals still stand.
         let limits = try? config.limits(shopID: shopID, operationType: event.operationType)
-        let rebuilt = try? Self.usageResponse(
-            event, limits: limits, dayBefore: dayBefore, monthBefore: monthBefore, duplicate: true)
-        return rebuilt
+        var rebuilt = (try? Self.usageResponse(
+            event, limits: limits, dayBefore: dayBefore, monthBefore: monthBefore, duplicate: true))
             ?? LogUsageResponse(
-                eventID: event.eventID, costNanoUSD: event.costNanoUSD, dailyTotalNanoUSD: spent(day: day),
-                monthlyTotalNanoUSD: aggregate(month: day.month).costNanoUSD, duplicate: true,
-                occurredAtUnixMs: event.occurredAtUnixMs)
+                eventID: event.eventID, costNanoUSD: event.costNanoUSD, dailyTotalNanoUSD: after.day,
+                monthlyTotalNanoUSD: after.month, duplicate: true, occurredAtUnixMs: event.occurredAtUnixMs)
+        // The bill it landed on; the reservation outcome of the first call is not kept.
+        rebuilt.billingPeriod = event.billingPeriod.isEmpty ? day.month.text : event.billingPeriod
+        return rebuilt
     }
 }

@@ -57,18 +57,38 @@ func saturatingAdd(_ a: UInt64, _ b: UInt64) -> UInt64 {
 public struct ShopState: Sendable {
     /// The shop this state belongs to.
     public private(set) var shopID: String
-    /// The assigned tier; nil = the configuration's default tier.
-    public private(set) var assignedTier: String?
+    /// Tier assignments in order of effect (issue 17, terms of the month): the tier from `from`
+    /// until the next entry; `tier` nil = the configuration's default tier. Before the first
+    /// entry the shop is on the default tier.
+    public private(set) var tierHistory: [(from: UnixMillis, tier: String?)] = []
+    /// The assigned tier now (the latest assignment); nil = the configuration's default tier.
+    public var assignedTier: String? { tierHistory.last?.tier }
     /// Usage events in the order they were applied, compact, with an index by event id.
     private(set) var eventStore = EventStore()
+    /// For each event of `eventStore`, the recorded cost of its day and month right after it:
+    /// the totals its first LogUsage answered, so a duplicate is answered in O(1). Rebuilt by
+    /// replay (applying in log order gives the same sums), never logged.
+    private(set) var totalsAfter: [TotalsAfter] = []
+    /// The latest month with a final bill, so that LogUsage looks the bills up only for an
+    /// event of that month or an earlier one.
+    private(set) var latestFinal: MonthKey?
+    /// The text of the month of the last event applied live, for LogUsage's `billing_period`.
+    private(set) var monthText: (month: MonthKey, text: String)?
     /// Recorded cost per UTC day (all operation types).
     private(set) var dailyCost: [DayKey: NanoUSD] = [:]
     /// Recorded usage per UTC month.
     private(set) var monthly: [MonthKey: MonthAggregate] = [:]
     /// The part of each month's usage whose raw events retention dropped (see `dropEvents`).
     private(set) var archived: [MonthKey: MonthAggregate] = [:]
-    /// Stored billing records by period.
+    /// Stored billing records by period (the final bill of each; void ones are in `voided`).
     private(set) var billing: [MonthKey: BillingRecord] = [:]
+    /// Records VoidBilling voided, in the order they were voided (issue 17: corrections append).
+    private(set) var voided: [BillingRecord] = []
+    /// Late events (issue 17): usage that occurred in a month already billed and landed on a
+    /// later bill, by the month it landed on (`lateIn`) and the month it occurred in (`lateOut`).
+    /// Bills count what landed on them; reports and budgets count when usage occurred.
+    private(set) var lateIn: [MonthKey: MonthAggregate] = [:]
+    private(set) var lateOut: [MonthKey: MonthAggregate] = [:]
     /// Live holds and recently ended reservations (memory only, never logged).
     var reservations = ReservationBook()
     /// Per-day and per-operation aggregates, an index of events by day, and stored alerts
@@ -102,6 +122,13 @@ public struct ShopState: Sendable {
         eventStore.event(at: position, shopID: shopID)
     }
 
+    /// The hash event id `id` is filed under, here and in the store-wide id index (process-seeded:
+    /// never stored).
+    public static func eventIDHash(_ id: String) -> Int { EventStore.idHash(of: id) }
+
+    /// `eventIDHash` of the event at `position`, without rebuilding its id.
+    public func eventIDHash(at position: Int) -> Int { eventStore.idHash(at: position) }
+
     /// Every usage event in the order applied, rebuilt from the compact store (O(events): for
     /// tests and tools, not for serving).
     public var events: [UsageEvent] {
@@ -111,8 +138,27 @@ public struct ShopState: Sendable {
     /// Recorded cost of the UTC day `day` (holds not included).
     public func spent(day: DayKey) -> NanoUSD { dailyCost[day] ?? 0 }
 
-    /// Recorded usage of `month`.
+    /// Recorded usage of `month` (by when it occurred).
     public func aggregate(month: MonthKey) -> MonthAggregate { monthly[month] ?? MonthAggregate() }
+
+    /// The usage that lands on `month`'s bill: what occurred in it, less its late events (which
+    /// landed on a later bill), plus late events of earlier months that landed on it.
+    public func billedAggregate(month: MonthKey) -> MonthAggregate {
+        var result = aggregate(month: month)
+        if lateIn.isEmpty && lateOut.isEmpty { return result }
+        if let out = lateOut[month] { result.subtract(out) }
+        if let into = lateIn[month] { result.add(into) }
+        return result
+    }
+
+    /// The bill usage occurring in `month` lands on: that month, or the first later one whose
+    /// bill is not stored (final).
+    public func landingMonth(for month: MonthKey) -> MonthKey {
+        guard let latestFinal, month <= latestFinal else { return month }
+        var landing = month
+        while billing[landing] != nil { landing = landing.next }
+        return landing
+    }
 
     /// The stored billing record of `period`, if any.
     public func billingRecord(period: MonthKey) -> BillingRecord? { billing[period] }
@@ -122,17 +168,40 @@ public struct ShopState: Sendable {
         billing.sorted { $0.key < $1.key }.map(\.value)
     }
 
-    /// True when any billing record is stored.
-    public var hasBillingRecords: Bool { !billing.isEmpty }
+    /// True when any billing record is stored (void ones included).
+    public var hasBillingRecords: Bool { !billing.isEmpty || !voided.isEmpty }
+
+    /// Every record, void ones beside their reissues: by period, then in the order generated.
+    public var allBillingRecords: [BillingRecord] {
+        (voided + billingRecords).sorted { a, b in
+            a.period != b.period ? a.period < b.period : a.generatedAtUnixMs != b.generatedAtUnixMs
+                ? a.generatedAtUnixMs < b.generatedAtUnixMs : a.isVoid && !b.isVoid
+        }
+    }
 
     /// Months with recorded usage, oldest first.
     public var months: [MonthKey] { monthly.keys.sorted() }
 
     /// A shop is known once it has a tier assignment or any recorded usage.
-    public var isKnown: Bool { assignedTier != nil || !monthly.isEmpty }
+    public var isKnown: Bool { !tierHistory.isEmpty || !monthly.isEmpty }
 
     /// The tier the shop is billed and gated under.
     public func tierName(config: Configuration) -> String { assignedTier ?? config.defaultTier }
+
+    /// The tier in effect at `time` (the assignment with the latest `from` at or before it).
+    public func tierName(config: Configuration, at time: UnixMillis) -> String {
+        tierHistory.last { $0.from <= time }?.tier ?? config.defaultTier
+    }
+
+    /// True when an assignment to a tier (not the default) was in effect at some time in
+    /// `[start, end)`.
+    public func hadAssignment(from start: UnixMillis, to end: UnixMillis) -> Bool {
+        for (index, entry) in tierHistory.enumerated() where entry.tier != nil {
+            let until = index + 1 < tierHistory.count ? tierHistory[index + 1].from : .max
+            if entry.from < end && until > start { return true }
+        }
+        return false
+    }
 
     /// Sum of the live holds, as of the last mutating call (for tests and metrics).
     public var heldNanoUSD: NanoUSD { reservations.heldTotal }
@@ -155,7 +224,9 @@ public struct ShopState: Sendable {
     /// The facts `durableFacts` puts before the events: the tier and the archived months.
     public var durableFactsBeforeEvents: [Fact] {
         var facts: [Fact] = []
-        if let assignedTier { facts.append(.tierAssignment(shopID: shopID, tier: assignedTier)) }
+        for entry in tierHistory {
+            facts.append(.tierAssignment(shopID: shopID, tier: entry.tier ?? "", effectiveFromUnixMs: entry.from))
+        }
         for (month, aggregate) in archived.sorted(by: { $0.key < $1.key }) {
             facts.append(.monthAggregate(shopID: shopID, month: month, aggregate: aggregate))
         }
@@ -164,7 +235,17 @@ public struct ShopState: Sendable {
 
     /// The facts `durableFacts` puts after the events: billing records and alerts.
     public var durableFactsAfterEvents: [Fact] {
-        billingRecords.map(Fact.billing) + reportIndex.alerts.map(Fact.alert)
+        var facts: [Fact] = []
+        // A void record is rebuilt by its billing record then its void mark, before any reissue.
+        for record in voided {
+            var original = record
+            (original.voidReason, original.voidedAtUnixMs, original.voidedByUID) = ("", 0, 0)
+            facts.append(.billing(original))
+            facts.append(.voidMark(VoidMark(
+                shopID: shopID, period: record.period, reason: record.voidReason, voidedAtUnixMs: record.voidedAtUnixMs,
+                voidedByUID: record.voidedByUID)))
+        }
+        return facts + billingRecords.map(Fact.billing) + reportIndex.alerts.map(Fact.alert)
     }
 
     /// Sum and count of holds still live at `now`.
@@ -187,7 +268,7 @@ public struct ShopState: Sendable {
 
     /// Applies a durable fact: from a live write after it is logged, or from log replay and
     /// snapshot load. A usage event whose id is already present is a no-op; a billing record
-    /// replaces any record of its period; a tier assignment to "" reverts to the default tier;
+    /// replaces any record of its period; a tier assignment holds from its effective time on, replacing later ones ("" = the default tier);
     /// a month aggregate adds to its month (snapshots hold each once, the log never holds one).
     /// Facts for another shop are a routing bug and trap.
     public mutating func apply(_ fact: Fact) {
@@ -202,9 +283,12 @@ public struct ShopState: Sendable {
             var stored = record
             stored.preview = false
             billing[period] = stored
-        case .tierAssignment(let shop, let tier):
+            if latestFinal.map({ $0 < period }) ?? true { latestFinal = period }
+        case .tierAssignment(let shop, let tier, let from):
             precondition(shop == shopID, "tier assignment of shop '\(shop)' applied to shop '\(shopID)'")
-            assignedTier = tier.isEmpty ? nil : tier
+            // It holds from `from` on: later entries (a backdated change) give way to it.
+            tierHistory.removeAll { $0.from >= from }
+            tierHistory.append((from, tier.isEmpty ? nil : tier))
         case .alert(let alert):
             precondition(alert.shopID == shopID, "alert of shop '\(alert.shopID)' applied to shop '\(shopID)'")
             reportIndex.store(alert)
@@ -212,6 +296,13 @@ public struct ShopState: Sendable {
             precondition(mark.shopID == shopID, "paid mark of shop '\(mark.shopID)' applied to shop '\(shopID)'")
             // A mark is logged only for a stored record, and replay keeps the log's order.
             if let period = try? MonthKey(parsing: mark.period) { billing[period]?.paid = true }
+        case .voidMark(let mark):
+            precondition(mark.shopID == shopID, "void mark of shop '\(mark.shopID)' applied to shop '\(shopID)'")
+            // A mark is logged only for a stored record; the period is open again.
+            guard let period = try? MonthKey(parsing: mark.period), var record = billing.removeValue(forKey: period) else { return }
+            (record.voidReason, record.voidedAtUnixMs, record.voidedByUID) = (mark.reason, mark.voidedAtUnixMs, mark.voidedByUID)
+            voided.append(record)
+            latestFinal = billing.keys.max()
         case .configChange:
             preconditionFailure("a configuration change was routed to shop '\(shopID)'; it changes the Configuration")
         case .monthAggregate(let shop, let month, let aggregate):
@@ -227,12 +318,16 @@ public struct ShopState: Sendable {
 
     /// `apply(.usage(event))`, for replay, which holds events apart from other facts: taking
     /// the event out of a Fact copied it (retaining its strings) once per replayed event.
-    public mutating func apply(usage event: UsageEvent) {
+    public mutating func apply(usage event: UsageEvent, digest: EventIDDigest? = nil) {
         precondition(event.shopID == shopID, "usage event of shop '\(event.shopID)' applied to shop '\(shopID)'")
-        guard eventStore.appendIfNew(event) else { return }
+        guard eventStore.appendIfNew(event, digest: digest) else { return }
         let day = DayKey(unixMs: event.occurredAtUnixMs)
         let month = day.month
+        if monthText?.month != month { monthText = (month, month.text) }
         addToTotals(UsageNumbers(event), day: day, month: month)
+        if !event.billingPeriod.isEmpty, let landing = try? MonthKey(parsing: event.billingPeriod) {
+            addLate(UsageNumbers(event), occurred: month, landed: landing)
+        }
         reportIndex.record(event, day: day, month: month, position: eventStore.count - 1)
     }
 
@@ -247,14 +342,35 @@ public struct ShopState: Sendable {
         let day = DayKey(unixMs: event.occurredAtUnixMs)
         let month = day.month
         addToTotals(event.numbers, day: day, month: month)
+        if let landing = event.billingMonth(in: buffer) { addLate(event.numbers, occurred: month, landed: landing) }
         reportIndex.record(event, in: buffer, day: day, month: month, position: eventStore.count - 1)
     }
 
-    /// Adds a new event to the day's cost and the month's totals.
+    /// Moves a late event's usage from the bill of the month it occurred in to the one it landed on.
+    private mutating func addLate(_ event: UsageNumbers, occurred: MonthKey, landed: MonthKey) {
+        guard landed != occurred else { return }
+        lateOut[occurred, default: MonthAggregate()].add(tokens: event.tokens, costNanoUSD: event.costNanoUSD)
+        lateIn[landed, default: MonthAggregate()].add(tokens: event.tokens, costNanoUSD: event.costNanoUSD)
+    }
+
+    /// Adds a new event to the day's cost and the month's totals, and keeps both beside it.
     private mutating func addToTotals(_ event: UsageNumbers, day: DayKey, month: MonthKey) {
         // In place: one hash of the day, not two (a read and a write), once per replayed event.
-        Self.addSaturating(&dailyCost[day, default: 0], event.costNanoUSD)
-        monthly[month, default: MonthAggregate()].add(tokens: event.tokens, costNanoUSD: event.costNanoUSD)
+        var dayAfter: NanoUSD = 0
+        Self.addSaturating(&dailyCost[day, default: 0], event.costNanoUSD, after: &dayAfter)
+        var monthAfter: NanoUSD = 0
+        Self.add(event, to: &monthly[month, default: MonthAggregate()], after: &monthAfter)
+        totalsAfter.append(TotalsAfter(day: dayAfter, month: monthAfter))
+    }
+
+    private static func addSaturating(_ total: inout NanoUSD, _ amount: NanoUSD, after: inout NanoUSD) {
+        total = Money.addSaturating(total, amount)
+        after = total
+    }
+
+    private static func add(_ event: UsageNumbers, to aggregate: inout MonthAggregate, after: inout NanoUSD) {
+        aggregate.add(tokens: event.tokens, costNanoUSD: event.costNanoUSD)
+        after = aggregate.costNanoUSD
     }
 
     // MARK: - Retention
@@ -275,22 +391,39 @@ public struct ShopState: Sendable {
     /// Returns how many events were dropped. Costs O(months) when there is nothing to drop.
     @discardableResult
     public mutating func dropEvents(before month: MonthKey) -> Int {
+        var ignored: [Int] = []
+        return dropEvents(before: month, droppedIDHashes: &ignored)
+    }
+
+    /// `dropEvents(before:)`, adding the id hash of every dropped event to `droppedIDHashes`.
+    @discardableResult
+    public mutating func dropEvents(before month: MonthKey, droppedIDHashes: inout [Int]) -> Int {
         // A month still holds raw events exactly when its total differs from its archived part.
         guard monthly.contains(where: { $0.key < month && $0.value != archived[$0.key] }) else { return 0 }
         var kept = EventStore()
+        var keptTotals: [TotalsAfter] = []
         for position in 0..<eventStore.count {
             let event = event(at: position)
             let day = DayKey(unixMs: event.occurredAtUnixMs)
             guard day.month < month else {
                 _ = kept.appendIfNew(event)
+                keptTotals.append(totalsAfter[position])
                 continue
             }
+            droppedIDHashes.append(eventStore.idHash(at: position))
             archived[day.month, default: MonthAggregate()].add(event)
             dailyCost[day] = nil
         }
         let dropped = eventStore.count - kept.count
         eventStore = kept
+        totalsAfter = keptTotals
         reportIndex.reindex(after: eventStore, droppedBefore: month)
         return dropped
     }
+}
+
+/// An event's day and month totals right after it was applied (`ShopState.totalsAfter`).
+struct TotalsAfter: Sendable {
+    var day: NanoUSD
+    var month: NanoUSD
 }

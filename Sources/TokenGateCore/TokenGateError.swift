@@ -60,5 +60,6 @@ public struct TokenGateError: Error, Sendable, Equatable, CustomStringConvertibl
     public static func invalidArgument(_ message: String) -> TokenGateError { .init(.invalidArgument, message) }
     public static func notFound(_ message: String) -> TokenGateError { .init(.notFound, message) }
     public static func failedPrecondition(_ message: String) -> TokenGateError { .init(.failedPrecondition, message) }
+    public static func alreadyExists(_ message: String) -> TokenGateError { .init(.alreadyExists, message) }
     public static func internalError(_ message: String) -> TokenGateError { .init(.internal, message) }
 }

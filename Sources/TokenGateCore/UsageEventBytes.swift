@@ -18,6 +18,7 @@ public struct UsageEventBytes: Sendable {
     private var conversationIDText = TextRange()
     private var operationTypeText = TextRange()
     private var modelText = TextRange()
+    private var billingPeriodText = TextRange()
 
     /// Offsets a text range can have: within the first 4 GiB of its buffer.
     public static let offsetMax = Int(UInt32.max)
@@ -46,6 +47,11 @@ public struct UsageEventBytes: Sendable {
         get { modelText.range }
         set { modelText = TextRange(newValue) }
     }
+    /// A late event's bill ("YYYY-MM"); empty for every other event.
+    public var billingPeriod: Range<Int> {
+        get { billingPeriodText.range }
+        set { billingPeriodText = TextRange(newValue) }
+    }
     public var inputTokens: UInt64 = 0
     public var outputTokens: UInt64 = 0
     public var cachedInputTokens: UInt64 = 0
@@ -68,7 +74,13 @@ public struct UsageEventBytes: Sendable {
             cachedInputTokens: cachedInputTokens, occurredAtUnixMs: occurredAtUnixMs, costNanoUSD: costNanoUSD,
             metadata: UsageMetadata(
                 messageLength: messageLength, historyLength: historyLength, knowledgeBaseSize: knowledgeBaseSize),
-            recordedAtUnixMs: recordedAtUnixMs)
+            recordedAtUnixMs: recordedAtUnixMs, billingPeriod: text(billingPeriod))
+    }
+
+    /// The month a late event landed on (nil for every other event, or an unreadable period).
+    func billingMonth(in buffer: [UInt8]) -> MonthKey? {
+        guard !billingPeriod.isEmpty else { return nil }
+        return try? MonthKey(parsing: Self.text(billingPeriod, in: buffer))
     }
 
     /// The text of `range` of `buffer`.

@@ -39,8 +39,8 @@ extension BudgetService {
                 }
             },
             /// AssignShopTier: OK, INVALID_ARGUMENT, NOT_FOUND (tier), PERMISSION_DENIED, UNAVAILABLE.
-            .unary(MethodPath.assignShopTier, [.admin, .write]) { (request: AssignShopTierRequest, _) throws(TokenGateError) in
-                let (response, sequence) = try ledger.assignShopTier(request)
+            .unary(MethodPath.assignShopTier, [.admin, .write]) { (request: AssignShopTierRequest, context) throws(TokenGateError) in
+                let (response, sequence) = try ledger.assignShopTier(request, now: context.now)
                 return (response, sequence)
             },
             /// SetLimits: OK, INVALID_ARGUMENT, PERMISSION_DENIED, UNAVAILABLE.

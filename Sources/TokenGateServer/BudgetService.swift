@@ -70,16 +70,26 @@ public final class BudgetService: Sendable {
             .unary(MethodPath.applyOptimization) { (request: ApplyOptimizationRequest, context) throws(TokenGateError) in
                 (try ledger.optimize(request, now: context.now), nil)
             },
-            /// LogUsage: OK, INVALID_ARGUMENT, NOT_FOUND (unknown model), FAILED_PRECONDITION
-            /// (billed month, reservation already ended), UNAVAILABLE (log write failed).
+            /// LogUsage: OK, INVALID_ARGUMENT, NOT_FOUND (unknown model), ALREADY_EXISTS (the event
+            /// id was recorded with other content), FAILED_PRECONDITION (older than retention),
+            /// UNAVAILABLE (log write failed). A billed month or an ended reservation is no refusal.
             .unary(MethodPath.logUsage, .write) { (request: LogUsageRequest, context) throws(TokenGateError) in
                 let (response, sequence) = try ledger.logUsage(request, now: context.now)
                 return (response, sequence)
             },
-            /// GenerateBilling: OK, INVALID_ARGUMENT (period), FAILED_PRECONDITION (open period
-            /// without preview), NOT_FOUND (unknown tier), UNAVAILABLE.
-            .unary(MethodPath.generateBilling, .write) { (request: GenerateBillingRequest, context) throws(TokenGateError) in
-                try ledger.generateBilling(request, now: context.now)
+            /// GenerateBilling: OK, INVALID_ARGUMENT (period), PERMISSION_DENIED (a final bill,
+            /// `preview = false`, from a peer not in the admin list: previews are open to every
+            /// peer), FAILED_PRECONDITION (period not ended or in its grace period, without
+            /// preview), NOT_FOUND (unknown tier), UNAVAILABLE.
+            .unary(MethodPath.generateBilling, [.write, .partlyAdmin]) {
+                (request: GenerateBillingRequest, context) throws(TokenGateError) -> (GenerateBillingResponse, UInt64?) in
+                guard request.preview || context.isAdmin else {
+                    throw TokenGateError(
+                        .permissionDenied,
+                        "a final bill (GenerateBilling without preview) is an admin action; uid "
+                            + "\(context.peer.map { String($0.uid) } ?? "unknown") is not in the admin list (previews are open to every peer)")
+                }
+                return try ledger.generateBilling(request, now: context.now)
             },
             /// Health: always OK; SERVING once recovery has finished, NOT_SERVING before and while
             /// draining; `warnings` says what an operator should fix while it serves.

@@ -188,8 +188,10 @@ struct ConnectionLoop {
             if server.isDraining { throw TokenGateError(.unavailable, "tokengated is shutting down; retry on the next daemon") }
             if !server.service.isReady { throw TokenGateError(.unavailable, "tokengated is still recovering; retry shortly") }
         }
+        let isAdmin = method.flags.isDisjoint(with: [.admin, .partlyAdmin])
+            ? false : (peer.map { server.configuration.adminUIDs.contains($0.uid) } ?? false)
         if method.flags.contains(.admin) {
-            guard let peer, server.configuration.adminUIDs.contains(peer.uid) else {
+            guard isAdmin else {
                 throw TokenGateError(.permissionDenied, "\(request.method) is an admin method; uid \(peer.map { String($0.uid) } ?? "unknown") is not in the admin list")
             }
         }
@@ -201,7 +203,7 @@ struct ConnectionLoop {
         if executing > limits.callsExecutingMax {
             throw TokenGateError(.resourceExhausted, "tokengated is overloaded (\(limits.callsExecutingMax) calls executing); retry with backoff")
         }
-        let context = CallContext(peer: peer, now: server.service.now(), callID: request.callID, writer: writer)
+        let context = CallContext(peer: peer, isAdmin: isAdmin, now: server.service.now(), callID: request.callID, writer: writer)
         return try method.handler(request.payload, context)
     }
 }

@@ -14,6 +14,12 @@ extension Daemon {
     /// The defaults, overridden by `options.configFile` when given; exits through `fail` with
     /// the file name and the offending key when the file is unreadable or invalid.
     static func loadConfiguration(_ options: DaemonOptions, fail: (String) -> Never) -> Configuration {
+        var configuration = loadConfigurationFile(options, fail: fail)
+        if let hours = options.billingGraceHours { configuration.billingGraceMs = Int64(hours) * 3_600_000 }
+        return configuration
+    }
+
+    private static func loadConfigurationFile(_ options: DaemonOptions, fail: (String) -> Never) -> Configuration {
         guard let path = options.configFile else { return .defaults }
         guard let handle = FileHandle(forReadingAtPath: path) else { fail("config file \(path): cannot be opened for reading") }
         defer { try? handle.close() }

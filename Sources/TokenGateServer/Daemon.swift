@@ -38,6 +38,8 @@ public struct DaemonOptions: Sendable {
     public var retentionMonths = Retention.monthsDefault
     /// What gate calls may make the daemon keep (`--max-live-reservations`, `--max-gate-only-shops`).
     public var gateMemory = GateMemoryLimits()
+    /// `--billing-grace-hours`: overrides the config file's `billing_grace_hours` when set.
+    public var billingGraceHours: UInt64?
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = SocketPaths.defaultPath(environment: environment)

@@ -15,11 +15,17 @@ public struct MethodFlags: OptionSet, Sendable {
     public static let write = MethodFlags(rawValue: 1 << 1)
     /// Answers before recovery has finished and while draining (health checks).
     public static let alwaysAvailable = MethodFlags(rawValue: 1 << 2)
+    /// Admin only in part (a final GenerateBilling): the dispatcher fills `CallContext.isAdmin`
+    /// and the handler decides. Other methods skip that lookup.
+    public static let partlyAdmin = MethodFlags(rawValue: 1 << 3)
 }
 
 /// What a handler sees besides its request.
 public struct CallContext: Sendable {
     public var peer: PeerCredentials?
+    /// The peer's uid is in the admin list; filled only for `.admin` and `.partlyAdmin` methods
+    /// (false for the others).
+    public var isAdmin: Bool
     public var now: UnixMillis
     public var callID: UInt64
     /// The connection's writer, for server-streaming methods.

@@ -21,6 +21,12 @@ extension BudgetService {
                 (request: GenerateBillingBatchRequest, context) throws(TokenGateError) in
                 try ledger.generateBillingBatch(request, now: context.now)
             },
+            /// VoidBilling (admin): OK, INVALID_ARGUMENT (period, reason), NOT_FOUND (no stored
+            /// record), FAILED_PRECONDITION (paid), UNAVAILABLE.
+            .unary(MethodPath.voidBilling, [.admin, .write]) { (request: VoidBillingRequest, context) throws(TokenGateError) in
+                let (response, sequence) = try ledger.voidBilling(request, now: context.now, byUID: context.peer?.uid ?? UInt32.max)
+                return (response, sequence)
+            },
             /// MarkPaid (admin): OK, INVALID_ARGUMENT, NOT_FOUND (no stored record),
             /// PERMISSION_DENIED, UNAVAILABLE.
             .unary(MethodPath.markPaid, [.admin, .write]) { (request: MarkPaidRequest, context) throws(TokenGateError) in

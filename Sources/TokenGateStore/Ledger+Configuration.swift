@@ -15,7 +15,10 @@ extension Ledger {
     public func changeConfiguration(_ change: ConfigChange, now: UnixMillis) throws(TokenGateError) -> (
         change: ConfigChange, configuration: Configuration, sequence: UInt64
     ) {
-        try configuration.withLock { config throws(TokenGateError) in
+        if case .upsertTier(let request) = change, request.effectiveFromUnixMs != 0, request.effectiveFromUnixMs < now {
+            try checkBackdatedTerms(request.tier.tier.name, from: request.effectiveFromUnixMs)
+        }
+        return try configuration.withLock { config throws(TokenGateError) in
             let (resolved, next) = try config.planning(change, now: now)
             let sequence = try append(.configChange(resolved))
             config = next
@@ -24,17 +27,57 @@ extension Ledger {
         }
     }
 
-    /// Puts a shop on a configured tier (AssignShopTier); the assignment is a logged fact of the
-    /// shop. Throws `invalidArgument` (shop id, empty tier), `notFound` (tier not configured),
-    /// `unavailable` (log write refused).
-    public func assignShopTier(_ request: AssignShopTierRequest) throws(TokenGateError) -> (AssignShopTierResponse, UInt64) {
+    /// Backdated tier terms may reach only periods that no shop on the tier has a final bill
+    /// for (checked before the configuration's lock is taken; shard locks are never held
+    /// while it is). Throws `failedPrecondition` naming the first such bill.
+    private func checkBackdatedTerms(_ tier: String, from: UnixMillis) throws(TokenGateError) {
+        let config = currentConfiguration
+        for shard in shards {
+            try shard.shops.withLock { shops throws(TokenGateError) in
+                for (shopID, shop) in shops {
+                    for record in shop.billingRecords {
+                        guard let period = try? MonthKey(parsing: record.period), period.endUnixMs > from,
+                            shop.tierName(config: config, at: period.endUnixMs - 1) == tier
+                        else { continue }
+                        throw .failedPrecondition(
+                            "the final bill of shop '\(shopID)' for \(record.period) is on tier '\(tier)'; terms effective from "
+                                + "\(UTCCalendar.iso8601(from)) would re-price it. Backdate only into periods not yet billed")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Puts a shop on a configured tier (AssignShopTier) from `request.effectiveFromUnixMs` (0 =
+    /// `now`) on; the assignment is a logged fact of the shop, versioned so that each period is
+    /// billed under the assignment in effect at its last instant. Throws `invalidArgument` (shop
+    /// id, empty tier, a time in the future), `notFound` (tier not configured),
+    /// `failedPrecondition` (backdated into a period whose bill is final), `unavailable`.
+    public func assignShopTier(_ request: AssignShopTierRequest, now: UnixMillis) throws(TokenGateError)
+        -> (AssignShopTierResponse, UInt64)
+    {
         try Validation.shopID(request.shopID)
         guard !request.tier.isEmpty else { throw .invalidArgument("tier is empty; name a configured tier") }
         let config = currentConfiguration
         _ = try config.tier(named: request.tier)
+        let effective = request.effectiveFromUnixMs == 0 ? now : request.effectiveFromUnixMs
+        guard effective > 0, effective <= now else {
+            throw .invalidArgument(
+                "effective_from_unix_ms \(request.effectiveFromUnixMs) must be 0 (now) or a past time (now is \(now)); "
+                    + "assign a future tier when its time comes")
+        }
         return try withShop(request.shopID) { shop throws(TokenGateError) in
+            // Nothing re-prices a final bill: no backdating into a billed period.
+            if let final = shop.billingRecords.last(where: { record in
+                (try? MonthKey(parsing: record.period)).map { $0.endUnixMs > effective } ?? false
+            }) {
+                throw .failedPrecondition(
+                    "the final bill of shop '\(request.shopID)' for \(final.period) (tier \(final.tier)) was generated; "
+                        + "an assignment effective from \(UTCCalendar.iso8601(effective)) would re-price it. "
+                        + "Backdate only into periods not yet billed")
+            }
             let previous = shop.tierName(config: config)
-            let fact = Fact.tierAssignment(shopID: request.shopID, tier: request.tier)
+            let fact = Fact.tierAssignment(shopID: request.shopID, tier: request.tier, effectiveFromUnixMs: effective)
             let sequence = try append(fact)
             shop.apply(fact)
             return (AssignShopTierResponse(shopID: request.shopID, tier: request.tier, previousTier: previous), sequence)

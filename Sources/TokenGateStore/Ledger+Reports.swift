@@ -88,21 +88,20 @@ extension Ledger {
     /// ListBillingRecords: the shop's stored records, oldest period first (none for an unknown shop).
     public func listBillingRecords(_ request: ListBillingRecordsRequest) throws(TokenGateError) -> ListBillingRecordsResponse {
         try Validation.shopID(request.shopID)
-        return ListBillingRecordsResponse(records: readShop(request.shopID) { $0.billingRecords })
+        return ListBillingRecordsResponse(records: readShop(request.shopID) { $0.allBillingRecords })
     }
 
-    /// GenerateBillingBatch: stores the record of `period` for every shop with usage in it that
-    /// has none, and returns every shop's record of the period. Re-running it stores nothing
+    /// GenerateBillingBatch: stores the record of `period` for every shop that has none and had
+    /// usage in it or a tier assignment in effect during it (quiet shops owe their fee too), and
+    /// returns every shop's record of the period, with how many were quiet. Re-running it stores nothing
     /// new. Throws `invalidArgument` (period), `failedPrecondition` (the period has not ended;
     /// a shop's tier is not configured — records stored before it stay stored), `unavailable`.
     public func generateBillingBatch(_ request: GenerateBillingBatchRequest, now: UnixMillis) throws(TokenGateError)
         -> (GenerateBillingBatchResponse, UInt64?)
     {
         let period = try MonthKey(parsing: request.period)
-        guard now >= period.endUnixMs else {
-            throw .failedPrecondition("period \(period.text) has not ended; a batch bills ended periods only (preview one shop with `bill --preview`)")
-        }
         let config = currentConfiguration
+        try ShopState.checkFinalBillAllowed(period, config: config, now: now)
         var response = GenerateBillingBatchResponse(generated: 0, alreadyStored: 0, records: [], totalChargeNanoUSD: 0)
         var records: [BillingRecord] = []
         var sequence: UInt64?
@@ -110,7 +109,11 @@ extension Ledger {
             try shard.shops.withLock { shops throws(TokenGateError) in
                 for shopID in shops.keys.sorted() {
                     let shop = shops[shopID]!
-                    guard shop.aggregate(month: period).messages > 0 || shop.billingRecord(period: period) != nil else { continue }
+                    // Every shop with usage in the period, or an assignment to a tier in effect
+                    // during it (a quiet shop still owes its monthly fee), or a stored record.
+                    guard shop.billedAggregate(month: period).messages > 0 || shop.billingRecord(period: period) != nil
+                        || shop.hadAssignment(from: period.startUnixMs, to: period.endUnixMs)
+                    else { continue }
                     let billing = GenerateBillingRequest(shopID: shopID, period: period.text)
                     let plan: BillingPlan
                     do throws(TokenGateError) {
@@ -132,9 +135,25 @@ extension Ledger {
             }
         }
         records.sort { $0.shopID < $1.shopID }
+        response.quiet = UInt32(records.count { $0.messagesUsed == 0 })
         response.totalChargeNanoUSD = records.reduce(0) { Money.addSaturating($0, $1.totalChargeNanoUSD) }
         response.records = Array(records.prefix(ReportLimits.shopsPerResponseMax))
         return (response, sequence ?? log.lastSequence)
+    }
+
+    /// VoidBilling (issue 17): marks the stored record of the period void, keeping it (reason,
+    /// time, the admin's `uid`); the period is open again. Throws `invalidArgument`, `notFound`
+    /// (no stored record), `failedPrecondition` (paid), `unavailable`.
+    public func voidBilling(_ request: VoidBillingRequest, now: UnixMillis, byUID uid: UInt32) throws(TokenGateError)
+        -> (VoidBillingResponse, UInt64)
+    {
+        try Validation.shopID(request.shopID)
+        return try withShop(request.shopID) { shop throws(TokenGateError) in
+            let (mark, record) = try shop.planVoid(request, now: now, byUID: uid)
+            let sequence = try append(.voidMark(mark))
+            shop.apply(.voidMark(mark))
+            return (VoidBillingResponse(record: record), sequence)
+        }
     }
 
     /// MarkPaid: marks the stored record paid (a repeat returns it unchanged). Throws

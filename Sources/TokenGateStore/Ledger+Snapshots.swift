@@ -109,15 +109,19 @@ extension Ledger {
         of shard: Shard, dropBefore: MonthKey?, into builder: inout SnapshotBuilder, _ copy: inout SnapshotCopy
     ) throws {
         let ids = shard.shops.withLock { shops in copy.timed { Array(shops.keys) } }
+        var droppedIDs: [Int] = []
         for id in ids {
             let head = shard.shops.withLock { shops in
                 copy.timed { () -> (before: [Fact], after: [Fact], events: Int, dropped: Int)? in
                     guard let index = shops.index(forKey: id) else { return nil }
-                    let dropped = dropBefore.map { shops.values[index].dropEvents(before: $0) } ?? 0
+                    let dropped = dropBefore.map { shops.values[index].dropEvents(before: $0, droppedIDHashes: &droppedIDs) } ?? 0
                     return (shops.values[index].durableFactsBeforeEvents, shops.values[index].durableFactsAfterEvents,
                             shops.values[index].eventCount, dropped)
                 }
             }
+            // Outside the shard's lock (the id index's locks come first).
+            for hash in droppedIDs { eventIDs.remove(hash, shopID: id) }
+            droppedIDs.removeAll(keepingCapacity: true)
             guard let head else { continue }
             copy.eventsDropped += head.dropped
             for fact in head.before { try builder.append(encoding.encode(fact)) }

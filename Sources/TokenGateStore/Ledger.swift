@@ -152,6 +152,8 @@ public final class Ledger: Sendable {
     private let counter = Atomic<UInt64>(0)
     /// Live holds and gate-only shops against their limits (GateMemory.swift).
     let gateMemory: GateMemory
+    /// Which shop holds each event id (EventIDIndex.swift): ids are unique across the store.
+    let eventIDs = EventIDIndex()
     /// Alerts stored by any write, for the server to publish to watchers (Ledger+Reports.swift).
     public let alertFeed = AlertFeed()
 
@@ -218,21 +220,66 @@ public final class Ledger: Sendable {
         var request = request
         if request.eventID.isEmpty { request.eventID = nextID(prefix: "evt") }
         let snapshot = configuration.snapshot
-        return try withShop(request.shopID) { shop throws(TokenGateError) in
-            switch try shop.planUsage(request, config: snapshot.value, now: now) {
-            case .duplicate(let response):
-                // The first call may still be waiting for its fsync: wait for everything logged so far.
-                // Its alerts are stored now if a crash lost them between the two writes.
-                return (response, max(log.lastSequence, try storeAlerts(response.alerts, in: &shop)))
-            case .record(let event, let response):
-                try checkRetention(event, now: now)
-                let sequence = try append(.usage(event))
-                shop.apply(.usage(event))
-                if !request.reservationID.isEmpty {
-                    shop.settleReservation(id: request.reservationID, byEvent: event.eventID, now: now)
-                }
-                return (response, max(sequence, try storeAlerts(response.alerts, in: &shop)))
+        let digest = EventIDDigest(request.eventID)
+        let idHash = digest.hash
+        // The id's stripe stays locked until the event is filed under its shop, so the same id
+        // sent for two shops at once is recorded for one and refused for the other.
+        let logged = try eventIDs.withStripe(idHash) { owners throws(TokenGateError) -> LoggedUsage in
+            if let owner = owners[idHash], owner != request.shopID,
+                let first = readShop(owner, { $0.event(id: request.eventID) })
+            {
+                throw .alreadyExists(
+                    "event_id '\(request.eventID)' was recorded for shop '\(owner)' (at "
+                        + "\(UTCCalendar.iso8601(first.recordedAtUnixMs))); the first field that differs is shop_id. "
+                        + "Event ids are unique across the store: give each model call its own id")
             }
+            let logged = try withShop(request.shopID) { shop throws(TokenGateError) -> LoggedUsage in
+                switch try shop.planUsage(request, config: snapshot.value, now: now, digest: digest) {
+                case .duplicate(let response):
+                    // The first call may still be waiting for its fsync: wait for everything logged so far.
+                    // Its alerts are stored now if a crash lost them between the two writes.
+                    return LoggedUsage(response, max(log.lastSequence, try storeAlerts(response.alerts, in: &shop)), recorded: false)
+                case .record(let event, let response):
+                    try checkRetention(event, now: now)
+                    let sequence = try append(.usage(event))
+                    shop.apply(usage: event, digest: digest)
+                    if !request.reservationID.isEmpty {
+                        shop.settleReservation(id: request.reservationID, byEvent: event.eventID, now: now)
+                    }
+                    return LoggedUsage(response, max(sequence, try storeAlerts(response.alerts, in: &shop)), recorded: true)
+                }
+            }
+            if logged.recorded { owners[idHash] = request.shopID }
+            return logged
+        }
+        return (logged.response, logged.sequence)
+    }
+
+    /// LogUsage's result inside the locks (a struct: a tuple's type metadata was looked up at
+    /// run time on every call).
+    struct LoggedUsage {
+        var response: LogUsageResponse
+        var sequence: UInt64
+        var recorded: Bool
+        init(_ response: LogUsageResponse, _ sequence: UInt64, recorded: Bool) {
+            self.response = response
+            self.sequence = sequence
+            self.recorded = recorded
+        }
+    }
+
+    /// Files every event the shops hold in the id index (after recovery). Collected shard by
+    /// shard, then filed with no shard lock held (the index's locks come first).
+    func rebuildEventIDIndex() {
+        for shard in shards {
+            let entries: [(hash: Int, shopID: String)] = shard.shops.withLock { shops in
+                var entries: [(hash: Int, shopID: String)] = []
+                for (shopID, shop) in shops {
+                    for position in 0..<shop.eventCount { entries.append((shop.eventIDHash(at: position), shopID)) }
+                }
+                return entries
+            }
+            for entry in entries { eventIDs.insert(entry.hash, shopID: entry.shopID) }
         }
     }
 
@@ -299,6 +346,7 @@ public final class Ledger: Sendable {
                 segmentSequence = segmentFirst
             }
             applier.finish()
+            rebuildEventIDIndex()
         } catch {
             applier.finish()
             throw error
@@ -419,9 +467,10 @@ extension Fact {
         switch self {
         case .usage(let event): event.shopID
         case .billing(let record): record.shopID
-        case .tierAssignment(let shopID, _): shopID
+        case .tierAssignment(let shopID, _, _): shopID
         case .alert(let alert): alert.shopID
         case .paidMark(let mark): mark.shopID
+        case .voidMark(let mark): mark.shopID
         case .configChange: ""
         case .monthAggregate(let shopID, _, _): shopID
         }

@@ -3,6 +3,18 @@
 // and stops at the first record that fails a check, telling whether it looks like a torn tail.
 //
 // Record: u32 BE body length | u64 BE sequence | u32 BE CRC-32C over (sequence bytes, body) | body.
+//
+// Body: one `tokengate.v1.FactRecord` (proto/tokengate/v1/storage.proto), a oneof of the fact
+// kinds, each a result, never a command: 1 usage (UsageEventRecord), 2 billing (a final
+// BillingRecord), 3 tier_assignment, 4 config_change, 5 alert, 6 paid_mark, 7 month_aggregate
+// (snapshots only), 8 void_record. Issue 17 added, for readers such as a PostgreSQL shipper:
+//   - usage.billing_period (field 14): set only on a late event, the bill it landed on because
+//     the month it occurred in was already billed; empty = that month.
+//   - tier_assignment.effective_from_unix_ms (field 3): the shop's tier from then on, replacing
+//     later assignments; 0 (every record before issue 17) = since always.
+//   - void_record (FactRecord field 8, VoidRecord): the shop's billing record of `period` is
+//     void from here on (reason, time, admin uid); a later billing record of the same period is
+//     its reissue. The log for one period can read: billing, void_record, billing.
 
 /// One record read back from the log.
 public struct WALRecord: Sendable, Equatable {

@@ -457,12 +457,13 @@ extension UpsertTierRequest: WireMessage, CMessageEncodable {
     }
 
     init(copying c: Tokengate__V1__UpsertTierRequest) throws(FieldError) {
-        self.init(tier: try copyRequired(c.tier, field: "tier"))
+        self.init(tier: try copyRequired(c.tier, field: "tier"), effectiveFromUnixMs: c.effective_from_unix_ms)
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__UpsertTierRequest {
         var c = Self.cEmpty()
         c.tier = arena.message(tier)
+        c.effective_from_unix_ms = effectiveFromUnixMs
         return c
     }
 }
@@ -513,13 +514,16 @@ extension AssignShopTierRequest: WireMessage, CMessageEncodable {
     }
 
     init(copying c: Tokengate__V1__AssignShopTierRequest) throws(FieldError) {
-        self.init(shopID: try copyString(c.shop_id, field: "shop_id"), tier: try copyString(c.tier, field: "tier"))
+        self.init(
+            shopID: try copyString(c.shop_id, field: "shop_id"), tier: try copyString(c.tier, field: "tier"),
+            effectiveFromUnixMs: c.effective_from_unix_ms)
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__AssignShopTierRequest {
         var c = Self.cEmpty()
         c.shop_id = arena.cString(shopID)
         c.tier = arena.cString(tier)
+        c.effective_from_unix_ms = effectiveFromUnixMs
         return c
     }
 }

@@ -46,6 +46,8 @@ public enum FactCodec {
         EnvelopeCodec.appendVarint(UInt64(metadataBytes), to: &record)
         for (index, value) in metadata.enumerated() { EnvelopeCodec.appendVarintField(UInt64(index + 1), value, to: &record) }
         EnvelopeCodec.appendVarintField(13, UInt64(bitPattern: event.recordedAtUnixMs), to: &record)
+        // Only a late event carries its bill (proto3 omits the empty string, as protobuf-c does).
+        ProtoFields.appendString(14, event.billingPeriod, to: &record)
         var fact: [UInt8] = []
         fact.reserveCapacity(record.count + 6)
         EnvelopeCodec.appendVarint(1 << 3 | 2, to: &fact)
@@ -116,7 +118,7 @@ extension Fact: CMessageEncodable {
             guard let assignment: TierAssignment = try copyMessage(c.tier_assignment, field: "tier_assignment") else {
                 throw FieldError(field: "tier_assignment", problem: .missing)
             }
-            self = .tierAssignment(shopID: assignment.shopID, tier: assignment.tier)
+            self = .tierAssignment(shopID: assignment.shopID, tier: assignment.tier, effectiveFromUnixMs: assignment.effectiveFromUnixMs)
         case TOKENGATE__V1__FACT_RECORD__FACT_CONFIG_CHANGE:
             guard let change: ConfigChange = try copyMessage(c.config_change, field: "config_change") else {
                 throw FieldError(field: "config_change", problem: .missing)
@@ -147,12 +149,15 @@ extension Fact: CMessageEncodable {
         case .billing(let record):
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_BILLING
             c.billing = arena.message(record)
-        case .tierAssignment(let shopID, let tier):
+        case .tierAssignment(let shopID, let tier, let effectiveFrom):
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_TIER_ASSIGNMENT
-            c.tier_assignment = arena.message(TierAssignment(shopID: shopID, tier: tier))
+            c.tier_assignment = arena.message(TierAssignment(shopID: shopID, tier: tier, effectiveFromUnixMs: effectiveFrom))
         case .alert(let alert):
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_ALERT
             c.alert = arena.message(alert)
+        case .voidMark(let mark):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_VOID_RECORD
+            c.void_record = arena.message(mark)
         case .paidMark(let mark):
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_PAID_MARK
             c.paid_mark = arena.message(mark)
@@ -187,7 +192,8 @@ extension UsageEvent: CMessageEncodable {
             inputTokens: c.input_tokens, outputTokens: c.output_tokens, cachedInputTokens: c.cached_input_tokens,
             occurredAtUnixMs: c.occurred_at_unix_ms, costNanoUSD: c.cost_nano_usd,
             metadata: try copyMessage(c.metadata, field: "metadata") ?? UsageMetadata(),
-            recordedAtUnixMs: c.recorded_at_unix_ms
+            recordedAtUnixMs: c.recorded_at_unix_ms,
+            billingPeriod: try copyString(c.billing_period, field: "billing_period")
         )
     }
 
@@ -206,6 +212,7 @@ extension UsageEvent: CMessageEncodable {
         c.cost_nano_usd = costNanoUSD
         c.metadata = arena.message(metadata)
         c.recorded_at_unix_ms = recordedAtUnixMs
+        c.billing_period = arena.cString(billingPeriod)
         return c
     }
 }
@@ -215,10 +222,12 @@ private struct TierAssignment: CMessageEncodable {
     static let protoName = "tokengate.v1.TierAssignmentRecord"
     var shopID: String
     var tier: String
+    var effectiveFromUnixMs: UnixMillis
 
-    init(shopID: String, tier: String) {
+    init(shopID: String, tier: String, effectiveFromUnixMs: UnixMillis) {
         self.shopID = shopID
         self.tier = tier
+        self.effectiveFromUnixMs = effectiveFromUnixMs
     }
 
     static func cEmpty() -> Tokengate__V1__TierAssignmentRecord {
@@ -228,13 +237,16 @@ private struct TierAssignment: CMessageEncodable {
     }
 
     init(copying c: Tokengate__V1__TierAssignmentRecord) throws(FieldError) {
-        self.init(shopID: try copyString(c.shop_id, field: "shop_id"), tier: try copyString(c.tier, field: "tier"))
+        self.init(
+            shopID: try copyString(c.shop_id, field: "shop_id"), tier: try copyString(c.tier, field: "tier"),
+            effectiveFromUnixMs: c.effective_from_unix_ms)
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__TierAssignmentRecord {
         var c = Self.cEmpty()
         c.shop_id = arena.cString(shopID)
         c.tier = arena.cString(tier)
+        c.effective_from_unix_ms = effectiveFromUnixMs
         return c
     }
 }

@@ -457,7 +457,9 @@ extension LogUsageResponse: WireMessage, CMessageEncodable {
             dailyTotalNanoUSD: c.daily_total_nano_usd, monthlyTotalNanoUSD: c.monthly_total_nano_usd,
             violations: try copyMessages(count: c.n_violations, c.violations, field: "violations"),
             alerts: try copyMessages(count: c.n_alerts, c.alerts, field: "alerts"),
-            duplicate: c.duplicate != 0, occurredAtUnixMs: c.occurred_at_unix_ms
+            duplicate: c.duplicate != 0, occurredAtUnixMs: c.occurred_at_unix_ms,
+            billingPeriod: try copyString(c.billing_period, field: "billing_period"),
+            reservationOutcome: try copyEnum(c.reservation_outcome, as: ReservationOutcome.self, field: "reservation_outcome")
         )
     }
 
@@ -471,6 +473,8 @@ extension LogUsageResponse: WireMessage, CMessageEncodable {
         (c.n_alerts, c.alerts) = arena.messages(alerts)
         c.duplicate = cBool(duplicate)
         c.occurred_at_unix_ms = occurredAtUnixMs
+        c.billing_period = arena.cString(billingPeriod)
+        c.reservation_outcome = cEnum(reservationOutcome)
         return c
     }
 }
@@ -524,7 +528,9 @@ extension BillingRecord: CMessageEncodable {
             tier: try copyString(c.tier, field: "tier"), messagesUsed: c.messages_used, tokensUsed: c.tokens_used,
             apiCostNanoUSD: c.api_cost_nano_usd, baseChargeNanoUSD: c.base_charge_nano_usd,
             overageChargeNanoUSD: c.overage_charge_nano_usd, totalChargeNanoUSD: c.total_charge_nano_usd,
-            paid: c.paid != 0, generatedAtUnixMs: c.generated_at_unix_ms, preview: c.preview != 0
+            paid: c.paid != 0, generatedAtUnixMs: c.generated_at_unix_ms, preview: c.preview != 0,
+            voidReason: try copyString(c.void_reason, field: "void_reason"), voidedAtUnixMs: c.voided_at_unix_ms,
+            voidedByUID: c.voided_by_uid
         )
     }
 
@@ -542,6 +548,9 @@ extension BillingRecord: CMessageEncodable {
         c.paid = cBool(paid)
         c.generated_at_unix_ms = generatedAtUnixMs
         c.preview = cBool(preview)
+        c.void_reason = arena.cString(voidReason)
+        c.voided_at_unix_ms = voidedAtUnixMs
+        c.voided_by_uid = voidedByUID
         return c
     }
 }

@@ -9,6 +9,8 @@ extension MethodPath {
     public static let generateBillingBatch = "/tokengate.v1.BudgetService/GenerateBillingBatch"
     /// `MarkPaid`: mark a stored billing record paid (admin).
     public static let markPaid = "/tokengate.v1.BudgetService/MarkPaid"
+    /// `VoidBilling`: void a stored billing record, with a reason (admin, issue 17).
+    public static let voidBilling = "/tokengate.v1.BudgetService/VoidBilling"
     /// `GetShopView`: one shop's billing dashboard.
     public static let getShopView = "/tokengate.v1.BudgetService/GetShopView"
     /// `GetStatistics`: totals, by operation and by shop, over a filter.
@@ -32,7 +34,7 @@ extension MethodPath {
 
     /// The paths above, in schema order.
     public static let reports = [
-        listBillingRecords, generateBillingBatch, markPaid, getShopView, getStatistics, getMonthlySummary,
+        listBillingRecords, generateBillingBatch, markPaid, voidBilling, getShopView, getStatistics, getMonthlySummary,
         getMonthlyReport, getHighCostShops, getProjections, queryUsageLogs, exportUsageCSV, listAlerts, watchAlerts,
     ]
 }

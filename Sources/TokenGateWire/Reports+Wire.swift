@@ -122,7 +122,7 @@ extension GenerateBillingBatchResponse: WireMessage, CMessageEncodable {
         self.init(
             generated: c.generated, alreadyStored: c.already_stored,
             records: try copyMessages(count: c.n_records, c.records, field: "records"),
-            totalChargeNanoUSD: c.total_charge_nano_usd
+            totalChargeNanoUSD: c.total_charge_nano_usd, quiet: c.quiet
         )
     }
 
@@ -132,6 +132,68 @@ extension GenerateBillingBatchResponse: WireMessage, CMessageEncodable {
         c.already_stored = alreadyStored
         (c.n_records, c.records) = arena.messages(records)
         c.total_charge_nano_usd = totalChargeNanoUSD
+        c.quiet = quiet
+        return c
+    }
+}
+
+extension VoidBillingRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.VoidBillingRequest`.
+    public static let protoName = "tokengate.v1.VoidBillingRequest"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "void_billing")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__VoidBillingRequest {
+        var c = Tokengate__V1__VoidBillingRequest()
+        tokengate__v1__void_billing_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__VoidBillingRequest) throws(FieldError) {
+        self.init(
+            shopID: try copyString(c.shop_id, field: "shop_id"), period: try copyString(c.period, field: "period"),
+            reason: try copyString(c.reason, field: "reason"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__VoidBillingRequest {
+        var c = Self.cEmpty()
+        c.shop_id = arena.cString(shopID)
+        c.period = arena.cString(period)
+        c.reason = arena.cString(reason)
+        return c
+    }
+}
+
+extension VoidBillingResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.VoidBillingResponse`.
+    public static let protoName = "tokengate.v1.VoidBillingResponse"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "void_billing_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__VoidBillingResponse {
+        var c = Tokengate__V1__VoidBillingResponse()
+        tokengate__v1__void_billing_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__VoidBillingResponse) throws(FieldError) {
+        guard let record: BillingRecord = try copyMessage(c.record, field: "record") else {
+            throw FieldError(field: "record", problem: .missing)
+        }
+        self.init(record: record)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__VoidBillingResponse {
+        var c = Self.cEmpty()
+        c.record = arena.message(record)
         return c
     }
 }
@@ -983,8 +1045,35 @@ extension PaidMark: CMessageEncodable {
     }
 }
 
+extension VoidMark: CMessageEncodable {
+    static let protoName = "tokengate.v1.VoidRecord"
+
+    static func cEmpty() -> Tokengate__V1__VoidRecord {
+        var c = Tokengate__V1__VoidRecord()
+        tokengate__v1__void_record__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__VoidRecord) throws(FieldError) {
+        self.init(
+            shopID: try copyString(c.shop_id, field: "shop_id"), period: try copyString(c.period, field: "period"),
+            reason: try copyString(c.reason, field: "reason"), voidedAtUnixMs: c.voided_at_unix_ms,
+            voidedByUID: c.voided_by_uid)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__VoidRecord {
+        var c = Self.cEmpty()
+        c.shop_id = arena.cString(shopID)
+        c.period = arena.cString(period)
+        c.reason = arena.cString(reason)
+        c.voided_at_unix_ms = voidedAtUnixMs
+        c.voided_by_uid = voidedByUID
+        return c
+    }
+}
+
 extension Fact {
-    /// Decodes the alert and paid-mark cases of a `FactRecord` (called from `init(copying:)`).
+    /// Decodes the alert, paid-mark and void cases of a `FactRecord` (called from `init(copying:)`).
     static func reportFact(copying c: Tokengate__V1__FactRecord) throws(FieldError) -> Fact? {
         switch c.fact_case {
         case TOKENGATE__V1__FACT_RECORD__FACT_ALERT:
@@ -997,6 +1086,11 @@ extension Fact {
                 throw FieldError(field: "paid_mark", problem: .missing)
             }
             return .paidMark(mark)
+        case TOKENGATE__V1__FACT_RECORD__FACT_VOID_RECORD:
+            guard let mark: VoidMark = try copyMessage(c.void_record, field: "void_record") else {
+                throw FieldError(field: "void_record", problem: .missing)
+            }
+            return .voidMark(mark)
         default:
             return nil
         }

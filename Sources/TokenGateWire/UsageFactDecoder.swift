@@ -46,7 +46,7 @@ enum UsageFactDecoder {
         var reader = reader
         var seen: UInt32 = 0
         while reader.offset < reader.end {
-            guard let (field, type) = reader.key(fieldsMax: 13, seen: &seen) else { return false }
+            guard let (field, type) = reader.key(fieldsMax: 14, seen: &seen) else { return false }
             switch (field, type) {
             case (1...6, lengthDelimited):
                 guard let string = reader.asciiRange() else { return false }
@@ -68,6 +68,9 @@ enum UsageFactDecoder {
                 case 11: event.costNanoUSD = Int64(bitPattern: value)
                 default: event.recordedAtUnixMs = Int64(bitPattern: value)
                 }
+            case (14, lengthDelimited):
+                guard let string = reader.asciiRange() else { return false }
+                event.billingPeriod = string
             case (12, lengthDelimited):
                 guard let length = reader.length(),
                     let decoded = usageMetadata(PlainProtoReader(reader.bytes, offset: reader.offset, end: reader.offset + length))

@@ -27,9 +27,11 @@ let adminCommands: [Command] = [
     },
     Command(
         name: "tiers",
-        synopsis: "tiers list | tiers set NAME [--fee X] [--included N|unlimited] [--overage X] [--cap X|none] [--self-serve yes|no] [--rpm N] [--tpm N]",
-        summary: "list pricing tiers or create / change one (UpsertTier); options not given keep their values",
-        options: ["--fee", "--included", "--overage", "--cap", "--self-serve", "--rpm", "--tpm"], switches: []
+        synopsis: "tiers list | tiers set NAME [--fee X] [--included N|unlimited] [--overage X] [--cap X|none] [--self-serve yes|no] "
+            + "[--rpm N] [--tpm N] [--effective-from 2026-11-01T00:00:00Z]",
+        summary: "list pricing tiers or create / change one (UpsertTier); options not given keep their values; "
+            + "terms apply from now, or backdated into months not yet billed on the tier",
+        options: ["--fee", "--included", "--overage", "--cap", "--self-serve", "--rpm", "--tpm", "--effective-from"], switches: []
     ) { arguments, client in
         switch try subcommand(arguments, ["list", "set"]) {
         case "list": return describeTiers(try await client.getConfiguration())
@@ -39,11 +41,13 @@ let adminCommands: [Command] = [
         }
     },
     Command(
-        name: "shop-tier", synopsis: "shop-tier SHOP TIER", summary: "put SHOP on TIER for billing and rate limits (AssignShopTier)",
-        options: [], switches: []
+        name: "shop-tier", synopsis: "shop-tier SHOP TIER [--effective-from 2026-11-01T00:00:00Z]",
+        summary: "put SHOP on TIER for billing and rate limits (AssignShopTier), from now or backdated into a month not yet billed",
+        options: ["--effective-from"], switches: []
     ) { arguments, client in
         let response = try await client.assignShopTier(
-            .init(shopID: try arguments.positional(0, "SHOP"), tier: try arguments.positional(1, "TIER")))
+            .init(shopID: try arguments.positional(0, "SHOP"), tier: try arguments.positional(1, "TIER"),
+                  effectiveFromUnixMs: try arguments.time("--effective-from")))
         var report = Report()
         report.add("shop_id", response.shopID)
         report.add("tier", response.tier)
@@ -207,7 +211,8 @@ func tierRequest(_ arguments: Arguments, current: GetConfigurationResponse) thro
             requestsPerMinute: try arguments.unsigned32("--rpm", default: present.requestsPerMinute),
             tokensPerMinute: try arguments.unsigned("--tpm", default: present.tokensPerMinute))
     }
-    return UpsertTierRequest(tier: TierSettings(tier: tier, rateLimit: rate))
+    return UpsertTierRequest(
+        tier: TierSettings(tier: tier, rateLimit: rate), effectiveFromUnixMs: try arguments.time("--effective-from"))
 }
 
 func limitsRequest(_ arguments: Arguments, current: GetConfigurationResponse) throws -> SetLimitsRequest {

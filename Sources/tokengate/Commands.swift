@@ -16,7 +16,7 @@ struct Command {
 private let usageOptions: Set<String> = ["--op", "--model", "--input-tokens", "--output-tokens"]
 
 /// Every verb, in help order. Each feature area contributes its verbs from its own file.
-let commands: [Command] = gateCommands + adminCommands + reportCommands + storageCommands + opsCommands
+let commands: [Command] = gateCommands + adminCommands + reportCommands + storageCommands + deadLetterCommands + opsCommands
 
 /// The verbs of the hot RPCs and health.
 let gateCommands: [Command] = [
@@ -134,6 +134,8 @@ func describe(_ response: LogUsageResponse) -> Report {
     report.addMoney("cost", response.costNanoUSD)
     report.addMoney("daily_total", response.dailyTotalNanoUSD)
     report.addMoney("monthly_total", response.monthlyTotalNanoUSD)
+    report.add("billing_period", response.billingPeriod)
+    report.add("reservation_outcome", response.reservationOutcome.description)
     report.addList("violations", response.violations.map(\.message), json: response.violations.map { violation in
         .object([("kind", .string(violation.kind.description)), ("limit", .uint(violation.limit)),
                  ("actual", .uint(violation.actual)), ("message", .string(violation.message))])

@@ -20,16 +20,17 @@ private let billingCommands: [Command] = [
     },
     Command(
         name: "bill-all", synopsis: "bill-all --period YYYY-MM",
-        summary: "store the bill of every shop with usage in an ended month (GenerateBillingBatch, admin)",
+        summary: "store the bill of every shop with usage or a tier in an ended month, quiet ones included (GenerateBillingBatch, admin)",
         options: ["--period"], switches: []
     ) { arguments, client in
         let response = try await client.generateBillingBatch(.init(period: try requiredPeriod(arguments)))
         var report = describeRecords(response.records)
         let heading = "generated \(response.generated), already stored \(response.alreadyStored), "
-            + "total charge \(Money.formatUSD(response.totalChargeNanoUSD))"
+            + "quiet (no usage, fee only) \(response.quiet), total charge \(Money.formatUSD(response.totalChargeNanoUSD))"
         report.humanText = heading + "\n\n" + (report.humanText ?? "")
         report.add("generated", response.generated)
         report.add("already_stored", response.alreadyStored)
+        report.add("quiet", response.quiet)
         report.addMoney("total_charge", response.totalChargeNanoUSD)
         return report
     },
@@ -38,6 +39,18 @@ private let billingCommands: [Command] = [
         options: ["--period"], switches: []
     ) { arguments, client in
         let response = try await client.markPaid(.init(shopID: try arguments.positional(0, "SHOP"), period: try requiredPeriod(arguments)))
+        return describe(response.record)
+    },
+    Command(
+        name: "void", synopsis: "void SHOP --period YYYY-MM --reason TEXT",
+        summary: "void a stored bill, kept beside its reissue; the month can be billed again (VoidBilling, admin)",
+        options: ["--period", "--reason"], switches: []
+    ) { arguments, client in
+        guard let reason = arguments.string("--reason"), !reason.isEmpty else {
+            throw UsageError(message: "--reason TEXT is required: say why the bill is voided")
+        }
+        let response = try await client.voidBilling(
+            .init(shopID: try arguments.positional(0, "SHOP"), period: try requiredPeriod(arguments), reason: reason))
         return describe(response.record)
     },
 ]
@@ -335,11 +348,12 @@ private func describeRecords(_ records: [BillingRecord]) -> Report {
     var report = Report()
     report.addJSON("records", .array(records.map { .object(recordJSON($0)) }), human: "")
     report.humanText = Table(
-        headers: ["shop", "period", "tier", "messages", "api_cost", "base", "overage", "total", "paid"],
+        headers: ["shop", "period", "tier", "messages", "api_cost", "base", "overage", "total", "paid", "void"],
         rows: records.map { record in
             [record.shopID, record.period, record.tier, grouped(record.messagesUsed), Money.formatUSD(record.apiCostNanoUSD),
              Money.formatUSD(record.baseChargeNanoUSD), Money.formatUSD(record.overageChargeNanoUSD),
-             Money.formatUSD(record.totalChargeNanoUSD), record.paid ? "yes" : "no"]
+             Money.formatUSD(record.totalChargeNanoUSD), record.paid ? "yes" : "no",
+             record.isVoid ? "VOID \(UTCCalendar.iso8601(record.voidedAtUnixMs)) uid \(record.voidedByUID): \(record.voidReason)" : "-"]
         }, rightAligned: [3, 4, 5, 6, 7]
     ).render()
     return report
@@ -350,7 +364,9 @@ private func recordJSON(_ record: BillingRecord) -> [(String, JSON)] {
      ("messages_used", .uint(record.messagesUsed)), ("tokens_used", .uint(record.tokensUsed)),
      ("api_cost_nano_usd", .int(record.apiCostNanoUSD)), ("base_charge_nano_usd", .int(record.baseChargeNanoUSD)),
      ("overage_charge_nano_usd", .int(record.overageChargeNanoUSD)), ("total_charge_nano_usd", .int(record.totalChargeNanoUSD)),
-     ("paid", .bool(record.paid)), ("generated_at_unix_ms", .int(record.generatedAtUnixMs))]
+     ("paid", .bool(record.paid)), ("generated_at_unix_ms", .int(record.generatedAtUnixMs)),
+     ("void", .bool(record.isVoid)), ("void_reason", .string(record.voidReason)),
+     ("voided_at_unix_ms", .int(record.voidedAtUnixMs)), ("voided_by_uid", .uint(UInt64(record.voidedByUID)))]
 }
 
 private func describe(_ record: BillingRecord) -> Report {
@@ -365,6 +381,11 @@ private func describe(_ record: BillingRecord) -> Report {
     report.addMoney("overage_charge", record.overageChargeNanoUSD)
     report.addMoney("total_charge", record.totalChargeNanoUSD)
     report.add("paid", record.paid)
+    if record.isVoid {
+        report.add("void_reason", record.voidReason)
+        report.add("voided_at", UTCCalendar.iso8601(record.voidedAtUnixMs))
+        report.add("voided_by_uid", UInt64(record.voidedByUID))
+    }
     return report
 }
 

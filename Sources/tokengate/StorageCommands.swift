@@ -3,6 +3,7 @@
 // with no daemon and no socket, and report the records, the sequence range and the first
 // problem with its file and byte offset. Exit 0 when everything verifies, 1 on corruption.
 import Foundation
+import TokenGateClient
 import TokenGateStore
 
 /// What an offline verb prints and the exit code it ends with.
@@ -75,4 +76,46 @@ private func outcome(_ verified: VerifyReport, path: String) -> OfflineOutcome {
     report.add("problem", verified.problem ?? "-")
     report.addList("warnings", verified.warnings, json: verified.warnings.map { .string($0) })
     return OfflineOutcome(report: report, exitCode: verified.ok ? 0 : 1)
+}
+
+/// The client spool's dead-letter file (TokenGateClient `TokenGateClient.deadLetterFileName`).
+let deadLetterCommands: [Command] = [
+    Command(
+        name: "dead-letters", synopsis: "dead-letters SPOOL_DIR",
+        summary: "list the spooled usage events the daemon refused for good (malformed), from a client's spool directory, offline"
+    ) { arguments in
+        let directory = try arguments.positional(0, "SPOOL_DIR")
+        let path = directory + "/" + TokenGateClient.deadLetterFileName
+        var report = Report()
+        report.add("path", path)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            report.add("count", UInt64(0))
+            report.addList("events", [], json: [])
+            return OfflineOutcome(report: report, exitCode: 0)
+        }
+        var lines: [String] = []
+        var events: [JSON] = []
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where !line.isEmpty {
+            lines.append(String(line))
+            // A torn last line (a crash mid-write) is shown as text.
+            events.append((try? JSONValue.parse(Array(line.utf8))).map(JSON.init) ?? .string(String(line)))
+        }
+        report.add("count", UInt64(lines.count))
+        report.addList("events", lines, json: events)
+        return OfflineOutcome(report: report, exitCode: 0)
+    },
+]
+
+extension JSON {
+    /// A parsed JSON value, numbers kept as integers when they are.
+    init(_ value: JSONValue) {
+        switch value {
+        case .object(let members): self = .object(members.map { ($0.key, JSON($0.value)) })
+        case .array(let items): self = .array(items.map(JSON.init))
+        case .string(let text): self = .string(text)
+        case .number(let text): self = Int64(text).map(JSON.int) ?? .string(text)
+        case .bool(let flag): self = .bool(flag)
+        case .null: self = .string("")
+        }
+    }
 }

@@ -11,6 +11,7 @@ let usage = """
                       [--metrics-listen ADDR:PORT [--metrics-listen-any]]
                       [--high-cost-check-at HH:MM] [--high-cost-threshold-usd X]
                       [--snapshot-every-records N] [--snapshot-every-seconds S] [--retention-months M]
+                      [--billing-grace-hours N]
 
     Serves TokenGate's BudgetService on a Unix socket, with embedded defaults (prices, limits,
     tiers); no config file is needed.
@@ -73,6 +74,10 @@ let usage = """
       --retention-months M
                          keep raw usage events for M months (2...1200, default: 13); older ones are
                          dropped at snapshot time, their monthly totals and billing records kept
+      --billing-grace-hours N
+                         a final bill of a month is possible only N hours after it ended, so that
+                         spools and restarts around midnight land their usage first (0...8760,
+                         default: 24; overrides the config file's billing_grace_hours)
       --version          print the version
       -h, --help         print this help
 
@@ -149,6 +154,12 @@ while let argument = arguments.popFirst() {
             die("--retention-months must be \(range.lowerBound)...\(range.upperBound), not '\(text)'")
         }
         options.retentionMonths = months
+    case "--billing-grace-hours":
+        let text = value(for: argument)
+        guard let hours = UInt64(text), hours <= Configuration.billingGraceHoursMax else {
+            die("--billing-grace-hours must be 0...\(Configuration.billingGraceHoursMax), not '\(text)'")
+        }
+        options.billingGraceHours = hours
     case "--version":
         print("tokengated \(TokenGateVersion.current)")
         exit(0)

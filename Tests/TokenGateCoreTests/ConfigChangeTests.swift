@@ -165,7 +165,8 @@ final class ConfigChangeTests: XCTestCase {
         case 4:
             var settings = TierSettings(tier: base.tiers[tier]!, rateLimit: random.next() % 2 == 0 ? nil : rate)
             settings.tier.monthlyFeeNanoUSD = Int64(random.next() % 3) * usd("1")
-            return .upsertTier(.init(tier: settings))
+            // One effective time, so that later changes of the same version replace earlier ones.
+            return .upsertTier(.init(tier: settings, effectiveFromUnixMs: now))
         case 5: return .setShadowMode(.init(shopID: ["", shop][pick(2, &random)], enabled: random.next() % 2 == 0))
         case 6: return .setUnknownShopPolicy(.init(policy: random.next() % 2 == 0 ? .deny : .defaultTier))
         default: return .setOptimizationRules(.init(rules: OptimizationRules(

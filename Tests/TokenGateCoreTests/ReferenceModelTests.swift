@@ -58,14 +58,20 @@ private enum Numbers {
 
 /// The naive model: lists, linear scans, no indexes, no caches, no saturating tricks.
 private struct Reference {
-    struct Event { var id: String, at: Int64, month: String, cost: Int64, input: UInt64, output: UInt64, operation: String }
+    /// `billedIn`: the bill it landed on (its month, or the first later one not yet billed).
+    struct Event {
+        var id: String, at: Int64, month: String, cost: Int64, input: UInt64, output: UInt64, operation: String, billedIn: String
+    }
     struct Hold { var amount: Int64, expires: Int64 }
     /// A leaky bucket: `content` (cost × 60,000 per call) as of `at`, draining `rate` per ms.
     struct Bucket { var content: Int64, at: Int64, rate: Int64 }
     var events: [Event] = []
     var holds: [String: Hold] = [:]
     var ended: [String: (how: String, eventID: String, at: Int64)] = [:]
-    var tier: String?
+    /// Tier assignments (from, tier) in order of effect; `tier` is the one in effect now.
+    var tierHistory: [(from: Int64, tier: String)] = []
+    var tier: String? { tierHistory.last?.tier }
+    func tier(at time: Int64) -> String { tierHistory.last { $0.from <= time }?.tier ?? "tiny" }
     var billed: [String: BillingRecord] = [:]
     var nextReservation = 0
     var denyUnknown: Bool
@@ -98,6 +104,13 @@ private struct Reference {
     static func month(ofDay day: Int64) -> String {
         monthStarts.last { $0.day <= day }!.text
     }
+    /// The first millisecond after month "YYYY-MM".
+    static func monthEnd(_ text: String) -> Int64 {
+        let index = monthStarts.firstIndex { $0.text == text }!
+        return monthStarts[index + 1].day * 86_400_000
+    }
+    /// A final bill waits 24 hours after its month (the default grace period).
+    static let graceMs: Int64 = 86_400_000
     static func day(_ ms: Int64) -> Int64 { ms / 86_400_000 }
     static func month(_ ms: Int64) -> String { month(ofDay: day(ms)) }
 
@@ -113,7 +126,8 @@ private struct Reference {
         let month = Self.month(now)
         return events.filter { $0.month == month }.reduce(0) { $0 + $1.cost }
     }
-    func messages(_ month: String) -> Int { events.filter { $0.month == month }.count }
+    /// Messages on `month`'s bill (late events of billed months land on a later one).
+    func messages(_ month: String) -> Int { events.filter { $0.billedIn == month }.count }
     func live(_ now: Int64) -> [Hold] { holds.values.filter { now < $0.expires } }
     func held(_ now: Int64) -> Int64 { live(now).reduce(0) { $0 + $1.amount } }
 
@@ -175,8 +189,23 @@ private struct Reference {
         return (false, limit.rpm == 0 && limit.tpm == 0 ? nil : (requests, tokenBucket))
     }
 
-    func charges(_ tierName: String, _ messages: Int64) -> (base: Int64, overage: Int64, total: Int64) {
-        let t = tiers[tierName]!
+    /// Versions of tier terms (from, numbers) once changed at run time; `tiers` is the latest.
+    var tierVersions: [String: [(from: Int64, numbers: Numbers.TierNumbers)]] = [:]
+    func terms(_ name: String, at time: Int64) -> Numbers.TierNumbers {
+        guard let versions = tierVersions[name], !versions.isEmpty else { return tiers[name]! }
+        return versions.last { $0.from <= time }?.numbers ?? versions[0].numbers
+    }
+    mutating func setTerms(_ name: String, _ numbers: Numbers.TierNumbers, from: Int64) {
+        var versions = tierVersions[name] ?? [(0, tiers[name]!)]
+        versions.removeAll { $0.from == from }
+        versions.append((from, numbers))
+        versions.sort { $0.from < $1.from }
+        tierVersions[name] = versions
+        tiers[name] = versions.last!.numbers
+    }
+
+    func charges(_ tierName: String, _ messages: Int64, at time: Int64) -> (base: Int64, overage: Int64, total: Int64) {
+        let t = terms(tierName, at: time)
         let overage = t.included.map { max(0, messages - $0) * t.overage } ?? 0
         let total = t.cap.map { min(t.fee + overage, $0) } ?? t.fee + overage
         return (t.fee, overage, total)
@@ -200,9 +229,9 @@ final class ReferenceModelTests: XCTestCase {
         let expected: Set<String> = [
             "gate ALLOW", "gate DAILY_CAP_REACHED", "gate MONTHLY_CAP_REACHED", "gate TIER_SPEND_CAP_REACHED",
             "gate MESSAGE_TOKEN_LIMIT", "gate UNKNOWN_SHOP", "gate shadow", "gate warning", "gate reserved",
-            "usage record", "usage duplicate", "usage future", "usage billed month", "usage settled twice", "usage settles",
+            "usage record", "usage duplicate", "usage conflict", "usage future", "usage billed month", "usage settled twice", "usage settles",
             "usage violation", "usage alert", "release ok", "release FAILED_PRECONDITION", "release NOT_FOUND",
-            "billing store", "billing existing", "billing preview", "billing open", "billing unknown shop",
+            "billing store", "billing existing", "billing preview", "billing open", "billing grace", "tier backdated", "tier terms backdated", "billing under the month's tier", "billing unknown shop",
             "gate RATE_LIMITED", "gate shadow RATE_LIMITED", "usage duplicate rejudged", "config limits", "config price",
             "config shadow", "config unknown shops", "config tier", "config tier rate", "config shop rate",
         ]
@@ -216,6 +245,7 @@ final class ReferenceModelTests: XCTestCase {
         var real = ShopState(shopID: "shop")
         var ref = Reference(denyUnknown: seed % 3 == 0, shadowGlobal: seed % 5 == 0)
         var firstResponses: [String: LogUsageResponse] = [:]
+        var firstRequests: [String: (request: LogUsageRequest, at: Int64)] = [:]
         var issued: [String] = []
         var now = utc(2026, 1, 30, 20)
         var counter = 0
@@ -232,7 +262,7 @@ final class ReferenceModelTests: XCTestCase {
                 ok = gateStep(&real, &ref, config, now, &random, &issued, expect)
             case 35..<65:
                 counter += 1
-                ok = usageStep(&real, &ref, config, now, &random, issued, &firstResponses, "e\(counter)", expect)
+                ok = usageStep(&real, &ref, config, now, &random, issued, &firstResponses, &firstRequests, "e\(counter)", expect)
             case 65..<75:
                 ok = releaseStep(&real, &ref, now, &random, issued, expect)
             case 75..<92:
@@ -241,9 +271,14 @@ final class ReferenceModelTests: XCTestCase {
             case 92..<95:
                 ok = configStep(&config, &ref, now, &random, expect)
             case 95..<97:
+                // Now, or backdated up to 40 days (as the ledger allows: not into a billed month).
                 let tier = random.next() % 2 == 0 ? "tiny" : "big"
-                real.apply(.tierAssignment(shopID: "shop", tier: tier))
-                ref.tier = tier
+                let from = random.next() % 3 == 0 ? now - Int64(random.next() % 3_456_000_000) : now
+                if ref.billed.keys.contains(where: { Reference.monthEnd($0) > from }) { break }
+                real.apply(.tierAssignment(shopID: "shop", tier: tier, effectiveFromUnixMs: from))
+                ref.tierHistory.removeAll { $0.from >= from }
+                ref.tierHistory.append((from, tier))
+                if from < now { seen.insert("tier backdated") }
             default:
                 ok = billingStep(&real, &ref, config, now, &random, expect)
             }
@@ -329,11 +364,14 @@ final class ReferenceModelTests: XCTestCase {
 
     /// A random LogUsage: sometimes a repeated event id, a reservation id (issued or not), a
     /// time in the past days or slightly in the future, any model and operation.
-    private func randomUsage(_ ref: Reference, _ now: Int64, _ random: inout SplitMix64, _ issued: [String], _ newID: String)
-        -> LogUsageRequest
-    {
+    private func randomUsage(
+        _ ref: Reference, _ now: Int64, _ random: inout SplitMix64, _ issued: [String], _ newID: String,
+        _ firstRequests: [String: (request: LogUsageRequest, at: Int64)]
+    ) -> LogUsageRequest {
         let repeated = !ref.events.isEmpty && random.next() % 100 < 15
         let eventID = repeated ? ref.events[Int(random.next() % UInt64(ref.events.count))].id : newID
+        // Half the repeats are a retry (the same request again), half a client bug (same id, other content).
+        if repeated, random.next() % 2 == 0, let first = firstRequests[eventID] { return first.request }
         let roll = random.next() % 100
         let reservation = roll < 40 && !issued.isEmpty ? issued[Int(random.next() % UInt64(issued.count))] : roll < 45 ? "zz" : ""
         let timeRoll = random.next() % 100
@@ -349,9 +387,10 @@ final class ReferenceModelTests: XCTestCase {
 
     private func usageStep(
         _ real: inout ShopState, _ ref: inout Reference, _ config: Configuration, _ now: Int64, _ random: inout SplitMix64,
-        _ issued: [String], _ firstResponses: inout [String: LogUsageResponse], _ newID: String, _ expect: Expect
+        _ issued: [String], _ firstResponses: inout [String: LogUsageResponse],
+        _ firstRequests: inout [String: (request: LogUsageRequest, at: Int64)], _ newID: String, _ expect: Expect
     ) -> Bool {
-        let request = randomUsage(ref, now, &random, issued, newID)
+        let request = randomUsage(ref, now, &random, issued, newID, firstRequests)
         let (eventID, reservation) = (request.eventID, request.reservationID)
         let result = Result { () throws(TokenGateError) in try real.planUsage(request, config: config, now: now) }
         func refused(_ code: StatusCode, _ outcome: String) -> Bool {
@@ -359,7 +398,29 @@ final class ReferenceModelTests: XCTestCase {
             seen.insert("usage \(outcome)")
             return true
         }
-        if let first = firstResponses[eventID], let event = ref.events.first(where: { $0.id == eventID }) {
+        if let first = firstResponses[eventID], let event = ref.events.first(where: { $0.id == eventID }),
+            let sent = firstRequests[eventID]
+        {
+            // The same request (as the client sent it) is a retry; anything else is refused,
+            // naming the first field that differs. A time sent as 0 was the time it arrived.
+            let old = sent.request
+            func sameTime(_ a: Int64, _ b: Int64) -> Bool {
+                a == b || (a == 0 && b == sent.at) || (b == 0 && a == sent.at)
+            }
+            let differing: String? =
+                request.operationType != old.operationType ? "operation_type"
+                : request.model != old.model ? "model"
+                : request.inputTokens != old.inputTokens ? "input_tokens"
+                : request.outputTokens != old.outputTokens ? "output_tokens"
+                : request.cachedInputTokens != old.cachedInputTokens ? "cached_input_tokens"
+                : !sameTime(request.occurredAtUnixMs, old.occurredAtUnixMs) ? "occurred_at_unix_ms" : nil
+            if let differing {
+                guard case .failure(let error) = result, error.code == .alreadyExists,
+                    error.message.contains("with another \(differing) ")
+                else { return expect(false, "expected ALREADY_EXISTS naming \(differing), got \(result)") }
+                seen.insert("usage conflict")
+                return true
+            }
             guard case .success(.duplicate(let response)) = result else { return expect(false, "expected duplicate, got \(result)") }
             seen.insert("usage duplicate")
             // The first call's cost and totals; violations and alerts judged under today's limits.
@@ -378,11 +439,23 @@ final class ReferenceModelTests: XCTestCase {
         }
         let at = request.occurredAtUnixMs == 0 ? now : request.occurredAtUnixMs
         if request.occurredAtUnixMs > now + 5_000 { return refused(.invalidArgument, "future") }
-        if ref.billed[Reference.month(at)] != nil { return refused(.failedPrecondition, "billed month") }
-        if !reservation.isEmpty, let ending = ref.ending(reservation, now), ending.how == "settled", ending.eventID != eventID {
-            return refused(.failedPrecondition, "settled twice")
+        // Never refused for a billed month (it lands on the first later open bill) nor for its
+        // reservation (the outcome says what became of it).
+        var billedIn = Reference.month(at)
+        while ref.billed[billedIn] != nil { billedIn = Reference.month(Reference.monthEnd(billedIn)) }
+        if billedIn != Reference.month(at) { seen.insert("usage billed month") }
+        let outcome: ReservationOutcome =
+            reservation.isEmpty ? .none
+            : ref.holds[reservation].map { now < $0.expires } == true ? .settled
+            : ref.ending(reservation, now) != nil ? .alreadyEnded : .unknown
+        if let ending = ref.ending(reservation, now), ending.how == "settled", ending.eventID != eventID {
+            seen.insert("usage settled twice")
         }
         guard case .success(.record(let event, let response)) = result else { return expect(false, "expected record, got \(result)") }
+        var landed = expect(response.billingPeriod == billedIn, "billing period \(response.billingPeriod) vs \(billedIn)")
+        landed = landed && expect(event.billingPeriod == (billedIn == Reference.month(at) ? "" : billedIn), "event's bill")
+        landed = landed && expect(response.reservationOutcome == outcome, "outcome \(response.reservationOutcome) vs \(outcome)")
+        if !landed { return false }
 
         let wanted = ref.expectedUsage(request, at: at)
         var ok = expect(event.costNanoUSD == wanted.cost && response.costNanoUSD == wanted.cost, "cost \(event.costNanoUSD) vs \(wanted)")
@@ -399,9 +472,10 @@ final class ReferenceModelTests: XCTestCase {
         real.apply(.usage(event))
         real.settleReservation(id: reservation, byEvent: eventID, now: now)
         firstResponses[eventID] = response
+        firstRequests[eventID] = (request, now)
         ref.events.append(Reference.Event(
             id: eventID, at: at, month: Reference.month(at), cost: wanted.cost, input: request.inputTokens, output: request.outputTokens,
-            operation: request.operationType))
+            operation: request.operationType, billedIn: billedIn))
         if let hold = ref.holds[reservation], now < hold.expires {
             ref.holds[reservation] = nil
             ref.ended[reservation] = ("settled", eventID, now)
@@ -447,10 +521,17 @@ final class ReferenceModelTests: XCTestCase {
             (kind, mirror) = ("unknown shops", { $0.denyUnknown = deny })
         case 4:
             let (fee, cap): (Int64, Int64?) = (pick([1_000_000_000, 2_000_000_000]), pick([3_000_000_000, 5_000_000_000, nil]))
+            // Now, or backdated (as the ledger allows: into no month billed on this tier).
+            var from = pick([true, false, false]) ? now - Int64(random.next() % 3_456_000_000) : now
+            if ref.billed.keys.contains(where: { Reference.monthEnd($0) > from && ref.tier(at: Reference.monthEnd($0) - 1) == "tiny" }) {
+                from = now
+            }
             change = .upsertTier(.init(tier: TierSettings(tier: Tier(
                 name: "tiny", monthlyFeeNanoUSD: fee, includedMessages: 5, overagePerMessageNanoUSD: 250_000_000, maxMonthlySpendNanoUSD: cap,
-                selfServe: true))))
-            (kind, mirror) = ("tier", { $0.tiers["tiny"] = Numbers.TierNumbers(fee: fee, included: 5, overage: 250_000_000, cap: cap) })
+                selfServe: true)), effectiveFromUnixMs: from))
+            let numbers = Numbers.TierNumbers(fee: fee, included: 5, overage: 250_000_000, cap: cap)
+            if from < now { seen.insert("tier terms backdated") }
+            (kind, mirror) = ("tier", { $0.setTerms("tiny", numbers, from: from) })
         default:
             let (rpm, tpm): (Int64, Int64) = (pick([0, 2, 5]), pick([0, 8_000, 20_000]))
             let rate = RateLimit(requestsPerMinute: UInt32(rpm), tokensPerMinute: UInt64(tpm))
@@ -515,9 +596,17 @@ final class ReferenceModelTests: XCTestCase {
             seen.insert("billing open")
             return true
         }
-        let inPeriod = ref.events.filter { $0.month == period.text }
-        let tierName = ref.tier ?? "tiny"
-        let charges = ref.charges(tierName, Int64(inPeriod.count))
+        if !preview && now < Reference.monthEnd(period.text) + Reference.graceMs {
+            guard case .failure(let error) = result, error.code == .failedPrecondition, error.message.contains("grace period")
+            else { return expect(false, "in grace: \(result)") }
+            seen.insert("billing grace")
+            return true
+        }
+        let inPeriod = ref.events.filter { $0.billedIn == period.text }
+        // Terms of the month: the tier in effect at the period's last instant.
+        let tierName = ref.tier(at: Reference.monthEnd(period.text) - 1)
+        if tierName != (ref.tier ?? "tiny") { seen.insert("billing under the month's tier") }
+        let charges = ref.charges(tierName, Int64(inPeriod.count), at: Reference.monthEnd(period.text) - 1)
         let expected = BillingRecord(
             shopID: "shop", period: period.text, tier: tierName, messagesUsed: UInt64(inPeriod.count),
             tokensUsed: inPeriod.reduce(0) { $0 + $1.input + $1.output }, apiCostNanoUSD: inPeriod.reduce(0) { $0 + $1.cost },

@@ -59,10 +59,15 @@ final class ReservationTests: XCTestCase {
         assertThrows(.failedPrecondition, "was already settled by event 'e1'") { () throws(TokenGateError) in
             try state.releaseReservation(id: "r1", now: self.now + 20)
         }
-        // Another event cannot settle the same reservation; the same event is just a duplicate.
-        assertThrows(.failedPrecondition, "reservation 'r1' was already settled by event 'e1'") { () throws(TokenGateError) in
-            try state.planUsage(Fixture.usage("e2", reservation: "r1"), config: self.config, now: self.now + 30)
-        }
+        // Another event naming the same reservation is still recorded (the call happened): the
+        // outcome says the hold had already ended. The same event is just a duplicate.
+        let second = try state.log(Fixture.usage("e2", input: 10, reservation: "r1"), config: config, now: now + 30)
+        XCTAssertEqual(second.reservationOutcome, .alreadyEnded)
+        XCTAssertFalse(second.duplicate)
+        XCTAssertEqual(logged.reservationOutcome, .settled)
+        XCTAssertEqual(try state.log(Fixture.usage("e3", input: 10, reservation: "never-issued"), config: config, now: now + 31)
+            .reservationOutcome, .unknown)
+        XCTAssertEqual(try state.log(Fixture.usage("e4", input: 10), config: config, now: now + 32).reservationOutcome, .none)
         XCTAssertTrue(try state.log(Fixture.usage("e1", input: 1000, output: 300, reservation: "r1"), config: config, now: now + 40).duplicate)
     }
 

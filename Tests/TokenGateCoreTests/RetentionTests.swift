@@ -19,7 +19,7 @@ final class RetentionTests: XCTestCase {
         for (index, at) in [utc(2025, 7, 2), utc(2025, 7, 31)].enumerated() {
             _ = try shop.log(Fixture.usage("jul-\(index)", input: 2_000, at: at), config: config, now: at)
         }
-        _ = try shop.bill(.init(shopID: "shop", period: "2025-07"), config: config, now: utc(2025, 8, 1))
+        _ = try shop.bill(.init(shopID: "shop", period: "2025-07"), config: config, now: utc(2025, 8, 2))
         _ = try shop.log(Fixture.usage("nov-0", input: 100, at: Fixture.now), config: config, now: Fixture.now)
         return shop
     }

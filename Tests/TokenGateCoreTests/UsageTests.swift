@@ -25,7 +25,7 @@ final class UsageTests: XCTestCase {
         XCTAssertEqual(event.metadata.knowledgeBaseSize, 1500)
         XCTAssertEqual(response, LogUsageResponse(
             eventID: "evt-1", costNanoUSD: 1_121_100, dailyTotalNanoUSD: 1_121_100, monthlyTotalNanoUSD: 1_121_100,
-            occurredAtUnixMs: now))
+            occurredAtUnixMs: now, billingPeriod: MonthKey(unixMs: now).text, reservationOutcome: ReservationOutcome.none))
         XCTAssertNil(state.event(id: "evt-1"), "planning does not mutate")
         state.apply(.usage(event))
         XCTAssertEqual(state.event(id: "evt-1"), event)
@@ -77,14 +77,32 @@ final class UsageTests: XCTestCase {
         var state = ShopState(shopID: "shop")
         let first = try state.log(Fixture.usage("e1", input: 1000), config: config, now: now)
         _ = try state.log(Fixture.usage("e2", input: 2000), config: config, now: now)
-        // Retried later with different numbers: the first result is returned and nothing changes.
-        let again = try state.log(Fixture.usage("e1", input: 9999, output: 9), config: config, now: now + 60_000)
+        // Retried later, unchanged (occurred_at 0 stays 0): the first result is returned and nothing changes.
+        let again = try state.log(Fixture.usage("e1", input: 1000), config: config, now: now + 60_000)
         var expected = first
         expected.duplicate = true
+        expected.reservationOutcome = .unspecified  // the first call's outcome is not kept
         XCTAssertEqual(again, expected)
         XCTAssertEqual(again.dailyTotalNanoUSD, usd("1"), "the total as of the first call, not now")
         XCTAssertEqual(state.events.count, 2)
         XCTAssertEqual(state.spent(day: DayKey(unixMs: now)), usd("3"))
+        // The same id with other content is a client bug: ALREADY_EXISTS naming the first field that differs.
+        assertThrows(.alreadyExists, "with another input_tokens") { () throws(TokenGateError) in
+            try state.planUsage(Fixture.usage("e1", input: 9999, output: 9), config: self.config, now: self.now + 60_000)
+        }
+        assertThrows(.alreadyExists, "with another model") { () throws(TokenGateError) in
+            try state.planUsage(Fixture.usage("e1", input: 1000, model: "other"), config: self.config, now: self.now)
+        }
+        assertThrows(.alreadyExists, "with another occurred_at_unix_ms") { () throws(TokenGateError) in
+            try state.planUsage(Fixture.usage("e1", input: 1000, at: self.now - 1), config: self.config, now: self.now)
+        }
+        var otherMetadata = Fixture.usage("e1", input: 1000)
+        otherMetadata.metadata.messageLength = 7
+        assertThrows(.alreadyExists, "with another metadata") { () throws(TokenGateError) in
+            try state.planUsage(otherMetadata, config: self.config, now: self.now)
+        }
+        // The time it arrived, sent explicitly, is the same request as 0.
+        XCTAssertTrue(try state.log(Fixture.usage("e1", input: 1000, at: now), config: config, now: now + 1).duplicate)
         // Applying the same fact twice (log replay) is a no-op too.
         state.apply(.usage(state.event(id: "e1")!))
         XCTAssertEqual(state.events.count, 2)
@@ -100,13 +118,25 @@ final class UsageTests: XCTestCase {
         assertThrows(.invalidArgument, "occurred_at_unix_ms is -1") { () throws(TokenGateError) in
             try state.planUsage(Fixture.usage("past", at: -1), config: self.config, now: self.now)
         }
-        // Once October is billed, October usage is refused; November is fine.
+        // Once October is billed, October usage is still recorded (the tokens were spent): it
+        // lands on November's bill, and stays in October's reports.
         _ = try state.log(Fixture.usage("oct", input: 10, at: utc(2026, 10, 10)), config: config, now: now)
         _ = try state.bill(GenerateBillingRequest(shopID: "shop", period: "2026-10"), config: config, now: now)
-        assertThrows(.failedPrecondition, "falls in 2026-10, which is already billed") { () throws(TokenGateError) in
-            try state.planUsage(Fixture.usage("late", at: utc(2026, 10, 31, 23, 59, 59, 999)), config: self.config, now: self.now)
-        }
-        XCTAssertNoThrow(try state.planUsage(Fixture.usage("ok", at: utc(2026, 11, 1)), config: config, now: now))
+        let late = try state.log(Fixture.usage("late", input: 20, at: utc(2026, 10, 31, 23, 59, 59, 999)), config: config, now: now)
+        XCTAssertEqual(late.billingPeriod, "2026-11")
+        XCTAssertEqual(state.event(id: "late")?.billingPeriod, "2026-11")
+        let october = try MonthKey(parsing: "2026-10")
+        let november = try MonthKey(parsing: "2026-11")
+        XCTAssertEqual(state.aggregate(month: october).messages, 2, "reports group by when usage occurred")
+        XCTAssertEqual(state.billedAggregate(month: october).messages, 1)
+        XCTAssertEqual(state.billedAggregate(month: november).messages, 1)
+        XCTAssertEqual(try state.log(Fixture.usage("ok", at: utc(2026, 11, 1)), config: config, now: now).billingPeriod, "2026-11")
+        XCTAssertEqual(state.billedAggregate(month: november).messages, 2)
+        // A shop rebuilt from its durable facts (a snapshot) keeps the late event on November.
+        var rebuilt = ShopState(shopID: "shop")
+        for fact in state.durableFacts { rebuilt.apply(fact) }
+        XCTAssertEqual(rebuilt.billedAggregate(month: november), state.billedAggregate(month: november))
+        XCTAssertEqual(rebuilt.billedAggregate(month: october), state.billedAggregate(month: october))
         // A retry of an event already recorded in the billed month is still answered.
         XCTAssertTrue(try state.log(Fixture.usage("oct", input: 10, at: utc(2026, 10, 10)), config: config, now: now).duplicate)
     }

@@ -59,8 +59,8 @@ final class ClientResilienceTests: XCTestCase {
         // Exactly once: every id is known to the daemon, and each shop's spend is its events' cost.
         let verifier = daemon.client()
         for logged in all {
-            let again = try await verifier.logUsage(Self.event(id: logged.outcome.eventID, shop: logged.shop))
-            XCTAssertTrue(again.duplicate, "event \(logged.outcome.eventID) must be recorded")
+            let recorded = try await Self.isRecorded(verifier, id: logged.outcome.eventID, shop: logged.shop)
+            XCTAssertTrue(recorded, "event \(logged.outcome.eventID) must be recorded")
         }
         var counted = 0
         for shop in shops {
@@ -98,12 +98,59 @@ final class ClientResilienceTests: XCTestCase {
         XCTAssertEqual(left, 0)
         XCTAssertEqual(after.metrics.resentCount, 5)
         for id in ids {
-            let again = try await after.logUsage(Self.event(id: id, shop: "shop_disk"))
-            XCTAssertTrue(again.duplicate, "event \(id) must be recorded once")
+            let recorded = try await Self.isRecorded(after, id: id, shop: "shop_disk")
+            XCTAssertTrue(recorded, "event \(id) must be recorded once")
         }
         let verdict = try await after.canMakeRequest(.init(shopID: "shop_disk"))
         XCTAssertEqual(Self.dailyCapNanoUSD - verdict.dailyRemainingNanoUSD, 5 * Self.eventCostNanoUSD)
         after.shutdown()
+    }
+
+    /// Issue 17: a spooled event of a month billed meanwhile, or under a reservation that ended,
+    /// is recorded once (the tokens were spent); only a malformed one leaves the spool, into the
+    /// dead-letter file that `tokengate dead-letters` reads.
+    func testSpoolDropsNothingButMalformedEvents() async throws {
+        let daemon = try TestDaemon(arguments: ["--billing-grace-hours", "0"])
+        daemon.stop(signal: SIGTERM)
+        let thisMonth = MonthKey(unixMs: nowMs())
+        let lastMonth = thisMonth.previous
+        var configuration = TokenGateClient.Configuration(socketPath: daemon.socketPath)
+        configuration.spoolDirectory = daemon.directory + "/late-spool"
+        let before = try TokenGateClient(configuration: configuration)
+        var late = Self.event(id: "late-1", shop: "shop_late")
+        late.occurredAtUnixMs = lastMonth.endUnixMs - 1
+        var orphan = Self.event(id: "orphan-1", shop: "shop_late")
+        orphan.reservationID = "rsv-gone-1:shop_late"
+        var malformed = Self.event(id: "bad-1", shop: "shop_late")
+        malformed.model = "no-such-model"
+        for event in [late, orphan, malformed] {
+            guard case .spooled = try await before.logUsageOrSpool(event) else { return XCTFail("the daemon is down") }
+        }
+        before.shutdown()
+
+        try daemon.start()
+        // Last month is closed before the spool reaches the daemon.
+        let closed = try await daemon.client().generateBilling(.init(shopID: "shop_late", period: lastMonth.text))
+        XCTAssertEqual(closed.record.messagesUsed, 0)
+        let after = try TokenGateClient(configuration: configuration)
+        let left = await after.flushSpool(timeoutMs: 20_000)
+        XCTAssertEqual(left, 0)
+        XCTAssertEqual(after.metrics.resentCount, 2, "the late and the orphaned event were recorded")
+        XCTAssertEqual(after.metrics.spoolRejectedCount, 1, "only the malformed one was refused")
+        let bill = try await after.generateBilling(.init(shopID: "shop_late", period: thisMonth.text, preview: true))
+        XCTAssertEqual(bill.record.messagesUsed, 2, "the late event landed on this month's bill")
+        let again = try await after.generateBilling(.init(shopID: "shop_late", period: lastMonth.text))
+        XCTAssertEqual(again.record, closed.record, "the final bill did not change")
+        after.shutdown()
+
+        let letters = try TestDaemon.runCLI(["dead-letters", daemon.directory + "/late-spool", "--json"])
+        XCTAssertEqual(letters.exitCode, 0, letters.stderr)
+        let report = try parseJSONObject(letters.stdout)
+        XCTAssertEqual(report["count"] as? Int, 1)
+        let first = (report["events"] as? [[String: Any]])?.first
+        XCTAssertEqual(first?["event_id"] as? String, "bad-1")
+        XCTAssertEqual(first?["model"] as? String, "no-such-model")
+        XCTAssertEqual(first?["code"] as? String, "NOT_FOUND")
     }
 
     func testGatePolicyLeavesRealAnswersAndCallerErrorsAlone() async throws {
@@ -169,6 +216,24 @@ final class ClientResilienceTests: XCTestCase {
         private let count = Mutex(0)
         func add() { count.withLock { $0 += 1 } }
         var value: Int { count.withLock { $0 } }
+    }
+
+    /// Whether the daemon holds event `id`: a re-send of it is a duplicate, or (the client
+    /// stamped the event's time before its first send) refused as the same id with another
+    /// occurred_at. An unknown id would be recorded anew (`duplicate` false).
+    static func isRecorded(_ client: TokenGateClient, id: String, shop: String) async throws -> Bool {
+        let result: Result<LogUsageResponse, TokenGateError>
+        do {
+            result = .success(try await client.logUsage(event(id: id, shop: shop)))
+        } catch {
+            result = .failure(error)
+        }
+        switch result {
+        case .success(let response): return response.duplicate
+        case .failure(let error):
+            guard error.code == .alreadyExists, error.message.contains("occurred_at_unix_ms") else { throw error }
+            return true
+        }
     }
 
     static func event(id: String, shop: String) -> LogUsageRequest {

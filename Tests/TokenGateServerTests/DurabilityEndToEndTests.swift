@@ -300,7 +300,7 @@ final class DurabilityEndToEndTests: XCTestCase {
     /// Bills (this month and a stored one of last month) and gate answers are the same before a
     /// crash, after SIGKILL and restart, and after SIGTERM and restart.
     func testRestartEquivalenceOfBillsAndGateAnswers() async throws {
-        let daemon = try TestDaemon()
+        let daemon = try TestDaemon(arguments: ["--billing-grace-hours", "0"])
         var client = daemon.client(timeoutMs: 30_000)
         let now = nowUnixMs()
         let lastMonth = MonthKey(unixMs: now).previous

@@ -71,7 +71,7 @@ final class EndToEndTests: XCTestCase {
     }
 
     func testBillingStoresOncePerPeriodAndPreviewsTheOpenMonth() async throws {
-        let daemon = try TestDaemon()
+        let daemon = try TestDaemon(arguments: ["--billing-grace-hours", "0"])
         let client = daemon.client()
         let now = Int64(Date().timeIntervalSince1970 * 1_000)
         let lastMonth = MonthKey(unixMs: MonthKey(unixMs: now).startUnixMs - 1)
@@ -98,12 +98,15 @@ final class EndToEndTests: XCTestCase {
         }
         let preview = try await client.generateBilling(.init(shopID: "shop_bill", period: current, preview: true))
         XCTAssertTrue(preview.record.preview)
-        do {
-            _ = try await client.logUsage(.init(shopID: "shop_bill", inputTokens: 1, outputTokens: 1, occurredAtUnixMs: lastMonth.startUnixMs + 7_200_000))
-            XCTFail("usage in a billed month must be refused")
-        } catch {
-            XCTAssertEqual(error.code, .failedPrecondition)
-        }
+        // Usage of the billed month is still recorded (the tokens were spent): it lands on this month's bill.
+        let late = try await client.logUsage(.init(shopID: "shop_bill", inputTokens: 1, outputTokens: 1,
+                                                   occurredAtUnixMs: lastMonth.startUnixMs + 7_200_000, reservationID: "rsv-gone"))
+        XCTAssertEqual(late.billingPeriod, current)
+        XCTAssertEqual(late.reservationOutcome, .unknown)
+        let after = try await client.generateBilling(.init(shopID: "shop_bill", period: current, preview: true))
+        XCTAssertEqual(after.record.messagesUsed, preview.record.messagesUsed + 1, "the late event is on this month's bill")
+        let final = try await client.generateBilling(.init(shopID: "shop_bill", period: lastMonth.text))
+        XCTAssertEqual(final.record, again.record, "a final bill never changes")
     }
 
     func testBadInputGetsClearStatuses() async throws {

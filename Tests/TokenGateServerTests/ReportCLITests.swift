@@ -29,7 +29,7 @@ final class ReportCLITests: XCTestCase {
     }
 
     func testEveryReportVerbAnswersInJSONAndText() async throws {
-        let daemon = try TestDaemon()
+        let daemon = try TestDaemon(arguments: ["--billing-grace-hours", "0"])
         let client = daemon.client()
         let month = MonthKey(unixMs: nowMs())
         let lastMonth = month.previous

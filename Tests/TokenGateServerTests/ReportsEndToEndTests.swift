@@ -33,7 +33,7 @@ func eventually(seconds: Double = 10, _ condition: () async throws -> Bool) asyn
 
 final class BillingEndToEndTests: XCTestCase {
     func testPreviewStoredBatchAndPaidBills() async throws {
-        let daemon = try TestDaemon()
+        let daemon = try TestDaemon(arguments: ["--billing-grace-hours", "0"])
         let client = daemon.client()
         let thisMonth = MonthKey(unixMs: nowMs())
         let lastMonth = thisMonth.previous

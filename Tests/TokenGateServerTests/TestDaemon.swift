@@ -85,8 +85,13 @@ final class TestDaemon: @unchecked Sendable {
     }
 
     static func runCLI(_ arguments: [String]) throws -> CLIResult {
+        try run(productsDirectory + "/tokengate", arguments)
+    }
+
+    /// Runs `executable` with `arguments` and collects its output.
+    static func run(_ executable: String, _ arguments: [String]) throws -> CLIResult {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: productsDirectory + "/tokengate")
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let out = Pipe()
         let err = Pipe()

@@ -42,7 +42,7 @@ final class LedgerConfigurationTests: XCTestCase {
         _ = try ledger.changeConfiguration(.setUnknownShopPolicy(.init(policy: .deny)), now: now)
         _ = try ledger.changeConfiguration(.setPrice(.init(version: ModelPrice(model: "house", version: PriceVersion(
             effectiveFromUnixMs: 0, base: PriceRates(inputPerMillion: 1, outputPerMillion: 2, cachedInputPerMillion: 1), source: "")))), now: now)
-        _ = try ledger.assignShopTier(AssignShopTierRequest(shopID: "shop_1", tier: "professional"))
+        _ = try ledger.assignShopTier(AssignShopTierRequest(shopID: "shop_1", tier: "professional"), now: now)
     }
 
     func testRefusedCallsOnUnknownShopsLeaveNoState() throws {
@@ -65,7 +65,7 @@ final class LedgerConfigurationTests: XCTestCase {
         let second = try openLedger()
         XCTAssertEqual(second.currentConfiguration, expected)
         XCTAssertNil(second.configurationProblem())
-        let (again, _) = try second.assignShopTier(AssignShopTierRequest(shopID: "shop_1", tier: "starter"))
+        let (again, _) = try second.assignShopTier(AssignShopTierRequest(shopID: "shop_1", tier: "starter"), now: now)
         XCTAssertEqual(again.previousTier, "professional", "the tier assignment was replayed too")
         try second.close()
     }
@@ -119,7 +119,7 @@ final class LedgerConfigurationTests: XCTestCase {
     func testRefusedChangesAreNotLogged() throws {
         let ledger = try openLedger()
         XCTAssertThrowsError(try ledger.changeConfiguration(.setRateLimit(.init(tier: "nope", rateLimit: .unlimited)), now: now))
-        XCTAssertThrowsError(try ledger.assignShopTier(AssignShopTierRequest(shopID: "s", tier: "nope"))) {
+        XCTAssertThrowsError(try ledger.assignShopTier(AssignShopTierRequest(shopID: "s", tier: "nope"), now: now)) {
             XCTAssertEqual(($0 as? TokenGateError)?.code, .notFound)
         }
         XCTAssertEqual(try ledger.writeSnapshot().sequence, 0)

@@ -17,9 +17,17 @@ final class ParallelReplayTests: XCTestCase {
             index % 2 == 0 ? String(format: "%08x-0000-4000-8000-%012x", index, prefix.utf8.count) : "\(prefix)-\(index)"
         }
         for index in 0..<count {
-            // Every fifth call repeats the previous call's id and shop with other token counts.
+            // Every fifth call repeats the previous call's id and shop with other token counts:
+            // refused (ALREADY_EXISTS), so the log holds the first copy only.
             let original = index % 5 == 4 ? index - 1 : index
-            try logDurably(ledger, usage(id(original), shop: "shop-\(original * 7 % 97)", tokens: UInt64(100 + index)))
+            let request = usage(id(original), shop: "shop-\(original * 7 % 97)", tokens: UInt64(100 + index))
+            guard original == index else {
+                XCTAssertThrowsError(try logDurably(ledger, request)) { error in
+                    XCTAssertEqual((error as? TokenGateError)?.code, .alreadyExists)
+                }
+                continue
+            }
+            try logDurably(ledger, request)
         }
     }
 

@@ -61,7 +61,8 @@ enum Samples {
     ]
     static let logUsageResponse = LogUsageResponse(
         eventID: "evt-ü-1", costNanoUSD: -42, dailyTotalNanoUSD: Int64.max, monthlyTotalNanoUSD: Int64.min,
-        violations: violations, alerts: alerts, duplicate: true, occurredAtUnixMs: 1_751_241_600_123
+        violations: violations, alerts: alerts, duplicate: true, occurredAtUnixMs: 1_751_241_600_123,
+        billingPeriod: "2025-07", reservationOutcome: .alreadyEnded
     )
     static let generateBillingRequest = GenerateBillingRequest(shopID: unicode, period: "2025-06", preview: true)
     static let billingRecord = BillingRecord(

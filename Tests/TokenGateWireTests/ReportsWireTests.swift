@@ -101,10 +101,21 @@ final class ReportsWireTests: XCTestCase {
         XCTAssertEqual(
             FactCodec.encode(.paidMark(PaidMark(shopID: "s", period: "2025-06", paidAtUnixMs: 7))),
             ProtobufBytes().delimited(6, mark.bytes).bytes)
+        // Issue 17: the void record, field 8 of FactRecord, round-trips.
+        let void = Fact.voidMark(VoidMark(shopID: "s", period: "2025-06", reason: "wrong tier ü", voidedAtUnixMs: 9, voidedByUID: 1000))
+        let voidBytes = ProtobufBytes().string(1, "s").string(2, "2025-06").string(3, "wrong tier ü").varint(4, 9).varint(5, 1000)
+        XCTAssertEqual(FactCodec.encode(void), ProtobufBytes().delimited(8, voidBytes.bytes).bytes)
+        XCTAssertEqual(try FactCodec.decode(FactCodec.encode(void)), void)
+        let request = VoidBillingRequest(shopID: "s", period: "2025-06", reason: "r")
+        XCTAssertEqual(try VoidBillingRequest.decode(request.encoded()), request)
+        var record = BillingRecord(shopID: "s", period: "2025-06", tier: "t", messagesUsed: 1, tokensUsed: 2, apiCostNanoUSD: 3,
+                                   baseChargeNanoUSD: 4, overageChargeNanoUSD: 5, totalChargeNanoUSD: 6)
+        (record.voidReason, record.voidedAtUnixMs, record.voidedByUID) = ("why", 7, 8)
+        XCTAssertEqual(try VoidBillingResponse.decode(VoidBillingResponse(record: record).encoded()).record, record)
     }
 
     func testReportPathsAreDistinctAndInGRPCForm() {
-        XCTAssertEqual(Set(MethodPath.reports).count, 13)
+        XCTAssertEqual(Set(MethodPath.reports).count, 14, "VoidBilling since issue 17")
         XCTAssertTrue(Set(MethodPath.reports).isDisjoint(with: MethodPath.all))
         XCTAssertEqual(MethodPath.exportUsageCSV, "/tokengate.v1.BudgetService/ExportUsageCsv")
         for path in MethodPath.reports { XCTAssertTrue(path.hasPrefix("/tokengate.v1.BudgetService/"), path) }

@@ -37,6 +37,10 @@ final class UsageFactDecoderTests: XCTestCase {
         var extra = event("extra")
         extra.metadata.extra = [MetadataEntry(key: "k", value: "v")]
         samples.append(extra)
+        // Issue 17: a late event carries the bill it landed on (field 14).
+        var late = event("late")
+        late.billingPeriod = "2026-12"
+        samples.append(late)
         return samples
     }
 
@@ -108,7 +112,7 @@ final class UsageFactDecoderTests: XCTestCase {
             XCTAssertNil(FactCodec.decodeUsage(segment, range.lowerBound..<(range.upperBound + 1)))
             XCTAssertNil(FactCodec.decodeUsage(segment, range.lowerBound..<(range.upperBound - 1)))
         }
-        XCTAssertEqual(decoded, 4, "the plain samples take the fast path")
+        XCTAssertEqual(decoded, 5, "the plain samples (the late one too) take the fast path")
     }
 
     func testDamagedBytesDecodeAlikeOnBothPaths() {

@@ -39,7 +39,9 @@ class Daemon:
             pytest.fail(f"tokengated not found at {binary}: run `swift build` first or set $TOKENGATED")
         log = open(os.path.join(self.directory, "daemon.log"), "ab")
         self.process = subprocess.Popen(
-            [binary, "--socket", self.socket_path, "--data-dir", os.path.join(self.directory, "data")]
+            # No grace period: the tests close last month's bill whatever today's date is.
+            [binary, "--socket", self.socket_path, "--data-dir", os.path.join(self.directory, "data"),
+             "--billing-grace-hours", "0"]
             + self.extra_arguments,
             stdout=log, stderr=log)
         log.close()

@@ -65,9 +65,14 @@ def test_log_usage_prices_the_event_and_is_idempotent_by_event_id(gate):
     assert first.cost_nano_usd == SMALL_EVENT_COST
     assert first.daily_total_nano_usd == SMALL_EVENT_COST
     assert not first.duplicate
-    again = gate.log_usage(event_id="py-evt-1", shop_id="py_log", input_tokens=2_062, output_tokens=201)
+    again = gate.log_usage(event_id="py-evt-1", shop_id="py_log", input_tokens=2_062, output_tokens=201,
+                           metadata=pb.UsageMetadata(message_length=120, extra=[pb.MetadataEntry(key="k", value="v")]))
     assert again.duplicate
     assert again.daily_total_nano_usd == SMALL_EVENT_COST, "the repeat is not counted twice"
+    with pytest.raises(TokenGateError) as error:  # the same id with other content (issue 17)
+        gate.log_usage(event_id="py-evt-1", shop_id="py_log", input_tokens=2_062, output_tokens=201)
+    assert error.value.code == StatusCode.ALREADY_EXISTS
+    assert "metadata" in error.value.message
 
 
 def test_log_usage_gives_an_event_id_before_sending(gate):

@@ -89,6 +89,9 @@ class Client:
     # MarkPaid
     async def mark_paid(self, request: Optional[pb.MarkPaidRequest] = ..., /, *,
         timeout: Optional[float] = ..., **fields: Any) -> pb.MarkPaidResponse: ...
+    # VoidBilling
+    async def void_billing(self, request: Optional[pb.VoidBillingRequest] = ..., /, *,
+        timeout: Optional[float] = ..., **fields: Any) -> pb.VoidBillingResponse: ...
     # GetShopView
     async def get_shop_view(self, request: Optional[pb.GetShopViewRequest] = ..., /, *,
         timeout: Optional[float] = ..., **fields: Any) -> pb.ShopView: ...

@@ -91,6 +91,9 @@ class Client:
     # MarkPaid
     def mark_paid(self, request: Optional[pb.MarkPaidRequest] = ..., /, *,
         timeout: Optional[float] = ..., **fields: Any) -> pb.MarkPaidResponse: ...
+    # VoidBilling
+    def void_billing(self, request: Optional[pb.VoidBillingRequest] = ..., /, *,
+        timeout: Optional[float] = ..., **fields: Any) -> pb.VoidBillingResponse: ...
     # GetShopView
     def get_shop_view(self, request: Optional[pb.GetShopViewRequest] = ..., /, *,
         timeout: Optional[float] = ..., **fields: Any) -> pb.ShopView: ...

@@ -97,6 +97,51 @@ void   tokengate__v1__config_change_record__free_unpacked
   assert(message->base.descriptor == &tokengate__v1__config_change_record__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tokengate__v1__void_record__init
+                     (Tokengate__V1__VoidRecord         *message)
+{
+  static const Tokengate__V1__VoidRecord init_value = TOKENGATE__V1__VOID_RECORD__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__void_record__get_packed_size
+                     (const Tokengate__V1__VoidRecord *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__void_record__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__void_record__pack
+                     (const Tokengate__V1__VoidRecord *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__void_record__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__void_record__pack_to_buffer
+                     (const Tokengate__V1__VoidRecord *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__void_record__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__VoidRecord *
+       tokengate__v1__void_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__VoidRecord *)
+     protobuf_c_message_unpack (&tokengate__v1__void_record__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__void_record__free_unpacked
+                     (Tokengate__V1__VoidRecord *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__void_record__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   tokengate__v1__paid_mark_record__init
                      (Tokengate__V1__PaidMarkRecord         *message)
 {
@@ -232,7 +277,7 @@ void   tokengate__v1__fact_record__free_unpacked
   assert(message->base.descriptor == &tokengate__v1__fact_record__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor tokengate__v1__tier_assignment_record__field_descriptors[2] =
+static const ProtobufCFieldDescriptor tokengate__v1__tier_assignment_record__field_descriptors[3] =
 {
   {
     "shop_id",
@@ -258,15 +303,28 @@ static const ProtobufCFieldDescriptor tokengate__v1__tier_assignment_record__fie
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "effective_from_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__TierAssignmentRecord, effective_from_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__tier_assignment_record__field_indices_by_name[] = {
+  2,   /* field[2] = effective_from_unix_ms */
   0,   /* field[0] = shop_id */
   1,   /* field[1] = tier */
 };
 static const ProtobufCIntRange tokengate__v1__tier_assignment_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__tier_assignment_record__descriptor =
 {
@@ -276,7 +334,7 @@ const ProtobufCMessageDescriptor tokengate__v1__tier_assignment_record__descript
   "Tokengate__V1__TierAssignmentRecord",
   "tokengate.v1",
   sizeof(Tokengate__V1__TierAssignmentRecord),
-  2,
+  3,
   tokengate__v1__tier_assignment_record__field_descriptors,
   tokengate__v1__tier_assignment_record__field_indices_by_name,
   1,  tokengate__v1__tier_assignment_record__number_ranges,
@@ -397,6 +455,96 @@ const ProtobufCMessageDescriptor tokengate__v1__config_change_record__descriptor
   tokengate__v1__config_change_record__field_indices_by_name,
   1,  tokengate__v1__config_change_record__number_ranges,
   (ProtobufCMessageInit) tokengate__v1__config_change_record__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__void_record__field_descriptors[5] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__VoidRecord, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__VoidRecord, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__VoidRecord, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "voided_at_unix_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__VoidRecord, voided_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "voided_by_uid",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__VoidRecord, voided_by_uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__void_record__field_indices_by_name[] = {
+  1,   /* field[1] = period */
+  2,   /* field[2] = reason */
+  0,   /* field[0] = shop_id */
+  3,   /* field[3] = voided_at_unix_ms */
+  4,   /* field[4] = voided_by_uid */
+};
+static const ProtobufCIntRange tokengate__v1__void_record__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__void_record__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.VoidRecord",
+  "VoidRecord",
+  "Tokengate__V1__VoidRecord",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__VoidRecord),
+  5,
+  tokengate__v1__void_record__field_descriptors,
+  tokengate__v1__void_record__field_indices_by_name,
+  1,  tokengate__v1__void_record__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__void_record__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor tokengate__v1__paid_mark_record__field_descriptors[3] =
@@ -579,7 +727,7 @@ const ProtobufCMessageDescriptor tokengate__v1__month_aggregate_record__descript
   (ProtobufCMessageInit) tokengate__v1__month_aggregate_record__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tokengate__v1__fact_record__field_descriptors[7] =
+static const ProtobufCFieldDescriptor tokengate__v1__fact_record__field_descriptors[8] =
 {
   {
     "usage",
@@ -665,6 +813,18 @@ static const ProtobufCFieldDescriptor tokengate__v1__fact_record__field_descript
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "void_record",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tokengate__V1__FactRecord, fact_case),
+    offsetof(Tokengate__V1__FactRecord, void_record),
+    &tokengate__v1__void_record__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__fact_record__field_indices_by_name[] = {
   4,   /* field[4] = alert */
@@ -674,11 +834,12 @@ static const unsigned tokengate__v1__fact_record__field_indices_by_name[] = {
   5,   /* field[5] = paid_mark */
   2,   /* field[2] = tier_assignment */
   0,   /* field[0] = usage */
+  7,   /* field[7] = void_record */
 };
 static const ProtobufCIntRange tokengate__v1__fact_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__fact_record__descriptor =
 {
@@ -688,7 +849,7 @@ const ProtobufCMessageDescriptor tokengate__v1__fact_record__descriptor =
   "Tokengate__V1__FactRecord",
   "tokengate.v1",
   sizeof(Tokengate__V1__FactRecord),
-  7,
+  8,
   tokengate__v1__fact_record__field_descriptors,
   tokengate__v1__fact_record__field_indices_by_name,
   1,  tokengate__v1__fact_record__number_ranges,

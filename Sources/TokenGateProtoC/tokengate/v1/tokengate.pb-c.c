@@ -2347,6 +2347,96 @@ void   tokengate__v1__generate_billing_batch_response__free_unpacked
   assert(message->base.descriptor == &tokengate__v1__generate_billing_batch_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tokengate__v1__void_billing_request__init
+                     (Tokengate__V1__VoidBillingRequest         *message)
+{
+  static const Tokengate__V1__VoidBillingRequest init_value = TOKENGATE__V1__VOID_BILLING_REQUEST__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__void_billing_request__get_packed_size
+                     (const Tokengate__V1__VoidBillingRequest *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__void_billing_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__void_billing_request__pack
+                     (const Tokengate__V1__VoidBillingRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__void_billing_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__void_billing_request__pack_to_buffer
+                     (const Tokengate__V1__VoidBillingRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__void_billing_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__VoidBillingRequest *
+       tokengate__v1__void_billing_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__VoidBillingRequest *)
+     protobuf_c_message_unpack (&tokengate__v1__void_billing_request__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__void_billing_request__free_unpacked
+                     (Tokengate__V1__VoidBillingRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__void_billing_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tokengate__v1__void_billing_response__init
+                     (Tokengate__V1__VoidBillingResponse         *message)
+{
+  static const Tokengate__V1__VoidBillingResponse init_value = TOKENGATE__V1__VOID_BILLING_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t tokengate__v1__void_billing_response__get_packed_size
+                     (const Tokengate__V1__VoidBillingResponse *message)
+{
+  assert(message->base.descriptor == &tokengate__v1__void_billing_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tokengate__v1__void_billing_response__pack
+                     (const Tokengate__V1__VoidBillingResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tokengate__v1__void_billing_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tokengate__v1__void_billing_response__pack_to_buffer
+                     (const Tokengate__V1__VoidBillingResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tokengate__v1__void_billing_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tokengate__V1__VoidBillingResponse *
+       tokengate__v1__void_billing_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tokengate__V1__VoidBillingResponse *)
+     protobuf_c_message_unpack (&tokengate__v1__void_billing_response__descriptor,
+                                allocator, len, data);
+}
+void   tokengate__v1__void_billing_response__free_unpacked
+                     (Tokengate__V1__VoidBillingResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tokengate__v1__void_billing_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   tokengate__v1__mark_paid_request__init
                      (Tokengate__V1__MarkPaidRequest         *message)
 {
@@ -4984,7 +5074,7 @@ const ProtobufCMessageDescriptor tokengate__v1__alert__descriptor =
   (ProtobufCMessageInit) tokengate__v1__alert__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tokengate__v1__log_usage_response__field_descriptors[8] =
+static const ProtobufCFieldDescriptor tokengate__v1__log_usage_response__field_descriptors[10] =
 {
   {
     "event_id",
@@ -5082,21 +5172,47 @@ static const ProtobufCFieldDescriptor tokengate__v1__log_usage_response__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "billing_period",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__LogUsageResponse, billing_period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reservation_outcome",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__LogUsageResponse, reservation_outcome),
+    &tokengate__v1__reservation_outcome__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__log_usage_response__field_indices_by_name[] = {
   5,   /* field[5] = alerts */
+  8,   /* field[8] = billing_period */
   1,   /* field[1] = cost_nano_usd */
   2,   /* field[2] = daily_total_nano_usd */
   6,   /* field[6] = duplicate */
   0,   /* field[0] = event_id */
   3,   /* field[3] = monthly_total_nano_usd */
   7,   /* field[7] = occurred_at_unix_ms */
+  9,   /* field[9] = reservation_outcome */
   4,   /* field[4] = violations */
 };
 static const ProtobufCIntRange tokengate__v1__log_usage_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__log_usage_response__descriptor =
 {
@@ -5106,7 +5222,7 @@ const ProtobufCMessageDescriptor tokengate__v1__log_usage_response__descriptor =
   "Tokengate__V1__LogUsageResponse",
   "tokengate.v1",
   sizeof(Tokengate__V1__LogUsageResponse),
-  8,
+  10,
   tokengate__v1__log_usage_response__field_descriptors,
   tokengate__v1__log_usage_response__field_indices_by_name,
   1,  tokengate__v1__log_usage_response__number_ranges,
@@ -5177,7 +5293,7 @@ const ProtobufCMessageDescriptor tokengate__v1__generate_billing_request__descri
   (ProtobufCMessageInit) tokengate__v1__generate_billing_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tokengate__v1__billing_record__field_descriptors[12] =
+static const ProtobufCFieldDescriptor tokengate__v1__billing_record__field_descriptors[15] =
 {
   {
     "shop_id",
@@ -5323,6 +5439,42 @@ static const ProtobufCFieldDescriptor tokengate__v1__billing_record__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "void_reason",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__BillingRecord, void_reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "voided_at_unix_ms",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__BillingRecord, voided_at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "voided_by_uid",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__BillingRecord, voided_by_uid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__billing_record__field_indices_by_name[] = {
   5,   /* field[5] = api_cost_nano_usd */
@@ -5337,11 +5489,14 @@ static const unsigned tokengate__v1__billing_record__field_indices_by_name[] = {
   2,   /* field[2] = tier */
   4,   /* field[4] = tokens_used */
   8,   /* field[8] = total_charge_nano_usd */
+  12,   /* field[12] = void_reason */
+  13,   /* field[13] = voided_at_unix_ms */
+  14,   /* field[14] = voided_by_uid */
 };
 static const ProtobufCIntRange tokengate__v1__billing_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__billing_record__descriptor =
 {
@@ -5351,7 +5506,7 @@ const ProtobufCMessageDescriptor tokengate__v1__billing_record__descriptor =
   "Tokengate__V1__BillingRecord",
   "tokengate.v1",
   sizeof(Tokengate__V1__BillingRecord),
-  12,
+  15,
   tokengate__v1__billing_record__field_descriptors,
   tokengate__v1__billing_record__field_indices_by_name,
   1,  tokengate__v1__billing_record__number_ranges,
@@ -5537,7 +5692,7 @@ const ProtobufCMessageDescriptor tokengate__v1__health_check_response__descripto
   (ProtobufCMessageInit) tokengate__v1__health_check_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tokengate__v1__usage_event_record__field_descriptors[13] =
+static const ProtobufCFieldDescriptor tokengate__v1__usage_event_record__field_descriptors[14] =
 {
   {
     "event_id",
@@ -5695,8 +5850,21 @@ static const ProtobufCFieldDescriptor tokengate__v1__usage_event_record__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "billing_period",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UsageEventRecord, billing_period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__usage_event_record__field_indices_by_name[] = {
+  13,   /* field[13] = billing_period */
   8,   /* field[8] = cached_input_tokens */
   3,   /* field[3] = conversation_id */
   10,   /* field[10] = cost_nano_usd */
@@ -5714,7 +5882,7 @@ static const unsigned tokengate__v1__usage_event_record__field_indices_by_name[]
 static const ProtobufCIntRange tokengate__v1__usage_event_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__usage_event_record__descriptor =
 {
@@ -5724,7 +5892,7 @@ const ProtobufCMessageDescriptor tokengate__v1__usage_event_record__descriptor =
   "Tokengate__V1__UsageEventRecord",
   "tokengate.v1",
   sizeof(Tokengate__V1__UsageEventRecord),
-  13,
+  14,
   tokengate__v1__usage_event_record__field_descriptors,
   tokengate__v1__usage_event_record__field_indices_by_name,
   1,  tokengate__v1__usage_event_record__number_ranges,
@@ -6763,7 +6931,7 @@ const ProtobufCMessageDescriptor tokengate__v1__set_price_response__descriptor =
   (ProtobufCMessageInit) tokengate__v1__set_price_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tokengate__v1__upsert_tier_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor tokengate__v1__upsert_tier_request__field_descriptors[2] =
 {
   {
     "tier",
@@ -6777,14 +6945,27 @@ static const ProtobufCFieldDescriptor tokengate__v1__upsert_tier_request__field_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "effective_from_unix_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__UpsertTierRequest, effective_from_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__upsert_tier_request__field_indices_by_name[] = {
+  1,   /* field[1] = effective_from_unix_ms */
   0,   /* field[0] = tier */
 };
 static const ProtobufCIntRange tokengate__v1__upsert_tier_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__upsert_tier_request__descriptor =
 {
@@ -6794,7 +6975,7 @@ const ProtobufCMessageDescriptor tokengate__v1__upsert_tier_request__descriptor 
   "Tokengate__V1__UpsertTierRequest",
   "tokengate.v1",
   sizeof(Tokengate__V1__UpsertTierRequest),
-  1,
+  2,
   tokengate__v1__upsert_tier_request__field_descriptors,
   tokengate__v1__upsert_tier_request__field_indices_by_name,
   1,  tokengate__v1__upsert_tier_request__number_ranges,
@@ -6839,7 +7020,7 @@ const ProtobufCMessageDescriptor tokengate__v1__upsert_tier_response__descriptor
   (ProtobufCMessageInit) tokengate__v1__upsert_tier_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tokengate__v1__assign_shop_tier_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor tokengate__v1__assign_shop_tier_request__field_descriptors[3] =
 {
   {
     "shop_id",
@@ -6865,15 +7046,28 @@ static const ProtobufCFieldDescriptor tokengate__v1__assign_shop_tier_request__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "effective_from_unix_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__AssignShopTierRequest, effective_from_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__assign_shop_tier_request__field_indices_by_name[] = {
+  2,   /* field[2] = effective_from_unix_ms */
   0,   /* field[0] = shop_id */
   1,   /* field[1] = tier */
 };
 static const ProtobufCIntRange tokengate__v1__assign_shop_tier_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__assign_shop_tier_request__descriptor =
 {
@@ -6883,7 +7077,7 @@ const ProtobufCMessageDescriptor tokengate__v1__assign_shop_tier_request__descri
   "Tokengate__V1__AssignShopTierRequest",
   "tokengate.v1",
   sizeof(Tokengate__V1__AssignShopTierRequest),
-  2,
+  3,
   tokengate__v1__assign_shop_tier_request__field_descriptors,
   tokengate__v1__assign_shop_tier_request__field_indices_by_name,
   1,  tokengate__v1__assign_shop_tier_request__number_ranges,
@@ -7500,7 +7694,7 @@ const ProtobufCMessageDescriptor tokengate__v1__generate_billing_batch_request__
   (ProtobufCMessageInit) tokengate__v1__generate_billing_batch_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tokengate__v1__generate_billing_batch_response__field_descriptors[4] =
+static const ProtobufCFieldDescriptor tokengate__v1__generate_billing_batch_response__field_descriptors[5] =
 {
   {
     "generated",
@@ -7550,17 +7744,30 @@ static const ProtobufCFieldDescriptor tokengate__v1__generate_billing_batch_resp
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "quiet",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__GenerateBillingBatchResponse, quiet),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tokengate__v1__generate_billing_batch_response__field_indices_by_name[] = {
   1,   /* field[1] = already_stored */
   0,   /* field[0] = generated */
+  4,   /* field[4] = quiet */
   2,   /* field[2] = records */
   3,   /* field[3] = total_charge_nano_usd */
 };
 static const ProtobufCIntRange tokengate__v1__generate_billing_batch_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor tokengate__v1__generate_billing_batch_response__descriptor =
 {
@@ -7570,11 +7777,113 @@ const ProtobufCMessageDescriptor tokengate__v1__generate_billing_batch_response_
   "Tokengate__V1__GenerateBillingBatchResponse",
   "tokengate.v1",
   sizeof(Tokengate__V1__GenerateBillingBatchResponse),
-  4,
+  5,
   tokengate__v1__generate_billing_batch_response__field_descriptors,
   tokengate__v1__generate_billing_batch_response__field_indices_by_name,
   1,  tokengate__v1__generate_billing_batch_response__number_ranges,
   (ProtobufCMessageInit) tokengate__v1__generate_billing_batch_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__void_billing_request__field_descriptors[3] =
+{
+  {
+    "shop_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__VoidBillingRequest, shop_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "period",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__VoidBillingRequest, period),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__VoidBillingRequest, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__void_billing_request__field_indices_by_name[] = {
+  1,   /* field[1] = period */
+  2,   /* field[2] = reason */
+  0,   /* field[0] = shop_id */
+};
+static const ProtobufCIntRange tokengate__v1__void_billing_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__void_billing_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.VoidBillingRequest",
+  "VoidBillingRequest",
+  "Tokengate__V1__VoidBillingRequest",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__VoidBillingRequest),
+  3,
+  tokengate__v1__void_billing_request__field_descriptors,
+  tokengate__v1__void_billing_request__field_indices_by_name,
+  1,  tokengate__v1__void_billing_request__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__void_billing_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tokengate__v1__void_billing_response__field_descriptors[1] =
+{
+  {
+    "record",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tokengate__V1__VoidBillingResponse, record),
+    &tokengate__v1__billing_record__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tokengate__v1__void_billing_response__field_indices_by_name[] = {
+  0,   /* field[0] = record */
+};
+static const ProtobufCIntRange tokengate__v1__void_billing_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tokengate__v1__void_billing_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tokengate.v1.VoidBillingResponse",
+  "VoidBillingResponse",
+  "Tokengate__V1__VoidBillingResponse",
+  "tokengate.v1",
+  sizeof(Tokengate__V1__VoidBillingResponse),
+  1,
+  tokengate__v1__void_billing_response__field_descriptors,
+  tokengate__v1__void_billing_response__field_indices_by_name,
+  1,  tokengate__v1__void_billing_response__number_ranges,
+  (ProtobufCMessageInit) tokengate__v1__void_billing_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor tokengate__v1__mark_paid_request__field_descriptors[2] =
@@ -9584,6 +9893,40 @@ const ProtobufCEnumDescriptor tokengate__v1__alert_kind__descriptor =
   tokengate__v1__alert_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
+static const ProtobufCEnumValue tokengate__v1__reservation_outcome__enum_values_by_number[5] =
+{
+  { "RESERVATION_OUTCOME_UNSPECIFIED", "TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_UNSPECIFIED", 0 },
+  { "RESERVATION_OUTCOME_SETTLED", "TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_SETTLED", 1 },
+  { "RESERVATION_OUTCOME_ALREADY_ENDED", "TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_ALREADY_ENDED", 2 },
+  { "RESERVATION_OUTCOME_UNKNOWN", "TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_UNKNOWN", 3 },
+  { "RESERVATION_OUTCOME_NONE", "TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_NONE", 4 },
+};
+static const ProtobufCIntRange tokengate__v1__reservation_outcome__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex tokengate__v1__reservation_outcome__enum_values_by_name[5] =
+{
+  { "RESERVATION_OUTCOME_ALREADY_ENDED", 2 },
+  { "RESERVATION_OUTCOME_NONE", 4 },
+  { "RESERVATION_OUTCOME_SETTLED", 1 },
+  { "RESERVATION_OUTCOME_UNKNOWN", 3 },
+  { "RESERVATION_OUTCOME_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor tokengate__v1__reservation_outcome__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "tokengate.v1.ReservationOutcome",
+  "ReservationOutcome",
+  "Tokengate__V1__ReservationOutcome",
+  "tokengate.v1",
+  5,
+  tokengate__v1__reservation_outcome__enum_values_by_number,
+  5,
+  tokengate__v1__reservation_outcome__enum_values_by_name,
+  1,
+  tokengate__v1__reservation_outcome__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
 static const ProtobufCEnumValue tokengate__v1__serving_status__enum_values_by_number[3] =
 {
   { "SERVING_STATUS_UNSPECIFIED", "TOKENGATE__V1__SERVING_STATUS__SERVING_STATUS_UNSPECIFIED", 0 },
@@ -9644,7 +9987,7 @@ const ProtobufCEnumDescriptor tokengate__v1__unknown_shop_policy__descriptor =
   tokengate__v1__unknown_shop_policy__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor tokengate__v1__budget_service__method_descriptors[31] =
+static const ProtobufCMethodDescriptor tokengate__v1__budget_service__method_descriptors[32] =
 {
   { "CanMakeRequest", &tokengate__v1__can_make_request_request__descriptor, &tokengate__v1__can_make_request_response__descriptor },
   { "ReleaseReservation", &tokengate__v1__release_reservation_request__descriptor, &tokengate__v1__release_reservation_response__descriptor },
@@ -9665,6 +10008,7 @@ static const ProtobufCMethodDescriptor tokengate__v1__budget_service__method_des
   { "ListBillingRecords", &tokengate__v1__list_billing_records_request__descriptor, &tokengate__v1__list_billing_records_response__descriptor },
   { "GenerateBillingBatch", &tokengate__v1__generate_billing_batch_request__descriptor, &tokengate__v1__generate_billing_batch_response__descriptor },
   { "MarkPaid", &tokengate__v1__mark_paid_request__descriptor, &tokengate__v1__mark_paid_response__descriptor },
+  { "VoidBilling", &tokengate__v1__void_billing_request__descriptor, &tokengate__v1__void_billing_response__descriptor },
   { "GetShopView", &tokengate__v1__get_shop_view_request__descriptor, &tokengate__v1__shop_view__descriptor },
   { "GetStatistics", &tokengate__v1__get_statistics_request__descriptor, &tokengate__v1__get_statistics_response__descriptor },
   { "GetMonthlySummary", &tokengate__v1__get_monthly_summary_request__descriptor, &tokengate__v1__get_monthly_summary_response__descriptor },
@@ -9682,25 +10026,25 @@ const unsigned tokengate__v1__budget_service__method_indices_by_name[] = {
   2,        /* ApplyOptimization */
   10,        /* AssignShopTier */
   0,        /* CanMakeRequest */
-  26,        /* ExportUsageCsv */
+  27,        /* ExportUsageCsv */
   4,        /* GenerateBilling */
   17,        /* GenerateBillingBatch */
   7,        /* GetConfiguration */
-  23,        /* GetHighCostShops */
-  29,        /* GetMetrics */
-  22,        /* GetMonthlyReport */
-  21,        /* GetMonthlySummary */
-  24,        /* GetProjections */
-  19,        /* GetShopView */
-  20,        /* GetStatistics */
+  24,        /* GetHighCostShops */
+  30,        /* GetMetrics */
+  23,        /* GetMonthlyReport */
+  22,        /* GetMonthlySummary */
+  25,        /* GetProjections */
+  20,        /* GetShopView */
+  21,        /* GetStatistics */
   5,        /* Health */
-  27,        /* ListAlerts */
+  28,        /* ListAlerts */
   16,        /* ListBillingRecords */
   3,        /* LogUsage */
   18,        /* MarkPaid */
-  25,        /* QueryUsageLogs */
+  26,        /* QueryUsageLogs */
   1,        /* ReleaseReservation */
-  30,        /* ReportClientMetrics */
+  31,        /* ReportClientMetrics */
   11,        /* SetLimits */
   13,        /* SetOptimizationRules */
   8,        /* SetPrice */
@@ -9708,7 +10052,8 @@ const unsigned tokengate__v1__budget_service__method_indices_by_name[] = {
   14,        /* SetShadowMode */
   15,        /* SetUnknownShopPolicy */
   9,        /* UpsertTier */
-  28,        /* WatchAlerts */
+  19,        /* VoidBilling */
+  29,        /* WatchAlerts */
   6         /* WatchHealth */
 };
 const ProtobufCServiceDescriptor tokengate__v1__budget_service__descriptor =
@@ -9718,7 +10063,7 @@ const ProtobufCServiceDescriptor tokengate__v1__budget_service__descriptor =
   "BudgetService",
   "Tokengate__V1__BudgetService",
   "tokengate.v1",
-  31,
+  32,
   tokengate__v1__budget_service__method_descriptors,
   tokengate__v1__budget_service__method_indices_by_name
 };
@@ -9874,13 +10219,21 @@ void tokengate__v1__budget_service__mark_paid(ProtobufCService *service,
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
   service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void tokengate__v1__budget_service__void_billing(ProtobufCService *service,
+                                                 const Tokengate__V1__VoidBillingRequest *input,
+                                                 Tokengate__V1__VoidBillingResponse_Closure closure,
+                                                 void *closure_data)
+{
+  assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
+  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void tokengate__v1__budget_service__get_shop_view(ProtobufCService *service,
                                                   const Tokengate__V1__GetShopViewRequest *input,
                                                   Tokengate__V1__ShopView_Closure closure,
                                                   void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__get_statistics(ProtobufCService *service,
                                                    const Tokengate__V1__GetStatisticsRequest *input,
@@ -9888,7 +10241,7 @@ void tokengate__v1__budget_service__get_statistics(ProtobufCService *service,
                                                    void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__get_monthly_summary(ProtobufCService *service,
                                                         const Tokengate__V1__GetMonthlySummaryRequest *input,
@@ -9896,7 +10249,7 @@ void tokengate__v1__budget_service__get_monthly_summary(ProtobufCService *servic
                                                         void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__get_monthly_report(ProtobufCService *service,
                                                        const Tokengate__V1__GetMonthlyReportRequest *input,
@@ -9904,7 +10257,7 @@ void tokengate__v1__budget_service__get_monthly_report(ProtobufCService *service
                                                        void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 23, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__get_high_cost_shops(ProtobufCService *service,
                                                         const Tokengate__V1__GetHighCostShopsRequest *input,
@@ -9912,7 +10265,7 @@ void tokengate__v1__budget_service__get_high_cost_shops(ProtobufCService *servic
                                                         void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 23, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 24, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__get_projections(ProtobufCService *service,
                                                     const Tokengate__V1__GetProjectionsRequest *input,
@@ -9920,7 +10273,7 @@ void tokengate__v1__budget_service__get_projections(ProtobufCService *service,
                                                     void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 24, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 25, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__query_usage_logs(ProtobufCService *service,
                                                      const Tokengate__V1__QueryUsageLogsRequest *input,
@@ -9928,7 +10281,7 @@ void tokengate__v1__budget_service__query_usage_logs(ProtobufCService *service,
                                                      void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 25, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 26, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__export_usage_csv(ProtobufCService *service,
                                                      const Tokengate__V1__ExportUsageCsvRequest *input,
@@ -9936,7 +10289,7 @@ void tokengate__v1__budget_service__export_usage_csv(ProtobufCService *service,
                                                      void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 26, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 27, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__list_alerts(ProtobufCService *service,
                                                 const Tokengate__V1__ListAlertsRequest *input,
@@ -9944,7 +10297,7 @@ void tokengate__v1__budget_service__list_alerts(ProtobufCService *service,
                                                 void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 27, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 28, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__watch_alerts(ProtobufCService *service,
                                                  const Tokengate__V1__WatchAlertsRequest *input,
@@ -9952,7 +10305,7 @@ void tokengate__v1__budget_service__watch_alerts(ProtobufCService *service,
                                                  void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 28, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 29, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__get_metrics(ProtobufCService *service,
                                                 const Tokengate__V1__GetMetricsRequest *input,
@@ -9960,7 +10313,7 @@ void tokengate__v1__budget_service__get_metrics(ProtobufCService *service,
                                                 void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 29, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 30, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__report_client_metrics(ProtobufCService *service,
                                                           const Tokengate__V1__ReportClientMetricsRequest *input,
@@ -9968,7 +10321,7 @@ void tokengate__v1__budget_service__report_client_metrics(ProtobufCService *serv
                                                           void *closure_data)
 {
   assert(service->descriptor == &tokengate__v1__budget_service__descriptor);
-  service->invoke(service, 30, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 31, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void tokengate__v1__budget_service__init (Tokengate__V1__BudgetService_Service *service,
                                           Tokengate__V1__BudgetService_ServiceDestroy destroy)

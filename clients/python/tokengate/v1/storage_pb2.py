@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from tokengate.v1 import tokengate_pb2 as tokengate_dot_v1_dot_tokengate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1atokengate/v1/storage.proto\x12\x0ctokengate.v1\x1a\x1ctokengate/v1/tokengate.proto\"5\n\x14TierAssignmentRecord\x12\x0f\n\x07shop_id\x18\x01 \x01(\t\x12\x0c\n\x04tier\x18\x02 \x01(\t\"\xd7\x03\n\x12\x43onfigChangeRecord\x12\x32\n\tset_price\x18\x01 \x01(\x0b\x32\x1d.tokengate.v1.SetPriceRequestH\x00\x12\x36\n\x0bupsert_tier\x18\x02 \x01(\x0b\x32\x1f.tokengate.v1.UpsertTierRequestH\x00\x12\x34\n\nset_limits\x18\x03 \x01(\x0b\x32\x1e.tokengate.v1.SetLimitsRequestH\x00\x12;\n\x0eset_rate_limit\x18\x04 \x01(\x0b\x32!.tokengate.v1.SetRateLimitRequestH\x00\x12K\n\x16set_optimization_rules\x18\x05 \x01(\x0b\x32).tokengate.v1.SetOptimizationRulesRequestH\x00\x12=\n\x0fset_shadow_mode\x18\x06 \x01(\x0b\x32\".tokengate.v1.SetShadowModeRequestH\x00\x12L\n\x17set_unknown_shop_policy\x18\x07 \x01(\x0b\x32).tokengate.v1.SetUnknownShopPolicyRequestH\x00\x42\x08\n\x06\x63hange\"J\n\x0ePaidMarkRecord\x12\x0f\n\x07shop_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x17\n\x0fpaid_at_unix_ms\x18\x03 \x01(\x03\"\xaa\x01\n\x14MonthAggregateRecord\x12\x0f\n\x07shop_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x10\n\x08messages\x18\x03 \x01(\x04\x12\x14\n\x0cinput_tokens\x18\x04 \x01(\x04\x12\x15\n\routput_tokens\x18\x05 \x01(\x04\x12\x1b\n\x13\x63\x61\x63hed_input_tokens\x18\x06 \x01(\x04\x12\x15\n\rcost_nano_usd\x18\x07 \x01(\x03\"\x87\x03\n\nFactRecord\x12/\n\x05usage\x18\x01 \x01(\x0b\x32\x1e.tokengate.v1.UsageEventRecordH\x00\x12.\n\x07\x62illing\x18\x02 \x01(\x0b\x32\x1b.tokengate.v1.BillingRecordH\x00\x12=\n\x0ftier_assignment\x18\x03 \x01(\x0b\x32\".tokengate.v1.TierAssignmentRecordH\x00\x12\x39\n\rconfig_change\x18\x04 \x01(\x0b\x32 .tokengate.v1.ConfigChangeRecordH\x00\x12$\n\x05\x61lert\x18\x05 \x01(\x0b\x32\x13.tokengate.v1.AlertH\x00\x12\x31\n\tpaid_mark\x18\x06 \x01(\x0b\x32\x1c.tokengate.v1.PaidMarkRecordH\x00\x12=\n\x0fmonth_aggregate\x18\x07 \x01(\x0b\x32\".tokengate.v1.MonthAggregateRecordH\x00\x42\x06\n\x04\x66\x61\x63tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1atokengate/v1/storage.proto\x12\x0ctokengate.v1\x1a\x1ctokengate/v1/tokengate.proto\"U\n\x14TierAssignmentRecord\x12\x0f\n\x07shop_id\x18\x01 \x01(\t\x12\x0c\n\x04tier\x18\x02 \x01(\t\x12\x1e\n\x16\x65\x66\x66\x65\x63tive_from_unix_ms\x18\x03 \x01(\x03\"\xd7\x03\n\x12\x43onfigChangeRecord\x12\x32\n\tset_price\x18\x01 \x01(\x0b\x32\x1d.tokengate.v1.SetPriceRequestH\x00\x12\x36\n\x0bupsert_tier\x18\x02 \x01(\x0b\x32\x1f.tokengate.v1.UpsertTierRequestH\x00\x12\x34\n\nset_limits\x18\x03 \x01(\x0b\x32\x1e.tokengate.v1.SetLimitsRequestH\x00\x12;\n\x0eset_rate_limit\x18\x04 \x01(\x0b\x32!.tokengate.v1.SetRateLimitRequestH\x00\x12K\n\x16set_optimization_rules\x18\x05 \x01(\x0b\x32).tokengate.v1.SetOptimizationRulesRequestH\x00\x12=\n\x0fset_shadow_mode\x18\x06 \x01(\x0b\x32\".tokengate.v1.SetShadowModeRequestH\x00\x12L\n\x17set_unknown_shop_policy\x18\x07 \x01(\x0b\x32).tokengate.v1.SetUnknownShopPolicyRequestH\x00\x42\x08\n\x06\x63hange\"o\n\nVoidRecord\x12\x0f\n\x07shop_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x19\n\x11voided_at_unix_ms\x18\x04 \x01(\x03\x12\x15\n\rvoided_by_uid\x18\x05 \x01(\r\"J\n\x0ePaidMarkRecord\x12\x0f\n\x07shop_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x17\n\x0fpaid_at_unix_ms\x18\x03 \x01(\x03\"\xaa\x01\n\x14MonthAggregateRecord\x12\x0f\n\x07shop_id\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x10\n\x08messages\x18\x03 \x01(\x04\x12\x14\n\x0cinput_tokens\x18\x04 \x01(\x04\x12\x15\n\routput_tokens\x18\x05 \x01(\x04\x12\x1b\n\x13\x63\x61\x63hed_input_tokens\x18\x06 \x01(\x04\x12\x15\n\rcost_nano_usd\x18\x07 \x01(\x03\"\xb8\x03\n\nFactRecord\x12/\n\x05usage\x18\x01 \x01(\x0b\x32\x1e.tokengate.v1.UsageEventRecordH\x00\x12.\n\x07\x62illing\x18\x02 \x01(\x0b\x32\x1b.tokengate.v1.BillingRecordH\x00\x12=\n\x0ftier_assignment\x18\x03 \x01(\x0b\x32\".tokengate.v1.TierAssignmentRecordH\x00\x12\x39\n\rconfig_change\x18\x04 \x01(\x0b\x32 .tokengate.v1.ConfigChangeRecordH\x00\x12$\n\x05\x61lert\x18\x05 \x01(\x0b\x32\x13.tokengate.v1.AlertH\x00\x12\x31\n\tpaid_mark\x18\x06 \x01(\x0b\x32\x1c.tokengate.v1.PaidMarkRecordH\x00\x12=\n\x0fmonth_aggregate\x18\x07 \x01(\x0b\x32\".tokengate.v1.MonthAggregateRecordH\x00\x12/\n\x0bvoid_record\x18\x08 \x01(\x0b\x32\x18.tokengate.v1.VoidRecordH\x00\x42\x06\n\x04\x66\x61\x63tb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tokengate.v1.storage_pb2', globals())
@@ -22,13 +22,15 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _TIERASSIGNMENTRECORD._serialized_start=74
-  _TIERASSIGNMENTRECORD._serialized_end=127
-  _CONFIGCHANGERECORD._serialized_start=130
-  _CONFIGCHANGERECORD._serialized_end=601
-  _PAIDMARKRECORD._serialized_start=603
-  _PAIDMARKRECORD._serialized_end=677
-  _MONTHAGGREGATERECORD._serialized_start=680
-  _MONTHAGGREGATERECORD._serialized_end=850
-  _FACTRECORD._serialized_start=853
-  _FACTRECORD._serialized_end=1244
+  _TIERASSIGNMENTRECORD._serialized_end=159
+  _CONFIGCHANGERECORD._serialized_start=162
+  _CONFIGCHANGERECORD._serialized_end=633
+  _VOIDRECORD._serialized_start=635
+  _VOIDRECORD._serialized_end=746
+  _PAIDMARKRECORD._serialized_start=748
+  _PAIDMARKRECORD._serialized_end=822
+  _MONTHAGGREGATERECORD._serialized_start=825
+  _MONTHAGGREGATERECORD._serialized_end=995
+  _FACTRECORD._serialized_start=998
+  _FACTRECORD._serialized_end=1438
 # @@protoc_insertion_point(module_scope)

@@ -24,7 +24,7 @@ class ConfigChangeRecord(_message.Message):
     def __init__(self, set_price: _Optional[_Union[_tokengate_pb2.SetPriceRequest, _Mapping]] = ..., upsert_tier: _Optional[_Union[_tokengate_pb2.UpsertTierRequest, _Mapping]] = ..., set_limits: _Optional[_Union[_tokengate_pb2.SetLimitsRequest, _Mapping]] = ..., set_rate_limit: _Optional[_Union[_tokengate_pb2.SetRateLimitRequest, _Mapping]] = ..., set_optimization_rules: _Optional[_Union[_tokengate_pb2.SetOptimizationRulesRequest, _Mapping]] = ..., set_shadow_mode: _Optional[_Union[_tokengate_pb2.SetShadowModeRequest, _Mapping]] = ..., set_unknown_shop_policy: _Optional[_Union[_tokengate_pb2.SetUnknownShopPolicyRequest, _Mapping]] = ...) -> None: ...
 
 class FactRecord(_message.Message):
-    __slots__ = ["alert", "billing", "config_change", "month_aggregate", "paid_mark", "tier_assignment", "usage"]
+    __slots__ = ["alert", "billing", "config_change", "month_aggregate", "paid_mark", "tier_assignment", "usage", "void_record"]
     ALERT_FIELD_NUMBER: _ClassVar[int]
     BILLING_FIELD_NUMBER: _ClassVar[int]
     CONFIG_CHANGE_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +32,7 @@ class FactRecord(_message.Message):
     PAID_MARK_FIELD_NUMBER: _ClassVar[int]
     TIER_ASSIGNMENT_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
+    VOID_RECORD_FIELD_NUMBER: _ClassVar[int]
     alert: _tokengate_pb2.Alert
     billing: _tokengate_pb2.BillingRecord
     config_change: ConfigChangeRecord
@@ -39,7 +40,8 @@ class FactRecord(_message.Message):
     paid_mark: PaidMarkRecord
     tier_assignment: TierAssignmentRecord
     usage: _tokengate_pb2.UsageEventRecord
-    def __init__(self, usage: _Optional[_Union[_tokengate_pb2.UsageEventRecord, _Mapping]] = ..., billing: _Optional[_Union[_tokengate_pb2.BillingRecord, _Mapping]] = ..., tier_assignment: _Optional[_Union[TierAssignmentRecord, _Mapping]] = ..., config_change: _Optional[_Union[ConfigChangeRecord, _Mapping]] = ..., alert: _Optional[_Union[_tokengate_pb2.Alert, _Mapping]] = ..., paid_mark: _Optional[_Union[PaidMarkRecord, _Mapping]] = ..., month_aggregate: _Optional[_Union[MonthAggregateRecord, _Mapping]] = ...) -> None: ...
+    void_record: VoidRecord
+    def __init__(self, usage: _Optional[_Union[_tokengate_pb2.UsageEventRecord, _Mapping]] = ..., billing: _Optional[_Union[_tokengate_pb2.BillingRecord, _Mapping]] = ..., tier_assignment: _Optional[_Union[TierAssignmentRecord, _Mapping]] = ..., config_change: _Optional[_Union[ConfigChangeRecord, _Mapping]] = ..., alert: _Optional[_Union[_tokengate_pb2.Alert, _Mapping]] = ..., paid_mark: _Optional[_Union[PaidMarkRecord, _Mapping]] = ..., month_aggregate: _Optional[_Union[MonthAggregateRecord, _Mapping]] = ..., void_record: _Optional[_Union[VoidRecord, _Mapping]] = ...) -> None: ...
 
 class MonthAggregateRecord(_message.Message):
     __slots__ = ["cached_input_tokens", "cost_nano_usd", "input_tokens", "messages", "output_tokens", "period", "shop_id"]
@@ -70,9 +72,25 @@ class PaidMarkRecord(_message.Message):
     def __init__(self, shop_id: _Optional[str] = ..., period: _Optional[str] = ..., paid_at_unix_ms: _Optional[int] = ...) -> None: ...
 
 class TierAssignmentRecord(_message.Message):
-    __slots__ = ["shop_id", "tier"]
+    __slots__ = ["effective_from_unix_ms", "shop_id", "tier"]
+    EFFECTIVE_FROM_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     SHOP_ID_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
+    effective_from_unix_ms: int
     shop_id: str
     tier: str
-    def __init__(self, shop_id: _Optional[str] = ..., tier: _Optional[str] = ...) -> None: ...
+    def __init__(self, shop_id: _Optional[str] = ..., tier: _Optional[str] = ..., effective_from_unix_ms: _Optional[int] = ...) -> None: ...
+
+class VoidRecord(_message.Message):
+    __slots__ = ["period", "reason", "shop_id", "voided_at_unix_ms", "voided_by_uid"]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SHOP_ID_FIELD_NUMBER: _ClassVar[int]
+    VOIDED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    VOIDED_BY_UID_FIELD_NUMBER: _ClassVar[int]
+    period: str
+    reason: str
+    shop_id: str
+    voided_at_unix_ms: int
+    voided_by_uid: int
+    def __init__(self, shop_id: _Optional[str] = ..., period: _Optional[str] = ..., reason: _Optional[str] = ..., voided_at_unix_ms: _Optional[int] = ..., voided_by_uid: _Optional[int] = ...) -> None: ...

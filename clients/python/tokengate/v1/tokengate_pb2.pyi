@@ -27,6 +27,11 @@ LIMIT_KIND_INPUT_TOKENS: LimitKind
 LIMIT_KIND_OUTPUT_TOKENS: LimitKind
 LIMIT_KIND_TOTAL_TOKENS: LimitKind
 LIMIT_KIND_UNSPECIFIED: LimitKind
+RESERVATION_OUTCOME_ALREADY_ENDED: ReservationOutcome
+RESERVATION_OUTCOME_NONE: ReservationOutcome
+RESERVATION_OUTCOME_SETTLED: ReservationOutcome
+RESERVATION_OUTCOME_UNKNOWN: ReservationOutcome
+RESERVATION_OUTCOME_UNSPECIFIED: ReservationOutcome
 SERVING_STATUS_NOT_SERVING: ServingStatus
 SERVING_STATUS_SERVING: ServingStatus
 SERVING_STATUS_UNSPECIFIED: ServingStatus
@@ -87,12 +92,14 @@ class ApplyOptimizationResponse(_message.Message):
     def __init__(self, optimized: bool = ..., model: _Optional[str] = ..., history_length: _Optional[int] = ..., max_output_tokens: _Optional[int] = ..., reasons: _Optional[_Iterable[str]] = ..., estimated_cost_before_nano_usd: _Optional[int] = ..., estimated_cost_after_nano_usd: _Optional[int] = ...) -> None: ...
 
 class AssignShopTierRequest(_message.Message):
-    __slots__ = ["shop_id", "tier"]
+    __slots__ = ["effective_from_unix_ms", "shop_id", "tier"]
+    EFFECTIVE_FROM_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     SHOP_ID_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
+    effective_from_unix_ms: int
     shop_id: str
     tier: str
-    def __init__(self, shop_id: _Optional[str] = ..., tier: _Optional[str] = ...) -> None: ...
+    def __init__(self, shop_id: _Optional[str] = ..., tier: _Optional[str] = ..., effective_from_unix_ms: _Optional[int] = ...) -> None: ...
 
 class AssignShopTierResponse(_message.Message):
     __slots__ = ["previous_tier", "shop_id", "tier"]
@@ -105,7 +112,7 @@ class AssignShopTierResponse(_message.Message):
     def __init__(self, shop_id: _Optional[str] = ..., tier: _Optional[str] = ..., previous_tier: _Optional[str] = ...) -> None: ...
 
 class BillingRecord(_message.Message):
-    __slots__ = ["api_cost_nano_usd", "base_charge_nano_usd", "generated_at_unix_ms", "messages_used", "overage_charge_nano_usd", "paid", "period", "preview", "shop_id", "tier", "tokens_used", "total_charge_nano_usd"]
+    __slots__ = ["api_cost_nano_usd", "base_charge_nano_usd", "generated_at_unix_ms", "messages_used", "overage_charge_nano_usd", "paid", "period", "preview", "shop_id", "tier", "tokens_used", "total_charge_nano_usd", "void_reason", "voided_at_unix_ms", "voided_by_uid"]
     API_COST_NANO_USD_FIELD_NUMBER: _ClassVar[int]
     BASE_CHARGE_NANO_USD_FIELD_NUMBER: _ClassVar[int]
     GENERATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +125,9 @@ class BillingRecord(_message.Message):
     TIER_FIELD_NUMBER: _ClassVar[int]
     TOKENS_USED_FIELD_NUMBER: _ClassVar[int]
     TOTAL_CHARGE_NANO_USD_FIELD_NUMBER: _ClassVar[int]
+    VOIDED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    VOIDED_BY_UID_FIELD_NUMBER: _ClassVar[int]
+    VOID_REASON_FIELD_NUMBER: _ClassVar[int]
     api_cost_nano_usd: int
     base_charge_nano_usd: int
     generated_at_unix_ms: int
@@ -130,7 +140,10 @@ class BillingRecord(_message.Message):
     tier: str
     tokens_used: int
     total_charge_nano_usd: int
-    def __init__(self, shop_id: _Optional[str] = ..., period: _Optional[str] = ..., tier: _Optional[str] = ..., messages_used: _Optional[int] = ..., tokens_used: _Optional[int] = ..., api_cost_nano_usd: _Optional[int] = ..., base_charge_nano_usd: _Optional[int] = ..., overage_charge_nano_usd: _Optional[int] = ..., total_charge_nano_usd: _Optional[int] = ..., paid: bool = ..., generated_at_unix_ms: _Optional[int] = ..., preview: bool = ...) -> None: ...
+    void_reason: str
+    voided_at_unix_ms: int
+    voided_by_uid: int
+    def __init__(self, shop_id: _Optional[str] = ..., period: _Optional[str] = ..., tier: _Optional[str] = ..., messages_used: _Optional[int] = ..., tokens_used: _Optional[int] = ..., api_cost_nano_usd: _Optional[int] = ..., base_charge_nano_usd: _Optional[int] = ..., overage_charge_nano_usd: _Optional[int] = ..., total_charge_nano_usd: _Optional[int] = ..., paid: bool = ..., generated_at_unix_ms: _Optional[int] = ..., preview: bool = ..., void_reason: _Optional[str] = ..., voided_at_unix_ms: _Optional[int] = ..., voided_by_uid: _Optional[int] = ...) -> None: ...
 
 class CanMakeRequestRequest(_message.Message):
     __slots__ = ["estimated_input_tokens", "max_output_tokens", "model", "operation_type", "request_id", "reserve", "shop_id"]
@@ -203,16 +216,18 @@ class GenerateBillingBatchRequest(_message.Message):
     def __init__(self, period: _Optional[str] = ...) -> None: ...
 
 class GenerateBillingBatchResponse(_message.Message):
-    __slots__ = ["already_stored", "generated", "records", "total_charge_nano_usd"]
+    __slots__ = ["already_stored", "generated", "quiet", "records", "total_charge_nano_usd"]
     ALREADY_STORED_FIELD_NUMBER: _ClassVar[int]
     GENERATED_FIELD_NUMBER: _ClassVar[int]
+    QUIET_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_CHARGE_NANO_USD_FIELD_NUMBER: _ClassVar[int]
     already_stored: int
     generated: int
+    quiet: int
     records: _containers.RepeatedCompositeFieldContainer[BillingRecord]
     total_charge_nano_usd: int
-    def __init__(self, generated: _Optional[int] = ..., already_stored: _Optional[int] = ..., records: _Optional[_Iterable[_Union[BillingRecord, _Mapping]]] = ..., total_charge_nano_usd: _Optional[int] = ...) -> None: ...
+    def __init__(self, generated: _Optional[int] = ..., already_stored: _Optional[int] = ..., records: _Optional[_Iterable[_Union[BillingRecord, _Mapping]]] = ..., total_charge_nano_usd: _Optional[int] = ..., quiet: _Optional[int] = ...) -> None: ...
 
 class GenerateBillingRequest(_message.Message):
     __slots__ = ["period", "preview", "shop_id"]
@@ -475,24 +490,28 @@ class LogUsageRequest(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., shop_id: _Optional[str] = ..., user_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., operation_type: _Optional[str] = ..., model: _Optional[str] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cached_input_tokens: _Optional[int] = ..., occurred_at_unix_ms: _Optional[int] = ..., reservation_id: _Optional[str] = ..., metadata: _Optional[_Union[UsageMetadata, _Mapping]] = ...) -> None: ...
 
 class LogUsageResponse(_message.Message):
-    __slots__ = ["alerts", "cost_nano_usd", "daily_total_nano_usd", "duplicate", "event_id", "monthly_total_nano_usd", "occurred_at_unix_ms", "violations"]
+    __slots__ = ["alerts", "billing_period", "cost_nano_usd", "daily_total_nano_usd", "duplicate", "event_id", "monthly_total_nano_usd", "occurred_at_unix_ms", "reservation_outcome", "violations"]
     ALERTS_FIELD_NUMBER: _ClassVar[int]
+    BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
     COST_NANO_USD_FIELD_NUMBER: _ClassVar[int]
     DAILY_TOTAL_NANO_USD_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     MONTHLY_TOTAL_NANO_USD_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_OUTCOME_FIELD_NUMBER: _ClassVar[int]
     VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
     alerts: _containers.RepeatedCompositeFieldContainer[Alert]
+    billing_period: str
     cost_nano_usd: int
     daily_total_nano_usd: int
     duplicate: bool
     event_id: str
     monthly_total_nano_usd: int
     occurred_at_unix_ms: int
+    reservation_outcome: ReservationOutcome
     violations: _containers.RepeatedCompositeFieldContainer[LimitViolation]
-    def __init__(self, event_id: _Optional[str] = ..., cost_nano_usd: _Optional[int] = ..., daily_total_nano_usd: _Optional[int] = ..., monthly_total_nano_usd: _Optional[int] = ..., violations: _Optional[_Iterable[_Union[LimitViolation, _Mapping]]] = ..., alerts: _Optional[_Iterable[_Union[Alert, _Mapping]]] = ..., duplicate: bool = ..., occurred_at_unix_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, event_id: _Optional[str] = ..., cost_nano_usd: _Optional[int] = ..., daily_total_nano_usd: _Optional[int] = ..., monthly_total_nano_usd: _Optional[int] = ..., violations: _Optional[_Iterable[_Union[LimitViolation, _Mapping]]] = ..., alerts: _Optional[_Iterable[_Union[Alert, _Mapping]]] = ..., duplicate: bool = ..., occurred_at_unix_ms: _Optional[int] = ..., billing_period: _Optional[str] = ..., reservation_outcome: _Optional[_Union[ReservationOutcome, str]] = ...) -> None: ...
 
 class MarkPaidRequest(_message.Message):
     __slots__ = ["period", "shop_id"]
@@ -865,10 +884,12 @@ class TierConfig(_message.Message):
     def __init__(self, name: _Optional[str] = ..., monthly_fee_nano_usd: _Optional[int] = ..., included_messages: _Optional[int] = ..., unlimited_messages: bool = ..., overage_per_message_nano_usd: _Optional[int] = ..., max_monthly_spend_nano_usd: _Optional[int] = ..., no_spend_cap: bool = ..., self_serve: bool = ..., rate_limit: _Optional[_Union[RateLimit, _Mapping]] = ...) -> None: ...
 
 class UpsertTierRequest(_message.Message):
-    __slots__ = ["tier"]
+    __slots__ = ["effective_from_unix_ms", "tier"]
+    EFFECTIVE_FROM_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
+    effective_from_unix_ms: int
     tier: TierConfig
-    def __init__(self, tier: _Optional[_Union[TierConfig, _Mapping]] = ...) -> None: ...
+    def __init__(self, tier: _Optional[_Union[TierConfig, _Mapping]] = ..., effective_from_unix_ms: _Optional[int] = ...) -> None: ...
 
 class UpsertTierResponse(_message.Message):
     __slots__ = ["tier"]
@@ -877,7 +898,8 @@ class UpsertTierResponse(_message.Message):
     def __init__(self, tier: _Optional[_Union[TierConfig, _Mapping]] = ...) -> None: ...
 
 class UsageEventRecord(_message.Message):
-    __slots__ = ["cached_input_tokens", "conversation_id", "cost_nano_usd", "event_id", "input_tokens", "metadata", "model", "occurred_at_unix_ms", "operation_type", "output_tokens", "recorded_at_unix_ms", "shop_id", "user_id"]
+    __slots__ = ["billing_period", "cached_input_tokens", "conversation_id", "cost_nano_usd", "event_id", "input_tokens", "metadata", "model", "occurred_at_unix_ms", "operation_type", "output_tokens", "recorded_at_unix_ms", "shop_id", "user_id"]
+    BILLING_PERIOD_FIELD_NUMBER: _ClassVar[int]
     CACHED_INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     COST_NANO_USD_FIELD_NUMBER: _ClassVar[int]
@@ -891,6 +913,7 @@ class UsageEventRecord(_message.Message):
     RECORDED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     SHOP_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    billing_period: str
     cached_input_tokens: int
     conversation_id: str
     cost_nano_usd: int
@@ -904,7 +927,7 @@ class UsageEventRecord(_message.Message):
     recorded_at_unix_ms: int
     shop_id: str
     user_id: str
-    def __init__(self, event_id: _Optional[str] = ..., shop_id: _Optional[str] = ..., user_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., operation_type: _Optional[str] = ..., model: _Optional[str] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cached_input_tokens: _Optional[int] = ..., occurred_at_unix_ms: _Optional[int] = ..., cost_nano_usd: _Optional[int] = ..., metadata: _Optional[_Union[UsageMetadata, _Mapping]] = ..., recorded_at_unix_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, event_id: _Optional[str] = ..., shop_id: _Optional[str] = ..., user_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., operation_type: _Optional[str] = ..., model: _Optional[str] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cached_input_tokens: _Optional[int] = ..., occurred_at_unix_ms: _Optional[int] = ..., cost_nano_usd: _Optional[int] = ..., metadata: _Optional[_Union[UsageMetadata, _Mapping]] = ..., recorded_at_unix_ms: _Optional[int] = ..., billing_period: _Optional[str] = ...) -> None: ...
 
 class UsageFilter(_message.Message):
     __slots__ = ["from_unix_ms", "shop_id", "to_unix_ms"]
@@ -928,6 +951,22 @@ class UsageMetadata(_message.Message):
     message_length: int
     def __init__(self, message_length: _Optional[int] = ..., history_length: _Optional[int] = ..., knowledge_base_size: _Optional[int] = ..., extra: _Optional[_Iterable[_Union[MetadataEntry, _Mapping]]] = ...) -> None: ...
 
+class VoidBillingRequest(_message.Message):
+    __slots__ = ["period", "reason", "shop_id"]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SHOP_ID_FIELD_NUMBER: _ClassVar[int]
+    period: str
+    reason: str
+    shop_id: str
+    def __init__(self, shop_id: _Optional[str] = ..., period: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class VoidBillingResponse(_message.Message):
+    __slots__ = ["record"]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    record: BillingRecord
+    def __init__(self, record: _Optional[_Union[BillingRecord, _Mapping]] = ...) -> None: ...
+
 class WatchAlertsRequest(_message.Message):
     __slots__ = ["shop_id"]
     SHOP_ID_FIELD_NUMBER: _ClassVar[int]
@@ -944,6 +983,9 @@ class LimitKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class AlertKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class ReservationOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class ServingStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):

@@ -18,6 +18,7 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Tokengate__V1__TierAssignmentRecord Tokengate__V1__TierAssignmentRecord;
 typedef struct Tokengate__V1__ConfigChangeRecord Tokengate__V1__ConfigChangeRecord;
+typedef struct Tokengate__V1__VoidRecord Tokengate__V1__VoidRecord;
 typedef struct Tokengate__V1__PaidMarkRecord Tokengate__V1__PaidMarkRecord;
 typedef struct Tokengate__V1__MonthAggregateRecord Tokengate__V1__MonthAggregateRecord;
 typedef struct Tokengate__V1__FactRecord Tokengate__V1__FactRecord;
@@ -28,15 +29,22 @@ typedef struct Tokengate__V1__FactRecord Tokengate__V1__FactRecord;
 
 /* --- messages --- */
 
+/*
+ * A shop's tier from `effective_from_unix_ms` on (issue 17: assignments are versioned, so a
+ * period is billed under the assignment in effect at its last instant). Records written before
+ * issue 17 have no field 3 and read as 0: in effect since always. An empty tier reverts to the
+ * default tier from that time.
+ */
 struct  Tokengate__V1__TierAssignmentRecord
 {
   ProtobufCMessage base;
   char *shop_id;
   char *tier;
+  int64_t effective_from_unix_ms;
 };
 #define TOKENGATE__V1__TIER_ASSIGNMENT_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__tier_assignment_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 typedef enum {
@@ -71,6 +79,25 @@ struct  Tokengate__V1__ConfigChangeRecord
 #define TOKENGATE__V1__CONFIG_CHANGE_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__config_change_record__descriptor) \
     , TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE__NOT_SET, {0} }
+
+
+/*
+ * Issue 17: VoidBilling's fact. The shop's stored record of `period` becomes void (kept, with
+ * this reason, time and uid); the period has no final bill until a new billing record of it
+ * follows in the log. A shipper sees: billing record, void record, billing record (reissue).
+ */
+struct  Tokengate__V1__VoidRecord
+{
+  ProtobufCMessage base;
+  char *shop_id;
+  char *period;
+  char *reason;
+  int64_t voided_at_unix_ms;
+  uint32_t voided_by_uid;
+};
+#define TOKENGATE__V1__VOID_RECORD__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__void_record__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 struct  Tokengate__V1__PaidMarkRecord
@@ -112,7 +139,8 @@ typedef enum {
   TOKENGATE__V1__FACT_RECORD__FACT_CONFIG_CHANGE = 4,
   TOKENGATE__V1__FACT_RECORD__FACT_ALERT = 5,
   TOKENGATE__V1__FACT_RECORD__FACT_PAID_MARK = 6,
-  TOKENGATE__V1__FACT_RECORD__FACT_MONTH_AGGREGATE = 7
+  TOKENGATE__V1__FACT_RECORD__FACT_MONTH_AGGREGATE = 7,
+  TOKENGATE__V1__FACT_RECORD__FACT_VOID_RECORD = 8
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TOKENGATE__V1__FACT_RECORD__FACT__CASE)
 } Tokengate__V1__FactRecord__FactCase;
 
@@ -128,6 +156,10 @@ struct  Tokengate__V1__FactRecord
     Tokengate__V1__Alert *alert;
     Tokengate__V1__PaidMarkRecord *paid_mark;
     Tokengate__V1__MonthAggregateRecord *month_aggregate;
+    /*
+     * issue 17
+     */
+    Tokengate__V1__VoidRecord *void_record;
   };
 };
 #define TOKENGATE__V1__FACT_RECORD__INIT \
@@ -172,6 +204,25 @@ Tokengate__V1__ConfigChangeRecord *
                       const uint8_t       *data);
 void   tokengate__v1__config_change_record__free_unpacked
                      (Tokengate__V1__ConfigChangeRecord *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__VoidRecord methods */
+void   tokengate__v1__void_record__init
+                     (Tokengate__V1__VoidRecord         *message);
+size_t tokengate__v1__void_record__get_packed_size
+                     (const Tokengate__V1__VoidRecord   *message);
+size_t tokengate__v1__void_record__pack
+                     (const Tokengate__V1__VoidRecord   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__void_record__pack_to_buffer
+                     (const Tokengate__V1__VoidRecord   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__VoidRecord *
+       tokengate__v1__void_record__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__void_record__free_unpacked
+                     (Tokengate__V1__VoidRecord *message,
                       ProtobufCAllocator *allocator);
 /* Tokengate__V1__PaidMarkRecord methods */
 void   tokengate__v1__paid_mark_record__init
@@ -238,6 +289,9 @@ typedef void (*Tokengate__V1__TierAssignmentRecord_Closure)
 typedef void (*Tokengate__V1__ConfigChangeRecord_Closure)
                  (const Tokengate__V1__ConfigChangeRecord *message,
                   void *closure_data);
+typedef void (*Tokengate__V1__VoidRecord_Closure)
+                 (const Tokengate__V1__VoidRecord *message,
+                  void *closure_data);
 typedef void (*Tokengate__V1__PaidMarkRecord_Closure)
                  (const Tokengate__V1__PaidMarkRecord *message,
                   void *closure_data);
@@ -255,6 +309,7 @@ typedef void (*Tokengate__V1__FactRecord_Closure)
 
 extern const ProtobufCMessageDescriptor tokengate__v1__tier_assignment_record__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__config_change_record__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__void_record__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__paid_mark_record__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__month_aggregate_record__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__fact_record__descriptor;

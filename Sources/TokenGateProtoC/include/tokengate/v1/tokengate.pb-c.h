@@ -67,6 +67,8 @@ typedef struct Tokengate__V1__ListBillingRecordsRequest Tokengate__V1__ListBilli
 typedef struct Tokengate__V1__ListBillingRecordsResponse Tokengate__V1__ListBillingRecordsResponse;
 typedef struct Tokengate__V1__GenerateBillingBatchRequest Tokengate__V1__GenerateBillingBatchRequest;
 typedef struct Tokengate__V1__GenerateBillingBatchResponse Tokengate__V1__GenerateBillingBatchResponse;
+typedef struct Tokengate__V1__VoidBillingRequest Tokengate__V1__VoidBillingRequest;
+typedef struct Tokengate__V1__VoidBillingResponse Tokengate__V1__VoidBillingResponse;
 typedef struct Tokengate__V1__MarkPaidRequest Tokengate__V1__MarkPaidRequest;
 typedef struct Tokengate__V1__MarkPaidResponse Tokengate__V1__MarkPaidResponse;
 typedef struct Tokengate__V1__GetShopViewRequest Tokengate__V1__GetShopViewRequest;
@@ -144,6 +146,30 @@ typedef enum _Tokengate__V1__AlertKind {
   TOKENGATE__V1__ALERT_KIND__ALERT_KIND_HIGH_DAILY_COST = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TOKENGATE__V1__ALERT_KIND)
 } Tokengate__V1__AlertKind;
+/*
+ * Issue 17: LogUsageResponse.reservation_outcome. A LogUsage is never refused because of its
+ * reservation: the model call happened, so the event is recorded at its actual cost.
+ */
+typedef enum _Tokengate__V1__ReservationOutcome {
+  TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_UNSPECIFIED = 0,
+  /*
+   * the live hold was released by this event
+   */
+  TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_SETTLED = 1,
+  /*
+   * settled by another event, released or expired before
+   */
+  TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_ALREADY_ENDED = 2,
+  /*
+   * never issued by this daemon, or ended too long ago to remember
+   */
+  TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_UNKNOWN = 3,
+  /*
+   * the request named no reservation
+   */
+  TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_NONE = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TOKENGATE__V1__RESERVATION_OUTCOME)
+} Tokengate__V1__ReservationOutcome;
 typedef enum _Tokengate__V1__ServingStatus {
   TOKENGATE__V1__SERVING_STATUS__SERVING_STATUS_UNSPECIFIED = 0,
   TOKENGATE__V1__SERVING_STATUS__SERVING_STATUS_SERVING = 1,
@@ -443,10 +469,19 @@ struct  Tokengate__V1__LogUsageResponse
    */
   protobuf_c_boolean duplicate;
   int64_t occurred_at_unix_ms;
+  /*
+   * Issue 17 (spent tokens are always recorded): the bill ("YYYY-MM") the event lands on: the
+   * month it occurred in, or the first later month whose bill is not final (a late event).
+   */
+  char *billing_period;
+  /*
+   * What became of the request's reservation id.
+   */
+  Tokengate__V1__ReservationOutcome reservation_outcome;
 };
 #define TOKENGATE__V1__LOG_USAGE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__log_usage_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0,NULL, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, TOKENGATE__V1__RESERVATION_OUTCOME__RESERVATION_OUTCOME_UNSPECIFIED }
 
 
 struct  Tokengate__V1__GenerateBillingRequest
@@ -485,10 +520,20 @@ struct  Tokengate__V1__BillingRecord
    * true when this record was computed, not stored
    */
   protobuf_c_boolean preview;
+  /*
+   * Issue 17 (corrections append): set on a record VoidBilling voided; it stays listed beside
+   * the record that replaced it. voided_at_unix_ms = 0 = not void.
+   */
+  char *void_reason;
+  int64_t voided_at_unix_ms;
+  /*
+   * the admin peer's uid
+   */
+  uint32_t voided_by_uid;
 };
 #define TOKENGATE__V1__BILLING_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__billing_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 struct  Tokengate__V1__GenerateBillingResponse
@@ -553,10 +598,15 @@ struct  Tokengate__V1__UsageEventRecord
   int64_t cost_nano_usd;
   Tokengate__V1__UsageMetadata *metadata;
   int64_t recorded_at_unix_ms;
+  /*
+   * Issue 17: the bill ("YYYY-MM") a late event landed on, because the month it occurred in was
+   * already billed (final); empty = the month it occurred in. Written only for late events.
+   */
+  char *billing_period;
 };
 #define TOKENGATE__V1__USAGE_EVENT_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__usage_event_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, NULL, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Tokengate__V1__PriceRates
@@ -788,10 +838,17 @@ struct  Tokengate__V1__UpsertTierRequest
 {
   ProtobufCMessage base;
   Tokengate__V1__TierConfig *tier;
+  /*
+   * Issue 17 (terms of the month): when these terms (fee, included messages, overage, cap) take
+   * effect; 0 = now. A past time backdates them, allowed only when no shop on the tier has a
+   * final bill for a period ending after it (else FAILED_PRECONDITION naming the bill); a
+   * future time is INVALID_ARGUMENT. The tier's rate limit is not versioned (the gate uses it now).
+   */
+  int64_t effective_from_unix_ms;
 };
 #define TOKENGATE__V1__UPSERT_TIER_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__upsert_tier_request__descriptor) \
-    , NULL }
+    , NULL, 0 }
 
 
 struct  Tokengate__V1__UpsertTierResponse
@@ -809,10 +866,16 @@ struct  Tokengate__V1__AssignShopTierRequest
   ProtobufCMessage base;
   char *shop_id;
   char *tier;
+  /*
+   * Issue 17 (terms of the month): when the assignment takes effect; 0 = now. A time in the
+   * past backdates it, allowed only into periods whose bill for this shop is not final
+   * (else FAILED_PRECONDITION naming the final bill); a future time is INVALID_ARGUMENT.
+   */
+  int64_t effective_from_unix_ms;
 };
 #define TOKENGATE__V1__ASSIGN_SHOP_TIER_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__assign_shop_tier_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Tokengate__V1__AssignShopTierResponse
@@ -980,10 +1043,50 @@ struct  Tokengate__V1__GenerateBillingBatchResponse
   size_t n_records;
   Tokengate__V1__BillingRecord **records;
   int64_t total_charge_nano_usd;
+  /*
+   * Issue 17 (every shop billed): of the shops billed for the period (newly or before), how
+   * many had no usage in it (a quiet shop still owes its tier's monthly fee).
+   */
+  uint32_t quiet;
 };
 #define TOKENGATE__V1__GENERATE_BILLING_BATCH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__generate_billing_batch_response__descriptor) \
-    , 0, 0, 0,NULL, 0 }
+    , 0, 0, 0,NULL, 0, 0 }
+
+
+/*
+ * Issue 17: VoidBilling. FAILED_PRECONDITION for a paid record; NOT_FOUND when the period has
+ * no stored (not void) record; INVALID_ARGUMENT without a reason.
+ */
+struct  Tokengate__V1__VoidBillingRequest
+{
+  ProtobufCMessage base;
+  char *shop_id;
+  /*
+   * "YYYY-MM"
+   */
+  char *period;
+  /*
+   * why (required, at most 1024 bytes)
+   */
+  char *reason;
+};
+#define TOKENGATE__V1__VOID_BILLING_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__void_billing_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Tokengate__V1__VoidBillingResponse
+{
+  ProtobufCMessage base;
+  /*
+   * the voided record, with its void fields
+   */
+  Tokengate__V1__BillingRecord *record;
+};
+#define TOKENGATE__V1__VOID_BILLING_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tokengate__v1__void_billing_response__descriptor) \
+    , NULL }
 
 
 struct  Tokengate__V1__MarkPaidRequest
@@ -2397,6 +2500,44 @@ Tokengate__V1__GenerateBillingBatchResponse *
 void   tokengate__v1__generate_billing_batch_response__free_unpacked
                      (Tokengate__V1__GenerateBillingBatchResponse *message,
                       ProtobufCAllocator *allocator);
+/* Tokengate__V1__VoidBillingRequest methods */
+void   tokengate__v1__void_billing_request__init
+                     (Tokengate__V1__VoidBillingRequest         *message);
+size_t tokengate__v1__void_billing_request__get_packed_size
+                     (const Tokengate__V1__VoidBillingRequest   *message);
+size_t tokengate__v1__void_billing_request__pack
+                     (const Tokengate__V1__VoidBillingRequest   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__void_billing_request__pack_to_buffer
+                     (const Tokengate__V1__VoidBillingRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__VoidBillingRequest *
+       tokengate__v1__void_billing_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__void_billing_request__free_unpacked
+                     (Tokengate__V1__VoidBillingRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Tokengate__V1__VoidBillingResponse methods */
+void   tokengate__v1__void_billing_response__init
+                     (Tokengate__V1__VoidBillingResponse         *message);
+size_t tokengate__v1__void_billing_response__get_packed_size
+                     (const Tokengate__V1__VoidBillingResponse   *message);
+size_t tokengate__v1__void_billing_response__pack
+                     (const Tokengate__V1__VoidBillingResponse   *message,
+                      uint8_t             *out);
+size_t tokengate__v1__void_billing_response__pack_to_buffer
+                     (const Tokengate__V1__VoidBillingResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Tokengate__V1__VoidBillingResponse *
+       tokengate__v1__void_billing_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tokengate__v1__void_billing_response__free_unpacked
+                     (Tokengate__V1__VoidBillingResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Tokengate__V1__MarkPaidRequest methods */
 void   tokengate__v1__mark_paid_request__init
                      (Tokengate__V1__MarkPaidRequest         *message);
@@ -3125,6 +3266,12 @@ typedef void (*Tokengate__V1__GenerateBillingBatchRequest_Closure)
 typedef void (*Tokengate__V1__GenerateBillingBatchResponse_Closure)
                  (const Tokengate__V1__GenerateBillingBatchResponse *message,
                   void *closure_data);
+typedef void (*Tokengate__V1__VoidBillingRequest_Closure)
+                 (const Tokengate__V1__VoidBillingRequest *message,
+                  void *closure_data);
+typedef void (*Tokengate__V1__VoidBillingResponse_Closure)
+                 (const Tokengate__V1__VoidBillingResponse *message,
+                  void *closure_data);
 typedef void (*Tokengate__V1__MarkPaidRequest_Closure)
                  (const Tokengate__V1__MarkPaidRequest *message,
                   void *closure_data);
@@ -3298,6 +3445,10 @@ struct Tokengate__V1__BudgetService_Service
                     const Tokengate__V1__MarkPaidRequest *input,
                     Tokengate__V1__MarkPaidResponse_Closure closure,
                     void *closure_data);
+  void (*void_billing)(Tokengate__V1__BudgetService_Service *service,
+                       const Tokengate__V1__VoidBillingRequest *input,
+                       Tokengate__V1__VoidBillingResponse_Closure closure,
+                       void *closure_data);
   void (*get_shop_view)(Tokengate__V1__BudgetService_Service *service,
                         const Tokengate__V1__GetShopViewRequest *input,
                         Tokengate__V1__ShopView_Closure closure,
@@ -3373,6 +3524,7 @@ void tokengate__v1__budget_service__init (Tokengate__V1__BudgetService_Service *
       function_prefix__ ## list_billing_records,\
       function_prefix__ ## generate_billing_batch,\
       function_prefix__ ## mark_paid,\
+      function_prefix__ ## void_billing,\
       function_prefix__ ## get_shop_view,\
       function_prefix__ ## get_statistics,\
       function_prefix__ ## get_monthly_summary,\
@@ -3461,6 +3613,10 @@ void tokengate__v1__budget_service__mark_paid(ProtobufCService *service,
                                               const Tokengate__V1__MarkPaidRequest *input,
                                               Tokengate__V1__MarkPaidResponse_Closure closure,
                                               void *closure_data);
+void tokengate__v1__budget_service__void_billing(ProtobufCService *service,
+                                                 const Tokengate__V1__VoidBillingRequest *input,
+                                                 Tokengate__V1__VoidBillingResponse_Closure closure,
+                                                 void *closure_data);
 void tokengate__v1__budget_service__get_shop_view(ProtobufCService *service,
                                                   const Tokengate__V1__GetShopViewRequest *input,
                                                   Tokengate__V1__ShopView_Closure closure,
@@ -3516,6 +3672,7 @@ extern const ProtobufCEnumDescriptor    tokengate__v1__decision__descriptor;
 extern const ProtobufCEnumDescriptor    tokengate__v1__decision_reason__descriptor;
 extern const ProtobufCEnumDescriptor    tokengate__v1__limit_kind__descriptor;
 extern const ProtobufCEnumDescriptor    tokengate__v1__alert_kind__descriptor;
+extern const ProtobufCEnumDescriptor    tokengate__v1__reservation_outcome__descriptor;
 extern const ProtobufCEnumDescriptor    tokengate__v1__serving_status__descriptor;
 extern const ProtobufCEnumDescriptor    tokengate__v1__unknown_shop_policy__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__request_frame__descriptor;
@@ -3570,6 +3727,8 @@ extern const ProtobufCMessageDescriptor tokengate__v1__list_billing_records_requ
 extern const ProtobufCMessageDescriptor tokengate__v1__list_billing_records_response__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__generate_billing_batch_request__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__generate_billing_batch_response__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__void_billing_request__descriptor;
+extern const ProtobufCMessageDescriptor tokengate__v1__void_billing_response__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__mark_paid_request__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__mark_paid_response__descriptor;
 extern const ProtobufCMessageDescriptor tokengate__v1__get_shop_view_request__descriptor;
