@@ -6,6 +6,7 @@
 // for duplicating its event arrays under the shard lock).
 import Foundation
 import TokenGateClient
+import TokenGateClock
 import TokenGateCore
 
 extension BenchRun {
@@ -36,10 +37,10 @@ extension BenchRun {
             // and ran through the load; wait for it to end and report how long it took.
             let client = TokenGateClient(socketPath: socket, defaultTimeoutMs: 60_000)
             defer { client.close() }
-            let deadline = monotonicNs() + 300_000_000_000
+            let deadline = MonotonicClock.nanoseconds() + 300_000_000_000
             var count = 0.0
             var sum = 0.0
-            while monotonicNs() < deadline {
+            while MonotonicClock.nanoseconds() < deadline {
                 let lines = try await client.getMetrics().text.split(separator: "\n")
                 func value(_ name: String) -> Double {
                     lines.first { $0.hasPrefix(name + " ") }?.split(separator: " ").last.flatMap { Double($0) } ?? 0
