@@ -21,12 +21,19 @@ public enum Validation {
     /// over the bytes is enough; this runs on every hot call and allocates nothing.
     ///
     /// - Throws: `invalidArgument` naming `field`.
+    @inline(__always)
     public static func identifier(
         _ value: String, field: @autoclosure () -> String, maximum: Int = CoreLimits.identifierBytesMax
     ) throws(TokenGateError) {
-        var value = value
-        let problem = value.withUTF8 { bytes in identifierProblem(bytes, maximum: maximum) }
-        if let problem { throw .invalidArgument("\(field()) \(problem)") }
+        if let problem = identifierProblem(value, maximum: maximum) { throw .invalidArgument("\(field()) \(problem)") }
+    }
+
+    /// `identifierProblem` of a string's UTF-8 bytes, read in place.
+    static func identifierProblem(_ value: String, maximum: Int) -> String? {
+        if let problem = value.utf8.withContiguousStorageIfAvailable({ identifierProblem($0, maximum: maximum) }) {
+            return problem
+        }
+        return Array(value.utf8).withUnsafeBufferPointer { identifierProblem($0, maximum: maximum) }
     }
 
     /// `identifier`, but empty is allowed: the field is optional and empty means absent.
@@ -42,6 +49,19 @@ public enum Validation {
     static func identifierProblem(_ bytes: UnsafeBufferPointer<UInt8>, maximum: Int) -> String? {
         if bytes.isEmpty { return "is empty" }
         if bytes.count > maximum { return "is \(bytes.count) bytes long; the maximum is \(maximum)" }
+        // The usual id is printable ASCII: a branch-free min/max pass (vectorized) settles it.
+        var low: UInt8 = 0xFF
+        var high: UInt8 = 0
+        for byte in bytes {
+            low = min(low, byte)
+            high = max(high, byte)
+        }
+        if low >= 0x20 && high < 0x7F { return nil }
+        return controlCharacterProblem(bytes, maximum: maximum)
+    }
+
+    /// The slow path of `identifierProblem`: text with non-ASCII or control bytes.
+    private static func controlCharacterProblem(_ bytes: UnsafeBufferPointer<UInt8>, maximum: Int) -> String? {
         var previous: UInt8 = 0
         for (offset, byte) in bytes.enumerated() {
             if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && byte < 0xA0) {

@@ -74,6 +74,12 @@ extension ShopState {
         GateMemoryShare(liveReservations: liveReservationCount, gateOnlyShops: isGateOnly ? 1 : 0)
     }
 
+    /// `gateMemory` through a mutating access: on a state held in a dictionary
+    /// (`shops.values[index]`), a getter returns a copy of the whole ShopState (a retain and a
+    /// release per field); a mutating access reads it in place.
+    @inline(__always)
+    mutating func readGateMemory() -> GateMemoryShare { gateMemory }
+
     /// Kept only for holds or rate-limit windows.
     var isGateOnly: Bool { !isKnown && !hasBillingRecords && (tracksReservations || tracksRateLimits) }
 }

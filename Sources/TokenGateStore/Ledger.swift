@@ -103,9 +103,9 @@ public final class Ledger: Sendable {
             _ shopID: String, in shops: inout [String: ShopState], _ body: (inout ShopState) throws(TokenGateError) -> Result
         ) throws(TokenGateError) -> Result {
             if let index = shops.index(forKey: shopID) {
-                let before = shops.values[index].gateMemory
+                let before = shops.values[index].readGateMemory()
                 defer {
-                    account(before, shops.values[index].gateMemory)
+                    account(before, shops.values[index].readGateMemory())
                     if !shops.values[index].isWorthKeeping { shops.remove(at: index) }
                 }
                 return try body(&shops.values[index])
@@ -396,9 +396,9 @@ public final class Ledger: Sendable {
                 index = shops.index(forKey: shopID)
             }
             let at = index!
-            let before = shops.values[at].gateMemory
+            let before = shops.values[at].readGateMemory()
             defer {
-                shard.account(before, shops.values[at].gateMemory)
+                shard.account(before, shops.values[at].readGateMemory())
                 // A refused or read-only call on a new shop id leaves nothing behind.
                 if created, !shops.values[at].isWorthKeeping { shops.remove(at: at) }
             }
@@ -412,8 +412,8 @@ public final class Ledger: Sendable {
         let shard = shard(for: shopID)
         return try shard.shops.withLock { shops throws(TokenGateError) in
             guard let index = shops.index(forKey: shopID) else { return nil }
-            let before = shops.values[index].gateMemory
-            defer { shard.account(before, shops.values[index].gateMemory) }
+            let before = shops.values[index].readGateMemory()
+            defer { shard.account(before, shops.values[index].readGateMemory()) }
             return try body(&shops.values[index])
         }
     }

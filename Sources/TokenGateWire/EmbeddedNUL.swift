@@ -1,7 +1,8 @@
 // protobuf-c hands string fields over as C strings, so a NUL inside one would silently cut it
 // ("shop\0x" would decode as "shop"). Identifiers may not hold control characters (DESIGN §4),
-// and no text field has a use for NUL, so before unpacking, `ProtobufC.unpack` asks this walker,
-// guided by the message's protobuf-c descriptor, for the first string field holding a NUL byte.
+// and no text field has a use for NUL, so before unpacking a request (`WireCodec.decode`),
+// `ProtobufC.unpack` asks this walker, guided by the message's protobuf-c descriptor, for the
+// first string field holding a NUL byte.
 //
 // Buffer ownership: the walker only reads the caller's borrowed buffer within its bounds and
 // keeps no pointer; descriptors are protobuf-c's static tables.

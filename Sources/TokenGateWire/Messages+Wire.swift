@@ -8,6 +8,7 @@
 // `ProtobufC.pack` returns.
 
 import CProtobufC
+import Glibc
 import TokenGateCore
 import TokenGateProtoC
 
@@ -36,10 +37,24 @@ extension WireMessage {
 
 /// The shared decode of every `WireMessage`, worded for a caller that sent bad bytes.
 enum WireCodec {
+    /// True for a `…Request` message name; bytewise (`hasSuffix` compares Characters, about 80
+    /// instructions on every decode).
+    static func isRequest(_ protoName: String) -> Bool {
+        var name = protoName
+        return name.withUTF8 { bytes in
+            let suffix: StaticString = "Request"
+            let count = suffix.utf8CodeUnitCount
+            guard bytes.count >= count else { return false }
+            return memcmp(bytes.baseAddress! + (bytes.count - count), suffix.utf8Start, count) == 0
+        }
+    }
+
     /// - Parameter fieldPrefix: how errors name the message, e.g. `log_usage` in
     ///   `log_usage.shop_id is not valid UTF-8`.
     static func decode<M: CMessageDecodable>(_ bytes: [UInt8], fieldPrefix: String) throws(TokenGateError) -> M {
-        switch ProtobufC.unpack(bytes, as: M.self) {
+        // Requests come from peers, so a NUL inside one of their strings is refused (see
+        // EmbeddedNUL); responses and stored facts were packed by protobuf-c and cannot hold one.
+        switch ProtobufC.unpack(bytes, as: M.self, refuseEmbeddedNUL: isRequest(M.protoName)) {
         case .success(let message):
             return message
         case .failure(.tooLarge(let byteCount)):

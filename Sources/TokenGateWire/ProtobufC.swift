@@ -114,7 +114,9 @@ enum ProtobufC {
     /// Decodes `bytes` as `M`: check the length, unpack, copy, free, validate. protobuf-c
     /// allocates the unpacked tree from an `UnpackArena` (stack first, heap past it), so the
     /// tree costs no malloc per field and is dropped whole instead of walked by `free_unpacked`.
-    static func unpack<M: CMessageDecodable>(_ bytes: [UInt8], as _: M.Type) -> Result<M, DecodeFailure> {
+    static func unpack<M: CMessageDecodable>(
+        _ bytes: [UInt8], as _: M.Type, refuseEmbeddedNUL: Bool = false
+    ) -> Result<M, DecodeFailure> {
         guard bytes.count <= WireLimits.messageBytesMax else { return .failure(.tooLarge(byteCount: bytes.count)) }
         let descriptor = M.cDescriptor
         return withUnsafeTemporaryAllocation(byteCount: UnpackArena.scratchBytes, alignment: UnpackArena.alignment) { scratch in
@@ -124,7 +126,7 @@ enum ProtobufC {
                 var allocator = ProtobufCAllocator(
                     alloc: UnpackArena.allocate, free: UnpackArena.free, allocator_data: UnsafeMutableRawPointer(arenaPointer))
                 return bytes.withUnsafeBufferPointer { buffer -> Result<M, DecodeFailure> in
-                    if let field = EmbeddedNUL.field(in: buffer, descriptor: descriptor) {
+                    if refuseEmbeddedNUL, let field = EmbeddedNUL.field(in: buffer, descriptor: descriptor) {
                         return .failure(.field(FieldError(field: field, problem: .controlCharacter)))
                     }
                     // An empty message is valid protobuf; give protobuf-c a real pointer regardless.
