@@ -54,8 +54,7 @@ extension ShopState {
         var response = try Self.usageResponse(
             event, limits: limits, dayBefore: spent(day: day), monthBefore: aggregate(month: day.month).costNanoUSD,
             duplicate: false)
-        // The month's text is kept, not formatted for every event (formatting cost ~1,000 instructions).
-        response.billingPeriod = landing == monthText?.month ? monthText!.text : landing.text
+        response.billingPeriod = landing.text
         response.reservationOutcome = outcome
         return .record(event, response)
     }

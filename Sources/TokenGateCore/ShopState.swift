@@ -72,8 +72,6 @@ public struct ShopState: Sendable {
     /// The latest month with a final bill, so that LogUsage looks the bills up only for an
     /// event of that month or an earlier one.
     private(set) var latestFinal: MonthKey?
-    /// The text of the month of the last event applied live, for LogUsage's `billing_period`.
-    private(set) var monthText: (month: MonthKey, text: String)?
     /// Recorded cost per UTC day (all operation types).
     private(set) var dailyCost: [DayKey: NanoUSD] = [:]
     /// Recorded usage per UTC month.
@@ -323,7 +321,6 @@ public struct ShopState: Sendable {
         guard eventStore.appendIfNew(event, digest: digest) else { return }
         let day = DayKey(unixMs: event.occurredAtUnixMs)
         let month = day.month
-        if monthText?.month != month { monthText = (month, month.text) }
         addToTotals(UsageNumbers(event), day: day, month: month)
         if !event.billingPeriod.isEmpty, let landing = try? MonthKey(parsing: event.billingPeriod) {
             addLate(UsageNumbers(event), occurred: month, landed: landing)
