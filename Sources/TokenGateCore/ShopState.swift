@@ -52,48 +52,136 @@ func saturatingAdd(_ a: UInt64, _ b: UInt64) -> UInt64 {
     return overflow ? .max : sum
 }
 
+/// The parts of a shop's state that only tier assignments, usage and bills fill (issue 18: a
+/// shop kept for gate state alone must be cheap). `ShopState` keeps them in a one-element array
+/// allocated on the first such fact, so a shop with only holds or a rate-limit window is its id,
+/// its reservation book and its rate limiter: the shard's dictionary stores every value inline,
+/// and these fields made each slot of it about 350 bytes.
+struct ShopRecords: Sendable {
+    var tierHistory: [(from: UnixMillis, tier: String?)] = []
+    var eventStore = EventStore()
+    var totalsAfter: [TotalsAfter] = []
+    var latestFinal: MonthKey?
+    var dailyCost: [DayKey: NanoUSD] = [:]
+    var monthly: [MonthKey: MonthAggregate] = [:]
+    var archived: [MonthKey: MonthAggregate] = [:]
+    var billing: [MonthKey: BillingRecord] = [:]
+    var voided: [BillingRecord] = []
+    var lateIn: [MonthKey: MonthAggregate] = [:]
+    var lateOut: [MonthKey: MonthAggregate] = [:]
+    var reportIndex = ShopReportIndex()
+
+    /// What a shop without such facts reads.
+    static let empty = ShopRecords()
+}
+
 /// The state of one shop: its tier, usage events, per-day and per-month totals, billing records
 /// and live reservations.
 public struct ShopState: Sendable {
     /// The shop this state belongs to.
     public private(set) var shopID: String
+    /// Empty until the shop's first tier assignment, usage event, bill or alert, then one
+    /// element (an array, not an object: its copy-on-write needs no run-time exclusivity check).
+    private var recordsStorage: [ShopRecords] = []
+    /// The shop's records, read in place (the shared empty ones while it has none).
+    private var records: ShopRecords {
+        _read {
+            if recordsStorage.isEmpty { yield ShopRecords.empty } else { yield recordsStorage[0] }
+        }
+        _modify {
+            if recordsStorage.isEmpty { recordsStorage.append(ShopRecords()) }
+            yield &recordsStorage[0]
+        }
+    }
     /// Tier assignments in order of effect (issue 17, terms of the month): the tier from `from`
     /// until the next entry; `tier` nil = the configuration's default tier. Before the first
     /// entry the shop is on the default tier.
-    public private(set) var tierHistory: [(from: UnixMillis, tier: String?)] = []
+    public private(set) var tierHistory: [(from: UnixMillis, tier: String?)] {
+        _read { yield records.tierHistory }
+        _modify { yield &records.tierHistory }
+    }
     /// The assigned tier now (the latest assignment); nil = the configuration's default tier.
     public var assignedTier: String? { tierHistory.last?.tier }
     /// Usage events in the order they were applied, compact, with an index by event id.
-    private(set) var eventStore = EventStore()
+    private(set) var eventStore: EventStore {
+        _read { yield records.eventStore }
+        _modify { yield &records.eventStore }
+    }
     /// For each event of `eventStore`, the recorded cost of its day and month right after it:
     /// the totals its first LogUsage answered, so a duplicate is answered in O(1). Rebuilt by
     /// replay (applying in log order gives the same sums), never logged.
-    private(set) var totalsAfter: [TotalsAfter] = []
+    private(set) var totalsAfter: [TotalsAfter] {
+        _read { yield records.totalsAfter }
+        _modify { yield &records.totalsAfter }
+    }
     /// The latest month with a final bill, so that LogUsage looks the bills up only for an
     /// event of that month or an earlier one.
-    private(set) var latestFinal: MonthKey?
+    private(set) var latestFinal: MonthKey? {
+        _read { yield records.latestFinal }
+        _modify { yield &records.latestFinal }
+    }
     /// Recorded cost per UTC day (all operation types).
-    private(set) var dailyCost: [DayKey: NanoUSD] = [:]
+    private(set) var dailyCost: [DayKey: NanoUSD] {
+        _read { yield records.dailyCost }
+        _modify { yield &records.dailyCost }
+    }
     /// Recorded usage per UTC month.
-    private(set) var monthly: [MonthKey: MonthAggregate] = [:]
+    private(set) var monthly: [MonthKey: MonthAggregate] {
+        _read { yield records.monthly }
+        _modify { yield &records.monthly }
+    }
     /// The part of each month's usage whose raw events retention dropped (see `dropEvents`).
-    private(set) var archived: [MonthKey: MonthAggregate] = [:]
+    private(set) var archived: [MonthKey: MonthAggregate] {
+        _read { yield records.archived }
+        _modify { yield &records.archived }
+    }
     /// Stored billing records by period (the final bill of each; void ones are in `voided`).
-    private(set) var billing: [MonthKey: BillingRecord] = [:]
+    private(set) var billing: [MonthKey: BillingRecord] {
+        _read { yield records.billing }
+        _modify { yield &records.billing }
+    }
     /// Records VoidBilling voided, in the order they were voided (issue 17: corrections append).
-    private(set) var voided: [BillingRecord] = []
+    private(set) var voided: [BillingRecord] {
+        _read { yield records.voided }
+        _modify { yield &records.voided }
+    }
     /// Late events (issue 17): usage that occurred in a month already billed and landed on a
     /// later bill, by the month it landed on (`lateIn`) and the month it occurred in (`lateOut`).
     /// Bills count what landed on them; reports and budgets count when usage occurred.
-    private(set) var lateIn: [MonthKey: MonthAggregate] = [:]
-    private(set) var lateOut: [MonthKey: MonthAggregate] = [:]
+    private(set) var lateIn: [MonthKey: MonthAggregate] {
+        _read { yield records.lateIn }
+        _modify { yield &records.lateIn }
+    }
+    private(set) var lateOut: [MonthKey: MonthAggregate] {
+        _read { yield records.lateOut }
+        _modify { yield &records.lateOut }
+    }
     /// Live holds and recently ended reservations (memory only, never logged).
     var reservations = ReservationBook()
     /// Per-day and per-operation aggregates, an index of events by day, and stored alerts
     /// (ShopState+Reports.swift).
-    var reportIndex = ShopReportIndex()
-    /// Recent calls as seen by the rate limiter (memory only, never logged).
-    var rateLimiter = RateLimiterState()
+    var reportIndex: ShopReportIndex {
+        _read { yield records.reportIndex }
+        _modify { yield &records.reportIndex }
+    }
+    /// Empty while the rate limiter remembers nothing (no rate limit, or idle), else one element.
+    private var rateLimiterStorage: [RateLimiterState] = []
+    /// Recent calls as seen by the rate limiter (memory only, never logged). Setting the empty
+    /// state frees its storage.
+    var rateLimiter: RateLimiterState {
+        get { rateLimiterStorage.isEmpty ? RateLimiterState() : rateLimiterStorage[0] }
+        set {
+            if rateLimiterStorage.isEmpty {
+                if !newValue.isEmpty { rateLimiterStorage.append(newValue) }
+            } else if newValue.isEmpty {
+                rateLimiterStorage = []
+            } else {
+                rateLimiterStorage[0] = newValue
+            }
+        }
+    }
+    /// True once the shop has records (a tier assignment, usage, a bill or an alert) allocated.
+    var hasRecords: Bool { !recordsStorage.isEmpty }
 
     /// An empty shop: no tier assignment, no usage.
     public init(shopID: String) {
