@@ -83,86 +83,118 @@ public struct ShopState: Sendable {
     /// Empty until the shop's first tier assignment, usage event, bill or alert, then one
     /// element (an array, not an object: its copy-on-write needs no run-time exclusivity check).
     private var recordsStorage: [ShopRecords] = []
-    /// The shop's records, read in place (the shared empty ones while it has none).
-    private var records: ShopRecords {
-        _read {
-            if recordsStorage.isEmpty { yield ShopRecords.empty } else { yield recordsStorage[0] }
-        }
-        _modify {
-            if recordsStorage.isEmpty { recordsStorage.append(ShopRecords()) }
-            yield &recordsStorage[0]
-        }
+    /// Makes `recordsStorage` hold one element, before a change of the records. Each field
+    /// below is read with a getter (a `_read` of the whole records copied all of them per call)
+    /// and changed in place.
+    private mutating func allocateRecords() {
+        if recordsStorage.isEmpty { recordsStorage.append(ShopRecords()) }
     }
     /// Tier assignments in order of effect (issue 17, terms of the month): the tier from `from`
     /// until the next entry; `tier` nil = the configuration's default tier. Before the first
     /// entry the shop is on the default tier.
     public private(set) var tierHistory: [(from: UnixMillis, tier: String?)] {
-        _read { yield records.tierHistory }
-        _modify { yield &records.tierHistory }
+        get { recordsStorage.isEmpty ? [] : recordsStorage[0].tierHistory }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].tierHistory
+        }
     }
     /// The assigned tier now (the latest assignment); nil = the configuration's default tier.
     public var assignedTier: String? { tierHistory.last?.tier }
     /// Usage events in the order they were applied, compact, with an index by event id.
     private(set) var eventStore: EventStore {
-        _read { yield records.eventStore }
-        _modify { yield &records.eventStore }
+        get { recordsStorage.isEmpty ? ShopRecords.empty.eventStore : recordsStorage[0].eventStore }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].eventStore
+        }
     }
     /// For each event of `eventStore`, the recorded cost of its day and month right after it:
     /// the totals its first LogUsage answered, so a duplicate is answered in O(1). Rebuilt by
     /// replay (applying in log order gives the same sums), never logged.
     private(set) var totalsAfter: [TotalsAfter] {
-        _read { yield records.totalsAfter }
-        _modify { yield &records.totalsAfter }
+        get { recordsStorage.isEmpty ? [] : recordsStorage[0].totalsAfter }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].totalsAfter
+        }
     }
     /// The latest month with a final bill, so that LogUsage looks the bills up only for an
     /// event of that month or an earlier one.
     private(set) var latestFinal: MonthKey? {
-        _read { yield records.latestFinal }
-        _modify { yield &records.latestFinal }
+        get { recordsStorage.isEmpty ? nil : recordsStorage[0].latestFinal }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].latestFinal
+        }
     }
     /// Recorded cost per UTC day (all operation types).
     private(set) var dailyCost: [DayKey: NanoUSD] {
-        _read { yield records.dailyCost }
-        _modify { yield &records.dailyCost }
+        get { recordsStorage.isEmpty ? [:] : recordsStorage[0].dailyCost }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].dailyCost
+        }
     }
     /// Recorded usage per UTC month.
     private(set) var monthly: [MonthKey: MonthAggregate] {
-        _read { yield records.monthly }
-        _modify { yield &records.monthly }
+        get { recordsStorage.isEmpty ? [:] : recordsStorage[0].monthly }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].monthly
+        }
     }
     /// The part of each month's usage whose raw events retention dropped (see `dropEvents`).
     private(set) var archived: [MonthKey: MonthAggregate] {
-        _read { yield records.archived }
-        _modify { yield &records.archived }
+        get { recordsStorage.isEmpty ? [:] : recordsStorage[0].archived }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].archived
+        }
     }
     /// Stored billing records by period (the final bill of each; void ones are in `voided`).
     private(set) var billing: [MonthKey: BillingRecord] {
-        _read { yield records.billing }
-        _modify { yield &records.billing }
+        get { recordsStorage.isEmpty ? [:] : recordsStorage[0].billing }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].billing
+        }
     }
     /// Records VoidBilling voided, in the order they were voided (issue 17: corrections append).
     private(set) var voided: [BillingRecord] {
-        _read { yield records.voided }
-        _modify { yield &records.voided }
+        get { recordsStorage.isEmpty ? [] : recordsStorage[0].voided }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].voided
+        }
     }
     /// Late events (issue 17): usage that occurred in a month already billed and landed on a
     /// later bill, by the month it landed on (`lateIn`) and the month it occurred in (`lateOut`).
     /// Bills count what landed on them; reports and budgets count when usage occurred.
     private(set) var lateIn: [MonthKey: MonthAggregate] {
-        _read { yield records.lateIn }
-        _modify { yield &records.lateIn }
+        get { recordsStorage.isEmpty ? [:] : recordsStorage[0].lateIn }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].lateIn
+        }
     }
     private(set) var lateOut: [MonthKey: MonthAggregate] {
-        _read { yield records.lateOut }
-        _modify { yield &records.lateOut }
+        get { recordsStorage.isEmpty ? [:] : recordsStorage[0].lateOut }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].lateOut
+        }
     }
     /// Live holds and recently ended reservations (memory only, never logged).
     var reservations = ReservationBook()
     /// Per-day and per-operation aggregates, an index of events by day, and stored alerts
     /// (ShopState+Reports.swift).
     var reportIndex: ShopReportIndex {
-        _read { yield records.reportIndex }
-        _modify { yield &records.reportIndex }
+        get { recordsStorage.isEmpty ? ShopRecords.empty.reportIndex : recordsStorage[0].reportIndex }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].reportIndex
+        }
     }
     /// Empty while the rate limiter remembers nothing (no rate limit, or idle), else one element.
     private var rateLimiterStorage: [RateLimiterState] = []
