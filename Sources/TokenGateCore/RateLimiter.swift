@@ -156,6 +156,6 @@ extension ShopState {
     /// matters at `now`; for the server's periodic sweep.
     public mutating func sweep(now: UnixMillis) {
         reservations.expire(now: now)
-        if rateLimiter.isIdle(at: now) { rateLimiter = RateLimiterState() }
+        if tracksRateLimits, rateLimiter.isIdle(at: now) { rateLimiter = RateLimiterState() }
     }
 }

@@ -35,16 +35,38 @@ struct ReservationBook: Sendable {
     private(set) var heldTotal: NanoUSD = 0
     /// No live hold expires before this; `expire` does nothing until then.
     private var earliestExpiry: UnixMillis = .max
-    private var ended: [String: Ended] = [:]
-    /// Ended ids in the order they ended, for forgetting the oldest first; `endedHead` is the
-    /// first entry not yet forgotten.
-    private var endedOrder: [(id: String, forgetAt: UnixMillis)] = []
-    private var endedHead = 0
+    /// Ended ids and how they ended; `order` lists them in the order they ended, for forgetting
+    /// the oldest first, and `head` is its first entry not yet forgotten.
+    private struct EndedMemory: Sendable {
+        var ended: [String: Ended] = [:]
+        var order: [(id: String, forgetAt: UnixMillis)] = []
+        var head = 0
+
+        /// Drops remembered ids past their forget time, oldest first, and any beyond the count
+        /// limit. Ends happen in roughly time order, so the front of `order` is (nearly) the oldest.
+        mutating func forget(now: UnixMillis) {
+            while head < order.count {
+                let (id, forgetAt) = order[head]
+                let overLimit = order.count - head > CoreLimits.endedReservationsPerShopMax
+                guard forgetAt <= now || overLimit else { break }
+                if ended[id]?.forgetAt == forgetAt { ended[id] = nil }
+                head += 1
+            }
+            if head > 64, head * 2 > order.count {
+                order.removeFirst(head)
+                head = 0
+            }
+        }
+    }
+
+    /// Empty while no ended id is remembered, else one element: a shop that only holds (issue 18,
+    /// gate-only shops) keeps one word for this, not three.
+    private var endedStorage: [EndedMemory] = []
+
+    /// True when no hold is live and no ended id is remembered.
+    var isEmpty: Bool { live.isEmpty && endedStorage.isEmpty }
 
     /// Holds that are still live at `now` (expiry is exclusive: a hold is gone at `now >= expiry`).
-    /// True when no hold is live and no ended id is remembered.
-    var isEmpty: Bool { live.isEmpty && ended.isEmpty }
-
     func held(at now: UnixMillis) -> (amount: NanoUSD, count: Int) {
         if now < earliestExpiry { return (heldTotal, live.count) }
         var amount: NanoUSD = 0
@@ -65,7 +87,7 @@ struct ReservationBook: Sendable {
     /// How `id` ended and when, if it is still remembered at `now` (for twice its TTL after it
     /// ended, and among the last `endedReservationsPerShopMax`).
     func ending(_ id: String, at now: UnixMillis) -> (how: ReservationEnd, at: UnixMillis)? {
-        guard let ended = ended[id], now < ended.forgetAt else { return nil }
+        guard !endedStorage.isEmpty, let ended = endedStorage[0].ended[id], now < ended.forgetAt else { return nil }
         return (ended.how, ended.at)
     }
 
@@ -80,7 +102,7 @@ struct ReservationBook: Sendable {
 
     /// Creates hold `id`; returns its expiry. Throws `internal` for an empty or reused id.
     mutating func hold(id: String, amount: NanoUSD, now: UnixMillis, ttlMs: Int64) throws(TokenGateError) -> UnixMillis {
-        guard !id.isEmpty, live[id] == nil, ended[id] == nil else {
+        guard !id.isEmpty, live[id] == nil, endedStorage.isEmpty || endedStorage[0].ended[id] == nil else {
             throw .internalError("reservation id '\(id)' is empty or already in use")
         }
         let expires = Money.addSaturating(now, max(1, ttlMs))
@@ -116,23 +138,15 @@ struct ReservationBook: Sendable {
 
     private mutating func remember(_ id: String, how: ReservationEnd, at: UnixMillis, ttlMs: Int64) {
         let forgetAt = Money.addSaturating(at, Money.addSaturating(ttlMs, ttlMs))
-        ended[id] = Ended(how: how, at: at, forgetAt: forgetAt)
-        endedOrder.append((id, forgetAt))
+        if endedStorage.isEmpty { endedStorage.append(EndedMemory()) }
+        endedStorage[0].ended[id] = Ended(how: how, at: at, forgetAt: forgetAt)
+        endedStorage[0].order.append((id, forgetAt))
     }
 
-    /// Drops remembered ids past their forget time, oldest first, and any beyond the count limit.
-    /// Ends happen in roughly time order, so the front of `endedOrder` is (nearly) the oldest.
+    /// Forgets old ended ids (`EndedMemory.forget`); frees the memory once nothing is remembered.
     private mutating func forget(now: UnixMillis) {
-        while endedHead < endedOrder.count {
-            let (id, forgetAt) = endedOrder[endedHead]
-            let overLimit = endedOrder.count - endedHead > CoreLimits.endedReservationsPerShopMax
-            guard forgetAt <= now || overLimit else { break }
-            if ended[id]?.forgetAt == forgetAt { ended[id] = nil }
-            endedHead += 1
-        }
-        if endedHead > 64, endedHead * 2 > endedOrder.count {
-            endedOrder.removeFirst(endedHead)
-            endedHead = 0
-        }
+        guard !endedStorage.isEmpty else { return }
+        endedStorage[0].forget(now: now)
+        if endedStorage[0].ended.isEmpty { endedStorage = [] }
     }
 }

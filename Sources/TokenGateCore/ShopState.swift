@@ -52,41 +52,139 @@ func saturatingAdd(_ a: UInt64, _ b: UInt64) -> UInt64 {
     return overflow ? .max : sum
 }
 
+/// The parts of a shop's state that only tier assignments, usage and bills fill (issue 18: a
+/// shop kept for gate state alone must be cheap). `ShopState` keeps them in a one-element array
+/// allocated on the first such fact, so a shop with only holds or a rate-limit window is its id,
+/// its reservation book and its rate limiter: the shard's dictionary stores every value inline,
+/// and these fields made each slot of it 360 bytes (64 without them).
+struct ShopRecords: Sendable {
+    var tierHistory: [(from: UnixMillis, tier: String?)] = []
+    var eventStore = EventStore()
+    var totalsAfter: [TotalsAfter] = []
+    var latestFinal: MonthKey?
+    var dailyCost: [DayKey: NanoUSD] = [:]
+    var monthly: [MonthKey: MonthAggregate] = [:]
+    var archived: [MonthKey: MonthAggregate] = [:]
+    var billing: [MonthKey: BillingRecord] = [:]
+    var voided: [BillingRecord] = []
+    var lateIn: [MonthKey: MonthAggregate] = [:]
+    var lateOut: [MonthKey: MonthAggregate] = [:]
+    var reportIndex = ShopReportIndex()
+
+    /// What a shop without such facts reads.
+    static let empty = ShopRecords()
+}
+
 /// The state of one shop: its tier, usage events, per-day and per-month totals, billing records
 /// and live reservations.
 public struct ShopState: Sendable {
     /// The shop this state belongs to.
     public private(set) var shopID: String
+    /// Empty until the shop's first tier assignment, usage event, bill or alert, then one
+    /// element (an array, not an object: its copy-on-write needs no run-time exclusivity check).
+    private var recordsStorage: [ShopRecords] = []
+    /// Makes `recordsStorage` hold one element, before a change of the records. Each field
+    /// below is read with a getter (a `_read` of the whole records copied all of them per call)
+    /// and changed in place.
+    private mutating func allocateRecords() {
+        if recordsStorage.isEmpty { recordsStorage.append(ShopRecords()) }
+    }
     /// Tier assignments in order of effect (issue 17, terms of the month): the tier from `from`
     /// until the next entry; `tier` nil = the configuration's default tier. Before the first
     /// entry the shop is on the default tier.
-    public private(set) var tierHistory: [(from: UnixMillis, tier: String?)] = []
+    public private(set) var tierHistory: [(from: UnixMillis, tier: String?)] {
+        get { recordsStorage.isEmpty ? [] : recordsStorage[0].tierHistory }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].tierHistory
+        }
+    }
     /// The assigned tier now (the latest assignment); nil = the configuration's default tier.
     public var assignedTier: String? { tierHistory.last?.tier }
     /// Usage events in the order they were applied, compact, with an index by event id.
-    private(set) var eventStore = EventStore()
+    private(set) var eventStore: EventStore {
+        get { recordsStorage.isEmpty ? ShopRecords.empty.eventStore : recordsStorage[0].eventStore }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].eventStore
+        }
+    }
     /// For each event of `eventStore`, the recorded cost of its day and month right after it:
     /// the totals its first LogUsage answered, so a duplicate is answered in O(1). Rebuilt by
     /// replay (applying in log order gives the same sums), never logged.
-    private(set) var totalsAfter: [TotalsAfter] = []
+    private(set) var totalsAfter: [TotalsAfter] {
+        get { recordsStorage.isEmpty ? [] : recordsStorage[0].totalsAfter }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].totalsAfter
+        }
+    }
     /// The latest month with a final bill, so that LogUsage looks the bills up only for an
     /// event of that month or an earlier one.
-    private(set) var latestFinal: MonthKey?
+    private(set) var latestFinal: MonthKey? {
+        get { recordsStorage.isEmpty ? nil : recordsStorage[0].latestFinal }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].latestFinal
+        }
+    }
     /// Recorded cost per UTC day (all operation types).
-    private(set) var dailyCost: [DayKey: NanoUSD] = [:]
+    private(set) var dailyCost: [DayKey: NanoUSD] {
+        get { recordsStorage.isEmpty ? [:] : recordsStorage[0].dailyCost }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].dailyCost
+        }
+    }
     /// Recorded usage per UTC month.
-    private(set) var monthly: [MonthKey: MonthAggregate] = [:]
+    private(set) var monthly: [MonthKey: MonthAggregate] {
+        get { recordsStorage.isEmpty ? [:] : recordsStorage[0].monthly }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].monthly
+        }
+    }
     /// The part of each month's usage whose raw events retention dropped (see `dropEvents`).
-    private(set) var archived: [MonthKey: MonthAggregate] = [:]
+    private(set) var archived: [MonthKey: MonthAggregate] {
+        get { recordsStorage.isEmpty ? [:] : recordsStorage[0].archived }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].archived
+        }
+    }
     /// Stored billing records by period (the final bill of each; void ones are in `voided`).
-    private(set) var billing: [MonthKey: BillingRecord] = [:]
+    private(set) var billing: [MonthKey: BillingRecord] {
+        get { recordsStorage.isEmpty ? [:] : recordsStorage[0].billing }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].billing
+        }
+    }
     /// Records VoidBilling voided, in the order they were voided (issue 17: corrections append).
-    private(set) var voided: [BillingRecord] = []
+    private(set) var voided: [BillingRecord] {
+        get { recordsStorage.isEmpty ? [] : recordsStorage[0].voided }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].voided
+        }
+    }
     /// Late events (issue 17): usage that occurred in a month already billed and landed on a
     /// later bill, by the month it landed on (`lateIn`) and the month it occurred in (`lateOut`).
     /// Bills count what landed on them; reports and budgets count when usage occurred.
-    private(set) var lateIn: [MonthKey: MonthAggregate] = [:]
-    private(set) var lateOut: [MonthKey: MonthAggregate] = [:]
+    private(set) var lateIn: [MonthKey: MonthAggregate] {
+        get { recordsStorage.isEmpty ? [:] : recordsStorage[0].lateIn }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].lateIn
+        }
+    }
+    private(set) var lateOut: [MonthKey: MonthAggregate] {
+        get { recordsStorage.isEmpty ? [:] : recordsStorage[0].lateOut }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].lateOut
+        }
+    }
     /// This shop's number in the store-wide event id index (`ShopNumbers` in TokenGateStore),
     /// cached here so that recording an event does not look the shop id up again; 0 = not yet
     /// numbered. Memory only; cleared when a blank state changes hands.
@@ -95,9 +193,31 @@ public struct ShopState: Sendable {
     var reservations = ReservationBook()
     /// Per-day and per-operation aggregates, an index of events by day, and stored alerts
     /// (ShopState+Reports.swift).
-    var reportIndex = ShopReportIndex()
-    /// Recent calls as seen by the rate limiter (memory only, never logged).
-    var rateLimiter = RateLimiterState()
+    var reportIndex: ShopReportIndex {
+        get { recordsStorage.isEmpty ? ShopRecords.empty.reportIndex : recordsStorage[0].reportIndex }
+        _modify {
+            allocateRecords()
+            yield &recordsStorage[0].reportIndex
+        }
+    }
+    /// Empty while the rate limiter remembers nothing (no rate limit, or idle), else one element.
+    private var rateLimiterStorage: [RateLimiterState] = []
+    /// Recent calls as seen by the rate limiter (memory only, never logged). Setting the empty
+    /// state frees its storage.
+    var rateLimiter: RateLimiterState {
+        get { rateLimiterStorage.isEmpty ? RateLimiterState() : rateLimiterStorage[0] }
+        set {
+            if rateLimiterStorage.isEmpty {
+                if !newValue.isEmpty { rateLimiterStorage.append(newValue) }
+            } else if newValue.isEmpty {
+                rateLimiterStorage = []
+            } else {
+                rateLimiterStorage[0] = newValue
+            }
+        }
+    }
+    /// True once the shop has records (a tier assignment, usage, a bill or an alert) allocated.
+    var hasRecords: Bool { !recordsStorage.isEmpty }
 
     /// An empty shop: no tier assignment, no usage.
     public init(shopID: String) {

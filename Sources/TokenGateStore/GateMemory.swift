@@ -1,9 +1,10 @@
 // What the gate may make the daemon keep in memory (DESIGN §5: no peer can make the daemon hold
 // memory the operator did not budget for). The gate keeps state only for reservations and
 // rate-limit windows; a peer inventing shop ids with `reserve: true` made the daemon keep about
-// 800 bytes per id for twice the reservation TTL. Two named limits bound that: live holds in
-// all, and shops kept with gate state only (no usage, tier or bills). Past either, a gate call
-// that would add to it gets RESOURCE_EXHAUSTED. Usage is never refused by these limits.
+// 800 bytes per id for twice the reservation TTL (about 430 since a gate-only ShopState is
+// compact, issue 18). Two named limits bound that: live holds in all, and shops kept with gate
+// state only (no usage, tier or bills). Past either, a gate call that would add to it gets
+// RESOURCE_EXHAUSTED. Usage is never refused by these limits.
 
 import Synchronization
 import TokenGateCore
