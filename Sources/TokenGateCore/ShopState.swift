@@ -252,6 +252,13 @@ public struct ShopState: Sendable {
     /// `eventIDHash` of the event at `position`, without rebuilding its id.
     public func eventIDHash(at position: Int) -> Int { eventStore.idHash(at: position) }
 
+    /// Calls `body` with `eventIDHash(at:)` of every event, in order, reading the store once
+    /// (recovery's rebuild of the id index: `eventIDHash(at:)` read it once per event).
+    public func forEachEventIDHash(_ body: (Int) -> Void) {
+        let store = eventStore
+        for position in 0..<store.count { body(store.idHash(at: position)) }
+    }
+
     /// Every usage event in the order applied, rebuilt from the compact store (O(events): for
     /// tests and tools, not for serving).
     public var events: [UsageEvent] {
