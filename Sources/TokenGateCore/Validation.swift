@@ -30,10 +30,11 @@ public enum Validation {
 
     /// `identifierProblem` of a string's UTF-8 bytes, read in place.
     static func identifierProblem(_ value: String, maximum: Int) -> String? {
+        // A native string hands its bytes over in place (the fast path); any other is walked.
         if let problem = value.utf8.withContiguousStorageIfAvailable({ identifierProblem($0, maximum: maximum) }) {
             return problem
         }
-        return Array(value.utf8).withUnsafeBufferPointer { identifierProblem($0, maximum: maximum) }
+        return identifierProblem(value.utf8, maximum: maximum)
     }
 
     /// `identifier`, but empty is allowed: the field is optional and empty means absent.
@@ -46,7 +47,7 @@ public enum Validation {
 
     /// Why `bytes` (valid UTF-8) is not an identifier, or nil. The C1 controls U+0080–U+009F
     /// are the two-byte sequences C2 80 … C2 9F.
-    static func identifierProblem(_ bytes: UnsafeBufferPointer<UInt8>, maximum: Int) -> String? {
+    static func identifierProblem<Bytes: Collection<UInt8>>(_ bytes: Bytes, maximum: Int) -> String? {
         if bytes.isEmpty { return "is empty" }
         if bytes.count > maximum { return "is \(bytes.count) bytes long; the maximum is \(maximum)" }
         // The usual id is printable ASCII: a branch-free min/max pass (vectorized) settles it.
@@ -61,7 +62,7 @@ public enum Validation {
     }
 
     /// The slow path of `identifierProblem`: text with non-ASCII or control bytes.
-    private static func controlCharacterProblem(_ bytes: UnsafeBufferPointer<UInt8>, maximum: Int) -> String? {
+    private static func controlCharacterProblem<Bytes: Collection<UInt8>>(_ bytes: Bytes, maximum: Int) -> String? {
         var previous: UInt8 = 0
         for (offset, byte) in bytes.enumerated() {
             if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && byte < 0xA0) {
