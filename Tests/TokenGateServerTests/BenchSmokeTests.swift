@@ -12,20 +12,9 @@ final class BenchSmokeTests: XCTestCase {
     /// measured and the three ship targets are evaluated.
     func testShipSectionPrintsItsFigures() throws {
         _ = try TestPostgres.database()  // skips (or fails under TOKENGATE_REQUIRE_POSTGRES) without a server
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestDaemon.productsDirectory + "/tokengate-bench")
-        process.arguments = ["--only", "ship", "--json", "--no-redis", "--ship-events", "3000", "--phase-ms", "200", "--warmup-ms", "30"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        let watchdog = DispatchWorkItem { process.terminate() }
-        DispatchQueue.global().asyncAfter(deadline: .now() + Self.runSecondsMax, execute: watchdog)
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        watchdog.cancel()
-        XCTAssertEqual(process.terminationStatus, 0, String(decoding: data, as: UTF8.self))
-        let root = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let root = try runBench([
+            "--only", "ship", "--json", "--no-redis", "--ship-events", "3000", "--phase-ms", "200", "--warmup-ms", "30",
+        ])
         let figures = try XCTUnwrap(root["figures"] as? [String: Any])
         for key in ["ship.events_per_s", "ship.copy_events_per_s", "ship.log.off.c64.calls_per_s", "ship.log.on.c64.calls_per_s"] {
             XCTAssertGreaterThan(figures[key] as? Double ?? 0, 0, "\(key) must be a measured, positive figure")
@@ -36,24 +25,10 @@ final class BenchSmokeTests: XCTestCase {
     }
 
     func testQuickBenchmarkPrintsEveryFigure() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestDaemon.productsDirectory + "/tokengate-bench")
-        process.arguments = [
+        let root = try runBench([
             "--quick", "--json", "--phase-ms", "120", "--warmup-ms", "30", "--scale-shops", "3000", "--scale-events", "20000",
             "--only", "floor,gate,log,pinned,scale",  // ship: testShipSectionPrintsItsFigures
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        let watchdog = DispatchWorkItem { process.terminate() }
-        DispatchQueue.global().asyncAfter(deadline: .now() + Self.runSecondsMax, execute: watchdog)
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        watchdog.cancel()
-        XCTAssertEqual(process.terminationStatus, 0, String(decoding: data, as: UTF8.self))
-
-        let root = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        ])
         let machine = try XCTUnwrap(root["machine"] as? [String: Any])
         XCTAssertEqual(machine["nproc"] as? String, String(ProcessInfo.processInfo.activeProcessorCount))
         XCTAssertNotNil(machine["date"])
@@ -94,5 +69,24 @@ final class BenchSmokeTests: XCTestCase {
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 2)
         XCTAssertTrue(message.contains("unknown section 'fast'"), message)
+    }
+
+    /// Runs tokengate-bench with `arguments` (bounded by `runSecondsMax`), asserts it exited 0,
+    /// and returns its JSON report.
+    private func runBench(_ arguments: [String]) throws -> [String: Any] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestDaemon.productsDirectory + "/tokengate-bench")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let watchdog = DispatchWorkItem { process.terminate() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + Self.runSecondsMax, execute: watchdog)
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        watchdog.cancel()
+        XCTAssertEqual(process.terminationStatus, 0, String(decoding: data, as: UTF8.self))
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 }
