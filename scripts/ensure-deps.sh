@@ -8,6 +8,7 @@ need=()
 pkg-config --exists libprotobuf-c 2>/dev/null || need+=(libprotobuf-c-dev pkg-config)
 command -v protoc-c >/dev/null 2>&1 || need+=(protobuf-c-compiler)
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)  # clients/python/gen.sh --check
+python3 -c 'import google.protobuf' >/dev/null 2>&1 || need+=(python3-protobuf)  # scripts/gen-swift.py (gen-proto.sh)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)  # the Python client's tests
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)  # clients/python/ci.sh's venvs
 command -v curl >/dev/null 2>&1 || need+=(curl)  # the HTTP /metrics endpoint's tests

@@ -12,25 +12,6 @@ import TokenGateCore
 import TokenGateProtoC
 
 extension MethodPath {
-    /// `GetConfiguration`: the configuration in effect (open to every peer).
-    public static let getConfiguration = "/tokengate.v1.BudgetService/GetConfiguration"
-    /// `SetPrice` (admin).
-    public static let setPrice = "/tokengate.v1.BudgetService/SetPrice"
-    /// `UpsertTier` (admin).
-    public static let upsertTier = "/tokengate.v1.BudgetService/UpsertTier"
-    /// `AssignShopTier` (admin).
-    public static let assignShopTier = "/tokengate.v1.BudgetService/AssignShopTier"
-    /// `SetLimits` (admin).
-    public static let setLimits = "/tokengate.v1.BudgetService/SetLimits"
-    /// `SetRateLimit` (admin).
-    public static let setRateLimit = "/tokengate.v1.BudgetService/SetRateLimit"
-    /// `SetOptimizationRules` (admin).
-    public static let setOptimizationRules = "/tokengate.v1.BudgetService/SetOptimizationRules"
-    /// `SetShadowMode` (admin).
-    public static let setShadowMode = "/tokengate.v1.BudgetService/SetShadowMode"
-    /// `SetUnknownShopPolicy` (admin).
-    public static let setUnknownShopPolicy = "/tokengate.v1.BudgetService/SetUnknownShopPolicy"
-
     /// The configuration methods, in schema order.
     public static let configuration = [
         getConfiguration, setPrice, upsertTier, assignShopTier, setLimits, setRateLimit, setOptimizationRules, setShadowMode,
@@ -56,11 +37,6 @@ private func copyPolicy(_ value: Tokengate__V1__UnknownShopPolicy, field: String
     }
 }
 
-/// A nested message the containing one cannot do without.
-private func copyRequired<M: CMessageDecodable>(_ pointer: UnsafeMutablePointer<M.CMessage>?, field: String) throws(FieldError) -> M {
-    guard let message: M = try copyMessage(pointer, field: field) else { throw FieldError(field: field, problem: .missing) }
-    return message
-}
 
 // MARK: - Nested configuration messages
 
@@ -98,7 +74,7 @@ extension PromptTier: CMessageEncodable {
     }
 
     init(copying c: Tokengate__V1__PromptTier) throws(FieldError) {
-        self.init(promptTokensAbove: c.prompt_tokens_above, rates: try copyRequired(c.rates, field: "rates"))
+        self.init(promptTokensAbove: c.prompt_tokens_above, rates: try copyRequiredMessage(c.rates, field: "rates"))
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__PromptTier {
@@ -120,7 +96,7 @@ extension ModelPrice: CMessageEncodable {
 
     init(copying c: Tokengate__V1__PriceVersion) throws(FieldError) {
         let version = PriceVersion(
-            effectiveFromUnixMs: c.effective_from_unix_ms, base: try copyRequired(c.rates, field: "rates"),
+            effectiveFromUnixMs: c.effective_from_unix_ms, base: try copyRequiredMessage(c.rates, field: "rates"),
             promptTiers: try copyMessages(count: c.n_prompt_tiers, c.prompt_tiers, field: "prompt_tiers"),
             source: try copyString(c.source, field: "source"))
         self.init(model: try copyString(c.model, field: "model"), version: version)
@@ -225,7 +201,7 @@ extension OperationLimitsEntry: CMessageEncodable {
 }
 
 /// One entry of the downgrade map, as a message of its own.
-private struct ModelDowngrade: CMessageEncodable {
+struct ModelDowngrade: CMessageEncodable {
     static let protoName = "tokengate.v1.ModelDowngrade"
     var from: String
     var to: String
@@ -355,7 +331,7 @@ extension GetConfigurationResponse: WireMessage, CMessageEncodable {
             tiers: try copyMessages(count: c.n_tiers, c.tiers, field: "tiers"),
             defaultTier: try copyString(c.default_tier, field: "default_tier"),
             limits: try copyMessages(count: c.n_limits, c.limits, field: "limits"),
-            optimization: try copyRequired(c.optimization, field: "optimization"), reservationTTLMs: c.reservation_ttl_ms,
+            optimization: try copyRequiredMessage(c.optimization, field: "optimization"), reservationTTLMs: c.reservation_ttl_ms,
             unknownShopPolicy: try copyPolicy(c.unknown_shop_policy, field: "unknown_shop_policy"),
             shadowMode: c.shadow_mode != 0,
             shadowShops: try copyStrings(count: c.n_shadow_shops, c.shadow_shops, field: "shadow_shops"),
@@ -400,7 +376,7 @@ extension SetPriceRequest: WireMessage, CMessageEncodable {
     }
 
     init(copying c: Tokengate__V1__SetPriceRequest) throws(FieldError) {
-        self.init(version: try copyRequired(c.version, field: "version"), asFallback: c.as_fallback != 0)
+        self.init(version: try copyRequiredMessage(c.version, field: "version"), asFallback: c.as_fallback != 0)
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__SetPriceRequest {
@@ -428,7 +404,7 @@ extension SetPriceResponse: WireMessage, CMessageEncodable {
     }
 
     init(copying c: Tokengate__V1__SetPriceResponse) throws(FieldError) {
-        self.init(version: try copyRequired(c.version, field: "version"))
+        self.init(version: try copyRequiredMessage(c.version, field: "version"))
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__SetPriceResponse {
@@ -457,7 +433,7 @@ extension UpsertTierRequest: WireMessage, CMessageEncodable {
     }
 
     init(copying c: Tokengate__V1__UpsertTierRequest) throws(FieldError) {
-        self.init(tier: try copyRequired(c.tier, field: "tier"), effectiveFromUnixMs: c.effective_from_unix_ms)
+        self.init(tier: try copyRequiredMessage(c.tier, field: "tier"), effectiveFromUnixMs: c.effective_from_unix_ms)
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__UpsertTierRequest {
@@ -485,7 +461,7 @@ extension UpsertTierResponse: WireMessage, CMessageEncodable {
     }
 
     init(copying c: Tokengate__V1__UpsertTierResponse) throws(FieldError) {
-        self.init(tier: try copyRequired(c.tier, field: "tier"))
+        self.init(tier: try copyRequiredMessage(c.tier, field: "tier"))
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__UpsertTierResponse {
@@ -578,7 +554,7 @@ extension SetLimitsRequest: WireMessage, CMessageEncodable {
     }
 
     init(copying c: Tokengate__V1__SetLimitsRequest) throws(FieldError) {
-        self.init(limits: try copyRequired(c.limits, field: "limits"))
+        self.init(limits: try copyRequiredMessage(c.limits, field: "limits"))
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__SetLimitsRequest {
@@ -605,7 +581,7 @@ extension SetLimitsResponse: WireMessage, CMessageEncodable {
     }
 
     init(copying c: Tokengate__V1__SetLimitsResponse) throws(FieldError) {
-        self.init(limits: try copyRequired(c.limits, field: "limits"))
+        self.init(limits: try copyRequiredMessage(c.limits, field: "limits"))
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__SetLimitsResponse {
@@ -694,7 +670,7 @@ extension SetOptimizationRulesRequest: WireMessage, CMessageEncodable {
     }
 
     init(copying c: Tokengate__V1__SetOptimizationRulesRequest) throws(FieldError) {
-        self.init(rules: try copyRequired(c.rules, field: "rules"))
+        self.init(rules: try copyRequiredMessage(c.rules, field: "rules"))
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__SetOptimizationRulesRequest {
@@ -721,7 +697,7 @@ extension SetOptimizationRulesResponse: WireMessage, CMessageEncodable {
     }
 
     init(copying c: Tokengate__V1__SetOptimizationRulesResponse) throws(FieldError) {
-        self.init(rules: try copyRequired(c.rules, field: "rules"))
+        self.init(rules: try copyRequiredMessage(c.rules, field: "rules"))
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__SetOptimizationRulesResponse {
@@ -861,19 +837,19 @@ extension ConfigChange: CMessageEncodable {
     init(copying c: Tokengate__V1__ConfigChangeRecord) throws(FieldError) {
         switch c.change_case {
         case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_PRICE:
-            self = .setPrice(try copyRequired(c.set_price, field: "set_price"))
+            self = .setPrice(try copyRequiredMessage(c.set_price, field: "set_price"))
         case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_UPSERT_TIER:
-            self = .upsertTier(try copyRequired(c.upsert_tier, field: "upsert_tier"))
+            self = .upsertTier(try copyRequiredMessage(c.upsert_tier, field: "upsert_tier"))
         case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_LIMITS:
-            self = .setLimits(try copyRequired(c.set_limits, field: "set_limits"))
+            self = .setLimits(try copyRequiredMessage(c.set_limits, field: "set_limits"))
         case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_RATE_LIMIT:
-            self = .setRateLimit(try copyRequired(c.set_rate_limit, field: "set_rate_limit"))
+            self = .setRateLimit(try copyRequiredMessage(c.set_rate_limit, field: "set_rate_limit"))
         case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_OPTIMIZATION_RULES:
-            self = .setOptimizationRules(try copyRequired(c.set_optimization_rules, field: "set_optimization_rules"))
+            self = .setOptimizationRules(try copyRequiredMessage(c.set_optimization_rules, field: "set_optimization_rules"))
         case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_SHADOW_MODE:
-            self = .setShadowMode(try copyRequired(c.set_shadow_mode, field: "set_shadow_mode"))
+            self = .setShadowMode(try copyRequiredMessage(c.set_shadow_mode, field: "set_shadow_mode"))
         case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_UNKNOWN_SHOP_POLICY:
-            self = .setUnknownShopPolicy(try copyRequired(c.set_unknown_shop_policy, field: "set_unknown_shop_policy"))
+            self = .setUnknownShopPolicy(try copyRequiredMessage(c.set_unknown_shop_policy, field: "set_unknown_shop_policy"))
         default:
             // Empty, or a kind of change this build does not know: replaying it would drop it.
             throw FieldError(field: "change", problem: .missing)

@@ -218,7 +218,7 @@ extension UsageEvent: CMessageEncodable {
 }
 
 /// `Fact.tierAssignment`'s payload as a value of its own, so it converts like every message.
-private struct TierAssignment: CMessageEncodable {
+struct TierAssignment: CMessageEncodable {
     static let protoName = "tokengate.v1.TierAssignmentRecord"
     var shopID: String
     var tier: String

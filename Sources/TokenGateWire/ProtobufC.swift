@@ -279,6 +279,14 @@ struct CArena: ~Copyable {
         }
     }
 
+    /// A `bytes` field: an arena copy of `bytes` (no data pointer when empty).
+    mutating func binary(_ bytes: [UInt8]) -> ProtobufCBinaryData {
+        guard !bytes.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
+        let raw = allocate(byteCount: bytes.count, alignment: 1)
+        bytes.withUnsafeBytes { raw.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        return ProtobufCBinaryData(len: bytes.count, data: raw.assumingMemoryBound(to: UInt8.self))
+    }
+
     /// An arena copy of `value`.
     mutating func store<T>(_ value: T) -> UnsafeMutablePointer<T> {
         let raw = allocate(byteCount: MemoryLayout<T>.stride, alignment: MemoryLayout<T>.alignment)
@@ -397,6 +405,14 @@ func copyMessage<M: CMessageDecodable>(
     } catch {
         throw error.nested(under: field)
     }
+}
+
+/// Copies a nested message the containing one cannot do without; absent is `.missing`.
+func copyRequiredMessage<M: CMessageDecodable>(
+    _ pointer: UnsafeMutablePointer<M.CMessage>?, field: String
+) throws(FieldError) -> M {
+    guard let message: M = try copyMessage(pointer, field: field) else { throw FieldError(field: field, problem: .missing) }
+    return message
 }
 
 /// protobuf-c's boolean from a Swift one.

@@ -1467,6 +1467,9 @@ struct  Tokengate__V1__WatchAlertsRequest
     , (char *)protobuf_c_empty_string }
 
 
+/*
+ * Asks for the daemon's metrics.
+ */
 struct  Tokengate__V1__GetMetricsRequest
 {
   ProtobufCMessage base;
@@ -1476,6 +1479,9 @@ struct  Tokengate__V1__GetMetricsRequest
      }
 
 
+/*
+ * The daemon's metrics.
+ */
 struct  Tokengate__V1__GetMetricsResponse
 {
   ProtobufCMessage base;
@@ -1489,13 +1495,24 @@ struct  Tokengate__V1__GetMetricsResponse
     , (char *)protobuf_c_empty_string }
 
 
+/*
+ * Counters a client library keeps about the calls the daemon never saw: requests let through
+ * (or refused) by the fail-open (fail-closed) policy while the daemon was unreachable, and
+ * usage events spooled locally for re-sending. Totals since the client started.
+ */
 struct  Tokengate__V1__ReportClientMetricsRequest
 {
   ProtobufCMessage base;
+  /*
+   * names the reporting client (e.g. host/worker-3); one series per client id
+   */
   char *client_id;
   uint64_t fail_open_total;
   uint64_t fail_closed_total;
   uint64_t spooled_total;
+  /*
+   * events waiting in the client's spool now
+   */
   uint64_t spool_depth;
 };
 #define TOKENGATE__V1__REPORT_CLIENT_METRICS_REQUEST__INIT \
@@ -1503,6 +1520,9 @@ struct  Tokengate__V1__ReportClientMetricsRequest
     , (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
 
 
+/*
+ * Empty acknowledgement of ReportClientMetricsRequest.
+ */
 struct  Tokengate__V1__ReportClientMetricsResponse
 {
   ProtobufCMessage base;
