@@ -76,6 +76,9 @@ OPTIONS = {
     "UsageFilter": {"extra_conformances": ["Hashable"]},
 }
 
+# How decode errors name a message, where the rule (snake name, without `_request`) does not fit.
+FIELD_PREFIXES = {"HealthCheckRequest": "health", "HealthCheckResponse": "health_response"}
+
 # Methods whose Swift constant is not the lowerCamel of the RPC name.
 METHOD_NAMES = {"ExportUsageCsv": "exportUsageCSV"}
 
@@ -123,6 +126,8 @@ def c_init(message_name):
 
 def field_prefix(message_name):
     """How decode errors name a message: `log_usage` for LogUsageRequest, else the snake name."""
+    if message_name in FIELD_PREFIXES:
+        return FIELD_PREFIXES[message_name]
     s = snake_of(message_name)
     return s[: -len("_request")] if s.endswith("_request") else s
 

@@ -172,51 +172,6 @@ extension Fact: CMessageEncodable {
     }
 }
 
-extension UsageEvent: CMessageEncodable {
-    static let protoName = "tokengate.v1.UsageEventRecord"
-
-    static func cEmpty() -> Tokengate__V1__UsageEventRecord {
-        var c = Tokengate__V1__UsageEventRecord()
-        tokengate__v1__usage_event_record__init(&c)
-        return c
-    }
-
-    init(copying c: Tokengate__V1__UsageEventRecord) throws(FieldError) {
-        self.init(
-            eventID: try copyString(c.event_id, field: "event_id"),
-            shopID: try copyString(c.shop_id, field: "shop_id"),
-            userID: try copyString(c.user_id, field: "user_id"),
-            conversationID: try copyString(c.conversation_id, field: "conversation_id"),
-            operationType: try copyString(c.operation_type, field: "operation_type"),
-            model: try copyString(c.model, field: "model"),
-            inputTokens: c.input_tokens, outputTokens: c.output_tokens, cachedInputTokens: c.cached_input_tokens,
-            occurredAtUnixMs: c.occurred_at_unix_ms, costNanoUSD: c.cost_nano_usd,
-            metadata: try copyMessage(c.metadata, field: "metadata") ?? UsageMetadata(),
-            recordedAtUnixMs: c.recorded_at_unix_ms,
-            billingPeriod: try copyString(c.billing_period, field: "billing_period")
-        )
-    }
-
-    func cMessage(in arena: inout CArena) -> Tokengate__V1__UsageEventRecord {
-        var c = Self.cEmpty()
-        c.event_id = arena.cString(eventID)
-        c.shop_id = arena.cString(shopID)
-        c.user_id = arena.cString(userID)
-        c.conversation_id = arena.cString(conversationID)
-        c.operation_type = arena.cString(operationType)
-        c.model = arena.cString(model)
-        c.input_tokens = inputTokens
-        c.output_tokens = outputTokens
-        c.cached_input_tokens = cachedInputTokens
-        c.occurred_at_unix_ms = occurredAtUnixMs
-        c.cost_nano_usd = costNanoUSD
-        c.metadata = arena.message(metadata)
-        c.recorded_at_unix_ms = recordedAtUnixMs
-        c.billing_period = arena.cString(billingPeriod)
-        return c
-    }
-}
-
 /// `Fact.tierAssignment`'s payload as a value of its own, so it converts like every message.
 struct TierAssignment: CMessageEncodable {
     static let protoName = "tokengate.v1.TierAssignmentRecord"

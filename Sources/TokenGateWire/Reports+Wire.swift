@@ -1,8 +1,7 @@
 // The hand-written rest of the report messages' protobuf conversion; the field mappings are
 // generated (Generated/Wire.generated.swift). What stays here: `ExportUsageCSVChunk.encoded()`,
 // which lends protobuf-c the chunk's own byte array for one `pack` instead of copying it into
-// the arena (chunks are up to 64 KiB), `Alert` as a streamed method message, and the report
-// cases of `Fact`.
+// the arena (chunks are up to 64 KiB), and the report cases of `Fact`.
 //
 // Buffer ownership: the chunk's `data` buffer is borrowed only inside `withUnsafeBufferPointer`,
 // which spans the whole `ProtobufC.pack`; `reportFact` reads protobuf-c's unpacked tree only
@@ -24,17 +23,6 @@ extension ExportUsageCSVChunk {
             }
         }
     }
-}
-
-/// Alerts are streamed by WatchAlerts, so `Alert` is a method message too (its field mapping
-/// is in Messages+Wire.swift).
-extension Alert: WireMessage {
-    /// Decodes and validates protobuf bytes; the kind must be a known one.
-    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
-        try WireCodec.decode(bytes, fieldPrefix: "alert")
-    }
-    /// The protobuf bytes of this message.
-    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
 }
 
 extension Fact {

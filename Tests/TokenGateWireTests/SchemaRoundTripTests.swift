@@ -21,6 +21,10 @@ final class SchemaRoundTripTests: XCTestCase {
         "tokengate.v1.TierConfig": [("unlimited_messages", "included_messages"), ("no_spend_cap", "max_monthly_spend_nano_usd")]
     ]
 
+    /// Fields of a nested message a hand-written Swift type does not keep because the place the
+    /// message is used gives them no meaning: the fallback price is a `PriceVersion` of no model.
+    static let ignoredInside: [String: Set<String>] = ["tokengate.v1.GetConfigurationResponse.fallback_price": ["model"]]
+
     static func skipped(_ message: String, _ field: String, variant: Int) -> Bool {
         (exclusive[message] ?? []).contains { variant == 0 ? $0.1 == field : $0.0 == field }
     }
@@ -33,7 +37,9 @@ final class SchemaRoundTripTests: XCTestCase {
 
     /// Protobuf bytes of `descriptor` with every field set; `oneofChoice` picks which member of
     /// the message's oneof is set (nested messages set their first).
-    static func filled(_ descriptor: Descriptor, oneofChoice: Int, variant: Int, element: Int = 0) -> ProtobufBytes {
+    static func filled(
+        _ descriptor: Descriptor, oneofChoice: Int, variant: Int, element: Int = 0, ignoring ignored: Set<String> = []
+    ) -> ProtobufBytes {
         var bytes = ProtobufBytes()
         let messageName = String(cString: descriptor.pointee.name)
         var oneofIndex = 0
@@ -45,7 +51,7 @@ final class SchemaRoundTripTests: XCTestCase {
             }
             let number = field.id
             let name = String(cString: field.name)
-            if skipped(messageName, name, variant: variant) { continue }
+            if skipped(messageName, name, variant: variant) || ignored.contains(name) { continue }
             let elements = field.label == PROTOBUF_C_LABEL_REPEATED ? [0, 1] : [element]
             for element in elements {
                 switch field.type {
@@ -64,7 +70,10 @@ final class SchemaRoundTripTests: XCTestCase {
                     bytes = bytes.varint(UInt64(number), UInt64(number) * 10 + UInt64(element) + 1)
                 case PROTOBUF_C_TYPE_MESSAGE:
                     let nested = field.descriptor.assumingMemoryBound(to: ProtobufCMessageDescriptor.self)
-                    bytes = bytes.delimited(UInt64(number), filled(nested, oneofChoice: 0, variant: variant, element: element).bytes)
+                    let inner = filled(
+                        nested, oneofChoice: 0, variant: variant, element: element,
+                        ignoring: ignoredInside[messageName + "." + name] ?? [])
+                    bytes = bytes.delimited(UInt64(number), inner.bytes)
                 default:
                     XCTFail("\(String(cString: descriptor.pointee.name)).\(name): field type \(field.type) has no filler yet")
                 }
