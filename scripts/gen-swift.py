@@ -34,8 +34,6 @@ HAND_WRITTEN = {
     "ResponseFrame": None,
     "FactRecord": "Fact",
     "ConfigChangeRecord": "ConfigChange",
-    "TierAssignmentRecord": "TierAssignment",
-    "MonthAggregateRecord": "MonthAggregateRecord",
 }
 
 # Proto message name -> Swift type name, where they differ.
@@ -61,6 +59,7 @@ SWIFT_NAMES = {
 #             those are tested against.
 #   encoded:  `encoded()` is hand-written for another reason (see the message's file).
 #   defaults: init parameter defaults other than the proto3 zero (caller convenience).
+#   absent:   nested messages whose absence decodes as the given value (also the init default).
 #   extra_conformances: added to the struct's declaration (synthesised ones must be there).
 CALLER_DEFAULTS = {"operation_type": '"chat_message"', "model": '"gemini-2.5-flash"'}
 OPTIONS = {
@@ -70,6 +69,18 @@ OPTIONS = {
     "LogUsageRequest": {"hot_decode": True, "defaults": CALLER_DEFAULTS},
     "MetadataEntry": {"extra_conformances": ["Hashable"]},
     "GenerateBillingResponse": {"required": {"record"}},
+    "SetPriceRequest": {"required": {"version"}},
+    "SetPriceResponse": {"required": {"version"}},
+    "UpsertTierRequest": {"required": {"tier"}},
+    "UpsertTierResponse": {"required": {"tier"}},
+    "SetLimitsRequest": {"required": {"limits"}},
+    "SetLimitsResponse": {"required": {"limits"}},
+    "ShopRateLimit": {"absent": {"rate_limit": ".unlimited"}},
+    "MonthAggregateRecord": {"rules": True},
+    "SetRateLimitRequest": {"absent": {"rate_limit": ".unlimited"}},
+    "SetRateLimitResponse": {"absent": {"rate_limit": ".unlimited"}},
+    "SetOptimizationRulesRequest": {"required": {"rules"}},
+    "SetOptimizationRulesResponse": {"required": {"rules"}},
     "VoidBillingResponse": {"required": {"record"}},
     "MarkPaidResponse": {"required": {"record"}},
     "ExportUsageCsvChunk": {"encoded": True},
@@ -197,7 +208,8 @@ def enum_has_zero(schema, enum_name):
 # the decoders refuse 0 as unspecified (an enum without a meaning for 0 is a domain rule).
 ENUMS_WITH_UNSPECIFIED = {"DecisionReason", "ReservationOutcome", "ServingStatus"}
 # Enums whose Swift side stays hand-written: UnknownShopPolicy has string raw values in the
-# configuration file's vocabulary (Configuration.swift); Admin+Wire.swift maps the numbers.
+# configuration file's vocabulary (Configuration.swift). The wire module then provides
+# `copy<Enum>(_:field:)` and `c<Enum>(_:)` (Admin+Wire.swift), which the conversions call.
 HAND_WRITTEN_ENUMS = {"UnknownShopPolicy"}
 # `description` overrides: enum -> value name -> text.
 ENUM_DESCRIPTIONS = {
@@ -218,6 +230,7 @@ class Field:
         self.required = fd.name in options.get("required", set())
         self.optional = fd.name in options.get("optional", set())
         self.caller_defaults = options.get("defaults", {})
+        self.absent = options.get("absent", {}).get(fd.name)
         if fd.HasField("oneof_index"):
             raise SystemExit(f"gen-swift: {message.name}.{fd.name} is in a oneof; list the message in HAND_WRITTEN")
 
@@ -275,6 +288,8 @@ class Field:
         if k == FD.TYPE_ENUM:
             return ".unspecified" if self.type_name in ENUMS_WITH_UNSPECIFIED else None
         if k == FD.TYPE_MESSAGE:
+            if self.absent:
+                return self.absent
             if self.optional:
                 return "nil"
             if self.required:
@@ -387,9 +402,13 @@ def decode_expr(f):
         return f"c.{n} != 0"
     if k in (FD.TYPE_UINT64, FD.TYPE_UINT32, FD.TYPE_INT32, FD.TYPE_INT64):
         return f"c.{n}"
+    if k == FD.TYPE_ENUM and f.type_name in HAND_WRITTEN_ENUMS:
+        return f'try copy{f.type_name}(c.{n}, field: "{n}")'
     if k == FD.TYPE_ENUM:
         return f'try copyEnum(c.{n}, as: {f.type_name}.self, field: "{n}")'
     if k == FD.TYPE_MESSAGE:
+        if f.absent:
+            return f'try copyMessage(c.{n}, field: "{n}") ?? {f.absent}'
         if f.optional:
             return f'try copyMessage(c.{n}, field: "{n}")'
         if f.required:
@@ -412,6 +431,8 @@ def encode_lines(f):
         return [f"c.{n} = cBool({s})"]
     if k in (FD.TYPE_UINT64, FD.TYPE_UINT32, FD.TYPE_INT32, FD.TYPE_INT64):
         return [f"c.{n} = {s}"]
+    if k == FD.TYPE_ENUM and f.type_name in HAND_WRITTEN_ENUMS:
+        return [f"c.{n} = c{f.type_name}({s})"]
     if k == FD.TYPE_ENUM:
         return [f"c.{n} = cEnum({s})"]
     if k == FD.TYPE_MESSAGE:
@@ -558,27 +579,8 @@ HAND_WRITTEN_TYPES = {
     "RateLimit",
     "TierConfig",
     "OperationLimitsConfig",
-    "ModelDowngrade",
     "OptimizationRulesConfig",
-    "ShopRateLimit",
-    "GetConfigurationRequest",
     "GetConfigurationResponse",
-    "SetPriceRequest",
-    "SetPriceResponse",
-    "UpsertTierRequest",
-    "UpsertTierResponse",
-    "AssignShopTierRequest",
-    "AssignShopTierResponse",
-    "SetLimitsRequest",
-    "SetLimitsResponse",
-    "SetRateLimitRequest",
-    "SetRateLimitResponse",
-    "SetOptimizationRulesRequest",
-    "SetOptimizationRulesResponse",
-    "SetShadowModeRequest",
-    "SetShadowModeResponse",
-    "SetUnknownShopPolicyRequest",
-    "SetUnknownShopPolicyResponse",
     "TierAssignmentRecord",
     "ConfigChangeRecord",
     "MonthAggregateRecord",

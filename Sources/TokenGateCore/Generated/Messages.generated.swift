@@ -544,6 +544,204 @@ public struct ShopTierAssignment: Sendable, Equatable {
     }
 }
 
+/// `tokengate.v1.GetConfigurationRequest`.
+public struct GetConfigurationRequest: Sendable, Equatable {
+    /// The message (it has no fields).
+    public init() {}
+}
+
+/// `tokengate.v1.SetPriceRequest`.
+public struct SetPriceRequest: Sendable, Equatable {
+    /// adds a version for its model
+    public var version: ModelPrice
+    /// sets the fallback price for unknown models instead
+    public var asFallback: Bool
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(version: ModelPrice, asFallback: Bool = false) {
+        self.version = version
+        self.asFallback = asFallback
+    }
+}
+
+/// `tokengate.v1.SetPriceResponse`.
+public struct SetPriceResponse: Sendable, Equatable {
+    public var version: ModelPrice
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(version: ModelPrice) {
+        self.version = version
+    }
+}
+
+/// `tokengate.v1.UpsertTierRequest`.
+public struct UpsertTierRequest: Sendable, Equatable {
+    public var tier: TierSettings
+    /// Issue 17 (terms of the month): when these terms (fee, included messages, overage, cap) take
+    /// effect; 0 = now. A past time backdates them, allowed only when no shop on the tier has a
+    /// final bill for a period ending after it (else FAILED_PRECONDITION naming the bill); a
+    /// future time is INVALID_ARGUMENT. The tier's rate limit is not versioned (the gate uses it now).
+    public var effectiveFromUnixMs: UnixMillis
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(tier: TierSettings, effectiveFromUnixMs: UnixMillis = 0) {
+        self.tier = tier
+        self.effectiveFromUnixMs = effectiveFromUnixMs
+    }
+}
+
+/// `tokengate.v1.UpsertTierResponse`.
+public struct UpsertTierResponse: Sendable, Equatable {
+    public var tier: TierSettings
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(tier: TierSettings) {
+        self.tier = tier
+    }
+}
+
+/// `tokengate.v1.AssignShopTierRequest`.
+public struct AssignShopTierRequest: Sendable, Equatable {
+    public var shopID: String
+    public var tier: String
+    /// Issue 17 (terms of the month): when the assignment takes effect; 0 = now. A time in the
+    /// past backdates it, allowed only into periods whose bill for this shop is not final
+    /// (else FAILED_PRECONDITION naming the final bill); a future time is INVALID_ARGUMENT.
+    public var effectiveFromUnixMs: UnixMillis
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(shopID: String = "", tier: String = "", effectiveFromUnixMs: UnixMillis = 0) {
+        self.shopID = shopID
+        self.tier = tier
+        self.effectiveFromUnixMs = effectiveFromUnixMs
+    }
+}
+
+/// `tokengate.v1.AssignShopTierResponse`.
+public struct AssignShopTierResponse: Sendable, Equatable {
+    public var shopID: String
+    public var tier: String
+    public var previousTier: String
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(shopID: String = "", tier: String = "", previousTier: String = "") {
+        self.shopID = shopID
+        self.tier = tier
+        self.previousTier = previousTier
+    }
+}
+
+/// `tokengate.v1.SetLimitsRequest`.
+public struct SetLimitsRequest: Sendable, Equatable {
+    /// the whole set for (operation type, shop)
+    public var limits: OperationLimitsEntry
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(limits: OperationLimitsEntry) {
+        self.limits = limits
+    }
+}
+
+/// `tokengate.v1.SetLimitsResponse`.
+public struct SetLimitsResponse: Sendable, Equatable {
+    public var limits: OperationLimitsEntry
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(limits: OperationLimitsEntry) {
+        self.limits = limits
+    }
+}
+
+/// `tokengate.v1.SetRateLimitRequest`.
+public struct SetRateLimitRequest: Sendable, Equatable {
+    /// exactly one of tier and shop_id
+    public var tier: String
+    public var shopID: String
+    public var rateLimit: RateLimit
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(tier: String = "", shopID: String = "", rateLimit: RateLimit = .unlimited) {
+        self.tier = tier
+        self.shopID = shopID
+        self.rateLimit = rateLimit
+    }
+}
+
+/// `tokengate.v1.SetRateLimitResponse`.
+public struct SetRateLimitResponse: Sendable, Equatable {
+    public var rateLimit: RateLimit
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(rateLimit: RateLimit = .unlimited) {
+        self.rateLimit = rateLimit
+    }
+}
+
+/// `tokengate.v1.SetOptimizationRulesRequest`.
+public struct SetOptimizationRulesRequest: Sendable, Equatable {
+    public var rules: OptimizationRules
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(rules: OptimizationRules) {
+        self.rules = rules
+    }
+}
+
+/// `tokengate.v1.SetOptimizationRulesResponse`.
+public struct SetOptimizationRulesResponse: Sendable, Equatable {
+    public var rules: OptimizationRules
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(rules: OptimizationRules) {
+        self.rules = rules
+    }
+}
+
+/// `tokengate.v1.SetShadowModeRequest`.
+public struct SetShadowModeRequest: Sendable, Equatable {
+    /// empty: the global switch
+    public var shopID: String
+    public var enabled: Bool
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(shopID: String = "", enabled: Bool = false) {
+        self.shopID = shopID
+        self.enabled = enabled
+    }
+}
+
+/// `tokengate.v1.SetShadowModeResponse`.
+public struct SetShadowModeResponse: Sendable, Equatable {
+    public var globalEnabled: Bool
+    public var shadowShops: [String]
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(globalEnabled: Bool = false, shadowShops: [String] = []) {
+        self.globalEnabled = globalEnabled
+        self.shadowShops = shadowShops
+    }
+}
+
+/// `tokengate.v1.SetUnknownShopPolicyRequest`.
+public struct SetUnknownShopPolicyRequest: Sendable, Equatable {
+    public var policy: UnknownShopPolicy
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(policy: UnknownShopPolicy) {
+        self.policy = policy
+    }
+}
+
+/// `tokengate.v1.SetUnknownShopPolicyResponse`.
+public struct SetUnknownShopPolicyResponse: Sendable, Equatable {
+    public var policy: UnknownShopPolicy
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(policy: UnknownShopPolicy) {
+        self.policy = policy
+    }
+}
+
 /// `tokengate.v1.ListBillingRecordsRequest`.
 public struct ListBillingRecordsRequest: Sendable, Equatable {
     public var shopID: String

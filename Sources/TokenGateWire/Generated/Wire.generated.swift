@@ -690,6 +690,497 @@ extension ShopTierAssignment: CMessageEncodable {
     }
 }
 
+extension GetConfigurationRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.GetConfigurationRequest`.
+    public static let protoName = "tokengate.v1.GetConfigurationRequest"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "get_configuration")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__GetConfigurationRequest {
+        var c = Tokengate__V1__GetConfigurationRequest()
+        tokengate__v1__get_configuration_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__GetConfigurationRequest) throws(FieldError) {
+        self.init()
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__GetConfigurationRequest { Self.cEmpty() }
+}
+
+extension SetPriceRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetPriceRequest`.
+    public static let protoName = "tokengate.v1.SetPriceRequest"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_price")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetPriceRequest {
+        var c = Tokengate__V1__SetPriceRequest()
+        tokengate__v1__set_price_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetPriceRequest) throws(FieldError) {
+        self.init(
+            version: try copyRequiredMessage(c.version, field: "version"),
+            asFallback: c.as_fallback != 0)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetPriceRequest {
+        var c = Self.cEmpty()
+        c.version = arena.message(version)
+        c.as_fallback = cBool(asFallback)
+        return c
+    }
+}
+
+extension SetPriceResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetPriceResponse`.
+    public static let protoName = "tokengate.v1.SetPriceResponse"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_price_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetPriceResponse {
+        var c = Tokengate__V1__SetPriceResponse()
+        tokengate__v1__set_price_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetPriceResponse) throws(FieldError) {
+        self.init(
+            version: try copyRequiredMessage(c.version, field: "version"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetPriceResponse {
+        var c = Self.cEmpty()
+        c.version = arena.message(version)
+        return c
+    }
+}
+
+extension UpsertTierRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.UpsertTierRequest`.
+    public static let protoName = "tokengate.v1.UpsertTierRequest"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "upsert_tier")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__UpsertTierRequest {
+        var c = Tokengate__V1__UpsertTierRequest()
+        tokengate__v1__upsert_tier_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__UpsertTierRequest) throws(FieldError) {
+        self.init(
+            tier: try copyRequiredMessage(c.tier, field: "tier"),
+            effectiveFromUnixMs: c.effective_from_unix_ms)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__UpsertTierRequest {
+        var c = Self.cEmpty()
+        c.tier = arena.message(tier)
+        c.effective_from_unix_ms = effectiveFromUnixMs
+        return c
+    }
+}
+
+extension UpsertTierResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.UpsertTierResponse`.
+    public static let protoName = "tokengate.v1.UpsertTierResponse"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "upsert_tier_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__UpsertTierResponse {
+        var c = Tokengate__V1__UpsertTierResponse()
+        tokengate__v1__upsert_tier_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__UpsertTierResponse) throws(FieldError) {
+        self.init(
+            tier: try copyRequiredMessage(c.tier, field: "tier"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__UpsertTierResponse {
+        var c = Self.cEmpty()
+        c.tier = arena.message(tier)
+        return c
+    }
+}
+
+extension AssignShopTierRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.AssignShopTierRequest`.
+    public static let protoName = "tokengate.v1.AssignShopTierRequest"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "assign_shop_tier")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__AssignShopTierRequest {
+        var c = Tokengate__V1__AssignShopTierRequest()
+        tokengate__v1__assign_shop_tier_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__AssignShopTierRequest) throws(FieldError) {
+        self.init(
+            shopID: try copyString(c.shop_id, field: "shop_id"),
+            tier: try copyString(c.tier, field: "tier"),
+            effectiveFromUnixMs: c.effective_from_unix_ms)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__AssignShopTierRequest {
+        var c = Self.cEmpty()
+        c.shop_id = arena.cString(shopID)
+        c.tier = arena.cString(tier)
+        c.effective_from_unix_ms = effectiveFromUnixMs
+        return c
+    }
+}
+
+extension AssignShopTierResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.AssignShopTierResponse`.
+    public static let protoName = "tokengate.v1.AssignShopTierResponse"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "assign_shop_tier_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__AssignShopTierResponse {
+        var c = Tokengate__V1__AssignShopTierResponse()
+        tokengate__v1__assign_shop_tier_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__AssignShopTierResponse) throws(FieldError) {
+        self.init(
+            shopID: try copyString(c.shop_id, field: "shop_id"),
+            tier: try copyString(c.tier, field: "tier"),
+            previousTier: try copyString(c.previous_tier, field: "previous_tier"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__AssignShopTierResponse {
+        var c = Self.cEmpty()
+        c.shop_id = arena.cString(shopID)
+        c.tier = arena.cString(tier)
+        c.previous_tier = arena.cString(previousTier)
+        return c
+    }
+}
+
+extension SetLimitsRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetLimitsRequest`.
+    public static let protoName = "tokengate.v1.SetLimitsRequest"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_limits")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetLimitsRequest {
+        var c = Tokengate__V1__SetLimitsRequest()
+        tokengate__v1__set_limits_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetLimitsRequest) throws(FieldError) {
+        self.init(
+            limits: try copyRequiredMessage(c.limits, field: "limits"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetLimitsRequest {
+        var c = Self.cEmpty()
+        c.limits = arena.message(limits)
+        return c
+    }
+}
+
+extension SetLimitsResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetLimitsResponse`.
+    public static let protoName = "tokengate.v1.SetLimitsResponse"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_limits_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetLimitsResponse {
+        var c = Tokengate__V1__SetLimitsResponse()
+        tokengate__v1__set_limits_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetLimitsResponse) throws(FieldError) {
+        self.init(
+            limits: try copyRequiredMessage(c.limits, field: "limits"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetLimitsResponse {
+        var c = Self.cEmpty()
+        c.limits = arena.message(limits)
+        return c
+    }
+}
+
+extension SetRateLimitRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetRateLimitRequest`.
+    public static let protoName = "tokengate.v1.SetRateLimitRequest"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_rate_limit")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetRateLimitRequest {
+        var c = Tokengate__V1__SetRateLimitRequest()
+        tokengate__v1__set_rate_limit_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetRateLimitRequest) throws(FieldError) {
+        self.init(
+            tier: try copyString(c.tier, field: "tier"),
+            shopID: try copyString(c.shop_id, field: "shop_id"),
+            rateLimit: try copyMessage(c.rate_limit, field: "rate_limit") ?? .unlimited)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetRateLimitRequest {
+        var c = Self.cEmpty()
+        c.tier = arena.cString(tier)
+        c.shop_id = arena.cString(shopID)
+        c.rate_limit = arena.message(rateLimit)
+        return c
+    }
+}
+
+extension SetRateLimitResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetRateLimitResponse`.
+    public static let protoName = "tokengate.v1.SetRateLimitResponse"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_rate_limit_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetRateLimitResponse {
+        var c = Tokengate__V1__SetRateLimitResponse()
+        tokengate__v1__set_rate_limit_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetRateLimitResponse) throws(FieldError) {
+        self.init(
+            rateLimit: try copyMessage(c.rate_limit, field: "rate_limit") ?? .unlimited)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetRateLimitResponse {
+        var c = Self.cEmpty()
+        c.rate_limit = arena.message(rateLimit)
+        return c
+    }
+}
+
+extension SetOptimizationRulesRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetOptimizationRulesRequest`.
+    public static let protoName = "tokengate.v1.SetOptimizationRulesRequest"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_optimization_rules")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetOptimizationRulesRequest {
+        var c = Tokengate__V1__SetOptimizationRulesRequest()
+        tokengate__v1__set_optimization_rules_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetOptimizationRulesRequest) throws(FieldError) {
+        self.init(
+            rules: try copyRequiredMessage(c.rules, field: "rules"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetOptimizationRulesRequest {
+        var c = Self.cEmpty()
+        c.rules = arena.message(rules)
+        return c
+    }
+}
+
+extension SetOptimizationRulesResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetOptimizationRulesResponse`.
+    public static let protoName = "tokengate.v1.SetOptimizationRulesResponse"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_optimization_rules_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetOptimizationRulesResponse {
+        var c = Tokengate__V1__SetOptimizationRulesResponse()
+        tokengate__v1__set_optimization_rules_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetOptimizationRulesResponse) throws(FieldError) {
+        self.init(
+            rules: try copyRequiredMessage(c.rules, field: "rules"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetOptimizationRulesResponse {
+        var c = Self.cEmpty()
+        c.rules = arena.message(rules)
+        return c
+    }
+}
+
+extension SetShadowModeRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetShadowModeRequest`.
+    public static let protoName = "tokengate.v1.SetShadowModeRequest"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_shadow_mode")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetShadowModeRequest {
+        var c = Tokengate__V1__SetShadowModeRequest()
+        tokengate__v1__set_shadow_mode_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetShadowModeRequest) throws(FieldError) {
+        self.init(
+            shopID: try copyString(c.shop_id, field: "shop_id"),
+            enabled: c.enabled != 0)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetShadowModeRequest {
+        var c = Self.cEmpty()
+        c.shop_id = arena.cString(shopID)
+        c.enabled = cBool(enabled)
+        return c
+    }
+}
+
+extension SetShadowModeResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetShadowModeResponse`.
+    public static let protoName = "tokengate.v1.SetShadowModeResponse"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_shadow_mode_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetShadowModeResponse {
+        var c = Tokengate__V1__SetShadowModeResponse()
+        tokengate__v1__set_shadow_mode_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetShadowModeResponse) throws(FieldError) {
+        self.init(
+            globalEnabled: c.global_enabled != 0,
+            shadowShops: try copyStrings(count: c.n_shadow_shops, c.shadow_shops, field: "shadow_shops"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetShadowModeResponse {
+        var c = Self.cEmpty()
+        c.global_enabled = cBool(globalEnabled)
+        (c.n_shadow_shops, c.shadow_shops) = arena.cStrings(shadowShops)
+        return c
+    }
+}
+
+extension SetUnknownShopPolicyRequest: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetUnknownShopPolicyRequest`.
+    public static let protoName = "tokengate.v1.SetUnknownShopPolicyRequest"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_unknown_shop_policy")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetUnknownShopPolicyRequest {
+        var c = Tokengate__V1__SetUnknownShopPolicyRequest()
+        tokengate__v1__set_unknown_shop_policy_request__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetUnknownShopPolicyRequest) throws(FieldError) {
+        self.init(
+            policy: try copyUnknownShopPolicy(c.policy, field: "policy"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetUnknownShopPolicyRequest {
+        var c = Self.cEmpty()
+        c.policy = cUnknownShopPolicy(policy)
+        return c
+    }
+}
+
+extension SetUnknownShopPolicyResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.SetUnknownShopPolicyResponse`.
+    public static let protoName = "tokengate.v1.SetUnknownShopPolicyResponse"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "set_unknown_shop_policy_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__SetUnknownShopPolicyResponse {
+        var c = Tokengate__V1__SetUnknownShopPolicyResponse()
+        tokengate__v1__set_unknown_shop_policy_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__SetUnknownShopPolicyResponse) throws(FieldError) {
+        self.init(
+            policy: try copyUnknownShopPolicy(c.policy, field: "policy"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__SetUnknownShopPolicyResponse {
+        var c = Self.cEmpty()
+        c.policy = cUnknownShopPolicy(policy)
+        return c
+    }
+}
+
 extension ListBillingRecordsRequest: WireMessage, CMessageEncodable {
     /// `tokengate.v1.ListBillingRecordsRequest`.
     public static let protoName = "tokengate.v1.ListBillingRecordsRequest"
