@@ -33,7 +33,6 @@ HAND_WRITTEN = {
     "RequestFrame": None,
     "ResponseFrame": None,
     "FactRecord": "Fact",
-    "ConfigChangeRecord": "ConfigChange",
 }
 
 # Proto message name -> Swift type name, where they differ.
@@ -43,6 +42,7 @@ SWIFT_NAMES = {
     "OperationLimitsConfig": "OperationLimitsEntry",
     "OptimizationRulesConfig": "OptimizationRules",
     "UsageEventRecord": "UsageEvent",
+    "ConfigChangeRecord": "ConfigChange",
     "PaidMarkRecord": "PaidMark",
     "VoidRecord": "VoidMark",
     "ExportUsageCsvRequest": "ExportUsageCSVRequest",
@@ -231,7 +231,7 @@ class Field:
         self.optional = fd.name in options.get("optional", set())
         self.caller_defaults = options.get("defaults", {})
         self.absent = options.get("absent", {}).get(fd.name)
-        if fd.HasField("oneof_index"):
+        if fd.HasField("oneof_index") and not message_is_oneof_enum(message):
             raise SystemExit(f"gen-swift: {message.name}.{fd.name} is in a oneof; list the message in HAND_WRITTEN")
 
     @property
@@ -298,6 +298,15 @@ class Field:
         return None
 
 
+def message_is_oneof_enum(m):
+    """A message that is one oneof of messages becomes a Swift enum with a case per member."""
+    return (
+        len(m.oneof_decl) == 1
+        and all(fd.HasField("oneof_index") and fd.type == FD.TYPE_MESSAGE for fd in m.field)
+        and len(m.field) > 0
+    )
+
+
 class Message:
     def __init__(self, schema, fname, m, path):
         self.schema = schema
@@ -305,6 +314,7 @@ class Message:
         self.swift = swift_name(m.name)
         self.comment = schema.comment(fname, path)
         self.options = OPTIONS.get(m.name, {})
+        self.oneof = m.oneof_decl[0].name if message_is_oneof_enum(m) else None
         self.fields = [
             Field(schema, m, fd, schema.comment(fname, list(path) + [2, i]), self.options) for i, fd in enumerate(m.field)
         ]
@@ -362,6 +372,13 @@ def emit_core(schema, messages, sources):
     for msg in messages:
         out.append("")
         out.extend(doc_lines(msg.comment, "") or [f"/// `{PACKAGE}.{msg.name}`."])
+        if msg.oneof:
+            out.append(f"public enum {msg.swift}: Sendable, Equatable {{")
+            for f in msg.fields:
+                out.extend(doc_lines(f.comment, "    "))
+                out.append(f"    case {f.swift}({f.scalar_type})")
+            out.append("}")
+            continue
         conformances = ["Sendable", "Equatable"] + msg.options.get("extra_conformances", [])
         out.append(f"public struct {msg.swift}: {', '.join(conformances)} {{")
         for f in msg.fields:
@@ -442,6 +459,33 @@ def encode_lines(f):
     raise SystemExit(f"gen-swift: field {n}: type {k}")
 
 
+def emit_oneof_conversions(out, msg, ct):
+    def case_constant(f):
+        return f"TOKENGATE__V1__{snake_of(msg.name).upper()}__{msg.oneof.upper()}_{f.name.upper()}"
+
+    out.append(f"    init(copying c: {ct}) throws(FieldError) {{")
+    out.append(f"        switch c.{msg.oneof}_case {{")
+    for f in msg.fields:
+        out.append(f"        case {case_constant(f)}:")
+        out.append(f'            self = .{f.swift}(try copyRequiredMessage(c.{f.name}, field: "{f.name}"))')
+    out.append("        default:")
+    out.append("            // Empty, or a member this build does not know: accepting it would drop it.")
+    out.append(f'            throw FieldError(field: "{msg.oneof}", problem: .missing)')
+    out.append("        }")
+    out.append("    }")
+    out.append("")
+    out.append(f"    func cMessage(in arena: inout CArena) -> {ct} {{")
+    out.append("        var c = Self.cEmpty()")
+    out.append("        switch self {")
+    for f in msg.fields:
+        out.append(f"        case .{f.swift}(let value):")
+        out.append(f"            c.{msg.oneof}_case = {case_constant(f)}")
+        out.append(f"            c.{f.name} = arena.message(value)")
+    out.append("        }")
+    out.append("        return c")
+    out.append("    }")
+
+
 def emit_wire(schema, messages, sources):
     carried = schema.carried_by_methods() | {"Alert"}
     out = [header(sources)]
@@ -482,6 +526,10 @@ def emit_wire(schema, messages, sources):
         out.append("        return c")
         out.append("    }")
         out.append("")
+        if msg.oneof:
+            emit_oneof_conversions(out, msg, ct)
+            out.append("}")
+            continue
         out.append(f"    init(copying c: {ct}) throws(FieldError) {{")
         if msg.fields:
             out.append("        self.init(")
@@ -581,9 +629,6 @@ HAND_WRITTEN_TYPES = {
     "OperationLimitsConfig",
     "OptimizationRulesConfig",
     "GetConfigurationResponse",
-    "TierAssignmentRecord",
-    "ConfigChangeRecord",
-    "MonthAggregateRecord",
     "FactRecord",
 }
 

@@ -51,20 +51,6 @@ public struct OperationLimitsEntry: Sendable, Equatable {
     }
 }
 
-/// One shop's own rate limit (proto `ShopRateLimit`).
-public struct ShopRateLimit: Sendable, Equatable {
-    /// The shop.
-    public var shopID: String
-    /// Its rate limit, which replaces its tier's.
-    public var rateLimit: RateLimit
-
-    /// A shop's rate limit.
-    public init(shopID: String, rateLimit: RateLimit) {
-        self.shopID = shopID
-        self.rateLimit = rateLimit
-    }
-}
-
 // MARK: - GetConfiguration
 
 /// The configuration in effect: embedded defaults, the config file, then run-time changes.

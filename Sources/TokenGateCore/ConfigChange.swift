@@ -3,17 +3,6 @@
 // Applying a logged change never fails, so replay rebuilds exactly what was acknowledged, and
 // `ConfigChangeLog` keeps only the latest change of each setting so snapshots stay small.
 
-/// One run-time change: the admin request as it was accepted (storage.proto `ConfigChangeRecord`).
-public enum ConfigChange: Sendable, Equatable {
-    case setPrice(SetPriceRequest)
-    case upsertTier(UpsertTierRequest)
-    case setLimits(SetLimitsRequest)
-    case setRateLimit(SetRateLimitRequest)
-    case setOptimizationRules(SetOptimizationRulesRequest)
-    case setShadowMode(SetShadowModeRequest)
-    case setUnknownShopPolicy(SetUnknownShopPolicyRequest)
-}
-
 extension Configuration {
     /// Checks `change` against this configuration at `now` and returns it as it is to be logged
     /// (a price's effective time 0 resolved to `now`, an empty source filled in) together with

@@ -1,7 +1,9 @@
-// Protobuf conversion of the configuration RPCs (GetConfiguration and the admin setters) and of
-// the nested configuration messages they share (prices, tiers, limits, rate limits, rules), plus
-// their method paths. Optional nested messages map to Swift optionals; a nested message a
-// request cannot do without (a price's rates, a setter's payload) is INVALID_ARGUMENT when absent.
+// Protobuf conversion of the configuration messages shaped by the domain: the nested messages
+// that map onto core types (prices, tiers, limits, rate limits, rules) and GetConfiguration's
+// response, plus the method group of the configuration RPCs. The setters' requests and
+// responses and `ConfigChange` are generated (Generated/Wire.generated.swift) and call these.
+// Optional nested messages map to Swift optionals; a nested message a request cannot do without
+// (a price's rates, a setter's payload) is INVALID_ARGUMENT when absent.
 //
 // Buffer ownership: as in Messages+Wire.swift, `init(copying:)` reads protobuf-c's unpacked tree
 // only while `ProtobufC.unpack` runs, and `cMessage(in:)` builds pointers owned by the packing
@@ -201,35 +203,6 @@ extension OperationLimitsEntry: CMessageEncodable {
     }
 }
 
-/// One entry of the downgrade map, as a message of its own.
-struct ModelDowngrade: CMessageEncodable {
-    static let protoName = "tokengate.v1.ModelDowngrade"
-    var from: String
-    var to: String
-
-    init(from: String, to: String) {
-        self.from = from
-        self.to = to
-    }
-
-    static func cEmpty() -> Tokengate__V1__ModelDowngrade {
-        var c = Tokengate__V1__ModelDowngrade()
-        tokengate__v1__model_downgrade__init(&c)
-        return c
-    }
-
-    init(copying c: Tokengate__V1__ModelDowngrade) throws(FieldError) {
-        self.init(from: try copyString(c.from_model, field: "from_model"), to: try copyString(c.to_model, field: "to_model"))
-    }
-
-    func cMessage(in arena: inout CArena) -> Tokengate__V1__ModelDowngrade {
-        var c = Self.cEmpty()
-        c.from_model = arena.cString(from)
-        c.to_model = arena.cString(to)
-        return c
-    }
-}
-
 extension OptimizationRules: CMessageEncodable {
     static let protoName = "tokengate.v1.OptimizationRulesConfig"
 
@@ -244,7 +217,7 @@ extension OptimizationRules: CMessageEncodable {
         let list: [ModelDowngrade] = try copyMessages(count: c.n_downgrades, c.downgrades, field: "downgrades")
         var map: [String: String] = [:]
         for (index, downgrade) in list.enumerated() {
-            guard map.updateValue(downgrade.to, forKey: downgrade.from) == nil else {
+            guard map.updateValue(downgrade.toModel, forKey: downgrade.fromModel) == nil else {
                 throw FieldError(field: "downgrades[\(index)].from_model", problem: .duplicate)
             }
         }
@@ -255,33 +228,10 @@ extension OptimizationRules: CMessageEncodable {
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__OptimizationRulesConfig {
         var c = Self.cEmpty()
-        let list = modelDowngrades.sorted { $0.key < $1.key }.map { ModelDowngrade(from: $0.key, to: $0.value) }
+        let list = modelDowngrades.sorted { $0.key < $1.key }.map { ModelDowngrade(fromModel: $0.key, toModel: $0.value) }
         (c.n_downgrades, c.downgrades) = arena.messages(list)
         c.threshold_percent = thresholdPercent ?? 0
         c.history_cap = historyCap
-        return c
-    }
-}
-
-extension ShopRateLimit: CMessageEncodable {
-    static let protoName = "tokengate.v1.ShopRateLimit"
-
-    static func cEmpty() -> Tokengate__V1__ShopRateLimit {
-        var c = Tokengate__V1__ShopRateLimit()
-        tokengate__v1__shop_rate_limit__init(&c)
-        return c
-    }
-
-    init(copying c: Tokengate__V1__ShopRateLimit) throws(FieldError) {
-        self.init(
-            shopID: try copyString(c.shop_id, field: "shop_id"),
-            rateLimit: try copyMessage(c.rate_limit, field: "rate_limit") ?? .unlimited)
-    }
-
-    func cMessage(in arena: inout CArena) -> Tokengate__V1__ShopRateLimit {
-        var c = Self.cEmpty()
-        c.shop_id = arena.cString(shopID)
-        c.rate_limit = arena.message(rateLimit)
         return c
     }
 }
@@ -337,64 +287,3 @@ extension GetConfigurationResponse: WireMessage, CMessageEncodable {
     }
 }
 
-// MARK: - Run-time changes in the log (storage.proto `ConfigChangeRecord`)
-
-extension ConfigChange: CMessageEncodable {
-    static let protoName = "tokengate.v1.ConfigChangeRecord"
-
-    static func cEmpty() -> Tokengate__V1__ConfigChangeRecord {
-        var c = Tokengate__V1__ConfigChangeRecord()
-        tokengate__v1__config_change_record__init(&c)
-        return c
-    }
-
-    init(copying c: Tokengate__V1__ConfigChangeRecord) throws(FieldError) {
-        switch c.change_case {
-        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_PRICE:
-            self = .setPrice(try copyRequiredMessage(c.set_price, field: "set_price"))
-        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_UPSERT_TIER:
-            self = .upsertTier(try copyRequiredMessage(c.upsert_tier, field: "upsert_tier"))
-        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_LIMITS:
-            self = .setLimits(try copyRequiredMessage(c.set_limits, field: "set_limits"))
-        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_RATE_LIMIT:
-            self = .setRateLimit(try copyRequiredMessage(c.set_rate_limit, field: "set_rate_limit"))
-        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_OPTIMIZATION_RULES:
-            self = .setOptimizationRules(try copyRequiredMessage(c.set_optimization_rules, field: "set_optimization_rules"))
-        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_SHADOW_MODE:
-            self = .setShadowMode(try copyRequiredMessage(c.set_shadow_mode, field: "set_shadow_mode"))
-        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_UNKNOWN_SHOP_POLICY:
-            self = .setUnknownShopPolicy(try copyRequiredMessage(c.set_unknown_shop_policy, field: "set_unknown_shop_policy"))
-        default:
-            // Empty, or a kind of change this build does not know: replaying it would drop it.
-            throw FieldError(field: "change", problem: .missing)
-        }
-    }
-
-    func cMessage(in arena: inout CArena) -> Tokengate__V1__ConfigChangeRecord {
-        var c = Self.cEmpty()
-        switch self {
-        case .setPrice(let request):
-            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_PRICE
-            c.set_price = arena.message(request)
-        case .upsertTier(let request):
-            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_UPSERT_TIER
-            c.upsert_tier = arena.message(request)
-        case .setLimits(let request):
-            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_LIMITS
-            c.set_limits = arena.message(request)
-        case .setRateLimit(let request):
-            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_RATE_LIMIT
-            c.set_rate_limit = arena.message(request)
-        case .setOptimizationRules(let request):
-            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_OPTIMIZATION_RULES
-            c.set_optimization_rules = arena.message(request)
-        case .setShadowMode(let request):
-            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_SHADOW_MODE
-            c.set_shadow_mode = arena.message(request)
-        case .setUnknownShopPolicy(let request):
-            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_UNKNOWN_SHOP_POLICY
-            c.set_unknown_shop_policy = arena.message(request)
-        }
-        return c
-    }
-}

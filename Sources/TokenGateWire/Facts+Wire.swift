@@ -115,9 +115,7 @@ extension Fact: CMessageEncodable {
             }
             self = .billing(billing)
         case TOKENGATE__V1__FACT_RECORD__FACT_TIER_ASSIGNMENT:
-            guard let assignment: TierAssignment = try copyMessage(c.tier_assignment, field: "tier_assignment") else {
-                throw FieldError(field: "tier_assignment", problem: .missing)
-            }
+            let assignment: TierAssignmentRecord = try copyRequiredMessage(c.tier_assignment, field: "tier_assignment")
             self = .tierAssignment(shopID: assignment.shopID, tier: assignment.tier, effectiveFromUnixMs: assignment.effectiveFromUnixMs)
         case TOKENGATE__V1__FACT_RECORD__FACT_CONFIG_CHANGE:
             guard let change: ConfigChange = try copyMessage(c.config_change, field: "config_change") else {
@@ -125,10 +123,14 @@ extension Fact: CMessageEncodable {
             }
             self = .configChange(change)
         case TOKENGATE__V1__FACT_RECORD__FACT_MONTH_AGGREGATE:
-            guard let record: MonthAggregateRecord = try copyMessage(c.month_aggregate, field: "month_aggregate") else {
-                throw FieldError(field: "month_aggregate", problem: .missing)
+            let record: MonthAggregateRecord = try copyRequiredMessage(c.month_aggregate, field: "month_aggregate")
+            let month: MonthKey
+            do throws(FieldError) {
+                month = try record.month()
+            } catch {
+                throw error.nested(under: "month_aggregate")
             }
-            self = .monthAggregate(shopID: record.shopID, month: record.month, aggregate: record.aggregate)
+            self = .monthAggregate(shopID: record.shopID, month: month, aggregate: record.aggregate)
         default:
             if let fact = try Fact.reportFact(copying: c) {
                 self = fact
@@ -151,7 +153,7 @@ extension Fact: CMessageEncodable {
             c.billing = arena.message(record)
         case .tierAssignment(let shopID, let tier, let effectiveFrom):
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_TIER_ASSIGNMENT
-            c.tier_assignment = arena.message(TierAssignment(shopID: shopID, tier: tier, effectiveFromUnixMs: effectiveFrom))
+            c.tier_assignment = arena.message(TierAssignmentRecord(shopID: shopID, tier: tier, effectiveFromUnixMs: effectiveFrom))
         case .alert(let alert):
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_ALERT
             c.alert = arena.message(alert)
@@ -168,40 +170,6 @@ extension Fact: CMessageEncodable {
             c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_MONTH_AGGREGATE
             c.month_aggregate = arena.message(MonthAggregateRecord(shopID: shopID, month: month, aggregate: aggregate))
         }
-        return c
-    }
-}
-
-/// `Fact.tierAssignment`'s payload as a value of its own, so it converts like every message.
-struct TierAssignment: CMessageEncodable {
-    static let protoName = "tokengate.v1.TierAssignmentRecord"
-    var shopID: String
-    var tier: String
-    var effectiveFromUnixMs: UnixMillis
-
-    init(shopID: String, tier: String, effectiveFromUnixMs: UnixMillis) {
-        self.shopID = shopID
-        self.tier = tier
-        self.effectiveFromUnixMs = effectiveFromUnixMs
-    }
-
-    static func cEmpty() -> Tokengate__V1__TierAssignmentRecord {
-        var c = Tokengate__V1__TierAssignmentRecord()
-        tokengate__v1__tier_assignment_record__init(&c)
-        return c
-    }
-
-    init(copying c: Tokengate__V1__TierAssignmentRecord) throws(FieldError) {
-        self.init(
-            shopID: try copyString(c.shop_id, field: "shop_id"), tier: try copyString(c.tier, field: "tier"),
-            effectiveFromUnixMs: c.effective_from_unix_ms)
-    }
-
-    func cMessage(in arena: inout CArena) -> Tokengate__V1__TierAssignmentRecord {
-        var c = Self.cEmpty()
-        c.shop_id = arena.cString(shopID)
-        c.tier = arena.cString(tier)
-        c.effective_from_unix_ms = effectiveFromUnixMs
         return c
     }
 }

@@ -532,6 +532,18 @@ public struct UsageEvent: Sendable, Equatable {
     }
 }
 
+/// `tokengate.v1.ModelDowngrade`.
+public struct ModelDowngrade: Sendable, Equatable {
+    public var fromModel: String
+    public var toModel: String
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(fromModel: String = "", toModel: String = "") {
+        self.fromModel = fromModel
+        self.toModel = toModel
+    }
+}
+
 /// `tokengate.v1.ShopTierAssignment`.
 public struct ShopTierAssignment: Sendable, Equatable {
     public var shopID: String
@@ -541,6 +553,18 @@ public struct ShopTierAssignment: Sendable, Equatable {
     public init(shopID: String = "", tier: String = "") {
         self.shopID = shopID
         self.tier = tier
+    }
+}
+
+/// `tokengate.v1.ShopRateLimit`.
+public struct ShopRateLimit: Sendable, Equatable {
+    public var shopID: String
+    public var rateLimit: RateLimit
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(shopID: String = "", rateLimit: RateLimit = .unlimited) {
+        self.shopID = shopID
+        self.rateLimit = rateLimit
     }
 }
 
@@ -1253,6 +1277,34 @@ public struct ReportClientMetricsResponse: Sendable, Equatable {
     public init() {}
 }
 
+/// A shop's tier from `effective_from_unix_ms` on (issue 17: assignments are versioned, so a
+/// period is billed under the assignment in effect at its last instant). Records written before
+/// issue 17 have no field 3 and read as 0: in effect since always. An empty tier reverts to the
+/// default tier from that time.
+public struct TierAssignmentRecord: Sendable, Equatable {
+    public var shopID: String
+    public var tier: String
+    public var effectiveFromUnixMs: UnixMillis
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(shopID: String = "", tier: String = "", effectiveFromUnixMs: UnixMillis = 0) {
+        self.shopID = shopID
+        self.tier = tier
+        self.effectiveFromUnixMs = effectiveFromUnixMs
+    }
+}
+
+/// A configuration change made at run time: the admin request itself, applied again on replay.
+public enum ConfigChange: Sendable, Equatable {
+    case setPrice(SetPriceRequest)
+    case upsertTier(UpsertTierRequest)
+    case setLimits(SetLimitsRequest)
+    case setRateLimit(SetRateLimitRequest)
+    case setOptimizationRules(SetOptimizationRulesRequest)
+    case setShadowMode(SetShadowModeRequest)
+    case setUnknownShopPolicy(SetUnknownShopPolicyRequest)
+}
+
 /// Issue 17: VoidBilling's fact. The shop's stored record of `period` becomes void (kept, with
 /// this reason, time and uid); the period has no final bill until a new billing record of it
 /// follows in the log. A shipper sees: billing record, void record, billing record (reissue).
@@ -1284,5 +1336,27 @@ public struct PaidMark: Sendable, Equatable {
         self.shopID = shopID
         self.period = period
         self.paidAtUnixMs = paidAtUnixMs
+    }
+}
+
+/// Monthly aggregates that outlive the raw events dropped by retention.
+public struct MonthAggregateRecord: Sendable, Equatable {
+    public var shopID: String
+    public var period: String
+    public var messages: UInt64
+    public var inputTokens: UInt64
+    public var outputTokens: UInt64
+    public var cachedInputTokens: UInt64
+    public var costNanoUSD: NanoUSD
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    public init(shopID: String = "", period: String = "", messages: UInt64 = 0, inputTokens: UInt64 = 0, outputTokens: UInt64 = 0, cachedInputTokens: UInt64 = 0, costNanoUSD: NanoUSD = 0) {
+        self.shopID = shopID
+        self.period = period
+        self.messages = messages
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.cachedInputTokens = cachedInputTokens
+        self.costNanoUSD = costNanoUSD
     }
 }

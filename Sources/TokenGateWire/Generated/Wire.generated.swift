@@ -666,6 +666,30 @@ extension UsageEvent: CMessageEncodable {
     }
 }
 
+extension ModelDowngrade: CMessageEncodable {
+    /// `tokengate.v1.ModelDowngrade`.
+    static let protoName = "tokengate.v1.ModelDowngrade"
+
+    static func cEmpty() -> Tokengate__V1__ModelDowngrade {
+        var c = Tokengate__V1__ModelDowngrade()
+        tokengate__v1__model_downgrade__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__ModelDowngrade) throws(FieldError) {
+        self.init(
+            fromModel: try copyString(c.from_model, field: "from_model"),
+            toModel: try copyString(c.to_model, field: "to_model"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__ModelDowngrade {
+        var c = Self.cEmpty()
+        c.from_model = arena.cString(fromModel)
+        c.to_model = arena.cString(toModel)
+        return c
+    }
+}
+
 extension ShopTierAssignment: CMessageEncodable {
     /// `tokengate.v1.ShopTierAssignment`.
     static let protoName = "tokengate.v1.ShopTierAssignment"
@@ -686,6 +710,30 @@ extension ShopTierAssignment: CMessageEncodable {
         var c = Self.cEmpty()
         c.shop_id = arena.cString(shopID)
         c.tier = arena.cString(tier)
+        return c
+    }
+}
+
+extension ShopRateLimit: CMessageEncodable {
+    /// `tokengate.v1.ShopRateLimit`.
+    static let protoName = "tokengate.v1.ShopRateLimit"
+
+    static func cEmpty() -> Tokengate__V1__ShopRateLimit {
+        var c = Tokengate__V1__ShopRateLimit()
+        tokengate__v1__shop_rate_limit__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__ShopRateLimit) throws(FieldError) {
+        self.init(
+            shopID: try copyString(c.shop_id, field: "shop_id"),
+            rateLimit: try copyMessage(c.rate_limit, field: "rate_limit") ?? .unlimited)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__ShopRateLimit {
+        var c = Self.cEmpty()
+        c.shop_id = arena.cString(shopID)
+        c.rate_limit = arena.message(rateLimit)
         return c
     }
 }
@@ -2277,6 +2325,93 @@ extension ReportClientMetricsResponse: WireMessage, CMessageEncodable {
     func cMessage(in arena: inout CArena) -> Tokengate__V1__ReportClientMetricsResponse { Self.cEmpty() }
 }
 
+extension TierAssignmentRecord: CMessageEncodable {
+    /// `tokengate.v1.TierAssignmentRecord`.
+    static let protoName = "tokengate.v1.TierAssignmentRecord"
+
+    static func cEmpty() -> Tokengate__V1__TierAssignmentRecord {
+        var c = Tokengate__V1__TierAssignmentRecord()
+        tokengate__v1__tier_assignment_record__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__TierAssignmentRecord) throws(FieldError) {
+        self.init(
+            shopID: try copyString(c.shop_id, field: "shop_id"),
+            tier: try copyString(c.tier, field: "tier"),
+            effectiveFromUnixMs: c.effective_from_unix_ms)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__TierAssignmentRecord {
+        var c = Self.cEmpty()
+        c.shop_id = arena.cString(shopID)
+        c.tier = arena.cString(tier)
+        c.effective_from_unix_ms = effectiveFromUnixMs
+        return c
+    }
+}
+
+extension ConfigChange: CMessageEncodable {
+    /// `tokengate.v1.ConfigChangeRecord`.
+    static let protoName = "tokengate.v1.ConfigChangeRecord"
+
+    static func cEmpty() -> Tokengate__V1__ConfigChangeRecord {
+        var c = Tokengate__V1__ConfigChangeRecord()
+        tokengate__v1__config_change_record__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__ConfigChangeRecord) throws(FieldError) {
+        switch c.change_case {
+        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_PRICE:
+            self = .setPrice(try copyRequiredMessage(c.set_price, field: "set_price"))
+        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_UPSERT_TIER:
+            self = .upsertTier(try copyRequiredMessage(c.upsert_tier, field: "upsert_tier"))
+        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_LIMITS:
+            self = .setLimits(try copyRequiredMessage(c.set_limits, field: "set_limits"))
+        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_RATE_LIMIT:
+            self = .setRateLimit(try copyRequiredMessage(c.set_rate_limit, field: "set_rate_limit"))
+        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_OPTIMIZATION_RULES:
+            self = .setOptimizationRules(try copyRequiredMessage(c.set_optimization_rules, field: "set_optimization_rules"))
+        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_SHADOW_MODE:
+            self = .setShadowMode(try copyRequiredMessage(c.set_shadow_mode, field: "set_shadow_mode"))
+        case TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_UNKNOWN_SHOP_POLICY:
+            self = .setUnknownShopPolicy(try copyRequiredMessage(c.set_unknown_shop_policy, field: "set_unknown_shop_policy"))
+        default:
+            // Empty, or a member this build does not know: accepting it would drop it.
+            throw FieldError(field: "change", problem: .missing)
+        }
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__ConfigChangeRecord {
+        var c = Self.cEmpty()
+        switch self {
+        case .setPrice(let value):
+            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_PRICE
+            c.set_price = arena.message(value)
+        case .upsertTier(let value):
+            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_UPSERT_TIER
+            c.upsert_tier = arena.message(value)
+        case .setLimits(let value):
+            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_LIMITS
+            c.set_limits = arena.message(value)
+        case .setRateLimit(let value):
+            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_RATE_LIMIT
+            c.set_rate_limit = arena.message(value)
+        case .setOptimizationRules(let value):
+            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_OPTIMIZATION_RULES
+            c.set_optimization_rules = arena.message(value)
+        case .setShadowMode(let value):
+            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_SHADOW_MODE
+            c.set_shadow_mode = arena.message(value)
+        case .setUnknownShopPolicy(let value):
+            c.change_case = TOKENGATE__V1__CONFIG_CHANGE_RECORD__CHANGE_SET_UNKNOWN_SHOP_POLICY
+            c.set_unknown_shop_policy = arena.message(value)
+        }
+        return c
+    }
+}
+
 extension VoidMark: CMessageEncodable {
     /// `tokengate.v1.VoidRecord`.
     static let protoName = "tokengate.v1.VoidRecord"
@@ -2329,6 +2464,41 @@ extension PaidMark: CMessageEncodable {
         c.shop_id = arena.cString(shopID)
         c.period = arena.cString(period)
         c.paid_at_unix_ms = paidAtUnixMs
+        return c
+    }
+}
+
+extension MonthAggregateRecord: CMessageEncodable {
+    /// `tokengate.v1.MonthAggregateRecord`.
+    static let protoName = "tokengate.v1.MonthAggregateRecord"
+
+    static func cEmpty() -> Tokengate__V1__MonthAggregateRecord {
+        var c = Tokengate__V1__MonthAggregateRecord()
+        tokengate__v1__month_aggregate_record__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__MonthAggregateRecord) throws(FieldError) {
+        self.init(
+            shopID: try copyString(c.shop_id, field: "shop_id"),
+            period: try copyString(c.period, field: "period"),
+            messages: c.messages,
+            inputTokens: c.input_tokens,
+            outputTokens: c.output_tokens,
+            cachedInputTokens: c.cached_input_tokens,
+            costNanoUSD: c.cost_nano_usd)
+        try checkRules()
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__MonthAggregateRecord {
+        var c = Self.cEmpty()
+        c.shop_id = arena.cString(shopID)
+        c.period = arena.cString(period)
+        c.messages = messages
+        c.input_tokens = inputTokens
+        c.output_tokens = outputTokens
+        c.cached_input_tokens = cachedInputTokens
+        c.cost_nano_usd = costNanoUSD
         return c
     }
 }
@@ -2422,7 +2592,7 @@ enum GeneratedMessages {
             ("tokengate.v1.GetMetricsResponse", GetMetricsResponse.self),
             ("tokengate.v1.ReportClientMetricsRequest", ReportClientMetricsRequest.self),
             ("tokengate.v1.ReportClientMetricsResponse", ReportClientMetricsResponse.self),
-            ("tokengate.v1.TierAssignmentRecord", TierAssignment.self),
+            ("tokengate.v1.TierAssignmentRecord", TierAssignmentRecord.self),
             ("tokengate.v1.ConfigChangeRecord", ConfigChange.self),
             ("tokengate.v1.VoidRecord", VoidMark.self),
             ("tokengate.v1.PaidMarkRecord", PaidMark.self),
