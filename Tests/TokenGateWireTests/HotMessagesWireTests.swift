@@ -1,7 +1,9 @@
-// The hand-written CanMakeRequest encoders and decoders against protobuf-c itself: seeded random
-// messages must encode to exactly the bytes protobuf-c's pack makes of the same values, and
-// decode (from those bytes, and from them damaged at random) exactly as protobuf-c's path
-// decodes them. A failure prints its seed and round.
+// The hand-written CanMakeRequest encoders and decoders against protobuf-c itself and against the
+// generated general path (Wire.generated.swift): seeded random messages must encode to exactly
+// the bytes protobuf-c's pack makes of the same values (from a C struct built here, and through
+// the generated `cMessage`), and decode (from those bytes, and from them damaged at random)
+// exactly as protobuf-c's unpack plus the generated `init(copying:)` decode them. A failure
+// prints its seed and round.
 
 import Foundation
 import TokenGateCore
@@ -68,6 +70,8 @@ final class HotMessagesWireTests: XCTestCase {
                 estimatedInputTokens: Self.number(&generator), maxOutputTokens: Self.number(&generator),
                 requestID: Self.text(&generator), reserve: generator.next() % 2 == 0)
             XCTAssertEqual(request.encoded(), Self.packedByProtobufC(request), "seed \(Self.seed) round \(round): \(request)")
+            // The generated general path (Wire.generated.swift's `cMessage`) packs the same bytes.
+            XCTAssertEqual(request.encoded(), ProtobufC.pack(request), "seed \(Self.seed) round \(round): generated path")
         }
     }
 
@@ -87,6 +91,7 @@ final class HotMessagesWireTests: XCTestCase {
                 reservationExpiresUnixMs: Int64(bitPattern: Self.number(&generator)), requestID: Self.text(&generator),
                 shadowDenied: generator.next() % 2 == 0, shadowReason: reasons[Int(generator.next() % UInt64(reasons.count))])
             XCTAssertEqual(response.encoded(), Self.packedByProtobufC(response), "seed \(Self.seed &+ 1) round \(round): \(response)")
+            XCTAssertEqual(response.encoded(), ProtobufC.pack(response), "seed \(Self.seed &+ 1) round \(round): generated path")
         }
     }
 

@@ -1,6 +1,7 @@
-// The direct usage-fact decoder against protobuf-c: for encoded events of every shape, and for
-// those bytes damaged at random (seeded), both paths must give the same Fact or the same error,
-// and the direct path must actually take the plain shape the daemon writes.
+// The direct usage-fact encoder and decoder against the general path (protobuf-c with the
+// generated `UsageEvent` conversion of Wire.generated.swift): for encoded events of every shape,
+// and for those bytes damaged at random (seeded), both paths must give the same bytes, the same
+// Fact or the same error, and the direct path must actually take the plain shape the daemon writes.
 
 import TokenGateCore
 import XCTest
