@@ -35,6 +35,18 @@ HAND_WRITTEN = {
     "FactRecord": "Fact",
 }
 
+# Messages whose Swift type is a hand-written domain type with behaviour of its own (Pricing.swift,
+# RateLimiter.swift) but whose conversion is generated: the type's memberwise init takes the
+# fields in schema order, under the names the rule gives or FIELD_NAMES says.
+CONVERSION_ONLY = {"PriceRates", "PromptTier", "RateLimit"}
+
+# (message, field) -> Swift property name, where the naming rule is not the domain type's name.
+FIELD_NAMES = {
+    ("PriceRates", "input_per_million_nano_usd"): "inputPerMillion",
+    ("PriceRates", "output_per_million_nano_usd"): "outputPerMillion",
+    ("PriceRates", "cached_input_per_million_nano_usd"): "cachedInputPerMillion",
+}
+
 # Proto message name -> Swift type name, where they differ.
 SWIFT_NAMES = {
     "PriceVersion": "ModelPrice",
@@ -69,6 +81,7 @@ OPTIONS = {
     "LogUsageRequest": {"hot_decode": True, "defaults": CALLER_DEFAULTS},
     "MetadataEntry": {"extra_conformances": ["Hashable"]},
     "GenerateBillingResponse": {"required": {"record"}},
+    "PromptTier": {"required": {"rates"}},
     "SetPriceRequest": {"required": {"version"}},
     "SetPriceResponse": {"required": {"version"}},
     "UpsertTierRequest": {"required": {"tier"}},
@@ -222,7 +235,7 @@ class Field:
     def __init__(self, schema, message, fd, comment, options):
         self.fd = fd
         self.name = fd.name
-        self.swift = camel(fd.name)
+        self.swift = FIELD_NAMES.get((message.name, fd.name), camel(fd.name))
         self.comment = comment
         self.repeated = fd.label == FD.LABEL_REPEATED
         self.kind = fd.type
@@ -370,6 +383,8 @@ def emit_core(schema, messages, sources):
     out.append("// Wire.generated.swift, domain rules in hand-written files (see WireRules.swift).")
     out.extend(emit_enums(schema))
     for msg in messages:
+        if msg.name in CONVERSION_ONLY:
+            continue
         out.append("")
         out.extend(doc_lines(msg.comment, "") or [f"/// `{PACKAGE}.{msg.name}`."])
         if msg.oneof:
@@ -621,10 +636,7 @@ def main():
 HAND_WRITTEN_TYPES = {
     "RequestFrame",
     "ResponseFrame",
-    "PriceRates",
-    "PromptTier",
     "PriceVersion",
-    "RateLimit",
     "TierConfig",
     "OperationLimitsConfig",
     "OptimizationRulesConfig",

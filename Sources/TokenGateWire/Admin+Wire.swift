@@ -1,7 +1,9 @@
 // Protobuf conversion of the configuration messages shaped by the domain: the nested messages
-// that map onto core types (prices, tiers, limits, rate limits, rules) and GetConfiguration's
-// response, plus the method group of the configuration RPCs. The setters' requests and
-// responses and `ConfigChange` are generated (Generated/Wire.generated.swift) and call these.
+// whose Swift shape differs from the wire's (a price version under its model, a tier's optional
+// allowance and cap, an operation's limits, the downgrade map) and GetConfiguration's response,
+// plus the method group of the configuration RPCs. The setters' requests and responses,
+// `ConfigChange`, and the conversions of `PriceRates`, `PromptTier` and `RateLimit` are
+// generated (Generated/Wire.generated.swift).
 // Optional nested messages map to Swift optionals; a nested message a request cannot do without
 // (a price's rates, a setter's payload) is INVALID_ARGUMENT when absent.
 //
@@ -43,51 +45,6 @@ func copyUnknownShopPolicy(_ value: Tokengate__V1__UnknownShopPolicy, field: Str
 
 // MARK: - Nested configuration messages
 
-extension PriceRates: CMessageEncodable {
-    static let protoName = "tokengate.v1.PriceRates"
-
-    static func cEmpty() -> Tokengate__V1__PriceRates {
-        var c = Tokengate__V1__PriceRates()
-        tokengate__v1__price_rates__init(&c)
-        return c
-    }
-
-    init(copying c: Tokengate__V1__PriceRates) throws(FieldError) {
-        self.init(
-            inputPerMillion: c.input_per_million_nano_usd, outputPerMillion: c.output_per_million_nano_usd,
-            cachedInputPerMillion: c.cached_input_per_million_nano_usd)
-    }
-
-    func cMessage(in arena: inout CArena) -> Tokengate__V1__PriceRates {
-        var c = Self.cEmpty()
-        c.input_per_million_nano_usd = inputPerMillion
-        c.output_per_million_nano_usd = outputPerMillion
-        c.cached_input_per_million_nano_usd = cachedInputPerMillion
-        return c
-    }
-}
-
-extension PromptTier: CMessageEncodable {
-    static let protoName = "tokengate.v1.PromptTier"
-
-    static func cEmpty() -> Tokengate__V1__PromptTier {
-        var c = Tokengate__V1__PromptTier()
-        tokengate__v1__prompt_tier__init(&c)
-        return c
-    }
-
-    init(copying c: Tokengate__V1__PromptTier) throws(FieldError) {
-        self.init(promptTokensAbove: c.prompt_tokens_above, rates: try copyRequiredMessage(c.rates, field: "rates"))
-    }
-
-    func cMessage(in arena: inout CArena) -> Tokengate__V1__PromptTier {
-        var c = Self.cEmpty()
-        c.prompt_tokens_above = promptTokensAbove
-        c.rates = arena.message(rates)
-        return c
-    }
-}
-
 extension ModelPrice: CMessageEncodable {
     static let protoName = "tokengate.v1.PriceVersion"
 
@@ -112,27 +69,6 @@ extension ModelPrice: CMessageEncodable {
         c.rates = arena.message(version.base)
         (c.n_prompt_tiers, c.prompt_tiers) = arena.messages(version.promptTiers)
         c.source = arena.cString(version.source)
-        return c
-    }
-}
-
-extension RateLimit: CMessageEncodable {
-    static let protoName = "tokengate.v1.RateLimit"
-
-    static func cEmpty() -> Tokengate__V1__RateLimit {
-        var c = Tokengate__V1__RateLimit()
-        tokengate__v1__rate_limit__init(&c)
-        return c
-    }
-
-    init(copying c: Tokengate__V1__RateLimit) throws(FieldError) {
-        self.init(requestsPerMinute: c.requests_per_minute, tokensPerMinute: c.tokens_per_minute)
-    }
-
-    func cMessage(in arena: inout CArena) -> Tokengate__V1__RateLimit {
-        var c = Self.cEmpty()
-        c.requests_per_minute = requestsPerMinute
-        c.tokens_per_minute = tokensPerMinute
         return c
     }
 }

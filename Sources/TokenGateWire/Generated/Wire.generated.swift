@@ -666,6 +666,80 @@ extension UsageEvent: CMessageEncodable {
     }
 }
 
+extension PriceRates: CMessageEncodable {
+    /// `tokengate.v1.PriceRates`.
+    static let protoName = "tokengate.v1.PriceRates"
+
+    static func cEmpty() -> Tokengate__V1__PriceRates {
+        var c = Tokengate__V1__PriceRates()
+        tokengate__v1__price_rates__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__PriceRates) throws(FieldError) {
+        self.init(
+            inputPerMillion: c.input_per_million_nano_usd,
+            outputPerMillion: c.output_per_million_nano_usd,
+            cachedInputPerMillion: c.cached_input_per_million_nano_usd)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__PriceRates {
+        var c = Self.cEmpty()
+        c.input_per_million_nano_usd = inputPerMillion
+        c.output_per_million_nano_usd = outputPerMillion
+        c.cached_input_per_million_nano_usd = cachedInputPerMillion
+        return c
+    }
+}
+
+extension PromptTier: CMessageEncodable {
+    /// `tokengate.v1.PromptTier`.
+    static let protoName = "tokengate.v1.PromptTier"
+
+    static func cEmpty() -> Tokengate__V1__PromptTier {
+        var c = Tokengate__V1__PromptTier()
+        tokengate__v1__prompt_tier__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__PromptTier) throws(FieldError) {
+        self.init(
+            promptTokensAbove: c.prompt_tokens_above,
+            rates: try copyRequiredMessage(c.rates, field: "rates"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__PromptTier {
+        var c = Self.cEmpty()
+        c.prompt_tokens_above = promptTokensAbove
+        c.rates = arena.message(rates)
+        return c
+    }
+}
+
+extension RateLimit: CMessageEncodable {
+    /// `tokengate.v1.RateLimit`.
+    static let protoName = "tokengate.v1.RateLimit"
+
+    static func cEmpty() -> Tokengate__V1__RateLimit {
+        var c = Tokengate__V1__RateLimit()
+        tokengate__v1__rate_limit__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__RateLimit) throws(FieldError) {
+        self.init(
+            requestsPerMinute: c.requests_per_minute,
+            tokensPerMinute: c.tokens_per_minute)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__RateLimit {
+        var c = Self.cEmpty()
+        c.requests_per_minute = requestsPerMinute
+        c.tokens_per_minute = tokensPerMinute
+        return c
+    }
+}
+
 extension ModelDowngrade: CMessageEncodable {
     /// `tokengate.v1.ModelDowngrade`.
     static let protoName = "tokengate.v1.ModelDowngrade"
