@@ -63,7 +63,8 @@ public struct PostgresStatement: Sendable {
 
 /// A blocking libpq connection.
 public final class PostgresConnection {
-    private let connection: OpaquePointer
+    /// The libpq connection (internal: PostgresConnection+Notify.swift reads notifications on it).
+    let connection: OpaquePointer
 
     /// Connects with a libpq connection string or URI.
     /// - Throws: `.connection` with libpq's message.
@@ -244,11 +245,11 @@ public final class PostgresConnection {
         }
     }
 
-    private func connectionError() -> PostgresError {
+    func connectionError() -> PostgresError {
         PostgresError(.connection, "PostgreSQL connection: " + Self.trimmed(PQerrorMessage(connection)))
     }
 
-    private static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
+    static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
         guard let message else { return "" }
         var text = String(cString: message)
         while text.last == "\n" || text.last == " " { text.removeLast() }

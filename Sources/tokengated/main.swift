@@ -11,7 +11,8 @@ let usage = """
                       [--metrics-listen ADDR:PORT [--metrics-listen-any]]
                       [--high-cost-check-at HH:MM] [--high-cost-threshold-usd X]
                       [--snapshot-every-records N] [--snapshot-every-seconds S] [--retention-months M]
-                      [--postgres CONNINFO [--host-id ID] [--ship-backlog-bytes-max N] [--fleet [--fleet-lease-ttl-ms MS]]]
+                      [--postgres CONNINFO [--host-id ID] [--ship-backlog-bytes-max N] [--fleet [--fleet-lease-ttl-ms MS]
+                                   [--fleet-config-poll-ms MS] [--fleet-config-listen on|off]]]
                       [--billing-grace-hours N]
 
     Serves TokenGate's BudgetService on a Unix socket, with embedded defaults (prices, limits,
@@ -92,6 +93,12 @@ let usage = """
       --fleet-lease-ttl-ms MS
                          how long a lease is trusted without PostgreSQL (default: 30000); after
                          that a host cut off from PostgreSQL denies (fails closed)
+      --fleet-config-poll-ms MS
+                         how often fleet configuration is read from PostgreSQL besides
+                         LISTEN/NOTIFY (200...10000, default: 2000)
+      --fleet-config-listen on|off
+                         LISTEN for configuration changes (default: on; off: polling alone,
+                         e.g. behind a connection pooler that drops LISTEN)
       --version          print the version
       -h, --help         print this help
 
@@ -195,6 +202,14 @@ while let argument = arguments.popFirst() {
             die("--fleet-lease-ttl-ms must be 2000...3600000, not '\(text)'")
         }
         options.fleetLeaseTTLMs = ms
+    case "--fleet-config-poll-ms":
+        let text = value(for: argument)
+        guard let ms = Int(text), (200...10_000).contains(ms) else { die("--fleet-config-poll-ms must be 200...10000, not '\(text)'") }
+        options.fleetConfigPollMs = ms
+    case "--fleet-config-listen":
+        let text = value(for: argument)
+        guard text == "on" || text == "off" else { die("--fleet-config-listen must be on or off, not '\(text)'") }
+        options.fleetConfigListen = text == "on"
     case "--version":
         print("tokengated \(TokenGateVersion.current)")
         exit(0)

@@ -1,0 +1,219 @@
+// Fleet configuration (DESIGN §8, issue 20 item 6): every run-time configuration change made
+// through any daemon in fleet mode is one row of an append-only table, numbered by a counter that
+// the publishing transaction holds locked until it commits, so the numbers have no gaps and the
+// order of the numbers is the order of the commits. Every daemon applies the rows in that order,
+// exactly once. The same transaction keeps readable tables of the settings in force (limits,
+// rate limits, shadow mode, unknown-shop policy, optimization rules; tiers, prices and tier
+// assignments land in the tables the shipper already writes) and sends a NOTIFY, which PostgreSQL
+// delivers at commit.
+
+import TokenGateCore
+
+/// One published change as the daemons read it back.
+public struct PublishedConfigChange: Sendable, Equatable {
+    /// The fleet-wide sequence number (1, 2, ...; no gaps).
+    public var sequence: Int64
+    /// The change as the write-ahead log stores it (storage.proto), to decode and apply.
+    public var record: [UInt8]
+    /// Milliseconds from the commit (PostgreSQL's clock) to this read (the same clock).
+    public var ageMs: Int64
+
+    public init(sequence: Int64, record: [UInt8], ageMs: Int64) {
+        self.sequence = sequence
+        self.record = record
+        self.ageMs = ageMs
+    }
+}
+
+/// The SQL of fleet configuration and the functions that run it.
+public enum ConfigStatements {
+    /// The NOTIFY channel; the payload is the change's sequence number.
+    public static let channel = "tokengate_config"
+
+    /// Migration 5.
+    static let migration = """
+        -- The counter of published changes, one row. A publishing transaction increments it first
+        -- and holds its row lock until it commits, so sequence numbers have no gaps and commit in order.
+        CREATE TABLE tokengate_config_head (
+          id boolean PRIMARY KEY DEFAULT true CHECK (id),
+          last_seq bigint NOT NULL
+        );
+        INSERT INTO tokengate_config_head (id, last_seq) VALUES (true, 0);
+
+        -- Every run-time configuration change made through a daemon in fleet mode, append only.
+        CREATE TABLE tokengate_config_changes (
+          change_seq bigint PRIMARY KEY,
+          kind text NOT NULL,
+          setting text NOT NULL,
+          shop_id text,
+          details jsonb NOT NULL,
+          record bytea NOT NULL,
+          host_id text NOT NULL,
+          created_at timestamptz NOT NULL,
+          created_at_unix_ms bigint NOT NULL
+        );
+        CREATE INDEX tokengate_config_changes_setting ON tokengate_config_changes (setting, change_seq);
+
+        -- How far each daemon has applied the changes (for `tokengate fleet status`).
+        CREATE TABLE tokengate_config_hosts (
+          host_id text PRIMARY KEY,
+          applied_seq bigint NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now()
+        );
+
+        -- The settings in force that were set at run time (a setting without a row is each
+        -- daemon's config file or embedded default). shop_id '' = every shop.
+        CREATE TABLE tokengate_operation_limits (
+          shop_id text NOT NULL,
+          operation_type text NOT NULL,
+          max_input_tokens_per_message numeric(20, 0) NOT NULL,
+          max_output_tokens_per_message numeric(20, 0) NOT NULL,
+          max_total_tokens_per_message numeric(20, 0) NOT NULL,
+          daily_cost_cap numeric(20, 9) NOT NULL,
+          daily_cost_cap_nano_usd bigint NOT NULL,
+          monthly_cost_cap numeric(20, 9) NOT NULL,
+          monthly_cost_cap_nano_usd bigint NOT NULL,
+          alert_threshold_percent integer NOT NULL,
+          change_seq bigint NOT NULL,
+          host_id text NOT NULL,
+          updated_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (shop_id, operation_type)
+        );
+        -- A tier's (shop_id '') or a shop's (tier_name '') rate limit; 0 = no limit.
+        CREATE TABLE tokengate_rate_limits (
+          tier_name text NOT NULL,
+          shop_id text NOT NULL,
+          requests_per_minute bigint NOT NULL,
+          tokens_per_minute numeric(20, 0) NOT NULL,
+          change_seq bigint NOT NULL,
+          host_id text NOT NULL,
+          updated_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (tier_name, shop_id)
+        );
+        CREATE TABLE tokengate_shadow_mode (
+          shop_id text PRIMARY KEY,
+          enabled boolean NOT NULL,
+          change_seq bigint NOT NULL,
+          host_id text NOT NULL,
+          updated_at timestamptz NOT NULL DEFAULT now()
+        );
+        -- unknown_shop_policy ("default_tier" or "deny") and optimization_rules.
+        CREATE TABLE tokengate_fleet_settings (
+          setting text PRIMARY KEY,
+          value jsonb NOT NULL,
+          change_seq bigint NOT NULL,
+          host_id text NOT NULL,
+          updated_at timestamptz NOT NULL DEFAULT now()
+        );
+        """
+
+    /// Takes the next sequence number; the row lock it takes serializes publishers until COMMIT.
+    static let nextSequence = "UPDATE tokengate_config_head SET last_seq = last_seq + 1 RETURNING last_seq"
+
+    /// The change row ($1 kind, $2 setting, $3 shop or NULL, $4 details, $5 record as hex, $6 host).
+    static let insertChange = """
+        INSERT INTO tokengate_config_changes (
+          change_seq, kind, setting, shop_id, details, record, host_id, created_at, created_at_unix_ms)
+        SELECT last_seq, $1, $2, $3, $4::jsonb, decode($5, 'hex'), $6, clock_timestamp(),
+               (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+        FROM tokengate_config_head
+        """
+
+    static let notify = "SELECT pg_notify('\(channel)', last_seq::text) FROM tokengate_config_head"
+
+    /// The sequence of this transaction's change, for the readable tables.
+    static let currentSequence = "(SELECT last_seq FROM tokengate_config_head)"
+
+    /// Changes after $1, oldest first, with their age by PostgreSQL's clock.
+    static let changesAfter = """
+        SELECT change_seq, encode(record, 'hex'),
+               (extract(epoch FROM clock_timestamp()) * 1000)::bigint - created_at_unix_ms
+        FROM tokengate_config_changes WHERE change_seq > $1::bigint ORDER BY change_seq LIMIT 500
+        """
+
+    static let reportApplied = """
+        INSERT INTO tokengate_config_hosts (host_id, applied_seq, applied_at) VALUES ($1, $2::bigint, now())
+        ON CONFLICT (host_id) DO UPDATE
+        SET applied_seq = GREATEST(tokengate_config_hosts.applied_seq, EXCLUDED.applied_seq), applied_at = now()
+        """
+
+    // MARK: - Running them
+
+    /// Publishes one change in one transaction (pipeline mode, one round trip): the next
+    /// sequence number, the change row, the readable rows and the NOTIFY. Returns its sequence.
+    /// `record` is the change as the log stores it (the daemons decode and apply it).
+    public static func publish(_ fact: Fact, record: [UInt8], hostID: String, connection: PostgresConnection) throws(PostgresError)
+        -> Int64
+    {
+        let described = ConfigChangeRows.describe(fact, hostID: hostID)
+        var statements = [
+            PostgresStatement("BEGIN"),
+            PostgresStatement(nextSequence),
+            PostgresStatement(insertChange, [described.kind, described.setting, described.shopID, described.details, hex(record), hostID]),
+        ]
+        statements += described.readable
+        statements += [PostgresStatement(notify), PostgresStatement("COMMIT")]
+        let results = try connection.pipeline(statements)
+        guard let text = results[1].scalar, let sequence = Int64(text) else {
+            throw PostgresError(.protocolViolation, "the configuration counter answered \(results[1].rows)")
+        }
+        return sequence
+    }
+
+    /// The changes after `sequence`, oldest first (at most 500).
+    public static func changes(after sequence: Int64, connection: PostgresConnection) throws(PostgresError) -> [PublishedConfigChange] {
+        try connection.query(changesAfter, [String(sequence)]).rows.map { row throws(PostgresError) in
+            guard row.count == 3, let number = row[0].flatMap({ Int64($0) }), let hexText = row[1], let record = bytes(hex: hexText)
+            else { throw PostgresError(.protocolViolation, "a configuration change row is malformed: \(row)") }
+            return PublishedConfigChange(sequence: number, record: record, ageMs: row[2].flatMap { Int64($0) } ?? 0)
+        }
+    }
+
+    /// Records that `hostID` has applied every change through `sequence`.
+    public static func reportApplied(_ sequence: Int64, hostID: String, connection: PostgresConnection) throws(PostgresError) {
+        try connection.query(reportApplied, [hostID, String(sequence)])
+    }
+
+    /// The last published sequence and each host's applied sequence (`tokengate fleet status`).
+    public static func status(connection: PostgresConnection) throws(PostgresError) -> (head: Int64, hosts: [(String, Int64, String)]) {
+        let head = Int64(try connection.query("SELECT last_seq FROM tokengate_config_head").scalar ?? "0") ?? 0
+        let hosts = try connection.query(
+            "SELECT host_id, applied_seq, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+                + "FROM tokengate_config_hosts ORDER BY host_id"
+        ).rows.map { ($0[0] ?? "", Int64($0[1] ?? "") ?? 0, $0[2] ?? "") }
+        return (head, hosts)
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func bytes(hex: String) -> [UInt8]? {
+        let text = Array(hex.utf8)
+        guard text.count % 2 == 0 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count / 2)
+        var index = 0
+        while index < text.count {
+            guard let high = nibble(text[index]), let low = nibble(text[index + 1]) else { return nil }
+            out.append(high << 4 | low)
+            index += 2
+        }
+        return out
+    }
+}
