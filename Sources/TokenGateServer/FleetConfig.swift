@@ -98,7 +98,9 @@ public final class FleetConfig: Sendable {
             _ = try catchUp(connection, path: .publish)
             let resolved = try ledger.planConfigurationChange(change, now: now)
             let sequence = try publish(.configChange(resolved), connection)
-            return (resolved, ledger.currentConfiguration, try catchUp(connection, path: .publish, through: sequence))
+            let logSequence = try catchUp(connection, path: .publish, through: sequence)
+            // Read after catching up: the configuration with this change (and any before it) applied.
+            return (resolved, ledger.currentConfiguration, logSequence)
         }
     }
 
@@ -117,7 +119,10 @@ public final class FleetConfig: Sendable {
     ) throws(TokenGateError) -> Result {
         try publisher.withLock { (connection: inout PostgresConnection?) throws(TokenGateError) -> Result in
             do throws(PostgresError) {
-                if connection == nil || connection?.isHealthy == false {
+                // A connection PostgreSQL dropped while it sat idle (a restart) is replaced
+                // before anything is published through it.
+                if let idle = connection, (try? idle.query("SELECT 1")) == nil { connection = nil }
+                if connection == nil {
                     connection = try PostgresConnection(conninfo: options.conninfo)
                 }
             } catch {
@@ -242,6 +247,8 @@ public final class FleetConfig: Sendable {
             do {
                 if connection == nil || connection?.isHealthy == false {
                     let fresh = try PostgresConnection(conninfo: options.conninfo)
+                    // Named, so an operator (or a test) can find it in pg_stat_activity.
+                    try fresh.execute("SET application_name = 'tokengate-config-listen'")
                     if options.listen { try fresh.listen(ConfigStatements.channel) }
                     connection = fresh
                     connected.store(true, ordering: .relaxed)
