@@ -310,6 +310,28 @@ final class FleetConfigTests: XCTestCase {
         XCTAssertEqual(b.stop(), 0)
     }
 
+    // MARK: - Migration 5
+
+    /// A database at version 4 holding rows gets the configuration tables and keeps its rows;
+    /// the counter starts at 0.
+    func testMigrationFiveFollowsFourAndKeepsRows() throws {
+        let connection = try PostgresConnection(conninfo: try TestPostgres.database())
+        XCTAssertEqual(try Migrations.migrate(connection, upTo: 4).to, 4)
+        try connection.execute(
+            "INSERT INTO tokengate_tier_assignment_history (shop_id, effective_from_unix_ms, effective_from, tier_name, host_id) "
+                + "VALUES ('m5_shop', 0, timestamptz 'epoch', 'starter', 'h')")
+        XCTAssertEqual(try Migrations.migrate(connection).from, 4)
+        XCTAssertEqual(try Migrations.currentVersion(connection), 5)
+        XCTAssertEqual(try connection.query("SELECT last_seq FROM tokengate_config_head").scalar, "0")
+        XCTAssertEqual(try connection.query("SELECT tier_name FROM tokengate_tier_assignments WHERE shop_id = 'm5_shop'").scalar, "starter")
+        for table in ["tokengate_config_changes", "tokengate_config_hosts", "tokengate_operation_limits", "tokengate_rate_limits",
+                      "tokengate_shadow_mode", "tokengate_fleet_settings"] {
+            XCTAssertEqual(try connection.query("SELECT count(*) FROM \(table)").scalar, "0", table)
+        }
+        // The counter is one row: a second cannot be added.
+        XCTAssertThrowsError(try connection.execute("INSERT INTO tokengate_config_head (id, last_seq) VALUES (true, 5)"))
+    }
+
     // MARK: - PostgreSQL unreachable
 
     /// With PostgreSQL down, a setter answers UNAVAILABLE and nothing changes; the gate goes on.
