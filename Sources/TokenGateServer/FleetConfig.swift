@@ -243,6 +243,7 @@ public final class FleetConfig: Sendable {
         var connection: PostgresConnection?
         var reported: Int64 = -1
         var path = Path.poll
+        var failedInARow = 0
         while !stopping.load(ordering: .relaxed) {
             do {
                 if connection == nil || connection?.isHealthy == false {
@@ -264,8 +265,10 @@ public final class FleetConfig: Sendable {
                     try ConfigStatements.reportApplied(now, hostID: options.hostID, connection: connection!)
                     reported = now
                 }
+                failedInARow = 0
                 path = try waitForNews(connection!)
             } catch {
+                failedInARow += 1
                 connection = nil
                 connected.store(false, ordering: .relaxed)
                 listening.store(false, ordering: .relaxed)
@@ -274,7 +277,8 @@ public final class FleetConfig: Sendable {
                         "error": "\(error)"
                     ])
                 }
-                _ = wake.wait(timeout: .now() + .milliseconds(options.retryMs))
+                // A connection that broke is replaced at once (and the table read); after that, every retryMs.
+                if failedInARow > 1 { _ = wake.wait(timeout: .now() + .milliseconds(options.retryMs)) }
                 path = .poll
             }
         }

@@ -116,6 +116,14 @@ final class FleetConfigTests: XCTestCase {
         let latencies = try await propagation(from: a, to: b, shop: "cfg-latency", rounds: 20)
         print("FleetConfigTests: propagation by NOTIFY (set on A -> seen on B): \(Self.summary(latencies))")
         XCTAssertLessThan(latencies.last!, Self.boundSeconds * 1000)
+        // B's own account: changes applied by what prompted the read, and their ages (commit to applied).
+        let ages = try b.runCLI(["metrics"]).stdout.split(separator: "\n").filter {
+            $0.hasPrefix("tokengate_fleet_config_applied_total{") || $0.hasPrefix("tokengate_fleet_config_age_ms_")
+        }
+        print("FleetConfigTests: B's metrics:\n  " + ages.joined(separator: "\n  "))
+        // 22 changes: the one B published itself, the rest woken by NOTIFY, none left for the poll.
+        XCTAssertTrue(ages.contains("tokengate_fleet_config_applied_total{host_id=\"cfg-b\",path=\"publish\"} 1"), "\(ages)")
+        XCTAssertTrue(ages.contains("tokengate_fleet_config_applied_total{host_id=\"cfg-b\",path=\"notify\"} 21"), "\(ages)")
         // `tokengate fleet status` shows how far each host applied.
         let status = try TestDaemon.runCLI(["fleet", "status", "--postgres", database.conninfo, "--json"])
         XCTAssertEqual(status.exitCode, 0, status.stderr)
@@ -236,6 +244,12 @@ final class FleetConfigTests: XCTestCase {
         let arrived = try await secondsUntil { try await bClient.getConfiguration().shadowMode }
         XCTAssertNotNil(arrived)
         bClient.close()
+        // The metric moves once the number is recorded in the data directory (a kill between the
+        // log and that file would apply the change once more after the restart, harmlessly).
+        let recorded = try await secondsUntil {
+            try b.runCLI(["metrics"]).stdout.contains("tokengate_fleet_config_sequence{host_id=\"cfg-b\"} 2")
+        }
+        XCTAssertNotNil(recorded)
 
         let fleetArguments = b.extraArguments
         b.stop(signal: SIGKILL)
