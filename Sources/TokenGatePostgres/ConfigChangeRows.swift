@@ -13,6 +13,8 @@ struct ConfigChangeRows {
     var details: String
     var readable: [PostgresStatement]
 
+    // Each upsert below locks the row of its key; it runs after the counter's lock is taken, so
+    // the row always ends with the setting of the highest change_seq.
     static let upsertLimits = """
         INSERT INTO tokengate_operation_limits (
           shop_id, operation_type, max_input_tokens_per_message, max_output_tokens_per_message,

@@ -107,10 +107,12 @@ public enum ConfigStatements {
         );
         """
 
-    /// Takes the next sequence number; the row lock it takes serializes publishers until COMMIT.
+    /// Takes the next sequence number. Locks the counter's one row until COMMIT, which
+    /// serializes publishers (and so orders their commits by number).
     static let nextSequence = "UPDATE tokengate_config_head SET last_seq = last_seq + 1 RETURNING last_seq"
 
     /// The change row ($1 kind, $2 setting, $3 shop or NULL, $4 details, $5 record as hex, $6 host).
+    /// Inserts a new key only (append only); the counter's lock is already held.
     static let insertChange = """
         INSERT INTO tokengate_config_changes (
           change_seq, kind, setting, shop_id, details, record, host_id, created_at, created_at_unix_ms)
@@ -119,18 +121,21 @@ public enum ConfigStatements {
         FROM tokengate_config_head
         """
 
+    /// Queued with the transaction; PostgreSQL delivers it to the listeners at COMMIT.
     static let notify = "SELECT pg_notify('\(channel)', last_seq::text) FROM tokengate_config_head"
 
     /// The sequence of this transaction's change, for the readable tables.
     static let currentSequence = "(SELECT last_seq FROM tokengate_config_head)"
 
-    /// Changes after $1, oldest first, with their age by PostgreSQL's clock.
+    /// Changes after $1, oldest first, with their age by PostgreSQL's clock. Locks nothing (a
+    /// primary-key range scan, empty when nothing changed).
     static let changesAfter = """
         SELECT change_seq, encode(record, 'hex'),
                (extract(epoch FROM clock_timestamp()) * 1000)::bigint - created_at_unix_ms
         FROM tokengate_config_changes WHERE change_seq > $1::bigint ORDER BY change_seq LIMIT 500
         """
 
+    /// A host's progress ($1 host, $2 sequence), never backwards. Locks the host's row.
     static let reportApplied = """
         INSERT INTO tokengate_config_hosts (host_id, applied_seq, applied_at) VALUES ($1, $2::bigint, now())
         ON CONFLICT (host_id) DO UPDATE
