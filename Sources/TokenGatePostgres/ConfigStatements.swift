@@ -144,24 +144,47 @@ public enum ConfigStatements {
 
     // MARK: - Running them
 
-    /// Publishes one change in one transaction (pipeline mode, one round trip): the next
-    /// sequence number, the change row, the readable rows and the NOTIFY. Returns its sequence.
-    /// `record` is the change as the log stores it (the daemons decode and apply it).
-    public static func publish(_ fact: Fact, record: [UInt8], hostID: String, connection: PostgresConnection) throws(PostgresError)
-        -> Int64
-    {
+    /// Opens a publishing transaction and takes the next sequence number (one round trip). The
+    /// counter's row stays locked until `commitPublish` or `abortPublish`: every change below the
+    /// number is committed, and no other daemon can publish, so the caller can catch up through
+    /// number - 1 and check its change against exactly the configuration it will apply over.
+    public static func beginPublish(_ connection: PostgresConnection) throws(PostgresError) -> Int64 {
+        let results = try connection.pipeline([PostgresStatement("BEGIN"), PostgresStatement(nextSequence)])
+        guard let text = results[1].scalar, let sequence = Int64(text) else {
+            try? abortPublish(connection)
+            throw PostgresError(.protocolViolation, "the configuration counter answered \(results[1].rows)")
+        }
+        return sequence
+    }
+
+    /// Writes the change under the number `beginPublish` took, the readable rows and the
+    /// NOTIFY, and commits (one round trip). `record` is the change as the log stores it.
+    public static func commitPublish(_ fact: Fact, record: [UInt8], hostID: String, connection: PostgresConnection) throws(PostgresError) {
         let described = ConfigChangeRows.describe(fact, hostID: hostID)
         var statements = [
-            PostgresStatement("BEGIN"),
-            PostgresStatement(nextSequence),
-            PostgresStatement(insertChange, [described.kind, described.setting, described.shopID, described.details, hex(record), hostID]),
+            PostgresStatement(insertChange, [described.kind, described.setting, described.shopID, described.details, hex(record), hostID])
         ]
         statements += described.readable
         statements += [PostgresStatement(notify), PostgresStatement("COMMIT")]
-        let results = try connection.pipeline(statements)
-        guard let text = results[1].scalar, let sequence = Int64(text) else {
-            throw PostgresError(.protocolViolation, "the configuration counter answered \(results[1].rows)")
+        do {
+            _ = try connection.pipeline(statements)
+        } catch {
+            try? abortPublish(connection)
+            throw error
         }
+    }
+
+    /// Rolls the publishing transaction back (the number is given out again).
+    public static func abortPublish(_ connection: PostgresConnection) throws(PostgresError) {
+        try connection.execute("ROLLBACK")
+    }
+
+    /// Publishes one change in one transaction without a check in between (tests and tools).
+    public static func publish(_ fact: Fact, record: [UInt8], hostID: String, connection: PostgresConnection) throws(PostgresError)
+        -> Int64
+    {
+        let sequence = try beginPublish(connection)
+        try commitPublish(fact, record: record, hostID: hostID, connection: connection)
         return sequence
     }
 

@@ -4,9 +4,10 @@
 // `tokengate_config_changes`, numbered in commit order, and every daemon applies every change in
 // that order, exactly once:
 //
-// - An admin setter checks the change against this daemon's configuration (after catching up),
-//   publishes it (one transaction: the next number, the row, the readable tables, a NOTIFY), then
-//   catches up through its number and answers. It applies its own change the way every other
+// - An admin setter takes the next number (the counter's row lock keeps every other publisher
+//   out until it commits), catches up through the number before, checks the change against that
+//   configuration (exactly the one it will apply over), writes the row, the readable tables and a
+//   NOTIFY, commits, then catches up through its number and answers. It applies its own change the way every other
 //   daemon does, from the table; only the setters publish, so applying never publishes again (no
 //   echo). When PostgreSQL is unreachable the setter answers UNAVAILABLE and nothing changes
 //   anywhere.
@@ -95,10 +96,11 @@ public final class FleetConfig: Sendable {
     /// Returns the change as published, the configuration after it and the log sequence to wait for.
     func change(_ change: ConfigChange, now: UnixMillis) throws(TokenGateError) -> (ConfigChange, Configuration, UInt64?) {
         try withPublisher { connection throws(TokenGateError) in
-            _ = try catchUp(connection, path: .publish)
-            let resolved = try ledger.planConfigurationChange(change, now: now)
-            let sequence = try publish(.configChange(resolved), connection)
-            let logSequence = try catchUp(connection, path: .publish, through: sequence)
+            var resolved = change
+            let logSequence = try publish(connection) { () throws(TokenGateError) -> Fact in
+                resolved = try ledger.planConfigurationChange(change, now: now)
+                return .configChange(resolved)
+            }
             // Read after catching up: the configuration with this change (and any before it) applied.
             return (resolved, ledger.currentConfiguration, logSequence)
         }
@@ -107,10 +109,13 @@ public final class FleetConfig: Sendable {
     /// AssignShopTier through this daemon, likewise.
     func assignShopTier(_ request: AssignShopTierRequest, now: UnixMillis) throws(TokenGateError) -> (AssignShopTierResponse, UInt64?) {
         try withPublisher { connection throws(TokenGateError) in
-            _ = try catchUp(connection, path: .publish)
-            let (fact, response) = try ledger.planTierAssignment(request, now: now)
-            let sequence = try publish(fact, connection)
-            return (response, try catchUp(connection, path: .publish, through: sequence))
+            var response: AssignShopTierResponse?
+            let logSequence = try publish(connection) { () throws(TokenGateError) -> Fact in
+                let (fact, answer) = try ledger.planTierAssignment(request, now: now)
+                response = answer
+                return fact
+            }
+            return (response!, logSequence)
         }
     }
 
@@ -137,14 +142,36 @@ public final class FleetConfig: Sendable {
         }
     }
 
-    private func publish(_ fact: Fact, _ connection: PostgresConnection) throws(TokenGateError) -> Int64 {
+    /// Takes the next number (locking out every other publisher), catches up through the number
+    /// before it, checks the change (`plan`) against that configuration, which is exactly the one
+    /// it will apply over, publishes it and catches up through it. Returns the log sequence to
+    /// wait for. A refused check rolls back: nothing is published.
+    private func publish(_ connection: PostgresConnection, _ plan: () throws(TokenGateError) -> Fact) throws(TokenGateError) -> UInt64? {
+        let sequence: Int64
         do {
-            let sequence = try ConfigStatements.publish(fact, record: FactCodec.encode(fact), hostID: options.hostID, connection: connection)
-            published.add(1, ordering: .relaxed)
-            return sequence
+            sequence = try ConfigStatements.beginPublish(connection)
         } catch {
             throw Self.unreachable(error)
         }
+        let fact: Fact
+        do throws(TokenGateError) {
+            _ = try catchUp(connection, path: .publish, through: sequence - 1)
+            fact = try plan()
+        } catch {
+            try? ConfigStatements.abortPublish(connection)
+            throw error
+        }
+        do {
+            try ConfigStatements.commitPublish(fact, record: FactCodec.encode(fact), hostID: options.hostID, connection: connection)
+        } catch {
+            // The COMMIT may have reached PostgreSQL before the connection failed.
+            throw TokenGateError(
+                .unavailable,
+                "publishing configuration change \(sequence) to PostgreSQL failed (\(error)); whether it was committed is "
+                    + "unknown: GetConfiguration (or tokengate_config_changes) shows it once PostgreSQL answers, on every daemon or none")
+        }
+        published.add(1, ordering: .relaxed)
+        return try catchUp(connection, path: .publish, through: sequence)
     }
 
     static func unreachable(_ error: PostgresError) -> TokenGateError {

@@ -315,6 +315,14 @@ final class FleetConfigTests: XCTestCase {
         }
         XCTAssertNotNil(converged, "A and B did not both end with the last committed cap \(last)")
         XCTAssertEqual(try connection.query("SELECT count(*), max(change_seq) FROM tokengate_config_changes").rows.first, ["30", "30"])
+        // A refused change publishes nothing and takes no number.
+        do {
+            _ = try await aClient.setLimits(SetLimitsRequest(limits: OperationLimitsEntry(operationType: "no_such_operation", shopID: shop, limits: base)))
+            XCTFail("an override for an unconfigured operation type was accepted")
+        } catch {
+            XCTAssertEqual(error.code, .invalidArgument, error.message)
+        }
+        XCTAssertEqual(try connection.query("SELECT last_seq FROM tokengate_config_head").scalar, "30")
         // Every host reported applying through the last change.
         let hosts = try await secondsUntil {
             try connection.query("SELECT count(*) FROM tokengate_config_hosts WHERE applied_seq = 30").scalar == "2"
