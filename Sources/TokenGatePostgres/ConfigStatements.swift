@@ -149,10 +149,21 @@ public enum ConfigStatements {
     /// number is committed, and no other daemon can publish, so the caller can catch up through
     /// number - 1 and check its change against exactly the configuration it will apply over.
     public static func beginPublish(_ connection: PostgresConnection) throws(PostgresError) -> Int64 {
-        let results = try connection.pipeline([PostgresStatement("BEGIN"), PostgresStatement(nextSequence)])
-        guard let text = results[1].scalar, let sequence = Int64(text) else {
+        let results: [PostgresRows]
+        do {
+            results = try connection.pipeline([
+                // A publisher that hangs holding the counter (a stopped process) holds it at most
+                // this long; one waiting for it gives up after 5 s instead of hanging its setter.
+                PostgresStatement("BEGIN"), PostgresStatement("SET LOCAL lock_timeout = '5s'"),
+                PostgresStatement("SET LOCAL idle_in_transaction_session_timeout = '10s'"), PostgresStatement(nextSequence),
+            ])
+        } catch {
             try? abortPublish(connection)
-            throw PostgresError(.protocolViolation, "the configuration counter answered \(results[1].rows)")
+            throw error
+        }
+        guard let text = results[3].scalar, let sequence = Int64(text) else {
+            try? abortPublish(connection)
+            throw PostgresError(.protocolViolation, "the configuration counter answered \(results[3].rows)")
         }
         return sequence
     }
