@@ -171,7 +171,14 @@ public final class FleetConfig: Sendable {
                     + "unknown: GetConfiguration (or tokengate_config_changes) shows it once PostgreSQL answers, on every daemon or none")
         }
         published.add(1, ordering: .relaxed)
-        return try catchUp(connection, path: .publish, through: sequence)
+        do throws(TokenGateError) {
+            return try catchUp(connection, path: .publish, through: sequence)
+        } catch {
+            throw TokenGateError(
+                error.code,
+                "configuration change \(sequence) is published (every daemon applies it, this one as soon as it can), "
+                    + "but applying it here failed: \(error.message)")
+        }
     }
 
     static func unreachable(_ error: PostgresError) -> TokenGateError {
