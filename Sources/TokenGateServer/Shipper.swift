@@ -61,6 +61,8 @@ public struct ShipStatus: Sendable {
     public var lastError: String?
     public var lastErrorAtUnixMs: UnixMillis = 0
     public var errors: UInt64 = 0
+    /// Batches whose COPY met a row already in PostgreSQL and were sent again by INSERT.
+    public var copyRetries: UInt64 = 0
     public var backlogBytes: Int = 0
     public var backlogOverLimit = false
     public var schemaVersion = 0
@@ -287,6 +289,7 @@ public final class Shipper: Sendable {
                 // 23505 unique_violation: a row shipped before (a re-ship, an event id logged twice).
                 guard error.sqlState == "23505" else { throw error }
                 try connection.execute("ROLLBACK")
+                status.withLock { $0.copyRetries += 1 }
                 return nil
             }
         }
@@ -439,6 +442,10 @@ extension Shipper {
         writer.sample("tokengate_ship_rows_per_second", host, String(format: "%.0f", status.rowsPerSecond))
         writer.family("tokengate_ship_errors_total", "counter", "Failed connections and batches (each retried with backoff).")
         writer.sample("tokengate_ship_errors_total", host, status.errors)
+        writer.family(
+            "tokengate_ship_copy_retries_total", "counter",
+            "Batches whose COPY met a row already in PostgreSQL (a re-ship), rolled back and sent again by INSERT.")
+        writer.sample("tokengate_ship_copy_retries_total", host, status.copyRetries)
         writer.family("tokengate_ship_backlog_bytes", "gauge", "Bytes of log segments kept for shipping.")
         writer.sample("tokengate_ship_backlog_bytes", host, UInt64(status.backlogBytes))
         writer.family(

@@ -3,6 +3,7 @@
 // for the awkward events too; COPY meeting a row already there must fail as a whole (the shipper
 // then rolls back and sends the batch by INSERT), and the INSERT then skips it.
 import Foundation
+import TokenGateClient
 import TokenGateCore
 import TokenGatePostgres
 import XCTest
@@ -147,5 +148,57 @@ final class ShipCopyTests: XCTestCase {
         XCTAssertEqual(results[1].affected, events.count - 1)
         XCTAssertEqual(try database.query("SELECT count(*) FROM token_usage_logs").scalar, "\(events.count)")
         XCTAssertEqual(try database.query(ShipStatements.readCursor, ["h"]).scalar, "11")
+    }
+
+    /// Through a daemon: events shipped by COPY; the cursor deleted and the daemon restarted,
+    /// it ships the whole log again: the COPY meets the rows, is rolled back and the batch goes
+    /// by INSERT (the retry counted), changing no row; events logged after go by COPY again.
+    func testAReshipFallsBackToInsertAndChangesNoRow() async throws {
+        let conninfo = try TestPostgres.database()
+        let daemon = try TestDaemon(arguments: ["--postgres", conninfo, "--host-id", "copy-host"])
+        let client = daemon.client()
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        func log(_ prefix: String, _ count: Int) async throws {
+            for number in 0..<count {
+                _ = try await client.logUsage(
+                    LogUsageRequest(
+                        eventID: "\(prefix)-\(number)", shopID: "copy_shop_\(number % 3)", model: "gemini-2.5-pro",
+                        inputTokens: 1_000, outputTokens: 100, occurredAtUnixMs: now))
+            }
+        }
+        try await log("first", 300)
+        let database = try PostgresConnection(conninfo: conninfo)
+        _ = try await waitFor(database, "SELECT count(*) FROM token_usage_logs") { $0 == ["300"] }
+        let before = try PostgresShippingTests.digest(database)
+        let cursor = try database.query("SELECT shipped_through FROM tokengate_ship_cursor").scalar!
+        try database.execute("DELETE FROM tokengate_ship_cursor")
+        daemon.stop(signal: SIGTERM)
+        try daemon.start()
+        let reshipped = try await waitFor(database, "SELECT shipped_through >= \(cursor) FROM tokengate_ship_cursor") {
+            $0 == ["t"]
+        }
+        XCTAssertEqual(reshipped, ["t"])
+        XCTAssertEqual(try PostgresShippingTests.digest(database), before, "the re-ship changed a row")
+        let metrics = try await daemon.client().getMetrics().text
+        XCTAssertGreaterThanOrEqual(
+            MetricsText.value(metrics, "tokengate_ship_copy_retries_total") ?? 0, 1, "the COPY met no shipped row: \(metrics)")
+
+        // Events logged after the re-ship arrive too (by COPY again once an INSERT batch met
+        // no shipped row).
+        try await log("after", 50)
+        _ = try await waitFor(database, "SELECT count(*) FROM token_usage_logs") { $0 == ["350"] }
+        XCTAssertEqual(
+            try database.query("SELECT sum(total_cost_nano_usd) = sum(total_cost * 1000000000) FROM token_usage_logs").scalar, "t")
+    }
+
+    func waitFor(_ database: PostgresConnection, _ sql: String, _ done: ([String]) -> Bool) async throws -> [String] {
+        let deadline = Date().addingTimeInterval(60)
+        var row: [String] = []
+        while Date() < deadline {
+            row = (try database.query(sql).rows.first ?? []).map { $0 ?? "NULL" }
+            if done(row) { return row }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        return row
     }
 }
