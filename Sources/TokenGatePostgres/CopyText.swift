@@ -25,27 +25,14 @@ public struct CopyText: Sendable {
     /// returns false when a time is outside 1970...2255 (see `unixMsMax`).
     @discardableResult
     public mutating func appendUsage(_ event: UsageEvent, hostID: String) -> Bool {
-        guard (0...Self.unixMsMax).contains(event.occurredAtUnixMs), (0...Self.unixMsMax).contains(event.recordedAtUnixMs)
-        else { return false }
+        guard Self.copiesExactly(event.occurredAtUnixMs, event.recordedAtUnixMs) else { return false }
         text(event.eventID)
         text(event.shopID)
         text(event.userID)
         text(event.conversationID)
         text(event.operationType)
         text(event.model)
-        number(event.inputTokens)
-        number(event.outputTokens)
-        number(event.cachedInputTokens)
-        let total = event.inputTokens.addingReportingOverflow(event.outputTokens)
-        if total.overflow {
-            bytes += String(UInt128(event.inputTokens) + UInt128(event.outputTokens)).utf8
-            bytes.append(Self.tab)
-        } else {
-            number(total.partialValue)
-        }
-        decimalUSD(event.costNanoUSD)
-        if event.costNanoUSD < 0 { bytes.append(UInt8(ascii: "-")) }
-        number(event.costNanoUSD.magnitude)
+        numbers(event.inputTokens, event.outputTokens, event.cachedInputTokens, event.costNanoUSD)
         metadata(event.metadata)
         timestamp(event.occurredAtUnixMs)
         timestamp(event.recordedAtUnixMs)
@@ -58,6 +45,38 @@ public struct CopyText: Sendable {
         text(hostID, last: true)
         rows += 1
         return true
+    }
+
+    /// The same row for an event still in the bytes of its log record (`FactCodec.decodeUsage`:
+    /// ASCII text, no free metadata pairs), without making a String per field; exactly the bytes
+    /// `appendUsage(event.event(in: buffer), hostID:)` appends.
+    @discardableResult
+    public mutating func appendUsage(_ event: UsageEventBytes, in buffer: [UInt8], hostID: String) -> Bool {
+        guard Self.copiesExactly(event.occurredAtUnixMs, event.recordedAtUnixMs) else { return false }
+        buffer.withUnsafeBufferPointer { buffer in
+            text(buffer, event.eventID)
+            text(buffer, event.shopID)
+            text(buffer, event.userID)
+            text(buffer, event.conversationID)
+            text(buffer, event.operationType)
+            text(buffer, event.model)
+        }
+        numbers(event.inputTokens, event.outputTokens, event.cachedInputTokens, event.costNanoUSD)
+        metadata(UsageMetadata(messageLength: event.messageLength, historyLength: event.historyLength, knowledgeBaseSize: event.knowledgeBaseSize))
+        timestamp(event.occurredAtUnixMs)
+        timestamp(event.recordedAtUnixMs)
+        if event.billingPeriod.isEmpty {
+            text(MonthKey(unixMs: event.occurredAtUnixMs).description)
+        } else {
+            buffer.withUnsafeBufferPointer { text($0, event.billingPeriod) }
+        }
+        text(hostID, last: true)
+        rows += 1
+        return true
+    }
+
+    private static func copiesExactly(_ occurred: UnixMillis, _ recorded: UnixMillis) -> Bool {
+        (0...unixMsMax).contains(occurred) && (0...unixMsMax).contains(recorded)
     }
 
     /// Hands out the text so far and starts empty (a chunk to send while the next is made).
@@ -83,18 +102,44 @@ public struct CopyText: Sendable {
 
     private mutating func text(_ value: String, last: Bool = false) {
         var value = value
-        value.withUTF8 { utf8 in
-            for byte in utf8 {
-                switch byte {
-                case UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-                case UInt8(ascii: "\t"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-                case UInt8(ascii: "\n"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-                case UInt8(ascii: "\r"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-                default: bytes.append(byte)
-                }
+        value.withUTF8 { escaped($0) }
+        bytes.append(last ? UInt8(ascii: "\n") : Self.tab)
+    }
+
+    /// The text at `range` of `buffer` (the caller checked the range lies in it).
+    private mutating func text(_ buffer: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= buffer.count, "text range outside its record")
+        escaped(UnsafeBufferPointer(rebasing: buffer[range]))
+        bytes.append(Self.tab)
+    }
+
+    private mutating func escaped(_ utf8: UnsafeBufferPointer<UInt8>) {
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case UInt8(ascii: "\t"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case UInt8(ascii: "\n"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case UInt8(ascii: "\r"): bytes += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            default: bytes.append(byte)
             }
         }
-        bytes.append(last ? UInt8(ascii: "\n") : Self.tab)
+    }
+
+    /// input, output and cached tokens, their exact total, the cost in USD and in nano-USD.
+    private mutating func numbers(_ input: UInt64, _ output: UInt64, _ cached: UInt64, _ cost: NanoUSD) {
+        number(input)
+        number(output)
+        number(cached)
+        let total = input.addingReportingOverflow(output)
+        if total.overflow {
+            bytes += String(UInt128(input) + UInt128(output)).utf8
+            bytes.append(Self.tab)
+        } else {
+            number(total.partialValue)
+        }
+        decimalUSD(cost)
+        if cost < 0 { bytes.append(UInt8(ascii: "-")) }
+        number(cost.magnitude)
     }
 
     private mutating func number(_ value: UInt64) {

@@ -91,6 +91,20 @@ public struct ShipBatch: Sendable {
         rowCount += 1
     }
 
+    /// Adds a usage event still in the bytes of its log record (`FactCodec.decodeUsage`): the
+    /// same row as `add(.usage(event.event(in: buffer)))`, in `.copy` form without a String
+    /// per field.
+    public mutating func addUsage(_ event: UsageEventBytes, in buffer: [UInt8]) {
+        guard usageForm == .copy else { return add(.usage(event.event(in: buffer))) }
+        if copyText.appendUsage(event, in: buffer, hostID: hostID) {
+            if settlesLeases { usage.eventIDs.append(text: UsageEventBytes.text(event.eventID, in: buffer)) }
+        } else {
+            copiesExactly = false
+        }
+        copiedUsage += 1
+        rowCount += 1
+    }
+
     /// Adds the tiers and price versions of a configuration (those from the configuration file
     /// never pass through the log). Idempotent like everything else.
     public mutating func add(_ configuration: Configuration) {

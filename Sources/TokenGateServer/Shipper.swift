@@ -270,7 +270,12 @@ public final class Shipper: Sendable {
             try connection.putCopyData(batch.takeCopyText())
         }
         for record in records {
-            batch.add(try FactCodec.decode(record.body))
+            // Usage events, nearly every record, straight from their bytes to COPY text.
+            if let usage = FactCodec.decodeUsage(record.body, record.body.indices) {
+                batch.addUsage(usage, in: record.body)
+            } else {
+                batch.add(try FactCodec.decode(record.body))
+            }
             guard batch.copiesExactly else { break }
             if batch.copyText.bytes.count >= Self.copyChunkBytes { try sendCopyText() }
         }

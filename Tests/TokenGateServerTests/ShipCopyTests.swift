@@ -6,6 +6,7 @@ import Foundation
 import TokenGateClient
 import TokenGateCore
 import TokenGatePostgres
+import TokenGateWire
 import XCTest
 
 final class ShipCopyTests: XCTestCase {
@@ -105,6 +106,33 @@ final class ShipCopyTests: XCTestCase {
             try copied.query("SELECT total_cost::text FROM token_usage_logs WHERE event_id = 'negative cost'").scalar,
             "-0.000000001")
         XCTAssertEqual(try copied.query(ShipStatements.readCursor, ["h\t1"]).scalar, "11")
+    }
+
+    /// A usage event still in its log record's bytes makes the same COPY row as the event
+    /// decoded to Strings (the shipper's way for every plain record).
+    func testCopyFromTheRecordsBytesEqualsCopyFromTheEvent() {
+        var plain = 0
+        var events = Self.awkwardEvents()
+        events.append(
+            UsageEvent(
+                eventID: "ascii\t\\\"", shopID: "s", userID: "u", conversationID: "c", operationType: "o", model: "m",
+                inputTokens: 1, outputTokens: 2, cachedInputTokens: 3, occurredAtUnixMs: 1_796_000_000_000, costNanoUSD: 4,
+                metadata: UsageMetadata(messageLength: 5, historyLength: 6, knowledgeBaseSize: 7),
+                recordedAtUnixMs: 1_796_000_000_001, billingPeriod: "2027-01"))
+        for event in events {
+            let record = FactCodec.encode(.usage(event))
+            guard let bytes = FactCodec.decodeUsage(record, record.indices) else { continue }
+            plain += 1
+            var fromBytes = CopyText()
+            var fromEvent = CopyText()
+            XCTAssertEqual(fromBytes.appendUsage(bytes, in: record, hostID: "h"), fromEvent.appendUsage(event, hostID: "h"))
+            XCTAssertEqual(fromBytes.bytes, fromEvent.bytes, event.eventID)
+            var batch = ShipBatch(hostID: "h", usageForm: .copy)
+            batch.addUsage(bytes, in: record)
+            XCTAssertEqual(batch.copyText.bytes, fromEvent.bytes)
+            XCTAssertEqual(batch.usageCount, 1)
+        }
+        XCTAssertGreaterThanOrEqual(plain, 8, "too few events took the direct decoder's way")
     }
 
     /// A time COPY cannot write exactly leaves the batch for the INSERT (the shipper checks
