@@ -4,7 +4,7 @@
 // mode. Every write is idempotent by its natural key, so shipping a record twice changes nothing.
 //
 // In `.copy` form the usage events become COPY text instead (`copyText`), which the shipper
-// streams into the same transaction before the other statements: about half of PostgreSQL's
+// streams into the same transaction before the other statements: about a third of PostgreSQL's
 // time per row went to the INSERT's arrays, unnest and speculative insertion. COPY has no
 // ON CONFLICT, so a batch that meets a row already there fails as a whole (unique violation),
 // is rolled back, and is shipped again in `.insert` form: the same rows either way.
