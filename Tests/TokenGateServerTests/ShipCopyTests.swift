@@ -149,6 +149,25 @@ final class ShipCopyTests: XCTestCase {
         XCTAssertEqual(batch.copyText.rows, 1, "the event past 2255 was written as COPY text")
     }
 
+    /// A COPY abandoned half-way (the shipper's way out when a later event cannot be copied)
+    /// leaves nothing, and the connection serves the INSERT of the same batch after ROLLBACK.
+    func testAnAbandonedCopyLeavesNothingAndTheConnectionGoesOn() throws {
+        let database = try PostgresConnection(conninfo: try TestPostgres.database())
+        try Migrations.migrate(database)
+        var batch = ShipBatch(hostID: "h", usageForm: .copy)
+        for event in Self.awkwardEvents() { batch.add(.usage(event)) }
+        try database.execute("BEGIN")
+        try database.beginCopyIn(ShipBatch.copyUsage)
+        try database.putCopyData(batch.takeCopyText())
+        database.abandonCopyIn("a usage time outside what COPY writes exactly")
+        try database.execute("ROLLBACK")
+        XCTAssertEqual(try database.query("SELECT count(*) FROM token_usage_logs").scalar, "0")
+        var insert = ShipBatch(hostID: "h")
+        for event in Self.awkwardEvents() { insert.add(.usage(event)) }
+        _ = try database.pipeline(insert.statements(shippedThrough: 3))
+        XCTAssertEqual(try database.query("SELECT count(*) FROM token_usage_logs").scalar, "\(Self.awkwardEvents().count)")
+    }
+
     /// COPY meeting a row already shipped fails with unique_violation and leaves nothing (its
     /// transaction aborted); the INSERT of the same batch then skips that row and adds the rest.
     func testCopyMeetingAShippedRowFailsWholeAndTheInsertSkipsIt() throws {
