@@ -35,6 +35,9 @@ public struct ShipperOptions: Sendable {
     /// Fleet mode (`--fleet`, issue 20): shipped usage settles the budget pools and this
     /// host's leases in the same transaction.
     public var settlesLeases = false
+    /// Usage rows by COPY into the batch's transaction (false: always the unnest INSERT). A
+    /// batch that meets a row already in PostgreSQL is rolled back and sent again by INSERT.
+    public var copiesUsage = true
 
     public init(conninfo: String, hostID: String) {
         self.conninfo = conninfo
@@ -58,6 +61,8 @@ public struct ShipStatus: Sendable {
     public var lastError: String?
     public var lastErrorAtUnixMs: UnixMillis = 0
     public var errors: UInt64 = 0
+    /// Batches whose COPY met a row already in PostgreSQL and were sent again by INSERT.
+    public var copyRetries: UInt64 = 0
     public var backlogBytes: Int = 0
     public var backlogOverLimit = false
     public var schemaVersion = 0
@@ -169,31 +174,40 @@ public final class Shipper: Sendable {
         var through: UInt64
         var statementCount: Int
         var rows: Int
+        /// Usage rows sent by INSERT (its statement is the second), 0 when copied or none.
+        var inserting: Int
     }
 
     /// Ships batches until stopped or an error (thrown to `run`, which backs off and reconnects
     /// and reads the cursor again, so a batch whose commit was not confirmed is sent again).
-    /// One batch stays in flight: the next one is read from the log, decoded and sent while
-    /// PostgreSQL runs the previous one, whose results are read after.
+    /// One batch stays in flight: the next one is read from the log and decoded while
+    /// PostgreSQL runs (and commits) the previous one, whose results are read after. Usage rows
+    /// go by COPY (`copyBatch`) unless a batch met rows already shipped; then by INSERT until a
+    /// batch finds none there.
     private func shipUntilStopped(_ connection: PostgresConnection) throws {
         var tail = LogTail(directory: log.directory, recordBytesMax: StoreLimits.defaultRecordBytesMax)
         var sent = status.withLock { $0.cursor ?? 0 }
         var inFlight: InFlight?
         var lastConfirmNs = MonotonicClock.nanoseconds()
+        var copying = options.copiesUsage
+        /// Reads the batch in flight, if any, and leaves pipeline mode.
+        func confirmInFlight() throws {
+            if let pending = inFlight {
+                if try confirm(pending, connection, since: &lastConfirmNs), options.copiesUsage { copying = true }
+            }
+            inFlight = nil
+            connection.endPipelineMode()
+        }
         while !stopping.load(ordering: .relaxed) {
             let durable = shippableSequence()
             status.withLock { $0.durableSequence = durable }
             switch try tail.read(from: sent + 1, through: durable, limit: options.batchRecordsMax) {
             case .missing(let oldest):
-                if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs) }
-                inFlight = nil
-                connection.endPipelineMode()
+                try confirmInFlight()
                 sent = try shipSnapshot(connection, cursor: sent, oldestInLog: oldest)
             case .records(let records) where records.isEmpty:
-                if let pending = inFlight {
-                    try confirm(pending, connection, since: &lastConfirmNs)
-                    inFlight = nil
-                    connection.endPipelineMode()
+                if inFlight != nil {
+                    try confirmInFlight()
                     continue
                 }
                 checkBacklog(cursor: sent, tail: tail)
@@ -201,31 +215,98 @@ public final class Shipper: Sendable {
                 sleep(milliseconds: options.idlePollMilliseconds)
                 lastConfirmNs = MonotonicClock.nanoseconds()
             case .records(let records):
-                var batch = ShipBatch(hostID: options.hostID)
-                batch.settlesLeases = options.settlesLeases
-                for record in records { batch.add(try FactCodec.decode(record.body)) }
-                let statements = batch.statements(shippedThrough: records.last!.sequence)
-                try connection.sendPipelined(statements)
-                if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs) }
-                inFlight = InFlight(through: records.last!.sequence, statementCount: statements.count, rows: batch.rowCount)
-                sent = records.last!.sequence
+                let through = records.last!.sequence
+                var finish: (statements: [PostgresStatement], rows: Int, inserting: Int)?
+                if copying {
+                    finish = try copyBatch(records, through: through, connection, before: confirmInFlight)
+                    if finish == nil { copying = false }
+                }
+                if finish == nil {
+                    var batch = ShipBatch(hostID: options.hostID)
+                    batch.settlesLeases = options.settlesLeases
+                    for record in records { batch.add(try FactCodec.decode(record.body)) }
+                    finish = (batch.statements(shippedThrough: through), batch.rowCount, batch.usageCount)
+                }
+                try connection.sendPipelined(finish!.statements)
+                if let pending = inFlight {
+                    if try confirm(pending, connection, since: &lastConfirmNs), options.copiesUsage { copying = true }
+                }
+                inFlight = InFlight(
+                    through: through, statementCount: finish!.statements.count, rows: finish!.rows, inserting: finish!.inserting)
+                sent = through
                 // Caught up with live traffic: let a batch gather instead of paying a commit (and
                 // PostgreSQL's fsync) for every few records, which competes with the daemon.
                 if records.count < options.batchRecordsMax / 4 {
-                    try confirm(inFlight!, connection, since: &lastConfirmNs)
-                    inFlight = nil
-                    connection.endPipelineMode()
+                    try confirmInFlight()
                     sleep(milliseconds: options.idlePollMilliseconds)
                 }
             }
         }
-        if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs) }
+        if let pending = inFlight { _ = try confirm(pending, connection, since: &lastConfirmNs) }
+    }
+
+    /// COPY text sent per `PQputCopyData`: PostgreSQL works on one chunk while the next is made.
+    static let copyChunkBytes = 1 << 18
+
+    /// Starts the transaction of `records` with their usage rows by COPY, streamed while the
+    /// records are decoded (`before` runs first, when the first chunk is ready: it confirms the
+    /// previous batch, whose commit thus overlaps the decoding). Returns the statements that
+    /// finish the transaction (to send in pipeline mode), or nil when the batch must go by
+    /// INSERT instead: a row was already in PostgreSQL (unique violation) or a time cannot be
+    /// copied exactly; then the transaction was rolled back and nothing of the batch is there.
+    private func copyBatch(
+        _ records: [WALRecord], through: UInt64, _ connection: PostgresConnection, before: () throws -> Void
+    ) throws -> (statements: [PostgresStatement], rows: Int, inserting: Int)? {
+        var batch = ShipBatch(hostID: options.hostID, usageForm: .copy)
+        batch.settlesLeases = options.settlesLeases
+        var copyStarted = false
+        func sendCopyText() throws {
+            if !copyStarted {
+                try before()
+                try connection.execute("BEGIN")
+                try connection.beginCopyIn(ShipBatch.copyUsage)
+                copyStarted = true
+            }
+            try connection.putCopyData(batch.takeCopyText())
+        }
+        for record in records {
+            // Usage events, nearly every record, straight from their bytes to COPY text.
+            if let usage = FactCodec.decodeUsage(record.body, record.body.indices) {
+                batch.addUsage(usage, in: record.body)
+            } else {
+                batch.add(try FactCodec.decode(record.body))
+            }
+            guard batch.copiesExactly else { break }
+            if batch.copyText.bytes.count >= Self.copyChunkBytes { try sendCopyText() }
+        }
+        guard batch.copiesExactly else {
+            if copyStarted {
+                connection.abandonCopyIn("a usage time outside what COPY writes exactly")
+                try connection.execute("ROLLBACK")
+            }
+            return nil
+        }
+        if !batch.copyText.bytes.isEmpty { try sendCopyText() }
+        if copyStarted {
+            do throws(PostgresError) {
+                _ = try connection.endCopyIn()
+            } catch {
+                // 23505 unique_violation: a row shipped before (a re-ship, an event id logged twice).
+                guard error.sqlState == "23505" else { throw error }
+                try connection.execute("ROLLBACK")
+                status.withLock { $0.copyRetries += 1 }
+                return nil
+            }
+        }
+        return (batch.statements(shippedThrough: through), batch.rowCount, 0)
     }
 
     /// Reads the results of a batch sent earlier: once its COMMIT succeeded, the cursor has
-    /// moved, so the log may drop what it covers.
-    private func confirm(_ batch: InFlight, _ connection: PostgresConnection, since lastConfirmNs: inout UInt64) throws {
-        _ = try connection.readPipelined(statementCount: batch.statementCount)
+    /// moved, so the log may drop what it covers. Returns true when it sent usage rows by
+    /// INSERT and none of them was there already (so COPY may be tried again).
+    @discardableResult
+    private func confirm(_ batch: InFlight, _ connection: PostgresConnection, since lastConfirmNs: inout UInt64) throws -> Bool {
+        let results = try connection.readPipelined(statementCount: batch.statementCount)
         let now = MonotonicClock.nanoseconds()
         let seconds = Double(now - lastConfirmNs) / 1e9
         lastConfirmNs = now
@@ -241,6 +322,7 @@ public final class Shipper: Sendable {
             if batch.through >= durable { status.caughtUpAtMs = MonotonicClock.milliseconds() }
         }
         checkBacklog(cursor: batch.through, tail: LogTail(directory: log.directory))
+        return batch.inserting > 0 && results.count > 1 && results[1].affected == batch.inserting
     }
 
     /// One transaction: the rows and the cursor, in pipeline mode.
@@ -365,6 +447,10 @@ extension Shipper {
         writer.sample("tokengate_ship_rows_per_second", host, String(format: "%.0f", status.rowsPerSecond))
         writer.family("tokengate_ship_errors_total", "counter", "Failed connections and batches (each retried with backoff).")
         writer.sample("tokengate_ship_errors_total", host, status.errors)
+        writer.family(
+            "tokengate_ship_copy_retries_total", "counter",
+            "Batches whose COPY met a row already in PostgreSQL (a re-ship), rolled back and sent again by INSERT.")
+        writer.sample("tokengate_ship_copy_retries_total", host, status.copyRetries)
         writer.family("tokengate_ship_backlog_bytes", "gauge", "Bytes of log segments kept for shipping.")
         writer.sample("tokengate_ship_backlog_bytes", host, UInt64(status.backlogBytes))
         writer.family(

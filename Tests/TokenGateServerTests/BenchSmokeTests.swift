@@ -19,6 +19,10 @@ final class BenchSmokeTests: XCTestCase {
         for key in ["ship.events_per_s", "ship.copy_events_per_s", "ship.log.off.c64.calls_per_s", "ship.log.on.c64.calls_per_s"] {
             XCTAssertGreaterThan(figures[key] as? Double ?? 0, 0, "\(key) must be a measured, positive figure")
         }
+        // CPU per row, read from /proc (the run's PostgreSQL is local); a tiny backlog may read 0 ticks.
+        for key in ["ship.daemon_cpu_us_per_row", "ship.postgres_cpu_us_per_row", "ship.copy_postgres_cpu_us_per_row"] {
+            XCTAssertNotNil(figures[key] as? Double, "\(key) was not measured")
+        }
         let targets = try XCTUnwrap(root["targets"] as? [[String: Any]])
         let ship = targets.filter { ($0["name"] as? String ?? "").contains("shipping") }
         XCTAssertEqual(ship.count, 3, "\(ship)")
