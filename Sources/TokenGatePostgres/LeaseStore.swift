@@ -92,6 +92,62 @@ public struct LeaseStore {
         return answers
     }
 
+    /// Sends many grants and returns as ONE transaction in one round trip (one commit, so one
+    /// WAL flush, for the lot): every lease row first, then every pool, each in key order (the
+    /// lock order of `LeaseStatements`). When the transaction fails on a statement (not the
+    /// connection), nothing of it happened, and each request is sent again on its own
+    /// (`apply`), so one bad request cannot hold up the others. Answers each request in order.
+    public func applyTogether(_ requests: [LeaseRequest], ttlMs: Int64) throws(PostgresError)
+        -> [Result<(applied: Bool, state: LeaseState), PostgresError>]
+    {
+        if requests.count < 2 { return try apply(requests, ttlMs: ttlMs) }
+        let order = requests.indices.sorted { a, b in
+            let (x, y) = (requests[a].pool, requests[b].pool)
+            return x.shopID != y.shopID ? x.shopID < y.shopID : x.window.description < y.window.description
+        }
+        var statements = [PostgresStatement("BEGIN")]
+        for index in order {
+            let pool = requests[index].pool
+            let key = [hostID, pool.shopID, pool.window.description]
+            if requests[index].operation.kind == .grant { statements.append(PostgresStatement(LeaseStatements.ensureLease, key)) }
+            statements.append(PostgresStatement(LeaseStatements.lockLease, key))
+        }
+        var firsts = Array(repeating: 0, count: requests.count)
+        for index in order {
+            // Each request's statements after BEGIN, without its own BEGIN, lease locks and COMMIT.
+            let own = self.statements(requests[index], ttlMs: ttlMs)
+            let body = requests[index].operation.kind == .grant ? own[3..<(own.count - 1)] : own[1..<(own.count - 1)]
+            firsts[index] = statements.count
+            statements.append(contentsOf: body)
+        }
+        statements.append(PostgresStatement("COMMIT"))
+        let results: [PostgresRows]
+        do throws(PostgresError) {
+            results = try connection.pipeline(statements)
+        } catch {
+            guard connection.isHealthy else { throw error }
+            connection.endPipelineMode()
+            // The failed transaction block stays open (aborted) until it is rolled back.
+            _ = try connection.execute("ROLLBACK")
+            return try apply(requests, ttlMs: ttlMs)
+        }
+        return requests.indices.map { index -> Result<(applied: Bool, state: LeaseState), PostgresError> in
+            let first = firsts[index]
+            // In `statements`, a grant's body is ensurePool, grant, setCap, readState; a
+            // return's is giveBack, readState.
+            switch requests[index].operation.kind {
+            case .grant:
+                return Result { () throws(PostgresError) in
+                    (results[first + 1].affected == 1, try Self.state(results[first + 3]))
+                }
+            case .giveBack:
+                return Result { () throws(PostgresError) in
+                    (results[first].affected == 1, try Self.state(results[first + 1]))
+                }
+            }
+        }
+    }
+
     private func statements(_ request: LeaseRequest, ttlMs: Int64) -> [PostgresStatement] {
         let operation = request.operation
         let pool = request.pool
