@@ -185,6 +185,9 @@ public final class FleetLeases: Sendable {
     let roundTrips = Atomic<UInt64>(0)
     let failures = Atomic<UInt64>(0)
     let connected = Atomic<Bool>(false)
+    /// Calls that waited for a refill, and the milliseconds they waited.
+    let refillWaits = Atomic<UInt64>(0)
+    let refillWaitedMs = Atomic<UInt64>(0)
     private let lastRenewalMs = Atomic<Int64>(0)
     /// This host's lease rows as found at start (nil until read): a pool not in it has no row for
     /// this host, so it needs no read before its first grant.
@@ -289,6 +292,8 @@ public final class FleetLeases: Sendable {
             }
         }
         wake.signal()
+        refillWaits.add(1, ordering: .relaxed)
+        defer { refillWaitedMs.add(UInt64(max(0, MonotonicClock.milliseconds() - start)), ordering: .relaxed) }
         while MonotonicClock.milliseconds() - start < waitMs {
             usleep(1_000)
             let answered = shard.pools.withLock { pools in
@@ -594,8 +599,10 @@ public final class FleetLeases: Sendable {
     /// made again and what was not answered is sent again with its sequence).
     private func send(_ requests: [LeaseRequest], store: LeaseStore) throws {
         guard !requests.isEmpty else { return }
-        let answers = try store.apply(requests, ttlMs: options.leaseTTLMs)
+        let answers = try store.applyTogether(requests, ttlMs: options.leaseTTLMs)
         roundTrips.add(1, ordering: .relaxed)
+        // One transaction for the batch (one per request only after the batch's failed).
+        transactions.add(1, ordering: .relaxed)
         var failure: PostgresError?
         var woken = false
         for (request, answer) in zip(requests, answers) {
@@ -607,7 +614,6 @@ public final class FleetLeases: Sendable {
                 failure = failure ?? error
                 continue
             }
-            transactions.add(1, ordering: .relaxed)
             let key = request.pool
             shard(key.shopID).pools.withLock { pools in
                 guard var entry = pools.entries[key] else { return }
@@ -646,6 +652,10 @@ public final class FleetLeases: Sendable {
         writer.sample("tokengate_fleet_transactions_total", host, transactions.load(ordering: .relaxed))
         writer.family("tokengate_fleet_round_trips_total", "counter", "Round trips to PostgreSQL for leases (a batch of grants and returns is one).")
         writer.sample("tokengate_fleet_round_trips_total", host, roundTrips.load(ordering: .relaxed))
+        writer.family("tokengate_fleet_refill_waits_total", "counter", "Calls that found the lease short and waited for a refill.")
+        writer.sample("tokengate_fleet_refill_waits_total", host, refillWaits.load(ordering: .relaxed))
+        writer.family("tokengate_fleet_refill_waited_ms_total", "counter", "Milliseconds calls spent waiting for refills.")
+        writer.sample("tokengate_fleet_refill_waited_ms_total", host, refillWaitedMs.load(ordering: .relaxed))
         writer.family("tokengate_fleet_errors_total", "counter", "Failed lease transactions (retried).")
         writer.sample("tokengate_fleet_errors_total", host, failures.load(ordering: .relaxed))
         return writer.text
