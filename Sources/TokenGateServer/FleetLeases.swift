@@ -157,8 +157,10 @@ public final class FleetLeases: Sendable {
         }
     }
 
+    /// A pthread mutex (PosixMutex.swift): the gate takes it inside a shop's lock, and under
+    /// 64 connections on 2 cores Swift's Mutex let waiters spin while the holder was descheduled.
     final class Shard: Sendable {
-        let pools = Mutex(Pools())
+        let pools = PosixMutex(Pools())
     }
 
     /// Shards of the pools, so calls of different shops rarely meet on a lock.

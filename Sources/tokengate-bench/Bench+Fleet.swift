@@ -51,22 +51,24 @@ extension BenchRun {
         let workload = self.workload
         // Warm-up: every shop's first call on the fleet daemon waits for its pools' first grants,
         // and the next few calls size the slices by the shop's rate. Steady state is reached when
-        // a warm-up slice takes fewer lease transactions than one per hundred shops (or after a
-        // minute).
+        // in a warm-up slice at most one call in a thousand waited for a refill and the leases
+        // took at most one transaction per hundred shops (or after two minutes).
         progress("fleet: warming up the leases")
         let warmupStarted = MonotonicClock.nanoseconds()
-        while MonotonicClock.nanoseconds() - warmupStarted < 60_000_000_000 {
+        while MonotonicClock.nanoseconds() - warmupStarted < 120_000_000_000 {
             let before = try await leaseTransactions(onSocket)
+            let waitsBefore = try await fleetCounter(onSocket, "tokengate_fleet_refill_waits_total")
             let slice = try await gateLoad(onSocket, .manyConnections, durationNs: durationNs) { client, worker, call throws(TokenGateError) in
                 _ = try await client.canMakeRequest(workload.canMakeRequest(worker: worker, call: call))
             }
             let taken = try await leaseTransactions(onSocket) - before
+            let waits = try await fleetCounter(onSocket, "tokengate_fleet_refill_waits_total") - waitsBefore
             let rate = Double(slice.calls) / (Double(slice.elapsedNs) / 1e9)
-            progress("fleet: warm-up \(Int(rate)) calls/s, \(taken) lease transactions")
-            if taken <= workload.shops.count / 100 { break }
+            progress("fleet: warm-up \(Int(rate)) calls/s, \(taken) lease transactions, \(waits) calls waited")
+            if taken <= workload.shops.count / 100 && waits <= Int64(slice.calls / 1_000) { break }
         }
         report.add(
-            "fleet.warmup_s", "warm-up until the leases took < 1 transaction per 100 shops a slice",
+            "fleet.warmup_s", "warm-up until a slice had < 0.1 % calls waiting and < 1 lease transaction per 100 shops",
             Double(MonotonicClock.nanoseconds() - warmupStarted) / 1e9, "s")
         let stats = try PostgresConnection(conninfo: database)
         let name = "datname = current_database()"
@@ -104,7 +106,7 @@ extension BenchRun {
         let seconds = Double(onNs) / 1e9
         report.add(
             "fleet.lease_xact_per_s", "lease transactions/s of the fleet host (its counter), \(workload.shops.count) shops",
-            seconds > 0 ? Double(onLease) / seconds : 0, "/s")
+            seconds > 0 ? Double(onLease) / seconds : 0, "/s, 2 places")
         report.add("fleet.refill_waits", "calls that waited for a refill in those slices (\(waited) ms in all)", Double(waits), "")
         // pg_stat_database is updated by backends about every 0.5 s: a rate, not an exact count;
         // it includes the shipper's (nothing to ship here) and this benchmark's own reads.
@@ -185,8 +187,8 @@ extension BenchRun {
         let spentText = Spend.shops.map { Money.formatUSD(settled[$0] ?? 0) }.joined(separator: " ")
         progress("fleet: settled per shop \(spentText) of \(Money.formatUSD(Spend.capNanoUSD)) each")
         let label = "\(Spend.hosts) daemons, \(Spend.shops.count) shops, \(Money.formatUSD(Spend.capNanoUSD)) daily cap"
-        report.add("fleet.utilization_min", "utilization (settled / cap), lowest shop, \(label)", ratios.min() ?? 0, "")
-        report.add("fleet.utilization_mean", "utilization (settled / cap), mean of the shops", ratios.reduce(0, +) / Double(ratios.count), "")
+        report.add("fleet.utilization_min", "utilization (settled / cap), lowest shop, \(label)", ratios.min() ?? 0, "fraction")
+        report.add("fleet.utilization_mean", "utilization (settled / cap), mean of the shops", ratios.reduce(0, +) / Double(ratios.count), "fraction")
         report.add("fleet.overshoot_usd", "largest overshoot of a cap (settled beyond it)", Double(over) / 1e9, "USD")
         report.add("fleet.spend_run_s", "time until no call fit on any daemon (+3 s quiet)", Double(elapsedNs) / 1e9, "s")
         report.add(
@@ -194,7 +196,7 @@ extension BenchRun {
             Double(tally.allowed.withLock { $0 }) / (Double(elapsedNs) / 1e9), "/s")
         report.add(
             "fleet.spend_lease_xact_per_s_per_host", "lease transactions/s per host in that run (end game near the cap included)",
-            Double(leaseTaken) / Double(Spend.hosts) / (Double(elapsedNs) / 1e9), "/s")
+            Double(leaseTaken) / Double(Spend.hosts) / (Double(elapsedNs) / 1e9), "/s, 2 places")
     }
 
     /// Counts of the utilization run, shared by its workers.
