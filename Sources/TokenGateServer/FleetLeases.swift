@@ -93,16 +93,81 @@ public final class FleetLeases: Sendable {
         var key: PoolKey
     }
 
+    /// A pool's entry beside its window, in its shop's short list.
+    struct WindowEntry: Sendable {
+        var window: BudgetWindow
+        var entry: Entry
+    }
+
+    /// A shard's pools by shop: the gate finds a shop's day and month pools with one lookup of
+    /// the shop id (a `PoolKey` dictionary hashed the id twice per lookup, four times a call).
+    struct PoolTable: Sendable {
+        private(set) var shops: [String: [WindowEntry]] = [:]
+        private(set) var count = 0
+
+        subscript(key: PoolKey) -> Entry? {
+            get { shops[key.shopID]?.first { $0.window == key.window }?.entry }
+            set {
+                var windows = shops[key.shopID] ?? []
+                let index = windows.firstIndex { $0.window == key.window }
+                switch (index, newValue) {
+                case (let index?, let entry?): windows[index].entry = entry
+                case (let index?, nil):
+                    windows.remove(at: index)
+                    count -= 1
+                case (nil, let entry?):
+                    windows.append(WindowEntry(window: key.window, entry: entry))
+                    count += 1
+                case (nil, nil): return
+                }
+                shops[key.shopID] = windows.isEmpty ? nil : windows
+            }
+        }
+
+        /// Runs `body` on the shop's pools in place (created empty when missing; dropped again
+        /// when left empty), with one lookup of the shop id.
+        mutating func withShop<Result>(_ shopID: String, _ body: (inout [WindowEntry]) -> Result) -> Result {
+            var before = 0
+            var after = 0
+            let result = Self.modify(&shops[shopID, default: []]) { windows in
+                before = windows.count
+                defer { after = windows.count }
+                return body(&windows)
+            }
+            count += after - before
+            if after == 0 { shops[shopID] = nil }
+            return result
+        }
+
+        private static func modify<Value, Result>(_ value: inout Value, _ body: (inout Value) -> Result) -> Result {
+            body(&value)
+        }
+
+        var keys: [PoolKey] {
+            shops.flatMap { shop in shop.value.map { PoolKey(shopID: shop.key, window: $0.window) } }
+        }
+
+        /// Runs `body` on every entry in place.
+        mutating func forEach(_ body: (PoolKey, inout Entry) -> Void) {
+            for index in shops.indices {
+                let shopID = shops.keys[index]
+                for window in shops.values[index].indices {
+                    body(PoolKey(shopID: shopID, window: shops.values[index][window].window), &shops.values[index][window].entry)
+                }
+            }
+        }
+    }
+
     /// One shard of the pools (by shop), with its work: the pools queued by calls and the heap
     /// of deadlines.
     struct Pools: Sendable {
-        var entries: [PoolKey: Entry] = [:]
+        var entries = PoolTable()
         var queue: [PoolKey] = []
         var heap: [Deadline] = []
 
         mutating func queueUp(_ key: PoolKey) -> Bool {
-            guard let index = entries.index(forKey: key), !entries.values[index].queued else { return false }
-            entries.values[index].queued = true
+            guard let entry = entries[key], !entry.queued else { return false }
+            entries[key]?.queued = true
             queue.append(key)
             return true
         }
@@ -202,8 +267,12 @@ public final class FleetLeases: Sendable {
         self.logger = logger
     }
 
+    /// The shard of a shop: FNV-1a over the id's bytes (cheaper than a seeded `hashValue`,
+    /// which the table's lookup computes anyway).
     private func shard(_ shopID: String) -> Shard {
-        shards[Int(UInt(bitPattern: shopID.hashValue) % UInt(FleetLeases.shardCount))]
+        var hash: UInt32 = 2_166_136_261
+        for byte in shopID.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return shards[Int(hash % UInt32(FleetLeases.shardCount))]
     }
 
     private static func keys(_ shopID: String, _ now: UnixMillis) -> (day: PoolKey, month: PoolKey) {
@@ -219,25 +288,32 @@ public final class FleetLeases: Sendable {
         let (day, month) = Self.keys(shopID, now)
         let monotonic = MonotonicClock.milliseconds()
         let (allowance, created) = shard(shopID).pools.withLock { pools in
-            let dayAllowance = touch(&pools, day, monotonic)
-            let monthAllowance = touch(&pools, month, monotonic)
-            return (FleetAllowance(day: dayAllowance.0, month: monthAllowance.0), dayAllowance.1 || monthAllowance.1)
+            var created = false
+            let allowance = pools.entries.withShop(shopID) { windows in
+                FleetAllowance(
+                    day: touch(&windows, day.window, monotonic, &created),
+                    month: touch(&windows, month.window, monotonic, &created))
+            }
+            if created {
+                for key in [day, month] where pools.entries[key]?.queued == false { _ = pools.queueUp(key) }
+            }
+            return (allowance, created)
         }
         if created { wake.signal() }
         return allowance
     }
 
-    private func touch(_ pools: inout Pools, _ key: PoolKey, _ nowMs: Int64) -> (FleetWindowAllowance, Bool) {
-        if let index = pools.entries.index(forKey: key) {
-            pools.entries.values[index].lastUseMs = nowMs
-            return (pools.entries.values[index].lease.allowance(at: nowMs, localUsed: 0), false)
+    private func touch(_ windows: inout [WindowEntry], _ window: BudgetWindow, _ nowMs: Int64, _ created: inout Bool)
+        -> FleetWindowAllowance
+    {
+        if let index = windows.firstIndex(where: { $0.window == window }) {
+            windows[index].entry.lastUseMs = nowMs
+            return windows[index].entry.lease.allowance(at: nowMs, localUsed: 0)
         }
         let lease = HostLease(lease: Lease(), pool: LeasePool(), readAtMs: nowMs, ttlMs: options.leaseTTLMs)
-        var entry = Entry(lease: lease, nowMs: nowMs)
-        entry.queued = true
-        pools.entries[key] = entry
-        pools.queue.append(key)
-        return (lease.allowance(at: nowMs, localUsed: 0), true)
+        windows.append(WindowEntry(window: window, entry: Entry(lease: lease, nowMs: nowMs)))
+        created = true
+        return lease.allowance(at: nowMs, localUsed: 0)
     }
 
     /// Counts an admitted call's worst case towards the shop's spend rate, and queues a pool
@@ -245,25 +321,24 @@ public final class FleetLeases: Sendable {
     func admitted(shopID: String, estimate: NanoUSD, now: UnixMillis) {
         let (day, month) = Self.keys(shopID, now)
         let low = shard(shopID).pools.withLock { pools in
-            let dayLow = count(&pools, day, estimate)
-            let monthLow = count(&pools, month, estimate)
+            let (dayLow, monthLow) = pools.entries.withShop(shopID) { windows in
+                (count(&windows, day.window, estimate), count(&windows, month.window, estimate))
+            }
+            if dayLow { pools.queue.append(day) }
+            if monthLow { pools.queue.append(month) }
             return dayLow || monthLow
         }
         if low { wake.signal() }
     }
 
-    private func count(_ pools: inout Pools, _ key: PoolKey, _ estimate: NanoUSD) -> Bool {
-        guard let index = pools.entries.index(forKey: key) else { return false }
-        var entry = pools.entries.values[index]
-        entry.admittedSinceVisit = Money.addSaturating(entry.admittedSinceVisit, estimate)
-        entry.admittedForRate = Money.addSaturating(entry.admittedForRate, estimate)
-        entry.lastCallNanoUSD = estimate
-        let low = !entry.queued && entry.admittedSinceVisit >= entry.lowAfterNanoUSD
-        if low {
-            entry.queued = true
-            pools.queue.append(key)
-        }
-        pools.entries.values[index] = entry
+    /// Counts `estimate` on the shop's pool of `window`; true when the pool is to be queued now.
+    private func count(_ windows: inout [WindowEntry], _ window: BudgetWindow, _ estimate: NanoUSD) -> Bool {
+        guard let index = windows.firstIndex(where: { $0.window == window }) else { return false }
+        windows[index].entry.admittedSinceVisit = Money.addSaturating(windows[index].entry.admittedSinceVisit, estimate)
+        windows[index].entry.admittedForRate = Money.addSaturating(windows[index].entry.admittedForRate, estimate)
+        windows[index].entry.lastCallNanoUSD = estimate
+        let low = !windows[index].entry.queued && windows[index].entry.admittedSinceVisit >= windows[index].entry.lowAfterNanoUSD
+        if low { windows[index].entry.queued = true }
         return low
     }
 
@@ -287,9 +362,10 @@ public final class FleetLeases: Sendable {
         if hopeless { return false }
         shard.pools.withLock { pools in
             for key in keys {
-                guard let index = pools.entries.index(forKey: key) else { continue }
-                pools.entries.values[index].needNanoUSD = max(pools.entries.values[index].needNanoUSD, need)
-                pools.entries.values[index].lastCallNanoUSD = need
+                guard var entry = pools.entries[key] else { continue }
+                entry.needNanoUSD = max(entry.needNanoUSD, need)
+                entry.lastCallNanoUSD = need
+                pools.entries[key] = entry
                 _ = pools.queueUp(key)
             }
         }
@@ -365,7 +441,7 @@ public final class FleetLeases: Sendable {
         if let connection = connection ?? (try? PostgresConnection(conninfo: options.conninfo)) {
             do {
                 let store = LeaseStore(connection: connection, hostID: options.hostID)
-                let keys = shards.flatMap { shard in shard.pools.withLock { Array($0.entries.keys) } }
+                let keys = shards.flatMap { shard in shard.pools.withLock { $0.entries.keys } }
                 var rest = keys[...]
                 while !rest.isEmpty {
                     let wall = clock.nowUnixMs()
@@ -397,8 +473,8 @@ public final class FleetLeases: Sendable {
             shard.pools.withLock { pools in
                 let taken = min(limit - keys.count, pools.queue.count)
                 for key in pools.queue.prefix(taken) {
-                    guard let index = pools.entries.index(forKey: key) else { continue }
-                    pools.entries.values[index].queued = false
+                    guard pools.entries[key] != nil else { continue }
+                    pools.entries[key]?.queued = false
                     keys.append(key)
                 }
                 pools.queue.removeFirst(taken)
@@ -549,10 +625,10 @@ public final class FleetLeases: Sendable {
         lastRenewalMs.store(nowMs, ordering: .relaxed)
         for shard in shards {
             shard.pools.withLock { pools in
-                for index in pools.entries.indices where pools.entries.values[index].loaded
-                    && pools.entries.values[index].lease.inFlight == nil && pools.entries.values[index].lastAnswerMs <= nowMs
-                {
-                    pools.entries.values[index].lease.renewed(sentAtMs: nowMs, ttlMs: options.leaseTTLMs)
+                pools.entries.forEach { _, entry in
+                    if entry.loaded && entry.lease.inFlight == nil && entry.lastAnswerMs <= nowMs {
+                        entry.lease.renewed(sentAtMs: nowMs, ttlMs: options.leaseTTLMs)
+                    }
                 }
             }
         }
@@ -641,7 +717,7 @@ public final class FleetLeases: Sendable {
         for shard in shards {
             shard.pools.withLock { shard in
                 pools += shard.entries.count
-                for entry in shard.entries.values { entitlement = Money.addSaturating(entitlement, entry.lease.entitlementNanoUSD) }
+                shard.entries.forEach { _, entry in entitlement = Money.addSaturating(entitlement, entry.lease.entitlementNanoUSD) }
             }
         }
         writer.family("tokengate_fleet_connected", "gauge", "1 while the lease thread holds a working PostgreSQL connection.")
