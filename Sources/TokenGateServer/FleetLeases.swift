@@ -27,7 +27,7 @@ public struct FleetOptions: Sendable {
     public var leaseTTLMs: Int64 = 30_000
     /// Renew a lease in use when less than this is left of its validity.
     public var renewBeforeMs: Int64 = 10_000
-    /// The refill thread's period when nothing wakes it.
+    /// The refill thread gathers deadlines this long (a call that queues a pool wakes it at once).
     public var tickMs: Int = 50
     /// A pool unused this long gives its unused lease back.
     public var idleReturnMs: Int64 = 5_000
@@ -234,7 +234,7 @@ public final class FleetLeases: Sendable {
     static let batchMax = 128
     /// A pool in use is looked at least this often (its spend rate, usage logged without a
     /// check); the hot path queues it earlier when its lease runs low.
-    static let revisitMs: Int64 = 2_000
+    static let revisitMs: Int64 = 5_000
     /// A pool with no measured rate asks for this many of its waiting call's worst case.
     static let firstSliceCalls: Int64 = 16
 
@@ -421,12 +421,21 @@ public final class FleetLeases: Sendable {
                 }
                 try renewIfDue(store)
                 try pass(store)
+                // Queued pools (a call asked) are looked at at once; deadlines are gathered
+                // `tickMs` at a time, so that 2,000 pools in use do not wake the thread 1,000
+                // times a second.
                 let nowMs = MonotonicClock.milliseconds()
+                var queued = false
                 let next = shards.reduce(Int64.max) { next, shard in
-                    min(next, shard.pools.withLock { $0.queue.isEmpty ? $0.nextDueMs() : nowMs })
+                    min(next, shard.pools.withLock { pools in
+                        queued = queued || !pools.queue.isEmpty
+                        return pools.nextDueMs()
+                    })
                 }
-                let waitMs = max(0, min(next - nowMs, Int64(options.tickMs) * 20))
-                if waitMs > 0 { _ = wake.wait(timeout: .now() + .milliseconds(Int(waitMs))) }
+                if !queued {
+                    let waitMs = min(max(next - nowMs, Int64(options.tickMs)), Int64(options.tickMs) * 20)
+                    _ = wake.wait(timeout: .now() + .milliseconds(Int(waitMs)))
+                }
             } catch {
                 connection = nil
                 connected.store(false, ordering: .relaxed)
