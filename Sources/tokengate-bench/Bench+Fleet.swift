@@ -52,10 +52,10 @@ extension BenchRun {
         // Warm-up: every shop's first call on the fleet daemon waits for its pools' first grants,
         // and the next few calls size the slices by the shop's rate. Steady state is reached when
         // in a warm-up slice at most one call in a thousand waited for a refill and the leases
-        // took at most one transaction per hundred shops (or after two minutes).
+        // took at most one transaction per hundred shops (or after 40 phases: two minutes).
         progress("fleet: warming up the leases")
         let warmupStarted = MonotonicClock.nanoseconds()
-        while MonotonicClock.nanoseconds() - warmupStarted < 120_000_000_000 {
+        while MonotonicClock.nanoseconds() - warmupStarted < 40 * durationNs {
             let before = try await leaseTransactions(onSocket)
             let waitsBefore = try await fleetCounter(onSocket, "tokengate_fleet_refill_waits_total")
             let slice = try await gateLoad(onSocket, .manyConnections, durationNs: durationNs) { client, worker, call throws(TokenGateError) in
