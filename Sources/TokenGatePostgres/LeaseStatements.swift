@@ -47,7 +47,8 @@ public enum LeaseStatements {
     // MARK: - Grants and returns
 
     /// Creates the pool row of ($1 shop, $2 window) when missing, its settled spend counted from
-    /// the usage already shipped in the window. Concurrent settlement cannot be lost: a ship
+    /// the usage already shipped in the window (summed only while the row is missing: a grant
+    /// on an existing pool reads no usage rows). Concurrent settlement cannot be lost: a ship
     /// transaction that inserted usage first holds the row's key until it commits (this insert
     /// then does nothing), and one that comes later adds to the row this one made.
     static let ensurePool = """
@@ -56,6 +57,7 @@ public enum LeaseStatements {
         WHERE shop_id = $1 AND CASE WHEN $2 LIKE 'day:%'
             THEN to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') = substr($2, 5)
             ELSE to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM') = substr($2, 7) END
+          AND NOT EXISTS (SELECT 1 FROM tokengate_budget_pools WHERE shop_id = $1 AND budget_window = $2)
         ON CONFLICT (shop_id, budget_window) DO NOTHING
         """
 

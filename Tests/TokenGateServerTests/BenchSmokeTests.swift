@@ -28,6 +28,24 @@ final class BenchSmokeTests: XCTestCase {
         XCTAssertEqual(ship.count, 3, "\(ship)")
     }
 
+    /// `--only fleet` against the run's PostgreSQL with short phases: the gate with and without
+    /// leases, the lease transactions, the 3-daemon utilization run (never over a cap) and the
+    /// three fleet targets are all measured and evaluated.
+    func testFleetSectionPrintsItsFigures() throws {
+        _ = try TestPostgres.database()  // skips (or fails under TOKENGATE_REQUIRE_POSTGRES) without a server
+        let root = try runBench(["--only", "fleet", "--json", "--no-redis", "--phase-ms", "400", "--warmup-ms", "30"])
+        let figures = try XCTUnwrap(root["figures"] as? [String: Any])
+        for key in ["fleet.gate.off.c64.calls_per_s", "fleet.gate.on.c64.calls_per_s", "fleet.gate.on.c64.p50_us", "fleet.utilization_min"] {
+            XCTAssertGreaterThan(figures[key] as? Double ?? 0, 0, "\(key) must be a measured, positive figure")
+        }
+        for key in ["fleet.lease_xact_per_s", "fleet.refill_waits", "fleet.spend_lease_xact_per_s_per_host"] {
+            XCTAssertNotNil(figures[key] as? Double, "\(key) must be measured")
+        }
+        XCTAssertEqual(figures["fleet.overshoot_usd"] as? Double, 0, "no shop's settled spend may pass its cap")
+        let targets = try XCTUnwrap(root["targets"] as? [[String: Any]])
+        XCTAssertEqual(targets.filter { ($0["name"] as? String ?? "").hasPrefix("fleet:") }.count, 3)
+    }
+
     func testQuickBenchmarkPrintsEveryFigure() throws {
         let root = try runBench([
             "--quick", "--json", "--phase-ms", "120", "--warmup-ms", "30", "--scale-shops", "3000", "--scale-events", "20000",

@@ -26,6 +26,41 @@ struct FleetTestDatabase {
 final class FleetLeaseStoreTests: XCTestCase {
     let pool = PoolKey(shopID: "shop-a", window: .day(DayKey(unixMs: 1_796_601_600_000)))
 
+    /// The refill thread's batches (`applyTogether`: one transaction, `apply`: one each, both
+    /// one round trip) answer each request as `grant` and `giveBack` would, refuse what does not
+    /// fit, and change nothing when sent again with the same sequences.
+    func testBatchesOfGrantsAndReturnsAnswerEachLikeOne() throws {
+        let database = try FleetTestDatabase()
+        let a = LeaseStore(connection: try database.connect(), hostID: "a")
+        let day = DayKey(unixMs: 1_796_601_600_000)
+        let pools = ["shop-c", "shop-a", "shop-b"].map { PoolKey(shopID: $0, window: .day(day)) } + [
+            PoolKey(shopID: "shop-a", window: .month(day.month))
+        ]
+        let first = pools.enumerated().map { index, pool in
+            LeaseRequest(LeaseOperation(kind: .grant, amountNanoUSD: index == 1 ? 2_000 : 300, sequence: 1), pool: pool, capNanoUSD: 1_000)
+        }
+        for together in [true, false] {
+            let answers = try (together ? a.applyTogether(first, ttlMs: 30_000) : a.apply(first, ttlMs: 30_000)).map { try $0.get() }
+            XCTAssertEqual(answers.map(\.applied), together ? [true, false, true, true] : [false, false, false, false])
+            XCTAssertEqual(answers.map(\.state.lease.amountNanoUSD), [300, 0, 300, 300])
+            XCTAssertEqual(answers.map(\.state.pool.leasedNanoUSD), [300, 0, 300, 300])
+            XCTAssertEqual(answers[1].state.pool.capNanoUSD, 1_000, "a refused grant still records the cap")
+        }
+        // Returns and grants mixed in one batch; the same batch again changes nothing.
+        let second = [
+            LeaseRequest(LeaseOperation(kind: .giveBack, amountNanoUSD: 100, sequence: 2), pool: pools[0], capNanoUSD: 0),
+            LeaseRequest(LeaseOperation(kind: .grant, amountNanoUSD: 1_000, sequence: 2), pool: pools[1], capNanoUSD: 1_000),
+            LeaseRequest(LeaseOperation(kind: .grant, amountNanoUSD: 701, sequence: 2), pool: pools[2], capNanoUSD: 1_000),
+        ]
+        let applied = try a.applyTogether(second, ttlMs: 30_000).map { try $0.get() }
+        XCTAssertEqual(applied.map(\.applied), [true, true, false])
+        XCTAssertEqual(applied.map(\.state.lease.amountNanoUSD), [200, 1_000, 300])
+        let again = try a.applyTogether(second, ttlMs: 30_000).map { try $0.get() }
+        XCTAssertEqual(again.map(\.applied), [false, false, false])
+        XCTAssertEqual(again.map(\.state.lease.amountNanoUSD), [200, 1_000, 300])
+        XCTAssertEqual(try a.read(pools[1]).pool.leasedNanoUSD, 1_000)
+    }
+
     func testGrantIsConditionalAndIdempotentBySequence() throws {
         let database = try FleetTestDatabase()
         let a = LeaseStore(connection: try database.connect(), hostID: "a")
