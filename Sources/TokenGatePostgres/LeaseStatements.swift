@@ -184,6 +184,48 @@ public enum LeaseStatements {
           updated_at = now()
         """
 
+    // MARK: - Expiry and takeover (migration 5)
+
+    static let reclaimMigration = """
+        -- What other hosts took back from this lease after it expired (its host gone), when and
+        -- by whom: the bound on what a late shipment of that host's spend can put over a cap.
+        ALTER TABLE tokengate_leases
+          ADD COLUMN reclaimed_nano_usd bigint NOT NULL DEFAULT 0,
+          ADD COLUMN reclaimed_at timestamptz,
+          ADD COLUMN reclaimed_by text;
+        """
+
+    /// Takeover: every lease of another host that expired more than $2 ms ago, whose host has
+    /// not shipped in that time either (it is gone: it neither renews nor ships), goes back to
+    /// its pool; its sequence moves on (a late grant, return or retry of that host changes
+    /// nothing) and the amount is recorded as reclaimed. $1 is the reclaiming host. Rows another
+    /// transaction holds are skipped (the next pass takes them). Returns host, shop, window and
+    /// amount of each. Locks those lease rows (in key order), then their pools.
+    static let reclaimExpired = """
+        WITH gone AS (
+          SELECT l.host_id, l.shop_id, l.budget_window, l.amount_nano_usd FROM tokengate_leases l
+          WHERE l.host_id <> $1 AND l.amount_nano_usd > 0
+            AND l.expires_at < now() - $2::bigint * interval '1 millisecond'
+            AND NOT EXISTS (SELECT 1 FROM tokengate_ship_cursor c WHERE c.host_id = l.host_id
+                              AND c.updated_at > now() - $2::bigint * interval '1 millisecond')
+          ORDER BY l.host_id, l.shop_id, l.budget_window
+          FOR UPDATE OF l SKIP LOCKED
+        ), per_pool AS (
+          SELECT shop_id, budget_window, sum(amount_nano_usd)::bigint AS amount FROM gone GROUP BY 1, 2
+        ), pools AS (
+          UPDATE tokengate_budget_pools p SET leased_nano_usd = p.leased_nano_usd - s.amount, updated_at = now()
+          FROM per_pool s WHERE p.shop_id = s.shop_id AND p.budget_window = s.budget_window
+          RETURNING 1
+        ), leases AS (
+          UPDATE tokengate_leases l SET amount_nano_usd = 0, sequence = l.sequence + 1,
+            reclaimed_nano_usd = l.reclaimed_nano_usd + g.amount_nano_usd, reclaimed_at = now(), reclaimed_by = $1,
+            updated_at = now()
+          FROM gone g WHERE l.host_id = g.host_id AND l.shop_id = g.shop_id AND l.budget_window = g.budget_window
+          RETURNING 1
+        )
+        SELECT host_id, shop_id, budget_window, amount_nano_usd::text FROM gone ORDER BY 1, 2, 3
+        """
+
     // MARK: - Administration
 
     /// Writes off every outstanding lease of host $1 (`tokengate fleet release-host`): amounts go

@@ -17,6 +17,9 @@ public struct ShipBatch: Sendable {
     public private(set) var rowCount = 0
     /// Usage events added.
     public var usageCount: Int { usage.eventIDs.count }
+    /// The shops of the usage events added (fleet mode returns their unused lease in the same
+    /// transaction).
+    public private(set) var usageShopIDs: Set<String> = []
 
     /// Which host's rows these are (the `host_id` column and the cursor's key).
     public let hostID: String
@@ -34,6 +37,7 @@ public struct ShipBatch: Sendable {
         switch fact {
         case .usage(let event):
             usage.append(event)
+            usageShopIDs.insert(event.shopID)
         case .billing(let record):
             others.append(ShipStatements.billing(record, hostID: hostID))
         case .tierAssignment(let shopID, let tier, let from):

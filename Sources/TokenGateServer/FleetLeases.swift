@@ -35,6 +35,12 @@ public struct FleetOptions: Sendable {
     public var refillWaitMaxMs: Int64 = 2_000
     /// Wait between attempts while PostgreSQL fails.
     public var retryMs: Int64 = 500
+    /// Takeover (FleetRecovery.swift): another host's lease expired more than this long ago,
+    /// its host silent as long (no renewal, no shipment), goes back to its pool. 0: never.
+    public var reclaimAfterMs: Int64 = 30_000
+    /// What a host cut off from PostgreSQL may admit beyond its lease, per shop and window
+    /// (FleetRecovery.swift; default 0: it fails closed).
+    public var outageAllowance = OutageAllowance()
 
     public init(conninfo: String, hostID: String) {
         self.conninfo = conninfo
@@ -60,20 +66,25 @@ public final class FleetLeases: Sendable {
         var lastCallNanoUSD: NanoUSD = 0
         /// When PostgreSQL last answered for this pool (monotonic ms).
         var lastAnswerMs: Int64 = 0
+        /// When the return in flight was handed to the shipper's transaction (0: not;
+        /// FleetRecovery.swift).
+        var handedToShipperAtMs: Int64 = 0
     }
 
     public let options: FleetOptions
-    private let ledger: Ledger
-    private let clock: any WallClock
-    private let logger: Logger
-    private let entries = Mutex<[PoolKey: Entry]>([:])
+    let ledger: Ledger
+    let clock: any WallClock
+    let logger: Logger
+    let entries = Mutex<[PoolKey: Entry]>([:])
     private let stopping = Atomic<Bool>(false)
-    private let wake = DispatchSemaphore(value: 0)
+    let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     /// Round trips to PostgreSQL (for the transactions-per-second figure) and failures.
     let transactions = Atomic<UInt64>(0)
     let failures = Atomic<UInt64>(0)
     let connected = Atomic<Bool>(false)
+    /// Recovery's state and counters (FleetRecovery.swift).
+    let recovery = FleetRecoveryState()
     private let lastTickMs = Atomic<Int64>(0)
     private let lastRenewalMs = Atomic<Int64>(0)
     /// This host's lease rows as found at start (nil until read): a pool not in it has no row for
@@ -104,7 +115,7 @@ public final class FleetLeases: Sendable {
     private func touch(_ entries: inout [PoolKey: Entry], _ key: PoolKey, _ nowMs: Int64) -> FleetWindowAllowance {
         if let index = entries.index(forKey: key) {
             entries.values[index].lastUseMs = nowMs
-            return entries.values[index].lease.allowance(at: nowMs, localUsed: 0)
+            return outageAllowance(entries.values[index], key: key, nowMs: nowMs)
         }
         let lease = HostLease(lease: Lease(), pool: LeasePool(), readAtMs: nowMs, ttlMs: options.leaseTTLMs)
         entries[key] = Entry(lease: lease, lastUseMs: nowMs)
@@ -192,11 +203,13 @@ public final class FleetLeases: Sendable {
                     transactions.add(1, ordering: .relaxed)
                     startLeases.withLock { $0 = found }
                 }
+                if recovery.outage.load(ordering: .relaxed) { reconcileOutage() }
                 try tend(store, returningAll: false)
                 _ = wake.wait(timeout: .now() + .milliseconds(options.tickMs))
             } catch {
                 connection = nil
                 connected.store(false, ordering: .relaxed)
+                beginOutage()
                 if failures.add(1, ordering: .relaxed).newValue % 20 == 1 {
                     logger.warning("fleet leases: PostgreSQL failed; admitting from the leases held, retrying", ["error": "\(error)"])
                 }
@@ -276,6 +289,8 @@ public final class FleetLeases: Sendable {
         let operation = ledger.withLocalUse(shopID: key.shopID, window: key.window, now: wall) { localUsed in
             entries.withLock { entries -> LeaseOperation? in
                 guard var current = entries[key] else { return nil }
+                // A return riding the shipper's transaction is left to it (retried here if unanswered).
+                if current.handedToShipperAtMs > 0 && nowMs - current.handedToShipperAtMs < 5_000 { return nil }
                 if let pending = current.lease.retry() { return pending }
                 let unused = current.lease.unused(localUsed: localUsed)
                 // (Not in the moment after an answer: the call that waited for it is admitted then.)
@@ -311,6 +326,7 @@ public final class FleetLeases: Sendable {
         _ = try store.renewAll(ttlMs: options.leaseTTLMs)
         transactions.add(1, ordering: .relaxed)
         lastRenewalMs.store(nowMs, ordering: .relaxed)
+        try reclaimExpired(store)
         entries.withLock { entries in
             for index in entries.indices where entries.values[index].loaded && entries.values[index].lease.inFlight == nil
                 && entries.values[index].lastAnswerMs <= nowMs
@@ -344,8 +360,12 @@ public final class FleetLeases: Sendable {
     /// Direct mode's test: the pool as last seen has no room for a slice of even one recent
     /// call's worst case per active host, so unused lease here would strand budget that another
     /// host's call could use. Such a pool's unused lease goes back at once.
-    private func nearTheCap(_ entry: Entry, key: PoolKey) -> Bool {
-        guard entry.lease.pool.capNanoUSD != nil, entry.lastCallNanoUSD > 0 else { return false }
+    func nearTheCap(_ entry: Entry, key: PoolKey) -> Bool {
+        guard let poolCap = entry.lease.pool.capNanoUSD else { return false }
+        // A cap lowered here since the pool last saw one: unused lease goes back at once (the
+        // next grant asks under the new cap), so what other hosts hold counts no more than needed.
+        if poolCap > ledger.fleetCap(shopID: key.shopID, window: key.window) { return true }
+        guard entry.lastCallNanoUSD > 0 else { return false }
         return LeaseSizing.slice(
             spendPerSecond: entry.ratePerSecond, need: entry.lastCallNanoUSD, free: entry.lease.pool.freeNanoUSD,
             activeHosts: entry.activeHosts) == nil
@@ -391,6 +411,6 @@ public final class FleetLeases: Sendable {
         writer.sample("tokengate_fleet_transactions_total", host, transactions.load(ordering: .relaxed))
         writer.family("tokengate_fleet_errors_total", "counter", "Failed lease transactions (retried).")
         writer.sample("tokengate_fleet_errors_total", host, failures.load(ordering: .relaxed))
-        return writer.text
+        return writer.text + recoveryExposition()
     }
 }

@@ -75,6 +75,8 @@ public final class Shipper: Sendable {
     private let log: WriteAheadLog
     private let ledger: Ledger
     private let logger: Logger
+    /// Fleet mode: unused lease goes back inside the transaction that settles the usage.
+    private let fleet: FleetLeases?
     private let status = Mutex(ShipStatus())
     private let stopping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
@@ -82,11 +84,12 @@ public final class Shipper: Sendable {
 
     /// Prepares a shipper for `log` (whose segments it holds from now on, until it learns the
     /// cursor). Call `start` after recovery.
-    public init(options: ShipperOptions, log: WriteAheadLog, ledger: Ledger, logger: Logger) {
+    public init(options: ShipperOptions, log: WriteAheadLog, ledger: Ledger, logger: Logger, fleet: FleetLeases? = nil) {
         self.options = options
         self.log = log
         self.ledger = ledger
         self.logger = logger
+        self.fleet = fleet
         log.holdSegments(from: 1)
     }
 
@@ -169,6 +172,9 @@ public final class Shipper: Sendable {
         var through: UInt64
         var statementCount: Int
         var rows: Int
+        /// Lease returns riding the transaction, and the index of their first statement.
+        var returns: [ShipmentReturn] = []
+        var returnsAt = 0
     }
 
     /// Ships batches until stopped or an error (thrown to `run`, which backs off and reconnects
@@ -176,6 +182,18 @@ public final class Shipper: Sendable {
     /// One batch stays in flight: the next one is read from the log, decoded and sent while
     /// PostgreSQL runs the previous one, whose results are read after.
     private func shipUntilStopped(_ connection: PostgresConnection) throws {
+        // Returns sent in a transaction not yet confirmed: on a failure the refill thread
+        // sends them again, with the same sequence numbers.
+        var unconfirmed: [ShipmentReturn] = []
+        do {
+            try shipUntilStopped(connection, unconfirmed: &unconfirmed)
+        } catch {
+            if !unconfirmed.isEmpty { fleet?.shipmentFailed(unconfirmed) }
+            throw error
+        }
+    }
+
+    private func shipUntilStopped(_ connection: PostgresConnection, unconfirmed: inout [ShipmentReturn]) throws {
         var tail = LogTail(directory: log.directory, recordBytesMax: StoreLimits.defaultRecordBytesMax)
         var sent = status.withLock { $0.cursor ?? 0 }
         var inFlight: InFlight?
@@ -185,13 +203,13 @@ public final class Shipper: Sendable {
             status.withLock { $0.durableSequence = durable }
             switch try tail.read(from: sent + 1, through: durable, limit: options.batchRecordsMax) {
             case .missing(let oldest):
-                if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs) }
+                if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs, unconfirmed: &unconfirmed) }
                 inFlight = nil
                 connection.endPipelineMode()
                 sent = try shipSnapshot(connection, cursor: sent, oldestInLog: oldest)
             case .records(let records) where records.isEmpty:
                 if let pending = inFlight {
-                    try confirm(pending, connection, since: &lastConfirmNs)
+                    try confirm(pending, connection, since: &lastConfirmNs, unconfirmed: &unconfirmed)
                     inFlight = nil
                     connection.endPipelineMode()
                     continue
@@ -204,28 +222,49 @@ public final class Shipper: Sendable {
                 var batch = ShipBatch(hostID: options.hostID)
                 batch.settlesLeases = options.settlesLeases
                 for record in records { batch.add(try FactCodec.decode(record.body)) }
-                let statements = batch.statements(shippedThrough: records.last!.sequence)
+                var statements = batch.statements(shippedThrough: records.last!.sequence)
+                // Fleet mode: unused lease of the shops settled goes back in the same transaction.
+                let returns = options.settlesLeases ? (fleet?.shipmentReturns(shopIDs: batch.usageShopIDs) ?? []) : []
+                let returnsAt = statements.count - 1
+                statements.insert(
+                    contentsOf: returns.flatMap { LeaseStore.giveBackStatements($0.operation, pool: $0.pool, hostID: options.hostID) },
+                    at: returnsAt)
+                unconfirmed += returns
                 try connection.sendPipelined(statements)
-                if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs) }
-                inFlight = InFlight(through: records.last!.sequence, statementCount: statements.count, rows: batch.rowCount)
+                if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs, unconfirmed: &unconfirmed) }
+                inFlight = InFlight(
+                    through: records.last!.sequence, statementCount: statements.count, rows: batch.rowCount, returns: returns,
+                    returnsAt: returnsAt)
                 sent = records.last!.sequence
                 // Caught up with live traffic: let a batch gather instead of paying a commit (and
                 // PostgreSQL's fsync) for every few records, which competes with the daemon.
                 if records.count < options.batchRecordsMax / 4 {
-                    try confirm(inFlight!, connection, since: &lastConfirmNs)
+                    try confirm(inFlight!, connection, since: &lastConfirmNs, unconfirmed: &unconfirmed)
                     inFlight = nil
                     connection.endPipelineMode()
                     sleep(milliseconds: options.idlePollMilliseconds)
                 }
             }
         }
-        if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs) }
+        if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs, unconfirmed: &unconfirmed) }
     }
 
     /// Reads the results of a batch sent earlier: once its COMMIT succeeded, the cursor has
     /// moved, so the log may drop what it covers.
-    private func confirm(_ batch: InFlight, _ connection: PostgresConnection, since lastConfirmNs: inout UInt64) throws {
-        _ = try connection.readPipelined(statementCount: batch.statementCount)
+    private func confirm(
+        _ batch: InFlight, _ connection: PostgresConnection, since lastConfirmNs: inout UInt64,
+        unconfirmed: inout [ShipmentReturn]
+    ) throws {
+        let results = try connection.readPipelined(statementCount: batch.statementCount)
+        if !batch.returns.isEmpty, let fleet {
+            var answers: [(applied: Bool, state: LeaseState)] = []
+            for index in batch.returns.indices {
+                let first = batch.returnsAt + 2 * index
+                answers.append(try LeaseStore.shippedReturn(results[first..<first + 2]))
+            }
+            fleet.shipmentAnswered(batch.returns, answers)
+            unconfirmed.removeFirst(min(batch.returns.count, unconfirmed.count))
+        }
         let now = MonotonicClock.nanoseconds()
         let seconds = Double(now - lastConfirmNs) / 1e9
         lastConfirmNs = now
