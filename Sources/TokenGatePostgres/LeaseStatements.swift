@@ -99,10 +99,14 @@ public enum LeaseStatements {
         """
 
     /// Renews every lease host $1 holds: expiry moved to now + $2 ms (one statement for all of
-    /// them, so renewal costs one transaction per pass, not one per pool). Locks those rows.
+    /// them, so renewal costs one transaction per pass, not one per pool). Locks those rows in
+    /// key order, as the shipper's settlement does (in any other order the two could deadlock,
+    /// and PostgreSQL would abort one after a second).
     static let renewAll = """
-        UPDATE tokengate_leases SET expires_at = now() + $2::bigint * interval '1 millisecond'
-        WHERE host_id = $1 AND amount_nano_usd > 0
+        UPDATE tokengate_leases l SET expires_at = now() + $2::bigint * interval '1 millisecond'
+        FROM (SELECT shop_id, budget_window FROM tokengate_leases WHERE host_id = $1 AND amount_nano_usd > 0
+              ORDER BY shop_id, budget_window FOR UPDATE) k
+        WHERE l.host_id = $1 AND l.shop_id = k.shop_id AND l.budget_window = k.budget_window
         """
 
     /// A return: $5 (at most what is outstanding) goes from ($1 host, $2 shop, $3 window)'s

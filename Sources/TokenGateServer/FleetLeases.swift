@@ -296,7 +296,8 @@ public final class FleetLeases: Sendable {
                 // (Not in the moment after an answer: the call that waited for it is admitted then.)
                 let nearCap = current.needNanoUSD == 0 && unused > 0 && nowMs - current.lastAnswerMs > 250
                     && nearTheCap(current, key: key)
-                if returningAll || ended || idle || nearCap {
+                // A cap lowered here: unused lease goes back at once, calls waiting or not.
+                if returningAll || ended || idle || nearCap || (unused > 0 && capLowered(current, key: key)) {
                     if unused == 0 {
                         // Forgotten once its window ended, or long idle (read back if used again).
                         if ended || (idle && current.needNanoUSD == 0 && nowMs - current.lastUseMs > options.leaseTTLMs) {
@@ -361,11 +362,7 @@ public final class FleetLeases: Sendable {
     /// call's worst case per active host, so unused lease here would strand budget that another
     /// host's call could use. Such a pool's unused lease goes back at once.
     func nearTheCap(_ entry: Entry, key: PoolKey) -> Bool {
-        guard let poolCap = entry.lease.pool.capNanoUSD else { return false }
-        // A cap lowered here since the pool last saw one: unused lease goes back at once (the
-        // next grant asks under the new cap), so what other hosts hold counts no more than needed.
-        if poolCap > ledger.fleetCap(shopID: key.shopID, window: key.window) { return true }
-        guard entry.lastCallNanoUSD > 0 else { return false }
+        guard entry.lease.pool.capNanoUSD != nil, entry.lastCallNanoUSD > 0 else { return false }
         return LeaseSizing.slice(
             spendPerSecond: entry.ratePerSecond, need: entry.lastCallNanoUSD, free: entry.lease.pool.freeNanoUSD,
             activeHosts: entry.activeHosts) == nil

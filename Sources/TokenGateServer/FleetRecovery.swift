@@ -120,6 +120,15 @@ extension FleetLeases {
 
     // MARK: - Returns inside the shipper's transaction
 
+    /// The cap configured here is below the one the pool last saw (set by the last grant): the
+    /// cap was lowered. Unused lease then goes back at once, whether calls wait or not (they are
+    /// refused by the new cap, not by the lease); the next grant asks under the new cap and sets
+    /// it on the pool.
+    func capLowered(_ entry: Entry, key: PoolKey) -> Bool {
+        guard let poolCap = entry.lease.pool.capNanoUSD else { return false }
+        return poolCap > ledger.fleetCap(shopID: key.shopID, window: key.window)
+    }
+
     /// The returns to send inside a ship transaction that settles usage of `shopIDs`: for each
     /// of their pools with no operation in flight, the unused lease beyond twice what ~10 s of
     /// spend (or the last call) needs, all of it when the pool is idle, near its cap or its
@@ -136,11 +145,13 @@ extension FleetLeases {
         for key in keys.prefix(256) {
             let operation = ledger.withLocalUse(shopID: key.shopID, window: key.window, now: wall) { localUsed in
                 entries.withLock { entries -> LeaseOperation? in
-                    guard var entry = entries[key], entry.lease.inFlight == nil, entry.needNanoUSD == 0 else { return nil }
+                    guard var entry = entries[key], entry.lease.inFlight == nil,
+                        entry.needNanoUSD == 0 || capLowered(entry, key: key)
+                    else { return nil }
                     let unused = entry.lease.unused(localUsed: localUsed)
                     guard unused > 0 else { return nil }
                     let done = wall >= key.window.endUnixMs || nowMs - entry.lastUseMs > options.idleReturnMs
-                        || (nowMs - entry.lastAnswerMs > 250 && nearTheCap(entry, key: key))
+                        || (nowMs - entry.lastAnswerMs > 250 && nearTheCap(entry, key: key)) || capLowered(entry, key: key)
                     let target = max(entry.ratePerSecond * LeaseSizing.sliceSecondsOfSpend, entry.lastCallNanoUSD)
                     let keep = done ? 0 : Money.addSaturating(target, target)
                     // Not worth a return: less than a quarter of what is kept.

@@ -83,7 +83,11 @@ final class FleetRecoveryEndToEndTests: XCTestCase {
             self.database = database
             let path = NSTemporaryDirectory() + "fleet-recovery-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).json"
             let cap = Money.formatUSD(FleetRecoveryEndToEndTests.capNanoUSD).replacingOccurrences(of: "$", with: "")
-            try "{\"limits\": {\"chat_message\": {\"daily_usd\": \"\(cap)\"}}}".write(toFile: path, atomically: true, encoding: .utf8)
+            // Every operation type gets the cap (the fleet's cap is their largest).
+            let limits = ["chat_message", "product_description", "photo_studio", "suggestion"].map {
+                "\"\($0)\": {\"daily_usd\": \"\(cap)\"}"
+            }
+            try "{\"limits\": {\(limits.joined(separator: ", "))}}".write(toFile: path, atomically: true, encoding: .utf8)
             daemons = try (0..<2).map { host in
                 try TestDaemon(arguments: [
                     "--postgres", database.conninfo, "--host-id", "host-\(host)", "--fleet", "--config", path, "--fsync", "never",
@@ -106,6 +110,7 @@ final class FleetRecoveryEndToEndTests: XCTestCase {
                 "SELECT count(*), coalesce(sum(amount_nano_usd), 0)::bigint FROM tokengate_leases WHERE host_id = 'host-1' AND amount_nano_usd > 0"
             ).rows
             let day = try lease("host-1")
+            print("FleetRecoveryEndToEndTests: host-1 killed holding \(Money.formatUSD(day.amount)) of today's pool")
             XCTAssertGreaterThanOrEqual(day.amount, FleetRecoveryEndToEndTests.worstCaseNanoUSD, "host-1 holds no lease for its hold")
             return (Int(rows[0][0] ?? "") ?? 0, NanoUSD(rows[0][1] ?? "") ?? 0, day.sequence)
         }
