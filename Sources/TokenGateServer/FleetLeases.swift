@@ -151,7 +151,10 @@ public final class FleetLeases: Sendable {
                     && entry.lease.inFlight == nil
             }
         }
-        if hopeless { return false }
+        if hopeless {
+            wantProbe(shopID: shopID)
+            return false
+        }
         entries.withLock { entries in
             for key in keys {
                 guard var entry = entries[key] else { continue }
@@ -205,6 +208,7 @@ public final class FleetLeases: Sendable {
                 }
                 if recovery.outage.load(ordering: .relaxed) { reconcileOutage() }
                 try tend(store, returningAll: false)
+                try probeIfWanted(connection!)
                 _ = wake.wait(timeout: .now() + .milliseconds(options.tickMs))
             } catch {
                 connection = nil

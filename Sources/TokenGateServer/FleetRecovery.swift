@@ -37,7 +37,11 @@ final class FleetRecoveryState: Sendable {
     let reclaimedNanoUSD = Atomic<UInt64>(0)
     let shipmentReturns = Atomic<UInt64>(0)
     let shipmentReturnedNanoUSD = Atomic<UInt64>(0)
-    let lastReclaimMs = Atomic<Int64>(0)
+    /// A call of a shop with an outage allowance was refused for a full pool: the refill thread
+    /// checks that PostgreSQL still answers (at most every half second), so that an outage is
+    /// noticed even when no grant is due.
+    let probeWanted = Atomic<Bool>(false)
+    let lastProbeMs = Atomic<Int64>(0)
 }
 
 /// A return handed to the shipper's transaction.
@@ -60,6 +64,26 @@ extension FleetLeases {
         // Beyond the lease as last answered, expired or not: the bound is the allowance.
         return FleetWindowAllowance(
             entitlementNanoUSD: entry.lease.outageEntitlement(outageLeft: left), othersNanoUSD: allowance.othersNanoUSD)
+    }
+
+    /// A call of `shopID` was refused because the pool was full as last seen: if the shop has an
+    /// outage allowance, ask the refill thread to check that PostgreSQL still answers.
+    func wantProbe(shopID: String) {
+        guard options.outageAllowance.nanoUSD(for: shopID) > 0 else { return }
+        recovery.probeWanted.store(true, ordering: .relaxed)
+        wake.signal()
+    }
+
+    /// The check: one `SELECT 1`, at most every half second; a failure is thrown to the refill
+    /// loop, which starts the outage.
+    func probeIfWanted(_ connection: PostgresConnection) throws {
+        let nowMs = MonotonicClock.milliseconds()
+        guard recovery.probeWanted.load(ordering: .relaxed), nowMs - recovery.lastProbeMs.load(ordering: .relaxed) >= 500 else {
+            return
+        }
+        recovery.probeWanted.store(false, ordering: .relaxed)
+        recovery.lastProbeMs.store(nowMs, ordering: .relaxed)
+        _ = try connection.query("SELECT 1")
     }
 
     /// The refill thread lost PostgreSQL.

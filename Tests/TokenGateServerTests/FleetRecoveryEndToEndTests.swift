@@ -69,6 +69,55 @@ final class FleetRecoveryEndToEndTests: XCTestCase {
         try await fleet.finish(label: "takeover")
     }
 
+    /// PostgreSQL outage allowance (issue 20 item 5), one daemon and a $1 cap: after a few calls
+    /// the idle shop's lease goes back (5 s), PostgreSQL is stopped, and the daemon admits
+    /// exactly up to the $0.01 allowance beyond its (now empty) lease, then denies (fails
+    /// closed). Once PostgreSQL is back the spend settles against the pool and the metric counts
+    /// what was admitted beyond the lease.
+    func testOutageAllowanceAdmitsAStatedAmountThenFailsClosed() async throws {
+        let allowance: NanoUSD = 10_000_000
+        let fleet = try await Fleet(extra: ["--fleet-outage-allowance-usd", "0.01"], count: 1, capNanoUSD: 1_000_000_000)
+        let daemon = fleet.daemons[0]
+        _ = try await fleet.spend(daemon, calls: 4)
+        try fleet.waitUntilShipped()
+        // The idle pool's unused lease goes back after 5 s: the daemon then holds nothing.
+        let deadline = Date().addingTimeInterval(20)
+        while try fleet.lease("host-0").amount > 0 && Date() < deadline { usleep(100_000) }
+        XCTAssertEqual(try fleet.lease("host-0").amount, 0, "the idle lease did not go back")
+        let before = fleet.logged
+        try TestPostgres.control("stop")
+        var restarted = false
+        defer { if !restarted { try? TestPostgres.control("start") } }
+        let admitted = try await fleet.spend(daemon, calls: nil)
+        let during = fleet.logged - before
+        try TestPostgres.control("start")
+        restarted = true
+        try fleet.waitUntilShipped()
+        var counted: NanoUSD = -1
+        for _ in 0..<50 {
+            let metrics = try daemon.runCLI(["metrics"]).stdout
+            counted = metrics.split(separator: "\n").first { $0.hasPrefix("tokengate_fleet_outage_admitted_nano_usd_total{") }
+                .flatMap { NanoUSD($0.split(separator: " ").last ?? "") } ?? -1
+            if counted > 0 { break }
+            usleep(100_000)
+        }
+        let day = "day:" + DayKey(unixMs: UnixMillis(Date().timeIntervalSince1970 * 1000)).text
+        let settled = NanoUSD(
+            try fleet.database.connect().query(
+                "SELECT settled_nano_usd FROM tokengate_budget_pools WHERE shop_id = $1 AND budget_window = $2", [Self.shop, day]
+            ).scalar ?? "") ?? -1
+        print(
+            "FleetRecoveryEndToEndTests outage: \(Self.shop) spent \(Money.formatUSD(before)) and returned its lease before "
+                + "PostgreSQL stopped, then \(Money.formatUSD(during)) in \(admitted) calls while it was down (allowance "
+                + "\(Money.formatUSD(allowance)), counted \(Money.formatUSD(counted))); settled \(Money.formatUSD(settled))")
+        XCTAssertGreaterThan(admitted, 0, "nothing was admitted under the outage allowance")
+        XCTAssertLessThanOrEqual(during, allowance, "more than the allowance was admitted while PostgreSQL was down")
+        XCTAssertGreaterThan(during, allowance - Self.worstCaseNanoUSD, "the allowance was not used up (failed closed too early)")
+        XCTAssertEqual(counted, during, "the metric does not count what was admitted beyond the lease")
+        XCTAssertEqual(settled, fleet.logged, "the outage spend did not settle against the pool")
+        XCTAssertEqual(daemon.stop(), 0)
+    }
+
     /// Two daemons on one PostgreSQL and one shop with a small daily cap.
     final class Fleet {
         let database: FleetTestDatabase
@@ -78,17 +127,17 @@ final class FleetRecoveryEndToEndTests: XCTestCase {
         var logged: NanoUSD = 0
         var calls = 0
 
-        init(extra: [String]) async throws {
+        init(extra: [String], count: Int = 2, capNanoUSD: NanoUSD = FleetRecoveryEndToEndTests.capNanoUSD) async throws {
             let database = try FleetTestDatabase()
             self.database = database
             let path = NSTemporaryDirectory() + "fleet-recovery-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).json"
-            let cap = Money.formatUSD(FleetRecoveryEndToEndTests.capNanoUSD).replacingOccurrences(of: "$", with: "")
+            let cap = Money.formatUSD(capNanoUSD).replacingOccurrences(of: "$", with: "")
             // Every operation type gets the cap (the fleet's cap is their largest).
             let limits = ["chat_message", "product_description", "photo_studio", "suggestion"].map {
                 "\"\($0)\": {\"daily_usd\": \"\(cap)\"}"
             }
             try "{\"limits\": {\(limits.joined(separator: ", "))}}".write(toFile: path, atomically: true, encoding: .utf8)
-            daemons = try (0..<2).map { host in
+            daemons = try (0..<count).map { host in
                 try TestDaemon(arguments: [
                     "--postgres", database.conninfo, "--host-id", "host-\(host)", "--fleet", "--config", path, "--fsync", "never",
                 ] + extra)
