@@ -162,11 +162,16 @@ extension FleetLeases {
         guard !shopIDs.isEmpty else { return [] }
         let nowMs = MonotonicClock.milliseconds()
         let wall = clock.nowUnixMs()
+        // The shops' current day and month pools (two lookups a shop, not a scan of every pool).
+        let windows = BudgetWindow.containing(wall)
         let keys = entries.withLock { entries in
-            entries.filter { shopIDs.contains($0.key.shopID) && $0.value.loaded && $0.value.lease.inFlight == nil }.map(\.key)
+            shopIDs.prefix(256).flatMap { shop in windows.map { PoolKey(shopID: shop, window: $0) } }.filter { key in
+                guard let entry = entries[key] else { return false }
+                return entry.loaded && entry.lease.inFlight == nil
+            }
         }
         var returns: [ShipmentReturn] = []
-        for key in keys.prefix(256) {
+        for key in keys {
             let operation = ledger.withLocalUse(shopID: key.shopID, window: key.window, now: wall) { localUsed in
                 entries.withLock { entries -> LeaseOperation? in
                     guard var entry = entries[key], entry.lease.inFlight == nil,
