@@ -189,6 +189,18 @@ public struct LeaseBook: Sendable {
         return self.giveBack(LeaseKey(hostID: hostID, pool: pool), amount: giveBack.amountNanoUSD, sequence: giveBack.sequence)
     }
 
+    /// A host's start (`LeaseStatements.hostLeases`): its lease as it stands, read with its
+    /// sequence moved on by one, so that an operation of its previous life still on its way
+    /// changes nothing when it lands.
+    public mutating func fenceAndRead(_ key: LeaseKey) -> Lease {
+        var lease = leases[key] ?? Lease()
+        if leases[key] != nil {
+            lease.sequence += 1
+            leases[key] = lease
+        }
+        return lease
+    }
+
     /// Amounts reclaimed from expired leases of gone hosts, per lease (`reclaimExpired`).
     public private(set) var reclaimed: [LeaseKey: NanoUSD] = [:]
 

@@ -142,12 +142,21 @@ public enum LeaseStatements {
 
     /// Every lease row of ($1 host) with its pool, read once at startup (a pool with no row here
     /// has sequence 0 for this host and needs no read): shop, window, then `readState`'s columns.
-    /// No locks.
+    /// The read is also a fence: each row's sequence moves on by one, so a grant or return the
+    /// host's previous life sent and PostgreSQL had not yet applied (a transaction waiting on a
+    /// lock when the process died) changes nothing if it lands later; one that holds the row's
+    /// lock is waited for and read as applied. Locks the host's lease rows in key order.
     static let hostLeases = """
-        SELECT l.shop_id, l.budget_window, p.cap_nano_usd, p.settled_nano_usd, p.leased_nano_usd, l.amount_nano_usd,
-               l.settled_nano_usd, l.sequence, 1
-        FROM tokengate_leases l JOIN tokengate_budget_pools p USING (shop_id, budget_window)
-        WHERE l.host_id = $1
+        WITH fenced AS (
+          UPDATE tokengate_leases l SET sequence = l.sequence + 1, updated_at = now()
+          FROM (SELECT shop_id, budget_window FROM tokengate_leases WHERE host_id = $1
+                ORDER BY shop_id, budget_window FOR UPDATE) k
+          WHERE l.host_id = $1 AND l.shop_id = k.shop_id AND l.budget_window = k.budget_window
+          RETURNING l.shop_id, l.budget_window, l.amount_nano_usd, l.settled_nano_usd, l.sequence
+        )
+        SELECT f.shop_id, f.budget_window, p.cap_nano_usd, p.settled_nano_usd, p.leased_nano_usd, f.amount_nano_usd,
+               f.settled_nano_usd, f.sequence, 1
+        FROM fenced f JOIN tokengate_budget_pools p USING (shop_id, budget_window)
         """
 
     // MARK: - Settlement (in the shipper's transaction)

@@ -300,8 +300,7 @@ public final class FleetLeases: Sendable {
                 // (Not in the moment after an answer: the call that waited for it is admitted then.)
                 let nearCap = current.needNanoUSD == 0 && unused > 0 && nowMs - current.lastAnswerMs > 250
                     && nearTheCap(current, key: key)
-                // A cap lowered here: unused lease goes back at once, calls waiting or not.
-                if returningAll || ended || idle || nearCap || (unused > 0 && capLowered(current, key: key)) {
+                if returningAll || ended || idle || nearCap {
                     if unused == 0 {
                         // Forgotten once its window ended, or long idle (read back if used again).
                         if ended || (idle && current.needNanoUSD == 0 && nowMs - current.lastUseMs > options.leaseTTLMs) {
@@ -346,6 +345,11 @@ public final class FleetLeases: Sendable {
         let need = entry.needNanoUSD
         let target = max(entry.ratePerSecond * LeaseSizing.sliceSecondsOfSpend, need)
         let cap = ledger.fleetCap(shopID: key.shopID, window: key.window)
+        // A cap lowered here, below the one the pool last saw: unused lease goes back at once,
+        // calls waiting or not (FleetRecovery.swift); the next grant asks under the new cap.
+        if let poolCap = entry.lease.pool.capNanoUSD, poolCap > cap, unused > 0 {
+            return entry.lease.beginGiveBack(unused, localUsed: entry.lease.entitlementNanoUSD - unused, nowMs: nowMs)
+        }
         let free = entry.lease.pool.capNanoUSD == nil ? cap : min(entry.lease.pool.freeNanoUSD, cap)
         let expiring = entry.lease.validUntilMs - nowMs < options.renewBeforeMs
         // (An expiring lease with nothing to add is renewed by `renewIfDue`.)

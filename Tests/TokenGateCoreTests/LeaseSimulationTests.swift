@@ -295,8 +295,10 @@ final class LeaseSimulationTests: XCTestCase {
                 book.settle(hostID: hosts[index].id, pool: pool, cost: hosts[index].unshipped)
                 hosts[index].unshipped = 0
                 let key = LeaseKey(hostID: hosts[index].id, pool: pool)
+                // The read fences the previous life's operations still on their way (it moves the
+                // sequence on): one that lands later changes nothing.
                 hosts[index].lease = HostLease(
-                    lease: book.leases[key] ?? Lease(), pool: book.pools[pool] ?? LeasePool(), readAtMs: now, ttlMs: ttlMs)
+                    lease: book.fenceAndRead(key), pool: book.pools[pool] ?? LeasePool(), readAtMs: now, ttlMs: ttlMs)
                 hosts[index].up = true
                 hosts[index].lastContact = now
                 // A new daemon life: the outage allowance counts afresh (kept in memory).
