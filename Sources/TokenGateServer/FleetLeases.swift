@@ -298,8 +298,11 @@ public final class FleetLeases: Sendable {
                 if let pending = current.lease.retry() { return pending }
                 let unused = current.lease.unused(localUsed: localUsed)
                 // (Not in the moment after an answer: the call that waited for it is admitted then.)
-                let nearCap = current.needNanoUSD == 0 && unused > 0 && nowMs - current.lastAnswerMs > 250
-                    && nearTheCap(current, key: key)
+                // A waiting call does not keep the leftover here when a fresh view of the pool
+                // says its need cannot be met anyway (FleetRecovery.swift): waiting calls arriving
+                // back to back would otherwise keep it stranded.
+                let nearCap = (current.needNanoUSD == 0 || needIsHopeless(current, unused: unused)) && unused > 0
+                    && nowMs - current.lastAnswerMs > 250 && nearTheCap(current, key: key)
                 if returningAll || ended || idle || nearCap {
                     if unused == 0 {
                         // Forgotten once its window ended, or long idle (read back if used again).

@@ -142,6 +142,16 @@ extension FleetLeases {
         }
     }
 
+    /// Near the cap: the pool as last seen has no room for the waiting call's need even with
+    /// this host's unused lease, so that leftover is better back in the pool, where another
+    /// host's call may complete it, than kept for a grant that fails. (A view older than the
+    /// last answer can only make this return early, which is always safe: the lease is asked
+    /// for again when a call needs it.)
+    func needIsHopeless(_ entry: Entry, unused: NanoUSD) -> Bool {
+        guard entry.needNanoUSD > 0, entry.lease.pool.capNanoUSD != nil else { return false }
+        return Money.addSaturating(entry.lease.pool.freeNanoUSD, unused) < entry.needNanoUSD
+    }
+
     // MARK: - Returns inside the shipper's transaction
 
     /// The cap configured here is below the one the pool last saw (set by the last grant): the
