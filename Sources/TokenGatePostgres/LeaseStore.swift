@@ -223,6 +223,39 @@ public struct LeaseStore {
         return (count, amount)
     }
 
+    /// Takeover of expired leases of gone hosts (`LeaseStatements.reclaimExpired`): leases
+    /// expired more than `graceMs` ago whose host has not shipped in that time either. Returns
+    /// each lease reclaimed (host, pool, amount).
+    public func reclaimExpired(graceMs: Int64) throws(PostgresError) -> [(hostID: String, pool: String, amountNanoUSD: NanoUSD)] {
+        try connection.query(LeaseStatements.reclaimExpired, [hostID, String(graceMs)]).rows.compactMap { row in
+            guard row.count == 4, let host = row[0], let shop = row[1], let window = row[2],
+                let amount = row[3].flatMap({ NanoUSD($0) })
+            else { return nil }
+            return (host, shop + " " + window, amount)
+        }
+    }
+
+    // MARK: - Returns inside the shipper's transaction
+
+    /// The statements of return `operation` for `pool` to send inside another transaction (the
+    /// shipper's, after its settlement): the return, then the state read. Their two results go
+    /// to `shippedReturn`.
+    public static func giveBackStatements(_ operation: LeaseOperation, pool: PoolKey, hostID: String) -> [PostgresStatement] {
+        precondition(operation.kind == .giveBack, "not a return")
+        let key = [hostID, pool.shopID, pool.window.description]
+        return [
+            PostgresStatement(LeaseStatements.giveBack, key + [String(operation.sequence), String(operation.amountNanoUSD)]),
+            PostgresStatement(LeaseStatements.readState, key),
+        ]
+    }
+
+    /// The answer of `giveBackStatements` from their two results: whether the return was
+    /// applied, and the state after.
+    public static func shippedReturn(_ results: ArraySlice<PostgresRows>) throws(PostgresError) -> (applied: Bool, state: LeaseState) {
+        guard results.count == 2 else { throw PostgresError(.protocolViolation, "a return has \(results.count) results, not 2") }
+        return (results[results.startIndex].affected == 1, try state(results[results.startIndex + 1]))
+    }
+
     static func state(_ rows: PostgresRows) throws(PostgresError) -> LeaseState {
         guard let row = rows.rows.first else { return LeaseState(pool: LeasePool(), lease: Lease(), activeHosts: 0) }
         guard row.count == 7 else { throw PostgresError(.protocolViolation, "lease state has \(row.count) columns, not 7") }

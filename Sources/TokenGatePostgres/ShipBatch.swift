@@ -40,6 +40,9 @@ public struct ShipBatch: Sendable {
     public private(set) var rowCount = 0
     /// Usage events added.
     public var usageCount: Int { usageForm == .copy ? copiedUsage : usage.eventIDs.count }
+    /// The shops of the usage events added, when `settlesLeases` (fleet mode returns their
+    /// unused lease in the same transaction).
+    public private(set) var usageShopIDs: Set<String> = []
 
     /// Which host's rows these are (the `host_id` column and the cursor's key).
     public let hostID: String
@@ -57,6 +60,7 @@ public struct ShipBatch: Sendable {
     public mutating func add(_ fact: Fact) {
         switch fact {
         case .usage(let event):
+            if settlesLeases { usageShopIDs.insert(event.shopID) }
             switch usageForm {
             case .insert: usage.append(event)
             case .copy:
@@ -96,6 +100,7 @@ public struct ShipBatch: Sendable {
     /// per field.
     public mutating func addUsage(_ event: UsageEventBytes, in buffer: [UInt8]) {
         guard usageForm == .copy else { return add(.usage(event.event(in: buffer))) }
+        if settlesLeases { usageShopIDs.insert(UsageEventBytes.text(event.shopID, in: buffer)) }
         if copyText.appendUsage(event, in: buffer, hostID: hostID) {
             if settlesLeases { usage.eventIDs.append(text: UsageEventBytes.text(event.eventID, in: buffer)) }
         } else {

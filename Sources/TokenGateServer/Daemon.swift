@@ -52,6 +52,11 @@ public struct DaemonOptions: Sendable {
     /// (`--fleet-config-listen on|off`; off: polling alone, as behind a pooler that drops LISTEN).
     public var fleetConfigPollMs = 2_000
     public var fleetConfigListen = true
+    /// Every shop's outage allowance (`--fleet-outage-allowance-usd`, over the config file's
+    /// `fleet_outage_allowance.default_usd`); nil: the file's, else 0.
+    public var fleetOutageAllowanceNanoUSD: NanoUSD?
+    /// Takeover of gone hosts' expired leases (`--fleet-reclaim-after-ms`); nil: the lease TTL.
+    public var fleetReclaimAfterMs: Int64?
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = SocketPaths.defaultPath(environment: environment)
@@ -94,7 +99,7 @@ public enum Daemon {
             checkPostgresSchema(postgres, logger: logger, fail: fail)
             var postgres = postgres
             postgres.settlesLeases = fleet != nil
-            return Shipper(options: postgres, log: log, ledger: ledger, logger: logger)
+            return Shipper(options: postgres, log: log, ledger: ledger, logger: logger, fleet: fleet)
         }
         service.shipper.withLock { $0 = shipper }
         var serverConfiguration = ServerConfiguration(socketPath: options.socketPath, adminUIDs: options.adminUIDs ?? [getuid(), 0])
@@ -209,8 +214,13 @@ public enum Daemon {
         var fleetOptions = FleetOptions(conninfo: postgres.conninfo, hostID: postgres.hostID)
         fleetOptions.leaseTTLMs = options.fleetLeaseTTLMs
         fleetOptions.renewBeforeMs = min(fleetOptions.renewBeforeMs, options.fleetLeaseTTLMs / 3)
+        fleetOptions.reclaimAfterMs = options.fleetReclaimAfterMs ?? options.fleetLeaseTTLMs
+        fleetOptions.outageAllowance = fleetOutageAllowance(options, fail: fail)
         logger.info("fleet mode: budgets from leases on PostgreSQL's pools", [
             "host_id": postgres.hostID, "lease_ttl_ms": "\(options.fleetLeaseTTLMs)",
+            "reclaim_after_ms": "\(fleetOptions.reclaimAfterMs)",
+            "outage_allowance_usd": Money.formatUSD(fleetOptions.outageAllowance.defaultNanoUSD),
+            "outage_allowance_shops": "\(fleetOptions.outageAllowance.shops.count)",
         ])
         return FleetLeases(options: fleetOptions, ledger: ledger, clock: SystemClock(), logger: logger)
     }

@@ -35,6 +35,12 @@ public struct FleetOptions: Sendable {
     public var refillWaitMaxMs: Int64 = 2_000
     /// Wait between attempts while PostgreSQL fails.
     public var retryMs: Int64 = 500
+    /// Takeover (FleetRecovery.swift): another host's lease expired more than this long ago,
+    /// its host silent as long (no renewal, no shipment), goes back to its pool. 0: never.
+    public var reclaimAfterMs: Int64 = 30_000
+    /// What a host cut off from PostgreSQL may admit beyond its lease, per shop and window
+    /// (FleetRecovery.swift; default 0: it fails closed).
+    public var outageAllowance = OutageAllowance()
 
     public init(conninfo: String, hostID: String) {
         self.conninfo = conninfo
@@ -79,6 +85,9 @@ public final class FleetLeases: Sendable {
         var dueMs: Int64 = .max
         /// In its shard's queue of pools to look at now.
         var queued = false
+        /// When the return in flight was handed to the shipper's transaction (0: not;
+        /// FleetRecovery.swift).
+        var handedToShipperAtMs: Int64 = 0
 
         init(lease: HostLease, nowMs: Int64) {
             self.lease = lease
@@ -239,12 +248,12 @@ public final class FleetLeases: Sendable {
     static let firstSliceCalls: Int64 = 16
 
     public let options: FleetOptions
-    private let ledger: Ledger
-    private let clock: any WallClock
-    private let logger: Logger
+    let ledger: Ledger
+    let clock: any WallClock
+    let logger: Logger
     private let shards: [Shard] = (0..<FleetLeases.shardCount).map { _ in Shard() }
     private let stopping = Atomic<Bool>(false)
-    private let wake = DispatchSemaphore(value: 0)
+    let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     /// Lease transactions committed in PostgreSQL (for the transactions-per-second figure),
     /// round trips, and failures.
@@ -255,6 +264,8 @@ public final class FleetLeases: Sendable {
     /// Calls that waited for a refill, and the milliseconds they waited.
     let refillWaits = Atomic<UInt64>(0)
     let refillWaitedMs = Atomic<UInt64>(0)
+    /// Recovery's state and counters (FleetRecovery.swift).
+    let recovery = FleetRecoveryState()
     private let lastRenewalMs = Atomic<Int64>(0)
     /// This host's lease rows as found at start (nil until read): a pool not in it has no row for
     /// this host, so it needs no read before its first grant.
@@ -275,6 +286,18 @@ public final class FleetLeases: Sendable {
         return shards[Int(hash % UInt32(FleetLeases.shardCount))]
     }
 
+    /// Runs `body` on the shard holding `shopID`'s pools, under its lock (FleetRecovery.swift).
+    func withPools<Result>(of shopID: String, _ body: (inout Pools) -> Result) -> Result {
+        shard(shopID).pools.withLock(body)
+    }
+
+    /// The pools for which `include` holds, shard by shard.
+    func poolKeys(where include: (Entry) -> Bool) -> [PoolKey] {
+        shards.flatMap { shard in
+            shard.pools.withLock { pools in pools.entries.keys.filter { pools.entries[$0].map(include) ?? false } }
+        }
+    }
+
     private static func keys(_ shopID: String, _ now: UnixMillis) -> (day: PoolKey, month: PoolKey) {
         let day = DayKey(unixMs: now)
         return (PoolKey(shopID: shopID, window: .day(day)), PoolKey(shopID: shopID, window: .month(day.month)))
@@ -291,8 +314,8 @@ public final class FleetLeases: Sendable {
             var created = false
             let allowance = pools.entries.withShop(shopID) { windows in
                 FleetAllowance(
-                    day: touch(&windows, day.window, monotonic, &created),
-                    month: touch(&windows, month.window, monotonic, &created))
+                    day: touch(&windows, shopID, day.window, monotonic, &created),
+                    month: touch(&windows, shopID, month.window, monotonic, &created))
             }
             if created {
                 for key in [day, month] where pools.entries[key]?.queued == false { _ = pools.queueUp(key) }
@@ -303,12 +326,14 @@ public final class FleetLeases: Sendable {
         return allowance
     }
 
-    private func touch(_ windows: inout [WindowEntry], _ window: BudgetWindow, _ nowMs: Int64, _ created: inout Bool)
+    private func touch(
+        _ windows: inout [WindowEntry], _ shopID: String, _ window: BudgetWindow, _ nowMs: Int64, _ created: inout Bool
+    )
         -> FleetWindowAllowance
     {
         if let index = windows.firstIndex(where: { $0.window == window }) {
             windows[index].entry.lastUseMs = nowMs
-            return windows[index].entry.lease.allowance(at: nowMs, localUsed: 0)
+            return outageAllowance(windows[index].entry, key: PoolKey(shopID: shopID, window: window), nowMs: nowMs)
         }
         let lease = HostLease(lease: Lease(), pool: LeasePool(), readAtMs: nowMs, ttlMs: options.leaseTTLMs)
         windows.append(WindowEntry(window: window, entry: Entry(lease: lease, nowMs: nowMs)))
@@ -359,7 +384,10 @@ public final class FleetLeases: Sendable {
                     && entry.lease.inFlight == nil
             }
         }
-        if hopeless { return false }
+        if hopeless {
+            wantProbe(shopID: shopID)
+            return false
+        }
         shard.pools.withLock { pools in
             for key in keys {
                 guard var entry = pools.entries[key] else { continue }
@@ -419,8 +447,10 @@ public final class FleetLeases: Sendable {
                     roundTrips.add(1, ordering: .relaxed)
                     startLeases.withLock { $0 = found }
                 }
+                if recovery.outage.load(ordering: .relaxed) { reconcileOutage() }
                 try renewIfDue(store)
                 try pass(store)
+                try probeIfWanted(connection!)
                 // Queued pools (a call asked) are looked at at once; deadlines are gathered
                 // `tickMs` at a time, so that 2,000 pools in use do not wake the thread 1,000
                 // times a second.
@@ -439,6 +469,7 @@ public final class FleetLeases: Sendable {
             } catch {
                 connection = nil
                 connected.store(false, ordering: .relaxed)
+                beginOutage()
                 if failures.add(1, ordering: .relaxed).newValue % 20 == 1 {
                     logger.warning("fleet leases: PostgreSQL failed; admitting from the leases held, retrying", ["error": "\(error)"])
                 }
@@ -547,6 +578,14 @@ public final class FleetLeases: Sendable {
         return ledger.withLocalUse(shopID: key.shopID, window: key.window, now: wall) { localUsed in
             shard.pools.withLock { pools -> LeaseRequest? in
                 guard var current = pools.entries[key] else { return nil }
+                // A return riding the shipper's transaction is left to it (looked at again, and
+                // retried here, if it stays unanswered; its answer queues the pool).
+                if current.handedToShipperAtMs > 0 && nowMs - current.handedToShipperAtMs < 5_000 {
+                    current.dueMs = current.handedToShipperAtMs + 5_000
+                    pools.entries[key] = current
+                    pools.push(Deadline(dueMs: current.dueMs, key: key))
+                    return nil
+                }
                 Self.measureRate(&current, nowMs: nowMs)
                 current.admittedSinceVisit = 0
                 let idle = nowMs - current.lastUseMs > options.idleReturnMs
@@ -554,8 +593,11 @@ public final class FleetLeases: Sendable {
                 var operation = current.lease.retry()
                 if operation == nil {
                     // (Not in the moment after an answer: the call that waited for it is admitted then.)
-                    let nearCap = current.needNanoUSD == 0 && unused > 0 && nowMs - current.lastAnswerMs > 250
-                        && nearTheCap(current)
+                    // A waiting call does not keep the leftover here when a fresh view of the pool
+                    // says its need cannot be met anyway (FleetRecovery.swift): waiting calls arriving
+                    // back to back would otherwise keep it stranded.
+                    let nearCap = (current.needNanoUSD == 0 || needIsHopeless(current, unused: unused)) && unused > 0
+                        && nowMs - current.lastAnswerMs > 250 && nearTheCap(current)
                     if returningAll || ended || idle || nearCap {
                         if unused == 0 {
                             // Forgotten once its window ended, or long idle (read back if used again).
@@ -632,6 +674,7 @@ public final class FleetLeases: Sendable {
         transactions.add(1, ordering: .relaxed)
         roundTrips.add(1, ordering: .relaxed)
         lastRenewalMs.store(nowMs, ordering: .relaxed)
+        try reclaimExpired(store)
         for shard in shards {
             shard.pools.withLock { pools in
                 pools.entries.forEach { _, entry in
@@ -651,6 +694,11 @@ public final class FleetLeases: Sendable {
             entry.ratePerSecond > 0
             ? entry.ratePerSecond : need * Self.firstSliceCalls / LeaseSizing.sliceSecondsOfSpend
         let target = max(rate * LeaseSizing.sliceSecondsOfSpend, need)
+        // A cap lowered here, below the one the pool last saw: unused lease goes back at once,
+        // calls waiting or not (FleetRecovery.swift); the next grant asks under the new cap.
+        if let poolCap = entry.lease.pool.capNanoUSD, poolCap > cap, unused > 0 {
+            return entry.lease.beginGiveBack(unused, localUsed: entry.lease.entitlementNanoUSD - unused, nowMs: nowMs)
+        }
         let free = entry.lease.pool.capNanoUSD == nil ? cap : min(entry.lease.pool.freeNanoUSD, cap)
         let expiring = entry.lease.validUntilMs - nowMs < options.renewBeforeMs
         // (An expiring lease with nothing to add is renewed by `renewIfDue`.)
@@ -674,7 +722,7 @@ public final class FleetLeases: Sendable {
     /// Direct mode's test: the pool as last seen has no room for a slice of even one recent
     /// call's worst case per active host, so unused lease here would strand budget that another
     /// host's call could use. Such a pool's unused lease goes back at once.
-    private func nearTheCap(_ entry: Entry) -> Bool {
+    func nearTheCap(_ entry: Entry) -> Bool {
         guard entry.lease.pool.capNanoUSD != nil, entry.lastCallNanoUSD > 0 else { return false }
         return LeaseSizing.slice(
             spendPerSecond: entry.ratePerSecond, need: entry.lastCallNanoUSD, free: entry.lease.pool.freeNanoUSD,
@@ -745,6 +793,6 @@ public final class FleetLeases: Sendable {
         writer.sample("tokengate_fleet_refill_waited_ms_total", host, refillWaitedMs.load(ordering: .relaxed))
         writer.family("tokengate_fleet_errors_total", "counter", "Failed lease transactions (retried).")
         writer.sample("tokengate_fleet_errors_total", host, failures.load(ordering: .relaxed))
-        return writer.text
+        return writer.text + recoveryExposition()
     }
 }

@@ -80,6 +80,8 @@ public final class Shipper: Sendable {
     private let log: WriteAheadLog
     private let ledger: Ledger
     private let logger: Logger
+    /// Fleet mode: unused lease goes back inside the transaction that settles the usage.
+    private let fleet: FleetLeases?
     private let status = Mutex(ShipStatus())
     private let stopping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
@@ -87,11 +89,12 @@ public final class Shipper: Sendable {
 
     /// Prepares a shipper for `log` (whose segments it holds from now on, until it learns the
     /// cursor). Call `start` after recovery.
-    public init(options: ShipperOptions, log: WriteAheadLog, ledger: Ledger, logger: Logger) {
+    public init(options: ShipperOptions, log: WriteAheadLog, ledger: Ledger, logger: Logger, fleet: FleetLeases? = nil) {
         self.options = options
         self.log = log
         self.ledger = ledger
         self.logger = logger
+        self.fleet = fleet
         log.holdSegments(from: 1)
     }
 
@@ -176,6 +179,9 @@ public final class Shipper: Sendable {
         var rows: Int
         /// Usage rows sent by INSERT (its statement is the second), 0 when copied or none.
         var inserting: Int
+        /// Lease returns riding the transaction, and the index of their first statement.
+        var returns: [ShipmentReturn] = []
+        var returnsAt = 0
     }
 
     /// Ships batches until stopped or an error (thrown to `run`, which backs off and reconnects
@@ -185,6 +191,18 @@ public final class Shipper: Sendable {
     /// go by COPY (`copyBatch`) unless a batch met rows already shipped; then by INSERT until a
     /// batch finds none there.
     private func shipUntilStopped(_ connection: PostgresConnection) throws {
+        // Returns sent in a transaction not yet confirmed: on a failure the refill thread
+        // sends them again, with the same sequence numbers.
+        var unconfirmed: [ShipmentReturn] = []
+        do {
+            try shipUntilStopped(connection, unconfirmed: &unconfirmed)
+        } catch {
+            if !unconfirmed.isEmpty { fleet?.shipmentFailed(unconfirmed) }
+            throw error
+        }
+    }
+
+    private func shipUntilStopped(_ connection: PostgresConnection, unconfirmed: inout [ShipmentReturn]) throws {
         var tail = LogTail(directory: log.directory, recordBytesMax: StoreLimits.defaultRecordBytesMax)
         var sent = status.withLock { $0.cursor ?? 0 }
         var inFlight: InFlight?
@@ -193,7 +211,9 @@ public final class Shipper: Sendable {
         /// Reads the batch in flight, if any, and leaves pipeline mode.
         func confirmInFlight() throws {
             if let pending = inFlight {
-                if try confirm(pending, connection, since: &lastConfirmNs), options.copiesUsage { copying = true }
+                if try confirm(pending, connection, since: &lastConfirmNs, unconfirmed: &unconfirmed), options.copiesUsage {
+                    copying = true
+                }
             }
             inFlight = nil
             connection.endPipelineMode()
@@ -216,7 +236,7 @@ public final class Shipper: Sendable {
                 lastConfirmNs = MonotonicClock.nanoseconds()
             case .records(let records):
                 let through = records.last!.sequence
-                var finish: (statements: [PostgresStatement], rows: Int, inserting: Int)?
+                var finish: (statements: [PostgresStatement], rows: Int, inserting: Int, shopIDs: Set<String>)?
                 if copying {
                     finish = try copyBatch(records, through: through, connection, before: confirmInFlight)
                     if finish == nil { copying = false }
@@ -225,14 +245,26 @@ public final class Shipper: Sendable {
                     var batch = ShipBatch(hostID: options.hostID)
                     batch.settlesLeases = options.settlesLeases
                     for record in records { batch.add(try FactCodec.decode(record.body)) }
-                    finish = (batch.statements(shippedThrough: through), batch.rowCount, batch.usageCount)
+                    finish = (batch.statements(shippedThrough: through), batch.rowCount, batch.usageCount, batch.usageShopIDs)
                 }
-                try connection.sendPipelined(finish!.statements)
+                var statements = finish!.statements
+                // Fleet mode: unused lease of the shops settled goes back in the same transaction,
+                // before its COMMIT.
+                let returns = options.settlesLeases ? (fleet?.shipmentReturns(shopIDs: finish!.shopIDs) ?? []) : []
+                let returnsAt = statements.count - 1
+                statements.insert(
+                    contentsOf: returns.flatMap { LeaseStore.giveBackStatements($0.operation, pool: $0.pool, hostID: options.hostID) },
+                    at: returnsAt)
+                unconfirmed += returns
+                try connection.sendPipelined(statements)
                 if let pending = inFlight {
-                    if try confirm(pending, connection, since: &lastConfirmNs), options.copiesUsage { copying = true }
+                    if try confirm(pending, connection, since: &lastConfirmNs, unconfirmed: &unconfirmed), options.copiesUsage {
+                        copying = true
+                    }
                 }
                 inFlight = InFlight(
-                    through: through, statementCount: finish!.statements.count, rows: finish!.rows, inserting: finish!.inserting)
+                    through: through, statementCount: statements.count, rows: finish!.rows, inserting: finish!.inserting,
+                    returns: returns, returnsAt: returnsAt)
                 sent = through
                 // Caught up with live traffic: let a batch gather instead of paying a commit (and
                 // PostgreSQL's fsync) for every few records, which competes with the daemon.
@@ -242,7 +274,7 @@ public final class Shipper: Sendable {
                 }
             }
         }
-        if let pending = inFlight { _ = try confirm(pending, connection, since: &lastConfirmNs) }
+        if let pending = inFlight { _ = try confirm(pending, connection, since: &lastConfirmNs, unconfirmed: &unconfirmed) }
     }
 
     /// COPY text sent per `PQputCopyData`: PostgreSQL works on one chunk while the next is made.
@@ -256,7 +288,7 @@ public final class Shipper: Sendable {
     /// copied exactly; then the transaction was rolled back and nothing of the batch is there.
     private func copyBatch(
         _ records: [WALRecord], through: UInt64, _ connection: PostgresConnection, before: () throws -> Void
-    ) throws -> (statements: [PostgresStatement], rows: Int, inserting: Int)? {
+    ) throws -> (statements: [PostgresStatement], rows: Int, inserting: Int, shopIDs: Set<String>)? {
         var batch = ShipBatch(hostID: options.hostID, usageForm: .copy)
         batch.settlesLeases = options.settlesLeases
         var copyStarted = false
@@ -298,15 +330,27 @@ public final class Shipper: Sendable {
                 return nil
             }
         }
-        return (batch.statements(shippedThrough: through), batch.rowCount, 0)
+        return (batch.statements(shippedThrough: through), batch.rowCount, 0, batch.usageShopIDs)
     }
 
     /// Reads the results of a batch sent earlier: once its COMMIT succeeded, the cursor has
     /// moved, so the log may drop what it covers. Returns true when it sent usage rows by
     /// INSERT and none of them was there already (so COPY may be tried again).
     @discardableResult
-    private func confirm(_ batch: InFlight, _ connection: PostgresConnection, since lastConfirmNs: inout UInt64) throws -> Bool {
+    private func confirm(
+        _ batch: InFlight, _ connection: PostgresConnection, since lastConfirmNs: inout UInt64,
+        unconfirmed: inout [ShipmentReturn]
+    ) throws -> Bool {
         let results = try connection.readPipelined(statementCount: batch.statementCount)
+        if !batch.returns.isEmpty, let fleet {
+            var answers: [(applied: Bool, state: LeaseState)] = []
+            for index in batch.returns.indices {
+                let first = batch.returnsAt + 2 * index
+                answers.append(try LeaseStore.shippedReturn(results[first..<first + 2]))
+            }
+            fleet.shipmentAnswered(batch.returns, answers)
+            unconfirmed.removeFirst(min(batch.returns.count, unconfirmed.count))
+        }
         let now = MonotonicClock.nanoseconds()
         let seconds = Double(now - lastConfirmNs) / 1e9
         lastConfirmNs = now

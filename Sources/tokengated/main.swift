@@ -12,7 +12,8 @@ let usage = """
                       [--high-cost-check-at HH:MM] [--high-cost-threshold-usd X]
                       [--snapshot-every-records N] [--snapshot-every-seconds S] [--retention-months M]
                       [--postgres CONNINFO [--host-id ID] [--ship-backlog-bytes-max N] [--fleet [--fleet-lease-ttl-ms MS]
-                                   [--fleet-config-poll-ms MS] [--fleet-config-listen on|off]]]
+                                   [--fleet-config-poll-ms MS] [--fleet-config-listen on|off]
+                                   [--fleet-outage-allowance-usd USD] [--fleet-reclaim-after-ms MS]]]
                       [--billing-grace-hours N]
 
     Serves TokenGate's BudgetService on a Unix socket, with embedded defaults (prices, limits,
@@ -99,6 +100,13 @@ let usage = """
       --fleet-config-listen on|off
                          LISTEN for configuration changes (default: on; off: polling alone,
                          e.g. behind a connection pooler that drops LISTEN)
+      --fleet-outage-allowance-usd USD
+                         what a host cut off from PostgreSQL may admit beyond its lease, per shop
+                         and window (default: 0, fail closed; the config file's
+                         fleet_outage_allowance sets it per shop); settled when PostgreSQL is back
+      --fleet-reclaim-after-ms MS
+                         another host's lease expired this long ago, its host silent as long, is
+                         reclaimed for the fleet (default: the lease TTL; 0: never)
       --version          print the version
       -h, --help         print this help
 
@@ -210,6 +218,18 @@ while let argument = arguments.popFirst() {
         let text = value(for: argument)
         guard text == "on" || text == "off" else { die("--fleet-config-listen must be on or off, not '\(text)'") }
         options.fleetConfigListen = text == "on"
+    case "--fleet-outage-allowance-usd":
+        let text = value(for: argument)
+        guard let amount = try? Money.parseUSD(text), amount >= 0 else {
+            die("--fleet-outage-allowance-usd must be a dollar amount >= 0 such as 0.50, not '\(text)'")
+        }
+        options.fleetOutageAllowanceNanoUSD = amount
+    case "--fleet-reclaim-after-ms":
+        let text = value(for: argument)
+        guard let ms = Int64(text), ms == 0 || (1_000...86_400_000).contains(ms) else {
+            die("--fleet-reclaim-after-ms must be 0 (never) or 1000...86400000, not '\(text)'")
+        }
+        options.fleetReclaimAfterMs = ms
     case "--version":
         print("tokengated \(TokenGateVersion.current)")
         exit(0)

@@ -394,7 +394,7 @@ final class PostgresShippingTests: XCTestCase {
         // A version numbered below one already applied (the fleet's 3, when a database was
         // migrated to 4 by a daemon without it) is applied when a daemon that knows it starts.
         let skipped = try PostgresConnection(conninfo: try TestPostgres.database())
-        XCTAssertEqual(try Migrations.migrate(skipped, using: Migrations.all.filter { $0.version != 3 }).to, Migrations.latestVersion)
+        XCTAssertEqual(try Migrations.migrate(skipped, upTo: 4, using: Migrations.all.filter { $0.version != 3 }).to, 4)
         XCTAssertEqual(
             try skipped.query("SELECT count(*) FROM pg_tables WHERE tablename = 'tokengate_budget_pools'").scalar, "0")
         XCTAssertEqual(try Migrations.migrate(skipped).to, Migrations.latestVersion)
