@@ -16,6 +16,7 @@
 //   postgres          { conninfo, host_id, ship_backlog_bytes_max }   the daemon's shipping (DESIGN §8);
 //                     --postgres and $TOKENGATE_POSTGRES win over it
 //   billing_grace_hours  hours after a period's end before its final bill (default 24)
+//   fleet_outage_allowance  { default_usd, shops: { SHOP: USD } }   fleet mode (OutageAllowance.swift)
 // VERSION: effective_from_unix_ms, input_usd_per_million, output_usd_per_million,
 //   cached_input_usd_per_million (default: the input price), prompt_tiers [ { prompt_tokens_above,
 //   input_usd_per_million, output_usd_per_million, cached_input_usd_per_million } ], source.
@@ -33,6 +34,7 @@ public enum ConfigurationFile {
     static let topLevelKeys = [
         "prices", "fallback_price", "tiers", "default_tier", "limits", "shop_limits", "shop_rate_limits", "optimization",
         "reservation_ttl_ms", "unknown_shops", "shadow_mode", "shadow_shops", "postgres", "billing_grace_hours",
+        "fleet_outage_allowance",
     ]
 
     /// `base` with the file's settings applied, validated as a whole.
@@ -126,6 +128,7 @@ public enum ConfigurationFile {
         case "shadow_mode": config.shadowMode = try field.bool()
         case "shadow_shops": config.shadowShops = Set(try field.items().map { item throws(TokenGateError) in try item.string() })
         case "postgres": _ = try postgres(field)  // the daemon's setting, not the domain's: checked here, read by `postgresSettings`
+        case "fleet_outage_allowance": _ = try outageAllowance(field)  // likewise (OutageAllowance.swift)
         default: preconditionFailure("top-level key '\(key)' is allowed but not handled")
         }
     }

@@ -72,6 +72,13 @@ public struct HostLease: Sendable, Equatable {
         FleetWindowAllowance(entitlementNanoUSD: entitlement(at: nowMs, localUsed: localUsed), othersNanoUSD: othersNanoUSD)
     }
 
+    /// What the gate may count on while PostgreSQL is unreachable and `outageLeft` of the
+    /// shop's outage allowance is left: the lease as last answered, expired or not, plus that
+    /// (DESIGN §8; the spend beyond the lease settles over the pool once PostgreSQL is back).
+    public func outageEntitlement(outageLeft: NanoUSD) -> NanoUSD {
+        Money.addSaturating(entitlementNanoUSD, max(0, outageLeft))
+    }
+
     /// Unused lease: entitlement minus this host's spend and holds.
     public func unused(localUsed: NanoUSD) -> NanoUSD { max(0, entitlementNanoUSD - localUsed) }
 

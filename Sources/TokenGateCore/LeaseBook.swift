@@ -179,6 +179,47 @@ public struct LeaseBook: Sendable {
         pools[poolKey] = pool
     }
 
+    /// The shipper's transaction in fleet mode (DESIGN §8): `cost` of `hostID`'s shipped spend
+    /// settled, then `giveBack` (a return begun by the host, if any) applied, all at once, as
+    /// one PostgreSQL transaction commits them. Returns the return's reply.
+    @discardableResult
+    public mutating func ship(hostID: String, pool: PoolKey, cost: NanoUSD, giveBack: LeaseOperation?) -> LeaseReply? {
+        if cost > 0 { settle(hostID: hostID, pool: pool, cost: cost) }
+        guard let giveBack else { return nil }
+        return self.giveBack(LeaseKey(hostID: hostID, pool: pool), amount: giveBack.amountNanoUSD, sequence: giveBack.sequence)
+    }
+
+    /// A host's start (`LeaseStatements.hostLeases`): its lease as it stands, read with its
+    /// sequence moved on by one, so that an operation of its previous life still on its way
+    /// changes nothing when it lands.
+    public mutating func fenceAndRead(_ key: LeaseKey) -> Lease {
+        var lease = leases[key] ?? Lease()
+        if leases[key] != nil {
+            lease.sequence += 1
+            leases[key] = lease
+        }
+        return lease
+    }
+
+    /// Amounts reclaimed from expired leases of gone hosts, per lease (`reclaimExpired`).
+    public private(set) var reclaimed: [LeaseKey: NanoUSD] = [:]
+
+    /// Takeover (`LeaseStatements.reclaimExpired`): the outstanding lease of `key`, whose host
+    /// is gone (its lease expired and it neither renews nor ships), goes back to the pool; its
+    /// sequence moves on and the amount is recorded. What that host spent of it and never
+    /// shipped settles over the cap if it ever ships it: at most the amount returned here.
+    @discardableResult
+    public mutating func reclaimExpired(_ key: LeaseKey) -> NanoUSD {
+        guard var lease = leases[key], lease.amountNanoUSD > 0 else { return 0 }
+        let amount = lease.amountNanoUSD
+        pools[key.pool]!.leasedNanoUSD -= amount
+        lease.amountNanoUSD = 0
+        lease.sequence += 1
+        leases[key] = lease
+        reclaimed[key, default: 0] += amount
+        return amount
+    }
+
     /// Writes off every outstanding lease of `hostID` (`tokengate fleet release-host`): the
     /// amounts go back to their pools. Only for a host that is gone for good or whose log was
     /// shipped: spend it made and never shipped would then count twice against the cap.

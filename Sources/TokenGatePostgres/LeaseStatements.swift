@@ -47,7 +47,8 @@ public enum LeaseStatements {
     // MARK: - Grants and returns
 
     /// Creates the pool row of ($1 shop, $2 window) when missing, its settled spend counted from
-    /// the usage already shipped in the window. Concurrent settlement cannot be lost: a ship
+    /// the usage already shipped in the window (summed only while the row is missing: a grant
+    /// on an existing pool reads no usage rows). Concurrent settlement cannot be lost: a ship
     /// transaction that inserted usage first holds the row's key until it commits (this insert
     /// then does nothing), and one that comes later adds to the row this one made.
     static let ensurePool = """
@@ -56,6 +57,7 @@ public enum LeaseStatements {
         WHERE shop_id = $1 AND CASE WHEN $2 LIKE 'day:%'
             THEN to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') = substr($2, 5)
             ELSE to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM') = substr($2, 7) END
+          AND NOT EXISTS (SELECT 1 FROM tokengate_budget_pools WHERE shop_id = $1 AND budget_window = $2)
         ON CONFLICT (shop_id, budget_window) DO NOTHING
         """
 
@@ -99,10 +101,14 @@ public enum LeaseStatements {
         """
 
     /// Renews every lease host $1 holds: expiry moved to now + $2 ms (one statement for all of
-    /// them, so renewal costs one transaction per pass, not one per pool). Locks those rows.
+    /// them, so renewal costs one transaction per pass, not one per pool). Locks those rows in
+    /// key order, as the shipper's settlement does (in any other order the two could deadlock,
+    /// and PostgreSQL would abort one after a second).
     static let renewAll = """
-        UPDATE tokengate_leases SET expires_at = now() + $2::bigint * interval '1 millisecond'
-        WHERE host_id = $1 AND amount_nano_usd > 0
+        UPDATE tokengate_leases l SET expires_at = now() + $2::bigint * interval '1 millisecond'
+        FROM (SELECT shop_id, budget_window FROM tokengate_leases WHERE host_id = $1 AND amount_nano_usd > 0
+              ORDER BY shop_id, budget_window FOR UPDATE) k
+        WHERE l.host_id = $1 AND l.shop_id = k.shop_id AND l.budget_window = k.budget_window
         """
 
     /// A return: $5 (at most what is outstanding) goes from ($1 host, $2 shop, $3 window)'s
@@ -138,12 +144,21 @@ public enum LeaseStatements {
 
     /// Every lease row of ($1 host) with its pool, read once at startup (a pool with no row here
     /// has sequence 0 for this host and needs no read): shop, window, then `readState`'s columns.
-    /// No locks.
+    /// The read is also a fence: each row's sequence moves on by one, so a grant or return the
+    /// host's previous life sent and PostgreSQL had not yet applied (a transaction waiting on a
+    /// lock when the process died) changes nothing if it lands later; one that holds the row's
+    /// lock is waited for and read as applied. Locks the host's lease rows in key order.
     static let hostLeases = """
-        SELECT l.shop_id, l.budget_window, p.cap_nano_usd, p.settled_nano_usd, p.leased_nano_usd, l.amount_nano_usd,
-               l.settled_nano_usd, l.sequence, 1
-        FROM tokengate_leases l JOIN tokengate_budget_pools p USING (shop_id, budget_window)
-        WHERE l.host_id = $1
+        WITH fenced AS (
+          UPDATE tokengate_leases l SET sequence = l.sequence + 1, updated_at = now()
+          FROM (SELECT shop_id, budget_window FROM tokengate_leases WHERE host_id = $1
+                ORDER BY shop_id, budget_window FOR UPDATE) k
+          WHERE l.host_id = $1 AND l.shop_id = k.shop_id AND l.budget_window = k.budget_window
+          RETURNING l.shop_id, l.budget_window, l.amount_nano_usd, l.settled_nano_usd, l.sequence
+        )
+        SELECT f.shop_id, f.budget_window, p.cap_nano_usd, p.settled_nano_usd, p.leased_nano_usd, f.amount_nano_usd,
+               f.settled_nano_usd, f.sequence, 1
+        FROM fenced f JOIN tokengate_budget_pools p USING (shop_id, budget_window)
         """
 
     // MARK: - Settlement (in the shipper's transaction)
@@ -182,6 +197,48 @@ public enum LeaseStatements {
           leased_nano_usd = p.leased_nano_usd - coalesce((SELECT used FROM locked k WHERE k.shop_id = p.shop_id
                                                           AND k.budget_window = p.budget_window), 0),
           updated_at = now()
+        """
+
+    // MARK: - Expiry and takeover (migration 5)
+
+    static let reclaimMigration = """
+        -- What other hosts took back from this lease after it expired (its host gone), when and
+        -- by whom: the bound on what a late shipment of that host's spend can put over a cap.
+        ALTER TABLE tokengate_leases
+          ADD COLUMN reclaimed_nano_usd bigint NOT NULL DEFAULT 0,
+          ADD COLUMN reclaimed_at timestamptz,
+          ADD COLUMN reclaimed_by text;
+        """
+
+    /// Takeover: every lease of another host that expired more than $2 ms ago, whose host has
+    /// not shipped in that time either (it is gone: it neither renews nor ships), goes back to
+    /// its pool; its sequence moves on (a late grant, return or retry of that host changes
+    /// nothing) and the amount is recorded as reclaimed. $1 is the reclaiming host. Rows another
+    /// transaction holds are skipped (the next pass takes them). Returns host, shop, window and
+    /// amount of each. Locks those lease rows (in key order), then their pools.
+    static let reclaimExpired = """
+        WITH gone AS (
+          SELECT l.host_id, l.shop_id, l.budget_window, l.amount_nano_usd FROM tokengate_leases l
+          WHERE l.host_id <> $1 AND l.amount_nano_usd > 0
+            AND l.expires_at < now() - $2::bigint * interval '1 millisecond'
+            AND NOT EXISTS (SELECT 1 FROM tokengate_ship_cursor c WHERE c.host_id = l.host_id
+                              AND c.updated_at > now() - $2::bigint * interval '1 millisecond')
+          ORDER BY l.host_id, l.shop_id, l.budget_window
+          FOR UPDATE OF l SKIP LOCKED
+        ), per_pool AS (
+          SELECT shop_id, budget_window, sum(amount_nano_usd)::bigint AS amount FROM gone GROUP BY 1, 2
+        ), pools AS (
+          UPDATE tokengate_budget_pools p SET leased_nano_usd = p.leased_nano_usd - s.amount, updated_at = now()
+          FROM per_pool s WHERE p.shop_id = s.shop_id AND p.budget_window = s.budget_window
+          RETURNING 1
+        ), leases AS (
+          UPDATE tokengate_leases l SET amount_nano_usd = 0, sequence = l.sequence + 1,
+            reclaimed_nano_usd = l.reclaimed_nano_usd + g.amount_nano_usd, reclaimed_at = now(), reclaimed_by = $1,
+            updated_at = now()
+          FROM gone g WHERE l.host_id = g.host_id AND l.shop_id = g.shop_id AND l.budget_window = g.budget_window
+          RETURNING 1
+        )
+        SELECT host_id, shop_id, budget_window, amount_nano_usd::text FROM gone ORDER BY 1, 2, 3
         """
 
     // MARK: - Administration

@@ -19,6 +19,20 @@ public struct LeaseState: Sendable, Equatable {
     }
 }
 
+/// A grant or return to send for a pool; `capNanoUSD` is the fleet cap a grant asks under
+/// (ignored by a return).
+public struct LeaseRequest: Sendable {
+    public var operation: LeaseOperation
+    public var pool: PoolKey
+    public var capNanoUSD: NanoUSD
+
+    public init(_ operation: LeaseOperation, pool: PoolKey, capNanoUSD: NanoUSD) {
+        self.operation = operation
+        self.pool = pool
+        self.capNanoUSD = capNanoUSD
+    }
+}
+
 /// Grants, returns and reads over one connection (used by one thread at a time).
 public struct LeaseStore {
     public let connection: PostgresConnection
@@ -34,34 +48,144 @@ public struct LeaseStore {
     public func grant(_ operation: LeaseOperation, pool: PoolKey, capNanoUSD: NanoUSD, ttlMs: Int64) throws(PostgresError)
         -> (applied: Bool, state: LeaseState)
     {
-        precondition(operation.kind == .grant && operation.amountNanoUSD > 0, "a grant is of a positive amount")
-        let key = [hostID, pool.shopID, pool.window.description]
-        let results = try connection.pipeline([
-            PostgresStatement("BEGIN"),
-            PostgresStatement(LeaseStatements.ensureLease, key),
-            PostgresStatement(LeaseStatements.lockLease, key),
-            PostgresStatement(LeaseStatements.ensurePool, [pool.shopID, pool.window.description]),
-            PostgresStatement(
-                LeaseStatements.grant,
-                key + [String(capNanoUSD), String(operation.amountNanoUSD), String(operation.sequence), String(ttlMs)]),
-            PostgresStatement(LeaseStatements.setCap, [pool.shopID, pool.window.description, String(capNanoUSD)]),
-            PostgresStatement(LeaseStatements.readState, key),
-            PostgresStatement("COMMIT"),
-        ])
-        return (results[4].affected == 1, try Self.state(results[6]))
+        try apply([LeaseRequest(operation, pool: pool, capNanoUSD: capNanoUSD)], ttlMs: ttlMs)[0].get()
     }
 
     /// Sends return `operation` for `pool`. Answers whether this call applied it and the state after.
     public func giveBack(_ operation: LeaseOperation, pool: PoolKey) throws(PostgresError) -> (applied: Bool, state: LeaseState) {
-        precondition(operation.kind == .giveBack, "not a return")
+        try apply([LeaseRequest(operation, pool: pool, capNanoUSD: 0)], ttlMs: 0)[0].get()
+    }
+
+    /// Sends many grants and returns in one round trip: each is its own transaction (its
+    /// statements and a sync, as `grant` and `giveBack` send them), all pipelined, so one that
+    /// fails changes nothing and leaves the others alone. Answers each in order; a connection
+    /// that broke fails every request whose answer was not read (each stays to be retried with
+    /// its sequence number).
+    public func apply(_ requests: [LeaseRequest], ttlMs: Int64) throws(PostgresError)
+        -> [Result<(applied: Bool, state: LeaseState), PostgresError>]
+    {
+        var counts: [Int] = []
+        counts.reserveCapacity(requests.count)
+        for request in requests {
+            let statements = self.statements(request, ttlMs: ttlMs)
+            try connection.sendPipelined(statements)
+            counts.append(statements.count)
+        }
+        var answers: [Result<(applied: Bool, state: LeaseState), PostgresError>] = []
+        answers.reserveCapacity(requests.count)
+        var broken: PostgresError?
+        for (request, count) in zip(requests, counts) {
+            if let broken {
+                answers.append(.failure(broken))
+                continue
+            }
+            do throws(PostgresError) {
+                let results = try connection.readPipelined(statementCount: count)
+                answers.append(.success(try Self.answer(request, results)))
+            } catch {
+                answers.append(.failure(error))
+                // A statement's error ends at its group's sync; anything else ends the connection.
+                if !connection.isHealthy { broken = error }
+            }
+        }
+        if broken == nil { connection.endPipelineMode() }
+        return answers
+    }
+
+    /// Sends many grants and returns as ONE transaction in one round trip (one commit, so one
+    /// WAL flush, for the lot): every lease row first, then every pool, each in key order (the
+    /// lock order of `LeaseStatements`). When the transaction fails on a statement (not the
+    /// connection), nothing of it happened, and each request is sent again on its own
+    /// (`apply`), so one bad request cannot hold up the others. Answers each request in order.
+    public func applyTogether(_ requests: [LeaseRequest], ttlMs: Int64) throws(PostgresError)
+        -> [Result<(applied: Bool, state: LeaseState), PostgresError>]
+    {
+        if requests.count < 2 { return try apply(requests, ttlMs: ttlMs) }
+        let order = requests.indices.sorted { a, b in
+            let (x, y) = (requests[a].pool, requests[b].pool)
+            return x.shopID != y.shopID ? x.shopID < y.shopID : x.window.description < y.window.description
+        }
+        var statements = [PostgresStatement("BEGIN")]
+        for index in order {
+            let pool = requests[index].pool
+            let key = [hostID, pool.shopID, pool.window.description]
+            if requests[index].operation.kind == .grant { statements.append(PostgresStatement(LeaseStatements.ensureLease, key)) }
+            statements.append(PostgresStatement(LeaseStatements.lockLease, key))
+        }
+        var firsts = Array(repeating: 0, count: requests.count)
+        for index in order {
+            // Each request's statements after BEGIN, without its own BEGIN, lease locks and COMMIT.
+            let own = self.statements(requests[index], ttlMs: ttlMs)
+            let body = requests[index].operation.kind == .grant ? own[3..<(own.count - 1)] : own[1..<(own.count - 1)]
+            firsts[index] = statements.count
+            statements.append(contentsOf: body)
+        }
+        statements.append(PostgresStatement("COMMIT"))
+        let results: [PostgresRows]
+        do throws(PostgresError) {
+            results = try connection.pipeline(statements)
+        } catch {
+            guard connection.isHealthy else { throw error }
+            connection.endPipelineMode()
+            // The failed transaction block stays open (aborted) until it is rolled back.
+            _ = try connection.execute("ROLLBACK")
+            return try apply(requests, ttlMs: ttlMs)
+        }
+        return requests.indices.map { index -> Result<(applied: Bool, state: LeaseState), PostgresError> in
+            let first = firsts[index]
+            // In `statements`, a grant's body is ensurePool, grant, setCap, readState; a
+            // return's is giveBack, readState.
+            switch requests[index].operation.kind {
+            case .grant:
+                return Result { () throws(PostgresError) in
+                    (results[first + 1].affected == 1, try Self.state(results[first + 3]))
+                }
+            case .giveBack:
+                return Result { () throws(PostgresError) in
+                    (results[first].affected == 1, try Self.state(results[first + 1]))
+                }
+            }
+        }
+    }
+
+    private func statements(_ request: LeaseRequest, ttlMs: Int64) -> [PostgresStatement] {
+        let operation = request.operation
+        let pool = request.pool
         let key = [hostID, pool.shopID, pool.window.description]
-        let results = try connection.pipeline([
-            PostgresStatement("BEGIN"),
-            PostgresStatement(LeaseStatements.giveBack, key + [String(operation.sequence), String(operation.amountNanoUSD)]),
-            PostgresStatement(LeaseStatements.readState, key),
-            PostgresStatement("COMMIT"),
-        ])
-        return (results[1].affected == 1, try Self.state(results[2]))
+        switch operation.kind {
+        case .grant:
+            precondition(operation.amountNanoUSD > 0, "a grant is of a positive amount")
+            return [
+                PostgresStatement("BEGIN"),
+                PostgresStatement(LeaseStatements.ensureLease, key),
+                PostgresStatement(LeaseStatements.lockLease, key),
+                PostgresStatement(LeaseStatements.ensurePool, [pool.shopID, pool.window.description]),
+                PostgresStatement(
+                    LeaseStatements.grant,
+                    key + [
+                        String(request.capNanoUSD), String(operation.amountNanoUSD), String(operation.sequence), String(ttlMs),
+                    ]),
+                PostgresStatement(LeaseStatements.setCap, [pool.shopID, pool.window.description, String(request.capNanoUSD)]),
+                PostgresStatement(LeaseStatements.readState, key),
+                PostgresStatement("COMMIT"),
+            ]
+        case .giveBack:
+            return [
+                PostgresStatement("BEGIN"),
+                PostgresStatement(LeaseStatements.giveBack, key + [String(operation.sequence), String(operation.amountNanoUSD)]),
+                PostgresStatement(LeaseStatements.readState, key),
+                PostgresStatement("COMMIT"),
+            ]
+        }
+    }
+
+    private static func answer(_ request: LeaseRequest, _ results: [PostgresRows]) throws(PostgresError)
+        -> (applied: Bool, state: LeaseState)
+    {
+        switch request.operation.kind {
+        case .grant: return (results[4].affected == 1, try state(results[6]))
+        case .giveBack: return (results[1].affected == 1, try state(results[2]))
+        }
     }
 
     /// Renews every lease of this host (expiry now + `ttlMs`); returns how many.
@@ -97,6 +221,39 @@ public struct LeaseStore {
             throw PostgresError(.protocolViolation, "release-host answered an unexpected row")
         }
         return (count, amount)
+    }
+
+    /// Takeover of expired leases of gone hosts (`LeaseStatements.reclaimExpired`): leases
+    /// expired more than `graceMs` ago whose host has not shipped in that time either. Returns
+    /// each lease reclaimed (host, pool, amount).
+    public func reclaimExpired(graceMs: Int64) throws(PostgresError) -> [(hostID: String, pool: String, amountNanoUSD: NanoUSD)] {
+        try connection.query(LeaseStatements.reclaimExpired, [hostID, String(graceMs)]).rows.compactMap { row in
+            guard row.count == 4, let host = row[0], let shop = row[1], let window = row[2],
+                let amount = row[3].flatMap({ NanoUSD($0) })
+            else { return nil }
+            return (host, shop + " " + window, amount)
+        }
+    }
+
+    // MARK: - Returns inside the shipper's transaction
+
+    /// The statements of return `operation` for `pool` to send inside another transaction (the
+    /// shipper's, after its settlement): the return, then the state read. Their two results go
+    /// to `shippedReturn`.
+    public static func giveBackStatements(_ operation: LeaseOperation, pool: PoolKey, hostID: String) -> [PostgresStatement] {
+        precondition(operation.kind == .giveBack, "not a return")
+        let key = [hostID, pool.shopID, pool.window.description]
+        return [
+            PostgresStatement(LeaseStatements.giveBack, key + [String(operation.sequence), String(operation.amountNanoUSD)]),
+            PostgresStatement(LeaseStatements.readState, key),
+        ]
+    }
+
+    /// The answer of `giveBackStatements` from their two results: whether the return was
+    /// applied, and the state after.
+    public static func shippedReturn(_ results: ArraySlice<PostgresRows>) throws(PostgresError) -> (applied: Bool, state: LeaseState) {
+        guard results.count == 2 else { throw PostgresError(.protocolViolation, "a return has \(results.count) results, not 2") }
+        return (results[results.startIndex].affected == 1, try state(results[results.startIndex + 1]))
     }
 
     static func state(_ rows: PostgresRows) throws(PostgresError) -> LeaseState {

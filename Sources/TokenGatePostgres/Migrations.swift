@@ -26,6 +26,10 @@ public enum Migrations {
         // Budgets across hosts (issue 20): LeaseStatements.swift.
         Migration(version: 3, name: "budget pools and host leases", sql: LeaseStatements.migration),
         Migration(version: 4, name: "void billing records beside reissues, tier assignment and tier terms history", sql: versionedBilling),
+        // Fleet configuration (issue 20, item 6): ConfigStatements.swift.
+        Migration(version: 5, name: "fleet configuration changes and the settings in force", sql: ConfigStatements.migration),
+        // Budgets across hosts, expiry (issue 20 item 4): LeaseStatements.swift.
+        Migration(version: 6, name: "lease reclaims of expired leases", sql: LeaseStatements.reclaimMigration),
     ]
 
     /// The newest schema version this daemon knows.

@@ -63,7 +63,8 @@ public struct PostgresStatement: Sendable {
 
 /// A blocking libpq connection.
 public final class PostgresConnection {
-    private let connection: OpaquePointer
+    /// The libpq connection (internal: PostgresConnection+Notify.swift reads notifications on it).
+    let connection: OpaquePointer
 
     /// Connects with a libpq connection string or URI.
     /// - Throws: `.connection` with libpq's message.
@@ -178,6 +179,15 @@ public final class PostgresConnection {
     /// Runs `COPY ... FROM STDIN` with `sql`, sending each chunk of COPY text data, and returns
     /// the rows copied.
     public func copyIn(_ sql: String, chunks: [[UInt8]]) throws(PostgresError) -> Int {
+        try beginCopyIn(sql)
+        for chunk in chunks { try putCopyData(chunk) }
+        return try endCopyIn()
+    }
+
+    /// Starts `COPY ... FROM STDIN` (`sql`); send the data with `putCopyData` and finish with
+    /// `endCopyIn`. Not in pipeline mode (libpq has no COPY there). On a thrown error the
+    /// connection is not in COPY mode.
+    public func beginCopyIn(_ sql: String) throws(PostgresError) {
         guard let start = PQexec(connection, sql) else { throw connectionError() }
         let status = PQresultStatus(start)
         if status != PGRES_COPY_IN {
@@ -186,14 +196,24 @@ public final class PostgresConnection {
             throw PostgresError(.protocolViolation, "\(sql) did not start a COPY")
         }
         PQclear(start)
-        for chunk in chunks {
-            let sent = chunk.withUnsafeBufferPointer { buffer in
-                buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                    PQputCopyData(connection, $0, Int32(buffer.count))
-                }
+    }
+
+    /// Sends one chunk of COPY data (any split: rows may straddle chunks). Blocks only while
+    /// the socket is full, so the server works on earlier chunks while the caller makes the
+    /// next one.
+    public func putCopyData(_ chunk: [UInt8]) throws(PostgresError) {
+        guard !chunk.isEmpty else { return }
+        let sent = chunk.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                PQputCopyData(connection, $0, Int32(buffer.count))
             }
-            guard sent == 1 else { throw connectionError() }
         }
+        guard sent == 1 else { throw connectionError() }
+    }
+
+    /// Ends the COPY started by `beginCopyIn` and returns the rows copied, or throws the
+    /// server's error (a failed COPY aborts the transaction it ran in).
+    public func endCopyIn() throws(PostgresError) -> Int {
         guard PQputCopyEnd(connection, nil) == 1 else { throw connectionError() }
         var outcome: Result<PostgresRows, PostgresError> = .success(PostgresRows())
         while let result = PQgetResult(connection) {
@@ -202,6 +222,13 @@ public final class PostgresConnection {
             if case .success = outcome { outcome = read }
         }
         return try outcome.get().affected
+    }
+
+    /// Ends the COPY started by `beginCopyIn` as failed (`reason` in the server's error), which
+    /// aborts its transaction; the caller then rolls back.
+    public func abandonCopyIn(_ reason: String) {
+        guard PQputCopyEnd(connection, reason) == 1 else { return }
+        while let result = PQgetResult(connection) { PQclear(result) }
     }
 
     // MARK: - Fenced helpers
@@ -244,11 +271,11 @@ public final class PostgresConnection {
         }
     }
 
-    private func connectionError() -> PostgresError {
+    func connectionError() -> PostgresError {
         PostgresError(.connection, "PostgreSQL connection: " + Self.trimmed(PQerrorMessage(connection)))
     }
 
-    private static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
+    static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
         guard let message else { return "" }
         var text = String(cString: message)
         while text.last == "\n" || text.last == " " { text.removeLast() }

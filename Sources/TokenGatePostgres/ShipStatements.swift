@@ -1,6 +1,8 @@
 // Every statement the shipper runs, with its parameters and what it locks. Times travel as Unix
 // milliseconds and become timestamptz in SQL; money travels as nano-USD and the numeric USD
-// column is computed from it in SQL (`/ 1000000000`), so no floating-point value is ever involved.
+// column is computed from it in SQL (`* 0.000000001`: exact, where numeric division keeps only 16
+// significant digits and so rounded amounts of $10M and more), so no floating-point value is
+// ever involved.
 
 import TokenGateCore
 
@@ -14,7 +16,7 @@ public enum ShipStatements {
           event_id, shop_id, user_id, conversation_id, operation_type, model_name, input_tokens, output_tokens,
           cached_input_tokens, total_tokens, total_cost, total_cost_nano_usd, metadata, created_at, recorded_at,
           billing_period, host_id)
-        SELECT e, s, u, c, o, m, i, ot, ci, i + ot, n::numeric / 1000000000, n, md::jsonb,
+        SELECT e, s, u, c, o, m, i, ot, ci, i + ot, n::numeric * 0.000000001, n, md::jsonb,
                timestamptz 'epoch' + oc * interval '1 millisecond',
                timestamptz 'epoch' + rc * interval '1 millisecond',
                bp, $15
@@ -32,9 +34,9 @@ public enum ShipStatements {
           shop_id, billing_period, tier_name, messages_used, tokens_used, api_cost, api_cost_nano_usd, base_charge,
           base_charge_nano_usd, overage_charge, overage_charge_nano_usd, total_charge, total_charge_nano_usd, paid,
           paid_at, created_at, host_id)
-        VALUES ($1, $2::date, $3, $4::bigint, $5::numeric, $6::bigint::numeric / 1000000000, $6::bigint,
-                $7::bigint::numeric / 1000000000, $7::bigint, $8::bigint::numeric / 1000000000, $8::bigint,
-                $9::bigint::numeric / 1000000000, $9::bigint, $10::boolean, NULL,
+        VALUES ($1, $2::date, $3, $4::bigint, $5::numeric, $6::bigint::numeric * 0.000000001, $6::bigint,
+                $7::bigint::numeric * 0.000000001, $7::bigint, $8::bigint::numeric * 0.000000001, $8::bigint,
+                $9::bigint::numeric * 0.000000001, $9::bigint, $10::boolean, NULL,
                 timestamptz 'epoch' + $11::bigint * interval '1 millisecond', $12)
         ON CONFLICT DO NOTHING
         """
@@ -64,7 +66,7 @@ public enum ShipStatements {
         INSERT INTO usage_alerts (
           shop_id, alert_type, period, threshold, threshold_nano_usd, actual_cost, actual_cost_nano_usd, message,
           created_at, host_id)
-        VALUES ($1, $2, $3, $4::bigint::numeric / 1000000000, $4::bigint, $5::bigint::numeric / 1000000000,
+        VALUES ($1, $2, $3, $4::bigint::numeric * 0.000000001, $4::bigint, $5::bigint::numeric * 0.000000001,
                 $5::bigint, $6, timestamptz 'epoch' + $7::bigint * interval '1 millisecond', $8)
         ON CONFLICT (shop_id, alert_type, period) DO NOTHING
         """
@@ -77,8 +79,8 @@ public enum ShipStatements {
           tier_name, effective_from_unix_ms, effective_from, monthly_fee, monthly_fee_nano_usd, included_messages,
           overage_rate, overage_rate_nano_usd, max_monthly_spend, max_monthly_spend_nano_usd, self_serve)
         VALUES ($1, $2::bigint, timestamptz 'epoch' + $2::bigint * interval '1 millisecond',
-                $3::bigint::numeric / 1000000000, $3::bigint, $4::bigint, $5::bigint::numeric / 1000000000,
-                $5::bigint, $6::bigint::numeric / 1000000000, $6::bigint, $7::boolean)
+                $3::bigint::numeric * 0.000000001, $3::bigint, $4::bigint, $5::bigint::numeric * 0.000000001,
+                $5::bigint, $6::bigint::numeric * 0.000000001, $6::bigint, $7::boolean)
         ON CONFLICT (tier_name, effective_from_unix_ms) DO UPDATE SET
           monthly_fee = EXCLUDED.monthly_fee, monthly_fee_nano_usd = EXCLUDED.monthly_fee_nano_usd,
           included_messages = EXCLUDED.included_messages, overage_rate = EXCLUDED.overage_rate,
@@ -138,7 +140,7 @@ public enum ShipStatements {
           output_per_million_nano_usd, cached_input_per_million_nano_usd, input_price_per_million,
           output_price_per_million, prompt_tiers, source, host_id)
         VALUES ($1, $2::boolean, timestamptz 'epoch' + $3::bigint * interval '1 millisecond', $3::bigint, $4::bigint,
-                $5::bigint, $6::bigint, $4::bigint::numeric / 1000000000, $5::bigint::numeric / 1000000000, $7::jsonb,
+                $5::bigint, $6::bigint, $4::bigint::numeric * 0.000000001, $5::bigint::numeric * 0.000000001, $7::jsonb,
                 $8, $9)
         ON CONFLICT (model_name, is_fallback, effective_from_unix_ms) DO UPDATE SET
           input_per_million_nano_usd = EXCLUDED.input_per_million_nano_usd,
@@ -159,7 +161,7 @@ public enum ShipStatements {
         INSERT INTO tokengate_month_aggregates (
           shop_id, billing_period, messages, input_tokens, output_tokens, cached_input_tokens, total_cost,
           total_cost_nano_usd, host_id)
-        VALUES ($1, $2, $3::bigint, $4::numeric, $5::numeric, $6::numeric, $7::bigint::numeric / 1000000000, $7::bigint, $8)
+        VALUES ($1, $2, $3::bigint, $4::numeric, $5::numeric, $6::numeric, $7::bigint::numeric * 0.000000001, $7::bigint, $8)
         ON CONFLICT (shop_id, billing_period) DO NOTHING
         """
 

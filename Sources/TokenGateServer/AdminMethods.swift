@@ -11,10 +11,16 @@ extension BudgetService {
     func adminMethods() -> [Method] {
         let ledger = self.ledger
         let counters = gateCounters
-        /// Applies a change and hands the logged form to `answer`.
+        let fleetConfig = self.fleetConfig
+        /// Applies a change (in fleet mode: publishes it, and applies it from PostgreSQL as every
+        /// daemon does) and hands the logged form to `answer`.
         @Sendable func change<Response>(
             _ change: ConfigChange, _ context: CallContext, _ answer: (ConfigChange, Configuration) -> Response
         ) throws(TokenGateError) -> (Response, UInt64?) {
+            if let fleetConfig {
+                let (logged, configuration, sequence) = try fleetConfig.change(change, now: context.now)
+                return (answer(logged, configuration), sequence)
+            }
             let (logged, configuration, sequence) = try ledger.changeConfiguration(change, now: context.now)
             return (answer(logged, configuration), sequence)
         }
@@ -40,6 +46,7 @@ extension BudgetService {
             },
             /// AssignShopTier: OK, INVALID_ARGUMENT, NOT_FOUND (tier), PERMISSION_DENIED, UNAVAILABLE.
             .unary(MethodPath.assignShopTier, [.admin, .write]) { (request: AssignShopTierRequest, context) throws(TokenGateError) in
+                if let fleetConfig { return try fleetConfig.assignShopTier(request, now: context.now) }
                 let (response, sequence) = try ledger.assignShopTier(request, now: context.now)
                 return (response, sequence)
             },

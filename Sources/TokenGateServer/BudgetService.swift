@@ -21,11 +21,15 @@ public final class BudgetService: Sendable {
     /// This host's budget leases when `--fleet` is on (FleetLeases.swift); nil: the gate
     /// budgets from local spend alone.
     public let fleet: FleetLeases?
+    /// Fleet configuration when `--fleet` is on (FleetConfig.swift): the admin setters publish
+    /// to PostgreSQL and every daemon applies the changes in its order; nil: changes are local.
+    public let fleetConfig: FleetConfig?
 
-    public init(ledger: Ledger, clock: any WallClock, fleet: FleetLeases? = nil) {
+    public init(ledger: Ledger, clock: any WallClock, fleet: FleetLeases? = nil, fleetConfig: FleetConfig? = nil) {
         self.ledger = ledger
         self.clock = clock
         self.fleet = fleet
+        self.fleetConfig = fleetConfig
         ledger.alertFeed.setListener { [alertWatchers, weak ledger] alerts, sequence in
             guard let ledger else { return }
             alertWatchers.publishWhenDurable(alerts, durableAt: sequence, ledger: ledger)

@@ -36,6 +36,21 @@ extension Daemon {
         }
     }
 
+    /// Fleet mode's outage allowances: the config file's `fleet_outage_allowance`, its default
+    /// replaced by `--fleet-outage-allowance-usd` when given.
+    static func fleetOutageAllowance(_ options: DaemonOptions, fail: (String) -> Never) -> OutageAllowance {
+        var allowance = OutageAllowance()
+        if let path = options.configFile, let data = FileManager.default.contents(atPath: path) {
+            do {
+                allowance = try ConfigurationFile.outageAllowance([UInt8](data)) ?? allowance
+            } catch {
+                fail("config file \(path): \(error.message)")
+            }
+        }
+        if let amount = options.fleetOutageAllowanceNanoUSD { allowance.defaultNanoUSD = amount }
+        return allowance
+    }
+
     /// `options` with the config file's `postgres` section applied where neither a flag nor
     /// `$TOKENGATE_POSTGRES` set shipping up (those win over the file).
     static func withConfigFilePostgres(_ options: DaemonOptions, fail: (String) -> Never) -> DaemonOptions {

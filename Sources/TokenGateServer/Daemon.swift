@@ -48,6 +48,15 @@ public struct DaemonOptions: Sendable {
     public var fleet = false
     /// PostgreSQL's lease expiry in fleet mode (`--fleet-lease-ttl-ms`).
     public var fleetLeaseTTLMs: Int64 = 30_000
+    /// Fleet configuration's polling period (`--fleet-config-poll-ms`) and LISTEN
+    /// (`--fleet-config-listen on|off`; off: polling alone, as behind a pooler that drops LISTEN).
+    public var fleetConfigPollMs = 2_000
+    public var fleetConfigListen = true
+    /// Every shop's outage allowance (`--fleet-outage-allowance-usd`, over the config file's
+    /// `fleet_outage_allowance.default_usd`); nil: the file's, else 0.
+    public var fleetOutageAllowanceNanoUSD: NanoUSD?
+    /// Takeover of gone hosts' expired leases (`--fleet-reclaim-after-ms`); nil: the lease TTL.
+    public var fleetReclaimAfterMs: Int64?
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         socketPath = SocketPaths.defaultPath(environment: environment)
@@ -84,12 +93,13 @@ public enum Daemon {
             fail("cannot open data dir \(options.dataDirectory): \(error)")
         }
         let fleet = makeFleet(options, ledger: ledger, logger: logger, fail: fail)
-        let service = BudgetService(ledger: ledger, clock: SystemClock(), fleet: fleet)
+        let fleetConfig = makeFleetConfig(options, ledger: ledger, logger: logger)
+        let service = BudgetService(ledger: ledger, clock: SystemClock(), fleet: fleet, fleetConfig: fleetConfig)
         let shipper = options.postgres.map { postgres in
             checkPostgresSchema(postgres, logger: logger, fail: fail)
             var postgres = postgres
             postgres.settlesLeases = fleet != nil
-            return Shipper(options: postgres, log: log, ledger: ledger, logger: logger)
+            return Shipper(options: postgres, log: log, ledger: ledger, logger: logger, fleet: fleet)
         }
         service.shipper.withLock { $0 = shipper }
         var serverConfiguration = ServerConfiguration(socketPath: options.socketPath, adminUIDs: options.adminUIDs ?? [getuid(), 0])
@@ -122,6 +132,7 @@ public enum Daemon {
         startSweeper(ledger: ledger, clock: SystemClock())
         shipper?.start()
         fleet?.start()
+        fleetConfig?.start()
         service.isReady = true
         let startupMs = MonotonicClock.milliseconds() - startedMs
         logger.info("tokengated serving", [
@@ -161,6 +172,7 @@ public enum Daemon {
                 server.drain()
                 // Every unused lease goes back to its pool for the other hosts.
                 service.fleet?.stop()
+                service.fleetConfig?.stop()
                 scheduler.stop()
                 do {
                     let snapshot = try ledger.writeSnapshot(now: service.now())
@@ -202,10 +214,28 @@ public enum Daemon {
         var fleetOptions = FleetOptions(conninfo: postgres.conninfo, hostID: postgres.hostID)
         fleetOptions.leaseTTLMs = options.fleetLeaseTTLMs
         fleetOptions.renewBeforeMs = min(fleetOptions.renewBeforeMs, options.fleetLeaseTTLMs / 3)
+        fleetOptions.reclaimAfterMs = options.fleetReclaimAfterMs ?? options.fleetLeaseTTLMs
+        fleetOptions.outageAllowance = fleetOutageAllowance(options, fail: fail)
         logger.info("fleet mode: budgets from leases on PostgreSQL's pools", [
             "host_id": postgres.hostID, "lease_ttl_ms": "\(options.fleetLeaseTTLMs)",
+            "reclaim_after_ms": "\(fleetOptions.reclaimAfterMs)",
+            "outage_allowance_usd": Money.formatUSD(fleetOptions.outageAllowance.defaultNanoUSD),
+            "outage_allowance_shops": "\(fleetOptions.outageAllowance.shops.count)",
         ])
         return FleetLeases(options: fleetOptions, ledger: ledger, clock: SystemClock(), logger: logger)
+    }
+
+    /// Fleet configuration (`--fleet`), or nil.
+    private static func makeFleetConfig(_ options: DaemonOptions, ledger: Ledger, logger: Logger) -> FleetConfig? {
+        guard options.fleet, let postgres = options.postgres else { return nil }
+        var configOptions = FleetConfigOptions(conninfo: postgres.conninfo, hostID: postgres.hostID)
+        configOptions.pollMs = options.fleetConfigPollMs
+        configOptions.listen = options.fleetConfigListen
+        let config = FleetConfig(options: configOptions, ledger: ledger, logger: logger)
+        logger.info("fleet configuration: run-time changes go through PostgreSQL", [
+            "listen": "\(options.fleetConfigListen)", "poll_ms": "\(options.fleetConfigPollMs)",
+        ])
+        return config
     }
 
     private static func randomBootID() -> String {

@@ -33,5 +33,6 @@ extension BudgetService {
             ledger: ledger.gauges(now: now, topShops: Self.topShopsInMetrics),
             logLastSequence: ledger.logLastSequence, store: ledger.storeMetrics, memory: ProcessMemory.read()))
             + (shipper.withLock { $0 }?.exposition() ?? "") + (fleet?.exposition() ?? "")
+            + (fleetConfig?.exposition() ?? "")
     }
 }

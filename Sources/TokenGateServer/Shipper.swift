@@ -35,6 +35,9 @@ public struct ShipperOptions: Sendable {
     /// Fleet mode (`--fleet`, issue 20): shipped usage settles the budget pools and this
     /// host's leases in the same transaction.
     public var settlesLeases = false
+    /// Usage rows by COPY into the batch's transaction (false: always the unnest INSERT). A
+    /// batch that meets a row already in PostgreSQL is rolled back and sent again by INSERT.
+    public var copiesUsage = true
 
     public init(conninfo: String, hostID: String) {
         self.conninfo = conninfo
@@ -58,6 +61,8 @@ public struct ShipStatus: Sendable {
     public var lastError: String?
     public var lastErrorAtUnixMs: UnixMillis = 0
     public var errors: UInt64 = 0
+    /// Batches whose COPY met a row already in PostgreSQL and were sent again by INSERT.
+    public var copyRetries: UInt64 = 0
     public var backlogBytes: Int = 0
     public var backlogOverLimit = false
     public var schemaVersion = 0
@@ -75,6 +80,8 @@ public final class Shipper: Sendable {
     private let log: WriteAheadLog
     private let ledger: Ledger
     private let logger: Logger
+    /// Fleet mode: unused lease goes back inside the transaction that settles the usage.
+    private let fleet: FleetLeases?
     private let status = Mutex(ShipStatus())
     private let stopping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
@@ -82,11 +89,12 @@ public final class Shipper: Sendable {
 
     /// Prepares a shipper for `log` (whose segments it holds from now on, until it learns the
     /// cursor). Call `start` after recovery.
-    public init(options: ShipperOptions, log: WriteAheadLog, ledger: Ledger, logger: Logger) {
+    public init(options: ShipperOptions, log: WriteAheadLog, ledger: Ledger, logger: Logger, fleet: FleetLeases? = nil) {
         self.options = options
         self.log = log
         self.ledger = ledger
         self.logger = logger
+        self.fleet = fleet
         log.holdSegments(from: 1)
     }
 
@@ -169,31 +177,57 @@ public final class Shipper: Sendable {
         var through: UInt64
         var statementCount: Int
         var rows: Int
+        /// Usage rows sent by INSERT (its statement is the second), 0 when copied or none.
+        var inserting: Int
+        /// Lease returns riding the transaction, and the index of their first statement.
+        var returns: [ShipmentReturn] = []
+        var returnsAt = 0
     }
 
     /// Ships batches until stopped or an error (thrown to `run`, which backs off and reconnects
     /// and reads the cursor again, so a batch whose commit was not confirmed is sent again).
-    /// One batch stays in flight: the next one is read from the log, decoded and sent while
-    /// PostgreSQL runs the previous one, whose results are read after.
+    /// One batch stays in flight: the next one is read from the log and decoded while
+    /// PostgreSQL runs (and commits) the previous one, whose results are read after. Usage rows
+    /// go by COPY (`copyBatch`) unless a batch met rows already shipped; then by INSERT until a
+    /// batch finds none there.
     private func shipUntilStopped(_ connection: PostgresConnection) throws {
+        // Returns sent in a transaction not yet confirmed: on a failure the refill thread
+        // sends them again, with the same sequence numbers.
+        var unconfirmed: [ShipmentReturn] = []
+        do {
+            try shipUntilStopped(connection, unconfirmed: &unconfirmed)
+        } catch {
+            if !unconfirmed.isEmpty { fleet?.shipmentFailed(unconfirmed) }
+            throw error
+        }
+    }
+
+    private func shipUntilStopped(_ connection: PostgresConnection, unconfirmed: inout [ShipmentReturn]) throws {
         var tail = LogTail(directory: log.directory, recordBytesMax: StoreLimits.defaultRecordBytesMax)
         var sent = status.withLock { $0.cursor ?? 0 }
         var inFlight: InFlight?
         var lastConfirmNs = MonotonicClock.nanoseconds()
+        var copying = options.copiesUsage
+        /// Reads the batch in flight, if any, and leaves pipeline mode.
+        func confirmInFlight() throws {
+            if let pending = inFlight {
+                if try confirm(pending, connection, since: &lastConfirmNs, unconfirmed: &unconfirmed), options.copiesUsage {
+                    copying = true
+                }
+            }
+            inFlight = nil
+            connection.endPipelineMode()
+        }
         while !stopping.load(ordering: .relaxed) {
             let durable = shippableSequence()
             status.withLock { $0.durableSequence = durable }
             switch try tail.read(from: sent + 1, through: durable, limit: options.batchRecordsMax) {
             case .missing(let oldest):
-                if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs) }
-                inFlight = nil
-                connection.endPipelineMode()
+                try confirmInFlight()
                 sent = try shipSnapshot(connection, cursor: sent, oldestInLog: oldest)
             case .records(let records) where records.isEmpty:
-                if let pending = inFlight {
-                    try confirm(pending, connection, since: &lastConfirmNs)
-                    inFlight = nil
-                    connection.endPipelineMode()
+                if inFlight != nil {
+                    try confirmInFlight()
                     continue
                 }
                 checkBacklog(cursor: sent, tail: tail)
@@ -201,31 +235,122 @@ public final class Shipper: Sendable {
                 sleep(milliseconds: options.idlePollMilliseconds)
                 lastConfirmNs = MonotonicClock.nanoseconds()
             case .records(let records):
-                var batch = ShipBatch(hostID: options.hostID)
-                batch.settlesLeases = options.settlesLeases
-                for record in records { batch.add(try FactCodec.decode(record.body)) }
-                let statements = batch.statements(shippedThrough: records.last!.sequence)
+                let through = records.last!.sequence
+                var finish: (statements: [PostgresStatement], rows: Int, inserting: Int, shopIDs: Set<String>)?
+                if copying {
+                    finish = try copyBatch(records, through: through, connection, before: confirmInFlight)
+                    if finish == nil { copying = false }
+                }
+                if finish == nil {
+                    var batch = ShipBatch(hostID: options.hostID)
+                    batch.settlesLeases = options.settlesLeases
+                    for record in records { batch.add(try FactCodec.decode(record.body)) }
+                    finish = (batch.statements(shippedThrough: through), batch.rowCount, batch.usageCount, batch.usageShopIDs)
+                }
+                var statements = finish!.statements
+                // Fleet mode: unused lease of the shops settled goes back in the same transaction,
+                // before its COMMIT.
+                let returns = options.settlesLeases ? (fleet?.shipmentReturns(shopIDs: finish!.shopIDs) ?? []) : []
+                let returnsAt = statements.count - 1
+                statements.insert(
+                    contentsOf: returns.flatMap { LeaseStore.giveBackStatements($0.operation, pool: $0.pool, hostID: options.hostID) },
+                    at: returnsAt)
+                unconfirmed += returns
                 try connection.sendPipelined(statements)
-                if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs) }
-                inFlight = InFlight(through: records.last!.sequence, statementCount: statements.count, rows: batch.rowCount)
-                sent = records.last!.sequence
+                if let pending = inFlight {
+                    if try confirm(pending, connection, since: &lastConfirmNs, unconfirmed: &unconfirmed), options.copiesUsage {
+                        copying = true
+                    }
+                }
+                inFlight = InFlight(
+                    through: through, statementCount: statements.count, rows: finish!.rows, inserting: finish!.inserting,
+                    returns: returns, returnsAt: returnsAt)
+                sent = through
                 // Caught up with live traffic: let a batch gather instead of paying a commit (and
                 // PostgreSQL's fsync) for every few records, which competes with the daemon.
                 if records.count < options.batchRecordsMax / 4 {
-                    try confirm(inFlight!, connection, since: &lastConfirmNs)
-                    inFlight = nil
-                    connection.endPipelineMode()
+                    try confirmInFlight()
                     sleep(milliseconds: options.idlePollMilliseconds)
                 }
             }
         }
-        if let pending = inFlight { try confirm(pending, connection, since: &lastConfirmNs) }
+        if let pending = inFlight { _ = try confirm(pending, connection, since: &lastConfirmNs, unconfirmed: &unconfirmed) }
+    }
+
+    /// COPY text sent per `PQputCopyData`: PostgreSQL works on one chunk while the next is made.
+    static let copyChunkBytes = 1 << 18
+
+    /// Starts the transaction of `records` with their usage rows by COPY, streamed while the
+    /// records are decoded (`before` runs first, when the first chunk is ready: it confirms the
+    /// previous batch, whose commit thus overlaps the decoding). Returns the statements that
+    /// finish the transaction (to send in pipeline mode), or nil when the batch must go by
+    /// INSERT instead: a row was already in PostgreSQL (unique violation) or a time cannot be
+    /// copied exactly; then the transaction was rolled back and nothing of the batch is there.
+    private func copyBatch(
+        _ records: [WALRecord], through: UInt64, _ connection: PostgresConnection, before: () throws -> Void
+    ) throws -> (statements: [PostgresStatement], rows: Int, inserting: Int, shopIDs: Set<String>)? {
+        var batch = ShipBatch(hostID: options.hostID, usageForm: .copy)
+        batch.settlesLeases = options.settlesLeases
+        var copyStarted = false
+        func sendCopyText() throws {
+            if !copyStarted {
+                try before()
+                try connection.execute("BEGIN")
+                try connection.beginCopyIn(ShipBatch.copyUsage)
+                copyStarted = true
+            }
+            try connection.putCopyData(batch.takeCopyText())
+        }
+        for record in records {
+            // Usage events, nearly every record, straight from their bytes to COPY text.
+            if let usage = FactCodec.decodeUsage(record.body, record.body.indices) {
+                batch.addUsage(usage, in: record.body)
+            } else {
+                batch.add(try FactCodec.decode(record.body))
+            }
+            guard batch.copiesExactly else { break }
+            if batch.copyText.bytes.count >= Self.copyChunkBytes { try sendCopyText() }
+        }
+        guard batch.copiesExactly else {
+            if copyStarted {
+                connection.abandonCopyIn("a usage time outside what COPY writes exactly")
+                try connection.execute("ROLLBACK")
+            }
+            return nil
+        }
+        if !batch.copyText.bytes.isEmpty { try sendCopyText() }
+        if copyStarted {
+            do throws(PostgresError) {
+                _ = try connection.endCopyIn()
+            } catch {
+                // 23505 unique_violation: a row shipped before (a re-ship, an event id logged twice).
+                guard error.sqlState == "23505" else { throw error }
+                try connection.execute("ROLLBACK")
+                status.withLock { $0.copyRetries += 1 }
+                return nil
+            }
+        }
+        return (batch.statements(shippedThrough: through), batch.rowCount, 0, batch.usageShopIDs)
     }
 
     /// Reads the results of a batch sent earlier: once its COMMIT succeeded, the cursor has
-    /// moved, so the log may drop what it covers.
-    private func confirm(_ batch: InFlight, _ connection: PostgresConnection, since lastConfirmNs: inout UInt64) throws {
-        _ = try connection.readPipelined(statementCount: batch.statementCount)
+    /// moved, so the log may drop what it covers. Returns true when it sent usage rows by
+    /// INSERT and none of them was there already (so COPY may be tried again).
+    @discardableResult
+    private func confirm(
+        _ batch: InFlight, _ connection: PostgresConnection, since lastConfirmNs: inout UInt64,
+        unconfirmed: inout [ShipmentReturn]
+    ) throws -> Bool {
+        let results = try connection.readPipelined(statementCount: batch.statementCount)
+        if !batch.returns.isEmpty, let fleet {
+            var answers: [(applied: Bool, state: LeaseState)] = []
+            for index in batch.returns.indices {
+                let first = batch.returnsAt + 2 * index
+                answers.append(try LeaseStore.shippedReturn(results[first..<first + 2]))
+            }
+            fleet.shipmentAnswered(batch.returns, answers)
+            unconfirmed.removeFirst(min(batch.returns.count, unconfirmed.count))
+        }
         let now = MonotonicClock.nanoseconds()
         let seconds = Double(now - lastConfirmNs) / 1e9
         lastConfirmNs = now
@@ -241,6 +366,7 @@ public final class Shipper: Sendable {
             if batch.through >= durable { status.caughtUpAtMs = MonotonicClock.milliseconds() }
         }
         checkBacklog(cursor: batch.through, tail: LogTail(directory: log.directory))
+        return batch.inserting > 0 && results.count > 1 && results[1].affected == batch.inserting
     }
 
     /// One transaction: the rows and the cursor, in pipeline mode.
@@ -365,6 +491,10 @@ extension Shipper {
         writer.sample("tokengate_ship_rows_per_second", host, String(format: "%.0f", status.rowsPerSecond))
         writer.family("tokengate_ship_errors_total", "counter", "Failed connections and batches (each retried with backoff).")
         writer.sample("tokengate_ship_errors_total", host, status.errors)
+        writer.family(
+            "tokengate_ship_copy_retries_total", "counter",
+            "Batches whose COPY met a row already in PostgreSQL (a re-ship), rolled back and sent again by INSERT.")
+        writer.sample("tokengate_ship_copy_retries_total", host, status.copyRetries)
         writer.family("tokengate_ship_backlog_bytes", "gauge", "Bytes of log segments kept for shipping.")
         writer.sample("tokengate_ship_backlog_bytes", host, UInt64(status.backlogBytes))
         writer.family(

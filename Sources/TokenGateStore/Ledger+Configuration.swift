@@ -30,7 +30,7 @@ extension Ledger {
     /// Backdated tier terms may reach only periods that no shop on the tier has a final bill
     /// for (checked before the configuration's lock is taken; shard locks are never held
     /// while it is). Throws `failedPrecondition` naming the first such bill.
-    private func checkBackdatedTerms(_ tier: String, from: UnixMillis) throws(TokenGateError) {
+    func checkBackdatedTerms(_ tier: String, from: UnixMillis) throws(TokenGateError) {
         let config = currentConfiguration
         for shard in shards {
             try shard.shops.withLock { shops throws(TokenGateError) in
@@ -56,6 +56,18 @@ extension Ledger {
     public func assignShopTier(_ request: AssignShopTierRequest, now: UnixMillis) throws(TokenGateError)
         -> (AssignShopTierResponse, UInt64)
     {
+        let (fact, config) = try checkedAssignment(request, now: now)
+        return try withShop(request.shopID) { shop throws(TokenGateError) in
+            let response = try Self.checkAssignment(fact, on: shop, config: config)
+            let sequence = try append(fact)
+            shop.apply(fact)
+            return (response, sequence)
+        }
+    }
+
+    /// The checks of AssignShopTier that need no shop: the assignment as it is to be logged
+    /// (0 resolved to `now`) and the configuration it was checked against.
+    func checkedAssignment(_ request: AssignShopTierRequest, now: UnixMillis) throws(TokenGateError) -> (Fact, Configuration) {
         try Validation.shopID(request.shopID)
         guard !request.tier.isEmpty else { throw .invalidArgument("tier is empty; name a configured tier") }
         let config = currentConfiguration
@@ -66,22 +78,24 @@ extension Ledger {
                 "effective_from_unix_ms \(request.effectiveFromUnixMs) must be 0 (now) or a past time (now is \(now)); "
                     + "assign a future tier when its time comes")
         }
-        return try withShop(request.shopID) { shop throws(TokenGateError) in
-            // Nothing re-prices a final bill: no backdating into a billed period.
-            if let final = shop.billingRecords.last(where: { record in
-                (try? MonthKey(parsing: record.period)).map { $0.endUnixMs > effective } ?? false
-            }) {
-                throw .failedPrecondition(
-                    "the final bill of shop '\(request.shopID)' for \(final.period) (tier \(final.tier)) was generated; "
-                        + "an assignment effective from \(UTCCalendar.iso8601(effective)) would re-price it. "
-                        + "Backdate only into periods not yet billed")
-            }
-            let previous = shop.tierName(config: config)
-            let fact = Fact.tierAssignment(shopID: request.shopID, tier: request.tier, effectiveFromUnixMs: effective)
-            let sequence = try append(fact)
-            shop.apply(fact)
-            return (AssignShopTierResponse(shopID: request.shopID, tier: request.tier, previousTier: previous), sequence)
+        return (Fact.tierAssignment(shopID: request.shopID, tier: request.tier, effectiveFromUnixMs: effective), config)
+    }
+
+    /// The checks of an assignment against the shop (nothing re-prices a final bill: no
+    /// backdating into a billed period); returns the answer to give.
+    static func checkAssignment(_ fact: Fact, on shop: ShopState, config: Configuration) throws(TokenGateError)
+        -> AssignShopTierResponse
+    {
+        guard case .tierAssignment(let shopID, let tier, let effective) = fact else { preconditionFailure("not an assignment: \(fact)") }
+        if let final = shop.billingRecords.last(where: { record in
+            (try? MonthKey(parsing: record.period)).map { $0.endUnixMs > effective } ?? false
+        }) {
+            throw .failedPrecondition(
+                "the final bill of shop '\(shopID)' for \(final.period) (tier \(final.tier)) was generated; "
+                    + "an assignment effective from \(UTCCalendar.iso8601(effective)) would re-price it. "
+                    + "Backdate only into periods not yet billed")
         }
+        return AssignShopTierResponse(shopID: shopID, tier: tier, previousTier: shop.tierName(config: config))
     }
 
     /// Why the configuration in effect is not valid, or nil. After recovery it is the base

@@ -30,7 +30,10 @@ extension BenchRun {
         try connection.execute("CREATE TABLE bench_copy (LIKE token_usage_logs INCLUDING ALL)")
 
         progress("ship: shipping \(events) events")
+        let server = try ProcessCPU.postgresServer(connection)
         let (daemon, _, _) = try await startDaemon(dataDirectory: data, extraArguments: ["--postgres", database, "--host-id", "bench"])
+        let daemonCPU = ProcessCPU.seconds(daemon.process.processIdentifier)
+        let serverCPU = server.flatMap(ProcessCPU.serverSeconds)
         let started = MonotonicClock.nanoseconds()
         var shipped = 0
         while shipped < events {
@@ -39,21 +42,32 @@ extension BenchRun {
             guard daemon.process.isRunning else { throw BenchError("tokengated exited while shipping") }
         }
         let shipSeconds = Double(MonotonicClock.nanoseconds() - started) / 1e9
+        let shipDaemonCPU = ProcessCPU.seconds(daemon.process.processIdentifier).flatMap { after in daemonCPU.map { after - $0 } }
+        let shipServerCPU = server.flatMap(ProcessCPU.serverSeconds).flatMap { after in serverCPU.map { after - $0 } }
         daemon.kill()
         let rows = Int(try connection.query("SELECT count(*) FROM token_usage_logs").scalar ?? "0") ?? 0
         guard rows == events else { throw BenchError("PostgreSQL holds \(rows) rows, not \(events)") }
 
         progress("ship: COPY of the same \(events) rows")
         let copyText = try Self.copyText(data)
+        let copyServerCPU = server.flatMap(ProcessCPU.serverSeconds)
         let copyStarted = MonotonicClock.nanoseconds()
         let copied = try connection.copyIn("COPY bench_copy (\(CopyText.usageColumns)) FROM STDIN", chunks: copyText)
         let copySeconds = Double(MonotonicClock.nanoseconds() - copyStarted) / 1e9
+        let copyServerCPUAfter = server.flatMap(ProcessCPU.serverSeconds)
         guard copied == events else { throw BenchError("COPY wrote \(copied) rows, not \(events)") }
 
         let shipRate = Double(events) / shipSeconds
         let copyRate = Double(events) / copySeconds
         report.add("ship.events_per_s", "shipping a backlog of \(events) events (from SERVING to the cursor at the end)", shipRate, "/s")
         report.add("ship.copy_events_per_s", "COPY of the same rows into a table like it (the floor)", copyRate, "/s")
+        // CPU per row, which the other tenants of a shared machine disturb less than rates.
+        let perRow = { (seconds: Double?) in seconds.map { $0 * 1e6 / Double(events) } }
+        report.add("ship.daemon_cpu_us_per_row", "tokengated CPU per shipped event (shipping and all else it did)", perRow(shipDaemonCPU), "µs")
+        report.add("ship.postgres_cpu_us_per_row", "PostgreSQL CPU per shipped row (all its processes)", perRow(shipServerCPU), "µs")
+        report.add(
+            "ship.copy_postgres_cpu_us_per_row", "PostgreSQL CPU per row of the COPY",
+            perRow(copyServerCPUAfter.flatMap { after in copyServerCPU.map { after - $0 } }), "µs")
         try await measureLogUsageWithShipping(admin)
     }
 
@@ -65,6 +79,9 @@ extension BenchRun {
         let (on, onSocket, _) = try await startDaemon(extraArguments: ["--postgres", database, "--host-id", "bench-log"])
         defer { on.kill() }
         let workload = self.workload
+        let server = try ProcessCPU.postgresServer(PostgresConnection(conninfo: database))
+        let serverCPU = server.flatMap(ProcessCPU.serverSeconds)
+        let daemonCPU = [off, on].map { ProcessCPU.seconds($0.process.processIdentifier) }
         let slices = Self.pairedSlices
         let sliceNs = durationNs / UInt64(slices)
         var measured = [Measurement(calls: 0, elapsedNs: 0, latenciesNs: []), Measurement(calls: 0, elapsedNs: 0, latenciesNs: [])]
@@ -79,6 +96,22 @@ extension BenchRun {
         }
         report.add("ship.log.off.c64", "LogUsage, 64 conns, shipping off", measured[0], latencies: true, rate: true)
         report.add("ship.log.on.c64", "LogUsage, 64 conns, shipping on", measured[1], latencies: true, rate: true)
+        // Where the shipping daemon's extra CPU goes, per LogUsage call it answered (the slices'
+        // warm-ups included, so a little high).
+        let onCalls = Double(measured[1].calls)
+        let spent = { (before: Double?, after: Double?) in
+            after.flatMap { after in before.map { (after - $0) * 1e6 / max(onCalls, 1) } }
+        }
+        report.add(
+            "ship.log.postgres_cpu_us_per_call", "PostgreSQL CPU per LogUsage call shipped",
+            spent(serverCPU, server.flatMap(ProcessCPU.serverSeconds)), "µs")
+        report.add(
+            "ship.log.off.daemon_cpu_us_per_call", "tokengated CPU per LogUsage call, shipping off",
+            daemonCPU[0].flatMap { before in ProcessCPU.seconds(off.process.processIdentifier).map { ($0 - before) * 1e6 / max(Double(measured[0].calls), 1) } },
+            "µs")
+        report.add(
+            "ship.log.on.daemon_cpu_us_per_call", "tokengated CPU per LogUsage call, shipping on",
+            spent(daemonCPU[1], ProcessCPU.seconds(on.process.processIdentifier)), "µs")
     }
 
     /// A new database in the server of `admin`; returns its conninfo.
@@ -106,5 +139,42 @@ extension BenchRun {
         }
         if !text.bytes.isEmpty { chunks.append(text.bytes) }
         return chunks
+    }
+}
+
+/// CPU time (user + system) of processes on this machine, from /proc; nil where it cannot be
+/// read (a PostgreSQL on another host).
+enum ProcessCPU {
+    /// Seconds of CPU `pid` has used, with its reaped children's when `children` is set.
+    static func seconds(_ pid: Int32, children: Bool = false) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return nil }
+        // After "pid (comm)": state ppid ... utime(14) stime(15) cutime(16) cstime(17).
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 14, let user = Double(fields[11]), let system = Double(fields[12]),
+            let childUser = Double(fields[13]), let childSystem = Double(fields[14])
+        else { return nil }
+        return (user + system + (children ? childUser + childSystem : 0)) / MachineCPU.ticksPerSecond
+    }
+
+    /// The postmaster of `connection`'s server (the parent of its backend), when it runs here.
+    static func postgresServer(_ connection: PostgresConnection) throws -> Int32? {
+        guard let backend = try connection.query("SELECT pg_backend_pid()").scalar.flatMap({ Int32($0) }),
+            let text = try? String(contentsOfFile: "/proc/\(backend)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
+    }
+
+    /// Seconds of CPU a PostgreSQL server has used: the postmaster, its live children (backends,
+    /// WAL writer, checkpointer, autovacuum) and the children it has reaped.
+    static func serverSeconds(_ postmaster: Int32) -> Double? {
+        guard var total = seconds(postmaster, children: true),
+            let list = try? String(contentsOfFile: "/proc/\(postmaster)/task/\(postmaster)/children", encoding: .utf8)
+        else { return nil }
+        for child in list.split(separator: " ").compactMap({ Int32($0) }) { total += seconds(child) ?? 0 }
+        return total
     }
 }

@@ -122,6 +122,9 @@ final class Report {
         case "B": return "\(grouped(value)) B"
         case "MiB": return String(format: "%.1f MiB", value)
         case "x": return String(format: "%.2fx", value)
+        case "fraction": return String(format: "%.4f", value)
+        case "USD": return String(format: "$%.6f", value)
+        case "/s, 2 places": return String(format: "%.2f /s", value)
         default: return "\(grouped(value)) \(unit)"
         }
     }

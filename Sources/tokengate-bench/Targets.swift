@@ -21,6 +21,11 @@ extension BenchRun {
             Target(name: "shipping events/s / COPY of the same rows", numeratorKey: "ship.events_per_s", denominatorKey: "ship.copy_events_per_s", bound: .atLeast(0.5)),
             Target(name: "shipping events/s from a 1M backlog", numeratorKey: "ship.events_per_s", denominatorKey: nil, bound: .atLeast(50_000)),
             Target(name: "LogUsage calls/s, \(c64), shipping on / off", numeratorKey: "ship.log.on.\(c64).calls_per_s", denominatorKey: "ship.log.off.\(c64).calls_per_s", bound: .atLeast(0.9)),
+            // Budgets across hosts (issue 20, `--only fleet`).
+            Target(name: "fleet: CanMakeRequest p50, \(c64), leases / no PostgreSQL", numeratorKey: "fleet.gate.on.\(c64).p50_us", denominatorKey: "fleet.gate.off.\(c64).p50_us", bound: .atMost(1.1)),
+            Target(name: "fleet: CanMakeRequest calls/s, \(c64), leases / no PostgreSQL", numeratorKey: "fleet.gate.on.\(c64).calls_per_s", denominatorKey: "fleet.gate.off.\(c64).calls_per_s", bound: .atLeast(0.9)),
+            Target(name: "fleet: utilization of the cap over 3 daemons, lowest shop", numeratorKey: "fleet.utilization_min", denominatorKey: nil, bound: .atLeast(0.99)),
+            Target(name: "(info) fleet: CanMakeRequest p99, \(c64), leases / no PostgreSQL", numeratorKey: "fleet.gate.on.\(c64).p99_us", denominatorKey: "fleet.gate.off.\(c64).p99_us", bound: .none),
             Target(name: "(info) CanMakeRequest p99.9, 1 conn / floor", numeratorKey: "tg.can.seq.p999_us", denominatorKey: "floor.seq.p999_us", bound: .none),
             // The same throughput against the screening run of the thread server, which no
             // TokenGate slice precedes: at 64 connections the floor slices that alternate with

@@ -1,5 +1,6 @@
 // Fleet verbs (DESIGN §8, issue 20), run against PostgreSQL directly rather than a daemon:
-// `tokengate fleet status` lists the budget pools and the hosts' leases, and `tokengate fleet
+// `tokengate fleet status` lists the budget pools and the hosts' leases (and how far each host
+// applied the fleet's configuration changes), and `tokengate fleet
 // release-host HOST` writes off a host's outstanding leases (a host gone for good, or one whose
 // log has been shipped: spend it made and never shipped would otherwise count twice against
 // the cap). Who may write to the database is the admin here.
@@ -37,6 +38,11 @@ let fleetCommands: [Command] = [
             }
             report.add("pools", UInt64(pools.count))
             report.addList("shop window cap settled leased hosts", pools, json: pools.map { .string($0) })
+            // Fleet configuration: the last change published and how far each host applied it.
+            let config = try ConfigStatements.status(connection: connection)
+            report.add("config_sequence", UInt64(max(config.head, 0)))
+            let hosts = config.hosts.map { "\($0.0) \($0.1) \($0.2)" }
+            report.addList("config host applied_seq applied_at", hosts, json: hosts.map { .string($0) })
         case let other:
             throw UsageError(message: "unknown subcommand '\(other)' (status or release-host)")
         }

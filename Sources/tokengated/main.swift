@@ -11,7 +11,9 @@ let usage = """
                       [--metrics-listen ADDR:PORT [--metrics-listen-any]]
                       [--high-cost-check-at HH:MM] [--high-cost-threshold-usd X]
                       [--snapshot-every-records N] [--snapshot-every-seconds S] [--retention-months M]
-                      [--postgres CONNINFO [--host-id ID] [--ship-backlog-bytes-max N] [--fleet [--fleet-lease-ttl-ms MS]]]
+                      [--postgres CONNINFO [--host-id ID] [--ship-backlog-bytes-max N] [--fleet [--fleet-lease-ttl-ms MS]
+                                   [--fleet-config-poll-ms MS] [--fleet-config-listen on|off]
+                                   [--fleet-outage-allowance-usd USD] [--fleet-reclaim-after-ms MS]]]
                       [--billing-grace-hours N]
 
     Serves TokenGate's BudgetService on a Unix socket, with embedded defaults (prices, limits,
@@ -92,6 +94,19 @@ let usage = """
       --fleet-lease-ttl-ms MS
                          how long a lease is trusted without PostgreSQL (default: 30000); after
                          that a host cut off from PostgreSQL denies (fails closed)
+      --fleet-config-poll-ms MS
+                         how often fleet configuration is read from PostgreSQL besides
+                         LISTEN/NOTIFY (200...10000, default: 2000)
+      --fleet-config-listen on|off
+                         LISTEN for configuration changes (default: on; off: polling alone,
+                         e.g. behind a connection pooler that drops LISTEN)
+      --fleet-outage-allowance-usd USD
+                         what a host cut off from PostgreSQL may admit beyond its lease, per shop
+                         and window (default: 0, fail closed; the config file's
+                         fleet_outage_allowance sets it per shop); settled when PostgreSQL is back
+      --fleet-reclaim-after-ms MS
+                         another host's lease expired this long ago, its host silent as long, is
+                         reclaimed for the fleet (default: the lease TTL; 0: never)
       --version          print the version
       -h, --help         print this help
 
@@ -195,6 +210,26 @@ while let argument = arguments.popFirst() {
             die("--fleet-lease-ttl-ms must be 2000...3600000, not '\(text)'")
         }
         options.fleetLeaseTTLMs = ms
+    case "--fleet-config-poll-ms":
+        let text = value(for: argument)
+        guard let ms = Int(text), (200...10_000).contains(ms) else { die("--fleet-config-poll-ms must be 200...10000, not '\(text)'") }
+        options.fleetConfigPollMs = ms
+    case "--fleet-config-listen":
+        let text = value(for: argument)
+        guard text == "on" || text == "off" else { die("--fleet-config-listen must be on or off, not '\(text)'") }
+        options.fleetConfigListen = text == "on"
+    case "--fleet-outage-allowance-usd":
+        let text = value(for: argument)
+        guard let amount = try? Money.parseUSD(text), amount >= 0 else {
+            die("--fleet-outage-allowance-usd must be a dollar amount >= 0 such as 0.50, not '\(text)'")
+        }
+        options.fleetOutageAllowanceNanoUSD = amount
+    case "--fleet-reclaim-after-ms":
+        let text = value(for: argument)
+        guard let ms = Int64(text), ms == 0 || (1_000...86_400_000).contains(ms) else {
+            die("--fleet-reclaim-after-ms must be 0 (never) or 1000...86400000, not '\(text)'")
+        }
+        options.fleetReclaimAfterMs = ms
     case "--version":
         print("tokengated \(TokenGateVersion.current)")
         exit(0)

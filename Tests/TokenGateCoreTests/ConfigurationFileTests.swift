@@ -110,6 +110,23 @@ final class ConfigurationFileTests: XCTestCase {
         assertRejected(#"{"postgres": {"ship_backlog_bytes_max": "big"}}"#, "postgres.ship_backlog_bytes_max must be a whole number")
     }
 
+    /// The `fleet_outage_allowance` section is the daemon's too (OutageAllowance.swift): a
+    /// default and per-shop amounts, read exactly; mistakes name the key.
+    func testFleetOutageAllowanceIsReadApartAndChecked() throws {
+        let text = #"{"fleet_outage_allowance": {"default_usd": "0.05", "shops": {"shop_vip": "0.50", "shop_none": 0}}}"#
+        XCTAssertEqual(try load(text), .defaults)
+        let allowance = try XCTUnwrap(try ConfigurationFile.outageAllowance(Array(text.utf8)))
+        XCTAssertEqual(allowance, OutageAllowance(defaultNanoUSD: 50_000_000, shops: ["shop_vip": 500_000_000, "shop_none": 0]))
+        XCTAssertEqual(allowance.nanoUSD(for: "shop_vip"), 500_000_000)
+        XCTAssertEqual(allowance.nanoUSD(for: "shop_none"), 0)
+        XCTAssertEqual(allowance.nanoUSD(for: "other"), 50_000_000)
+        XCTAssertFalse(allowance.isZero)
+        XCTAssertTrue(OutageAllowance().isZero)
+        XCTAssertNil(try ConfigurationFile.outageAllowance(Array("{}".utf8)))
+        assertRejected(#"{"fleet_outage_allowance": {"default": "1"}}"#, "unknown key 'fleet_outage_allowance.default'")
+        assertRejected(#"{"fleet_outage_allowance": {"shops": {"s": "-1"}}}"#, "fleet_outage_allowance.shops.s is -1")
+    }
+
     func testMistakesNameTheKey() {
         assertRejected(#"{"tiers": {"starter": {"fee": "5"}}}"#, "unknown key 'tiers.starter.fee'; expected one of: monthly_fee_usd")
         assertRejected(#"{"limit": {}}"#, "unknown key 'limit'")

@@ -7,6 +7,13 @@
 // one call's worst case of the cap. The one exception, as on a single host, is a crash with
 // calls in progress: their usage still arrives (the client's spool) without a hold, so the
 // bound is the cap plus the worst cases of the holds crashes dropped. Set TOKENGATE_SEED=<n> to replay one seed.
+//
+// Also modelled (issue 20 items 4 and 5): returns inside the shipper's transaction (settled
+// spend and the returned lease commit together or not at all, and the reply may be lost), the
+// takeover of a lease whose host has been silent longer than the TTL plus a grace (bound: what
+// that host spent of it and had not shipped, all of it for a host still up), and PostgreSQL
+// outages during which hosts admit up to a per-shop outage allowance beyond their lease (bound:
+// what each host admitted beyond its lease, at most the allowance per host and daemon life).
 
 import Foundation
 import XCTest
@@ -17,6 +24,8 @@ import TokenGateTestSupport
 private let pool = PoolKey(shopID: "shop", window: .day(DayKey(unixMs: 0)))
 private let ttlMs: Int64 = 5_000
 private let maxEstimate: NanoUSD = 50_000
+/// Takeover: a lease of a host silent for longer than the TTL plus this is reclaimed.
+private let reclaimGraceMs: Int64 = 2_000
 
 /// A message to or from the database, delivered at `at` (ms), or lost.
 private struct Message {
@@ -43,6 +52,14 @@ private struct SimHost {
     var orphans: [NanoUSD] = []
     var retryAt: Int64 = 0
     var lastCallAt: Int64 = 0
+    /// When PostgreSQL last heard from this host (a message processed, a shipment, a renewal).
+    var lastContact: Int64 = 0
+    /// Outage allowance used in this daemon life, and in the current outage (beyond the lease).
+    var outageUsed: NanoUSD = 0
+    var outageBeyond: NanoUSD = 0
+    /// Spend this host made that PostgreSQL's book never covered: orphans' usage logged after
+    /// a crash, outage spend beyond the lease, a lease reclaimed while the host was still up.
+    var uncovered: NanoUSD = 0
     var held: NanoUSD { holds.reduce(0) { $0 + $1.estimate } }
     var used: NanoUSD { spent + held }
 }
@@ -69,18 +86,49 @@ final class LeaseSimulationTests: XCTestCase {
         var network: [Message] = []
         let lossPercent = Int.random(in: 0...30, using: &random)
         var released: Set<Int> = []
-        /// Worst cases of the holds that crashes dropped: the stated overshoot bound.
+        /// Usage of calls whose holds crashes dropped, logged later without a hold (the
+        /// client's spool): the stated overshoot bound of crashes.
         var lostHolds: NanoUSD = 0
+        /// The outage allowance (half the runs have none), and whether PostgreSQL is unreachable.
+        let outageAllowance: NanoUSD = Bool.random(using: &random) ? 0 : NanoUSD.random(in: 1...3 * maxEstimate, using: &random)
+        var outageUntil: Int64 = -1
+        var outages = 0
+        /// The stated bounds of takeover and outages, summed as they happen.
+        var reclaimBound: NanoUSD = 0
+        var reclaims = 0
+        var outageBound: NanoUSD = 0
+        var shipmentReturns = 0
+        var bound: NanoUSD { lostHolds + reclaimBound + outageBound }
 
         func check(_ step: Int, _ now: Int64) {
             let p = book.pools[pool] ?? LeasePool()
             let fleetSpent = hosts.reduce(0) { $0 + $1.spent }
             XCTAssertLessThanOrEqual(
-                p.settledNanoUSD + p.leasedNanoUSD, cap + lostHolds,
-                "seed \(seed) step \(step): settled + leased passed the cap (+ holds lost in crashes)")
+                p.settledNanoUSD + p.leasedNanoUSD, cap + bound,
+                "seed \(seed) step \(step): settled + leased passed the cap (+ holds lost, reclaimed, outage allowance used)")
             XCTAssertLessThanOrEqual(
-                fleetSpent, cap + lostHolds, "seed \(seed) step \(step): the fleet spent more than the cap (+ holds lost in crashes)")
+                fleetSpent, cap + bound,
+                "seed \(seed) step \(step): the fleet spent more than the cap (+ holds lost, reclaimed, outage allowance used)")
             XCTAssertGreaterThanOrEqual(p.leasedNanoUSD, 0, "seed \(seed) step \(step)")
+            for host in hosts {
+                XCTAssertLessThanOrEqual(host.outageUsed + host.outageBeyond, outageAllowance, "seed \(seed) step \(step): \(host.id)")
+                // Escrow: what a host has spent and holds is covered by its entitlement in the
+                // book (settled + outstanding), but for the spend the book never covered.
+                guard host.up else { continue }
+                let entitlement = book.leases[LeaseKey(hostID: host.id, pool: pool)]?.entitlementNanoUSD ?? 0
+                XCTAssertLessThanOrEqual(
+                    host.used, entitlement + host.uncovered,
+                    "seed \(seed) step \(step): \(host.id) spent and holds more than the book covers")
+            }
+        }
+
+        /// PostgreSQL is back: each host up counts what it admitted beyond its lease.
+        func endOutage() {
+            outageUntil = -1
+            for index in hosts.indices {
+                hosts[index].outageUsed += hosts[index].outageBeyond
+                hosts[index].outageBeyond = 0
+            }
         }
 
         func send(_ host: Int, _ operation: LeaseOperation, now: Int64) {
@@ -95,6 +143,11 @@ final class LeaseSimulationTests: XCTestCase {
             var host = hosts[index]
             guard host.up else { return }
             defer { hosts[index] = host }
+            if outageUntil < 0, host.lease.inFlight == nil {
+                // The renewal statement of the refill thread (every third of the TTL).
+                host.lease.renewed(sentAtMs: now, ttlMs: ttlMs)
+                host.lastContact = now
+            }
             if let pending = host.lease.retry() {
                 if now >= host.retryAt {
                     hosts[index] = host
@@ -129,20 +182,53 @@ final class LeaseSimulationTests: XCTestCase {
         for step in 0..<steps {
             now += Int64.random(in: 1...50, using: &random)
             let index = Int.random(in: 0..<hostCount, using: &random)
+            if outageUntil >= 0, now >= outageUntil { endOutage() }
+            let rare = Int.random(in: 0..<1_000, using: &random)
+            if rare < 2, outageUntil < 0 {
+                // PostgreSQL becomes unreachable for a while.
+                outageUntil = now + Int64.random(in: 500...8_000, using: &random)
+                outages += 1
+            } else if rare < 12, outageUntil < 0 {
+                // Some host's refill thread reclaims the leases of hosts silent for longer than
+                // the TTL plus the grace (they trusted them until the TTL at most).
+                for victim in hosts.indices where now - hosts[victim].lastContact > ttlMs + reclaimGraceMs {
+                    let amount = book.reclaimExpired(LeaseKey(hostID: hosts[victim].id, pool: pool))
+                    guard amount > 0 else { continue }
+                    reclaims += 1
+                    // A host that is down spends no more: only its unshipped spend can settle
+                    // over the cap. One still up (cut off) may still spend its stale lease.
+                    reclaimBound += hosts[victim].up ? amount : min(amount, hosts[victim].unshipped)
+                    if hosts[victim].up { hosts[victim].uncovered += amount }
+                }
+            }
             switch Int.random(in: 0..<100, using: &random) {
             case 0..<40 where hosts[index].up:
-                // A call: admitted only when its worst case fits in the lease.
+                // A call: admitted only when its worst case fits in the lease (plus, while
+                // PostgreSQL is unreachable, what is left of the outage allowance).
                 let estimate = NanoUSD.random(in: 1...maxEstimate, using: &random)
                 let actual = NanoUSD.random(in: 0...estimate, using: &random)
                 let host = hosts[index]
-                if host.used + estimate <= host.lease.entitlement(at: now, localUsed: host.used) {
+                let ceiling = outageUntil >= 0 && outageAllowance > 0
+                    ? host.lease.outageEntitlement(outageLeft: outageAllowance - host.outageUsed)
+                    : host.lease.entitlement(at: now, localUsed: host.used)
+                if host.used + estimate <= ceiling {
                     hosts[index].holds.append((estimate, actual))
                     hosts[index].lastCallAt = now
-                } else {
+                    if outageUntil >= 0 {
+                        let beyond = hosts[index].used - host.lease.entitlementNanoUSD
+                        if beyond > hosts[index].outageBeyond {
+                            outageBound += beyond - hosts[index].outageBeyond
+                            hosts[index].uncovered += beyond - hosts[index].outageBeyond
+                            hosts[index].outageBeyond = beyond
+                        }
+                    }
+                } else if outageUntil < 0 {
                     tend(index, now: now, need: estimate)
                 }
             case 40..<45 where hosts[index].up && !hosts[index].orphans.isEmpty:
                 let actual = hosts[index].orphans.removeFirst()
+                lostHolds += actual
+                hosts[index].uncovered += actual
                 hosts[index].spent += actual
                 hosts[index].unshipped += actual
             case 45..<60 where hosts[index].up && !hosts[index].holds.isEmpty:
@@ -150,17 +236,38 @@ final class LeaseSimulationTests: XCTestCase {
                 let call = hosts[index].holds.removeFirst()
                 hosts[index].spent += call.actual
                 hosts[index].unshipped += call.actual
-            case 60..<68 where hosts[index].up && hosts[index].unshipped > 0:
-                // The shipper's transaction: the rows and their settlement, all or nothing.
-                book.settle(hostID: hosts[index].id, pool: pool, cost: hosts[index].unshipped)
-                hosts[index].unshipped = 0
-            case 68..<85:
+            case 60..<68 where hosts[index].up && outageUntil < 0:
+                // The shipper's transaction: the rows, their settlement and the return of unused
+                // lease beyond what the host keeps, all or nothing; its answer may be lost.
+                var host = hosts[index]
+                let unused = host.lease.unused(localUsed: host.used)
+                let keep = now - host.lastCallAt > 2_000 ? 0 : 4 * maxEstimate
+                let giveBack = host.lease.inFlight == nil && unused > keep
+                    ? host.lease.beginGiveBack(unused - keep, localUsed: host.used, nowMs: now) : nil
+                guard host.unshipped > 0 || giveBack != nil else { break }
+                if giveBack != nil { host.retryAt = now + 1_000 }
+                if Int.random(in: 0..<100, using: &random) < 10 {
+                    // Failed before COMMIT: nothing applied; the return is sent again by the
+                    // refill thread with the same sequence, the rows by the next shipment.
+                    hosts[index] = host
+                    break
+                }
+                let reply = book.ship(hostID: host.id, pool: pool, cost: host.unshipped, giveBack: giveBack)
+                host.unshipped = 0
+                host.lastContact = now
+                if let giveBack, let reply, Int.random(in: 0..<100, using: &random) >= lossPercent {
+                    host.lease.received(reply, for: giveBack, ttlMs: ttlMs)
+                    shipmentReturns += 1
+                }
+                hosts[index] = host
+            case 68..<85 where outageUntil < 0:
                 // The database answers the earliest message due; the reply may be lost.
                 network.sort { $0.at < $1.at }
                 guard let first = network.first, first.at <= now else { break }
                 network.removeFirst()
                 if first.reply == nil {
                     let key = LeaseKey(hostID: hosts[first.host].id, pool: pool)
+                    hosts[first.host].lastContact = max(hosts[first.host].lastContact, now)
                     var reply: LeaseReply
                     switch first.operation.kind {
                     case .grant: reply = book.grant(key, slice: first.operation.amountNanoUSD, cap: cap, sequence: first.operation.sequence)
@@ -177,22 +284,27 @@ final class LeaseSimulationTests: XCTestCase {
                 }
             case 85..<95:
                 tend(index, now: now, need: 0)
-            case 95..<97 where hosts[index].up:
+            case 95 where hosts[index].up:
                 // kill -9: holds and the lease view are lost; the log (spent, unshipped) is not.
                 hosts[index].up = false
-                lostHolds += hosts[index].held
                 hosts[index].orphans += hosts[index].holds.map(\.actual)
                 hosts[index].holds = []
                 hosts[index].epoch += 1
-            case 97..<99 where !hosts[index].up:
+            case 96..<99 where !hosts[index].up && outageUntil < 0:
                 // Restart: the shipper ships the log first, then the lease is read back.
                 book.settle(hostID: hosts[index].id, pool: pool, cost: hosts[index].unshipped)
                 hosts[index].unshipped = 0
                 let key = LeaseKey(hostID: hosts[index].id, pool: pool)
+                // The read fences the previous life's operations still on their way (it moves the
+                // sequence on): one that lands later changes nothing.
                 hosts[index].lease = HostLease(
-                    lease: book.leases[key] ?? Lease(), pool: book.pools[pool] ?? LeasePool(), readAtMs: now, ttlMs: ttlMs)
+                    lease: book.fenceAndRead(key), pool: book.pools[pool] ?? LeasePool(), readAtMs: now, ttlMs: ttlMs)
                 hosts[index].up = true
-            case 99 where !hosts[index].up && hosts[index].unshipped == 0 && hosts[index].orphans.isEmpty
+                hosts[index].lastContact = now
+                // A new daemon life: the outage allowance counts afresh (kept in memory).
+                hosts[index].outageUsed = 0
+                hosts[index].outageBeyond = 0
+            case 99 where outageUntil < 0 && !hosts[index].up && hosts[index].unshipped == 0 && hosts[index].orphans.isEmpty
                 && !released.contains(index):
                 // An admin writes off the lease of a host that is down with its log shipped.
                 book.releaseHost(hosts[index].id)
@@ -203,7 +315,13 @@ final class LeaseSimulationTests: XCTestCase {
             check(step, now)
             if testRun?.failureCount ?? 0 > 0 { return }
         }
-        drain(&hosts, &book, &network, seed: seed, cap: cap, lostHolds: lostHolds)
+        if outageUntil >= 0 { endOutage() }
+        print(
+            "  seed \(seed): \(hostCount) hosts, cap \(cap), outage allowance \(outageAllowance), \(outages) outages, "
+                + "\(reclaims) reclaims, \(shipmentReturns) returns in shipments; bound over the cap \(bound) "
+                + "(orphan usage \(lostHolds), reclaimed \(reclaimBound), outage \(outageBound))")
+        let pendingOrphans = hosts.reduce(0) { $0 + $1.orphans.reduce(0, +) }
+        drain(&hosts, &book, &network, seed: seed, cap: cap, lostHolds: bound + pendingOrphans)
     }
 
     /// The end of the day: every host back up and idle, calls settled and shipped, leases

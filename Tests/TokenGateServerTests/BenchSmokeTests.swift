@@ -19,9 +19,31 @@ final class BenchSmokeTests: XCTestCase {
         for key in ["ship.events_per_s", "ship.copy_events_per_s", "ship.log.off.c64.calls_per_s", "ship.log.on.c64.calls_per_s"] {
             XCTAssertGreaterThan(figures[key] as? Double ?? 0, 0, "\(key) must be a measured, positive figure")
         }
+        // CPU per row, read from /proc (the run's PostgreSQL is local); a tiny backlog may read 0 ticks.
+        for key in ["ship.daemon_cpu_us_per_row", "ship.postgres_cpu_us_per_row", "ship.copy_postgres_cpu_us_per_row"] {
+            XCTAssertNotNil(figures[key] as? Double, "\(key) was not measured")
+        }
         let targets = try XCTUnwrap(root["targets"] as? [[String: Any]])
         let ship = targets.filter { ($0["name"] as? String ?? "").contains("shipping") }
         XCTAssertEqual(ship.count, 3, "\(ship)")
+    }
+
+    /// `--only fleet` against the run's PostgreSQL with short phases: the gate with and without
+    /// leases, the lease transactions, the 3-daemon utilization run (never over a cap) and the
+    /// three fleet targets are all measured and evaluated.
+    func testFleetSectionPrintsItsFigures() throws {
+        _ = try TestPostgres.database()  // skips (or fails under TOKENGATE_REQUIRE_POSTGRES) without a server
+        let root = try runBench(["--only", "fleet", "--json", "--no-redis", "--phase-ms", "400", "--warmup-ms", "30"])
+        let figures = try XCTUnwrap(root["figures"] as? [String: Any])
+        for key in ["fleet.gate.off.c64.calls_per_s", "fleet.gate.on.c64.calls_per_s", "fleet.gate.on.c64.p50_us", "fleet.utilization_min"] {
+            XCTAssertGreaterThan(figures[key] as? Double ?? 0, 0, "\(key) must be a measured, positive figure")
+        }
+        for key in ["fleet.lease_xact_per_s", "fleet.refill_waits", "fleet.spend_lease_xact_per_s_per_host"] {
+            XCTAssertNotNil(figures[key] as? Double, "\(key) must be measured")
+        }
+        XCTAssertEqual(figures["fleet.overshoot_usd"] as? Double, 0, "no shop's settled spend may pass its cap")
+        let targets = try XCTUnwrap(root["targets"] as? [[String: Any]])
+        XCTAssertEqual(targets.filter { ($0["name"] as? String ?? "").hasPrefix("fleet:") }.count, 3)
     }
 
     func testQuickBenchmarkPrintsEveryFigure() throws {

@@ -48,30 +48,90 @@ final class FleetEndToEndTests: XCTestCase {
             }, overshootBoundNanoUSD: 0, seconds: 90)
     }
 
-    /// Every shop's daily cap lowered from $0.30 to $0.20 on all three daemons two seconds into
-    /// the run. Grants stop at once; leases already out are honoured, so the stated bound is what
-    /// was settled or leased when the cap was lowered: spend ends at most at the larger of the new
-    /// cap and that, and within one call of the new cap when that was below it.
+    /// Every shop's daily cap lowered from $0.30 to $0.20 on all three daemons at once, as soon
+    /// as some shop has settled $0.05. The stated bound: a shop's fleet spend ends at most at max(new cap, C), C being
+    /// what was settled or leased once every daemon had the new cap (read 1 s after the last
+    /// daemon took it, so a grant sent with the old cap just before has landed; grants stop at
+    /// once, leases already out are honoured), and within one call of the new cap when C was
+    /// below it. Checked more strictly than at the end: for 4 s after, settled + leased is
+    /// sampled every 100 ms and never passes max(new cap, C) (no grant passes the new cap), and where C was over the new
+    /// cap, the unused leases come back (a host that sees a lower cap than its pool's returns its
+    /// unused lease at once): the amount leased falls to at most the calls in flight (six
+    /// workers, one call's worst case each) plus 4 calls of shipping lag.
     func testCapLoweredMidRun() async throws {
         let lowered: NanoUSD = 200_000_000
         try await runFleet(
             fault: { daemons, conninfo, tally in
-                try await Task.sleep(nanoseconds: 2_000_000_000)
-                for daemon in daemons {
-                    for operation in ["chat_message", "product_description", "photo_studio", "suggestion"] {
-                        let result = try daemon.runCLI(["limits", "set", "--op", operation, "--daily-usd", "0.20"])
-                        XCTAssertEqual(result.exitCode, 0, result.stderr)
-                    }
+                // Mid-run: once some shop has settled $0.05 (the leases out are then typically
+                // well above that), the cap is lowered on the three daemons at once.
+                let watcher = try PostgresConnection(conninfo: conninfo)
+                let deadline = Date().addingTimeInterval(20)
+                while Date() < deadline {
+                    let settled = try watcher.query(
+                        "SELECT coalesce(max(settled_nano_usd), 0) FROM tokengate_budget_pools WHERE budget_window LIKE 'day:%'")
+                    if (NanoUSD(settled.scalar ?? "") ?? 0) >= 50_000_000 { break }
+                    try await Task.sleep(nanoseconds: 20_000_000)
                 }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for daemon in daemons {
+                        group.addTask {
+                            for operation in ["chat_message", "product_description", "photo_studio", "suggestion"] {
+                                let result = try daemon.runCLI(["limits", "set", "--op", operation, "--daily-usd", "0.20"])
+                                XCTAssertEqual(result.exitCode, 0, result.stderr)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                let atOnce = try watcher.query(
+                    "SELECT shop_id, settled_nano_usd, leased_nano_usd FROM tokengate_budget_pools WHERE budget_window LIKE 'day:%'"
+                ).rows.map { "\($0[0] ?? "") settled \(Money.formatUSD(NanoUSD($0[1] ?? "") ?? 0)) leased \(Money.formatUSD(NanoUSD($0[2] ?? "") ?? 0))" }
+                tally.notes.withLock { $0.append("when the last daemon took the new cap: " + atOnce.sorted().joined(separator: "; ")) }
                 // What was settled or leased once every daemon had the new cap (a grant sent with
                 // the old cap a moment before is counted too): no later grant can pass it.
-                try await Task.sleep(nanoseconds: 300_000_000)
+                try await Task.sleep(nanoseconds: 1_000_000_000)
                 let rows = try PostgresConnection(conninfo: conninfo).query(
                     "SELECT shop_id, settled_nano_usd + leased_nano_usd FROM tokengate_budget_pools WHERE budget_window LIKE 'day:%'")
                 var committed: [String: NanoUSD] = [:]
                 for row in rows.rows { committed[row[0] ?? ""] = NanoUSD(row[1] ?? "") ?? 0 }
                 tally.caps.withLock { caps in
                     for shop in Self.shops { caps[shop] = (lowered, max(0, (committed[shop] ?? 0) - lowered)) }
+                }
+                var samples: [String] = []
+                var highest: [String: NanoUSD] = [:]
+                var lowestLeased: [String: NanoUSD] = [:]
+                let sampler = try PostgresConnection(conninfo: conninfo)
+                for _ in 0..<40 {
+                    try await Task.sleep(nanoseconds: 100_000_000)
+                    for row in try sampler.query(
+                        "SELECT shop_id, settled_nano_usd + leased_nano_usd, leased_nano_usd FROM tokengate_budget_pools "
+                            + "WHERE budget_window LIKE 'day:%'"
+                    ).rows {
+                        let shop = row[0] ?? ""
+                        highest[shop] = max(highest[shop] ?? 0, NanoUSD(row[1] ?? "") ?? 0)
+                        lowestLeased[shop] = min(lowestLeased[shop] ?? .max, NanoUSD(row[2] ?? "") ?? 0)
+                    }
+                    // Each host's lease, shown if an assertion below fails.
+                    samples.append(
+                        try sampler.query(
+                            "SELECT shop_id, host_id, amount_nano_usd, sequence FROM tokengate_leases "
+                                + "WHERE budget_window LIKE 'day:%' ORDER BY 1, 2"
+                        ).rows.map { $0.map { $0 ?? "-" }.joined(separator: ",") }.joined(separator: " "))
+                }
+                for shop in Self.shops {
+                    let ceiling = max(lowered, committed[shop] ?? 0)
+                    let rose = (highest[shop] ?? 0) > ceiling
+                    let stuck = (committed[shop] ?? 0) > lowered && (lowestLeased[shop] ?? .max) > 10 * Self.worstCaseNanoUSD
+                    XCTAssertFalse(
+                        rose, "\(shop): settled + leased rose to \(highest[shop] ?? 0), above max(new cap, C) = \(ceiling)")
+                    XCTAssertFalse(
+                        stuck, "\(shop): unused leases (\(lowestLeased[shop] ?? 0) at the lowest) did not come back after the cap was lowered")
+                    if rose || stuck { print("FleetEndToEndTests leases after the cap was lowered:\n  " + samples.joined(separator: "\n  ")) }
+                    tally.notes.withLock {
+                        $0.append(
+                            "\(shop): C \(Money.formatUSD(committed[shop] ?? 0)), highest after \(Money.formatUSD(highest[shop] ?? 0)), "
+                                + "lowest leased after \(Money.formatUSD(lowestLeased[shop] ?? 0))")
+                    }
                 }
             }, overshootBoundNanoUSD: 0)
     }
@@ -124,7 +184,7 @@ final class FleetEndToEndTests: XCTestCase {
         let leases = try connection.query(
             "SELECT host_id, shop_id, budget_window, amount_nano_usd, settled_nano_usd, sequence, expires_at > now() FROM tokengate_leases ORDER BY 2, 3, 1")
         print("FleetEndToEndTests leases:\n  " + leases.rows.map { $0.map { $0 ?? "NULL" }.joined(separator: " ") }.joined(separator: "\n  "))
-        print("FleetEndToEndTests per-shop spend/cap:\n  " + lines.joined(separator: "\n  "))
+        print("FleetEndToEndTests per-shop spend/cap:\n  " + (lines + tally.notes.withLock { $0 }).joined(separator: "\n  "))
         for daemon in daemons { XCTAssertEqual(daemon.stop(), 0) }
         // Shutdown returned every unused lease.
         let leased = try connection.query("SELECT coalesce(sum(leased_nano_usd), 0)::bigint FROM tokengate_budget_pools").scalar
@@ -202,6 +262,8 @@ final class FleetEndToEndTests: XCTestCase {
         let faultOver = Atomic<Bool>(false)
         /// Each shop's cap at the end and the overshoot the test allows (a cap lowered mid-run).
         let caps = Mutex<[String: (cap: NanoUSD, bound: NanoUSD)]>([:])
+        /// Lines the fault adds to the report.
+        let notes = Mutex<[String]>([])
     }
 
     /// Waits until PostgreSQL holds every logged cost (the shippers caught up).
