@@ -199,7 +199,7 @@ public enum LeaseStatements {
           updated_at = now()
         """
 
-    // MARK: - Expiry and takeover (migration 5)
+    // MARK: - Expiry and takeover (migration 6)
 
     static let reclaimMigration = """
         -- What other hosts took back from this lease after it expired (its host gone), when and
