@@ -68,9 +68,7 @@ public final class FleetConfig: Sendable {
     private let applied: Mutex<Int64>
     /// The setters' connection (one setter at a time publishes through it).
     private let publisher = Mutex<PostgresConnection?>(nil)
-    private let stopping = Atomic<Bool>(false)
-    private let wake = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
+    private let loop = BackgroundLoop(name: "tokengate-fleet-config")
     // Metrics.
     private let appliedSequence = Atomic<Int64>(0)
     private let listening = Atomic<Bool>(false)
@@ -259,18 +257,11 @@ public final class FleetConfig: Sendable {
     // MARK: - The follower thread
 
     public func start() {
-        let thread = Thread { [self] in
-            run()
-            finished.signal()
-        }
-        thread.name = "tokengate-fleet-config"
-        thread.start()
+        loop.start { [self] in run() }
     }
 
     public func stop() {
-        stopping.store(true, ordering: .relaxed)
-        wake.signal()
-        finished.wait()
+        loop.stop()
     }
 
     private func run() {
@@ -278,7 +269,7 @@ public final class FleetConfig: Sendable {
         var reported: Int64 = -1
         var path = Path.poll
         var failedInARow = 0
-        while !stopping.load(ordering: .relaxed) {
+        while !loop.isStopping {
             do {
                 if connection == nil || connection?.isHealthy == false {
                     let fresh = try PostgresConnection(conninfo: options.conninfo)
@@ -312,7 +303,7 @@ public final class FleetConfig: Sendable {
                     ])
                 }
                 // A connection that broke is replaced at once (and the table read); after that, every retryMs.
-                if failedInARow > 1 { _ = wake.wait(timeout: .now() + .milliseconds(options.retryMs)) }
+                if failedInARow > 1 { loop.sleep(milliseconds: options.retryMs) }
                 path = .poll
             }
         }
@@ -331,11 +322,11 @@ public final class FleetConfig: Sendable {
     /// next read was prompted.
     private func waitForNews(_ connection: PostgresConnection) throws -> Path {
         let deadline = DispatchTime.now() + .milliseconds(options.pollMs)
-        while !stopping.load(ordering: .relaxed) && DispatchTime.now() < deadline {
+        while !loop.isStopping && DispatchTime.now() < deadline {
             if options.listen {
                 if try !connection.waitForNotifications(timeoutMs: 200).isEmpty { return .notify }
             } else {
-                _ = wake.wait(timeout: min(deadline, .now() + .milliseconds(200)))
+                loop.sleep(until: min(deadline, .now() + .milliseconds(200)))
             }
         }
         return .poll

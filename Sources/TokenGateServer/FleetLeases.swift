@@ -252,9 +252,8 @@ public final class FleetLeases: Sendable {
     let clock: any WallClock
     let logger: Logger
     private let shards: [Shard] = (0..<FleetLeases.shardCount).map { _ in Shard() }
-    private let stopping = Atomic<Bool>(false)
-    let wake = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
+    /// The refill thread (`wake()` when a pool is queued).
+    let loop = BackgroundLoop(name: "tokengate-fleet")
     /// Lease transactions committed in PostgreSQL (for the transactions-per-second figure),
     /// round trips, and failures.
     let transactions = Atomic<UInt64>(0)
@@ -322,7 +321,7 @@ public final class FleetLeases: Sendable {
             }
             return (allowance, created)
         }
-        if created { wake.signal() }
+        if created { loop.wake() }
         return allowance
     }
 
@@ -353,7 +352,7 @@ public final class FleetLeases: Sendable {
             if monthLow { pools.queue.append(month) }
             return dayLow || monthLow
         }
-        if low { wake.signal() }
+        if low { loop.wake() }
     }
 
     /// Counts `estimate` on the shop's pool of `window`; true when the pool is to be queued now.
@@ -397,7 +396,7 @@ public final class FleetLeases: Sendable {
                 _ = pools.queueUp(key)
             }
         }
-        wake.signal()
+        loop.wake()
         refillWaits.add(1, ordering: .relaxed)
         defer { refillWaitedMs.add(UInt64(max(0, MonotonicClock.milliseconds() - start)), ordering: .relaxed) }
         while MonotonicClock.milliseconds() - start < waitMs {
@@ -415,24 +414,17 @@ public final class FleetLeases: Sendable {
     // MARK: - The refill thread
 
     public func start() {
-        let thread = Thread { [self] in
-            run()
-            finished.signal()
-        }
-        thread.name = "tokengate-fleet"
-        thread.start()
+        loop.start { [self] in run() }
     }
 
     /// Stops the thread and gives every unused lease back (shutdown).
     public func stop() {
-        stopping.store(true, ordering: .relaxed)
-        wake.signal()
-        finished.wait()
+        loop.stop()
     }
 
     private func run() {
         var connection: PostgresConnection?
-        while !stopping.load(ordering: .relaxed) {
+        while !loop.isStopping {
             do {
                 if connection == nil || connection?.isHealthy == false {
                     connection = try PostgresConnection(conninfo: options.conninfo)
@@ -464,7 +456,7 @@ public final class FleetLeases: Sendable {
                 }
                 if !queued {
                     let waitMs = min(max(next - nowMs, Int64(options.tickMs)), Int64(options.tickMs) * 20)
-                    _ = wake.wait(timeout: .now() + .milliseconds(Int(waitMs)))
+                    loop.sleep(milliseconds: Int(waitMs))
                 }
             } catch {
                 connection = nil
@@ -473,7 +465,7 @@ public final class FleetLeases: Sendable {
                 if failures.add(1, ordering: .relaxed).newValue % 20 == 1 {
                     logger.warning("fleet leases: PostgreSQL failed; admitting from the leases held, retrying", ["error": "\(error)"])
                 }
-                _ = wake.wait(timeout: .now() + .milliseconds(Int(options.retryMs)))
+                loop.sleep(milliseconds: Int(options.retryMs))
             }
         }
         // Shutdown: every unused lease goes back (one attempt; a failure leaves it to expire
@@ -532,7 +524,7 @@ public final class FleetLeases: Sendable {
     /// in one round trip. Pools queued meanwhile (a call waiting) are taken in the next batch.
     private func pass(_ store: LeaseStore) throws {
         var looked = Set<PoolKey>()
-        while !stopping.load(ordering: .relaxed) {
+        while !loop.isStopping {
             let nowMs = MonotonicClock.milliseconds()
             let keys = take(Self.batchMax, nowMs: nowMs)
             if keys.isEmpty { break }

@@ -71,7 +71,7 @@ extension FleetLeases {
     func wantProbe(shopID: String) {
         guard options.outageAllowance.nanoUSD(for: shopID) > 0 else { return }
         recovery.probeWanted.store(true, ordering: .relaxed)
-        wake.signal()
+        loop.wake()
     }
 
     /// The check: one `SELECT 1`, at most every half second; a failure is thrown to the refill
@@ -229,7 +229,7 @@ extension FleetLeases {
                 }
             }
         }
-        wake.signal()
+        loop.wake()
     }
 
     /// The shipper's transaction failed or its answer was lost: the refill thread sends the
@@ -241,7 +241,7 @@ extension FleetLeases {
                 _ = pools.queueUp(item.pool)
             }
         }
-        wake.signal()
+        loop.wake()
     }
 
     // MARK: - Metrics

@@ -83,9 +83,7 @@ public final class Shipper: Sendable {
     /// Fleet mode: unused lease goes back inside the transaction that settles the usage.
     private let fleet: FleetLeases?
     private let status = Mutex(ShipStatus())
-    private let stopping = Atomic<Bool>(false)
-    private let wake = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
+    private let loop = BackgroundLoop(name: "tokengate-shipper")
 
     /// Prepares a shipper for `log` (whose segments it holds from now on, until it learns the
     /// cursor). Call `start` after recovery.
@@ -112,26 +110,19 @@ public final class Shipper: Sendable {
     /// Starts the shipper's thread.
     public func start() {
         status.withLock { $0.caughtUpAtMs = MonotonicClock.milliseconds() }
-        let thread = Thread { [self] in
-            run()
-            finished.signal()
-        }
-        thread.name = "tokengate-shipper"
-        thread.start()
+        loop.start { [self] in run() }
     }
 
     /// Stops the thread after its current batch (used at shutdown and by tests).
     public func stop() {
-        stopping.store(true, ordering: .relaxed)
-        wake.signal()
-        finished.wait()
+        loop.stop()
     }
 
     // MARK: - The loop
 
     private func run() {
         var backoff = options.backoffInitialMilliseconds
-        while !stopping.load(ordering: .relaxed) {
+        while !loop.isStopping {
             do {
                 let connection = try connect()
                 backoff = options.backoffInitialMilliseconds
@@ -218,7 +209,7 @@ public final class Shipper: Sendable {
             inFlight = nil
             connection.endPipelineMode()
         }
-        while !stopping.load(ordering: .relaxed) {
+        while !loop.isStopping {
             let durable = shippableSequence()
             status.withLock { $0.durableSequence = durable }
             switch try tail.read(from: sent + 1, through: durable, limit: options.batchRecordsMax) {
@@ -461,7 +452,7 @@ public final class Shipper: Sendable {
     }
 
     private func sleep(milliseconds: Int) {
-        _ = wake.wait(timeout: .now() + .milliseconds(milliseconds))
+        loop.sleep(milliseconds: milliseconds)
     }
 }
 
