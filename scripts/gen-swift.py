@@ -11,6 +11,8 @@ writes, for every message not listed as hand-written below:
     struct (UTF-8 checked, nested errors named by path, domain rules of WireRules.swift called
     where the table below says so), `cMessage(in:)` through `CArena`, `decode`/`encoded` for
     the messages a method carries, and a registry of every message for the round-trip test;
+    for a domain-shaped message (DOMAIN_SHAPED below) an internal wire-shaped type `<Proto>Wire`
+    with that conversion, and the bridge through it for the public domain type;
   - Sources/TokenGateWire/Generated/Methods.generated.swift: the service's method paths.
 
 Usage: gen-swift.py DESCRIPTOR_SET OUT_ROOT   (OUT_ROOT is the package root or a scratch copy)
