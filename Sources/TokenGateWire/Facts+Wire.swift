@@ -1,15 +1,13 @@
 // Protobuf encoding of the store's facts (storage.proto `FactRecord`): the bodies of
 // write-ahead log records and snapshot entries. Facts are what happened, with results already
 // computed, so decoding a fact never re-evaluates prices; a fact that will not decode is damage
-// on disk, reported as DATA_LOSS.
+// on disk, reported as DATA_LOSS. What is here are the hand-written fast paths of the usage
+// record (the bulk of every log and snapshot); every other fact goes through the generated
+// conversion of `FactRecordWire` and the mapping in DomainMapping.swift.
 //
-// Buffer ownership: as in Messages+Wire.swift, `init(copying:)` reads protobuf-c's unpacked tree
-// only while `ProtobufC.unpack` runs, and `cMessage(in:)` builds pointers owned by the packing
-// arena that live until `ProtobufC.pack` returns.
+// Buffer ownership: Swift arrays only; protobuf-c's memory rules are in ProtobufC.swift.
 
-import CProtobufC
 import TokenGateCore
-import TokenGateProtoC
 
 /// Converts `Fact` values to and from the bytes the write-ahead log and snapshots store.
 public enum FactCodec {
@@ -88,88 +86,5 @@ public enum FactCodec {
         case .failure(.field(let error)):
             throw TokenGateError(.dataLoss, error.describe(in: "fact_record"))
         }
-    }
-}
-
-// MARK: - Conversion
-
-extension Fact: CMessageEncodable {
-    static let protoName = "tokengate.v1.FactRecord"
-
-    static func cEmpty() -> Tokengate__V1__FactRecord {
-        var c = Tokengate__V1__FactRecord()
-        tokengate__v1__fact_record__init(&c)
-        return c
-    }
-
-    init(copying c: Tokengate__V1__FactRecord) throws(FieldError) {
-        switch c.fact_case {
-        case TOKENGATE__V1__FACT_RECORD__FACT_USAGE:
-            guard let usage: UsageEvent = try copyMessage(c.usage, field: "usage") else {
-                throw FieldError(field: "usage", problem: .missing)
-            }
-            self = .usage(usage)
-        case TOKENGATE__V1__FACT_RECORD__FACT_BILLING:
-            guard let billing: BillingRecord = try copyMessage(c.billing, field: "billing") else {
-                throw FieldError(field: "billing", problem: .missing)
-            }
-            self = .billing(billing)
-        case TOKENGATE__V1__FACT_RECORD__FACT_TIER_ASSIGNMENT:
-            let assignment: TierAssignmentRecord = try copyRequiredMessage(c.tier_assignment, field: "tier_assignment")
-            self = .tierAssignment(shopID: assignment.shopID, tier: assignment.tier, effectiveFromUnixMs: assignment.effectiveFromUnixMs)
-        case TOKENGATE__V1__FACT_RECORD__FACT_CONFIG_CHANGE:
-            guard let change: ConfigChange = try copyMessage(c.config_change, field: "config_change") else {
-                throw FieldError(field: "config_change", problem: .missing)
-            }
-            self = .configChange(change)
-        case TOKENGATE__V1__FACT_RECORD__FACT_MONTH_AGGREGATE:
-            let record: MonthAggregateRecord = try copyRequiredMessage(c.month_aggregate, field: "month_aggregate")
-            let month: MonthKey
-            do throws(FieldError) {
-                month = try record.month()
-            } catch {
-                throw error.nested(under: "month_aggregate")
-            }
-            self = .monthAggregate(shopID: record.shopID, month: month, aggregate: record.aggregate)
-        default:
-            if let fact = try Fact.reportFact(copying: c) {
-                self = fact
-                return
-            }
-            // NOT_SET: an empty record, or one written by a newer schema with a fact kind this
-            // build does not know. Either way, replaying it would silently drop a fact.
-            throw FieldError(field: "fact", problem: .missing)
-        }
-    }
-
-    func cMessage(in arena: inout CArena) -> Tokengate__V1__FactRecord {
-        var c = Self.cEmpty()
-        switch self {
-        case .usage(let event):
-            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_USAGE
-            c.usage = arena.message(event)
-        case .billing(let record):
-            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_BILLING
-            c.billing = arena.message(record)
-        case .tierAssignment(let shopID, let tier, let effectiveFrom):
-            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_TIER_ASSIGNMENT
-            c.tier_assignment = arena.message(TierAssignmentRecord(shopID: shopID, tier: tier, effectiveFromUnixMs: effectiveFrom))
-        case .alert(let alert):
-            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_ALERT
-            c.alert = arena.message(alert)
-        case .voidMark(let mark):
-            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_VOID_RECORD
-            c.void_record = arena.message(mark)
-        case .paidMark(let mark):
-            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_PAID_MARK
-            c.paid_mark = arena.message(mark)
-        case .configChange(let change):
-            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_CONFIG_CHANGE
-            c.config_change = arena.message(change)
-        case .monthAggregate(let shopID, let month, let aggregate):
-            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_MONTH_AGGREGATE
-            c.month_aggregate = arena.message(MonthAggregateRecord(shopID: shopID, month: month, aggregate: aggregate))
-        }
-        return c
     }
 }

@@ -8,3 +8,11 @@ public enum MethodPath {
     /// The hot-path methods, in schema order.
     public static let all = [canMakeRequest, releaseReservation, applyOptimization, logUsage, generateBilling, health, watchHealth]
 }
+
+extension MethodPath {
+    /// The configuration methods, in schema order.
+    public static let configuration = [
+        getConfiguration, setPrice, upsertTier, assignShopTier, setLimits, setRateLimit, setOptimizationRules, setShadowMode,
+        setUnknownShopPolicy,
+    ]
+}

@@ -716,6 +716,71 @@ extension PromptTier: CMessageEncodable {
     }
 }
 
+/// The wire shape of `tokengate.v1.PriceVersion`; callers use `ModelPrice` (DomainMapping.swift).
+struct PriceVersionWire: Sendable, Equatable {
+    var model: String
+    var effectiveFromUnixMs: UnixMillis
+    /// up to the first prompt tier
+    var rates: PriceRates
+    var promptTiers: [PromptTier]
+    /// where the price was taken, and when
+    var source: String
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    init(model: String = "", effectiveFromUnixMs: UnixMillis = 0, rates: PriceRates, promptTiers: [PromptTier] = [], source: String = "") {
+        self.model = model
+        self.effectiveFromUnixMs = effectiveFromUnixMs
+        self.rates = rates
+        self.promptTiers = promptTiers
+        self.source = source
+    }
+}
+
+extension PriceVersionWire: CMessageEncodable {
+    /// `tokengate.v1.PriceVersion`.
+    static let protoName = "tokengate.v1.PriceVersion"
+
+    static func cEmpty() -> Tokengate__V1__PriceVersion {
+        var c = Tokengate__V1__PriceVersion()
+        tokengate__v1__price_version__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__PriceVersion) throws(FieldError) {
+        self.init(
+            model: try copyString(c.model, field: "model"),
+            effectiveFromUnixMs: c.effective_from_unix_ms,
+            rates: try copyRequiredMessage(c.rates, field: "rates"),
+            promptTiers: try copyMessages(count: c.n_prompt_tiers, c.prompt_tiers, field: "prompt_tiers"),
+            source: try copyString(c.source, field: "source"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__PriceVersion {
+        var c = Self.cEmpty()
+        c.model = arena.cString(model)
+        c.effective_from_unix_ms = effectiveFromUnixMs
+        c.rates = arena.message(rates)
+        (c.n_prompt_tiers, c.prompt_tiers) = arena.messages(promptTiers)
+        c.source = arena.cString(source)
+        return c
+    }
+}
+
+extension ModelPrice: CMessageEncodable {
+    /// `tokengate.v1.PriceVersion`.
+    static let protoName = "tokengate.v1.PriceVersion"
+
+    static func cEmpty() -> Tokengate__V1__PriceVersion { PriceVersionWire.cEmpty() }
+
+    init(copying c: Tokengate__V1__PriceVersion) throws(FieldError) {
+        try self.init(wire: PriceVersionWire(copying: c))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__PriceVersion {
+        PriceVersionWire(self).cMessage(in: &arena)
+    }
+}
+
 extension RateLimit: CMessageEncodable {
     /// `tokengate.v1.RateLimit`.
     static let protoName = "tokengate.v1.RateLimit"
@@ -740,6 +805,162 @@ extension RateLimit: CMessageEncodable {
     }
 }
 
+/// The wire shape of `tokengate.v1.TierConfig`; callers use `TierSettings` (DomainMapping.swift).
+struct TierConfigWire: Sendable, Equatable {
+    var name: String
+    var monthlyFeeNanoUSD: NanoUSD
+    var includedMessages: UInt64
+    var unlimitedMessages: Bool
+    var overagePerMessageNanoUSD: NanoUSD
+    var maxMonthlySpendNanoUSD: NanoUSD
+    var noSpendCap: Bool
+    /// false: custom-priced, never auto-recommended
+    var selfServe: Bool
+    var rateLimit: RateLimit?
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    init(name: String = "", monthlyFeeNanoUSD: NanoUSD = 0, includedMessages: UInt64 = 0, unlimitedMessages: Bool = false, overagePerMessageNanoUSD: NanoUSD = 0, maxMonthlySpendNanoUSD: NanoUSD = 0, noSpendCap: Bool = false, selfServe: Bool = false, rateLimit: RateLimit? = nil) {
+        self.name = name
+        self.monthlyFeeNanoUSD = monthlyFeeNanoUSD
+        self.includedMessages = includedMessages
+        self.unlimitedMessages = unlimitedMessages
+        self.overagePerMessageNanoUSD = overagePerMessageNanoUSD
+        self.maxMonthlySpendNanoUSD = maxMonthlySpendNanoUSD
+        self.noSpendCap = noSpendCap
+        self.selfServe = selfServe
+        self.rateLimit = rateLimit
+    }
+}
+
+extension TierConfigWire: CMessageEncodable {
+    /// `tokengate.v1.TierConfig`.
+    static let protoName = "tokengate.v1.TierConfig"
+
+    static func cEmpty() -> Tokengate__V1__TierConfig {
+        var c = Tokengate__V1__TierConfig()
+        tokengate__v1__tier_config__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__TierConfig) throws(FieldError) {
+        self.init(
+            name: try copyString(c.name, field: "name"),
+            monthlyFeeNanoUSD: c.monthly_fee_nano_usd,
+            includedMessages: c.included_messages,
+            unlimitedMessages: c.unlimited_messages != 0,
+            overagePerMessageNanoUSD: c.overage_per_message_nano_usd,
+            maxMonthlySpendNanoUSD: c.max_monthly_spend_nano_usd,
+            noSpendCap: c.no_spend_cap != 0,
+            selfServe: c.self_serve != 0,
+            rateLimit: try copyMessage(c.rate_limit, field: "rate_limit"))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__TierConfig {
+        var c = Self.cEmpty()
+        c.name = arena.cString(name)
+        c.monthly_fee_nano_usd = monthlyFeeNanoUSD
+        c.included_messages = includedMessages
+        c.unlimited_messages = cBool(unlimitedMessages)
+        c.overage_per_message_nano_usd = overagePerMessageNanoUSD
+        c.max_monthly_spend_nano_usd = maxMonthlySpendNanoUSD
+        c.no_spend_cap = cBool(noSpendCap)
+        c.self_serve = cBool(selfServe)
+        if let rateLimit { c.rate_limit = arena.message(rateLimit) }
+        return c
+    }
+}
+
+extension TierSettings: CMessageEncodable {
+    /// `tokengate.v1.TierConfig`.
+    static let protoName = "tokengate.v1.TierConfig"
+
+    static func cEmpty() -> Tokengate__V1__TierConfig { TierConfigWire.cEmpty() }
+
+    init(copying c: Tokengate__V1__TierConfig) throws(FieldError) {
+        try self.init(wire: TierConfigWire(copying: c))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__TierConfig {
+        TierConfigWire(self).cMessage(in: &arena)
+    }
+}
+
+/// The wire shape of `tokengate.v1.OperationLimitsConfig`; callers use `OperationLimitsEntry` (DomainMapping.swift).
+struct OperationLimitsConfigWire: Sendable, Equatable {
+    var operationType: String
+    /// empty: the default for the operation type
+    var shopID: String
+    var maxInputTokensPerMessage: UInt64
+    var maxOutputTokensPerMessage: UInt64
+    var maxTotalTokensPerMessage: UInt64
+    var dailyCostCapNanoUSD: NanoUSD
+    var monthlyCostCapNanoUSD: NanoUSD
+    var alertThresholdPercent: UInt32
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    init(operationType: String = "", shopID: String = "", maxInputTokensPerMessage: UInt64 = 0, maxOutputTokensPerMessage: UInt64 = 0, maxTotalTokensPerMessage: UInt64 = 0, dailyCostCapNanoUSD: NanoUSD = 0, monthlyCostCapNanoUSD: NanoUSD = 0, alertThresholdPercent: UInt32 = 0) {
+        self.operationType = operationType
+        self.shopID = shopID
+        self.maxInputTokensPerMessage = maxInputTokensPerMessage
+        self.maxOutputTokensPerMessage = maxOutputTokensPerMessage
+        self.maxTotalTokensPerMessage = maxTotalTokensPerMessage
+        self.dailyCostCapNanoUSD = dailyCostCapNanoUSD
+        self.monthlyCostCapNanoUSD = monthlyCostCapNanoUSD
+        self.alertThresholdPercent = alertThresholdPercent
+    }
+}
+
+extension OperationLimitsConfigWire: CMessageEncodable {
+    /// `tokengate.v1.OperationLimitsConfig`.
+    static let protoName = "tokengate.v1.OperationLimitsConfig"
+
+    static func cEmpty() -> Tokengate__V1__OperationLimitsConfig {
+        var c = Tokengate__V1__OperationLimitsConfig()
+        tokengate__v1__operation_limits_config__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__OperationLimitsConfig) throws(FieldError) {
+        self.init(
+            operationType: try copyString(c.operation_type, field: "operation_type"),
+            shopID: try copyString(c.shop_id, field: "shop_id"),
+            maxInputTokensPerMessage: c.max_input_tokens_per_message,
+            maxOutputTokensPerMessage: c.max_output_tokens_per_message,
+            maxTotalTokensPerMessage: c.max_total_tokens_per_message,
+            dailyCostCapNanoUSD: c.daily_cost_cap_nano_usd,
+            monthlyCostCapNanoUSD: c.monthly_cost_cap_nano_usd,
+            alertThresholdPercent: c.alert_threshold_percent)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__OperationLimitsConfig {
+        var c = Self.cEmpty()
+        c.operation_type = arena.cString(operationType)
+        c.shop_id = arena.cString(shopID)
+        c.max_input_tokens_per_message = maxInputTokensPerMessage
+        c.max_output_tokens_per_message = maxOutputTokensPerMessage
+        c.max_total_tokens_per_message = maxTotalTokensPerMessage
+        c.daily_cost_cap_nano_usd = dailyCostCapNanoUSD
+        c.monthly_cost_cap_nano_usd = monthlyCostCapNanoUSD
+        c.alert_threshold_percent = alertThresholdPercent
+        return c
+    }
+}
+
+extension OperationLimitsEntry: CMessageEncodable {
+    /// `tokengate.v1.OperationLimitsConfig`.
+    static let protoName = "tokengate.v1.OperationLimitsConfig"
+
+    static func cEmpty() -> Tokengate__V1__OperationLimitsConfig { OperationLimitsConfigWire.cEmpty() }
+
+    init(copying c: Tokengate__V1__OperationLimitsConfig) throws(FieldError) {
+        try self.init(wire: OperationLimitsConfigWire(copying: c))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__OperationLimitsConfig {
+        OperationLimitsConfigWire(self).cMessage(in: &arena)
+    }
+}
+
 extension ModelDowngrade: CMessageEncodable {
     /// `tokengate.v1.ModelDowngrade`.
     static let protoName = "tokengate.v1.ModelDowngrade"
@@ -761,6 +982,62 @@ extension ModelDowngrade: CMessageEncodable {
         c.from_model = arena.cString(fromModel)
         c.to_model = arena.cString(toModel)
         return c
+    }
+}
+
+/// The wire shape of `tokengate.v1.OptimizationRulesConfig`; callers use `OptimizationRules` (DomainMapping.swift).
+struct OptimizationRulesConfigWire: Sendable, Equatable {
+    var downgrades: [ModelDowngrade]
+    /// 0 = the limits' alert threshold
+    var thresholdPercent: UInt32
+    var historyCap: UInt32
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    init(downgrades: [ModelDowngrade] = [], thresholdPercent: UInt32 = 0, historyCap: UInt32 = 0) {
+        self.downgrades = downgrades
+        self.thresholdPercent = thresholdPercent
+        self.historyCap = historyCap
+    }
+}
+
+extension OptimizationRulesConfigWire: CMessageEncodable {
+    /// `tokengate.v1.OptimizationRulesConfig`.
+    static let protoName = "tokengate.v1.OptimizationRulesConfig"
+
+    static func cEmpty() -> Tokengate__V1__OptimizationRulesConfig {
+        var c = Tokengate__V1__OptimizationRulesConfig()
+        tokengate__v1__optimization_rules_config__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__OptimizationRulesConfig) throws(FieldError) {
+        self.init(
+            downgrades: try copyMessages(count: c.n_downgrades, c.downgrades, field: "downgrades"),
+            thresholdPercent: c.threshold_percent,
+            historyCap: c.history_cap)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__OptimizationRulesConfig {
+        var c = Self.cEmpty()
+        (c.n_downgrades, c.downgrades) = arena.messages(downgrades)
+        c.threshold_percent = thresholdPercent
+        c.history_cap = historyCap
+        return c
+    }
+}
+
+extension OptimizationRules: CMessageEncodable {
+    /// `tokengate.v1.OptimizationRulesConfig`.
+    static let protoName = "tokengate.v1.OptimizationRulesConfig"
+
+    static func cEmpty() -> Tokengate__V1__OptimizationRulesConfig { OptimizationRulesConfigWire.cEmpty() }
+
+    init(copying c: Tokengate__V1__OptimizationRulesConfig) throws(FieldError) {
+        try self.init(wire: OptimizationRulesConfigWire(copying: c))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__OptimizationRulesConfig {
+        OptimizationRulesConfigWire(self).cMessage(in: &arena)
     }
 }
 
@@ -833,6 +1110,106 @@ extension GetConfigurationRequest: WireMessage, CMessageEncodable {
     }
 
     func cMessage(in arena: inout CArena) -> Tokengate__V1__GetConfigurationRequest { Self.cEmpty() }
+}
+
+/// The wire shape of `tokengate.v1.GetConfigurationResponse`; callers use `GetConfigurationResponse` (DomainMapping.swift).
+struct GetConfigurationResponseWire: Sendable, Equatable {
+    var prices: [PriceVersionWire]
+    /// unset when unknown models are refused
+    var fallbackPrice: PriceVersionWire?
+    var tiers: [TierConfigWire]
+    var defaultTier: String
+    /// defaults, then per-shop overrides
+    var limits: [OperationLimitsConfigWire]
+    var optimization: OptimizationRulesConfigWire
+    var reservationTtlMs: Int64
+    var unknownShopPolicy: UnknownShopPolicy
+    var shadowMode: Bool
+    var shadowShops: [String]
+    var shopRateLimits: [ShopRateLimit]
+    /// calls allowed in shadow mode that would have been denied, since start
+    var shadowDeniedTotal: UInt64
+
+    /// A message with every field given; omitted fields take their proto3 default.
+    init(prices: [PriceVersionWire] = [], fallbackPrice: PriceVersionWire? = nil, tiers: [TierConfigWire] = [], defaultTier: String = "", limits: [OperationLimitsConfigWire] = [], optimization: OptimizationRulesConfigWire, reservationTtlMs: Int64 = 0, unknownShopPolicy: UnknownShopPolicy, shadowMode: Bool = false, shadowShops: [String] = [], shopRateLimits: [ShopRateLimit] = [], shadowDeniedTotal: UInt64 = 0) {
+        self.prices = prices
+        self.fallbackPrice = fallbackPrice
+        self.tiers = tiers
+        self.defaultTier = defaultTier
+        self.limits = limits
+        self.optimization = optimization
+        self.reservationTtlMs = reservationTtlMs
+        self.unknownShopPolicy = unknownShopPolicy
+        self.shadowMode = shadowMode
+        self.shadowShops = shadowShops
+        self.shopRateLimits = shopRateLimits
+        self.shadowDeniedTotal = shadowDeniedTotal
+    }
+}
+
+extension GetConfigurationResponseWire: CMessageEncodable {
+    /// `tokengate.v1.GetConfigurationResponse`.
+    static let protoName = "tokengate.v1.GetConfigurationResponse"
+
+    static func cEmpty() -> Tokengate__V1__GetConfigurationResponse {
+        var c = Tokengate__V1__GetConfigurationResponse()
+        tokengate__v1__get_configuration_response__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__GetConfigurationResponse) throws(FieldError) {
+        self.init(
+            prices: try copyMessages(count: c.n_prices, c.prices, field: "prices"),
+            fallbackPrice: try copyMessage(c.fallback_price, field: "fallback_price"),
+            tiers: try copyMessages(count: c.n_tiers, c.tiers, field: "tiers"),
+            defaultTier: try copyString(c.default_tier, field: "default_tier"),
+            limits: try copyMessages(count: c.n_limits, c.limits, field: "limits"),
+            optimization: try copyRequiredMessage(c.optimization, field: "optimization"),
+            reservationTtlMs: c.reservation_ttl_ms,
+            unknownShopPolicy: try copyUnknownShopPolicy(c.unknown_shop_policy, field: "unknown_shop_policy"),
+            shadowMode: c.shadow_mode != 0,
+            shadowShops: try copyStrings(count: c.n_shadow_shops, c.shadow_shops, field: "shadow_shops"),
+            shopRateLimits: try copyMessages(count: c.n_shop_rate_limits, c.shop_rate_limits, field: "shop_rate_limits"),
+            shadowDeniedTotal: c.shadow_denied_total)
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__GetConfigurationResponse {
+        var c = Self.cEmpty()
+        (c.n_prices, c.prices) = arena.messages(prices)
+        if let fallbackPrice { c.fallback_price = arena.message(fallbackPrice) }
+        (c.n_tiers, c.tiers) = arena.messages(tiers)
+        c.default_tier = arena.cString(defaultTier)
+        (c.n_limits, c.limits) = arena.messages(limits)
+        c.optimization = arena.message(optimization)
+        c.reservation_ttl_ms = reservationTtlMs
+        c.unknown_shop_policy = cUnknownShopPolicy(unknownShopPolicy)
+        c.shadow_mode = cBool(shadowMode)
+        (c.n_shadow_shops, c.shadow_shops) = arena.cStrings(shadowShops)
+        (c.n_shop_rate_limits, c.shop_rate_limits) = arena.messages(shopRateLimits)
+        c.shadow_denied_total = shadowDeniedTotal
+        return c
+    }
+}
+
+extension GetConfigurationResponse: WireMessage, CMessageEncodable {
+    /// `tokengate.v1.GetConfigurationResponse`.
+    public static let protoName = "tokengate.v1.GetConfigurationResponse"
+    /// Decodes and validates protobuf bytes; see `WireMessage.decode(_:)`.
+    public static func decode(_ bytes: [UInt8]) throws(TokenGateError) -> Self {
+        try WireCodec.decode(bytes, fieldPrefix: "get_configuration_response")
+    }
+    /// The protobuf bytes of this message.
+    public func encoded() -> [UInt8] { ProtobufC.pack(self) }
+
+    static func cEmpty() -> Tokengate__V1__GetConfigurationResponse { GetConfigurationResponseWire.cEmpty() }
+
+    init(copying c: Tokengate__V1__GetConfigurationResponse) throws(FieldError) {
+        try self.init(wire: GetConfigurationResponseWire(copying: c))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__GetConfigurationResponse {
+        GetConfigurationResponseWire(self).cMessage(in: &arena)
+    }
 }
 
 extension SetPriceRequest: WireMessage, CMessageEncodable {
@@ -2577,9 +2954,122 @@ extension MonthAggregateRecord: CMessageEncodable {
     }
 }
 
+/// The wire shape of `tokengate.v1.FactRecord`; callers use `Fact` (DomainMapping.swift).
+enum FactRecordWire: Sendable, Equatable {
+    case usage(UsageEvent)
+    case billing(BillingRecord)
+    case tierAssignment(TierAssignmentRecord)
+    case configChange(ConfigChange)
+    case alert(Alert)
+    case paidMark(PaidMark)
+    case monthAggregate(MonthAggregateRecord)
+    /// issue 17
+    case voidRecord(VoidMark)
+}
+
+extension FactRecordWire: CMessageEncodable {
+    /// `tokengate.v1.FactRecord`.
+    static let protoName = "tokengate.v1.FactRecord"
+
+    static func cEmpty() -> Tokengate__V1__FactRecord {
+        var c = Tokengate__V1__FactRecord()
+        tokengate__v1__fact_record__init(&c)
+        return c
+    }
+
+    init(copying c: Tokengate__V1__FactRecord) throws(FieldError) {
+        switch c.fact_case {
+        case TOKENGATE__V1__FACT_RECORD__FACT_USAGE:
+            self = .usage(try copyRequiredMessage(c.usage, field: "usage"))
+        case TOKENGATE__V1__FACT_RECORD__FACT_BILLING:
+            self = .billing(try copyRequiredMessage(c.billing, field: "billing"))
+        case TOKENGATE__V1__FACT_RECORD__FACT_TIER_ASSIGNMENT:
+            self = .tierAssignment(try copyRequiredMessage(c.tier_assignment, field: "tier_assignment"))
+        case TOKENGATE__V1__FACT_RECORD__FACT_CONFIG_CHANGE:
+            self = .configChange(try copyRequiredMessage(c.config_change, field: "config_change"))
+        case TOKENGATE__V1__FACT_RECORD__FACT_ALERT:
+            self = .alert(try copyRequiredMessage(c.alert, field: "alert"))
+        case TOKENGATE__V1__FACT_RECORD__FACT_PAID_MARK:
+            self = .paidMark(try copyRequiredMessage(c.paid_mark, field: "paid_mark"))
+        case TOKENGATE__V1__FACT_RECORD__FACT_MONTH_AGGREGATE:
+            self = .monthAggregate(try copyRequiredMessage(c.month_aggregate, field: "month_aggregate"))
+        case TOKENGATE__V1__FACT_RECORD__FACT_VOID_RECORD:
+            self = .voidRecord(try copyRequiredMessage(c.void_record, field: "void_record"))
+        default:
+            // Empty, or a member this build does not know: accepting it would drop it.
+            throw FieldError(field: "fact", problem: .missing)
+        }
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__FactRecord {
+        var c = Self.cEmpty()
+        switch self {
+        case .usage(let value):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_USAGE
+            c.usage = arena.message(value)
+        case .billing(let value):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_BILLING
+            c.billing = arena.message(value)
+        case .tierAssignment(let value):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_TIER_ASSIGNMENT
+            c.tier_assignment = arena.message(value)
+        case .configChange(let value):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_CONFIG_CHANGE
+            c.config_change = arena.message(value)
+        case .alert(let value):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_ALERT
+            c.alert = arena.message(value)
+        case .paidMark(let value):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_PAID_MARK
+            c.paid_mark = arena.message(value)
+        case .monthAggregate(let value):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_MONTH_AGGREGATE
+            c.month_aggregate = arena.message(value)
+        case .voidRecord(let value):
+            c.fact_case = TOKENGATE__V1__FACT_RECORD__FACT_VOID_RECORD
+            c.void_record = arena.message(value)
+        }
+        return c
+    }
+}
+
+extension Fact: CMessageEncodable {
+    /// `tokengate.v1.FactRecord`.
+    static let protoName = "tokengate.v1.FactRecord"
+
+    static func cEmpty() -> Tokengate__V1__FactRecord { FactRecordWire.cEmpty() }
+
+    init(copying c: Tokengate__V1__FactRecord) throws(FieldError) {
+        try self.init(wire: FactRecordWire(copying: c))
+    }
+
+    func cMessage(in arena: inout CArena) -> Tokengate__V1__FactRecord {
+        FactRecordWire(self).cMessage(in: &arena)
+    }
+}
+
+/// `UnknownShopPolicy`'s wire number (its Swift enum is hand-written, with string raw values).
+func cUnknownShopPolicy(_ value: UnknownShopPolicy) -> Tokengate__V1__UnknownShopPolicy {
+    switch value {
+    case .defaultTier: TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_DEFAULT_TIER
+    case .deny: TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_DENY
+    }
+}
+
+/// `UnknownShopPolicy` of a wire number; 0 (unspecified) and unknown numbers are refused.
+func copyUnknownShopPolicy(_ value: Tokengate__V1__UnknownShopPolicy, field: String) throws(FieldError) -> UnknownShopPolicy {
+    switch value {
+    case TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_DEFAULT_TIER: return .defaultTier
+    case TOKENGATE__V1__UNKNOWN_SHOP_POLICY__UNKNOWN_SHOP_POLICY_DENY: return .deny
+    default:
+        throw FieldError(field: field, problem: .unknownEnum(enumName: "tokengate.v1.UnknownShopPolicy", value: Int32(bitPattern: value.rawValue)))
+    }
+}
+
 /// Every message of the schema and the Swift type that converts it through protobuf-c; nil for
 /// the envelopes, which have their own codec (EnvelopeCodec). The round-trip test walks it.
 enum GeneratedMessages {
+    /// Every message; a domain-shaped one by its wire-shaped type.
     static var all: [(protoName: String, type: (any CMessageEncodable.Type)?)] {
         [
             ("tokengate.v1.RequestFrame", nil),
@@ -2604,16 +3094,16 @@ enum GeneratedMessages {
             ("tokengate.v1.UsageEventRecord", UsageEvent.self),
             ("tokengate.v1.PriceRates", PriceRates.self),
             ("tokengate.v1.PromptTier", PromptTier.self),
-            ("tokengate.v1.PriceVersion", ModelPrice.self),
+            ("tokengate.v1.PriceVersion", PriceVersionWire.self),
             ("tokengate.v1.RateLimit", RateLimit.self),
-            ("tokengate.v1.TierConfig", TierSettings.self),
-            ("tokengate.v1.OperationLimitsConfig", OperationLimitsEntry.self),
+            ("tokengate.v1.TierConfig", TierConfigWire.self),
+            ("tokengate.v1.OperationLimitsConfig", OperationLimitsConfigWire.self),
             ("tokengate.v1.ModelDowngrade", ModelDowngrade.self),
-            ("tokengate.v1.OptimizationRulesConfig", OptimizationRules.self),
+            ("tokengate.v1.OptimizationRulesConfig", OptimizationRulesConfigWire.self),
             ("tokengate.v1.ShopTierAssignment", ShopTierAssignment.self),
             ("tokengate.v1.ShopRateLimit", ShopRateLimit.self),
             ("tokengate.v1.GetConfigurationRequest", GetConfigurationRequest.self),
-            ("tokengate.v1.GetConfigurationResponse", GetConfigurationResponse.self),
+            ("tokengate.v1.GetConfigurationResponse", GetConfigurationResponseWire.self),
             ("tokengate.v1.SetPriceRequest", SetPriceRequest.self),
             ("tokengate.v1.SetPriceResponse", SetPriceResponse.self),
             ("tokengate.v1.UpsertTierRequest", UpsertTierRequest.self),
@@ -2671,6 +3161,18 @@ enum GeneratedMessages {
             ("tokengate.v1.VoidRecord", VoidMark.self),
             ("tokengate.v1.PaidMarkRecord", PaidMark.self),
             ("tokengate.v1.MonthAggregateRecord", MonthAggregateRecord.self),
+            ("tokengate.v1.FactRecord", FactRecordWire.self),
+        ]
+    }
+
+    /// The domain-shaped messages by their public domain type (the hand-written mapping's cover).
+    static var domainShaped: [(protoName: String, type: any CMessageEncodable.Type)] {
+        [
+            ("tokengate.v1.PriceVersion", ModelPrice.self),
+            ("tokengate.v1.TierConfig", TierSettings.self),
+            ("tokengate.v1.OperationLimitsConfig", OperationLimitsEntry.self),
+            ("tokengate.v1.OptimizationRulesConfig", OptimizationRules.self),
+            ("tokengate.v1.GetConfigurationResponse", GetConfigurationResponse.self),
             ("tokengate.v1.FactRecord", Fact.self),
         ]
     }
