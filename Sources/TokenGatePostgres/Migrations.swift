@@ -30,6 +30,7 @@ public enum Migrations {
         Migration(version: 5, name: "fleet configuration changes and the settings in force", sql: ConfigStatements.migration),
         // Budgets across hosts, expiry (issue 20 item 4): LeaseStatements.swift.
         Migration(version: 6, name: "lease reclaims of expired leases", sql: LeaseStatements.reclaimMigration),
+        Migration(version: 7, name: "token_usage_logs: created_at as BRIN, no (shop_id, billing_period) index", sql: leanerUsageIndexes),
     ]
 
     /// The newest schema version this daemon knows.
@@ -310,5 +311,19 @@ public enum Migrations {
           SELECT tier_name, 0, timestamptz 'epoch', monthly_fee, monthly_fee_nano_usd, included_messages, overage_rate,
                  overage_rate_nano_usd, max_monthly_spend, max_monthly_spend_nano_usd, self_serve, updated_at
           FROM pricing_tiers;
+        """
+
+    // MARK: - 7: fewer B-trees on token_usage_logs (issue 19)
+
+    /// Every B-tree on `token_usage_logs` costs PostgreSQL CPU on each shipped row, on the same
+    /// machine as the daemon where PostgreSQL shares its host (docs/performance.md: PostgreSQL
+    /// spent about 20 µs per shipped LogUsage call with four B-trees, 5-10 µs with none).
+    /// `created_at` grows with the log, so a BRIN index serves the seed's 24-hour window at a
+    /// fraction of a B-tree's insert cost; nothing of the seed's or the daemon's SQL looks usage up
+    /// by (shop_id, billing_period), and one shop's rows are reached through (shop_id, created_at).
+    static let leanerUsageIndexes = """
+        DROP INDEX IF EXISTS token_usage_logs_shop_period;
+        DROP INDEX IF EXISTS token_usage_logs_created_at;
+        CREATE INDEX token_usage_logs_created_at_brin ON token_usage_logs USING brin (created_at);
         """
 }

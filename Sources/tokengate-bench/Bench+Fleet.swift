@@ -43,7 +43,7 @@ extension BenchRun {
     }
 
     private func measureFleetGate(_ admin: String) async throws {
-        let database = try Self.createDatabase(admin, "tg_bench_fleet")
+        let (_, database) = try Self.createDatabase(admin, "tg_bench_fleet")
         let (off, offSocket, _) = try await startDaemon()
         defer { off.kill() }
         let (on, onSocket, _) = try await startDaemon(extraArguments: ["--postgres", database, "--host-id", "bench-fleet", "--fleet"])
@@ -133,7 +133,7 @@ extension BenchRun {
     /// a smaller actual cost, and stop once no call of a shop was allowed for 5 s; then the
     /// shops' settled spend over their cap, and each host's lease transactions per second.
     private func measureFleetUtilization(_ admin: String) async throws {
-        let database = try Self.createDatabase(admin, "tg_bench_fleet_util")
+        let (_, database) = try Self.createDatabase(admin, "tg_bench_fleet_util")
         let cap = Money.formatUSD(Spend.capNanoUSD).replacingOccurrences(of: "$", with: "")
         let limits = ["chat_message", "product_description", "photo_studio", "suggestion"].map { "\"\($0)\": {\"daily_usd\": \"\(cap)\"}" }
         let config = fresh("fleet-config") + ".json"

@@ -24,7 +24,16 @@ extension BenchRun {
         let data = fresh("ship-data")
         progress("ship: writing a backlog of \(events) events")
         _ = try ScaleData.generate(directory: data, shops: 1_000, events: events, nowMs: SystemClockReading.nowMs())
-        let database = try Self.createDatabase(admin, "tg_bench_ship")
+        let (databaseName, database) = try Self.createDatabase(admin, "tg_bench_ship")
+        try await measureBacklogShipping(database, data: data, events: events)
+        // The backlog and its copy (2M rows) would keep PostgreSQL busy (autovacuum, checkpoint)
+        // through the next measurements: they go, and the next measurement starts quiet.
+        try Self.dropDatabase(admin, databaseName)
+        try await measureLogUsageWithShipping(admin)
+    }
+
+    /// Ships the backlog of `events` in `data` into `database`, then COPY of the same rows.
+    private func measureBacklogShipping(_ database: String, data: String, events: Int) async throws {
         let connection = try PostgresConnection(conninfo: database)
         try Migrations.migrate(connection)
         try connection.execute("CREATE TABLE bench_copy (LIKE token_usage_logs INCLUDING ALL)")
@@ -68,57 +77,85 @@ extension BenchRun {
         report.add(
             "ship.copy_postgres_cpu_us_per_row", "PostgreSQL CPU per row of the COPY",
             perRow(copyServerCPUAfter.flatMap { after in copyServerCPU.map { after - $0 } }), "µs")
-        try await measureLogUsageWithShipping(admin)
     }
 
-    /// LogUsage at 64 connections with --postgres and without, alternating slices.
+    /// LogUsage at 64 connections with --postgres and without, alternating slices; and, to show
+    /// what the indexes cost, a third daemon shipping into a `token_usage_logs` without any index.
     private func measureLogUsageWithShipping(_ admin: String) async throws {
-        let database = try Self.createDatabase(admin, "tg_bench_log")
-        let (off, offSocket, _) = try await startDaemon()
-        defer { off.kill() }
-        let (on, onSocket, _) = try await startDaemon(extraArguments: ["--postgres", database, "--host-id", "bench-log"])
-        defer { on.kill() }
+        let (_, database) = try Self.createDatabase(admin, "tg_bench_log")
+        let (_, bareDatabase) = try Self.createDatabase(admin, "tg_bench_log_bare")
+        let bare = try PostgresConnection(conninfo: bareDatabase)
+        try Migrations.migrate(bare)
+        try bare.execute(
+            """
+            ALTER TABLE token_usage_logs DROP CONSTRAINT token_usage_logs_pkey;
+            DO $$ DECLARE i record; BEGIN
+              FOR i IN SELECT indexname FROM pg_indexes WHERE tablename = 'token_usage_logs' LOOP
+                EXECUTE 'DROP INDEX ' || quote_ident(i.indexname);
+              END LOOP;
+            END $$
+            """)
+        var daemons: [Child] = []
+        defer { for daemon in daemons { daemon.kill() } }
+        var sockets: [String] = []
+        for arguments in [[], ["--postgres", database, "--host-id", "bench-log"], ["--postgres", bareDatabase, "--host-id", "bench-bare"]] {
+            let (daemon, socket, _) = try await startDaemon(extraArguments: arguments)
+            daemons.append(daemon)
+            sockets.append(socket)
+        }
+        let keys = ["off", "on", "bare"]
         let workload = self.workload
-        let server = try ProcessCPU.postgresServer(PostgresConnection(conninfo: database))
-        let serverCPU = server.flatMap(ProcessCPU.serverSeconds)
-        let daemonCPU = [off, on].map { ProcessCPU.seconds($0.process.processIdentifier) }
+        let server = try ProcessCPU.postgresServer(bare)
+        let daemonCPU = daemons.map { ProcessCPU.seconds($0.process.processIdentifier) }
         let slices = Self.pairedSlices
         let sliceNs = durationNs / UInt64(slices)
-        var measured = [Measurement(calls: 0, elapsedNs: 0, latenciesNs: []), Measurement(calls: 0, elapsedNs: 0, latenciesNs: [])]
+        var measured = keys.map { _ in Measurement(calls: 0, elapsedNs: 0, latenciesNs: []) }
+        // PostgreSQL CPU during each daemon's slices (its shipper trails its slice by up to one
+        // poll interval, which then counts in the next daemon's slice).
+        var serverCPU: [Double?] = keys.map { _ in server == nil ? nil : 0 }
         for _ in 0..<slices {
-            for (index, socket) in [offSocket, onSocket].enumerated() {
+            for (index, socket) in sockets.enumerated() {
                 let tag = UInt32.random(in: 0...UInt32.max)
+                let before = server.flatMap(ProcessCPU.serverSeconds)
                 measured[index].merge(
                     try await gateLoad(socket, .manyConnections, durationNs: sliceNs) { client, worker, call throws(TokenGateError) in
                         _ = try await client.logUsage(workload.logUsage(worker: worker, call: call, tag: tag))
                     })
+                let after = server.flatMap(ProcessCPU.serverSeconds)
+                serverCPU[index] = serverCPU[index].flatMap { sum in after.flatMap { after in before.map { sum + after - $0 } } }
             }
         }
-        report.add("ship.log.off.c64", "LogUsage, 64 conns, shipping off", measured[0], latencies: true, rate: true)
-        report.add("ship.log.on.c64", "LogUsage, 64 conns, shipping on", measured[1], latencies: true, rate: true)
-        // Where the shipping daemon's extra CPU goes, per LogUsage call it answered (the slices'
-        // warm-ups included, so a little high).
-        let onCalls = Double(measured[1].calls)
-        let spent = { (before: Double?, after: Double?) in
-            after.flatMap { after in before.map { (after - $0) * 1e6 / max(onCalls, 1) } }
+        let labels = ["shipping off", "shipping on", "shipping into a table without indexes"]
+        for index in keys.indices {
+            let calls = max(Double(measured[index].calls), 1)
+            report.add("ship.log.\(keys[index]).c64", "LogUsage, 64 conns, \(labels[index])", measured[index], latencies: true, rate: true)
+            // Where each daemon's CPU goes, per LogUsage call it answered (the slices' warm-ups
+            // included, so a little high).
+            report.add(
+                "ship.log.\(keys[index]).daemon_cpu_us_per_call", "tokengated CPU per LogUsage call, \(labels[index])",
+                daemonCPU[index].flatMap { before in ProcessCPU.seconds(daemons[index].process.processIdentifier).map { ($0 - before) * 1e6 / calls } },
+                "µs")
+            if index > 0 {
+                report.add(
+                    "ship.log.\(keys[index]).postgres_cpu_us_per_call", "PostgreSQL CPU per LogUsage call, \(labels[index])",
+                    serverCPU[index].map { $0 * 1e6 / calls }, "µs")
+            }
         }
-        report.add(
-            "ship.log.postgres_cpu_us_per_call", "PostgreSQL CPU per LogUsage call shipped",
-            spent(serverCPU, server.flatMap(ProcessCPU.serverSeconds)), "µs")
-        report.add(
-            "ship.log.off.daemon_cpu_us_per_call", "tokengated CPU per LogUsage call, shipping off",
-            daemonCPU[0].flatMap { before in ProcessCPU.seconds(off.process.processIdentifier).map { ($0 - before) * 1e6 / max(Double(measured[0].calls), 1) } },
-            "µs")
-        report.add(
-            "ship.log.on.daemon_cpu_us_per_call", "tokengated CPU per LogUsage call, shipping on",
-            spent(daemonCPU[1], ProcessCPU.seconds(on.process.processIdentifier)), "µs")
     }
 
-    /// A new database in the server of `admin`; returns its conninfo.
-    static func createDatabase(_ admin: String, _ stem: String) throws -> String {
+    /// A new database in the server of `admin`; returns its name and conninfo.
+    static func createDatabase(_ admin: String, _ stem: String) throws -> (name: String, conninfo: String) {
         let name = "\(stem)_\(UInt32.random(in: 0...UInt32.max))"
         try PostgresConnection(conninfo: admin).execute("CREATE DATABASE \(name)")
-        return admin + " dbname=\(name)"
+        return (name, admin + " dbname=\(name)")
+    }
+
+    /// Drops a database `createDatabase` made (its clients gone), then checkpoints, so that its
+    /// dirty pages and pending autovacuum do not run into the next measurement.
+    static func dropDatabase(_ admin: String, _ name: String) throws {
+        let connection = try PostgresConnection(conninfo: admin)
+        try connection.execute("DROP DATABASE \(name) WITH (FORCE)")
+        _ = try? connection.execute("CHECKPOINT")  // needs pg_checkpoint or superuser; best effort
     }
 
     /// The backlog's usage events as COPY text, in chunks of about 1 MiB.

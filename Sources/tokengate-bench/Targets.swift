@@ -21,6 +21,7 @@ extension BenchRun {
             Target(name: "shipping events/s / COPY of the same rows", numeratorKey: "ship.events_per_s", denominatorKey: "ship.copy_events_per_s", bound: .atLeast(0.5)),
             Target(name: "shipping events/s from a 1M backlog", numeratorKey: "ship.events_per_s", denominatorKey: nil, bound: .atLeast(50_000)),
             Target(name: "LogUsage calls/s, \(c64), shipping on / off", numeratorKey: "ship.log.on.\(c64).calls_per_s", denominatorKey: "ship.log.off.\(c64).calls_per_s", bound: .atLeast(0.9)),
+            Target(name: "(info) LogUsage calls/s, \(c64), shipping into a table without indexes / off", numeratorKey: "ship.log.bare.\(c64).calls_per_s", denominatorKey: "ship.log.off.\(c64).calls_per_s", bound: .none),
             // Budgets across hosts (issue 20, `--only fleet`).
             Target(name: "fleet: CanMakeRequest p50, \(c64), leases / no PostgreSQL", numeratorKey: "fleet.gate.on.\(c64).p50_us", denominatorKey: "fleet.gate.off.\(c64).p50_us", bound: .atMost(1.1)),
             Target(name: "fleet: CanMakeRequest calls/s, \(c64), leases / no PostgreSQL", numeratorKey: "fleet.gate.on.\(c64).calls_per_s", denominatorKey: "fleet.gate.off.\(c64).calls_per_s", bound: .atLeast(0.9)),

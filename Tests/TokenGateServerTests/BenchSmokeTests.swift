@@ -9,14 +9,14 @@ final class BenchSmokeTests: XCTestCase {
     static let runSecondsMax: Double = 90
 
     /// `--only ship` against the run's PostgreSQL, on a tiny backlog: every ship figure is
-    /// measured and the three ship targets are evaluated.
+    /// measured, the three ship targets are evaluated, and the index-free comparison is printed.
     func testShipSectionPrintsItsFigures() throws {
         _ = try TestPostgres.database()  // skips (or fails under TOKENGATE_REQUIRE_POSTGRES) without a server
         let root = try runBench([
             "--only", "ship", "--json", "--no-redis", "--ship-events", "3000", "--phase-ms", "200", "--warmup-ms", "30",
         ])
         let figures = try XCTUnwrap(root["figures"] as? [String: Any])
-        for key in ["ship.events_per_s", "ship.copy_events_per_s", "ship.log.off.c64.calls_per_s", "ship.log.on.c64.calls_per_s"] {
+        for key in ["ship.events_per_s", "ship.copy_events_per_s", "ship.log.off.c64.calls_per_s", "ship.log.on.c64.calls_per_s", "ship.log.bare.c64.calls_per_s"] {
             XCTAssertGreaterThan(figures[key] as? Double ?? 0, 0, "\(key) must be a measured, positive figure")
         }
         // CPU per row, read from /proc (the run's PostgreSQL is local); a tiny backlog may read 0 ticks.
@@ -25,7 +25,11 @@ final class BenchSmokeTests: XCTestCase {
         }
         let targets = try XCTUnwrap(root["targets"] as? [[String: Any]])
         let ship = targets.filter { ($0["name"] as? String ?? "").contains("shipping") }
-        XCTAssertEqual(ship.count, 3, "\(ship)")
+        XCTAssertEqual(ship.filter { $0["target"] as? String != "none" }.count, 3, "\(ship)")
+        XCTAssertNotNil(ship.first { ($0["name"] as? String ?? "").contains("without indexes") }?["value"] as? Double, "\(ship)")
+        for key in ["ship.log.on.postgres_cpu_us_per_call", "ship.log.bare.postgres_cpu_us_per_call"] {
+            XCTAssertNotNil(figures[key] as? Double, "\(key) was not measured")
+        }
     }
 
     /// `--only fleet` against the run's PostgreSQL with short phases: the gate with and without

@@ -57,6 +57,34 @@ final class PostgresShippingTests: XCTestCase {
         XCTAssertTrue(message.contains("schema is at version 99"), message)
     }
 
+    /// Migration 7 leaves `token_usage_logs` with the primary key, (shop_id, created_at) and a
+    /// BRIN on created_at, from version 6 with rows as from empty, and the seed's 24-hour query
+    /// still finds them.
+    func testUsageIndexesAreThePrimaryKeyOneShopsTimeAndABRINOnTime() throws {
+        let indexes = "SELECT string_agg(indexdef, E'\\n' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'token_usage_logs'"
+        let expected = [
+            "CREATE INDEX token_usage_logs_created_at_brin ON public.token_usage_logs USING brin (created_at)",
+            "CREATE UNIQUE INDEX token_usage_logs_pkey ON public.token_usage_logs USING btree (event_id)",
+            "CREATE INDEX token_usage_logs_shop_created_at ON public.token_usage_logs USING btree (shop_id, created_at)",
+        ].joined(separator: "\n")
+        let fresh = try PostgresConnection(conninfo: try TestPostgres.database())
+        try Migrations.migrate(fresh)
+        XCTAssertEqual(try fresh.query(indexes).scalar, expected)
+
+        let upgraded = try PostgresConnection(conninfo: try TestPostgres.database())
+        XCTAssertEqual(try Migrations.migrate(upgraded, upTo: 6).to, 6)
+        XCTAssertNotEqual(try upgraded.query(indexes).scalar, expected)
+        try upgraded.execute(
+            """
+            INSERT INTO token_usage_logs SELECT 'e' || i, 's1', 'u', 'c', 'chat_message', 'm', 1, 2, 0, 3, 2.000000000,
+              2000000000, '{}', now() - i * interval '1 minute', now(), '2026-12', 'h' FROM generate_series(1, 2000) i
+            """)
+        XCTAssertEqual(try Migrations.migrate(upgraded).from, 6)
+        XCTAssertEqual(try upgraded.query(indexes).scalar, expected)
+        // The rows 1 to 1,439 minutes old are inside the seed's last 24 hours.
+        XCTAssertEqual(try upgraded.query("SELECT messages_today FROM get_high_cost_shops(1.00)").scalar, "1439")
+    }
+
     // MARK: - Exactly once across kill -9
 
     /// 16 writers log usage while the daemon is SIGKILLed three times (snapshots every 300
