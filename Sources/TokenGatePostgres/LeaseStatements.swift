@@ -210,6 +210,27 @@ public enum LeaseStatements {
           ADD COLUMN reclaimed_by text;
         """
 
+    /// What of its outage allowance (issue 20 item 5) a host admitted in each window, kept
+    /// beside its lease so that a restart does not spend the allowance again.
+    static let outageMigration = """
+        ALTER TABLE tokengate_leases ADD COLUMN outage_used_nano_usd bigint NOT NULL DEFAULT 0;
+        """
+
+    /// Records that host $1 has used $4 of its outage allowance in ($2 shop, $3 window); the
+    /// largest figure stays, so a retry or an older figure changes nothing. Locks that lease row.
+    static let recordOutageUsed = """
+        INSERT INTO tokengate_leases (host_id, shop_id, budget_window, outage_used_nano_usd) VALUES ($1, $2, $3, $4::bigint)
+        ON CONFLICT (host_id, shop_id, budget_window) DO UPDATE
+          SET outage_used_nano_usd = greatest(tokengate_leases.outage_used_nano_usd, EXCLUDED.outage_used_nano_usd),
+              updated_at = now()
+        """
+
+    /// Host $1's outage allowance used in the windows $2 and $3 (today's and this month's).
+    static let outageUsed = """
+        SELECT shop_id, budget_window, outage_used_nano_usd FROM tokengate_leases
+        WHERE host_id = $1 AND budget_window IN ($2, $3) AND outage_used_nano_usd > 0
+        """
+
     /// Takeover: every lease of another host that expired more than $2 ms ago, whose host has
     /// not shipped in that time either (it is gone: it neither renews nor ships), goes back to
     /// its pool; its sequence moves on (a late grant, return or retry of that host changes

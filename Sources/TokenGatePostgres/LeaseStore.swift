@@ -211,6 +211,25 @@ public struct LeaseStore {
         return found
     }
 
+    /// Records this host's outage allowance used in (`shopID`, `window`): the largest figure
+    /// recorded stays.
+    public func recordOutageUsed(shopID: String, window: BudgetWindow, usedNanoUSD: NanoUSD) throws(PostgresError) {
+        try connection.query(LeaseStatements.recordOutageUsed, [hostID, shopID, window.description, String(usedNanoUSD)])
+    }
+
+    /// This host's outage allowance used in the windows containing `unixMs`, by pool.
+    public func outageUsed(at unixMs: UnixMillis) throws(PostgresError) -> [PoolKey: NanoUSD] {
+        let windows = BudgetWindow.containing(unixMs)
+        var found: [PoolKey: NanoUSD] = [:]
+        for row in try connection.query(LeaseStatements.outageUsed, [hostID] + windows.map(\.description)).rows {
+            guard row.count == 3, let shop = row[0], let used = row[2].flatMap({ NanoUSD($0) }),
+                let window = windows.first(where: { $0.description == row[1] })
+            else { continue }
+            found[PoolKey(shopID: shop, window: window)] = used
+        }
+        return found
+    }
+
     /// Writes off every outstanding lease of `hostID` (`tokengate fleet release-host`). Returns
     /// how many leases and how much went back to the pools.
     public static func releaseHost(_ hostID: String, connection: PostgresConnection) throws(PostgresError) -> (

@@ -31,6 +31,8 @@ public enum Migrations {
         // Budgets across hosts, expiry (issue 20 item 4): LeaseStatements.swift.
         Migration(version: 6, name: "lease reclaims of expired leases", sql: LeaseStatements.reclaimMigration),
         Migration(version: 7, name: "token_usage_logs: created_at as BRIN, no (shop_id, billing_period) index", sql: leanerUsageIndexes),
+        // The outage allowance used, kept across restarts (issue 20 item 5): LeaseStatements.swift.
+        Migration(version: 8, name: "outage allowance used per lease", sql: LeaseStatements.outageMigration),
     ]
 
     /// The newest schema version this daemon knows.

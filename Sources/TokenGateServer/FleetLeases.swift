@@ -437,9 +437,11 @@ public final class FleetLeases: Sendable {
                     let found = try store.hostLeases()
                     transactions.add(1, ordering: .relaxed)
                     roundTrips.add(1, ordering: .relaxed)
+                    try readOutageUsed(store)
                     startLeases.withLock { $0 = found }
                 }
                 if recovery.outage.load(ordering: .relaxed) { reconcileOutage() }
+                try saveOutageUsed(store)
                 try renewIfDue(store)
                 try pass(store)
                 try probeIfWanted(connection!)

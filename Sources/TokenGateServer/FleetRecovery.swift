@@ -17,7 +17,9 @@
 // - Outage allowance: while the refill thread cannot reach PostgreSQL, a pool whose lease was
 //   read from PostgreSQL in this daemon's life may admit up to the shop's allowance beyond its
 //   lease (expired or not). Once PostgreSQL answers again, what was admitted beyond the lease
-//   is logged and counted (metric), and the shipper settles it against the pool like any spend.
+//   is logged and counted (metric), recorded in the lease row (`outage_used_nano_usd`, read
+//   back at start, so a restart does not spend the window's allowance again), and the shipper
+//   settles it against the pool like any spend.
 
 import Synchronization
 import TokenGateClock
@@ -28,9 +30,12 @@ import TokenGatePostgres
 final class FleetRecoveryState: Sendable {
     /// True from the refill thread's first failure until PostgreSQL answers again.
     let outage = Atomic<Bool>(false)
-    /// Outage allowance used per pool in this daemon's life (kept when a pool's entry is
-    /// forgotten, so an allowance is spent once per window, not once per outage).
+    /// Outage allowance used per pool (kept when a pool's entry is forgotten, so an allowance is
+    /// spent once per window, not once per outage), read back from PostgreSQL at start so that
+    /// a restart does not spend it again either.
     let outageUsed = Mutex<[PoolKey: NanoUSD]>([:])
+    /// Pools whose `outageUsed` grew and is not yet recorded in PostgreSQL.
+    let outageUnsaved = Mutex<Set<PoolKey>>([])
     let outageAdmittedNanoUSD = Atomic<UInt64>(0)
     let outages = Atomic<UInt64>(0)
     let reclaimedLeases = Atomic<UInt64>(0)
@@ -112,7 +117,10 @@ extension FleetLeases {
                 withPools(of: key.shopID) { pools -> NanoUSD in
                     guard let entry = pools.entries[key] else { return 0 }
                     let over = max(0, localUsed - entry.lease.entitlementNanoUSD)
-                    if over > 0 { recovery.outageUsed.withLock { $0[key, default: 0] += over } }
+                    if over > 0 {
+                        recovery.outageUsed.withLock { $0[key, default: 0] += over }
+                        recovery.outageUnsaved.withLock { _ = $0.insert(key) }
+                    }
                     return over
                 }
             }
@@ -123,6 +131,28 @@ extension FleetLeases {
                 ["shop_id": key.shopID, "window": key.window.description, "admitted_usd": Money.formatUSD(over)])
         }
         recovery.outageAdmittedNanoUSD.add(UInt64(max(0, total)), ordering: .relaxed)
+    }
+
+    /// At start, before any pool is loaded (and so before any outage allowance is used): what
+    /// this host used of its allowances in the current windows before it restarted.
+    func readOutageUsed(_ store: LeaseStore) throws {
+        guard !options.outageAllowance.isZero else { return }
+        let used = try store.outageUsed(at: clock.nowUnixMs())
+        recovery.outageUsed.withLock { $0.merge(used) { max($0, $1) } }
+    }
+
+    /// Records in PostgreSQL the allowance used that grew since the last time (each pool's
+    /// total, so a retry after a failure records the same figure).
+    func saveOutageUsed(_ store: LeaseStore) throws {
+        let keys = recovery.outageUnsaved.withLock { $0 }
+        guard !keys.isEmpty else { return }
+        for key in keys {
+            let used = recovery.outageUsed.withLock { $0[key] ?? 0 }
+            try store.recordOutageUsed(shopID: key.shopID, window: key.window, usedNanoUSD: used)
+            transactions.add(1, ordering: .relaxed)
+            roundTrips.add(1, ordering: .relaxed)
+            recovery.outageUnsaved.withLock { _ = $0.remove(key) }
+        }
     }
 
     // MARK: - Takeover of expired leases

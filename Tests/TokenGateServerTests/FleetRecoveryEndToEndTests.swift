@@ -72,8 +72,9 @@ final class FleetRecoveryEndToEndTests: XCTestCase {
     /// PostgreSQL outage allowance (issue 20 item 5), one daemon and a $1 cap: after a few calls
     /// the idle shop's lease goes back (5 s), PostgreSQL is stopped, and the daemon admits
     /// exactly up to the $0.01 allowance beyond its (now empty) lease, then denies (fails
-    /// closed). Once PostgreSQL is back the spend settles against the pool and the metric counts
-    /// what was admitted beyond the lease.
+    /// closed). Once PostgreSQL is back the spend settles against the pool, the metric counts
+    /// what was admitted beyond the lease, and PostgreSQL records it: restarted, the daemon
+    /// does not spend the day's allowance again in a second outage.
     func testOutageAllowanceAdmitsAStatedAmountThenFailsClosed() async throws {
         let allowance: NanoUSD = 10_000_000
         let fleet = try await Fleet(extra: ["--fleet-outage-allowance-usd", "0.01"], count: 1, capNanoUSD: 1_000_000_000)
@@ -115,6 +116,38 @@ final class FleetRecoveryEndToEndTests: XCTestCase {
         XCTAssertGreaterThan(during, allowance - Self.worstCaseNanoUSD, "the allowance was not used up (failed closed too early)")
         XCTAssertEqual(counted, during, "the metric does not count what was admitted beyond the lease")
         XCTAssertEqual(settled, fleet.logged, "the outage spend did not settle against the pool")
+
+        // What was used of the allowance is recorded beside the lease, so the daemon, restarted,
+        // admits in a second outage of the same day at most what was left of it.
+        var recorded: NanoUSD = -1
+        for _ in 0..<50 {
+            recorded = NanoUSD(
+                try fleet.database.connect().query(
+                    "SELECT outage_used_nano_usd FROM tokengate_leases WHERE host_id = 'host-0' AND shop_id = $1 AND budget_window = $2",
+                    [Self.shop, day]
+                ).scalar ?? "") ?? -1
+            if recorded == during { break }
+            usleep(100_000)
+        }
+        XCTAssertEqual(recorded, during, "the outage allowance used is not recorded in PostgreSQL")
+        XCTAssertEqual(daemon.stop(), 0)
+        try daemon.start()
+        _ = try await fleet.spend(daemon, calls: 2)  // granted: the restarted daemon has read its leases back
+        try fleet.waitUntilShipped()
+        let idle = Date().addingTimeInterval(20)
+        while try fleet.lease("host-0").amount > 0 && Date() < idle { usleep(100_000) }
+        let beforeSecond = fleet.logged
+        try TestPostgres.control("stop")
+        restarted = false
+        let secondAdmitted = try await fleet.spend(daemon, calls: nil)
+        let secondDuring = fleet.logged - beforeSecond
+        try TestPostgres.control("start")
+        restarted = true
+        print(
+            "FleetRecoveryEndToEndTests outage after a restart: \(Money.formatUSD(secondDuring)) in \(secondAdmitted) calls "
+                + "(left of the allowance: \(Money.formatUSD(allowance - during)))")
+        XCTAssertLessThanOrEqual(secondDuring, allowance - during, "a restart spent the day's outage allowance again")
+        try fleet.waitUntilShipped()
         XCTAssertEqual(daemon.stop(), 0)
     }
 
