@@ -24,7 +24,17 @@ struct FleetTestDatabase {
 }
 
 final class FleetLeaseStoreTests: XCTestCase {
-    let pool = PoolKey(shopID: "shop-a", window: .day(DayKey(unixMs: 1_796_601_600_000)))
+    let day = DayKey(unixMs: 1_796_601_600_000)
+    var pool: PoolKey { PoolKey(shopID: "shop-a", window: .day(day)) }
+
+    /// A usage event of shop-a at 01:00 on `day`.
+    func event(_ id: String, cost: NanoUSD) -> UsageEvent {
+        UsageEvent(
+            eventID: id, shopID: "shop-a", userID: "u", conversationID: "c", operationType: "chat_message",
+            model: "m", inputTokens: 10, outputTokens: 5, cachedInputTokens: 0,
+            occurredAtUnixMs: day.startUnixMs + 3_600_000, costNanoUSD: cost, metadata: UsageMetadata(),
+            recordedAtUnixMs: day.startUnixMs + 3_600_000)
+    }
 
     /// The refill thread's batches (`applyTogether`: one transaction, `apply`: one each, both
     /// one round trip) answer each request as `grant` and `giveBack` would, refuse what does not
@@ -32,7 +42,6 @@ final class FleetLeaseStoreTests: XCTestCase {
     func testBatchesOfGrantsAndReturnsAnswerEachLikeOne() throws {
         let database = try FleetTestDatabase()
         let a = LeaseStore(connection: try database.connect(), hostID: "a")
-        let day = DayKey(unixMs: 1_796_601_600_000)
         let pools = ["shop-c", "shop-a", "shop-b"].map { PoolKey(shopID: $0, window: .day(day)) } + [
             PoolKey(shopID: "shop-a", window: .month(day.month))
         ]
@@ -147,14 +156,6 @@ final class FleetLeaseStoreTests: XCTestCase {
         let connection = try database.connect()
         let store = LeaseStore(connection: connection, hostID: "a")
         _ = try store.grant(LeaseOperation(kind: .grant, amountNanoUSD: 10_000, sequence: 1), pool: pool, capNanoUSD: 50_000, ttlMs: 30_000)
-        let day = DayKey(unixMs: 1_796_601_600_000)
-        func event(_ id: String, cost: NanoUSD) -> UsageEvent {
-            UsageEvent(
-                eventID: id, shopID: "shop-a", userID: "u", conversationID: "c", operationType: "chat_message",
-                model: "m", inputTokens: 10, outputTokens: 5, cachedInputTokens: 0,
-                occurredAtUnixMs: day.startUnixMs + 3_600_000, costNanoUSD: cost, metadata: UsageMetadata(),
-                recordedAtUnixMs: day.startUnixMs + 3_600_000)
-        }
         var batch = ShipBatch(hostID: "a")
         batch.settlesLeases = true
         batch.add(.usage(event("e1", cost: 3_000)))
@@ -192,14 +193,6 @@ final class FleetLeaseStoreTests: XCTestCase {
         let connection = try database.connect()
         let store = LeaseStore(connection: connection, hostID: "a")
         _ = try store.grant(LeaseOperation(kind: .grant, amountNanoUSD: 10_000, sequence: 1), pool: pool, capNanoUSD: 50_000, ttlMs: 30_000)
-        let day = DayKey(unixMs: 1_796_601_600_000)
-        func event(_ id: String, cost: NanoUSD) -> UsageEvent {
-            UsageEvent(
-                eventID: id, shopID: "shop-a", userID: "u", conversationID: "c", operationType: "chat_message",
-                model: "m", inputTokens: 10, outputTokens: 5, cachedInputTokens: 0,
-                occurredAtUnixMs: day.startUnixMs + 3_600_000, costNanoUSD: cost, metadata: UsageMetadata(),
-                recordedAtUnixMs: day.startUnixMs + 3_600_000)
-        }
         func transaction(_ id: String, cost: NanoUSD, giveBack: LeaseOperation, failing: Bool) -> (statements: [PostgresStatement], at: Int) {
             var batch = ShipBatch(hostID: "a")
             batch.settlesLeases = true
