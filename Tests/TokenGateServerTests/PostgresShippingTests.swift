@@ -123,7 +123,7 @@ final class PostgresShippingTests: XCTestCase {
         for request in sent { costs[request.eventID] = try await client.logUsage(request).costNanoUSD }
         let expectedSum = costs.values.reduce(0, +)
         let database = try PostgresConnection(conninfo: conninfo)
-        let shipped = try await waitFor(database, "SELECT count(*), coalesce(sum(total_cost_nano_usd), 0) FROM token_usage_logs") {
+        let shipped = try await TestPostgres.waitFor(database, "SELECT count(*), coalesce(sum(total_cost_nano_usd), 0) FROM token_usage_logs") {
             $0 == ["\(costs.count)", "\(expectedSum)"]
         }
         XCTAssertEqual(shipped, ["\(costs.count)", "\(expectedSum)"])
@@ -171,7 +171,7 @@ final class PostgresShippingTests: XCTestCase {
         }
         XCTAssertEqual(answered, 500)
         let database = try PostgresConnection(conninfo: conninfo)
-        let count = try await waitFor(database, "SELECT count(*) FROM token_usage_logs WHERE shop_id = 'down_shop'") { $0 == ["501"] }
+        let count = try await TestPostgres.waitFor(database, "SELECT count(*) FROM token_usage_logs WHERE shop_id = 'down_shop'") { $0 == ["501"] }
         XCTAssertEqual(count, ["501"])
         // The daemon learns of the commit when it reads the batch's results: poll briefly.
         var status = try daemon.runCLI(["ship", "status", "--json"])
@@ -207,8 +207,8 @@ final class PostgresShippingTests: XCTestCase {
         let assign = try daemon.runCLI(["shop-tier", "re_shop_1", "professional"])
         XCTAssertEqual(assign.exitCode, 0, assign.stderr + assign.stdout)
         let database = try PostgresConnection(conninfo: conninfo)
-        _ = try await waitFor(database, "SELECT count(*) FROM token_usage_logs") { $0 == ["400"] }
-        _ = try await waitFor(database, "SELECT count(*) FROM tokengate_tier_assignments") { $0 == ["1"] }
+        _ = try await TestPostgres.waitFor(database, "SELECT count(*) FROM token_usage_logs") { $0 == ["400"] }
+        _ = try await TestPostgres.waitFor(database, "SELECT count(*) FROM tokengate_tier_assignments") { $0 == ["1"] }
         XCTAssertEqual(
             try database.query("SELECT total_charge_nano_usd, messages_used FROM billing_records WHERE shop_id = 're_shop_0'").rows.first,
             ["\(bill.record.totalChargeNanoUSD)", "\(bill.record.messagesUsed)"])
@@ -228,13 +228,13 @@ final class PostgresShippingTests: XCTestCase {
             try await Task.sleep(nanoseconds: 1_200_000_000)
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: firstSegment), "no segment was retired: the snapshot path is untested")
-        _ = try await waitFor(database, "SELECT count(*) FROM token_usage_logs") { $0 == ["\(400 + extra)"] }
+        _ = try await TestPostgres.waitFor(database, "SELECT count(*) FROM token_usage_logs") { $0 == ["\(400 + extra)"] }
         let before = try Self.digest(database)
         let cursor = try database.query("SELECT shipped_through FROM tokengate_ship_cursor").scalar!
         try database.execute("DELETE FROM tokengate_ship_cursor")
         daemon.stop(signal: SIGTERM)
         try daemon.start()
-        let reshipped = try await waitFor(database, "SELECT shipped_through >= \(cursor) FROM tokengate_ship_cursor") { $0 == ["t"] }
+        let reshipped = try await TestPostgres.waitFor(database, "SELECT shipped_through >= \(cursor) FROM tokengate_ship_cursor") { $0 == ["t"] }
         XCTAssertEqual(reshipped, ["t"])
         XCTAssertEqual(try Self.digest(database), before)
     }
@@ -351,8 +351,8 @@ final class PostgresShippingTests: XCTestCase {
         _ = try await client.assignShopTier(AssignShopTierRequest(shopID: "vd_shop", tier: "professional", effectiveFromUnixMs: backdated))
         let reissue = try await client.generateBilling(GenerateBillingRequest(shopID: "vd_shop", period: period))
         let database = try PostgresConnection(conninfo: conninfo)
-        _ = try await waitFor(database, "SELECT count(*) FROM billing_records") { $0 == ["2"] }
-        _ = try await waitFor(database, "SELECT count(*) FROM tokengate_tier_assignment_history") { $0 == ["1"] }
+        _ = try await TestPostgres.waitFor(database, "SELECT count(*) FROM billing_records") { $0 == ["2"] }
+        _ = try await TestPostgres.waitFor(database, "SELECT count(*) FROM tokengate_tier_assignment_history") { $0 == ["1"] }
         let rows = try database.query(
             "SELECT void_reason, voided_at_unix_ms, voided_by_uid, total_charge_nano_usd FROM billing_records ORDER BY created_at")
         XCTAssertEqual(
@@ -369,7 +369,7 @@ final class PostgresShippingTests: XCTestCase {
         try database.execute("DELETE FROM tokengate_ship_cursor")
         daemon.stop(signal: SIGTERM)
         try daemon.start()
-        let reshipped = try await waitFor(database, "SELECT shipped_through >= \(cursor) FROM tokengate_ship_cursor") { $0 == ["t"] }
+        let reshipped = try await TestPostgres.waitFor(database, "SELECT shipped_through >= \(cursor) FROM tokengate_ship_cursor") { $0 == ["t"] }
         XCTAssertEqual(reshipped, ["t"])
         XCTAssertEqual(try Self.digest(database), before)
     }
@@ -455,7 +455,7 @@ final class PostgresShippingTests: XCTestCase {
             LogUsageRequest(eventID: "text-1", shopID: "text_shop", userID: user, conversationID: conversation, inputTokens: 5,
                 occurredAtUnixMs: Int64(Date().timeIntervalSince1970 * 1000), metadata: metadata))
         let database = try PostgresConnection(conninfo: conninfo)
-        _ = try await waitFor(database, "SELECT count(*) FROM token_usage_logs") { $0 == ["1"] }
+        _ = try await TestPostgres.waitFor(database, "SELECT count(*) FROM token_usage_logs") { $0 == ["1"] }
         let row = try database.query(
             #"SELECT user_id, conversation_id, host_id, metadata->>'k"ey', metadata->>'messageLength' FROM token_usage_logs"#)
         XCTAssertEqual(row.rows.first, [user, conversation, "from-file", #"v\al"ue"#, "7"])
@@ -479,7 +479,7 @@ final class PostgresShippingTests: XCTestCase {
                     inputTokens: big ? 150_000 : UInt64(1_000 + number), outputTokens: big ? 40_000 : 200, occurredAtUnixMs: now - 60_000))
         }
         let database = try PostgresConnection(conninfo: conninfo)
-        _ = try await waitFor(database, "SELECT count(*) FROM token_usage_logs") { $0 == ["120"] }
+        _ = try await TestPostgres.waitFor(database, "SELECT count(*) FROM token_usage_logs") { $0 == ["120"] }
         let summary = try database.query(Self.seedMonthlySummary)
         let period = UTCMonth.text(now - 60_000)
         let expected = try await client.monthlySummary(GetMonthlySummaryRequest(period: period)).shops
@@ -548,17 +548,6 @@ final class PostgresShippingTests: XCTestCase {
         return whole * 1_000_000_000 + Int64(fraction)!
     }
 
-    /// Polls `sql` until `done` holds for its first row (or 60 s pass) and returns that row.
-    func waitFor(_ database: PostgresConnection, _ sql: String, _ done: ([String]) -> Bool) async throws -> [String] {
-        let deadline = Date().addingTimeInterval(60)
-        var row: [String] = []
-        while Date() < deadline {
-            row = (try database.query(sql).rows.first ?? []).map { $0 ?? "NULL" }
-            if done(row) { return row }
-            try await Task.sleep(nanoseconds: 50_000_000)
-        }
-        return row
-    }
 }
 
 /// Reads one sample's value from Prometheus text.
@@ -592,6 +581,18 @@ enum UTCMonth {
 
 /// The PostgreSQL server of this test run (scripts/with-postgres.sh).
 enum TestPostgres {
+    /// Polls `sql` until `done` holds for its first row (or 60 s pass) and returns that row.
+    static func waitFor(_ database: PostgresConnection, _ sql: String, _ done: ([String]) -> Bool) async throws -> [String] {
+        let deadline = Date().addingTimeInterval(60)
+        var row: [String] = []
+        while Date() < deadline {
+            row = (try database.query(sql).rows.first ?? []).map { $0 ?? "NULL" }
+            if done(row) { return row }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        return row
+    }
+
     /// A new database of its own for one test, as a conninfo; skips (or fails, under
     /// TOKENGATE_REQUIRE_POSTGRES=1) when no server was started for the run.
     static func database() throws -> String {

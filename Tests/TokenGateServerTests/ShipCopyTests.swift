@@ -215,13 +215,13 @@ final class ShipCopyTests: XCTestCase {
         }
         try await log("first", 300)
         let database = try PostgresConnection(conninfo: conninfo)
-        _ = try await waitFor(database, "SELECT count(*) FROM token_usage_logs") { $0 == ["300"] }
+        _ = try await TestPostgres.waitFor(database, "SELECT count(*) FROM token_usage_logs") { $0 == ["300"] }
         let before = try PostgresShippingTests.digest(database)
         let cursor = try database.query("SELECT shipped_through FROM tokengate_ship_cursor").scalar!
         try database.execute("DELETE FROM tokengate_ship_cursor")
         daemon.stop(signal: SIGTERM)
         try daemon.start()
-        let reshipped = try await waitFor(database, "SELECT shipped_through >= \(cursor) FROM tokengate_ship_cursor") {
+        let reshipped = try await TestPostgres.waitFor(database, "SELECT shipped_through >= \(cursor) FROM tokengate_ship_cursor") {
             $0 == ["t"]
         }
         XCTAssertEqual(reshipped, ["t"])
@@ -233,19 +233,8 @@ final class ShipCopyTests: XCTestCase {
         // Events logged after the re-ship arrive too (by COPY again once an INSERT batch met
         // no shipped row).
         try await log("after", 50)
-        _ = try await waitFor(database, "SELECT count(*) FROM token_usage_logs") { $0 == ["350"] }
+        _ = try await TestPostgres.waitFor(database, "SELECT count(*) FROM token_usage_logs") { $0 == ["350"] }
         XCTAssertEqual(
             try database.query("SELECT sum(total_cost_nano_usd) = sum(total_cost * 1000000000) FROM token_usage_logs").scalar, "t")
-    }
-
-    func waitFor(_ database: PostgresConnection, _ sql: String, _ done: ([String]) -> Bool) async throws -> [String] {
-        let deadline = Date().addingTimeInterval(60)
-        var row: [String] = []
-        while Date() < deadline {
-            row = (try database.query(sql).rows.first ?? []).map { $0 ?? "NULL" }
-            if done(row) { return row }
-            try await Task.sleep(nanoseconds: 50_000_000)
-        }
-        return row
     }
 }
